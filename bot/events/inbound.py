@@ -1,0 +1,189 @@
+"""Validation of envelopes that browsers send to the bot (Daily app messages).
+
+Everything a browser sends is untrusted. A message is accepted only if it parses within size and
+depth limits, is an envelope, names a known topic that browsers may publish, and its payload is
+valid. Every rejection publishes ``events.inbound.rejected`` with a reason (never the content) and
+is counted; nothing here raises on bad input.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import orjson
+from pydantic import ValidationError
+
+from bot.events.bus import EventBus
+from bot.events.envelope import Envelope
+from bot.generated import MODELS, EventsInboundRejected, EventsRuntimeVersionMismatch, Topic, TopicModel
+
+MAX_BYTES = 4096
+MAX_DEPTH = 16
+RATE_LIMITED = "rate_limited"
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """A valid inbound envelope; ``sender_id`` is Daily's sender, the only identity trusted."""
+
+    topic: Topic
+    payload: TopicModel
+    sender_id: str
+    envelope: dict[str, Any]
+    version_matches: bool = True
+
+
+@dataclass(frozen=True)
+class Rejected:
+    reason: str
+    detail: str = ""
+    topic: str | None = None
+
+
+@dataclass
+class InboundStats:
+    accepted: int = 0
+    rejected: Counter[str] = field(default_factory=Counter)
+
+
+def _depth_exceeds(value: Any, limit: int) -> bool:
+    """Iterative depth check, safe on hostile nesting."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict):
+            if depth > limit:
+                return True
+            stack.extend((v, depth + 1) for v in node.values())
+        elif isinstance(node, list):
+            if depth > limit:
+                return True
+            stack.extend((v, depth + 1) for v in node)
+    return False
+
+
+def _topic_hint(value: Any) -> str | None:
+    if isinstance(value, str) and 0 < len(value) <= 128 and all(c.isalnum() or c in "._-*" for c in value):
+        return value
+    return None
+
+
+class InboundValidator:
+    """Checks browser envelopes and reports every rejection on the bus."""
+
+    def __init__(
+        self,
+        bus: EventBus,
+        *,
+        max_bytes: int = MAX_BYTES,
+        max_depth: int = MAX_DEPTH,
+        rate_limiter: Callable[[str], bool] | None = None,
+    ) -> None:
+        self._bus = bus
+        self._registry = bus.registry
+        self.max_bytes = max_bytes
+        self.max_depth = max_depth
+        self.rate_limiter = rate_limiter
+        self.stats = InboundStats()
+        self._mismatches_reported: set[str] = set()
+
+    def check(self, raw: Any, sender_id: str, *, media_time_ms: int | None = None) -> Accepted | Rejected:
+        """Validate one inbound message (a JSON string/bytes, or the value Daily already parsed)."""
+        result = self._check(raw, sender_id or "unknown", media_time_ms)
+        if isinstance(result, Rejected):
+            self.stats.rejected[result.reason] += 1
+            self._bus.publish(
+                EventsInboundRejected(
+                    reason=result.reason,  # type: ignore[arg-type]
+                    sender_id=(sender_id or "unknown")[:128],
+                    topic=result.topic,
+                    detail=result.detail[:300] or None,
+                    size_bytes=self._size_hint(raw),
+                ),
+                media_time_ms=media_time_ms,
+            )
+        else:
+            self.stats.accepted += 1
+        return result
+
+    @staticmethod
+    def _size_hint(raw: Any) -> int | None:
+        return len(raw) if isinstance(raw, (str, bytes, bytearray)) else None
+
+    def _check(self, raw: Any, sender_id: str, media_time_ms: int | None) -> Accepted | Rejected:
+        if self.rate_limiter is not None and not self.rate_limiter(sender_id):
+            return Rejected(RATE_LIMITED, "sender is over its inbound message rate")
+        if isinstance(raw, (str, bytes, bytearray)):
+            size = len(raw.encode("utf-8")) if isinstance(raw, str) else len(raw)
+            if size > self.max_bytes:
+                return Rejected("too_large", f"{size} bytes > {self.max_bytes}")
+            try:
+                value = orjson.loads(raw)
+            except orjson.JSONDecodeError as exc:
+                return Rejected("not_json", f"not JSON: {str(exc)[:120]}")
+        else:
+            value = raw
+        if _depth_exceeds(value, self.max_depth):
+            return Rejected("too_large", f"nested deeper than {self.max_depth} levels")
+        if not isinstance(raw, (str, bytes, bytearray)):
+            try:
+                size = len(orjson.dumps(value))
+            except (orjson.JSONEncodeError, TypeError):
+                return Rejected("not_json", "value cannot be represented as JSON")
+            if size > self.max_bytes:
+                return Rejected("too_large", f"{size} bytes > {self.max_bytes}")
+        if not isinstance(value, dict):
+            return Rejected("schema", f"an envelope is a JSON object, got {type(value).__name__}")
+
+        topic = value.get("topic")
+        hint = _topic_hint(topic)
+        if not isinstance(topic, str):
+            return Rejected("schema", "/topic is missing or not a string")
+        rule = self._registry.rule(topic)
+        if rule is None:
+            return Rejected("unknown_topic", f"no topic {topic[:128]!r} in the spec", hint)
+        if "browser" not in rule.origin:
+            return Rejected("origin", f"browsers may not publish {topic}", hint)
+        try:
+            envelope = Envelope.model_validate(value)
+        except ValidationError as exc:
+            return Rejected("schema", _first_error(exc, "envelope"), hint)
+        if envelope.runtime != "browser":
+            return Rejected("origin", f"runtime {envelope.runtime!r} is not browser", hint)
+
+        version_matches = envelope.spec_version == self._registry.spec_version
+        if not version_matches:
+            self._report_version(envelope.spec_version, sender_id, media_time_ms)
+        model = MODELS[Topic(topic)]
+        try:
+            payload = model.model_validate(value["payload"])
+        except ValidationError as exc:
+            reason = "schema" if version_matches else "spec_version"
+            return Rejected(reason, _first_error(exc, "payload"), hint)
+        return Accepted(Topic(topic), payload, sender_id, value, version_matches)
+
+    def _report_version(self, remote: str, sender_id: str, media_time_ms: int | None) -> None:
+        """Once per remote version: a peer on another spec is worth one event, not one per message."""
+        if remote in self._mismatches_reported:
+            return
+        self._mismatches_reported.add(remote)
+        self._bus.publish(
+            EventsRuntimeVersionMismatch(
+                runtime="bot",
+                local_spec_version=self._registry.spec_version,
+                remote_spec_version=remote,
+                source="inbound",
+                sender_id=sender_id[:128],
+            ),
+            media_time_ms=media_time_ms,
+        )
+
+
+def _first_error(exc: ValidationError, root: str) -> str:
+    """A pointer and rule for the first validation error; never the offending value."""
+    err = exc.errors(include_url=False, include_input=False)[0]
+    path = "/".join(str(p) for p in err.get("loc", ()))
+    prefix = "/payload" if root == "payload" else ""
+    return f"{prefix}/{path}: {err.get('type', 'invalid')}"

@@ -1,0 +1,100 @@
+"""Frames that Prism processors exchange inside the Pipecat pipeline.
+
+Every frame here is a ``SystemFrame`` (except chat) so that an ``InterruptionFrame`` from an
+LLM/TTS branch can never flush an event out of the pipeline, and every frame carries the room
+media time it describes, so analytics never depend on the order frames arrive in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pipecat.frames.frames import DataFrame, SystemFrame
+
+
+@dataclass
+class EnvelopeFrame(SystemFrame):
+    """A generated payload model on its way to the ``EnvelopeSink``, the pipeline's one egress.
+
+    Parameters:
+        payload: an instance of a generated topic model (``bot.generated``).
+        media_time_ms: the room media time the event describes, copied into ``meta.mediaTimeMs``.
+        recipient: Daily participant id for an app message to one participant; ``None`` = everyone.
+    """
+
+    payload: Any = None
+    media_time_ms: int | None = None
+    recipient: str | None = None
+
+
+@dataclass
+class ParticipantJoinedFrame(SystemFrame):
+    """A participant joined (or was already in the room when the bot joined)."""
+
+    participant_id: str = ""
+    display_name: str | None = None
+    media_time_ms: int = 0
+
+
+@dataclass
+class ParticipantLeftFrame(SystemFrame):
+    """A participant left the room."""
+
+    participant_id: str = ""
+    media_time_ms: int = 0
+    reason: str = "left"
+
+
+@dataclass
+class ChatMessageFrame(DataFrame):
+    """Chat typed in the room (Daily Prebuilt chat arrives as an app message and becomes this)."""
+
+    participant_id: str = ""
+    text: str = ""
+    display_name: str | None = None
+    media_time_ms: int = 0
+
+
+@dataclass
+class SpeakingStateFrame(SystemFrame):
+    """Per-participant speaking state from ``ParticipantVAD``, on media time.
+
+    ``media_time_ms`` is the corrected onset for a start and the end for a stop;
+    ``duration_ms`` is the segment length on a stop.
+    """
+
+    participant_id: str = ""
+    speaking: bool = False
+    media_time_ms: int = 0
+    duration_ms: int = 0
+
+
+@dataclass
+class MediaTickFrame(SystemFrame):
+    """The room's media clock advanced (every 100 ms of media time).
+
+    Time-driven analytics (periodic dominance, time boxes, vote deadlines) run on these ticks, so a
+    simulated room played at any speed gives the same events.
+    """
+
+    media_time_ms: int = 0
+
+
+@dataclass
+class InboundEnvelopeFrame(SystemFrame):
+    """A browser's envelope that passed inbound validation; the sender is Daily's, never the payload's."""
+
+    topic: str = ""
+    payload: Any = None
+    sender_id: str = ""
+    media_time_ms: int = 0
+    envelope: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class RoomEndedFrame(SystemFrame):
+    """The room session is ending (scenario finished, room empty, signal): emit session totals now."""
+
+    media_time_ms: int = 0
+    reason: str = "completed"
