@@ -1,0 +1,83 @@
+"""``python -m codegen``: generate Python and TypeScript code from ``spec/``, or check it is fresh.
+
+Exit codes: 0 written / fresh, 1 stale (``--check``), 2 bad spec (nothing written).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from codegen.python_writer import render_python
+from codegen.registry import build_registry
+from codegen.spec import SpecError, load_spec
+from codegen.typescript import render_typescript
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def render_all(spec_dir: Path, python_out: Path, ts_out: Path) -> tuple[str, dict[Path, str]]:
+    """Every generated file (path -> text) for the spec in ``spec_dir``; raises SpecError."""
+    registry = build_registry(load_spec(spec_dir))
+    files: dict[Path, str] = {}
+    for name, text in render_python(registry).items():
+        files[python_out / name] = text
+    for name, text in render_typescript(registry).items():
+        files[ts_out / name] = text
+    return registry["specVersion"], files
+
+
+def stale_files(files: dict[Path, str], out_dirs: list[Path]) -> list[Path]:
+    """Files whose content differs from what the spec generates, plus extra files in the out dirs."""
+    stale = [path for path, text in files.items() if not path.exists() or path.read_text(encoding="utf-8") != text]
+    for out in out_dirs:
+        if out.is_dir():
+            for path in sorted(out.iterdir()):
+                if path.is_file() and path not in files and path.suffix in {".py", ".ts", ".json", ".txt"}:
+                    stale.append(path)
+    return sorted(stale)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m codegen", description=__doc__.splitlines()[0])
+    parser.add_argument("--spec", type=Path, default=REPO / "spec", help="spec folder (default: %(default)s)")
+    parser.add_argument("--python-out", type=Path, default=REPO / "bot" / "generated", help="Python output folder")
+    parser.add_argument("--ts-out", type=Path, default=REPO / "web" / "src" / "generated", help="TypeScript output folder")
+    parser.add_argument("--check", action="store_true", help="write nothing; exit 1 and name the stale files if output is not fresh")
+    args = parser.parse_args(argv)
+
+    try:
+        version, files = render_all(args.spec, args.python_out, args.ts_out)
+    except SpecError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+
+    def shown(path: Path) -> str:
+        try:
+            return str(path.relative_to(Path.cwd()))
+        except ValueError:
+            return str(path)
+
+    stale = stale_files(files, [args.python_out, args.ts_out])
+    if args.check:
+        if stale:
+            print("error: generated code is stale; run `python -m codegen`:", file=sys.stderr)
+            for path in stale:
+                print(f"  {shown(path)}", file=sys.stderr)
+            return 1
+        print(f"generated code is fresh ({version})", file=sys.stderr)
+        return 0
+
+    for path in stale:
+        if path in files:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(files[path], encoding="utf-8")
+        else:
+            path.unlink()
+    print(f"{len(stale)} file(s) written, {len(files) - len([p for p in stale if p in files])} unchanged; specVersion {version}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
