@@ -86,14 +86,34 @@ def _read_json(path: Path) -> Any:
         seen: dict[str, Any] = {}
         for key, value in pairs:
             if key in seen:
-                raise SpecError(path, "", f"duplicate key {key!r} in one object")
+                seen = _Duplicated(seen)
+                seen.duplicate = key  # type: ignore[attr-defined]
             seen[key] = value
         return seen
 
     try:
-        return json.loads(text, object_pairs_hook=no_duplicates)
+        value = json.loads(text, object_pairs_hook=no_duplicates)
     except json.JSONDecodeError as exc:
         raise SpecError(path, "", f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    _raise_on_duplicate(value, path, [])
+    return value
+
+
+class _Duplicated(dict):  # type: ignore[type-arg]
+    """An object that had a key twice (``duplicate``); found after parsing so the error has a pointer."""
+
+    duplicate: str
+
+
+def _raise_on_duplicate(node: Any, file: Path, at: list[Any]) -> None:
+    if isinstance(node, _Duplicated):
+        raise SpecError(file, pointer([*at, node.duplicate]), f"duplicate key {node.duplicate!r} in one object")
+    if isinstance(node, dict):
+        for key, child in node.items():
+            _raise_on_duplicate(child, file, [*at, key])
+    elif isinstance(node, list):
+        for i, child in enumerate(node):
+            _raise_on_duplicate(child, file, [*at, i])
 
 
 def _meta_validator(root: Path, name: str) -> Draft202012Validator:

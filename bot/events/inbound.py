@@ -65,7 +65,7 @@ def _depth_exceeds(value: Any, limit: int) -> bool:
 
 
 def _topic_hint(value: Any) -> str | None:
-    if isinstance(value, str) and 0 < len(value) <= 128 and all(c.isalnum() or c in "._-*" for c in value):
+    if isinstance(value, str) and 0 < len(value) <= 128 and all(c.isascii() and (c.isalnum() or c in "._-*") for c in value):
         return value
     return None
 
@@ -110,13 +110,15 @@ class InboundValidator:
 
     @staticmethod
     def _size_hint(raw: Any) -> int | None:
-        return len(raw) if isinstance(raw, (str, bytes, bytearray)) else None
+        if isinstance(raw, str):
+            return len(raw.encode("utf-8", "surrogatepass"))
+        return len(raw) if isinstance(raw, (bytes, bytearray)) else None
 
     def _check(self, raw: Any, sender_id: str, media_time_ms: int | None) -> Accepted | Rejected:
         if self.rate_limiter is not None and not self.rate_limiter(sender_id):
             return Rejected(RATE_LIMITED, "sender is over its inbound message rate")
         if isinstance(raw, (str, bytes, bytearray)):
-            size = len(raw.encode("utf-8")) if isinstance(raw, str) else len(raw)
+            size = len(raw.encode("utf-8", "surrogatepass")) if isinstance(raw, str) else len(raw)
             if size > self.max_bytes:
                 return Rejected("too_large", f"{size} bytes > {self.max_bytes}")
             try:
@@ -143,7 +145,7 @@ class InboundValidator:
             return Rejected("schema", "/topic is missing or not a string")
         rule = self._registry.rule(topic)
         if rule is None:
-            return Rejected("unknown_topic", f"no topic {topic[:128]!r} in the spec", hint)
+            return Rejected("unknown_topic", "no such topic in the spec", hint)
         if "browser" not in rule.origin:
             return Rejected("origin", f"browsers may not publish {topic}", hint)
         try:

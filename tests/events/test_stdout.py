@@ -1,0 +1,205 @@
+"""stdout is the IPC channel: one compact JSON envelope per line, nothing else, and a reader that
+goes away ends the stream quietly."""
+
+from __future__ import annotations
+
+import copy
+import io
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from bot.events import Envelope, EventBus, Redactor, SessionContext, SpecRegistry, StdoutEmitter, create_runtime
+from bot.generated import RoomParticipantJoined, RoomSpeakingStarted, RoomSpeakingStopped
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+class FlushRecorder(io.BytesIO):
+    """A binary stream that records what was visible at each flush."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.flushed: list[bytes] = []
+
+    def flush(self) -> None:
+        super().flush()
+        self.flushed.append(self.getvalue())
+
+
+def started(at: int = 0) -> RoomSpeakingStarted:
+    return RoomSpeakingStarted(participant_id="p1", media_time_ms=at)
+
+
+def test_each_envelope_is_one_compact_json_line_flushed_at_once(context: SessionContext) -> None:
+    out = FlushRecorder()
+    runtime = create_runtime(context, stdout=out)
+    envelopes = [runtime.bus.publish(started(i)) for i in range(3)]
+    envelopes.append(runtime.bus.publish(RoomSpeakingStopped(participant_id="p1", media_time_ms=9, duration_ms=9)))
+
+    lines = out.getvalue().split(b"\n")
+    assert lines[-1] == b""
+    assert [orjson.loads(line) for line in lines[:-1]] == envelopes
+    for line, env in zip(lines, envelopes):
+        assert line == orjson.dumps(env)  # compact: no spaces between tokens
+        assert b": " not in line and b", " not in line
+        Envelope.model_validate(orjson.loads(line))
+    # flushed after every line, never holding a partial line
+    assert len(out.flushed) == 4
+    assert all(snapshot.endswith(b"\n") and snapshot.count(b"\n") == i + 1 for i, snapshot in enumerate(out.flushed))
+    assert runtime.stdout is not None and runtime.stdout.lines == 4
+
+
+def test_non_ascii_is_written_as_utf8(context: SessionContext) -> None:
+    out = io.BytesIO()
+    runtime = create_runtime(context, stdout=out)
+    runtime.bus.publish(RoomParticipantJoined(participant_id="p1", display_name="Zoë 😀", media_time_ms=0))
+    line = out.getvalue()
+    assert "Zoë 😀".encode() in line
+    assert orjson.loads(line)["payload"]["displayName"] == "Zoë 😀"
+
+
+def test_only_stdout_routed_topics_are_written(raw_registry: dict[str, Any], context: SessionContext) -> None:
+    raw = copy.deepcopy(raw_registry)
+    raw["topics"]["room.speaking.started"]["forwarding"]["destinations"] = ["app_message"]
+    out = io.BytesIO()
+    runtime = create_runtime(context, registry=SpecRegistry(raw), stdout=out)
+    runtime.bus.publish(started())
+    runtime.bus.publish(RoomSpeakingStopped(participant_id="p1", media_time_ms=1, duration_ms=1))
+    topics = [orjson.loads(line)["topic"] for line in out.getvalue().splitlines()]
+    assert topics == ["room.speaking.stopped"]
+
+
+def test_fd_mode_writes_whole_lines_to_the_descriptor(registry: SpecRegistry, bus: EventBus) -> None:
+    read_end, write_end = os.pipe()
+    try:
+        emitter = StdoutEmitter(registry, Redactor(registry), fd=write_end)
+        bus.subscribe("*", emitter)
+        sent = [bus.publish(started(i)) for i in range(5)]
+        os.close(write_end)
+        write_end = -1
+        with os.fdopen(read_end, "rb") as reader:
+            read_end = -1
+            got = [orjson.loads(line) for line in reader.read().splitlines()]
+        assert got == sent
+    finally:
+        for fd in (read_end, write_end):
+            if fd >= 0:
+                os.close(fd)
+
+
+@pytest.mark.parametrize("mode", ["fd", "stream"])
+def test_a_closed_reader_stops_the_emitter_quietly_and_tells_its_owner(registry: SpecRegistry, bus: EventBus, mode: str) -> None:
+    closed: list[bool] = []
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone: writing raises EPIPE
+    stream = None
+    if mode == "fd":
+        emitter = StdoutEmitter(registry, Redactor(registry), fd=write_end, on_closed=lambda: closed.append(True))
+    else:
+        stream = os.fdopen(write_end, "wb", buffering=0)
+        emitter = StdoutEmitter(registry, Redactor(registry), stream=stream, on_closed=lambda: closed.append(True))
+    bus.subscribe("*", emitter)
+    try:
+        for i in range(3):
+            bus.publish(started(i))  # no exception reaches the publisher
+        assert emitter.closed
+        assert closed == [True]  # told once
+        assert emitter.lines == 0
+        assert bus.handler_errors == 0
+        assert bus.published == 3
+    finally:
+        if stream is not None:
+            stream.close()
+        else:
+            os.close(write_end)
+
+
+def test_fd_and_stream_are_exclusive(registry: SpecRegistry) -> None:
+    with pytest.raises(ValueError):
+        StdoutEmitter(registry, Redactor(registry))
+    with pytest.raises(ValueError):
+        StdoutEmitter(registry, Redactor(registry), fd=1, stream=io.BytesIO())
+
+
+# ---- real processes
+
+PUBLISH_10K = textwrap.dedent(
+    """
+    import sys
+    from bot.events import SessionContext, create_runtime
+    from bot.generated import RoomSpeakingStarted
+
+    closed = []
+    runtime = create_runtime(SessionContext(session_id="s"), claim_stdout=True, on_stdout_closed=lambda: closed.append(1))
+    for i in range(10_000):
+        if closed:
+            break
+        runtime.bus.publish(RoomSpeakingStarted(participant_id="p1", media_time_ms=i))
+    print(f"published={runtime.bus.published} closed={bool(closed)}", file=sys.stderr)
+    sys.exit(0)
+    """
+)
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    return env
+
+
+@pytest.mark.slow
+def test_piping_into_head_ends_cleanly_without_a_traceback() -> None:
+    bot = subprocess.Popen(
+        [sys.executable, "-c", PUBLISH_10K], cwd=REPO, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    head = subprocess.Popen(["head", "-n", "3"], stdin=bot.stdout, stdout=subprocess.PIPE)
+    assert bot.stdout is not None
+    bot.stdout.close()  # head owns the read end now
+    head_out, _ = head.communicate(timeout=60)
+    _, bot_err = bot.communicate(timeout=60)
+    stderr = bot_err.decode()
+
+    assert head.returncode == 0
+    assert bot.returncode == 0, stderr
+    assert "Traceback" not in stderr
+    assert "closed=True" in stderr  # it stopped because the reader went away, not because it ran out
+    assert "stdout was closed by the reader" in stderr
+    lines = head_out.splitlines()
+    assert [orjson.loads(line)["meta"]["seq"] for line in lines] == [1, 2, 3]
+
+
+STRAY_PRINT = textwrap.dedent(
+    """
+    import os, sys
+    from bot.events import SessionContext, create_runtime
+    from bot.generated import RoomSpeakingStarted
+
+    print("before-claim")
+    runtime = create_runtime(SessionContext(session_id="s"), claim_stdout=True)
+    print("stray print")
+    sys.stdout.write("stray write\\n")
+    os.write(1, b"native write to fd 1\\n")
+    runtime.bus.publish(RoomSpeakingStarted(participant_id="p1", media_time_ms=0))
+    print("after publish")
+    """
+)
+
+
+@pytest.mark.slow
+def test_a_stray_print_after_claiming_stdout_goes_to_stderr() -> None:
+    result = subprocess.run([sys.executable, "-c", STRAY_PRINT], cwd=REPO, env=_env(), capture_output=True, timeout=60)
+    assert result.returncode == 0, result.stderr.decode()
+    stdout_lines = result.stdout.splitlines()
+    assert stdout_lines[0] == b"before-claim"  # printed before the claim: still stdout, and flushed first
+    assert len(stdout_lines) == 2
+    assert orjson.loads(stdout_lines[1])["topic"] == "room.speaking.started"
+    for text in (b"stray print", b"stray write", b"native write to fd 1", b"after publish"):
+        assert text in result.stderr
+        assert text not in result.stdout
