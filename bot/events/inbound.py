@@ -183,9 +183,19 @@ class InboundValidator:
         )
 
 
+def _safe_segment(part: object) -> str:
+    """A pointer segment from a validation location. Keys come from the sender, so anything that
+    is not a short plain identifier (a name of ours, or an index) is replaced: a browser must not be
+    able to smuggle text into our events through a key name."""
+    text = str(part)
+    if len(text) <= 32 and text.replace("_", "").isascii() and text.replace("_", "").isalnum():
+        return text
+    return "?"
+
+
 def _first_error(exc: ValidationError, root: str) -> str:
     """A pointer and rule for the first validation error; never the offending value."""
     err = exc.errors(include_url=False, include_input=False)[0]
-    path = "/".join(str(p) for p in err.get("loc", ()))
+    path = "/".join(_safe_segment(p) for p in err.get("loc", ()))
     prefix = "/payload" if root == "payload" else ""
     return f"{prefix}/{path}: {err.get('type', 'invalid')}"
