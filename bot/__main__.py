@@ -1,0 +1,87 @@
+"""``python -m bot``: run one room session.
+
+With no room URL it plays the bundled demo scenario as a simulated room (the embedded default);
+``--simulate FILE`` plays any scenario. Stdout carries envelopes only (JSON lines); when stdout is
+a terminal, a live view of the room is drawn on stderr instead.
+
+Start-up order matters: the event runtime (no Pipecat import) publishes
+``assistant.session.started`` before the heavy imports load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from typing import Any, Sequence
+
+START = time.monotonic()
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Flags rendered from ``bot.settings.Settings``: one flag per setting, same docs as the env."""
+    from bot.settings import Settings, env_name
+
+    parser = argparse.ArgumentParser(
+        prog="python -m bot",
+        description="Prism Room Bot: an AI facilitator for Daily rooms that publishes typed room events.",
+        epilog="Every flag can also be set through the environment variable shown, or a .env file. "
+        "Envelopes go to stdout as JSON lines; logs go to stderr.",
+    )
+    for name, field in Settings.model_fields.items():
+        help_text = f"{field.description} [env {env_name(name)}]"
+        choices = getattr(field.annotation, "__args__", None) if str(field.annotation).startswith("typing.Literal") else None
+        if field.annotation is bool:
+            parser.add_argument(_flag(name), dest=name, action="store_true", default=None, help=help_text)
+        else:
+            metavar = name.upper()
+            parser.add_argument(_flag(name), dest=name, default=None, metavar=None if choices else metavar, choices=choices, help=help_text)
+    return parser
+
+
+def load_settings(argv: Sequence[str] | None) -> Any:
+    """Parse flags over environment and .env; a bad value is a one-line error, exit 2."""
+    from pydantic import ValidationError
+
+    from bot.errors import ConfigError
+    from bot.settings import Settings, env_name
+
+    args = build_parser().parse_args(argv)
+    given = {k: v for k, v in vars(args).items() if v is not None}
+    try:
+        return Settings(**given)
+    except ValidationError as exc:
+        err = exc.errors(include_url=False)[0]
+        name = str(err["loc"][0]) if err.get("loc") else ""
+        field_name = next((f for f in Settings.model_fields if f == name or env_name(f) == name), name)
+        where = _flag(field_name) if field_name in given else (env_name(field_name) if field_name in Settings.model_fields else name)
+        raise ConfigError(f"{where}: {err['msg']}") from None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    debug = "--debug" in (sys.argv[1:] if argv is None else argv)
+    try:
+        from bot.app import run
+
+        settings = load_settings(argv)
+        return run(settings, started_at=START)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # the one place a user-caused error becomes one line
+        from bot.errors import PrismError
+
+        if debug:
+            raise
+        if isinstance(exc, PrismError):
+            print(f"error: {exc}", file=sys.stderr)
+            return exc.exit_code
+        print(f"error: unexpected {type(exc).__name__}: {exc} (run with --debug for the traceback)", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

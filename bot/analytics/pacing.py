@@ -1,0 +1,316 @@
+"""Speaking rate (words per minute of speaking time) and turn counts per participant.
+
+``PacingTracker`` takes speaking segments and transcripts and returns ``RoomPacingUpdated`` when a
+transcript arrives and enough speech exists to measure. No asyncio, no Pipecat.
+
+**Rate.** Each transcript closes a *block* of its participant's speech: the words it carries and
+the media-time span since that participant's previous transcript. The rate is words ÷ speaking time
+(the VAD segments intersected with the blocks), over the participant's newest blocks until they
+hold ``window_speaking_ms`` of speaking time (the whole session while it holds less). Speaking time
+excludes pauses, so this is the *articulation rate*: it runs well above a rate over session time
+(FACILITATION_METRICS §2, "Watch out"). Segments are re-read each time, so a stop that arrives
+after its transcript (the VAD decides a stop ~250 ms after the speech ends; the room sends the
+transcript at the utterance end) corrects the next update.
+
+**Turns.** An *utterance* is a speaking segment, except a backchannel: a segment at most
+``backchannel_max_ms`` (+ ``jitter_ms``) long during which one other participant spoke all along
+(at its onset and at its end: the floor never passed, Schegloff's continuers).
+Utterances are ordered by onset; a *turn* is a maximal run of consecutive utterances by one
+participant (FACILITATION_METRICS §2, turn-taking index). A participant's turn count is the number
+of such runs that are theirs; a segment still open counts provisionally (so the transcript of a
+participant's first utterance reports one turn, not zero).
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import Counter
+from dataclasses import dataclass, field
+
+from bot.generated.models import RoomPacingUpdated
+
+__all__ = ["PacingParams", "PacingTracker", "count_words", "pacing_state"]
+
+MAX_WPM = 1000.0
+"""Schema maximum of ``wordsPerMinute``; a transcript with no measured speech would exceed it."""
+
+MAX_SEGMENTS = 4_000
+"""Segments kept per participant when no transcript arrives to trim them (hours of speech)."""
+
+
+def count_words(text: str) -> int:
+    """Words in a transcript: whitespace-separated tokens with at least one letter or digit."""
+    return sum(1 for token in text.split() if any(ch.isalnum() for ch in token))
+
+
+@dataclass(frozen=True)
+class PacingParams:
+    """Rate window, bands and the minimum evidence for an update.
+
+    Parameters:
+        window_speaking_ms: the rate covers the newest transcripts holding this much of the
+            participant's speaking time (60 s, about 150 words at a conversational 120-150 wpm):
+            steady enough to ignore one hurried sentence, recent enough to follow a change.
+        slow_below_wpm, fast_above_wpm: the bands, in words per minute of *speaking* time. People
+            converse at 120-150 wpm measured over the session, and Gong's sales calls run ~173
+            (FACILITATION_METRICS §2), but those figures include the pauses inside a turn. Our rate
+            divides by voiced time only (close to articulation rate), which runs roughly 20-30 %
+            higher for the same speaker, so the session-rate band 100-160 maps to 120-200 here:
+            under 120 a room hears someone dragging, over 200 is fast even for speech (espeak-ng
+            at ``-s 175`` measures ~217 wpm this way; at ``-s 120``, ~149).
+        hysteresis_wpm: a participant leaves ``fast`` only below ``fast_above - 10`` and leaves
+            ``slow`` only above ``slow_below + 10``, so a rate hovering at a band edge does not
+            flip the state on every sentence.
+        min_speaking_ms, min_words: no update until the window holds this much speaking time
+            and this many words. A single "yeah" (one word in 300 ms) would read as 200 wpm; 3 s
+            and 5 words is one real sentence.
+        backchannel_max_ms, jitter_ms: a segment at most this long (plus the VAD's measurement
+            slack) said while one other participant speaks throughout is a backchannel, not a
+            turn (see ``OverlapParams``).
+        compact_after: utterances kept individually for turn counting; older ones are folded into
+            counters (they can no longer be reordered by a late stop).
+    """
+
+    window_speaking_ms: int = 60_000
+    slow_below_wpm: float = 120.0
+    fast_above_wpm: float = 200.0
+    hysteresis_wpm: float = 10.0
+    min_speaking_ms: int = 3_000
+    min_words: int = 5
+    backchannel_max_ms: int = 1_000
+    jitter_ms: int = 250
+    compact_after: int = 2_000
+
+    def __post_init__(self) -> None:
+        if not 0 < self.slow_below_wpm < self.fast_above_wpm:
+            raise ValueError("PacingParams: need 0 < slow_below_wpm < fast_above_wpm")
+        if self.hysteresis_wpm < 0 or self.window_speaking_ms <= 0 or self.compact_after < 2:
+            raise ValueError("PacingParams: hysteresis_wpm >= 0, window_speaking_ms > 0, compact_after >= 2")
+
+
+def pacing_state(previous: str | None, wpm: float, params: PacingParams) -> str:
+    """The band for ``wpm`` given the previous state (hysteresis at both band edges)."""
+    h = params.hysteresis_wpm
+    if previous == "fast" and wpm >= params.fast_above_wpm - h:
+        return "fast"
+    if previous == "slow" and wpm <= params.slow_below_wpm + h:
+        return "slow"
+    if wpm > params.fast_above_wpm:
+        return "fast"
+    if wpm < params.slow_below_wpm:
+        return "slow"
+    return "normal"
+
+
+@dataclass
+class _Block:
+    start: int | None  # None = from the beginning of the session
+    end: int
+    words: int
+
+
+@dataclass
+class _Person:
+    segs: list[list[int | None]] = field(default_factory=list)  # [start, end|None], by start
+    blocks: list[_Block] = field(default_factory=list)
+    state: str | None = None
+
+
+class PacingTracker:
+    """Words per minute and turn counts per participant.
+
+    Example::
+
+        pt = PacingTracker()
+        pt.speaking(0, "p-bob", True); pt.speaking(4000, "p-bob", False)
+        updates = pt.transcript(4000, "p-bob", "The build is green and the tests pass.")
+    """
+
+    def __init__(self, params: PacingParams | None = None) -> None:
+        """Create a tracker with no speech yet.
+
+        Args:
+            params: window, bands and thresholds; ``PacingParams()`` by default.
+        """
+        self.params = params or PacingParams()
+        self._people: dict[str, _Person] = {}
+        self._utterances: list[tuple[int, str]] = []  # (onset, participant), sorted
+        self._base_turns: Counter[str] = Counter()  # turns folded out of _utterances
+        self._base_utterances = 0
+        self._base_last: str | None = None
+
+    # -- observations ---------------------------------------------------------------------
+
+    def speaking(
+        self, media_time_ms: int, participant_id: str, speaking: bool, duration_ms: int = 0
+    ) -> None:
+        """A participant started (``media_time_ms`` = onset) or stopped (= end) speaking."""
+        if not participant_id:
+            return
+        person = self._people.setdefault(participant_id, _Person())
+        last = person.segs[-1] if person.segs else None
+        if speaking:
+            if last is not None and last[1] is None:
+                return
+            start = media_time_ms if last is None else max(media_time_ms, last[1])  # type: ignore[type-var]
+            person.segs.append([start, None])
+            if len(person.segs) > MAX_SEGMENTS:  # nobody's transcripts prune them (no STT)
+                del person.segs[: MAX_SEGMENTS // 2]
+            return
+        if last is not None and last[1] is None:
+            last[1] = max(last[0], media_time_ms)  # type: ignore[type-var]
+        elif last is None and duration_ms > 0:  # we joined mid-segment: trust its length
+            last = [max(0, media_time_ms - duration_ms), media_time_ms]
+            person.segs.append(last)
+        else:
+            return
+        onset, end = int(last[0]), int(last[1])  # type: ignore[arg-type]
+        if not self._is_backchannel(participant_id, onset, end):
+            bisect.insort(self._utterances, (onset, participant_id))
+            if len(self._utterances) > self.params.compact_after:
+                self._compact()
+
+    def leave(self, media_time_ms: int, participant_id: str) -> None:
+        """A participant left: their open segment ends now."""
+        person = self._people.get(participant_id)
+        if person and person.segs and person.segs[-1][1] is None:
+            self.speaking(media_time_ms, participant_id, False)
+
+    def transcript(self, media_time_ms: int, participant_id: str, text: str) -> list[RoomPacingUpdated]:
+        """A final transcript of ``participant_id`` ending at ``media_time_ms``: update their pace."""
+        words = count_words(text)
+        if not participant_id or words == 0:
+            return []
+        person = self._people.setdefault(participant_id, _Person())
+        previous_end = person.blocks[-1].end if person.blocks else None
+        end = media_time_ms if previous_end is None else max(media_time_ms, previous_end)
+        person.blocks.append(_Block(start=previous_end, end=end, words=words))
+
+        speaking_ms, word_count = self._window(person)
+        p = self.params
+        if speaking_ms < p.min_speaking_ms or word_count < p.min_words:
+            return []
+        wpm = min(MAX_WPM, word_count * 60_000 / speaking_ms)
+        person.state = pacing_state(person.state, wpm, p)
+        return [
+            RoomPacingUpdated(
+                participant_id=participant_id,
+                words_per_minute=round(wpm, 1),
+                state=person.state,
+                turn_count=self.turn_counts(provisional_at=end).get(participant_id, 0),
+                window_ms=speaking_ms,
+                word_count=word_count,
+                media_time_ms=max(0, end),
+            )
+        ]
+
+    # -- turns ----------------------------------------------------------------------------
+
+    def turn_counts(self, provisional_at: int | None = None) -> dict[str, int]:
+        """Turns per participant; open segments count when ``provisional_at`` is given."""
+        turns, _, _ = self._turns(provisional_at)
+        return dict(turns)
+
+    def turn_taking_index(self) -> float | None:
+        """(turns - 1) / (utterances - 1) for the room: 0 = one monologue, 1 = strict alternation.
+
+        None until there are two utterances (Almaatouq et al. 2023, FACILITATION_METRICS §2).
+        """
+        turns, utterances, _ = self._turns(None)
+        if utterances < 2:
+            return None
+        return round((sum(turns.values()) - 1) / (utterances - 1), 6)
+
+    def _turns(self, provisional_at: int | None) -> tuple[Counter[str], int, str | None]:
+        sequence = self._utterances
+        if provisional_at is not None:
+            extra = [
+                (int(p.segs[-1][0]), pid)  # type: ignore[arg-type]
+                for pid, p in self._people.items()
+                if p.segs and p.segs[-1][1] is None and self._counts_provisionally(pid, provisional_at)
+            ]
+            if extra:
+                sequence = sorted([*sequence, *extra])
+        turns = Counter(self._base_turns)
+        last = self._base_last
+        for _, pid in sequence:
+            if pid != last:
+                turns[pid] += 1
+                last = pid
+        return turns, self._base_utterances + len(sequence), last
+
+    def _counts_provisionally(self, participant_id: str, at: int) -> bool:
+        onset = int(self._people[participant_id].segs[-1][0])  # type: ignore[arg-type]
+        return not self._is_backchannel(participant_id, onset, at)
+
+    def _is_backchannel(self, participant_id: str, onset: int, end: int) -> bool:
+        """Short, and one other participant spoke all along (at its onset and at its end)."""
+        if end - onset > self._cap:
+            return False
+        return bool(self._others_speaking(participant_id, onset) & self._others_speaking(participant_id, end))
+
+    def _others_speaking(self, participant_id: str, at: int) -> set[str]:
+        """Participants other than ``participant_id`` whose segment covers ``at``."""
+        out: set[str] = set()
+        for pid, person in self._people.items():
+            if pid == participant_id:
+                continue
+            for start, end in reversed(person.segs):
+                if start < at and (end is None or end >= at):  # type: ignore[operator]
+                    out.add(pid)
+                    break
+                if end is not None and end < at:  # type: ignore[operator]
+                    break
+        return out
+
+    def _compact(self) -> None:
+        """Fold the oldest half of the utterances into counters."""
+        keep = self.params.compact_after // 2
+        fold, self._utterances = self._utterances[:-keep], self._utterances[-keep:]
+        for _, pid in fold:
+            if pid != self._base_last:
+                self._base_turns[pid] += 1
+                self._base_last = pid
+        self._base_utterances += len(fold)
+
+    @property
+    def _cap(self) -> int:
+        return self.params.backchannel_max_ms + self.params.jitter_ms
+
+    # -- rate -----------------------------------------------------------------------------
+
+    def _window(self, person: _Person) -> tuple[int, int]:
+        """Speaking time and words of the newest blocks up to the window; forgets older ones."""
+        speaking = words = 0
+        used = 0
+        for block in reversed(person.blocks):
+            speaking += _speech_in(person.segs, block.start, block.end)
+            words += block.words
+            used += 1
+            if speaking >= self.params.window_speaking_ms:
+                break
+        if used < len(person.blocks):
+            del person.blocks[: len(person.blocks) - used]
+        oldest = person.blocks[0].start
+        if oldest is not None:
+            # Segments that ended before the oldest block started can no longer count.
+            drop = 0
+            while drop < len(person.segs) - 1:
+                end = person.segs[drop][1]
+                if end is None or end > oldest:
+                    break
+                drop += 1
+            if drop:
+                del person.segs[:drop]
+        return speaking, words
+
+
+def _speech_in(segs: list[list[int | None]], start: int | None, end: int) -> int:
+    """Speaking time of ``segs`` inside ``(start, end]``; an open segment runs to ``end``."""
+    total = 0
+    for s, e in segs:
+        lo = s if start is None else max(s, start)  # type: ignore[type-var]
+        hi = end if e is None else min(e, end)  # type: ignore[type-var]
+        if hi > lo:  # type: ignore[operator]
+            total += hi - lo  # type: ignore[operator]
+    return total

@@ -1,0 +1,61 @@
+"""The room pipeline: the one place that lists the processors, in order.
+
+::
+
+    room.input()          Daily or simulated: per-participant audio, transcripts, chat, app messages
+    ParticipantVAD        Silero per participant → speaking state (consumes the audio)
+    ChatRouter            Daily Prebuilt chat app messages → ChatMessageFrame
+    InboundMessages       every other app message validated as a browser envelope
+    Pacing                words per minute, turns
+    Dominance             talk-time shares, Gini, dominant speaker, monologue interrupt requests
+    Overlaps              backchannel / interruption / overlap
+    Agenda                joins/leaves, time boxes, wrap-up prompt
+    Votes                 /vote in chat, room.vote.cast from browsers, tallies
+    EnvelopeSink          bus.publish + app messages to browsers
+    room.output()
+
+Adding a processor is one line here (docs/pipeline.md, "Adding a processor").
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from pipecat.frames.frames import TranscriptionFrame
+from pipecat.pipeline.pipeline import Pipeline
+
+from bot.analytics.agenda import AgendaItem as AgendaSpec
+from bot.events import EventRuntime
+from bot.frames import ChatMessageFrame, InboundEnvelopeFrame, SpeakingStateFrame
+from bot.processors.agenda import Agenda
+from bot.processors.chat import ChatRouter
+from bot.processors.dominance import Dominance
+from bot.processors.inbound import InboundMessages
+from bot.processors.overlaps import Overlaps
+from bot.processors.pacing import Pacing
+from bot.processors.participant_vad import ParticipantVAD
+from bot.processors.sink import EnvelopeSink
+from bot.processors.votes import Votes
+
+IDLE_FRAMES = (SpeakingStateFrame, TranscriptionFrame, ChatMessageFrame, InboundEnvelopeFrame)
+"""Frames that prove the room is alive; the worker's idle timeout counts from the last of them."""
+
+
+def build_room_pipeline(room: Any, runtime: EventRuntime, *, agenda: Sequence[Any] = ()) -> Pipeline:
+    """The processors between ``room.input()`` and ``room.output()``, in order."""
+    items = [AgendaSpec(title=item.title, timebox_ms=item.timebox_ms) for item in agenda]
+    return Pipeline(
+        [
+            room.input(),
+            ParticipantVAD(),
+            ChatRouter(),
+            InboundMessages(validator=runtime.inbound),
+            Pacing(),
+            Dominance(),
+            Overlaps(),
+            Agenda(agenda=items),
+            Votes(),
+            EnvelopeSink(runtime=runtime),
+            room.output(),
+        ]
+    )

@@ -1,0 +1,50 @@
+"""Inbound app messages from browsers, validated at the edge before anything uses them."""
+
+from __future__ import annotations
+
+from pipecat.frames.frames import Frame, InputTransportMessageFrame
+from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
+
+from bot.events import Accepted, InboundValidator
+from bot.frames import InboundEnvelopeFrame
+from bot.media import media_time_of
+
+
+class InboundMessages(FrameProcessor):
+    """Validates every inbound transport message as a browser envelope.
+
+    A valid one continues as ``InboundEnvelopeFrame`` (with Daily's sender as the only identity);
+    anything else is rejected by the validator, which publishes ``events.inbound.rejected`` and
+    counts it. Transport message frames never pass this processor, so no later processor can
+    act on unvalidated input. Place it after ``ChatRouter``, which takes chat out first.
+
+    Frames pushed: ``InboundEnvelopeFrame``. Consumes ``InputTransportMessageFrame`` (and the
+    Daily subclass); forwards everything else.
+
+    Example::
+
+        InboundMessages(validator=runtime.inbound)
+    """
+
+    def __init__(self, *, validator: InboundValidator, **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        self._validator = validator
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        await super().process_frame(frame, direction)
+        if not isinstance(frame, InputTransportMessageFrame):
+            await self.push_frame(frame, direction)
+            return
+        sender = str(getattr(frame, "participant_id", "") or "unknown")
+        media_ms = media_time_of(frame)
+        result = self._validator.check(frame.message, sender, media_time_ms=media_ms)
+        if isinstance(result, Accepted):
+            await self.push_frame(
+                InboundEnvelopeFrame(
+                    topic=result.topic.value,
+                    payload=result.payload,
+                    sender_id=result.sender_id,
+                    media_time_ms=media_ms or 0,
+                    envelope=result.envelope,
+                )
+            )

@@ -1,0 +1,123 @@
+"""All settings of the bot, in one place: flags, environment and ``.env`` read the same fields.
+
+``python -m bot --help``, ``.env.example`` and docs/configuration.md are rendered from this class
+(``python -m bot.settings --env-example`` rewrites ``.env.example``; a test checks it is fresh).
+Secrets are ``SecretStr`` so they never print by accident.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _env(name: str) -> AliasChoices:
+    return AliasChoices(name)
+
+
+class Settings(BaseSettings):
+    """Configuration of one bot process (one room session)."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True)
+
+    # --- room
+    room_url: str | None = Field(
+        default=None,
+        validation_alias=_env("ROOM_URL"),
+        description="Daily room URL to join. Without it the bot plays a simulated room (the bundled demo, or --simulate).",
+    )
+    token: SecretStr | None = Field(default=None, validation_alias=_env("DAILY_TOKEN"), description="Daily meeting token for the room (secret).")
+    daily_api_key: SecretStr | None = Field(default=None, validation_alias=_env("DAILY_API_KEY"), description="Daily REST API key (secret).")
+    simulate: Path | None = Field(
+        default=None,
+        validation_alias=_env("BOT_SIMULATE"),
+        description="Scenario file to play as a simulated room (JSON; see docs/simulated-room.md). Default: the bundled demo.",
+    )
+    speed: float = Field(
+        default=1.0,
+        ge=0,
+        le=1000,
+        validation_alias=_env("BOT_SPEED"),
+        description="Simulated-room playback speed: 1 real time, N times real time, 0 as fast as possible.",
+    )
+    # --- identity
+    assistant_id: str = Field(default="demo-assistant", min_length=1, max_length=128, validation_alias=_env("ASSISTANT_ID"), description="Assistant id put on every envelope.")
+    tenant_id: str = Field(default="demo-tenant", min_length=1, max_length=128, validation_alias=_env("TENANT_ID"), description="Tenant id put on every envelope.")
+    # --- events
+    heartbeat_secs: float = Field(default=15.0, gt=0, le=3600, validation_alias=_env("BOT_HEARTBEAT_SECS"), description="Seconds between bot.health.heartbeat envelopes.")
+    pii_salt: SecretStr = Field(
+        default=SecretStr(""),
+        validation_alias=_env("PRISM_PII_SALT"),
+        description="Salt of the SHA-256 pseudonyms the spec's `hash` redactions produce; keep it secret and stable.",
+    )
+    expect_spec_version: str | None = Field(
+        default=None,
+        pattern=r"^sha256:[0-9a-f]{64}$",
+        validation_alias=_env("BOT_EXPECT_SPEC_VERSION"),
+        description="Spec version the operator expects; a different one publishes events.runtime.version.mismatch.",
+    )
+    refuse_forward_on_spec_mismatch: bool = Field(
+        default=False,
+        validation_alias=_env("BOT_REFUSE_FORWARD_ON_SPEC_MISMATCH"),
+        description="When the boot spec check fails, stop forwarding app messages (stdout always carries everything).",
+    )
+    # --- session limits
+    idle_timeout_secs: float | None = Field(
+        default=300.0,
+        gt=0,
+        validation_alias=_env("BOT_IDLE_TIMEOUT_SECS"),
+        description="End the session after this long with no speech, transcript, chat or inbound message.",
+    )
+    max_duration_secs: float | None = Field(default=None, gt=0, validation_alias=_env("BOT_MAX_DURATION_SECS"), description="End the session after this many seconds.")
+    # --- output
+    view: Literal["auto", "live", "off"] = Field(
+        default="auto",
+        validation_alias=_env("BOT_VIEW"),
+        description="Live room view on stderr: auto = when stdout is a terminal (envelopes then are not printed), live = always, off = never.",
+    )
+    verbose: bool = Field(default=False, validation_alias=_env("BOT_VERBOSE"), description="Log more (INFO) and print each outbound app message on stderr.")
+    debug: bool = Field(default=False, validation_alias=_env("BOT_DEBUG"), description="Log everything (DEBUG) and show tracebacks on errors.")
+
+    @field_validator("room_url")
+    @classmethod
+    def _room_url_is_daily(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if not value.startswith(("https://", "http://")):
+            raise ValueError("must be an http(s) URL such as https://your-domain.daily.co/room")
+        return value
+
+
+SECRET_FIELDS = ("token", "daily_api_key", "pii_salt")
+
+
+def env_name(field_name: str) -> str:
+    alias = Settings.model_fields[field_name].validation_alias
+    assert isinstance(alias, AliasChoices)
+    return str(alias.choices[0])
+
+
+def render_env_example() -> str:
+    """The ``.env.example`` file: every setting, its variable, its doc and its default."""
+    lines = ["# Prism Room Bot settings. Copy to .env and fill in what you need.", "# Rendered from bot/settings.py by `python -m bot.settings --env-example`.", ""]
+    for name, field in Settings.model_fields.items():
+        default = field.default
+        if isinstance(default, SecretStr):
+            default = default.get_secret_value()
+        shown = "" if default is None else str(default).lower() if isinstance(default, bool) else str(default)
+        lines.append(f"# {field.description}")
+        lines.append(f"# {env_name(name)}={shown}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["--env-example"]:
+        Path(".env.example").write_text(render_env_example(), encoding="utf-8")
+    else:
+        print("usage: python -m bot.settings --env-example", file=sys.stderr)
+        sys.exit(2)

@@ -1,0 +1,80 @@
+"""The command line: every bad flag or environment value is one clear line and exit 2."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.settings import Settings, env_name, render_env_example
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def run_bot(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("BOT_", "ROOM_URL", "DAILY_", "ASSISTANT_ID", "TENANT_ID"))}
+    base.update(env or {})
+    return subprocess.run([sys.executable, "-m", "bot", *args], cwd=REPO, env=base, capture_output=True, text=True, timeout=timeout)
+
+
+BAD_INPUTS = [
+    pytest.param(["--speed", "-1"], {}, "--speed", id="negative-speed"),
+    pytest.param(["--speed", "fast"], {}, "--speed", id="speed-not-a-number"),
+    pytest.param(["--view", "bogus"], {}, "--view", id="unknown-view"),
+    pytest.param(["--heartbeat-secs", "0"], {}, "--heartbeat-secs", id="zero-heartbeat"),
+    pytest.param(["--room-url", "ftp://example.com/x"], {}, "--room-url", id="room-url-not-http"),
+    pytest.param(["--expect-spec-version", "sha1:abc"], {}, "--expect-spec-version", id="bad-spec-version"),
+    pytest.param(["--simulate", "does/not/exist.json"], {}, "does/not/exist.json", id="missing-scenario"),
+    pytest.param([], {"BOT_SPEED": "abc"}, "BOT_SPEED", id="env-speed-not-a-number"),
+    pytest.param([], {"BOT_IDLE_TIMEOUT_SECS": "-5"}, "BOT_IDLE_TIMEOUT_SECS", id="env-negative-idle-timeout"),
+    pytest.param([], {"ASSISTANT_ID": ""}, "ASSISTANT_ID", id="env-empty-assistant"),
+    pytest.param(["--no-such-flag"], {}, "--no-such-flag", id="unknown-flag"),
+]
+
+
+@pytest.mark.parametrize("args, env, named", BAD_INPUTS)
+def test_bad_input_is_one_clear_line_and_exit_2(args: list[str], env: dict[str, str], named: str) -> None:
+    proc = run_bot(*args, env=env)
+    assert proc.returncode == 2, proc.stderr
+    assert named in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert proc.stdout == ""
+
+
+def test_bad_scenario_names_file_event_and_field(tmp_path: Path) -> None:
+    scenario = tmp_path / "room.json"
+    scenario.write_text('{"sampleRate": 16000, "participants": [{"id": "p-a", "name": "A"}], "events": [{"atMs": -5, "type": "join", "participant": "p-a"}]}')
+    proc = run_bot("--simulate", str(scenario), "--speed", "0")
+    assert proc.returncode == 2
+    assert "room.json" in proc.stderr and "event 0" in proc.stderr and "atMs" in proc.stderr
+    assert "Traceback" not in proc.stderr and proc.stdout == ""
+
+
+def test_debug_shows_the_traceback(tmp_path: Path) -> None:
+    proc = run_bot("--simulate", str(tmp_path / "missing.json"), "--debug")
+    assert proc.returncode != 0
+    assert "Traceback" in proc.stderr
+
+
+def test_help_lists_every_setting_with_its_environment_variable() -> None:
+    proc = run_bot("--help")
+    assert proc.returncode == 0
+    for name in Settings.model_fields:
+        assert "--" + name.replace("_", "-") in proc.stdout
+        assert env_name(name) in proc.stdout
+
+
+def test_env_example_is_fresh_and_names_every_setting() -> None:
+    committed = (REPO / ".env.example").read_text(encoding="utf-8")
+    assert committed == render_env_example(), "run `python -m bot.settings --env-example`"
+    for name in Settings.model_fields:
+        assert env_name(name) in committed
+
+
+def test_room_url_says_daily_rooms_are_not_available_yet() -> None:
+    proc = run_bot("--room-url", "https://example.daily.co/room")
+    assert proc.returncode == 2
+    assert "--room-url" in proc.stderr and "Traceback" not in proc.stderr

@@ -1,0 +1,163 @@
+"""Every bundled room, end to end: ``python -m bot --simulate ROOM --speed 0`` against ground truth.
+
+Each room is played once per test session through the real CLI (real Silero, real processors,
+real sink, stdout as the machine interface); the tests then read the JSON lines. Ground truth
+comes from the scenario and the clips' exact voiced intervals (bot/scenarios/tools/truth.py).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from functools import cache
+from pathlib import Path
+
+import pytest
+from jsonschema import Draft202012Validator
+
+from bot.events import Envelope
+from bot.generated import SPEC_VERSION
+from bot.scenarios import all_scenarios
+from bot.scenarios.tools.truth import load_truth
+
+REPO = Path(__file__).resolve().parents[2]
+REGISTRY = json.loads((REPO / "bot" / "generated" / "registry.json").read_text())
+ROOMS = {p.stem if p.parent.name == "rooms" else "demo": p for p in all_scenarios()}
+FRAME_MS = 10
+
+pytestmark = pytest.mark.slow
+
+
+@cache
+def played(room: str) -> tuple[int, list[dict], str]:
+    """(exit code, envelopes, stderr) of one run of the room at --speed 0."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BOT_", "ROOM_URL", "DAILY_"))}
+    proc = subprocess.run(
+        [sys.executable, "-m", "bot", "--simulate", str(ROOMS[room]), "--speed", "0", "--view", "off"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    lines = [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
+    return proc.returncode, lines, proc.stderr
+
+
+def of(envelopes: list[dict], topic: str) -> list[dict]:
+    return [e["payload"] for e in envelopes if e["topic"] == topic]
+
+
+def detected_intervals(envelopes: list[dict], pid: str) -> list[tuple[int, int]]:
+    out = []
+    for e in envelopes:
+        if e["topic"] == "room.speaking.stopped" and e["payload"]["participantId"] == pid:
+            end = e["payload"]["mediaTimeMs"]
+            out.append((end - e["payload"]["durationMs"], end))
+    return out
+
+
+def frames(intervals: list[tuple[int, int]] | list[list[int]], duration_ms: int) -> set[int]:
+    marked: set[int] = set()
+    for start, end in intervals:
+        marked.update(range(max(0, start) // FRAME_MS, min(duration_ms, end) // FRAME_MS))
+    return marked
+
+
+@pytest.mark.parametrize("room", sorted(ROOMS), ids=sorted(ROOMS))
+def test_run_exits_zero_with_valid_contiguous_envelopes(room: str) -> None:
+    code, envelopes, stderr = played(room)
+    assert code == 0, stderr[-2000:]
+    assert envelopes, "no envelopes on stdout"
+    assert [e["meta"]["seq"] for e in envelopes] == list(range(1, len(envelopes) + 1))
+    assert envelopes[0]["topic"] == "assistant.session.started"
+    assert envelopes[-1]["topic"] == "assistant.session.ended"
+    assert envelopes[-1]["payload"]["reason"] == "completed"
+    for e in envelopes:
+        Envelope.model_validate(e)
+        assert e["specVersion"] == SPEC_VERSION
+        schema = REGISTRY["topics"][e["topic"]]["schema"]
+        errors = list(Draft202012Validator(schema).iter_errors(e["payload"]))
+        assert not errors, (e["topic"], errors[0].message)
+
+
+@pytest.mark.parametrize("room", sorted(ROOMS), ids=sorted(ROOMS))
+def test_talk_time_shares_within_two_points(room: str) -> None:
+    _, envelopes, _ = played(room)
+    truth = load_truth(ROOMS[room])
+    finals = [s for s in of(envelopes, "room.dominance.score") if s["trigger"] == "final"]
+    assert len(finals) == 1
+    measured = {p["participantId"]: p["share"] for p in finals[0]["participants"]}
+    assert abs(sum(measured.values()) - 1.0) < 1e-6
+    for pid, share in truth["shares"].items():
+        assert abs(measured.get(pid, 0.0) - share) <= 0.02, (pid, measured.get(pid), share)
+
+
+@pytest.mark.parametrize("room", sorted(ROOMS), ids=sorted(ROOMS))
+def test_frame_level_speech_precision_and_recall(room: str) -> None:
+    _, envelopes, _ = played(room)
+    truth = load_truth(ROOMS[room])
+    tp = fp = fn = 0
+    for pid, p in truth["participants"].items():
+        want = frames(p["intervals"], truth["durationMs"])
+        got = frames(detected_intervals(envelopes, pid), truth["durationMs"])
+        tp, fp, fn = tp + len(want & got), fp + len(got - want), fn + len(want - got)
+    precision, recall = tp / max(1, tp + fp), tp / max(1, tp + fn)
+    assert precision >= 0.95 and recall >= 0.90, (precision, recall)
+
+
+@pytest.mark.parametrize("room", sorted(ROOMS), ids=sorted(ROOMS))
+def test_every_scripted_interruption_is_detected_and_no_backchannel_is_one(room: str) -> None:
+    _, envelopes, _ = played(room)
+    truth = load_truth(ROOMS[room])
+    reported = of(envelopes, "room.overlap.detected")
+    for o in truth["overlaps"]:
+        near = [r for r in reported if r["speakerId"] == o["holder"] and r["overlapperId"] == o["overlapper"] and abs(r["mediaTimeMs"] - o["startMs"]) <= 600]
+        if o["label"] == "interruption":
+            assert any(r["kind"] == "interruption" for r in near), (o, near)
+        if o["label"] == "backchannel":
+            assert not any(r["kind"] == "interruption" for r in near), (o, near)
+    interruptions = [r for r in reported if r["kind"] == "interruption"]
+    assert len(interruptions) == sum(1 for o in truth["overlaps"] if o["label"] == "interruption")
+
+
+@pytest.mark.parametrize("room", sorted(ROOMS), ids=sorted(ROOMS))
+def test_noise_never_counts_as_speech(room: str) -> None:
+    _, envelopes, _ = played(room)
+    truth = load_truth(ROOMS[room])
+    for n in truth["noise"]:
+        speech = frames(truth["participants"][n["participant"]]["intervals"], truth["durationMs"])
+        noise_only = frames([(n["startMs"], n["endMs"])], truth["durationMs"]) - speech
+        got = frames(detected_intervals(envelopes, n["participant"]), truth["durationMs"])
+        assert not (noise_only & got), (n, len(noise_only & got))
+
+
+@pytest.mark.parametrize("room", sorted(ROOMS), ids=sorted(ROOMS))
+def test_bad_inbound_messages_are_rejected_and_votes_tallied(room: str) -> None:
+    code, envelopes, _ = played(room)
+    truth = load_truth(ROOMS[room])
+    counted = sum(v["totalVotes"] for v in truth["votes"])
+    rejected = of(envelopes, "events.inbound.rejected")
+    assert len(rejected) == len(truth["appMessages"]) - counted
+    assert all(r["reason"] for r in rejected)
+    closed = {v["voteId"]: v for v in of(envelopes, "room.vote.closed")}
+    for vote in truth["votes"]:
+        assert closed[vote["voteId"]]["tally"] == vote["tally"]
+        assert closed[vote["voteId"]]["totalVotes"] == vote["totalVotes"]
+    assert code == 0
+
+
+def test_same_events_at_real_time_and_as_fast_as_possible() -> None:
+    """Media time, not wall time: a short room gives the same payloads at --speed 0 and --speed 8."""
+    def payloads(speed: str) -> list[tuple[str, str]]:
+        proc = subprocess.run(
+            [sys.executable, "-m", "bot", "--simulate", str(ROOMS["balanced"]), "--speed", speed, "--view", "off"],
+            cwd=REPO, capture_output=True, text=True, timeout=600,
+        )
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        skip = {"bot.health.heartbeat", "assistant.session.ended", "assistant.room.join.succeeded", "assistant.session.started"}
+        return [(e["topic"], json.dumps(e["payload"], sort_keys=True)) for e in map(json.loads, proc.stdout.splitlines()) if e["topic"] not in skip]
+
+    assert payloads("0") == payloads("8")
