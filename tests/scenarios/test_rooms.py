@@ -20,12 +20,12 @@ from jsonschema import Draft202012Validator
 from bot.events import Envelope
 from bot.generated import SPEC_VERSION
 from bot.scenarios import all_scenarios
+from bot.scenarios.tools.scoring import payloads as of, score_room
 from bot.scenarios.tools.truth import load_truth
 
 REPO = Path(__file__).resolve().parents[2]
 REGISTRY = json.loads((REPO / "bot" / "generated" / "registry.json").read_text())
 ROOMS = {p.stem if p.parent.name == "rooms" else "demo": p for p in all_scenarios()}
-FRAME_MS = 10
 
 pytestmark = pytest.mark.slow
 
@@ -44,26 +44,6 @@ def played(room: str) -> tuple[int, list[dict], str]:
     )
     lines = [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
     return proc.returncode, lines, proc.stderr
-
-
-def of(envelopes: list[dict], topic: str) -> list[dict]:
-    return [e["payload"] for e in envelopes if e["topic"] == topic]
-
-
-def detected_intervals(envelopes: list[dict], pid: str) -> list[tuple[int, int]]:
-    out = []
-    for e in envelopes:
-        if e["topic"] == "room.speaking.stopped" and e["payload"]["participantId"] == pid:
-            end = e["payload"]["mediaTimeMs"]
-            out.append((end - e["payload"]["durationMs"], end))
-    return out
-
-
-def frames(intervals: list[tuple[int, int]] | list[list[int]], duration_ms: int) -> set[int]:
-    marked: set[int] = set()
-    for start, end in intervals:
-        marked.update(range(max(0, start) // FRAME_MS, min(duration_ms, end) // FRAME_MS))
-    return marked
 
 
 @pytest.mark.parametrize("room", sorted(ROOMS), ids=sorted(ROOMS))
@@ -98,40 +78,24 @@ def test_talk_time_shares_within_two_points(room: str) -> None:
 @pytest.mark.parametrize("room", sorted(ROOMS), ids=sorted(ROOMS))
 def test_frame_level_speech_precision_and_recall(room: str) -> None:
     _, envelopes, _ = played(room)
-    truth = load_truth(ROOMS[room])
-    tp = fp = fn = 0
-    for pid, p in truth["participants"].items():
-        want = frames(p["intervals"], truth["durationMs"])
-        got = frames(detected_intervals(envelopes, pid), truth["durationMs"])
-        tp, fp, fn = tp + len(want & got), fp + len(got - want), fn + len(want - got)
-    precision, recall = tp / max(1, tp + fp), tp / max(1, tp + fn)
-    assert precision >= 0.95 and recall >= 0.90, (precision, recall)
+    score = score_room(load_truth(ROOMS[room]), envelopes)
+    assert score["precision"] >= 0.95 and score["recall"] >= 0.90, score
 
 
 @pytest.mark.parametrize("room", sorted(ROOMS), ids=sorted(ROOMS))
 def test_every_scripted_interruption_is_detected_and_no_backchannel_is_one(room: str) -> None:
     _, envelopes, _ = played(room)
-    truth = load_truth(ROOMS[room])
-    reported = of(envelopes, "room.overlap.detected")
-    for o in truth["overlaps"]:
-        near = [r for r in reported if r["speakerId"] == o["holder"] and r["overlapperId"] == o["overlapper"] and abs(r["mediaTimeMs"] - o["startMs"]) <= 600]
-        if o["label"] == "interruption":
-            assert any(r["kind"] == "interruption" for r in near), (o, near)
-        if o["label"] == "backchannel":
-            assert not any(r["kind"] == "interruption" for r in near), (o, near)
-    interruptions = [r for r in reported if r["kind"] == "interruption"]
-    assert len(interruptions) == sum(1 for o in truth["overlaps"] if o["label"] == "interruption")
+    score = score_room(load_truth(ROOMS[room]), envelopes)
+    assert score["interruptionsDetected"] == score["interruptionsScripted"], score
+    assert score["interruptionsReported"] == score["interruptionsScripted"], score
+    assert score["backchannelsAsInterruption"] == 0, score
+    assert score["backchannelsDetected"] == score["backchannelsScripted"], score
 
 
 @pytest.mark.parametrize("room", sorted(ROOMS), ids=sorted(ROOMS))
 def test_noise_never_counts_as_speech(room: str) -> None:
     _, envelopes, _ = played(room)
-    truth = load_truth(ROOMS[room])
-    for n in truth["noise"]:
-        speech = frames(truth["participants"][n["participant"]]["intervals"], truth["durationMs"])
-        noise_only = frames([(n["startMs"], n["endMs"])], truth["durationMs"]) - speech
-        got = frames(detected_intervals(envelopes, n["participant"]), truth["durationMs"])
-        assert not (noise_only & got), (n, len(noise_only & got))
+    assert score_room(load_truth(ROOMS[room]), envelopes)["noiseFramesCounted"] == 0
 
 
 @pytest.mark.parametrize("room", sorted(ROOMS), ids=sorted(ROOMS))
