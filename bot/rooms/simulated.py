@@ -401,13 +401,16 @@ class SimulatedRoomInput(BaseInputTransport):
             for frame in frames:
                 stamp(frame, media_ms)
                 if isinstance(frame, InputAudioRawFrame):
-                    await self.push_audio_frame(frame)
+                    if room.direct_audio:
+                        await self.push_frame(frame)
+                    else:
+                        await self.push_audio_frame(frame)
                     audio += 1
                 elif isinstance(frame, DailyInputTransportMessageFrame):
                     await self._broadcast(frame, media_ms)
                 else:
                     await self.push_frame(frame)
-            if audio:
+            if audio and not room.direct_audio:
                 # Pipecat's audio task pushes the audio; let it drain so the next step's events
                 # cannot overtake this step's audio (same order at every speed).
                 await self._audio_in_queue.join()
@@ -487,6 +490,11 @@ class SimulatedRoom(BaseTransport):
         max_lead_ms: how far (media ms) the input may run ahead of what reaches the output;
             ``None`` disables backpressure.
         stall_secs: how long the input waits for the output to move before it stops waiting.
+        direct_audio: push audio frames straight downstream (default) instead of through Pipecat's
+            audio input task. That task exists for real devices (filters, passthrough switch) and
+            costs one ``asyncio.wait_for`` per frame, about half of a 20 ms frame's whole trip
+            through the room pipeline (benchmarks/pipeline_bench.py); a player needs none of it.
+            ``False`` exercises exactly the path Daily audio takes.
         name, input_name, output_name: Pipecat object names.
 
     Example::
@@ -503,6 +511,7 @@ class SimulatedRoom(BaseTransport):
         verbose: bool = False,
         max_lead_ms: int | None = 2000,
         stall_secs: float = 1.0,
+        direct_audio: bool = True,
         name: str | None = None,
         input_name: str | None = None,
         output_name: str | None = None,
@@ -515,6 +524,7 @@ class SimulatedRoom(BaseTransport):
         self.verbose = verbose
         self.max_lead_ms = max_lead_ms
         self.stall_secs = stall_secs
+        self.direct_audio = direct_audio
         self.spec_version = self._resolve_spec_version()
         self.params = TransportParams(
             audio_in_enabled=True,

@@ -315,6 +315,16 @@ def test_results_are_identical_at_speed_0_and_real_time(short: Path) -> None:
     assert fast_room.wall_seconds < slow_room.wall_seconds
 
 
+def test_direct_audio_delivers_what_pipecats_audio_path_delivers(short: Path) -> None:
+    direct, _ = run(play(SimulatedRoom(short, speed=0, direct_audio=True)))
+    through_pipecat, _ = run(play(SimulatedRoom(short, speed=0, direct_audio=False)))
+    for kind in (SystemFrame, DataFrame):
+        assert _signature([f for f in direct if isinstance(f, kind)]) == _signature(
+            [f for f in through_pipecat if isinstance(f, kind)]
+        )
+    assert [f.audio for f in of(direct, UserAudioRawFrame)] == [f.audio for f in of(through_pipecat, UserAudioRawFrame)]
+
+
 def test_speed_4_plays_four_times_faster(short: Path) -> None:
     room = SimulatedRoom(short, speed=4.0)
     run(play(room))

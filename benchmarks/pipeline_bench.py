@@ -1,0 +1,196 @@
+"""Whole-pipeline cost on the 8-participant room, beside the naive way and the inference floor.
+
+    python benchmarks/pipeline_bench.py [--room bot/scenarios/rooms/eight.json] [--repeat 5]
+
+Measured in the same run, medians of ``--repeat`` repetitions (shared machines are noisy; read the
+ratios, not the absolute numbers):
+
+- **ours**: the real room pipeline (``bot.pipelines.room``) fed by the SimulatedRoom at
+  ``--speed 0``, envelopes published to a bus whose stdout goes to /dev/null.
+- **naive**: the Pipecat way with per-participant state but no gating — one
+  ``SileroVADAnalyzer`` per participant fed every 20 ms chunk through ``analyze_audio`` (what a
+  ``VADProcessor`` does, once per participant), in the same transport and worker.
+- **floor**: bare Silero inference (``SileroOnnxModel``) on every 512-sample window of every
+  participant's stream, and nothing else: the inference floor on the same audio (the issue's
+  reference point). Also shown: the **speech-only floor**, inference on just the windows that
+  hold speech — what a perfect gate would spend; no transport, framework or analytics at all.
+- **pass-through**: the same transport and worker with the same number of processors that only
+  forward frames: the framework's own per-frame cost, to set our chain's cost against.
+
+Targets (issue 3): ours faster than naive, ours ≤ 1.5× the floor, ≥ 20× real time for 8 people.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+import numpy as np  # noqa: E402
+from loguru import logger  # noqa: E402
+
+logger.remove()
+logger.add(sys.stderr, level="ERROR")
+
+from pipecat.audio.vad.silero import SileroOnnxModel, SileroVADAnalyzer  # noqa: E402
+from pipecat.frames.frames import Frame, UserAudioRawFrame  # noqa: E402
+from pipecat.pipeline.pipeline import Pipeline  # noqa: E402
+from pipecat.pipeline.worker import PipelineParams, PipelineWorker  # noqa: E402
+from pipecat.processors.frame_processor import FrameDirection, FrameProcessor  # noqa: E402
+from pipecat.workers.runner import WorkerRunner  # noqa: E402
+
+from bot.audio.silero_stream import model_path  # noqa: E402
+from bot.events import SessionContext, create_runtime  # noqa: E402
+from bot.pipelines.room import build_room_pipeline  # noqa: E402
+from bot.rooms.scenario import load_scenario  # noqa: E402
+from bot.rooms.simulated import SimulatedRoom  # noqa: E402
+from bot.scenarios.tools.truth import load_truth  # noqa: E402
+
+WINDOW = 512
+
+
+class PassThrough(FrameProcessor):
+    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        await super().process_frame(frame, direction)
+        await self.push_frame(frame, direction)
+
+
+class NaivePerParticipantVAD(FrameProcessor):
+    """A VADProcessor-style analyzer per participant: every chunk analyzed, no gating."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._analyzers: dict[str, SileroVADAnalyzer] = {}
+        self.chunks = 0
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        await super().process_frame(frame, direction)
+        if isinstance(frame, UserAudioRawFrame):
+            vad = self._analyzers.get(frame.user_id)
+            if vad is None:
+                vad = SileroVADAnalyzer()
+                vad.set_sample_rate(frame.sample_rate)
+                self._analyzers[frame.user_id] = vad
+            await vad.analyze_audio(frame.audio)
+            self.chunks += 1
+            return
+        await self.push_frame(frame, direction)
+
+    async def cleanup(self) -> None:
+        await super().cleanup()
+        for vad in self._analyzers.values():
+            await vad.cleanup()
+
+
+async def play(scenario, middle: list[FrameProcessor] | None, *, runtime=None) -> tuple[float, int]:
+    """Wall seconds to play the room through ``middle`` (None = the real room pipeline)."""
+    room = SimulatedRoom(scenario, speed=0)
+    if middle is None:
+        pipeline = build_room_pipeline(room, runtime, agenda=scenario.agenda)
+    else:
+        pipeline = Pipeline([room.input(), *middle, room.output()])
+    worker = PipelineWorker(
+        pipeline,
+        params=PipelineParams(audio_in_sample_rate=scenario.sample_rate),
+        enable_rtvi=False,
+        enable_turn_tracking=False,
+        idle_timeout_secs=None,
+    )
+    runner = WorkerRunner(handle_sigint=False)
+    await runner.add_workers(worker)
+    started = time.perf_counter()
+    await runner.run()
+    return time.perf_counter() - started, len(pipeline.processors) - 4  # minus source, input, output, sink
+
+
+def floor_seconds(scenario_path: Path, *, speech_only: bool) -> tuple[float, int]:
+    """Bare inference per participant (fresh model each) on every window of their stream, or
+    only on the windows that contain speech."""
+    scenario = load_scenario(scenario_path)
+    truth = load_truth(scenario_path)
+    rate = scenario.sample_rate
+    total_ms = scenario.media_duration_ms
+    windows = []
+    for pid, track in _tracks(scenario).items():
+        voiced = np.zeros(track.size, dtype=bool)
+        for start, end in truth["participants"][pid]["intervals"]:
+            voiced[start * rate // 1000 : min(track.size, end * rate // 1000)] = True
+        for s in range(0, track.size - WINDOW + 1, WINDOW):
+            if not speech_only or voiced[s : s + WINDOW].any():
+                windows.append((pid, track[s : s + WINDOW].astype(np.float32) / 32768.0))
+    models = {pid: SileroOnnxModel(str(model_path()), force_onnx_cpu=True) for pid in truth["participants"]}
+    started = time.perf_counter()
+    for pid, window in windows:
+        models[pid](window, rate)
+    assert total_ms > 0
+    return time.perf_counter() - started, len(windows)
+
+
+def _tracks(scenario) -> dict[str, np.ndarray]:
+    n = scenario.media_duration_ms * scenario.sample_rate // 1000
+    tracks = {p.id: np.zeros(n, dtype=np.int16) for p in scenario.participants}
+    for pid, events in scenario.speech_by_participant().items():
+        for e in events:
+            end = min(n, e.start_sample + e.samples.size)
+            tracks[pid][e.start_sample : end] = e.samples[: end - e.start_sample]
+    return tracks
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--room", type=Path, default=REPO / "bot" / "scenarios" / "rooms" / "eight.json")
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    scenario = load_scenario(args.room)
+    media_s = scenario.media_duration_ms / 1000
+    people = len(scenario.participants)
+
+    def runtime():
+        return create_runtime(SessionContext(session_id="bench"), stdout=open(os.devnull, "wb"))
+
+    results: dict[str, list[float]] = {"ours": [], "naive": [], "pass-through": [], "floor": [], "speech floor": []}
+    chain_len = 0
+    floor_windows = speech_windows = 0
+    for _ in range(args.repeat):
+        wall, chain_len = asyncio.run(play(scenario, None, runtime=runtime()))
+        results["ours"].append(wall)
+        results["naive"].append(asyncio.run(play(scenario, [NaivePerParticipantVAD()]))[0])
+        results["pass-through"].append(asyncio.run(play(scenario, [PassThrough() for _ in range(chain_len)]))[0])
+        seconds, floor_windows = floor_seconds(args.room, speech_only=False)
+        results["floor"].append(seconds)
+        seconds, speech_windows = floor_seconds(args.room, speech_only=True)
+        results["speech floor"].append(seconds)
+
+    audio_frames = sum(1 for _ in range(0, scenario.media_duration_ms, 20)) * people
+    med = {k: statistics.median(v) for k, v in results.items()}
+    print(f"room {args.room.name}: {people} participants, {media_s:.1f} s of media, {audio_frames} audio frames; "
+          f"median of {args.repeat}; chain of {chain_len} processors; floor = {floor_windows} windows, {speech_windows} with speech")
+    print(f"{'way':<38} {'wall s':>8} {'× real time':>12} {'µs/audio frame':>15} {'vs ours':>8}")
+    rows = [
+        ("ours: room pipeline (gated Silero)", "ours"),
+        ("naive: analyzer per participant", "naive"),
+        ("floor: bare inference, all windows", "floor"),
+        ("speech floor: bare inference, speech", "speech floor"),
+        (f"pass-through × {chain_len} (framework)", "pass-through"),
+    ]
+    for label, key in rows:
+        wall = med[key]
+        print(f"{label:<38} {wall:8.3f} {media_s / wall:12.1f} {wall / audio_frames * 1e6:15.1f} {wall / med['ours']:8.2f}")
+    print()
+    print(f"ours / naive          = {med['ours'] / med['naive']:.2f}   (target < 1)")
+    print(f"ours / floor          = {med['ours'] / med['floor']:.2f}   (target ≤ 1.5; the floor has no transport, framework or analytics)")
+    print(f"ours / speech floor   = {med['ours'] / med['speech floor']:.2f}   (what is left to win: transport, framework, analytics)")
+    print(f"ours × real time      = {media_s / med['ours']:.1f}   (target ≥ 20 for 8 participants on one core)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
