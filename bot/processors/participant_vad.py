@@ -1,0 +1,252 @@
+"""Per-participant speaking state: Silero VAD on each participant's own audio, on media time.
+
+``ParticipantVAD`` feeds ``UserAudioRawFrame``s to ``SileroStreams`` and ``SpeakingTracker``s and
+pushes what they decide as ``SpeakingStateFrame`` and ``room.speaking.*`` envelopes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+import numpy as np
+from loguru import logger
+from pipecat.frames.frames import CancelFrame, EndFrame, Frame, UserAudioRawFrame
+from pipecat.processors.frame_processor import FrameDirection, FrameProcessor, FrameProcessorSetup
+from pydantic import ValidationError
+
+from bot.analytics.speaking import (
+    GateParams,
+    SpeakingParams,
+    SpeakingTracker,
+    SpeechStarted,
+    SpeechStopped,
+    Transition,
+)
+from bot.audio.silero_stream import SUPPORTED_RATES, SileroStreams, StreamStats
+from bot.frames import EnvelopeFrame, ParticipantLeftFrame, RoomEndedFrame, SpeakingStateFrame
+from bot.generated import RoomSpeakingStarted, RoomSpeakingStopped
+from bot.media import media_time_of
+
+__all__ = ["ParticipantVAD"]
+
+
+@dataclass
+class _Participant:
+    tracker: SpeakingTracker
+    sample_rate: int
+    anchor_ms: int  # media time of the stream's first sample
+    samples: int = 0  # samples received
+
+    def media_ms(self, sample_index: int) -> int:
+        return self.anchor_ms + sample_index * 1000 // self.sample_rate
+
+    @property
+    def now_ms(self) -> int:
+        return self.media_ms(self.samples)
+
+
+class ParticipantVAD(FrameProcessor):
+    """Speaking state per participant from each participant's own audio track.
+
+    Each ``UserAudioRawFrame`` goes to that participant's Silero stream (one shared ONNX session,
+    model state per participant) and speaking state machine; time is counted in samples from the
+    media time stamped on the participant's first chunk (0 when unstamped). Audio frames are
+    consumed, not forwarded, unless ``forward_audio=True``: later processors need only the
+    speaking state, and 20 ms frames from every participant would cost each of them per frame.
+
+    Inference runs inline in ``process_frame``: one Silero window is ~80 us, less than the
+    100-200 us an executor hop costs (which is what ``SileroVADAnalyzer.analyze_audio`` pays per
+    20 ms chunk), and inline calls keep each participant's windows strictly in order without
+    locks. A 20 ms chunk completes at most one 32 ms window, and the energy gate skips silent
+    windows, so the event loop is held ~80-150 us per speaking participant per window and
+    ~10 us per silent one.
+    The model is loaded in ``setup()`` through ``asyncio.to_thread``, off the event loop.
+
+    Frames pushed (downstream, on every transition):
+
+    - ``SpeakingStateFrame``: ``speaking=True`` at the onset, ``False`` at the end with
+      ``duration_ms``.
+    - ``EnvelopeFrame`` carrying ``RoomSpeakingStarted`` / ``RoomSpeakingStopped``.
+
+    A ``ParticipantLeftFrame`` ends that participant's stream (a stop first if they were
+    speaking); ``RoomEndedFrame``, ``EndFrame`` and ``CancelFrame`` end every stream. These and
+    every other frame are forwarded unchanged.
+
+    Example::
+
+        vad = ParticipantVAD(params=SpeakingParams(hangover_ms=300))
+    """
+
+    def __init__(
+        self,
+        *,
+        params: SpeakingParams | None = None,
+        gate: GateParams | None = GateParams(),
+        forward_audio: bool = False,
+        resync_after_ms: int | None = 1000,
+        streams: SileroStreams | None = None,
+        **kwargs,
+    ) -> None:
+        """Create the processor; the model is loaded in ``setup()``.
+
+        Args:
+            params: speaking state machine parameters (``SpeakingParams()`` by default).
+            gate: energy gate parameters; ``None`` runs the model on every window.
+            forward_audio: also forward the ``UserAudioRawFrame``s downstream.
+            resync_after_ms: when a chunk's stamped media time is this far *ahead* of the time
+                counted from samples (the participant's audio had a gap, e.g. a muted track that
+                sent nothing), re-anchor the count to the stamp. ``None`` never re-anchors.
+            streams: an already loaded ``SileroStreams`` to use (e.g. shared by tests); its own
+                gate settings apply and ``gate`` is ignored.
+            **kwargs: passed to ``FrameProcessor``.
+        """
+        super().__init__(**kwargs)
+        self._params = params or SpeakingParams()
+        self._gate = gate
+        self._forward_audio = forward_audio
+        self._resync_after_ms = resync_after_ms
+        self._streams = streams
+        self._participants: dict[str, _Participant] = {}
+        self._warned: set[str] = set()
+
+    @property
+    def stats(self) -> StreamStats:
+        """Window counters over every participant so far (seen, inferred, gated, replayed)."""
+        return self._streams.stats if self._streams else StreamStats()
+
+    @property
+    def speaking(self) -> set[str]:
+        """Participants currently speaking."""
+        return {pid for pid, p in self._participants.items() if p.tracker.speaking}
+
+    async def setup(self, setup: FrameProcessorSetup) -> None:
+        """Load the Silero session off the event loop (processors are set up concurrently)."""
+        await super().setup(setup)
+        if self._streams is None:
+            self._streams = await asyncio.to_thread(SileroStreams.load, gate=self._gate)
+
+    async def cleanup(self) -> None:
+        """Drop every stream's state."""
+        await super().cleanup()
+        self._participants.clear()
+        if self._streams is not None:
+            self._streams.close_all()
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        """Consume participant audio; close streams on leave and end; forward the rest."""
+        await super().process_frame(frame, direction)
+        if isinstance(frame, UserAudioRawFrame):
+            await self._push_transitions(self._on_audio(frame))
+            if self._forward_audio:
+                await self.push_frame(frame, direction)
+            return
+        if isinstance(frame, ParticipantLeftFrame):
+            await self._push_transitions(self._close(frame.participant_id))
+        elif isinstance(frame, (RoomEndedFrame, EndFrame, CancelFrame)):
+            for pid in list(self._participants):
+                await self._push_transitions(self._close(pid))
+        await self.push_frame(frame, direction)
+
+    # -- frames in ----------------------------------------------------------------------------
+
+    def _on_audio(self, frame: UserAudioRawFrame) -> list[Transition]:
+        pid = frame.user_id
+        if not pid:
+            self._warn_once("", "ParticipantVAD: ignoring audio without a user_id")
+            return []
+        if frame.sample_rate not in SUPPORTED_RATES:
+            self._warn_once(pid, f"ParticipantVAD: ignoring {pid}'s {frame.sample_rate} Hz audio")
+            return []
+        samples = np.frombuffer(frame.audio, dtype=np.int16)
+        if frame.num_channels > 1:
+            samples = samples.reshape(-1, frame.num_channels).mean(axis=1).astype(np.int16)
+        stamped = media_time_of(frame)
+        participant = self._participants.get(pid)
+        out: list[Transition] = []
+        if participant is None:
+            participant = self._open(pid, frame.sample_rate, stamped or 0)
+        elif participant.sample_rate != frame.sample_rate:
+            self._warn_once(pid, f"ParticipantVAD: {pid}'s audio changed rate, reopening")
+            out += self._close(pid)
+            participant = self._open(pid, frame.sample_rate, stamped or participant.now_ms)
+        elif (
+            stamped is not None
+            and self._resync_after_ms is not None
+            and stamped - participant.now_ms >= self._resync_after_ms
+        ):
+            participant.anchor_ms += stamped - participant.now_ms
+
+        participant.samples += samples.size
+        for window in self._streams.feed(pid, samples):
+            sound = None
+            if window.sound is not None:
+                first, last = window.sound
+                sound = (participant.media_ms(first), participant.media_ms(last))
+            out += participant.tracker.observe(
+                participant.media_ms(window.end), window.confidence, sound
+            )
+        return out
+
+    def _open(self, pid: str, sample_rate: int, anchor_ms: int) -> _Participant:
+        self._streams.open(pid, sample_rate=sample_rate)
+        window_ms = self._streams.window_samples(pid) * 1000 // sample_rate
+        participant = _Participant(
+            tracker=SpeakingTracker(pid, params=self._params, window_ms=window_ms),
+            sample_rate=sample_rate,
+            anchor_ms=anchor_ms,
+        )
+        self._participants[pid] = participant
+        return participant
+
+    def _close(self, pid: str) -> list[Transition]:
+        """End a stream; a speaker's stop is the end of their last speech window, which is
+        never later than their audio (so the leave/end frame's own media time is not needed)."""
+        participant = self._participants.pop(pid, None)
+        if participant is None:
+            return []
+        self._streams.close(pid)
+        return participant.tracker.close(participant.now_ms)
+
+    def _warn_once(self, key: str, message: str) -> None:
+        if key not in self._warned:
+            self._warned.add(key)
+            logger.warning(message)
+
+    # -- frames out ---------------------------------------------------------------------------
+
+    async def _push_transitions(self, transitions: list[Transition]) -> None:
+        for t in transitions:
+            if isinstance(t, SpeechStarted):
+                state = SpeakingStateFrame(
+                    participant_id=t.participant_id, speaking=True, media_time_ms=t.media_time_ms
+                )
+            else:
+                state = SpeakingStateFrame(
+                    participant_id=t.participant_id,
+                    speaking=False,
+                    media_time_ms=t.media_time_ms,
+                    duration_ms=t.duration_ms,
+                )
+            await self.push_frame(state)
+            envelope = self._envelope(t)
+            if envelope is not None:
+                await self.push_frame(envelope)
+
+    @staticmethod
+    def _envelope(t: Transition) -> EnvelopeFrame | None:
+        try:
+            if isinstance(t, SpeechStopped):
+                payload = RoomSpeakingStopped(
+                    participant_id=t.participant_id,
+                    media_time_ms=t.media_time_ms,
+                    duration_ms=t.duration_ms,
+                )
+            else:
+                payload = RoomSpeakingStarted(
+                    participant_id=t.participant_id, media_time_ms=t.media_time_ms
+                )
+        except ValidationError as e:  # e.g. a participant id longer than the spec allows
+            logger.warning(f"ParticipantVAD: no envelope for {t}: {e.errors()[0]['msg']}")
+            return None
+        return EnvelopeFrame(payload=payload, media_time_ms=t.media_time_ms)

@@ -1,0 +1,274 @@
+"""The speaking state machine and the energy gate, on hand-written window scores."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from bot.analytics.speaking import (
+    SILENCE_DBFS,
+    EnergyGate,
+    GateDecision,
+    GateParams,
+    SpeakingParams,
+    SpeakingTracker,
+    SpeechStarted,
+    SpeechStopped,
+    block_dbfs,
+    window_dbfs,
+)
+
+W = 32  # ms per window
+S = 0.9  # a clear speech score
+_ = None  # a window the gate found quiet
+
+
+def feed(scores, *, params=None, start_ms=0, tracker=None):
+    """Feed one score per 32 ms window from ``start_ms``; return (tracker, transitions)."""
+    tracker = tracker or SpeakingTracker("p-alice", params=params)
+    out = []
+    for i, score in enumerate(scores):
+        out += tracker.observe(start_ms + (i + 1) * W, score)
+    return tracker, out
+
+
+def segments(transitions):
+    """(start, stop) pairs from the stops (each stop carries its own start)."""
+    return [(t.started_at_ms, t.media_time_ms) for t in transitions if isinstance(t, SpeechStopped)]
+
+
+# --- what never starts speech ------------------------------------------------------------------
+
+NO_SPEECH = {
+    "single_loud_window": [0, S, 0, 0, 0, 0, 0, 0, 0, 0],
+    "two_loud_windows": [0, S, S, 0, 0, 0, 0, 0, 0, 0],
+    "loud_windows_split_by_two_window_dips": [S, 0.1, 0.1, S, 0.1, 0.1, S, 0.1, 0.1, S, 0, 0],
+    "scores_between_thresholds_forever": [0.45] * 40,
+    "gated_windows_only": [_] * 40,
+    "noise_level_scores": [0.05, 0.12, 0.08, 0.2, 0.16, 0.1] * 10,
+}
+
+
+@pytest.mark.parametrize("scores", NO_SPEECH.values(), ids=NO_SPEECH.keys())
+def test_short_or_weak_runs_never_start_speech(scores):
+    tracker, out = feed(scores)
+    assert out == []
+    assert not tracker.speaking
+
+
+def test_single_loud_window_does_not_start_speech():
+    _tracker, out = feed([0, 0, 0.99, 0, 0, 0])
+    assert out == []
+
+
+# --- starts --------------------------------------------------------------------------------------
+
+STARTS = {
+    # name: (scores, onset_ms, decided_at_ms)
+    "three_loud_windows": ([0, 0, S, S, S], 64, 160),
+    "onset_traced_back_over_soft_start": ([0, 0.35, 0.4, S, S], 32, 128),
+    "soft_windows_count_toward_min_speech": ([0, 0.31, S, 0.31, S], 32, 128),
+    "dip_below_onset_moves_the_onset": ([0.35, 0.1, 0.4, S, S], 64, 160),
+    "one_window_dip_keeps_a_pending_start": ([0, S, S, 0.1, S], 32, 160),
+    "longer_dip_drops_a_pending_start": ([0, S, S, 0.1, 0.1, S, S, S], 160, 256),
+    "lookback_is_bounded": ([0.4] * 30 + [S, S, S], 30 * W - 320, 31 * W),
+}
+
+
+@pytest.mark.parametrize("scores,onset_ms,decided_ms", STARTS.values(), ids=STARTS.keys())
+def test_speech_start_onset_and_decision_time(scores, onset_ms, decided_ms):
+    _tracker, out = feed(scores)
+    assert out == [SpeechStarted("p-alice", media_time_ms=onset_ms, decided_at_ms=decided_ms)]
+
+
+def test_onset_is_traced_back_to_first_window_above_onset_threshold():
+    _tracker, out = feed([0.1, 0.2, 0.32, 0.45, 0.7, S, S])
+    assert out[0].media_time_ms == 1 * W  # the 0.2 window, not the 0.7 one
+
+
+def test_low_scores_before_speech_move_the_onset_but_do_not_confirm_it():
+    # The 0.2 and 0.26 windows are the ramp-up of the first syllable: part of the onset, but
+    # min_speech_ms counts only windows >= leave_threshold.
+    _tracker, out = feed([0.05, 0.2, 0.26, S, S, S])
+    assert out == [SpeechStarted("p-alice", media_time_ms=32, decided_at_ms=192)]
+
+
+def test_min_speech_is_configurable():
+    _tracker, out = feed([0, S, S, 0, 0], params=SpeakingParams(min_speech_ms=64))
+    assert [type(t) for t in out] == [SpeechStarted]
+
+
+# --- stops ---------------------------------------------------------------------------------------
+
+STOPS = {
+    # name: (scores, expected segments)
+    "stop_time_is_end_of_last_speech_window": ([S] * 10 + [0] * 10, [(0, 320)]),
+    "gated_windows_count_as_silence": ([S] * 10 + [_] * 10, [(0, 320)]),
+    "hangover_bridges_a_short_pause": ([S] * 5 + [0] * 5 + [S] * 5 + [0] * 10, [(0, 480)]),
+    "pause_longer_than_hangover_splits": (
+        [S] * 5 + [0] * 9 + [S] * 5 + [0] * 10,
+        [(0, 160), (448, 608)],
+    ),
+    "scores_between_thresholds_keep_speech_going": ([S] * 5 + [0.35] * 20 + [0] * 10, [(0, 800)]),
+    "gated_dip_inside_speech_is_bridged": ([S] * 5 + [_, _] + [S] * 5 + [_] * 10, [(0, 384)]),
+}
+
+
+@pytest.mark.parametrize("scores,expected", STOPS.values(), ids=STOPS.keys())
+def test_speech_segments(scores, expected):
+    _tracker, out = feed(scores)
+    assert segments(out) == expected
+
+
+def test_stop_is_decided_when_the_hangover_runs_out():
+    _tracker, out = feed([S] * 10 + [0] * 10)
+    stop = out[-1]
+    assert stop == SpeechStopped(
+        "p-alice", media_time_ms=320, duration_ms=320, started_at_ms=0, decided_at_ms=320 + 7 * W
+    )
+
+
+def test_hangover_does_not_inflate_talk_time():
+    short, long_ = SpeakingParams(hangover_ms=100), SpeakingParams(hangover_ms=600)
+    scores = [S] * 10 + [0] * 30
+    assert segments(feed(scores, params=short)[1]) == segments(feed(scores, params=long_)[1])
+
+
+def test_durations_add_up_to_the_speech_windows():
+    scores = ([0] * 5 + [S] * 12 + [0] * 15) * 3
+    _tracker, out = feed(scores)
+    stops = [t for t in out if isinstance(t, SpeechStopped)]
+    assert [t.duration_ms for t in stops] == [12 * W] * 3
+
+
+# --- sub-window sound spans ----------------------------------------------------------------------
+
+
+def test_sound_span_places_onset_and_stop_inside_windows():
+    tracker = SpeakingTracker("p-alice")
+    out = tracker.observe(32, 0.8, (24, 32))  # sound starts 24 ms into the first window
+    out += tracker.observe(64, S)
+    out += tracker.observe(96, S)
+    out += tracker.observe(128, 0.7, (96, 104))  # ... and ends 8 ms into the last one
+    for end in range(160, 500, W):
+        out += tracker.observe(end, None)
+    assert out[0].media_time_ms == 24
+    assert (out[-1].started_at_ms, out[-1].media_time_ms, out[-1].duration_ms) == (24, 104, 80)
+
+
+# --- closing -------------------------------------------------------------------------------------
+
+CLOSES = {
+    # name: (scores, close_at, expected transitions' types, stop time)
+    "speaking_emits_a_stop": ([S] * 10, None, [SpeechStopped], 320),
+    "speaking_stop_is_capped_at_close_time": ([S] * 10, 300, [SpeechStopped], 300),
+    "pending_emits_nothing": ([0, S, S], None, [], None),
+    "quiet_emits_nothing": ([0] * 10, None, [], None),
+    "in_hangover_still_emits_the_stop": ([S] * 10 + [0] * 3, None, [SpeechStopped], 320),
+}
+
+
+@pytest.mark.parametrize("scores,close_at,types,stop_ms", CLOSES.values(), ids=CLOSES.keys())
+def test_close(scores, close_at, types, stop_ms):
+    tracker, _out = feed(scores)
+    out = tracker.close(close_at)
+    assert [type(t) for t in out] == types
+    if stop_ms is not None:
+        assert out[0].media_time_ms == stop_ms
+    assert not tracker.speaking
+    assert tracker.close() == []
+
+
+def test_tracker_is_reusable_after_close():
+    tracker, _ = feed([S] * 10)
+    tracker.close()
+    _, out = feed([0, S, S, S], tracker=tracker, start_ms=1000)
+    assert out == [SpeechStarted("p-alice", media_time_ms=1032, decided_at_ms=1128)]
+
+
+BAD_PARAMS = {
+    "leave_above_enter": {"enter_threshold": 0.3, "leave_threshold": 0.5},
+    "onset_above_leave": {"onset_threshold": 0.4, "leave_threshold": 0.3},
+    "zero_onset": {"onset_threshold": 0.0},
+    "enter_above_one": {"enter_threshold": 1.5},
+    "negative_hangover": {"hangover_ms": -1},
+    "negative_max_dip": {"max_dip_ms": -32},
+}
+
+
+@pytest.mark.parametrize("kwargs", BAD_PARAMS.values(), ids=BAD_PARAMS.keys())
+def test_inconsistent_params_are_rejected(kwargs):
+    with pytest.raises(ValueError, match="SpeakingParams"):
+        SpeakingParams(**kwargs)
+
+
+# --- energy gate ---------------------------------------------------------------------------------
+
+LEVELS = {
+    # name: (samples, dBFS)
+    "digital_silence": (np.zeros(512, np.int16), SILENCE_DBFS),
+    "full_scale_square": (np.tile(np.array([32767, -32768], np.int16), 256), 0.0),
+    "half_scale_square": (np.tile(np.array([16384, -16384], np.int16), 256), -6.02),
+    "amplitude_58_square": (np.tile(np.array([58, -58], np.int16), 256), -55.0),
+}
+
+
+@pytest.mark.parametrize("samples,dbfs", LEVELS.values(), ids=LEVELS.keys())
+def test_window_level_in_dbfs(samples, dbfs):
+    assert window_dbfs(samples) == pytest.approx(dbfs, abs=0.05)
+
+
+def test_block_levels_locate_sound_inside_a_window():
+    window = np.zeros(512, np.int16)
+    window[256:384] = 10000  # the third 8 ms block
+    levels = block_dbfs(window)
+    assert levels.shape == (4,)
+    assert list(levels >= -55.0) == [False, False, True, False]
+
+
+LOUD, QUIET = -20.0, -90.0
+NO = GateDecision(sounding=False, infer=False)
+TRAIL = GateDecision(sounding=False, infer=True)
+YES = GateDecision(sounding=True, infer=True)
+
+GATE = {
+    # name: (params, levels, expected decisions)
+    "silent_start_is_gated": (GateParams(), [QUIET] * 3, [NO] * 3),
+    "loud_window_is_scored_and_one_trail_window_follows": (
+        GateParams(),
+        [LOUD, QUIET, QUIET, QUIET],
+        [YES, TRAIL, NO, NO],
+    ),
+    "preroll_replays_the_last_gated_window": (
+        GateParams(),
+        [LOUD, QUIET, QUIET, QUIET, LOUD],
+        [YES, TRAIL, NO, NO, GateDecision(sounding=True, infer=True, replay=1)],
+    ),
+    "first_window_of_a_stream_has_no_reset": (
+        GateParams(reset_after_ms=64),
+        [QUIET] * 5 + [LOUD],
+        [NO] * 5 + [GateDecision(sounding=True, infer=True, replay=1)],
+    ),
+    "long_gated_stretch_resets_the_model": (
+        GateParams(reset_after_ms=64),
+        [LOUD, QUIET, QUIET, QUIET, LOUD],
+        [YES, TRAIL, NO, NO, GateDecision(sounding=True, infer=True, replay=1, reset=True)],
+    ),
+    "short_gated_stretch_keeps_the_state": (
+        GateParams(reset_after_ms=96),
+        [LOUD, QUIET, QUIET, QUIET, LOUD],
+        [YES, TRAIL, NO, NO, GateDecision(sounding=True, infer=True, replay=1)],
+    ),
+    "wider_trail_and_preroll": (
+        GateParams(trail_windows=2, preroll_windows=3),
+        [LOUD, QUIET, QUIET, QUIET, QUIET, LOUD],
+        [YES, TRAIL, TRAIL, NO, NO, GateDecision(sounding=True, infer=True, replay=2)],
+    ),
+    "threshold_is_inclusive": (GateParams(threshold_dbfs=-55.0), [-55.0, -55.01], [YES, TRAIL]),
+}
+
+
+@pytest.mark.parametrize("params,levels,expected", GATE.values(), ids=GATE.keys())
+def test_energy_gate_decisions(params, levels, expected):
+    gate = EnergyGate(params, window_ms=W)
+    assert [gate.step(level) for level in levels] == expected

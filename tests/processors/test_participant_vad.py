@@ -1,0 +1,478 @@
+"""ParticipantVAD with the real Silero model on the committed espeak-ng clips.
+
+Ground truth is ``bot/scenarios/clips/manifest.json``: each clip's exact voiced intervals. Every
+run goes through a real Pipecat pipeline (``pipecat.tests.utils.run_test``), 20 ms chunks per
+participant, interleaved the way Daily delivers per-participant tracks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import wave
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import onnxruntime
+import pytest
+from pipecat.audio.vad.silero import SileroOnnxModel
+from pipecat.frames.frames import TextFrame, UserAudioRawFrame
+from pipecat.tests.utils import run_test
+
+from bot.analytics.speaking import GateParams
+from bot.audio.silero_stream import SileroStreams, model_path
+from bot.frames import EnvelopeFrame, ParticipantLeftFrame, RoomEndedFrame, SpeakingStateFrame
+from bot.generated import RoomSpeakingStarted, RoomSpeakingStopped
+from bot.media import stamp
+from bot.processors.participant_vad import ParticipantVAD
+
+CLIPS = Path(__file__).resolve().parents[2] / "bot" / "scenarios" / "clips"
+MANIFEST = CLIPS / "manifest.json"
+RATE = 16000
+CHUNK = 320  # 20 ms, like Daily's per-participant audio callbacks
+FRAME_MS = 10  # resolution of the accuracy metrics
+
+needs_clips = pytest.mark.skipif(
+    not MANIFEST.exists(),
+    reason="bot/scenarios/clips/manifest.json is missing (clips not generated)",
+)
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def manifest() -> dict:
+    return json.loads(MANIFEST.read_text())
+
+
+def clip(name: str) -> np.ndarray:
+    entry = manifest()["clips"][name]
+    with wave.open(str(CLIPS / entry["file"])) as w:
+        assert (w.getframerate(), w.getnchannels(), w.getsampwidth()) == (RATE, 1, 2)
+        return np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16)
+
+
+def voiced(name: str, offset_ms: int) -> list[tuple[int, int]]:
+    return [(offset_ms + s, offset_ms + e) for s, e in manifest()["clips"][name]["voiced"]]
+
+
+@dataclass
+class Track:
+    """One participant's audio in a test room, with the truth."""
+
+    audio: np.ndarray
+    truth: list[tuple[int, int]] = field(default_factory=list)
+
+    def place(self, name: str, at_ms: int) -> None:
+        """Mix clip ``name`` in at ``at_ms`` (cut at the end of the track)."""
+        start = at_ms * RATE // 1000
+        samples = clip(name)[: self.audio.size - start]
+        self.audio[start : start + samples.size] += samples
+        end_ms = self.audio.size * 1000 // RATE
+        self.truth += [(s, min(e, end_ms)) for s, e in voiced(name, at_ms) if s < end_ms]
+
+
+def silent_track(duration_ms: int) -> Track:
+    return Track(np.zeros(duration_ms * RATE // 1000, dtype=np.int16))
+
+
+def noise(kind: str, dbfs: float, duration_ms: int, seed: int = 0) -> np.ndarray:
+    n = duration_ms * RATE // 1000
+    rng = np.random.default_rng(seed)
+    if kind == "white":
+        x = rng.standard_normal(n)
+    elif kind == "pink":  # 1/f power: shape white noise's spectrum by 1/sqrt(f)
+        spectrum = np.fft.rfft(rng.standard_normal(n))
+        f = np.arange(spectrum.size, dtype=np.float64)
+        f[0] = 1.0
+        x = np.fft.irfft(spectrum / np.sqrt(f), n)
+    elif kind == "tone":
+        x = np.sin(2 * np.pi * 440.0 * np.arange(n) / RATE)
+    else:
+        raise ValueError(kind)
+    x = x / np.sqrt(np.mean(x**2)) * 32768.0 * 10 ** (dbfs / 20)
+    return np.clip(np.round(x), -32768, 32767).astype(np.int16)
+
+
+def chunks(tracks: dict[str, np.ndarray], *, stamped: bool = True, start_ms: int = 0) -> list:
+    """Interleave 20 ms chunks of every track (time-major), stamped with room media time."""
+    frames = []
+    longest = max(a.size for a in tracks.values())
+    for start in range(0, longest, CHUNK):
+        for pid, audio in tracks.items():
+            piece = audio[start : start + CHUNK]
+            if piece.size == 0:
+                continue
+            frame = UserAudioRawFrame(
+                audio=piece.tobytes(), sample_rate=RATE, num_channels=1, user_id=pid
+            )
+            if stamped:
+                stamp(frame, start_ms + start * 1000 // RATE)
+            frames.append(frame)
+    return frames
+
+
+@pytest.fixture(scope="module")
+def session() -> onnxruntime.InferenceSession:
+    """One loaded model for the module; each test gets fresh per-participant state."""
+    return SileroStreams.load().session
+
+
+def make_vad(session, **kwargs) -> ParticipantVAD:
+    gate = kwargs.pop("gate", GateParams())
+    return ParticipantVAD(streams=SileroStreams(session, gate=gate), **kwargs)
+
+
+def run(vad: ParticipantVAD, frames: list) -> list:
+    down, _up = asyncio.run(run_test(vad, frames_to_send=frames))
+    return list(down)
+
+
+def states(down: list) -> list[SpeakingStateFrame]:
+    return [f for f in down if isinstance(f, SpeakingStateFrame)]
+
+
+def segments(down: list, pid: str) -> list[tuple[int, int]]:
+    stops = [f for f in states(down) if f.participant_id == pid and not f.speaking]
+    return [(f.media_time_ms - f.duration_ms, f.media_time_ms) for f in stops]
+
+
+def frame_mask(intervals: list[tuple[int, int]], duration_ms: int) -> np.ndarray:
+    """10 ms frames whose midpoint lies inside one of ``intervals``."""
+    mids = np.arange(0, duration_ms, FRAME_MS) + FRAME_MS / 2
+    mask = np.zeros(mids.size, dtype=bool)
+    for s, e in intervals:
+        mask |= (mids >= s) & (mids < e)
+    return mask
+
+
+def precision_recall(truth, detected, duration_ms) -> tuple[float, float]:
+    t, d = frame_mask(truth, duration_ms), frame_mask(detected, duration_ms)
+    hits = int((t & d).sum())
+    return hits / max(int(d.sum()), 1), hits / max(int(t.sum()), 1)
+
+
+def onset_errors(truth, detected) -> list[int]:
+    """Per true interval: detected onset minus true onset (nearest overlapping segment)."""
+    errors = []
+    for s, e in truth:
+        starts = [a for a, b in detected if a < e and b > s]
+        if starts:
+            errors.append(min(starts, key=lambda a: abs(a - s)) - s)
+    return errors
+
+
+# --- accuracy on every clip --------------------------------------------------------------------
+
+LEAD_MS, TAIL_MS = 700, 1000
+
+
+@pytest.fixture(scope="module")
+def clip_room(session):
+    """Every clip in the manifest as its own participant, all streamed together."""
+    names = list(manifest()["clips"])
+    tracks: dict[str, Track] = {}
+    for i, name in enumerate(names):
+        lead = LEAD_MS + 37 * i  # vary where onsets fall on the 32 ms window grid
+        track = silent_track(lead + manifest()["clips"][name]["durationMs"] + TAIL_MS)
+        track.place(name, lead)
+        tracks[name] = track
+    vad = make_vad(session)
+    down = run(vad, chunks({n: t.audio for n, t in tracks.items()}))
+    return tracks, down, vad
+
+
+@needs_clips
+@pytest.mark.parametrize("name", list(manifest()["clips"]) if MANIFEST.exists() else [])
+def test_clip_speech_is_found_frame_by_frame(clip_room, name):
+    tracks, down, _vad = clip_room
+    track = tracks[name]
+    duration = track.audio.size * 1000 // RATE
+    detected = segments(down, name)
+    precision, recall = precision_recall(track.truth, detected, duration)
+    assert precision >= 0.95 and recall >= 0.90, (name, precision, recall, track.truth, detected)
+    errors = onset_errors(track.truth, detected)
+    assert errors and max(abs(e) for e in errors) <= 100, (name, errors)
+
+
+@needs_clips
+def test_clip_onsets_are_close_to_the_truth(clip_room):
+    tracks, down, _vad = clip_room
+    errors = [e for n, t in tracks.items() for e in onset_errors(t.truth, segments(down, n))]
+    assert float(np.median(np.abs(errors))) <= 20
+
+
+# --- talk-time shares in a four-person room ----------------------------------------------------
+
+ROOM_MS = 48_000
+ROOM = [  # (participant, clip, at_ms): turns, short gaps, backchannels over other speakers
+    ("alice", "alice-1", 500),
+    ("bob", "bob-1", 4300),
+    ("carol", "carol-right", 5500),
+    ("dan", "dan-1", 7600),
+    ("alice", "alice-2", 11600),
+    ("carol", "carol-1", 14500),
+    ("bob", "bob-yeah", 16000),
+    ("dan", "dan-okay", 18200),
+    ("alice", "alice-monologue", 19000),
+    ("bob", "bob-interject", 33000),  # talks over the end of the monologue
+    ("carol", "carol-2", 38000),
+    ("dan", "dan-2", 41700),
+    ("alice", "alice-mmhm", 43000),
+]
+
+
+@pytest.fixture(scope="module")
+def four_person_room(session):
+    tracks: dict[str, Track] = {}
+    for pid, name, at_ms in ROOM:
+        tracks.setdefault(pid, silent_track(ROOM_MS)).place(name, at_ms)
+    vad = make_vad(session)
+    down = run(vad, chunks({p: t.audio for p, t in tracks.items()}))
+    return tracks, down, vad
+
+
+def total_ms(intervals) -> int:
+    return sum(e - s for s, e in intervals)
+
+
+@needs_clips
+def test_talk_time_shares_match_the_truth(four_person_room):
+    tracks, down, _vad = four_person_room
+    true_ms = {p: total_ms(t.truth) for p, t in tracks.items()}
+    found_ms = {p: total_ms(segments(down, p)) for p in tracks}
+    for p in tracks:
+        true_share = true_ms[p] / sum(true_ms.values())
+        found_share = found_ms[p] / sum(found_ms.values())
+        assert abs(found_share - true_share) <= 0.02, (p, true_share, found_share)
+
+
+@needs_clips
+@pytest.mark.parametrize("pid", ["alice", "bob", "carol", "dan"])
+def test_room_speech_is_found_frame_by_frame(four_person_room, pid):
+    tracks, down, _vad = four_person_room
+    precision, recall = precision_recall(tracks[pid].truth, segments(down, pid), ROOM_MS)
+    assert precision >= 0.95 and recall >= 0.90, (pid, precision, recall)
+
+
+@needs_clips
+def test_gating_skips_inference_on_silence(four_person_room):
+    tracks, _down, vad = four_person_room
+    stats = vad.stats
+    speech_windows = sum(total_ms(t.truth) for t in tracks.values()) / 32
+    assert stats.windows_seen == 4 * (ROOM_MS * RATE // 1000 // 512)
+    scored_on_arrival = stats.windows_inferred - stats.windows_replayed
+    assert stats.windows_seen == scored_on_arrival + stats.windows_gated
+    # Speech is ~45% of this room's participant-time; the model runs on little more than that.
+    assert stats.windows_inferred <= 1.15 * speech_windows
+    assert stats.windows_gated >= 0.9 * (stats.windows_seen - speech_windows)
+
+
+# --- noise never counts as speech ----------------------------------------------------------------
+
+NOISE_LEVELS = [-50, -35, -20, -6]  # dBFS RMS
+
+
+@pytest.mark.parametrize("kind", ["white", "pink", "tone"], ids=["white", "pink", "tone_440hz"])
+def test_noise_never_starts_speech(session, kind):
+    tracks = {f"{kind}{db}": noise(kind, db, 6000, seed=i) for i, db in enumerate(NOISE_LEVELS)}
+    vad = make_vad(session)
+    down = run(vad, chunks(tracks))
+    assert states(down) == []
+    assert vad.stats.windows_inferred > 0.9 * vad.stats.windows_seen  # all above the gate
+
+
+@needs_clips
+@pytest.mark.parametrize("kind", ["white", "pink", "tone"], ids=["white", "pink", "tone_440hz"])
+def test_noise_burst_after_speech_does_not_start_speech(session, kind):
+    """After a pause, the model starts from a fresh state: a burst is not taken for speech."""
+    track = silent_track(7000)
+    track.place("bob-1", 300)
+    bursts = {"short": (300, 4000), "long": (800, 5000)}
+    for i, (dur, at) in enumerate(bursts.values()):
+        piece = noise(kind, -25, dur, seed=i)
+        track.audio[at * 16 : at * 16 + piece.size] += piece
+    down = run(make_vad(session), chunks({"bob": track.audio}))
+    assert len(segments(down, "bob")) == 1
+    assert segments(down, "bob")[0][1] < 4000
+
+
+# --- wiring --------------------------------------------------------------------------------------
+
+
+@needs_clips
+def test_interleaved_participants_are_tracked_independently(session):
+    alice = silent_track(5000)
+    alice.place("alice-2", 1000)
+    tracks = {"alice": alice.audio, "bob": np.zeros_like(alice.audio)}
+    down = run(make_vad(session), chunks(tracks))
+    assert {f.participant_id for f in states(down)} == {"alice"}
+    precision, recall = precision_recall(alice.truth, segments(down, "alice"), 5000)
+    assert precision >= 0.95 and recall >= 0.9
+
+
+@needs_clips
+def test_transitions_push_state_frames_and_generated_envelopes(session):
+    track = silent_track(4000)
+    track.place("bob-short", 1000)
+    down = run(make_vad(session), chunks({"p-bob": track.audio}))
+    pushed = [f for f in down if isinstance(f, (SpeakingStateFrame, EnvelopeFrame))]
+    assert [type(f) for f in pushed] == [
+        SpeakingStateFrame,
+        EnvelopeFrame,
+        SpeakingStateFrame,
+        EnvelopeFrame,
+    ]
+    start_state, start_env, stop_state, stop_env = pushed
+    assert start_env.payload == RoomSpeakingStarted(
+        participant_id="p-bob", media_time_ms=start_state.media_time_ms
+    )
+    assert stop_env.payload == RoomSpeakingStopped(
+        participant_id="p-bob",
+        media_time_ms=stop_state.media_time_ms,
+        duration_ms=stop_state.duration_ms,
+    )
+    assert (start_env.media_time_ms, stop_env.media_time_ms) == (
+        start_state.media_time_ms,
+        stop_state.media_time_ms,
+    )
+    assert stop_env.payload.model_dump(mode="json", by_alias=True).keys() == {
+        "participantId",
+        "mediaTimeMs",
+        "durationMs",
+    }
+    assert not any(isinstance(f, UserAudioRawFrame) for f in down)
+
+
+@needs_clips
+def test_participant_leaving_mid_speech_emits_a_stop(session):
+    track = silent_track(6000)
+    track.place("alice-monologue", 500)
+    frames = chunks({"alice": track.audio[: 2500 * 16]})  # leaves 2.5 s in, mid-sentence
+    frames.append(ParticipantLeftFrame(participant_id="alice", media_time_ms=2500))
+    down = run(make_vad(session), frames)
+    relevant = [f for f in down if isinstance(f, (SpeakingStateFrame, ParticipantLeftFrame))]
+    assert [(type(f), getattr(f, "speaking", None)) for f in relevant] == [
+        (SpeakingStateFrame, True),
+        (SpeakingStateFrame, False),
+        (ParticipantLeftFrame, None),
+    ]
+    stop = relevant[1]
+    assert 2400 <= stop.media_time_ms <= 2500
+    assert stop.duration_ms == stop.media_time_ms - relevant[0].media_time_ms
+
+
+@needs_clips
+def test_room_end_stops_every_speaker_at_their_last_audio(session):
+    a, b = silent_track(3000), silent_track(3000)
+    a.place("alice-cut", 500)
+    b.place("bob-cut", 800)
+    frames = chunks({"alice": a.audio, "bob": b.audio}) + [RoomEndedFrame(media_time_ms=3000)]
+    down = run(make_vad(session), frames)
+    stops = [f for f in states(down) if not f.speaking]
+    assert sorted(f.participant_id for f in stops) == ["alice", "bob"]
+    assert all(2900 <= f.media_time_ms <= 3000 for f in stops)
+    assert isinstance(down[-1], RoomEndedFrame)
+
+
+@needs_clips
+def test_end_frame_stops_speakers_before_it_is_forwarded(session):
+    a = silent_track(2000)
+    a.place("carol-1", 500)
+    down = run(make_vad(session), chunks({"carol": a.audio}))  # run_test sends EndFrame last
+    assert [f.speaking for f in states(down)] == [True, False]
+
+
+@needs_clips
+def test_media_time_counts_samples_from_the_first_stamp(session):
+    track = silent_track(3000)
+    track.place("bob-short", 1000)
+    frames = chunks({"bob": track.audio}, start_ms=60_000)
+    for f in frames[1:]:
+        f.metadata.clear()  # only the first chunk is stamped
+    down = run(make_vad(session), frames)
+    assert abs(states(down)[0].media_time_ms - 61_000) <= 40
+
+
+@needs_clips
+def test_unstamped_audio_counts_from_zero(session):
+    track = silent_track(3000)
+    track.place("bob-short", 1000)
+    down = run(make_vad(session), chunks({"bob": track.audio}, stamped=False))
+    assert abs(states(down)[0].media_time_ms - 1000) <= 40
+
+
+@needs_clips
+def test_stamp_far_ahead_re_anchors_after_a_gap(session):
+    first = chunks({"bob": np.zeros(16000, np.int16)}, start_ms=0)  # 0-1 s
+    track = silent_track(3000)
+    track.place("bob-short", 500)
+    second = chunks({"bob": track.audio}, start_ms=10_000)  # nothing sent from 1 s to 10 s
+    down = run(make_vad(session), first + second)
+    assert abs(states(down)[0].media_time_ms - 10_500) <= 40
+
+
+def test_other_frames_pass_and_audio_is_forwarded_only_when_asked(session):
+    audio = np.zeros(CHUNK, np.int16).tobytes()
+    frames = [
+        UserAudioRawFrame(audio=audio, sample_rate=RATE, num_channels=1, user_id="p1"),
+        TextFrame(text="hello"),
+    ]
+    down = run(make_vad(session), list(frames))
+    assert [type(f) for f in down] == [TextFrame]
+    down = run(make_vad(session, forward_audio=True), list(frames))
+    assert [type(f) for f in down] == [UserAudioRawFrame, TextFrame]
+
+
+BAD_AUDIO = {
+    "no_user_id": UserAudioRawFrame(
+        audio=b"\x00\x10" * 320, sample_rate=RATE, num_channels=1, user_id=""
+    ),
+    "unsupported_rate": UserAudioRawFrame(
+        audio=b"\x00\x10" * 960, sample_rate=48000, num_channels=1, user_id="p1"
+    ),
+}
+
+
+@pytest.mark.parametrize("frame", BAD_AUDIO.values(), ids=BAD_AUDIO.keys())
+def test_unusable_audio_is_ignored_without_crashing(session, frame):
+    vad = make_vad(session)
+    down = run(vad, [frame, TextFrame(text="after")])
+    assert [type(f) for f in down] == [TextFrame]
+    assert vad.stats.windows_seen == 0
+
+
+@needs_clips
+def test_stereo_audio_is_mixed_down(session):
+    track = silent_track(3000)
+    track.place("bob-short", 1000)
+    stereo = np.repeat(track.audio, 2)
+    frames = [
+        UserAudioRawFrame(
+            audio=stereo[i : i + 2 * CHUNK].tobytes(), sample_rate=RATE, num_channels=2, user_id="b"
+        )
+        for i in range(0, stereo.size, 2 * CHUNK)
+    ]
+    down = run(make_vad(session), frames)
+    assert abs(states(down)[0].media_time_ms - 1000) <= 40
+
+
+# --- the shared session equals Pipecat's model ----------------------------------------------------
+
+
+@needs_clips
+def test_scores_match_pipecats_silero_model_window_by_window(session):
+    audio = np.concatenate([np.zeros(8000, np.int16), clip("dan-2"), noise("pink", -30, 1000)])
+    ours = SileroStreams(session, gate=None)
+    for pid in ("a", "b"):  # two interleaved streams on one session
+        ours.open(pid)
+    reference = SileroOnnxModel(str(model_path()), force_onnx_cpu=True)
+    mine_a, mine_b, theirs = [], [], []
+    for start in range(0, audio.size - 511, 512):
+        window = audio[start : start + 512]
+        mine_a += ours.feed("a", window)
+        mine_b += ours.feed("b", window[::-1].copy())  # different audio on the other stream
+        theirs.append(float(reference(window.astype(np.float32) / 32768.0, RATE)[0][0]))
+    assert [w.confidence for w in mine_a] == pytest.approx(theirs, abs=1e-6)
+    assert [w.end for w in mine_a] == list(range(512, 512 * (len(theirs) + 1), 512))
