@@ -7,9 +7,9 @@
     ChatRouter            Daily Prebuilt chat app messages → ChatMessageFrame
     InboundMessages       every other app message validated as a browser envelope
     Pacing                words per minute, turns
-    Dominance             talk-time shares, Gini, dominant speaker, monologue interrupt requests
+    Dominance             talk-time shares, Gini, dominant speaker, monologue requests, joins/leaves
     Overlaps              backchannel / interruption / overlap
-    Agenda                joins/leaves, time boxes, wrap-up prompt
+    Agenda                time boxes, topic-shift suggestions, wrap-up prompt
     Votes                 /vote in chat, room.vote.cast from browsers, tallies
     EnvelopeSink          bus.publish + app messages to browsers
     room.output()
