@@ -35,6 +35,8 @@ if TYPE_CHECKING:
     from bot.rooms.scenario import Scenario
     from bot.settings import Settings
 
+GRACE_SECS = 1.5
+"""After SIGTERM, how long the pipeline may take to flush before it is cancelled (exit stays < 3 s)."""
 DEMO_SCENARIO = Path(__file__).resolve().parent / "scenarios" / "demo.json"
 
 
@@ -83,7 +85,7 @@ class Session:
 
     def _cancel(self, why: str) -> None:
         worker = self.worker
-        if worker is None:
+        if worker is None or worker.has_finished():
             return
         loop = asyncio.get_event_loop()
         loop.create_task(worker.cancel(reason=why))
@@ -164,9 +166,23 @@ class Session:
         return 0
 
     def _on_signal(self, sig: signal.Signals) -> None:
-        logger.warning(f"{signal.Signals(sig).name} received; ending the session")
+        """First signal: end gracefully (session totals are emitted, queues flushed) within
+        ``GRACE_SECS``, then cancel; a second signal cancels at once."""
+        name = signal.Signals(sig).name
+        if self.end_reason == "signal" or self.worker is None:
+            logger.warning(f"{name} again; cancelling now")
+            self._cancel(f"signal {name}")
+            return
+        from pipecat.frames.frames import EndFrame
+
+        from bot.frames import RoomEndedFrame
+
+        logger.warning(f"{name} received; ending the session")
         self.end_reason = "signal"
-        self._cancel(f"signal {signal.Signals(sig).name}")
+        loop = asyncio.get_event_loop()
+        media_ms = self.room.stats.media_ms_played if self.room is not None else 0
+        loop.create_task(self.worker.queue_frames([RoomEndedFrame(media_time_ms=media_ms, reason="signal"), EndFrame(reason=f"signal {name}")]))
+        loop.call_later(GRACE_SECS, self._cancel, f"signal {name}: grace period over")
 
     def finish(self) -> None:
         bus = self.runtime.bus

@@ -1,0 +1,97 @@
+"""The session lifecycle of ``python -m bot`` on a simulated room, as a supervisor sees it."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+BALANCED = REPO / "bot" / "scenarios" / "rooms" / "balanced.json"
+
+pytestmark = pytest.mark.slow
+
+
+def clean_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith(("BOT_", "ROOM_URL", "DAILY_"))}
+
+
+def start(*args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "bot", "--view", "off", *args],
+        cwd=REPO, env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+
+
+def test_lifecycle_topics_come_in_order() -> None:
+    proc = subprocess.run([sys.executable, "-m", "bot", "--simulate", str(BALANCED), "--speed", "0", "--view", "off"],
+                          cwd=REPO, env=clean_env(), capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    topics = [json.loads(line)["topic"] for line in proc.stdout.splitlines()]
+    assert topics[:4] == ["assistant.session.started", "assistant.room.join.requested", "assistant.room.join.succeeded", "bot.health.heartbeat"]
+    assert topics[-1] == "assistant.session.ended"
+    assert topics.count("assistant.session.started") == 1 and topics.count("assistant.session.ended") == 1
+
+
+def test_sigterm_mid_room_ends_the_session_cleanly_within_three_seconds() -> None:
+    proc = start("--simulate", str(BALANCED), "--speed", "1")
+    assert proc.stdout is not None
+    # wait until the room is really running: the first speech event is out
+    deadline = time.monotonic() + 60
+    lines: list[str] = []
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        lines.append(line)
+        if '"room.speaking.started"' in line:
+            break
+    sent = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=10)
+    elapsed = time.monotonic() - sent
+    envelopes = [json.loads(line) for line in (lines + out.splitlines()) if line.strip()]
+    assert proc.returncode == 0, err
+    assert elapsed < 3.0
+    assert envelopes[-1]["topic"] == "assistant.session.ended"
+    assert envelopes[-1]["payload"]["reason"] == "signal"
+    finals = [e for e in envelopes if e["topic"] == "room.dominance.score" and e["payload"]["trigger"] == "final"]
+    assert len(finals) == 1, "session totals are emitted on a graceful signal stop"
+    assert [e["meta"]["seq"] for e in envelopes] == list(range(1, len(envelopes) + 1))
+    assert "Traceback" not in err
+
+
+def test_closed_stdout_ends_the_bot_quietly() -> None:
+    proc = subprocess.run(
+        f"{sys.executable} -m bot --view off --speed 0 --simulate {BALANCED} | head -n 2",
+        shell=True, cwd=REPO, env=clean_env(), capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 0
+    assert len(proc.stdout.splitlines()) == 2
+    assert "Traceback" not in proc.stderr
+    assert "BrokenPipeError" not in proc.stderr
+
+
+def test_stdout_carries_only_envelopes() -> None:
+    proc = subprocess.run([sys.executable, "-m", "bot", "--simulate", str(BALANCED), "--speed", "0", "--view", "off", "--verbose"],
+                          cwd=REPO, env=clean_env(), capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0
+    for line in proc.stdout.splitlines():
+        envelope = json.loads(line)
+        assert {"id", "ts", "topic", "specVersion", "runtime", "sessionId", "payload", "meta"} <= set(envelope)
+    assert proc.stderr  # --verbose logs went to stderr
+
+
+def test_pinned_spec_version_mismatch_is_published_and_the_run_goes_on() -> None:
+    proc = subprocess.run([sys.executable, "-m", "bot", "--simulate", str(BALANCED), "--speed", "0", "--view", "off",
+                           "--expect-spec-version", "sha256:" + "0" * 64],
+                          cwd=REPO, env=clean_env(), capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0
+    envelopes = [json.loads(line) for line in proc.stdout.splitlines()]
+    mismatches = [e["payload"] for e in envelopes if e["topic"] == "events.runtime.version.mismatch"]
+    assert mismatches == [{"runtime": "bot", "localSpecVersion": envelopes[0]["specVersion"], "remoteSpecVersion": "sha256:" + "0" * 64, "source": "pinned"}]
+    assert envelopes[-1]["payload"]["reason"] == "completed"
