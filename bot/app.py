@@ -76,6 +76,15 @@ class Session:
         self.worker = None
         self.room = None
         self._stdout_closed = False
+        self.participants_present = 0
+        runtime.bus.subscribe("room.participant.*", self._count_participants)
+
+    def _count_participants(self, envelope: dict) -> None:
+        """Heartbeats report who is in the room, from the same events browsers see."""
+        if envelope["topic"] == "room.participant.joined":
+            self.participants_present += 1
+        elif envelope["topic"] == "room.participant.left":
+            self.participants_present = max(0, self.participants_present - 1)
 
     def stdout_closed(self) -> None:
         """The supervisor went away: end the session quietly."""
@@ -96,7 +105,7 @@ class Session:
     async def _heartbeats(self) -> None:
         bus = self.runtime.bus
         while True:
-            participants = len(self.room.present) if self.room is not None and hasattr(self.room, "present") else 0
+            participants = self.participants_present
             bus.publish(
                 BotHealthHeartbeat(
                     uptime_ms=self._uptime_ms(),
