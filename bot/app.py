@@ -158,16 +158,12 @@ class Session:
         await runner.add_workers(worker)
         heartbeat = asyncio.create_task(self._heartbeats())
         limit = self.settings.max_duration_secs
+        deadline = loop.call_later(limit, self.end, "max_duration") if limit else None
         try:
-            if limit:
-                try:
-                    await asyncio.wait_for(runner.run(), timeout=limit)
-                except asyncio.TimeoutError:
-                    self.end_reason = "max_duration"
-                    await worker.cancel(reason="max duration")
-            else:
-                await runner.run()
+            await runner.run()
         finally:
+            if deadline is not None:
+                deadline.cancel()
             heartbeat.cancel()
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.remove_signal_handler(sig)
@@ -175,23 +171,29 @@ class Session:
         return 0
 
     def _on_signal(self, sig: signal.Signals) -> None:
-        """First signal: end gracefully (session totals are emitted, queues flushed) within
-        ``GRACE_SECS``, then cancel; a second signal cancels at once."""
+        """First signal: end gracefully; a second one cancels at once."""
         name = signal.Signals(sig).name
-        if self.end_reason == "signal" or self.worker is None:
+        if self.end_reason == "signal":
             logger.warning(f"{name} again; cancelling now")
             self._cancel(f"signal {name}")
+            return
+        logger.warning(f"{name} received; ending the session")
+        self.end("signal")
+
+    def end(self, reason: str) -> None:
+        """End gracefully: session totals are emitted and queues flushed, within ``GRACE_SECS``
+        (then the worker is cancelled), so the process still exits well within 3 s."""
+        if self.worker is None or self.worker.has_finished():
             return
         from pipecat.frames.frames import EndFrame
 
         from bot.frames import RoomEndedFrame
 
-        logger.warning(f"{name} received; ending the session")
-        self.end_reason = "signal"
+        self.end_reason = reason
         loop = asyncio.get_event_loop()
         media_ms = self.room.stats.media_ms_played if self.room is not None else 0
-        loop.create_task(self.worker.queue_frames([RoomEndedFrame(media_time_ms=media_ms, reason="signal"), EndFrame(reason=f"signal {name}")]))
-        loop.call_later(GRACE_SECS, self._cancel, f"signal {name}: grace period over")
+        loop.create_task(self.worker.queue_frames([RoomEndedFrame(media_time_ms=media_ms, reason=reason), EndFrame(reason=reason)]))
+        loop.call_later(GRACE_SECS, self._cancel, f"{reason}: grace period over")
 
     def finish(self) -> None:
         bus = self.runtime.bus

@@ -95,3 +95,28 @@ def test_pinned_spec_version_mismatch_is_published_and_the_run_goes_on() -> None
     mismatches = [e["payload"] for e in envelopes if e["topic"] == "events.runtime.version.mismatch"]
     assert mismatches == [{"runtime": "bot", "localSpecVersion": envelopes[0]["specVersion"], "remoteSpecVersion": "sha256:" + "0" * 64, "source": "pinned"}]
     assert envelopes[-1]["payload"]["reason"] == "completed"
+
+
+def test_a_room_where_nobody_speaks_ends_on_the_idle_timeout(tmp_path: Path) -> None:
+    scenario = tmp_path / "quiet.json"
+    scenario.write_text(json.dumps({
+        "name": "quiet", "sampleRate": 16000, "durationMs": 20000,
+        "participants": [{"id": "p-a", "name": "A"}, {"id": "p-b", "name": "B"}],
+        "events": [{"atMs": 0, "type": "join", "participant": "p-a"}, {"atMs": 0, "type": "join", "participant": "p-b"}],
+    }))
+    started = time.monotonic()
+    proc = subprocess.run([sys.executable, "-m", "bot", "--simulate", str(scenario), "--speed", "1", "--view", "off", "--idle-timeout-secs", "1.5"],
+                          cwd=REPO, env=clean_env(), capture_output=True, text=True, timeout=60)
+    elapsed = time.monotonic() - started
+    assert proc.returncode == 0, proc.stderr
+    last = json.loads(proc.stdout.splitlines()[-1])
+    assert last["topic"] == "assistant.session.ended" and last["payload"]["reason"] == "idle_timeout"
+    assert elapsed < 15, "ended long before the 20 s scenario would have"
+
+
+def test_max_duration_ends_the_session_with_its_reason() -> None:
+    proc = subprocess.run([sys.executable, "-m", "bot", "--simulate", str(BALANCED), "--speed", "1", "--view", "off", "--max-duration-secs", "1"],
+                          cwd=REPO, env=clean_env(), capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    last = json.loads(proc.stdout.splitlines()[-1])
+    assert last["topic"] == "assistant.session.ended" and last["payload"]["reason"] == "max_duration"
