@@ -76,10 +76,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         if debug:
             raise
+        from bot.secrets import scrubber_from_env
+
+        scrub = scrubber_from_env(None)
         if isinstance(exc, PrismError):
-            print(f"error: {exc}", file=sys.stderr)
+            print(f"error: {scrub(str(exc))}", file=sys.stderr)
             return exc.exit_code
-        print(f"error: unexpected {type(exc).__name__}: {exc} (run with --debug for the traceback)", file=sys.stderr)
+        print(f"error: unexpected {type(exc).__name__}: {scrub(str(exc))} (run with --debug for the traceback)", file=sys.stderr)
         return 1
 
 

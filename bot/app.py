@@ -1,14 +1,17 @@
 """One room session from start to end: lifecycle events around the room pipeline.
 
-The order is the contract (docs/lifecycle.md): ``assistant.session.started`` → join requested →
-join succeeded → heartbeats while the pipeline runs → ``assistant.session.ended``. The event
-runtime is built and the first envelope published before Pipecat is imported, so a supervisor
-sees the session start within milliseconds of spawn.
+The order is the contract (docs/deploy.md, "What a session does"): ``assistant.session.started`` →
+assistant context → ``assistant.room.join.requested`` → ``join.succeeded | join.failed`` (with
+retries) → pipeline with heartbeats → ``assistant.session.ended`` (or ``assistant.session.failed``
+at the stage that failed). The event runtime is built and the first envelope published before
+Pipecat, Daily or the scenario's audio are imported, so a supervisor sees the session start
+within milliseconds of spawn.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import sys
@@ -16,13 +19,14 @@ import time
 import uuid
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from loguru import logger
 
-from bot.errors import ConfigError
+from bot.errors import PrismError
 from bot.events import EventRuntime, SessionContext, create_runtime
 from bot.generated import (
+    AssistantRoomJoinFailed,
     AssistantRoomJoinRequested,
     AssistantRoomJoinSucceeded,
     AssistantSessionEnded,
@@ -30,14 +34,16 @@ from bot.generated import (
     AssistantSessionStarted,
     BotHealthHeartbeat,
 )
+from bot.rooms.urls import room_id_from_url, sanitize_room_url
+from bot.secrets import SecretScrubber, log_patcher, scrubber_from_env, scrubbing_sink
 
 if TYPE_CHECKING:
-    from bot.rooms.scenario import Scenario
+    from bot.context import AssistantContext
     from bot.settings import Settings
 
-GRACE_SECS = 1.5
-"""After SIGTERM, how long the pipeline may take to flush before it is cancelled (exit stays < 3 s)."""
 DEMO_SCENARIO = Path(__file__).resolve().parent / "scenarios" / "demo.json"
+GRACE_SECS = 1.5
+"""After a stop request, how long the pipeline may take to flush before it is cancelled (exit < 3 s)."""
 
 
 def bot_version() -> str:
@@ -47,13 +53,26 @@ def bot_version() -> str:
         return "0.0.0+source"
 
 
-def configure_logging(settings: "Settings", *, live_view: bool) -> None:
-    """Loguru to stderr only; quiet under the live view so it is not torn."""
+def secret_values(settings: "Settings") -> list[Any]:
+    from bot.settings import SECRET_FIELDS
+
+    return [getattr(settings, name, None) for name in SECRET_FIELDS]
+
+
+def configure_logging(settings: "Settings", scrub: SecretScrubber, *, live_view: bool) -> None:
+    """Loguru to stderr only, every line scrubbed of secrets; quiet under the live view."""
     logger.remove()
     level = "DEBUG" if settings.debug else "INFO" if settings.verbose else "WARNING"
     if live_view and not settings.debug:
         level = "ERROR"
-    logger.add(sys.stderr, level=level, format="{time:HH:mm:ss.SSS} {level: <7} {name}: {message}", backtrace=settings.debug, diagnose=False)
+    logger.configure(patcher=log_patcher(scrub))
+    logger.add(
+        scrubbing_sink(sys.stderr, scrub),
+        level=level,
+        format="{time:HH:mm:ss.SSS} {level: <7} {name}: {message}",
+        backtrace=settings.debug,
+        diagnose=False,
+    )
 
 
 def wants_live_view(settings: "Settings") -> bool:
@@ -65,47 +84,156 @@ def wants_live_view(settings: "Settings") -> bool:
 
 
 class Session:
-    """Lifecycle of one simulated-room session (the Daily connector shares this shape)."""
+    """Lifecycle of one room session, Daily or simulated."""
 
-    def __init__(self, settings: "Settings", scenario: "Scenario", runtime: EventRuntime, *, started_at: float) -> None:
+    def __init__(self, settings: "Settings", runtime: EventRuntime, scrub: SecretScrubber, *, started_at: float, handle_signals: bool) -> None:
         self.settings = settings
-        self.scenario = scenario
         self.runtime = runtime
+        self.bus = runtime.bus
+        self.scrub = scrub
         self.started_at = started_at
+        self.handle_signals = handle_signals
         self.end_reason = "completed"
-        self.worker = None
-        self.room = None
-        self._stdout_closed = False
+        self.worker: Any = None
+        self.room: Any = None
+        self.stdout_was_closed = False
         self.participants_present = 0
-        runtime.bus.subscribe("room.participant.*", self._count_participants)
+        self._main_task: asyncio.Task[Any] | None = None
+        self._stopping = False
+        self.bus.subscribe("room.participant.*", self._count_participants)
 
-    def _count_participants(self, envelope: dict) -> None:
+    # ---- small helpers
+    def _count_participants(self, envelope: dict[str, Any]) -> None:
         """Heartbeats report who is in the room, from the same events browsers see."""
         if envelope["topic"] == "room.participant.joined":
             self.participants_present += 1
         elif envelope["topic"] == "room.participant.left":
             self.participants_present = max(0, self.participants_present - 1)
 
-    def stdout_closed(self) -> None:
-        """The supervisor went away: end the session quietly."""
-        self._stdout_closed = True
-        self.end_reason = "error"
-        self._cancel("stdout closed")
-
-    def _cancel(self, why: str) -> None:
-        worker = self.worker
-        if worker is None or worker.has_finished():
-            return
-        loop = asyncio.get_event_loop()
-        loop.create_task(worker.cancel(reason=why))
-
     def _uptime_ms(self) -> int:
         return int((time.monotonic() - self.started_at) * 1000)
 
+    def _fail(self, stage: str, exc: BaseException, *, retryable: bool = False) -> None:
+        self.bus.publish(AssistantSessionFailed(stage=stage, error=self.scrub(str(exc))[:500] or type(exc).__name__, retryable=retryable))  # type: ignore[arg-type]
+
+    def media_now_ms(self) -> int:
+        room = self.room
+        if room is None:
+            return 0
+        if hasattr(room, "clock"):
+            return int(room.clock.now_ms())
+        return int(room.stats.media_ms_played)
+
+    # ---- stopping
+    def stdout_closed(self) -> None:
+        """The supervisor went away: end the session quietly."""
+        self.stdout_was_closed = True
+        self.end("error")
+
+    def _on_signal(self, sig: signal.Signals) -> None:
+        name = signal.Signals(sig).name
+        if self.end_reason == "signal" and self._stopping:
+            logger.warning(f"{name} again; cancelling now")
+            self._cancel(f"signal {name}")
+            return
+        logger.warning(f"{name} received; ending the session")
+        self.end("signal")
+
+    def end(self, reason: str) -> None:
+        """End gracefully: session totals are emitted and queues flushed within ``GRACE_SECS``,
+        then the worker is cancelled. Before the pipeline exists, the start-up is abandoned."""
+        if self._stopping:
+            return
+        self._stopping = True
+        self.end_reason = reason
+        loop = asyncio.get_event_loop()
+        if self.worker is None or self.worker.has_finished():
+            if self._main_task is not None and not self._main_task.done():
+                self._main_task.cancel()
+            return
+        from pipecat.frames.frames import EndFrame
+
+        from bot.frames import RoomEndedFrame
+
+        loop.create_task(self.worker.queue_frames([RoomEndedFrame(media_time_ms=self.media_now_ms(), reason=reason), EndFrame(reason=reason)]))
+        loop.call_later(GRACE_SECS, self._cancel, f"{reason}: grace period over")
+
+    def _cancel(self, why: str) -> None:
+        worker = self.worker
+        if worker is not None and not worker.has_finished():
+            asyncio.get_event_loop().create_task(worker.cancel(reason=why))
+
+    # ---- the stages
+    async def _context(self) -> "AssistantContext":
+        from bot.context import ContextFetchError, ContextFileError, resolve_context
+
+        s = self.settings
+        try:
+            return await resolve_context(
+                assistant_id=s.assistant_id,
+                tenant_id=s.tenant_id,
+                mesh_url=s.mesh_url,
+                mesh_token=s.mesh_api_token.get_secret_value() if s.mesh_api_token else None,
+                mesh_rest_url=s.mesh_rest_url,
+                assistant_file=s.assistant_file,
+                tenant_explicit="tenant_id" in s.model_fields_set,
+            )
+        except (ContextFetchError, ContextFileError) as exc:
+            self._fail("context_fetch", exc, retryable=bool(getattr(exc, "retryable", False)))
+            raise
+
+    async def _join_daily(self) -> Any:
+        from bot.join import JoinFailed, join_with_retries
+        from bot.rooms.daily import DailyRoom
+
+        s = self.settings
+        room = DailyRoom(
+            s.room_url or "",
+            token=s.token.get_secret_value() if s.token else None,
+            bot_name=s.bot_name,
+            transcription=s.transcription,
+            scrubber=self.scrub,
+        )
+        self.room = room
+        bus = self.bus
+        try:
+            await join_with_retries(
+                room.join,
+                attempts=s.join_attempts,
+                budget_s=s.join_budget_secs,
+                describe_error=lambda e: self.scrub(str(e)),
+                on_requested=lambda a, m: bus.publish(AssistantRoomJoinRequested(room_id=room.room_id, attempt=a, max_attempts=m)),
+                on_failed=lambda a, err, will, ms: bus.publish(
+                    AssistantRoomJoinFailed(room_id=room.room_id, attempt=a, error=(err or "join failed")[:500], will_retry=will, retry_in_ms=ms)
+                ),
+                on_succeeded=lambda a, lat, n: bus.publish(AssistantRoomJoinSucceeded(room_id=room.room_id, attempt=a, join_latency_ms=lat, participant_count=n)),
+            )
+        except JoinFailed as exc:
+            self._fail("join", exc, retryable=bool(getattr(exc, "retryable", True)))
+            await room.close()
+            raise
+        return room
+
+    async def _join_simulated(self, room_id: str) -> Any:
+        from bot.errors import ScenarioError
+        from bot.rooms.scenario import load_scenario
+        from bot.rooms.simulated import SimulatedRoom
+
+        self.bus.publish(AssistantRoomJoinRequested(room_id=room_id, attempt=1, max_attempts=1))
+        started = time.monotonic()
+        try:
+            scenario = await asyncio.to_thread(load_scenario, self.settings.simulate or DEMO_SCENARIO)
+        except ScenarioError as exc:
+            self.bus.publish(AssistantRoomJoinFailed(room_id=room_id, attempt=1, error=str(exc)[:500], will_retry=False, retry_in_ms=0))
+            self._fail("join", exc)
+            raise
+        self.room = SimulatedRoom(scenario, speed=self.settings.speed, verbose=self.settings.verbose)
+        self.bus.publish(AssistantRoomJoinSucceeded(room_id=room_id, attempt=1, join_latency_ms=int((time.monotonic() - started) * 1000), participant_count=0))
+        return self.room
+
     async def _heartbeats(self) -> None:
-        bus = self.runtime.bus
+        bus = self.bus
         while True:
-            participants = self.participants_present
             bus.publish(
                 BotHealthHeartbeat(
                     uptime_ms=self._uptime_ms(),
@@ -113,27 +241,69 @@ class Session:
                     dropped=bus.dropped,
                     violations=bus.per_topic.get("conversation.policy.violation", 0),
                     buffer_fill_percent=min(100.0, bus.buffer_fill_percent),
-                    participants=participants,
+                    participants=self.participants_present,
+                    media_time_ms=self.media_now_ms(),
                 )
             )
             await asyncio.sleep(self.settings.heartbeat_secs)
 
-    async def run(self) -> int:
-        from pipecat.pipeline.worker import PipelineWorker, PipelineParams
+    async def _watch_daily(self, room: Any) -> None:
+        """End the session when the room stays empty, or the call drops underneath the bot."""
+        waits = [asyncio.create_task(room.disconnected.wait())]
+        if self.settings.empty_timeout_secs:
+            waits.append(asyncio.create_task(room.wait_until_empty(self.settings.empty_timeout_secs)))
+        try:
+            done, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            if waits[0] in done:
+                logger.warning("the call ended underneath the bot")
+                self.end("error")
+            else:
+                logger.info(f"the room was empty for {self.settings.empty_timeout_secs:g}s")
+                self.end("room_empty")
+        finally:
+            for task in waits:
+                task.cancel()
+
+    async def run(self, room_id: str) -> None:
+        self._main_task = asyncio.current_task()
+        loop = asyncio.get_running_loop()
+        if self.handle_signals:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, self._on_signal, sig)
+        try:
+            context = await self._context()
+            daily = bool(self.settings.room_url)
+            room = await (self._join_daily() if daily else self._join_simulated(room_id))
+            agenda = context.agenda if daily or not room.scenario.agenda else room.scenario.agenda
+            await self._run_pipeline(room, agenda=agenda, daily=daily)
+        except asyncio.CancelledError:
+            if not self._stopping:
+                raise
+            logger.info(f"start-up abandoned ({self.end_reason})")
+        finally:
+            if self.handle_signals:
+                for sig in (signal.SIGTERM, signal.SIGINT):
+                    loop.remove_signal_handler(sig)
+            if self.room is not None and hasattr(self.room, "close"):
+                with contextlib.suppress(Exception):
+                    await self.room.close()
+        await self.bus.drain()
+
+    async def _run_pipeline(self, room: Any, *, agenda: Any, daily: bool) -> None:
+        from pipecat.pipeline.worker import PipelineParams, PipelineWorker
         from pipecat.workers.runner import WorkerRunner
 
         from bot.pipelines.room import IDLE_FRAMES, build_room_pipeline
-        from bot.rooms.simulated import SimulatedRoom
 
-        bus = self.runtime.bus
-        room_id = self.scenario.name
-        bus.publish(AssistantRoomJoinRequested(room_id=room_id, attempt=1, max_attempts=1))
-        join_started = time.monotonic()
-        self.room = SimulatedRoom(self.scenario, speed=self.settings.speed, verbose=self.settings.verbose)
-        pipeline = build_room_pipeline(self.room, self.runtime, agenda=self.scenario.agenda)
+        extra = []
+        if daily:
+            from bot.processors.media_clock import MediaClockStamper
+
+            extra.append(MediaClockStamper(clock=room.clock.now_ms))
+        pipeline = build_room_pipeline(room, self.runtime, agenda=agenda, after_input=extra)
         worker = PipelineWorker(
             pipeline,
-            params=PipelineParams(audio_in_sample_rate=self.scenario.sample_rate),
+            params=PipelineParams(audio_in_sample_rate=16000 if daily else room.scenario.sample_rate),
             enable_rtvi=False,  # RTVI lets any participant end the session and broadcasts to all
             enable_turn_tracking=False,
             idle_timeout_secs=self.settings.idle_timeout_secs,
@@ -146,57 +316,24 @@ class Session:
         async def _idle(_worker: object) -> None:
             self.end_reason = "idle_timeout"
 
-        bus.publish(
-            AssistantRoomJoinSucceeded(
-                room_id=room_id, attempt=1, join_latency_ms=int((time.monotonic() - join_started) * 1000), participant_count=0
-            )
-        )
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, self._on_signal, sig)
         runner = WorkerRunner(handle_sigint=False, handle_sigterm=False)
         await runner.add_workers(worker)
+        loop = asyncio.get_running_loop()
         heartbeat = asyncio.create_task(self._heartbeats())
+        watcher = asyncio.create_task(self._watch_daily(room)) if daily else None
         limit = self.settings.max_duration_secs
         deadline = loop.call_later(limit, self.end, "max_duration") if limit else None
         try:
             await runner.run()
         finally:
+            heartbeat.cancel()
+            if watcher is not None:
+                watcher.cancel()
             if deadline is not None:
                 deadline.cancel()
-            heartbeat.cancel()
-            for sig in (signal.SIGTERM, signal.SIGINT):
-                loop.remove_signal_handler(sig)
-        await bus.drain()
-        return 0
-
-    def _on_signal(self, sig: signal.Signals) -> None:
-        """First signal: end gracefully; a second one cancels at once."""
-        name = signal.Signals(sig).name
-        if self.end_reason == "signal":
-            logger.warning(f"{name} again; cancelling now")
-            self._cancel(f"signal {name}")
-            return
-        logger.warning(f"{name} received; ending the session")
-        self.end("signal")
-
-    def end(self, reason: str) -> None:
-        """End gracefully: session totals are emitted and queues flushed, within ``GRACE_SECS``
-        (then the worker is cancelled), so the process still exits well within 3 s."""
-        if self.worker is None or self.worker.has_finished():
-            return
-        from pipecat.frames.frames import EndFrame
-
-        from bot.frames import RoomEndedFrame
-
-        self.end_reason = reason
-        loop = asyncio.get_event_loop()
-        media_ms = self.room.stats.media_ms_played if self.room is not None else 0
-        loop.create_task(self.worker.queue_frames([RoomEndedFrame(media_time_ms=media_ms, reason=reason), EndFrame(reason=reason)]))
-        loop.call_later(GRACE_SECS, self._cancel, f"{reason}: grace period over")
 
     def finish(self) -> None:
-        bus = self.runtime.bus
+        bus = self.bus
         bus.publish(
             AssistantSessionEnded(
                 reason=self.end_reason,  # type: ignore[arg-type]
@@ -207,15 +344,37 @@ class Session:
         )
 
 
-def run(settings: "Settings", *, started_at: float) -> int:
-    """Run one session; returns the process exit code."""
-    if settings.room_url:
-        raise ConfigError("--room-url: joining a real Daily room is not available in this build yet; run without it to play the simulated room")
-    from bot.rooms.scenario import load_scenario
+async def run_session_async(
+    settings: "Settings",
+    *,
+    started_at: float | None = None,
+    handle_signals: bool = True,
+    claim_stdout: bool = False,
+    configure_logs: bool = False,
+    live_view: bool = False,
+    session_id: str | None = None,
+) -> int:
+    """Run one session; returns the exit code. Raises ``PrismError`` for what a user can fix.
 
-    scenario = load_scenario(settings.simulate or DEMO_SCENARIO)  # ScenarioError → exit 2, before anything starts
-    live = wants_live_view(settings)
-    configure_logging(settings, live_view=live)
+    The CLI claims the process's stdout and owns logging and signals; Pipecat Cloud runs this
+    in-process next to its own server, so there it writes envelopes to ``sys.stdout`` and leaves
+    logging and signals alone.
+    """
+    started_at = time.monotonic() if started_at is None else started_at
+    scrub = scrubber_from_env(None, *secret_values(settings))
+    if configure_logs:
+        configure_logging(settings, scrub, live_view=live_view)
+    else:
+        logger.configure(patcher=log_patcher(scrub))
+
+    if settings.room_url:
+        room_url = sanitize_room_url(settings.room_url)
+        room_id = room_id_from_url(room_url)
+        transport = "daily"
+    else:
+        room_id = Path(settings.simulate or DEMO_SCENARIO).stem[:128] or "room"
+        room_url = f"simulated://{room_id}"
+        transport = "simulated"
 
     session: Session | None = None
 
@@ -223,50 +382,57 @@ def run(settings: "Settings", *, started_at: float) -> int:
         if session is not None:
             session.stdout_closed()
 
-    context = SessionContext(
-        session_id=str(uuid.uuid4()),
-        assistant_id=settings.assistant_id,
-        tenant_id=settings.tenant_id,
-        room_id=scenario.name,
-    )
     runtime = create_runtime(
-        context,
+        SessionContext(session_id=session_id or str(uuid.uuid4()), assistant_id=settings.assistant_id, tenant_id=settings.tenant_id, room_id=room_id),
         salt=settings.pii_salt.get_secret_value(),
-        claim_stdout=not live,
+        claim_stdout=claim_stdout and not live_view,
+        stdout=None if claim_stdout or live_view else sys.stdout.buffer,
         on_stdout_closed=on_closed,
     )
     view = None
-    if live:
+    if live_view:
         from bot.live_view import LiveView
 
-        view = LiveView(runtime.bus, stream=sys.stderr, scenario_name=scenario.name)
+        view = LiveView(runtime.bus, stream=sys.stderr, scenario_name=room_id)
     runtime.bus.publish(
         AssistantSessionStarted(
             assistant_id=settings.assistant_id,
             tenant_id=settings.tenant_id,
             bot_version=bot_version(),
-            room_url=f"simulated://{scenario.name}",
-            transport="simulated",
+            room_url=room_url,
+            transport=transport,  # type: ignore[arg-type]
         )
     )
     runtime.verify_spec(refuse_on_mismatch=settings.refuse_forward_on_spec_mismatch)
     if settings.expect_spec_version:
         runtime.expect_version(settings.expect_spec_version)
 
-    session = Session(settings, scenario, runtime, started_at=started_at)
+    session = Session(settings, runtime, scrub, started_at=started_at, handle_signals=handle_signals)
     try:
-        asyncio.run(session.run())
+        await session.run(room_id)
+    except PrismError:
+        if view is not None:
+            view.close()
+        raise
     except Exception as exc:
-        runtime.bus.publish(AssistantSessionFailed(stage="pipeline", error=f"{type(exc).__name__}: {exc}"[:500], retryable=False))
+        session._fail("pipeline", exc)
         if view is not None:
             view.close()
         raise
     session.finish()
     if view is not None:
         view.close()
-    if session._stdout_closed:
+    if session.stdout_was_closed:
         _silence_stdout()
     return 0
+
+
+def run(settings: "Settings", *, started_at: float) -> int:
+    """The CLI's session: owns stdout (envelopes only), logging and signals."""
+    live = wants_live_view(settings)
+    return asyncio.run(
+        run_session_async(settings, started_at=started_at, handle_signals=True, claim_stdout=True, configure_logs=True, live_view=live)
+    )
 
 
 def _silence_stdout() -> None:

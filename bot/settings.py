@@ -44,6 +44,27 @@ class Settings(BaseSettings):
         validation_alias=_env("BOT_SPEED"),
         description="Simulated-room playback speed: 1 real time, N times real time, 0 as fast as possible.",
     )
+    bot_name: str = Field(default="Prism Facilitator", min_length=1, max_length=64, validation_alias=_env("BOT_NAME"), description="The bot's name in the Daily room.")
+    transcription: bool = Field(
+        default=False,
+        validation_alias=_env("BOT_TRANSCRIPTION"),
+        description="Start Daily transcription for every participant (the token must allow it); transcripts feed pacing.",
+    )
+    join_attempts: int = Field(default=3, ge=1, le=10, validation_alias=_env("BOT_JOIN_ATTEMPTS"), description="Attempts to join the Daily room, with exponential backoff and jitter between them.")
+    join_budget_secs: float = Field(default=45.0, gt=0, le=600, validation_alias=_env("BOT_JOIN_BUDGET_SECS"), description="Total time allowed for all join attempts and the waits between them.")
+    empty_timeout_secs: float | None = Field(
+        default=120.0, gt=0, validation_alias=_env("BOT_EMPTY_TIMEOUT_SECS"), description="End the session (reason room_empty) after the Daily room has been empty this long."
+    )
+    # --- assistant context
+    mesh_url: str | None = Field(default=None, validation_alias=_env("MESH_URL"), description="Prism Mesh GraphQL endpoint the assistant context is fetched from.")
+    mesh_api_token: SecretStr | None = Field(default=None, validation_alias=_env("MESH_API_TOKEN"), description="Bearer token for Prism Mesh (secret).")
+    mesh_rest_url: str | None = Field(
+        default=None, validation_alias=_env("MESH_REST_URL"), description="REST fallback base for the context (default: MESH_URL without /graphql)."
+    )
+    assistant_file: Path | None = Field(
+        default=None, validation_alias=_env("BOT_ASSISTANT_FILE"), description="Local assistant context (JSON) used when MESH_URL is not set; without either, built-in defaults apply."
+    )
+    openai_api_key: SecretStr | None = Field(default=None, validation_alias=_env("OPENAI_API_KEY"), description="OpenAI-compatible API key for the LLM facilitator (secret).")
     # --- identity
     assistant_id: str = Field(default="demo-assistant", min_length=1, max_length=128, validation_alias=_env("ASSISTANT_ID"), description="Assistant id put on every envelope.")
     tenant_id: str = Field(default="demo-tenant", min_length=1, max_length=128, validation_alias=_env("TENANT_ID"), description="Tenant id put on every envelope.")
@@ -82,6 +103,15 @@ class Settings(BaseSettings):
     verbose: bool = Field(default=False, validation_alias=_env("BOT_VERBOSE"), description="Log more (INFO) and print each outbound app message on stderr.")
     debug: bool = Field(default=False, validation_alias=_env("BOT_DEBUG"), description="Log everything (DEBUG) and show tracebacks on errors.")
 
+    @field_validator("mesh_url", "mesh_rest_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if not value.startswith(("https://", "http://")):
+            raise ValueError("must be an http(s) URL")
+        return value
+
     @field_validator("room_url")
     @classmethod
     def _room_url_is_daily(cls, value: str | None) -> str | None:
@@ -92,7 +122,7 @@ class Settings(BaseSettings):
         return value
 
 
-SECRET_FIELDS = ("token", "daily_api_key", "pii_salt")
+SECRET_FIELDS = ("token", "daily_api_key", "pii_salt", "mesh_api_token", "openai_api_key")
 
 
 def env_name(field_name: str) -> str:

@@ -23,6 +23,7 @@ from typing import Any, Sequence
 
 from pipecat.frames.frames import TranscriptionFrame
 from pipecat.pipeline.pipeline import Pipeline
+from pipecat.processors.frame_processor import FrameProcessor
 
 from bot.analytics.agenda import AgendaItem as AgendaSpec
 from bot.events import EventRuntime
@@ -41,12 +42,19 @@ IDLE_FRAMES = (SpeakingStateFrame, TranscriptionFrame, ChatMessageFrame, Inbound
 """Frames that prove the room is alive; the worker's idle timeout counts from the last of them."""
 
 
-def build_room_pipeline(room: Any, runtime: EventRuntime, *, agenda: Sequence[Any] = ()) -> Pipeline:
-    """The processors between ``room.input()`` and ``room.output()``, in order."""
+def build_room_pipeline(
+    room: Any, runtime: EventRuntime, *, agenda: Sequence[Any] = (), after_input: Sequence[FrameProcessor] = ()
+) -> Pipeline:
+    """The processors between ``room.input()`` and ``room.output()``, in order.
+
+    ``after_input``: connector-specific processors that must see frames first (the Daily room's
+    ``MediaClockStamper``, which stamps media time on what Pipecat's DailyTransport pushes).
+    """
     items = [AgendaSpec(title=item.title, timebox_ms=item.timebox_ms) for item in agenda]
     return Pipeline(
         [
             room.input(),
+            *after_input,
             ParticipantVAD(),
             ChatRouter(),
             InboundMessages(validator=runtime.inbound),

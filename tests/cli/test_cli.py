@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -27,7 +28,6 @@ BAD_INPUTS = [
     pytest.param(["--heartbeat-secs", "0"], {}, "--heartbeat-secs", id="zero-heartbeat"),
     pytest.param(["--room-url", "ftp://example.com/x"], {}, "--room-url", id="room-url-not-http"),
     pytest.param(["--expect-spec-version", "sha1:abc"], {}, "--expect-spec-version", id="bad-spec-version"),
-    pytest.param(["--simulate", "does/not/exist.json"], {}, "does/not/exist.json", id="missing-scenario"),
     pytest.param([], {"BOT_SPEED": "abc"}, "BOT_SPEED", id="env-speed-not-a-number"),
     pytest.param([], {"BOT_IDLE_TIMEOUT_SECS": "-5"}, "BOT_IDLE_TIMEOUT_SECS", id="env-negative-idle-timeout"),
     pytest.param([], {"ASSISTANT_ID": ""}, "ASSISTANT_ID", id="env-empty-assistant"),
@@ -50,7 +50,19 @@ def test_bad_scenario_names_file_event_and_field(tmp_path: Path) -> None:
     proc = run_bot("--simulate", str(scenario), "--speed", "0")
     assert proc.returncode == 2
     assert "room.json" in proc.stderr and "event 0" in proc.stderr and "atMs" in proc.stderr
-    assert "Traceback" not in proc.stderr and proc.stdout == ""
+    assert "Traceback" not in proc.stderr
+    # the machine interface records the failure too: the simulated room is the room being joined
+    topics = [json.loads(line)["topic"] for line in proc.stdout.splitlines()]
+    assert topics == ["assistant.session.started", "assistant.room.join.requested", "assistant.room.join.failed", "assistant.session.failed"]
+    failed = json.loads(proc.stdout.splitlines()[-1])["payload"]
+    assert failed["stage"] == "join" and "atMs" in failed["error"] and failed["retryable"] is False
+
+
+def test_missing_scenario_file_is_a_join_failure_naming_the_file() -> None:
+    proc = run_bot("--simulate", "does/not/exist.json", "--speed", "0")
+    assert proc.returncode == 2
+    assert "does/not/exist.json" in proc.stderr and "Traceback" not in proc.stderr
+    assert json.loads(proc.stdout.splitlines()[-1])["payload"]["stage"] == "join"
 
 
 def test_debug_shows_the_traceback(tmp_path: Path) -> None:
@@ -74,7 +86,3 @@ def test_env_example_is_fresh_and_names_every_setting() -> None:
         assert env_name(name) in committed
 
 
-def test_room_url_says_daily_rooms_are_not_available_yet() -> None:
-    proc = run_bot("--room-url", "https://example.daily.co/room")
-    assert proc.returncode == 2
-    assert "--room-url" in proc.stderr and "Traceback" not in proc.stderr

@@ -1,0 +1,28 @@
+# Prism Room Bot: one room per container. `docker build -t prism-room-bot .`
+# Runtime dependencies only (no dev extras); the source is built into a wheel in a throwaway stage.
+
+FROM python:3.11-slim AS build
+WORKDIR /src
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+# Only what the package needs: pyproject (metadata), README (its readme) and bot/ (code, generated
+# models, registry.json, bundled scenarios). codegen/, spec/, web/ and tests/ are not used at runtime.
+COPY pyproject.toml README.md ./
+COPY bot/ bot/
+RUN pip wheel --no-deps --wheel-dir /wheels .
+
+FROM python:3.11-slim
+ENV PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+# daily-python and onnxruntime need only glibc, libstdc++ and libgcc, which the slim image has.
+COPY --from=build /wheels /wheels
+RUN pip install /wheels/*.whl && rm -rf /wheels \
+ && useradd --create-home --uid 10001 --shell /usr/sbin/nologin prism
+USER prism
+WORKDIR /home/prism
+# Stdout carries only event envelopes (JSON lines); logs go to stderr. SIGTERM ends the session
+# gracefully (session totals, assistant.session.ended with reason "signal"); `docker stop` waits
+# 10 s before SIGKILL, the bot needs about 2.
+STOPSIGNAL SIGTERM
+ENTRYPOINT ["python", "-m", "bot"]

@@ -1,0 +1,168 @@
+"""Pipecat Cloud entry: the runner's session arguments become ``Settings``, then one session runs.
+
+Pipecat Cloud's base image imports the ``bot`` package and awaits ``bot(args)`` once per session,
+in-process; ``bot/__init__.py`` forwards here lazily. ``args`` is a Daily session (``room_url``,
+``token``, ``session_id``, ``body``: pipecat's ``DailyRunnerArguments`` or pipecatcloud's
+``DailySessionArguments``, read by attribute). The JSON ``body`` the caller posted carries::
+
+    {"assistantId": "asst-1", "tenantId": "tenant-1", "policyLayers": [{...}, ...],
+     "transcription": true, "maxDurationSecs": 3600,
+     "roomUrl": "https://acme.daily.co/standup", "roomToken": "..."}
+
+``roomUrl``/``roomToken`` send the bot into an existing meeting when the session was started
+without a Daily room of Pipecat Cloud's (no ``createDailyRoom``); a room in the runner arguments wins.
+
+Everything else comes from the environment (the Pipecat Cloud secret set), as for ``python -m bot``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+from typing import Any
+
+from loguru import logger
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError
+
+from bot.errors import ConfigError, PrismError
+from bot.secrets import SecretScrubber, log_patcher, scrubber_from_env
+
+__all__ = ["CloudBody", "MAX_SESSIONS", "parse_body", "readyz", "run_bot", "settings_from_runner_args"]
+
+MAX_SESSIONS = 1
+"""Sessions one process runs at a time (a session owns signal handlers, stdout and log sinks)."""
+
+_active = 0
+
+
+class CloudBody(BaseModel):
+    """The JSON body of a Pipecat Cloud start request (unknown keys are ignored)."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, frozen=True)
+
+    assistant_id: str | None = Field(default=None, min_length=1, max_length=128, validation_alias=AliasChoices("assistantId", "assistant_id"))
+    tenant_id: str | None = Field(default=None, min_length=1, max_length=128, validation_alias=AliasChoices("tenantId", "tenant_id"))
+    policy_layers: list[dict[str, Any]] = Field(default_factory=list, max_length=16, validation_alias=AliasChoices("policyLayers", "policy_layers"))
+    transcription: bool | None = None
+    max_duration_secs: float | None = Field(default=None, gt=0, validation_alias=AliasChoices("maxDurationSecs", "max_duration_secs"))
+    room_url: str | None = Field(default=None, min_length=1, max_length=2048, validation_alias=AliasChoices("roomUrl", "room_url"))
+    room_token: SecretStr | None = Field(default=None, validation_alias=AliasChoices("roomToken", "room_token"))
+
+
+def parse_body(body: Any) -> CloudBody:
+    """Validate the request body (a dict, JSON text or ``None``); errors name the field, never echo values."""
+    if body is None or body == "" or body == b"":
+        body = {}
+    if isinstance(body, (bytes, bytearray)):
+        body = body.decode("utf-8", errors="replace")
+    if isinstance(body, str):
+        try:
+            body = json.loads(body)
+        except json.JSONDecodeError:
+            raise ConfigError("request body: not valid JSON") from None
+    if not isinstance(body, dict):
+        raise ConfigError("request body: must be a JSON object")
+    try:
+        return CloudBody.model_validate(body)
+    except ValidationError as exc:
+        err = exc.errors(include_url=False, include_input=False)[0]
+        field = ".".join(str(p) for p in err.get("loc", ()))
+        raise ConfigError(f'request body: "{field}" {err["msg"]}') from None
+
+
+def settings_from_runner_args(runner_args: Any, **overrides: Any) -> tuple[Any, CloudBody]:
+    """``(Settings, CloudBody)`` for one cloud session.
+
+    The room URL and token come from the runner; assistant, tenant, transcription and duration
+    from the body when given (else from the environment, as usual); the live view is off (stdout
+    is the container log there). ``overrides`` are passed to ``Settings`` last.
+
+    Raises:
+        ConfigError: no Daily room in the arguments, a bad body, or a bad setting (one line,
+            without the offending value).
+    """
+    from bot.settings import Settings
+
+    body = parse_body(getattr(runner_args, "body", None))
+    room_url = getattr(runner_args, "room_url", None)
+    token = getattr(runner_args, "token", None)
+    if not room_url and body.room_url:
+        room_url = body.room_url
+        token = body.room_token.get_secret_value() if body.room_token else None
+    if not room_url:
+        raise ConfigError(
+            "Pipecat Cloud session without a Daily room: start it with createDailyRoom, or put roomUrl (and roomToken) in the body"
+        )
+    values: dict[str, Any] = {"room_url": room_url, "view": "off"}
+    if token:
+        values["token"] = token
+    if body.assistant_id:
+        values["assistant_id"] = body.assistant_id
+    if body.tenant_id:
+        values["tenant_id"] = body.tenant_id
+    optional = {"transcription": body.transcription, "max_duration_secs": body.max_duration_secs}
+    for name, value in optional.items():
+        if value is not None and name in Settings.model_fields:
+            values[name] = value
+    if body.policy_layers and "policy_layers" in Settings.model_fields:
+        values["policy_layers"] = body.policy_layers
+    values.update(overrides)
+    try:
+        settings = Settings(**values)
+    except ValidationError as exc:
+        err = exc.errors(include_url=False, include_input=False)[0]
+        field = ".".join(str(p) for p in err.get("loc", ()))
+        raise ConfigError(f"cloud session setting {field}: {err['msg']}") from None
+    return settings, body
+
+
+def _scrubber(runner_args: Any) -> SecretScrubber:
+    scrub = scrubber_from_env(None, getattr(runner_args, "token", None))
+    body = getattr(runner_args, "body", None)
+    if isinstance(body, dict):
+        scrub.add(body.get("roomToken"), body.get("room_token"))
+    return scrub
+
+
+async def run_bot(runner_args: Any) -> int:
+    """Run one session for Pipecat Cloud; returns its exit code and never raises a user error.
+
+    The base image logs an exception from ``bot()`` with its text, so failures are logged here,
+    scrubbed, as one line, and turned into the exit code.
+    """
+    global _active
+    _active += 1
+    scrub = _scrubber(runner_args)
+    logger.configure(patcher=log_patcher(scrub))  # every sink, the base image's included
+    try:
+        settings, body = settings_from_runner_args(runner_args)
+        from bot.settings import SECRET_FIELDS
+
+        scrub.add(*(getattr(settings, name, None) for name in SECRET_FIELDS))
+        from bot.app import run_session_async  # the lead's async session runner
+
+        params = inspect.signature(run_session_async).parameters
+        kwargs: dict[str, Any] = {}
+        if "policy_layers" in params:
+            kwargs["policy_layers"] = body.policy_layers
+        elif body.policy_layers and "policy_layers" not in type(settings).model_fields:
+            logger.warning("policyLayers in the request body are not supported by this build; ignored")
+        if "session_id" in params:
+            kwargs["session_id"] = getattr(runner_args, "session_id", None)
+        if "handle_signals" in params:
+            kwargs["handle_signals"] = False  # the base image's server owns the process signals
+        code = await run_session_async(settings, **kwargs)
+        return int(code or 0)
+    except PrismError as exc:
+        logger.error(scrub(f"session not started: {exc}"))
+        return exc.exit_code
+    except Exception as exc:  # the base image would log the raw text; log it scrubbed instead
+        logger.error(scrub(f"session failed: {type(exc).__name__}: {exc}"))
+        return 1
+    finally:
+        _active -= 1
+
+
+def readyz() -> dict[str, Any]:
+    """Readiness for the base image's ``/readyz``: ready while fewer than :data:`MAX_SESSIONS` run."""
+    return {"ready": _active < MAX_SESSIONS, "sessions": _active}

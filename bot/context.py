@@ -1,0 +1,483 @@
+"""Assistant context: what the bot knows about the assistant it plays, fetched before joining.
+
+``fetch_context`` asks Prism Mesh over GraphQL (``MESH_URL``) and falls back to REST when GraphQL
+is unavailable; ``load_context_file`` reads a local JSON file; ``default_context`` is the built-in
+fallback when neither is configured. Requests are bounded (per-request timeout, few retries with
+backoff, one total budget) and no error message ever contains the API token.
+
+GraphQL request (``POST MESH_URL``, ``Authorization: Bearer $MESH_API_TOKEN``)::
+
+    query AssistantContext($id: ID!) {
+      assistant(id: $id) { id tenantId modelConfig behaviorTemplate agenda { title timeboxMs } }
+    }
+
+expected answer ``{"data": {"assistant": {"id": "a1", "tenantId": "t1", "modelConfig": {...},
+"behaviorTemplate": "...", "agenda": [{"title": "Intro", "timeboxMs": 300000}]}}}``;
+``"assistant": null`` means not found; ``modelConfig`` may be a JSON object or a JSON string.
+
+REST fallback: ``GET {MESH_REST_URL or MESH_URL without /graphql}/assistants/{id}`` answering the
+assistant object itself (or ``{"assistant": {...}}``); 404 means not found.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import quote, urlsplit, urlunsplit
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from bot.errors import PrismError
+
+__all__ = [
+    "ASSISTANT_QUERY",
+    "AgendaEntry",
+    "AssistantContext",
+    "ContextFetchError",
+    "ContextFileError",
+    "DEFAULT_BEHAVIOR_TEMPLATE",
+    "DEFAULT_MODEL_CONFIG",
+    "default_context",
+    "fetch_context",
+    "load_context_file",
+    "resolve_context",
+    "rest_url_for",
+]
+
+ASSISTANT_QUERY = (
+    "query AssistantContext($id: ID!) {"
+    " assistant(id: $id) { id tenantId modelConfig behaviorTemplate agenda { title timeboxMs } }"
+    " }"
+)
+
+DEFAULT_MODEL_CONFIG: dict[str, Any] = {"provider": "openai", "model": "gpt-4o-mini", "temperature": 0.3}
+DEFAULT_BEHAVIOR_TEMPLATE = (
+    "You are a neutral meeting facilitator. Keep the conversation on the agenda, invite quiet "
+    "participants in, and keep interventions short."
+)
+
+Source = Literal["mesh-graphql", "mesh-rest", "file", "defaults"]
+
+
+class AgendaEntry(BaseModel):
+    """One agenda item: a title and its time box."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="ignore", frozen=True)
+
+    title: str = Field(min_length=1, max_length=200)
+    timebox_ms: int = Field(gt=0, le=24 * 3600 * 1000, validation_alias=AliasChoices("timeboxMs", "timebox_ms"), serialization_alias="timeboxMs")
+
+
+class AssistantContext(BaseModel):
+    """The cached assistant record (seed design section 16): ids, model config, behavior, agenda.
+
+    ``agenda`` items have ``.title`` and ``.timebox_ms``, the shape ``build_room_pipeline`` takes.
+    """
+
+    model_config = ConfigDict(populate_by_name=True, extra="ignore", frozen=True)
+
+    assistant_id: str = Field(min_length=1, max_length=128, validation_alias=AliasChoices("assistantId", "id", "assistant_id"), serialization_alias="assistantId")
+    tenant_id: str = Field(min_length=1, max_length=128, validation_alias=AliasChoices("tenantId", "tenant_id"), serialization_alias="tenantId")
+    model: dict[str, Any] = Field(default_factory=dict, validation_alias=AliasChoices("modelConfig", "model", "model_config"), serialization_alias="modelConfig")
+    behavior_template: str = Field(default="", max_length=20_000, validation_alias=AliasChoices("behaviorTemplate", "behavior_template"), serialization_alias="behaviorTemplate")
+    agenda: list[AgendaEntry] = Field(default_factory=list, max_length=100)
+    source: Source = Field(default="defaults", exclude=True)
+
+    @field_validator("model", mode="before")
+    @classmethod
+    def _model_from_json_string(cls, value: Any) -> Any:
+        if value is None:
+            return {}
+        if isinstance(value, str):
+            try:
+                value = json.loads(value) if value.strip() else {}
+            except json.JSONDecodeError:
+                raise ValueError("must be a JSON object (or a string holding one)") from None
+        return value
+
+    @field_validator("behavior_template", mode="before")
+    @classmethod
+    def _none_is_empty(cls, value: Any) -> Any:
+        return "" if value is None else value
+
+    @field_validator("agenda", mode="before")
+    @classmethod
+    def _none_is_no_agenda(cls, value: Any) -> Any:
+        return [] if value is None else value
+
+
+class ContextFetchError(PrismError):
+    """The assistant context could not be fetched. Never carries the token; exit code 3.
+
+    Attributes:
+        retryable: whether starting again later may succeed (timeouts, 5xx: yes; 404, 401: no).
+    """
+
+    exit_code = 3
+
+    def __init__(self, message: str, *, retryable: bool) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+
+
+class ContextFileError(PrismError):
+    """A local context file that cannot be used: ``ctx.json: "agenda[1].timeboxMs" must be > 0``."""
+
+    def __init__(self, file: str | os.PathLike[str], field: str | None, message: str) -> None:
+        self.file = str(file)
+        self.field = field
+        where = f'"{field}" ' if field else ""
+        super().__init__(f"{self.file}: {where}{message}")
+        self.detail = message
+
+
+def default_context(assistant_id: str, tenant_id: str) -> AssistantContext:
+    """The built-in context: a neutral facilitator, the default model, no agenda."""
+    return AssistantContext(
+        assistant_id=assistant_id,
+        tenant_id=tenant_id,
+        model=dict(DEFAULT_MODEL_CONFIG),
+        behavior_template=DEFAULT_BEHAVIOR_TEMPLATE,
+        agenda=[],
+        source="defaults",
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Local file
+# --------------------------------------------------------------------------------------------
+
+
+def _field_path(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+def load_context_file(
+    path: str | os.PathLike[str], *, assistant_id: str | None = None, tenant_id: str | None = None
+) -> AssistantContext:
+    """Read an :class:`AssistantContext` from a JSON file (Mesh answer shapes accepted too).
+
+    The file holds the assistant object (``{"assistantId", "tenantId", "modelConfig",
+    "behaviorTemplate", "agenda": [{"title", "timeboxMs"}]}``), or a GraphQL answer
+    (``{"data": {"assistant": {...}}}``), or ``{"assistant": {...}}``. ``assistant_id`` and
+    ``tenant_id`` fill ids the file leaves out.
+
+    Raises:
+        ContextFileError: unreadable file, bad JSON, or a field that fails validation (named).
+    """
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ContextFileError(path, None, "no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ContextFileError(path, None, f"cannot be read: {exc.__class__.__name__}") from None
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ContextFileError(path, None, f"is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
+    record = _unwrap(raw)
+    if not isinstance(record, dict):
+        raise ContextFileError(path, None, "must hold a JSON object with the assistant record")
+    record = dict(record)
+    if assistant_id and not any(k in record for k in ("assistantId", "id", "assistant_id")):
+        record["assistantId"] = assistant_id
+    if tenant_id and not any(k in record for k in ("tenantId", "tenant_id")):
+        record["tenantId"] = tenant_id
+    try:
+        ctx = AssistantContext.model_validate(record)
+    except ValidationError as exc:
+        err = exc.errors(include_url=False)[0]
+        raise ContextFileError(path, _field_path(tuple(err.get("loc", ()))) or None, _lower_first(err["msg"])) from None
+    return ctx.model_copy(update={"source": "file"})
+
+
+def _lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:] if text else text
+
+
+def _unwrap(raw: Any) -> Any:
+    if isinstance(raw, dict):
+        data = raw.get("data")
+        if isinstance(data, dict) and "assistant" in data:
+            return data["assistant"]
+        if "assistant" in raw and isinstance(raw["assistant"], dict):
+            return raw["assistant"]
+    return raw
+
+
+# --------------------------------------------------------------------------------------------
+# Prism Mesh
+# --------------------------------------------------------------------------------------------
+
+
+def _sanitize_url(url: str) -> str:
+    """``url`` without userinfo, query or fragment (safe to print)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<invalid url>"
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+def rest_url_for(mesh_url: str | None, rest_url: str | None, assistant_id: str) -> str | None:
+    """The REST fallback URL for ``assistant_id``.
+
+    ``rest_url`` (``MESH_REST_URL``) wins; otherwise ``mesh_url`` with a trailing ``/graphql``
+    removed is the REST base. ``https://mesh.example.com/graphql`` →
+    ``https://mesh.example.com/assistants/{id}``.
+    """
+    base = rest_url or mesh_url
+    if not base:
+        return None
+    parts = urlsplit(base)
+    path = parts.path.rstrip("/")
+    if not rest_url and path.endswith("/graphql"):
+        path = path[: -len("/graphql")]
+    path = f"{path}/assistants/{quote(assistant_id, safe='')}"
+    return urlunsplit((parts.scheme, parts.netloc, path, parts.query, ""))
+
+
+class _Failure(Exception):
+    """One request's failure: a safe message, whether to retry, whether the answer was final."""
+
+    def __init__(self, message: str, *, retryable: bool, final: bool = False) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+        self.final = final  # an authoritative answer (not found, wrong tenant): no fallback
+
+
+def _parse_assistant(record: Any, *, where: str) -> AssistantContext:
+    if record is None:
+        raise _Failure(f"{where}: assistant not found", retryable=False, final=True)
+    if not isinstance(record, dict):
+        raise _Failure(f"{where}: answer has the wrong shape (assistant is not an object)", retryable=False)
+    try:
+        return AssistantContext.model_validate(record)
+    except ValidationError as exc:
+        err = exc.errors(include_url=False)[0]
+        field = _field_path(tuple(err.get("loc", ())))
+        raise _Failure(f'{where}: answer has the wrong shape ("{field}" {_lower_first(err["msg"])})', retryable=False) from None
+
+
+async def _request_json(
+    session: Any, method: str, url: str, *, headers: dict[str, str], body: Any, timeout_s: float, where: str
+) -> Any:
+    import aiohttp
+
+    try:
+        async with session.request(
+            method, url, headers=headers, json=body, timeout=aiohttp.ClientTimeout(total=timeout_s), allow_redirects=False
+        ) as resp:
+            status = resp.status
+            raw = await resp.read()
+    except (asyncio.TimeoutError, TimeoutError):
+        raise _Failure(f"{where}: no answer within {timeout_s:g}s", retryable=True) from None
+    except aiohttp.ClientError as exc:
+        # The exception text can carry the URL; rebuild it from the class only.
+        raise _Failure(f"{where}: connection failed ({type(exc).__name__})", retryable=True) from None
+    if status == 404:
+        raise _Failure(f"{where}: assistant not found (HTTP 404)", retryable=False, final=True)
+    if status in (401, 403):
+        raise _Failure(f"{where}: not authorized (HTTP {status}); check MESH_API_TOKEN", retryable=False)
+    if status == 429 or status == 408 or status >= 500:
+        raise _Failure(f"{where}: HTTP {status}", retryable=True)
+    if status >= 300:
+        raise _Failure(f"{where}: unexpected HTTP {status}", retryable=False)
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise _Failure(f"{where}: answer is not JSON", retryable=False) from None
+
+
+async def _graphql_once(session: Any, url: str, assistant_id: str, headers: dict[str, str], timeout_s: float) -> AssistantContext:
+    where = f"GraphQL {_sanitize_url(url)}"
+    body = {"query": ASSISTANT_QUERY, "variables": {"id": assistant_id}, "operationName": "AssistantContext"}
+    answer = await _request_json(session, "POST", url, headers=headers, body=body, timeout_s=timeout_s, where=where)
+    if not isinstance(answer, dict):
+        raise _Failure(f"{where}: answer has the wrong shape (not an object)", retryable=False)
+    errors = answer.get("errors")
+    data = answer.get("data")
+    if errors and not (isinstance(data, dict) and data.get("assistant")):
+        first = errors[0] if isinstance(errors, list) and errors else {}
+        message = first.get("message") if isinstance(first, dict) else None
+        code = (first.get("extensions") or {}).get("code") if isinstance(first, dict) else None
+        text = " ".join(str(message or "error").split())[:200]
+        if code in ("NOT_FOUND",):
+            raise _Failure(f"{where}: assistant not found", retryable=False, final=True)
+        if code in ("UNAUTHENTICATED", "FORBIDDEN"):
+            raise _Failure(f"{where}: not authorized ({code}); check MESH_API_TOKEN", retryable=False)
+        raise _Failure(f"{where}: GraphQL error: {text}", retryable=False)
+    if not isinstance(data, dict) or "assistant" not in data:
+        raise _Failure(f'{where}: answer has the wrong shape (no "data.assistant")', retryable=False)
+    return _parse_assistant(data["assistant"], where=where)
+
+
+async def _rest_once(session: Any, url: str, headers: dict[str, str], timeout_s: float) -> AssistantContext:
+    where = f"REST {_sanitize_url(url)}"
+    answer = await _request_json(session, "GET", url, headers=headers, body=None, timeout_s=timeout_s, where=where)
+    return _parse_assistant(_unwrap(answer), where=where)
+
+
+async def _with_retries(
+    once: Callable[[], Awaitable[AssistantContext]],
+    *,
+    attempts: int,
+    base_delay_s: float,
+    max_delay_s: float,
+    deadline: float,
+    rng: random.Random,
+    sleep: Callable[[float], Awaitable[Any]],
+    clock: Callable[[], float],
+) -> AssistantContext:
+    last: _Failure | None = None
+    for attempt in range(1, attempts + 1):
+        try:
+            return await once()
+        except _Failure as failure:
+            last = failure
+            if not failure.retryable or attempt == attempts:
+                break
+            delay = rng.uniform(0, min(max_delay_s, base_delay_s * 2 ** (attempt - 1)))
+            if clock() + delay >= deadline:
+                break
+            await sleep(delay)
+    assert last is not None
+    if last.retryable and attempts > 1:
+        raise _Failure(f"{last} (after {attempt} attempt{'s' if attempt != 1 else ''})", retryable=True, final=last.final)
+    raise last
+
+
+async def fetch_context(
+    assistant_id: str,
+    *,
+    mesh_url: str,
+    token: str | None = None,
+    rest_url: str | None = None,
+    tenant_id: str | None = None,
+    timeout_s: float = 5.0,
+    attempts: int = 3,
+    base_delay_s: float = 0.25,
+    max_delay_s: float = 2.0,
+    budget_s: float = 20.0,
+    rest_fallback: bool = True,
+    session: Any = None,
+    rng: random.Random | None = None,
+    sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> AssistantContext:
+    """Fetch the assistant record from Prism Mesh: GraphQL first, REST when GraphQL is unavailable.
+
+    Each request has ``timeout_s``; retryable failures (timeouts, connection errors, HTTP 5xx,
+    429) are retried up to ``attempts`` per endpoint with full-jitter backoff; the whole fetch is
+    bounded by ``budget_s``. A definitive answer (not found) is not retried and skips the REST
+    fallback; any other GraphQL failure falls back to REST. ``token`` goes in an
+    ``Authorization: Bearer`` header only and never into a message.
+
+    Args:
+        assistant_id: the assistant to fetch.
+        mesh_url: GraphQL endpoint (``MESH_URL``).
+        token: ``MESH_API_TOKEN``.
+        rest_url: REST base (``MESH_REST_URL``); default: derived from ``mesh_url``.
+        tenant_id: when given, the answer must belong to this tenant (else a non-retryable error).
+        session: an ``aiohttp.ClientSession`` to use (one is made and closed otherwise).
+
+    Raises:
+        ContextFetchError: with ``retryable`` set; the message names the endpoints and statuses.
+    """
+    import aiohttp
+
+    rng = rng if rng is not None else random.Random()
+    deadline = clock() + budget_s
+    headers = {"Accept": "application/json", "User-Agent": "prism-room-bot"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+
+    own = session is None
+    if own:
+        session = aiohttp.ClientSession()
+    failures: list[_Failure] = []
+    try:
+
+        def per_request() -> float:
+            return max(0.05, min(timeout_s, deadline - clock()))
+
+        retry = dict(attempts=max(1, attempts), base_delay_s=base_delay_s, max_delay_s=max_delay_s, deadline=deadline, rng=rng, sleep=sleep, clock=clock)
+        ctx: AssistantContext | None = None
+        source: Source = "mesh-graphql"
+        try:
+            ctx = await _with_retries(lambda: _graphql_once(session, mesh_url, assistant_id, headers, per_request()), **retry)  # type: ignore[arg-type]
+        except _Failure as failure:
+            failures.append(failure)
+        url = rest_url_for(mesh_url, rest_url, assistant_id)
+        if ctx is None and rest_fallback and url and not failures[-1].final and clock() < deadline:
+            source = "mesh-rest"
+            try:
+                ctx = await _with_retries(lambda: _rest_once(session, url, headers, per_request()), **retry)  # type: ignore[arg-type]
+            except _Failure as failure:
+                failures.append(failure)
+    finally:
+        if own:
+            await session.close()
+    if ctx is None:
+        message = "; ".join(str(f) for f in failures)
+        if token:
+            message = message.replace(token, "***")
+        raise ContextFetchError(
+            f"assistant {assistant_id!r} context fetch failed: {message}",
+            retryable=any(f.retryable for f in failures),
+        )
+    if ctx.assistant_id != assistant_id:
+        raise ContextFetchError(
+            f"assistant context fetch returned assistant {ctx.assistant_id!r}, expected {assistant_id!r}", retryable=False
+        )
+    if tenant_id and ctx.tenant_id != tenant_id:
+        raise ContextFetchError(
+            f"assistant {assistant_id!r} belongs to another tenant than {tenant_id!r}", retryable=False
+        )
+    return ctx.model_copy(update={"source": source})
+
+
+async def resolve_context(
+    *,
+    assistant_id: str,
+    tenant_id: str,
+    mesh_url: str | None = None,
+    mesh_token: str | None = None,
+    mesh_rest_url: str | None = None,
+    assistant_file: str | os.PathLike[str] | None = None,
+    tenant_explicit: bool = False,
+    **fetch_kwargs: Any,
+) -> AssistantContext:
+    """The session's context: Mesh when ``mesh_url`` is set, else the file, else the defaults.
+
+    ``tenant_explicit``: the tenant id was given by the operator (flag, env or request body), so a
+    Mesh answer for another tenant is refused; otherwise the fetched tenant id is used.
+    """
+    if mesh_url:
+        return await fetch_context(
+            assistant_id,
+            mesh_url=mesh_url,
+            token=mesh_token,
+            rest_url=mesh_rest_url,
+            tenant_id=tenant_id if tenant_explicit else None,
+            **fetch_kwargs,
+        )
+    if assistant_file:
+        return load_context_file(assistant_file, assistant_id=assistant_id, tenant_id=tenant_id)
+    return default_context(assistant_id, tenant_id)

@@ -1,0 +1,44 @@
+"""Room URLs: what may appear in events and logs, and the room id (stdlib only: start-up path)."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qs, urlsplit, urlunsplit
+
+ROOM_ID_MAX = 128
+"""``roomId`` in the join events is at most 128 characters."""
+
+
+def _host_port(parts: Any) -> str:
+    host = parts.hostname or ""
+    if ":" in host:  # IPv6 literal
+        host = f"[{host}]"
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return f"{host}:{port}" if port else host
+
+
+def sanitize_room_url(url: str) -> str:
+    """``url`` without userinfo, query string or fragment: safe for events and logs.
+
+    ``https://user:pw@acme.daily.co/standup?t=SECRET#x`` → ``https://acme.daily.co/standup``.
+    """
+    parts = urlsplit(url.strip())
+    return urlunsplit((parts.scheme.lower(), _host_port(parts), parts.path, "", ""))
+
+
+def split_room_url(url: str) -> tuple[str, str | None]:
+    """``(clean URL, meeting token from a ?t= query parameter or None)``."""
+    parts = urlsplit(url.strip())
+    token = (parse_qs(parts.query).get("t") or [None])[0]
+    return sanitize_room_url(url), token or None
+
+
+def room_id_from_url(url: str) -> str:
+    """The room name: the last path segment of the URL (the host when there is no path)."""
+    parts = urlsplit(url.strip())
+    segments = [s for s in parts.path.split("/") if s]
+    name = segments[-1] if segments else (parts.hostname or "room")
+    return name[:ROOM_ID_MAX]

@@ -1,0 +1,186 @@
+"""Keep secrets out of every line the bot writes: a string scrubber and loguru hooks built on it.
+
+``SecretScrubber`` replaces each configured secret value (Daily token, API keys, Mesh token) and
+anything that looks like a credential (``Authorization: Bearer …``, ``token=…``, a JWT, an
+``sk-…`` key) with ``***``. Install :func:`log_patcher` on loguru once and every sink is covered;
+:func:`scrubbing_sink` also covers formatted tracebacks.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, TextIO
+
+__all__ = [
+    "MASK",
+    "SECRET_ENV_VARS",
+    "SecretScrubber",
+    "log_patcher",
+    "scrubber_from_env",
+    "scrubbing_sink",
+]
+
+MASK = "***"
+
+SECRET_ENV_VARS = ("DAILY_TOKEN", "DAILY_API_KEY", "MESH_API_TOKEN", "OPENAI_API_KEY", "PRISM_PII_SALT")
+"""Environment variables whose values are secrets wherever they appear."""
+
+MIN_SECRET_LENGTH = 4
+"""Shorter values are not scrubbed literally (masking ``"a"`` everywhere would wreck every line)."""
+
+# Credential shapes, scrubbed even when the value was never configured.
+_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+    # Authorization: Bearer abc / Authorization: Basic abc / "Bearer abc"
+    (re.compile(r"(?i)\b(bearer|basic)(\s+)[A-Za-z0-9._~+/=-]+"), r"\1\2" + MASK),
+    # token=abc, access_token: abc, api_key=abc, apikey=abc, password=abc, secret=abc (query strings, logs)
+    (
+        re.compile(
+            r"(?i)\b([a-z0-9_]*?(?:token|api[_-]?key|apikey|password|passwd|secret))"
+            r"(\s*[=:]\s*)(?![*]{3})([^\s&\"',;}]+)"
+        ),
+        r"\1\2" + MASK,
+    ),
+    # JSON form: "token": "abc", "apiKey": "abc"
+    (
+        re.compile(r'(?i)("(?:[a-z_]*token|api[_-]?key|apikey|password|secret|authorization)"\s*:\s*")([^"]+)(")'),
+        r"\1" + MASK + r"\3",
+    ),
+    # Daily room URL with the meeting token in the query: ?t=abc / &t=abc
+    (re.compile(r"([?&]t=)([^&#\s\"']+)"), r"\1" + MASK),
+    # JWTs (Daily meeting tokens are JWTs)
+    (re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]+"), MASK),
+    # OpenAI-style keys
+    (re.compile(r"\bsk-[A-Za-z0-9_-]{16,}"), MASK),
+    # userinfo in URLs: https://user:pass@host
+    (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s:@]+:[^/\s@]+@"), r"\1" + MASK + "@"),
+)
+
+
+def _plain(value: Any) -> str | None:
+    """The string inside ``value`` (``SecretStr`` aware), or ``None``."""
+    if value is None:
+        return None
+    getter = getattr(value, "get_secret_value", None)
+    if callable(getter):
+        value = getter()
+    if not isinstance(value, str):
+        return None
+    return value
+
+
+class SecretScrubber:
+    """Masks secret values and credential-shaped substrings in text.
+
+    Args:
+        secrets: values to mask wherever they appear (``str``, ``SecretStr`` or ``None``,
+            which is skipped). Values shorter than 4 characters are ignored.
+        patterns: also mask credential shapes (bearer headers, ``token=``, JWTs, keys).
+
+    Example::
+
+        scrub = SecretScrubber([settings.token, os.environ.get("MESH_API_TOKEN")])
+        print(scrub("joining with token=abc"))  # joining with token=***
+    """
+
+    def __init__(self, secrets: Iterable[Any] = (), *, patterns: bool = True) -> None:
+        self._secrets: set[str] = set()
+        self._regex: re.Pattern[str] | None = None
+        self._patterns = patterns
+        self.add(*secrets)
+
+    def add(self, *values: Any) -> None:
+        """Register more secret values (``None`` and short values are skipped)."""
+        changed = False
+        for value in values:
+            text = _plain(value)
+            if text is None:
+                continue
+            text = text.strip()
+            if len(text) >= MIN_SECRET_LENGTH and text not in self._secrets:
+                self._secrets.add(text)
+                changed = True
+        if changed:
+            # Longest first so a secret that contains another is masked whole.
+            ordered = sorted(self._secrets, key=len, reverse=True)
+            self._regex = re.compile("|".join(re.escape(s) for s in ordered))
+
+    @property
+    def count(self) -> int:
+        """How many literal secret values are registered."""
+        return len(self._secrets)
+
+    def __call__(self, text: Any) -> str:
+        return self.scrub(text)
+
+    def scrub(self, text: Any) -> str:
+        """``text`` (made a string) with every secret and credential shape replaced by ``***``."""
+        out = text if isinstance(text, str) else str(text)
+        if self._regex is not None:
+            out = self._regex.sub(MASK, out)
+        if self._patterns:
+            for pattern, repl in _PATTERNS:
+                out = pattern.sub(repl, out)
+        return out
+
+    def scrub_obj(self, value: Any) -> Any:
+        """A copy of a JSON-like value with every string scrubbed (for app messages, events)."""
+        if isinstance(value, str):
+            return self.scrub(value)
+        if isinstance(value, Mapping):
+            return {k: self.scrub_obj(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [self.scrub_obj(v) for v in value]
+        return value
+
+    def contains_secret(self, text: str) -> bool:
+        """Whether ``text`` still holds a registered secret value (for tests and asserts)."""
+        return self._regex is not None and self._regex.search(text) is not None
+
+
+def scrubber_from_env(environ: Mapping[str, str] | None = None, *extra: Any) -> SecretScrubber:
+    """A scrubber for :data:`SECRET_ENV_VARS` found in ``environ`` (default ``os.environ``) plus ``extra``.
+
+    Pass the ``SecretStr`` settings too (``settings.token``, ``settings.daily_api_key``, …): values
+    read from ``.env`` or flags are not in the environment.
+    """
+    env = os.environ if environ is None else environ
+    return SecretScrubber([env.get(name) for name in SECRET_ENV_VARS] + list(extra))
+
+
+def log_patcher(scrubber: SecretScrubber) -> Callable[[dict[str, Any]], None]:
+    """A loguru patcher that scrubs each record's message and string ``extra`` values.
+
+    Install it once for every sink, present and future::
+
+        logger.configure(patcher=log_patcher(scrubber))
+
+    Exception text in formatted tracebacks is not part of ``record["message"]``; use
+    :func:`scrubbing_sink` for sinks that print tracebacks (``--debug``).
+    """
+
+    def patch(record: dict[str, Any]) -> None:
+        record["message"] = scrubber.scrub(record["message"])
+        extra = record.get("extra")
+        if extra:
+            for key, value in list(extra.items()):
+                if isinstance(value, str):
+                    extra[key] = scrubber.scrub(value)
+
+    return patch
+
+
+def scrubbing_sink(stream: TextIO, scrubber: SecretScrubber) -> Callable[[Any], None]:
+    """A loguru sink writing the fully formatted line (traceback included) to ``stream``, scrubbed.
+
+    Example::
+
+        logger.add(scrubbing_sink(sys.stderr, scrubber), level="INFO", colorize=False)
+    """
+
+    def write(message: Any) -> None:
+        stream.write(scrubber.scrub(str(message)))
+        stream.flush()
+
+    return write

@@ -1,0 +1,175 @@
+"""Pipecat Cloud entry: runner arguments → Settings → the session runner; readiness; import cost."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import io
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, Iterator
+
+import pytest
+from loguru import logger
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:  # the repo is not installed; make `bot` importable
+    sys.path.insert(0, str(ROOT))
+
+import bot  # noqa: E402
+import bot.app  # noqa: E402
+import bot.cloud as cloud  # noqa: E402
+from bot.errors import ConfigError  # noqa: E402
+
+TOKEN = "eyJhbGciOiJIUzI1NiJ9.eyJyIjoic3RhbmR1cCJ9.c2lnbmF0dXJlLWJ5dGVz"
+ROOM = "https://acme.daily.co/standup"
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    """No .env file and no bot variables from the outside."""
+    monkeypatch.chdir(tmp_path)
+    for name in ("ROOM_URL", "DAILY_TOKEN", "DAILY_API_KEY", "ASSISTANT_ID", "TENANT_ID", "BOT_VIEW", "MESH_API_TOKEN", "OPENAI_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    yield
+    logger.configure(patcher=None)  # run_bot installs its scrubbing patcher globally
+
+
+def daily_args(body: Any = None, *, token: str | None = TOKEN, session_id: str = "sess-9") -> Any:
+    from pipecat.runner.types import DailyRunnerArguments
+
+    args = DailyRunnerArguments(room_url=ROOM, token=token, body=body if body is not None else {})
+    args.session_id = session_id
+    return args
+
+
+class FakeRunner:
+    """Stands in for bot.app.run_session_async; records what it was given."""
+
+    def __init__(self, result: int = 0, *, accepts: tuple[str, ...] = ("policy_layers", "session_id", "handle_signals")) -> None:
+        self.calls: list[tuple[Any, dict[str, Any]]] = []
+        self.result = result
+        self.accepts = accepts
+        self.ready_during: dict[str, Any] | None = None
+
+    def install(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        accepts = self.accepts
+
+        async def run_session_async(settings: Any, **kwargs: Any) -> int:
+            assert set(kwargs) <= set(accepts)
+            self.calls.append((settings, kwargs))
+            self.ready_during = bot.readyz()
+            return self.result
+
+        params = [inspect.Parameter("settings", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+        params += [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None) for name in accepts]
+        run_session_async.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+        monkeypatch.setattr(bot.app, "run_session_async", run_session_async, raising=False)
+
+
+def test_daily_runner_args_map_to_settings_and_run_the_session(monkeypatch: pytest.MonkeyPatch) -> None:
+    runner = FakeRunner(result=0)
+    runner.install(monkeypatch)
+    layers = [{"name": "tenant", "rules": {"maxTurnMs": 60000}}, {"name": "room", "rules": {}}]
+    body = {"assistantId": "asst-7", "tenantId": "tenant-3", "policyLayers": layers, "extra": "ignored"}
+    code = asyncio.run(bot.bot(daily_args(body)))
+    assert code == 0
+    ((settings, kwargs),) = runner.calls
+    assert settings.room_url == ROOM and settings.token.get_secret_value() == TOKEN
+    assert (settings.assistant_id, settings.tenant_id, settings.view) == ("asst-7", "tenant-3", "off")
+    assert kwargs == {"policy_layers": layers, "session_id": "sess-9", "handle_signals": False}
+    assert runner.ready_during == {"ready": False, "sessions": 1}
+    assert bot.readyz() == {"ready": True, "sessions": 0}
+
+
+def test_pipecat_cloud_session_arguments_work_by_attribute(monkeypatch: pytest.MonkeyPatch) -> None:
+    runner = FakeRunner(result=4)
+    runner.install(monkeypatch)
+    args = SimpleNamespace(room_url=ROOM, token=TOKEN, session_id="s-1", body='{"assistantId": "a-1"}')
+    assert asyncio.run(bot.bot(args)) == 4
+    settings, _ = runner.calls[0]
+    assert settings.assistant_id == "a-1" and settings.tenant_id == "demo-tenant"
+
+
+def test_environment_fills_what_the_body_leaves_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ASSISTANT_ID", "env-asst")
+    monkeypatch.setenv("TENANT_ID", "env-tenant")
+    settings, body = cloud.settings_from_runner_args(daily_args({"tenantId": "body-tenant"}))
+    assert (settings.assistant_id, settings.tenant_id) == ("env-asst", "body-tenant")
+    assert body.policy_layers == []
+
+
+def test_a_runner_without_policy_layers_support_gets_only_what_it_accepts(monkeypatch: pytest.MonkeyPatch) -> None:
+    runner = FakeRunner(accepts=())
+    runner.install(monkeypatch)
+    assert asyncio.run(bot.bot(daily_args({"policyLayers": [{"name": "x"}]}))) == 0
+    assert runner.calls[0][1] == {}
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("{oops", "request body: not valid JSON"),
+        ([1, 2], "request body: must be a JSON object"),
+        ({"assistantId": ""}, 'request body: "assistantId" String should have at least 1 character'),
+        ({"policyLayers": "all"}, 'request body: "policyLayers" Input should be a valid list'),
+    ],
+    ids=["bad-json", "not-object", "empty-assistant", "layers-not-list"],
+)
+def test_a_bad_body_is_one_line_and_no_session(monkeypatch: pytest.MonkeyPatch, body: Any, message: str) -> None:
+    runner = FakeRunner()
+    runner.install(monkeypatch)
+    with pytest.raises(ConfigError, match="^" + message.replace("(", r"\(")):
+        cloud.settings_from_runner_args(daily_args(body))
+    sink = io.StringIO()
+    handler = logger.add(sink, format="{message}", level="ERROR")
+    try:
+        assert asyncio.run(bot.bot(daily_args(body))) == 2
+    finally:
+        logger.remove(handler)
+        logger.configure(patcher=None)
+    assert runner.calls == [] and message.split(":")[0] in sink.getvalue()
+
+
+def test_no_room_is_refused() -> None:
+    with pytest.raises(ConfigError, match="without a Daily room"):
+        cloud.settings_from_runner_args(SimpleNamespace(room_url=None, token=None, body={}))
+
+
+def test_an_existing_room_can_come_in_the_body_when_the_runner_has_none() -> None:
+    body = {"roomUrl": "https://acme.daily.co/weekly", "roomToken": "body-token-123"}
+    settings, parsed = cloud.settings_from_runner_args(SimpleNamespace(room_url=None, token=None, body=body))
+    assert settings.room_url == "https://acme.daily.co/weekly" and settings.token.get_secret_value() == "body-token-123"
+    assert "body-token-123" not in repr(parsed)
+    settings, _ = cloud.settings_from_runner_args(daily_args(body))  # the runner's room wins
+    assert settings.room_url == ROOM and settings.token.get_secret_value() == TOKEN
+
+
+def test_a_failing_session_is_logged_once_without_the_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    async def run_session_async(settings: Any) -> int:
+        raise RuntimeError(f"join exploded with token {TOKEN}")
+
+    monkeypatch.setattr(bot.app, "run_session_async", run_session_async, raising=False)
+    sink = io.StringIO()
+    handler = logger.add(sink, format="{message}", level="DEBUG")
+    try:
+        assert asyncio.run(bot.bot(daily_args())) == 1
+    finally:
+        logger.remove(handler)
+        logger.configure(patcher=None)
+    text = sink.getvalue()
+    assert "session failed: RuntimeError: join exploded with token ***" in text and TOKEN not in text
+
+
+def test_importing_the_package_stays_light() -> None:
+    code = "import bot, sys, inspect; assert inspect.iscoroutinefunction(bot.bot); print(sorted(m for m in sys.modules if m.split('.')[0] in ('pipecat', 'pydantic', 'daily', 'aiohttp', 'loguru', 'bot')))"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60, check=True).stdout
+    assert out.strip() == "['bot']"
+
+
+def test_readyz_without_any_session_does_not_import_the_cloud_module() -> None:
+    code = "import bot, sys; print(bot.readyz(), 'bot.cloud' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60, check=True).stdout
+    assert out.strip() == "{'ready': True, 'sessions': 0} False"

@@ -1,0 +1,123 @@
+"""Secret scrubbing: configured values and credential shapes never survive, in strings or log lines."""
+
+from __future__ import annotations
+
+import io
+import sys
+from pathlib import Path
+
+import pytest
+from loguru import logger
+from pydantic import SecretStr
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:  # the repo is not installed; make `bot` importable
+    sys.path.insert(0, str(ROOT))
+
+from bot.secrets import MASK, SecretScrubber, log_patcher, scrubber_from_env, scrubbing_sink  # noqa: E402
+
+DAILY = "dly-meeting-9f8e7d6c"
+MESH = "mesh-77aa88bb99cc"
+OPENAI = "sk-proj-abcdefghijklmnopqrstuvwx"
+JWT = "eyJhbGciOiJIUzI1NiJ9.eyJyIjoic3RhbmR1cCJ9.c2lnbmF0dXJlLWJ5dGVz"
+
+
+@pytest.fixture
+def scrub() -> SecretScrubber:
+    return SecretScrubber([DAILY, SecretStr(MESH), None, "", "ab"])
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (f"joining with {DAILY}", "joining with ***"),
+        (f"{MESH}{MESH}", "******"),
+        (f"Authorization: Bearer {JWT}", "Authorization: Bearer ***"),
+        ("authorization: basic dXNlcjpwYXNz", "authorization: basic ***"),
+        ("GET /x?token=abc123&y=1", "GET /x?token=***&y=1"),
+        ("api_key=zzz999 next", "api_key=*** next"),
+        ("MESH_API_TOKEN: abcdef", "MESH_API_TOKEN: ***"),
+        ('{"token": "abc", "apiKey": "def", "name": "ok"}', '{"token": "***", "apiKey": "***", "name": "ok"}'),
+        ("https://acme.daily.co/standup?t=xyz789", "https://acme.daily.co/standup?t=***"),
+        ("https://acme.daily.co/standup?x=1&t=xyz789#f", "https://acme.daily.co/standup?x=1&t=***#f"),
+        (f"token {JWT} rejected", "token *** rejected"),
+        (f"key {OPENAI} bad", "key *** bad"),
+        ("https://bob:hunter22@mesh.example.com/graphql", "https://***@mesh.example.com/graphql"),
+        ("nothing to see: 42 participants", "nothing to see: 42 participants"),
+    ],
+    ids=[
+        "configured-value",
+        "repeated-value",
+        "bearer-header",
+        "basic-header",
+        "token-query",
+        "api-key-assignment",
+        "env-style",
+        "json-fields",
+        "daily-url-token",
+        "daily-url-token-amp",
+        "jwt",
+        "openai-key",
+        "url-userinfo",
+        "harmless",
+    ],
+)
+def test_secrets_and_credential_shapes_are_masked(scrub: SecretScrubber, text: str, expected: str) -> None:
+    assert scrub(text) == expected
+
+
+def test_short_and_empty_values_are_not_registered(scrub: SecretScrubber) -> None:
+    assert scrub.count == 2
+    assert scrub("ab cd") == "ab cd"
+
+
+def test_a_secret_containing_another_is_masked_whole() -> None:
+    scrub = SecretScrubber(["abcd", "xxabcdxx"])
+    assert scrub("v=xxabcdxx") == "v=***"
+
+
+def test_scrub_obj_walks_json_values(scrub: SecretScrubber) -> None:
+    value = {"error": f"join failed: {DAILY}", "n": 3, "list": [MESH, {"deep": f"t={DAILY}"}], "ok": True}
+    assert scrub.scrub_obj(value) == {"error": "join failed: ***", "n": 3, "list": [MASK, {"deep": "t=***"}], "ok": True}
+
+
+def test_scrubber_from_env_reads_the_secret_variables() -> None:
+    env = {"DAILY_TOKEN": DAILY, "MESH_API_TOKEN": MESH, "OPENAI_API_KEY": "plainkey123", "HOME": "/home/me"}
+    scrub = scrubber_from_env(env, SecretStr("from-settings-1"))
+    assert scrub(f"{DAILY} {MESH} plainkey123 from-settings-1 /home/me") == "*** *** *** *** /home/me"
+    assert scrub.contains_secret(f"x{MESH}x") and not scrub.contains_secret("clean")
+
+
+def test_the_loguru_patcher_covers_every_sink(scrub: SecretScrubber) -> None:
+    first, second = io.StringIO(), io.StringIO()
+    logger.remove()
+    logger.configure(patcher=log_patcher(scrub))
+    try:
+        logger.add(first, format="{message} {extra}", level="DEBUG")
+        logger.add(second, format="{message}", level="DEBUG")
+        logger.bind(url=f"https://a.daily.co/r?t={DAILY}").info(f"joining with token {DAILY} and {MESH}")
+        logger.debug(f"Authorization: Bearer {JWT}")
+    finally:
+        logger.remove()
+        logger.configure(patcher=None)
+        logger.add(sys.stderr)
+    for out in (first.getvalue(), second.getvalue()):
+        assert DAILY not in out and MESH not in out and JWT not in out
+        assert "joining with token *** and ***" in out
+    assert "t=***" in first.getvalue()
+
+
+def test_the_scrubbing_sink_also_covers_tracebacks(scrub: SecretScrubber) -> None:
+    out = io.StringIO()
+    logger.remove()
+    try:
+        logger.add(scrubbing_sink(out, scrub), format="{message}", level="DEBUG", backtrace=True, diagnose=False, colorize=False)
+        try:
+            raise RuntimeError(f"could not join with {DAILY}")
+        except RuntimeError:
+            logger.exception("join failed")
+    finally:
+        logger.remove()
+        logger.add(sys.stderr)
+    text = out.getvalue()
+    assert "RuntimeError: could not join with ***" in text and DAILY not in text

@@ -1,0 +1,596 @@
+"""DailyRoom: joining before the pipeline, participants already present and later, chat, leaving.
+
+The unit tests run Pipecat's real DailyTransport code with only daily-python's ``CallClient``
+replaced by a fake; Daily's events are fired from a worker thread, as daily-core does. The last
+tests join a real ``DailyTransport`` against an unresolvable host.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import sys
+import time
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:  # the repo is not installed; make `bot` importable
+    sys.path.insert(0, str(ROOT))
+
+from pipecat.frames.frames import (  # noqa: E402
+    Frame,
+    StartFrame,
+    TranscriptionFrame,
+    UserAudioRawFrame,
+)
+from pipecat.pipeline.pipeline import Pipeline  # noqa: E402
+from pipecat.pipeline.worker import PipelineParams, PipelineWorker  # noqa: E402
+from pipecat.processors.frame_processor import FrameDirection, FrameProcessor  # noqa: E402
+from pipecat.transports.daily.transport import (  # noqa: E402
+    DailyInputTransportMessageFrame,
+    DailyOutputTransportMessageUrgentFrame,
+)
+from pipecat.workers.runner import WorkerRunner  # noqa: E402
+
+from bot.frames import MediaTickFrame, ParticipantJoinedFrame, ParticipantLeftFrame  # noqa: E402
+from bot.join import JoinFailed, join_with_retries  # noqa: E402
+from bot.media import media_time_of  # noqa: E402
+from bot.processors.media_clock import MediaClockStamper  # noqa: E402
+from bot.rooms.daily import (  # noqa: E402
+    DailyJoinError,
+    DailyRoom,
+    MediaClock,
+    room_id_from_url,
+    sanitize_room_url,
+    split_room_url,
+)
+
+TOKEN = "eyJhbGciOiJIUzI1NiJ9.eyJyIjoic3RhbmR1cCJ9.c2VjcmV0LXNpZ25hdHVyZQ"
+URL = "https://acme.daily.co/standup"
+PCM_20MS = bytes(640)  # 320 samples of 16 kHz int16 silence
+
+
+def participant(pid: str, name: str | None = None) -> dict[str, Any]:
+    return {"id": pid, "info": {"isLocal": False, "userName": name or pid.title()}}
+
+
+class FakeCallClient:
+    """What Pipecat's DailyTransportClient calls on daily-python's CallClient, recorded."""
+
+    def __init__(self, present: list[dict[str, Any]] | None = None, *, join_error: str | None = None) -> None:
+        self.present = {p["id"]: p for p in present or []}
+        self.join_error = join_error
+        self.joined_with: tuple[str, str | None] | None = None
+        self.renderers: dict[str, Any] = {}
+        self.subscribed: list[str] = []
+        self.transcription_allow: list[list[str]] = []
+        self.transcription_started = False
+        self.sent: list[tuple[Any, str | None]] = []
+        self.left = 0
+        self.released = 0
+
+    def update_subscription_profiles(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def set_user_name(self, name: str) -> None:
+        self.user_name = name
+
+    def join(self, url: str, token: str | None, completion: Any = None, client_settings: Any = None) -> None:
+        self.joined_with = (url, token)
+        if self.join_error:
+            completion(None, self.join_error)
+        else:
+            completion({"participants": {"local": {"id": "bot"}}, "meetingSession": {"id": "m-1"}}, None)
+
+    def participants(self) -> dict[str, Any]:
+        return {"local": {"id": "bot", "info": {"isLocal": True, "userName": "Prism"}}, **self.present}
+
+    def update_subscriptions(self, participant_settings: Any = None, profile_settings: Any = None, completion: Any = None) -> None:
+        self.subscribed.extend((participant_settings or {}).keys())
+        completion(None)
+
+    def set_audio_renderer(self, pid: str, callback: Any, audio_source: str = "microphone", sample_rate: int = 16000, callback_interval_ms: int = 20) -> None:
+        self.renderers[pid] = callback
+
+    def start_transcription(self, settings: Any = None, completion: Any = None) -> None:
+        self.transcription_started = True
+        completion(None)
+
+    def stop_transcription(self, completion: Any = None) -> None:
+        completion(None)
+
+    def update_transcription(self, participants: Any = None, instance_id: Any = None, completion: Any = None) -> None:
+        self.transcription_allow.append(list(participants or []))
+        completion(None)
+
+    def send_app_message(self, message: Any, participant_id: str | None, completion: Any = None) -> None:
+        self.sent.append((message, participant_id))
+        completion(None)
+
+    def leave(self, completion: Any = None) -> None:
+        self.left += 1
+        completion(None)
+
+    def release(self) -> None:
+        self.released += 1
+
+
+async def resolves(host: str, port: int) -> list[Any]:
+    return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("192.0.2.1", port))]
+
+
+class FakeDailyRoom(DailyRoom):
+    """A DailyRoom whose transports talk to FakeCallClients (one per join attempt)."""
+
+    def __init__(self, *clients: FakeCallClient, **kwargs: Any) -> None:
+        kwargs.setdefault("resolver", resolves)
+        super().__init__(URL, token=TOKEN, **kwargs)
+        self.clients = list(clients)
+        self.used: list[FakeCallClient] = []
+
+    def _new_transport(self) -> Any:
+        transport = super()._new_transport()
+        real, transport._client._client = transport._client._client, self.clients.pop(0)
+        real.release()
+        self.used.append(transport._client._client)
+        return transport
+
+    # Daily calls its event handler from its own threads; do the same.
+    async def fire(self, event: str, *args: Any) -> None:
+        client = self.transport._client
+        await asyncio.to_thread(getattr(client, event), *args)
+
+    async def audio(self, pid: str, chunks: int = 1) -> None:
+        renderer = self.used[-1].renderers[pid]
+        data = SimpleNamespace(audio_frames=PCM_20MS, sample_rate=16000, num_channels=1)
+        for _ in range(chunks):
+            await asyncio.to_thread(renderer, pid, data, "microphone")
+
+
+class Recorder(FrameProcessor):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.frames: list[Frame] = []
+        self.started = asyncio.Event()
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        await super().process_frame(frame, direction)
+        if isinstance(frame, StartFrame):
+            self.started.set()
+        elif direction == FrameDirection.DOWNSTREAM:
+            self.frames.append(frame)
+        await self.push_frame(frame, direction)
+
+
+async def settle(recorder: Recorder, predicate: Any, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate(recorder.frames):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out; got {[type(f).__name__ for f in recorder.frames]}")
+        await asyncio.sleep(0.01)
+
+
+async def run_room(room: FakeDailyRoom, script: Any, *, between: Any = None) -> Recorder:
+    """join → (between) → pipeline [input, stamper, recorder, output] → script → room.end → close."""
+    count = await room.join(1)
+    room.count_at_join = count
+    if between is not None:
+        await between()
+    recorder = Recorder()
+    worker = PipelineWorker(
+        Pipeline([room.input(), MediaClockStamper(clock=room.clock.now_ms), recorder, room.output()]),
+        params=PipelineParams(audio_in_sample_rate=16000),
+        enable_rtvi=False,
+        enable_turn_tracking=False,
+        idle_timeout_secs=None,
+    )
+    runner = WorkerRunner(handle_sigint=False)
+    await runner.add_workers(worker)
+    running = asyncio.create_task(runner.run())
+    try:
+        await asyncio.wait_for(recorder.started.wait(), 10)
+        await script(room, recorder)
+        assert await room.end("completed")
+        await asyncio.wait_for(running, 10)
+    finally:
+        if not running.done():
+            await worker.cancel()
+            await running
+        await room.close()
+    return recorder
+
+
+def of(frames: list[Frame], kind: type) -> list[Any]:
+    return [f for f in frames if isinstance(f, kind)]
+
+
+# --------------------------------------------------------------------------------------------
+# URLs and the clock
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "clean"),
+    [
+        ("https://acme.daily.co/standup", "https://acme.daily.co/standup"),
+        ("https://acme.daily.co/standup?t=SECRET", "https://acme.daily.co/standup"),
+        ("https://user:pw@acme.daily.co/standup#frag", "https://acme.daily.co/standup"),
+        ("HTTPS://Acme.Daily.co:8443/a/b?x=1&t=2", "https://acme.daily.co:8443/a/b"),
+        ("  https://acme.daily.co/standup/  ", "https://acme.daily.co/standup/"),
+    ],
+    ids=["plain", "token-query", "userinfo-fragment", "port-case", "trailing-slash"],
+)
+def test_room_urls_in_events_carry_no_token_query_or_userinfo(url: str, clean: str) -> None:
+    assert sanitize_room_url(url) == clean
+
+
+def test_a_token_in_the_url_is_taken_out_and_used_as_the_token() -> None:
+    assert split_room_url("https://acme.daily.co/standup?t=abc123&x=1") == ("https://acme.daily.co/standup", "abc123")
+    assert split_room_url("https://acme.daily.co/standup") == ("https://acme.daily.co/standup", None)
+    room = DailyRoom("https://acme.daily.co/standup?t=abc12345")
+    assert room.url == "https://acme.daily.co/standup" and room._token == "abc12345"
+    assert "abc12345" not in repr(vars(room).get("url")) and room._scrub("x abc12345 y") == "x *** y"
+
+
+@pytest.mark.parametrize(
+    ("url", "room_id"),
+    [("https://acme.daily.co/standup", "standup"), ("https://acme.daily.co/a/b/", "b"), ("https://acme.daily.co", "acme.daily.co")],
+    ids=["name", "nested-trailing-slash", "no-path"],
+)
+def test_room_id_is_the_last_path_segment(url: str, room_id: str) -> None:
+    assert room_id_from_url(url) == room_id
+
+
+def test_a_non_http_room_url_is_refused() -> None:
+    with pytest.raises(ValueError):
+        DailyRoom("ftp://acme.daily.co/standup")
+
+
+def test_media_clock_counts_from_start() -> None:
+    now = [100.0]
+    clock = MediaClock(lambda: now[0])
+    assert clock.now_ms() == 0 and not clock.started
+    clock.start()
+    now[0] = 101.25
+    clock.start()  # idempotent
+    assert clock.now_ms() == 1250
+
+
+# --------------------------------------------------------------------------------------------
+# joining
+# --------------------------------------------------------------------------------------------
+
+
+def test_join_returns_the_participants_already_there_and_passes_the_token_only_to_daily() -> None:
+    fake = FakeCallClient([participant("alice"), participant("bob", "Bob B.")])
+    room = FakeDailyRoom(fake)
+
+    async def go() -> int:
+        try:
+            return await room.join(1)
+        finally:
+            await room.close()
+
+    assert asyncio.run(go()) == 2
+    assert fake.joined_with == (URL, TOKEN)
+    assert room.present == {"alice": "Alice", "bob": "Bob B."}
+    assert fake.left == 1 and fake.released == 1
+
+
+def test_a_failed_join_raises_a_retryable_error_without_the_token_and_releases_the_client() -> None:
+    fake = FakeCallClient(join_error=f"Authorization failed for token {TOKEN}")
+    room = FakeDailyRoom(fake)
+    with pytest.raises(DailyJoinError) as info:
+        asyncio.run(room.join(1))
+    assert info.value.retryable
+    assert TOKEN not in str(info.value) and "***" in str(info.value)
+    assert URL in str(info.value)
+    assert fake.released == 1 and fake.left == 0 and not room.joined
+
+
+def test_join_retries_with_a_fresh_transport_per_attempt() -> None:
+    first, second = FakeCallClient(join_error="room lookup failed"), FakeCallClient([participant("alice")])
+    room = FakeDailyRoom(first, second)
+    events: list[tuple[Any, ...]] = []
+
+    async def go() -> Any:
+        try:
+            return await join_with_retries(
+                room.join,
+                attempts=3,
+                base_delay_s=0.01,
+                on_requested=lambda *a: events.append(("requested", *a)),
+                on_failed=lambda *a: events.append(("failed", *a)),
+                on_succeeded=lambda *a: events.append(("succeeded", a[0], a[2])),
+            )
+        finally:
+            await room.close()
+
+    result = asyncio.run(go())
+    assert result.attempt == 2 and result.participant_count == 1
+    assert [e[0] for e in events] == ["requested", "failed", "requested", "succeeded"]
+    assert events[1][3] is True and events[-1] == ("succeeded", 2, 1)
+    assert first.released == 1 and second.released == 1 and second.left == 1
+
+
+def test_an_unresolvable_host_fails_before_daily_is_asked() -> None:
+    async def no_such_host(host: str, port: int) -> Any:
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    fake = FakeCallClient()
+    room = FakeDailyRoom(fake, resolver=no_such_host)
+    with pytest.raises(DailyJoinError, match="cannot resolve acme.daily.co"):
+        asyncio.run(room.join(1))
+    assert fake.joined_with is None and room.clients == [fake]
+
+
+def test_input_before_join_is_an_error() -> None:
+    with pytest.raises(RuntimeError, match="join"):
+        DailyRoom(URL).input()
+
+
+# --------------------------------------------------------------------------------------------
+# the pipeline: participants, audio, transcription, chat, leaving
+# --------------------------------------------------------------------------------------------
+
+
+def test_participants_already_present_are_announced_and_their_audio_captured() -> None:
+    fake = FakeCallClient([participant("alice"), participant("bob", "Bob B.")])
+    room = FakeDailyRoom(fake)
+
+    async def script(room: FakeDailyRoom, rec: Recorder) -> None:
+        await settle(rec, lambda fs: len(of(fs, ParticipantJoinedFrame)) == 2)
+        assert set(fake.renderers) == {"alice", "bob"}
+        await room.audio("alice", 3)
+        await room.audio("bob", 2)
+        await settle(rec, lambda fs: len(of(fs, UserAudioRawFrame)) == 5)
+
+    rec = asyncio.run(run_room(room, script))
+    joined = of(rec.frames, ParticipantJoinedFrame)
+    assert [(j.participant_id, j.display_name) for j in joined] == [("alice", "Alice"), ("bob", "Bob B.")]
+    assert room.count_at_join == 2
+    audio = of(rec.frames, UserAudioRawFrame)
+    assert {a.user_id for a in audio} == {"alice", "bob"}
+    alice = [media_time_of(a) for a in audio if a.user_id == "alice"]
+    assert alice[1] - alice[0] == 20 and alice[2] - alice[1] == 20  # sample-counted, 20 ms apart
+    assert all(t is not None and t >= 0 for t in alice)
+    kinds = [type(f).__name__ for f in rec.frames]
+    assert kinds[-3:] == ["RoomEndedFrame", "EndWorkerFrame", "EndFrame"]
+
+
+def test_participants_joining_between_join_and_pipeline_start_are_captured() -> None:
+    fake = FakeCallClient([participant("alice")])
+    room = FakeDailyRoom(fake)
+
+    async def between() -> None:  # the pipeline does not exist yet
+        await room.fire("on_participant_joined", participant("carol"))
+        await asyncio.sleep(0.05)
+
+    async def script(room: FakeDailyRoom, rec: Recorder) -> None:
+        await settle(rec, lambda fs: len(of(fs, ParticipantJoinedFrame)) == 2)
+        await room.audio("carol", 1)
+        await settle(rec, lambda fs: len(of(fs, UserAudioRawFrame)) == 1)
+
+    rec = asyncio.run(run_room(room, script, between=between))
+    assert [j.participant_id for j in of(rec.frames, ParticipantJoinedFrame)] == ["alice", "carol"]
+    assert set(fake.renderers) == {"alice", "carol"}
+
+
+def test_late_joiners_are_announced_captured_and_leave_pushes_participant_left() -> None:
+    fake = FakeCallClient([participant("alice")])
+    room = FakeDailyRoom(fake)
+
+    async def script(room: FakeDailyRoom, rec: Recorder) -> None:
+        await settle(rec, lambda fs: len(of(fs, ParticipantJoinedFrame)) == 1)
+        await asyncio.sleep(0.03)
+        await room.fire("on_participant_joined", participant("dan", "Dan"))
+        await room.fire("on_participant_joined", participant("dan", "Dan"))  # duplicate event: ignored
+        await settle(rec, lambda fs: len(of(fs, ParticipantJoinedFrame)) == 2)
+        await room.audio("dan", 2)
+        await settle(rec, lambda fs: len(of(fs, UserAudioRawFrame)) == 2)
+        assert room.present == {"alice": "Alice", "dan": "Dan"}
+        await room.fire("on_participant_left", participant("dan"), "leftCall")
+        await room.fire("on_participant_left", participant("nobody"), "leftCall")  # never joined: ignored
+        await settle(rec, lambda fs: len(of(fs, ParticipantLeftFrame)) == 1)
+        assert room.present == {"alice": "Alice"}
+
+    rec = asyncio.run(run_room(room, script))
+    joined = of(rec.frames, ParticipantJoinedFrame)
+    left = of(rec.frames, ParticipantLeftFrame)
+    assert [j.participant_id for j in joined] == ["alice", "dan"]
+    assert joined[1].media_time_ms >= joined[0].media_time_ms + 30
+    assert [(x.participant_id, x.reason) for x in left] == [("dan", "left")]
+    assert left[0].media_time_ms >= joined[1].media_time_ms
+    assert "dan" in fake.renderers and fake.subscribed.count("dan") == 1  # captured once
+
+
+def test_chat_arrives_as_the_daily_app_message_frame_unchanged() -> None:
+    fake = FakeCallClient([participant("alice")])
+    room = FakeDailyRoom(fake)
+    chat = {"event": "chat-msg", "message": "hello room", "name": "Alice", "room": "main-room", "date": "2026-01-01T00:00:00.000Z"}
+
+    async def script(room: FakeDailyRoom, rec: Recorder) -> None:
+        await settle(rec, lambda fs: len(of(fs, ParticipantJoinedFrame)) == 1)
+        await room.fire("on_app_message", chat, "alice")
+        await settle(rec, lambda fs: len(of(fs, DailyInputTransportMessageFrame)) == 1)
+
+    rec = asyncio.run(run_room(room, script))
+    (msg,) = of(rec.frames, DailyInputTransportMessageFrame)
+    assert msg.message == chat and msg.participant_id == "alice"
+    assert media_time_of(msg) is not None
+
+
+def test_transcription_is_started_and_allowed_for_present_and_later_participants() -> None:
+    fake = FakeCallClient([participant("alice")])
+    room = FakeDailyRoom(fake, transcription=True)
+
+    async def script(room: FakeDailyRoom, rec: Recorder) -> None:
+        await settle(rec, lambda fs: len(of(fs, ParticipantJoinedFrame)) == 1)
+        await asyncio.to_thread(room.transport._client.on_transcription_started, {"instanceId": "tx-1"})
+        await room.fire("on_participant_joined", participant("bob"))
+        await settle(rec, lambda fs: len(of(fs, ParticipantJoinedFrame)) == 2)
+        await room.fire(
+            "on_transcription_message",
+            {"participantId": "bob", "text": "hi all", "timestamp": "2026-01-01T00:00:01Z", "rawResponse": {"is_final": True}},
+        )
+        await settle(rec, lambda fs: len(of(fs, TranscriptionFrame)) == 1)
+
+    rec = asyncio.run(run_room(room, script))
+    assert fake.transcription_started
+    assert fake.transcription_allow and fake.transcription_allow[-1] == ["alice", "bob"]
+    (tx,) = of(rec.frames, TranscriptionFrame)
+    assert tx.user_id == "bob" and tx.text == "hi all" and media_time_of(tx) is not None
+
+
+def test_app_messages_go_out_through_the_joined_client() -> None:
+    fake = FakeCallClient([participant("alice")])
+    room = FakeDailyRoom(fake)
+
+    async def script(room: FakeDailyRoom, rec: Recorder) -> None:
+        await room.input().push_frame(DailyOutputTransportMessageUrgentFrame(message={"topic": "x"}, participant_id="alice"))
+        deadline = time.monotonic() + 5
+        while not fake.sent and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+
+    asyncio.run(run_room(room, script))
+    assert fake.sent == [({"topic": "x"}, "alice")]
+
+
+def test_media_ticks_flow_while_the_room_runs() -> None:
+    fake = FakeCallClient()
+    room = FakeDailyRoom(fake)
+
+    async def script(room: FakeDailyRoom, rec: Recorder) -> None:
+        await settle(rec, lambda fs: len(of(fs, MediaTickFrame)) >= 3)
+
+    rec = asyncio.run(run_room(room, script))
+    ticks = [t.media_time_ms for t in of(rec.frames, MediaTickFrame)]
+    assert ticks == sorted(set(ticks)) and all(t % 100 == 0 and t > 0 for t in ticks)
+    assert room.count_at_join == 0
+
+
+def test_the_room_leaves_once_even_after_the_pipeline_released_its_share() -> None:
+    fake = FakeCallClient([participant("alice")])
+    room = FakeDailyRoom(fake)
+
+    async def script(room: FakeDailyRoom, rec: Recorder) -> None:
+        assert fake.left == 0
+
+    asyncio.run(run_room(room, script))
+    assert fake.left == 1 and fake.released == 1
+
+
+def test_waiting_for_an_empty_room_ends_after_the_last_leave() -> None:
+    fake = FakeCallClient([participant("alice")])
+    room = FakeDailyRoom(fake)
+    ended: list[float] = []
+
+    async def script(room: FakeDailyRoom, rec: Recorder) -> None:
+        watcher = asyncio.create_task(room.wait_until_empty(0.2))
+        await asyncio.sleep(0.3)
+        assert not watcher.done()  # alice is still here
+        t0 = time.monotonic()
+        await room.fire("on_participant_left", participant("alice"), "leftCall")
+        await asyncio.wait_for(watcher, 3)
+        ended.append(time.monotonic() - t0)
+
+    asyncio.run(run_room(room, script))
+    assert 0.15 <= ended[0] < 2
+
+
+# --------------------------------------------------------------------------------------------
+# the real DailyTransport against an unresolvable host (no network here but DNS says no)
+# --------------------------------------------------------------------------------------------
+
+UNRESOLVABLE = "https://nonexistent-prism-test.invalid/room"
+
+
+def _nothing_on_stdout(capfd: pytest.CaptureFixture[str], secret: str) -> None:
+    out, err = capfd.readouterr()
+    assert out == ""
+    assert secret not in err
+
+
+def test_real_transport_unresolvable_host_fails_fast_with_the_lookup(capfd: pytest.CaptureFixture[str]) -> None:
+    room = DailyRoom(UNRESOLVABLE + "?t=" + TOKEN)
+
+    async def go() -> tuple[float, BaseException]:
+        t0 = time.monotonic()
+        try:
+            await join_with_retries(room.join, attempts=2, base_delay_s=0.05)
+        except JoinFailed as exc:
+            return time.monotonic() - t0, exc
+        finally:
+            await room.close()
+        raise AssertionError("joined an unresolvable host")
+
+    elapsed, exc = asyncio.run(go())
+    assert elapsed < 5, elapsed
+    assert "cannot resolve nonexistent-prism-test.invalid" in str(exc)
+    assert TOKEN not in str(exc)
+    _nothing_on_stdout(capfd, TOKEN)
+
+
+@pytest.mark.slow
+def test_real_transport_join_failure_is_detected_by_daily_itself(capfd: pytest.CaptureFixture[str]) -> None:
+    """Without the lookup daily-core reports the failure itself, after ~19 s (measured: 19.0 s)."""
+    room = DailyRoom(UNRESOLVABLE + "?t=" + TOKEN, dns_timeout_s=None, join_timeout_s=40)
+
+    async def go() -> tuple[float, BaseException]:
+        t0 = time.monotonic()
+        try:
+            await room.join(1)
+        except DailyJoinError as exc:
+            return time.monotonic() - t0, exc
+        finally:
+            await room.close()
+        raise AssertionError("joined an unresolvable host")
+
+    elapsed, exc = asyncio.run(go())
+    assert elapsed < 35, elapsed
+    assert "failed to lookup address information" in str(exc) or "RoomLookup" in str(exc)
+    assert TOKEN not in str(exc)
+    _nothing_on_stdout(capfd, TOKEN)
+
+
+def test_real_transport_join_timeout_bounds_a_slow_join() -> None:
+    """A join daily-core has not answered yet is abandoned at join_timeout_s (its release runs off-loop)."""
+    room = DailyRoom(UNRESOLVABLE, dns_timeout_s=None, join_timeout_s=1.0)
+
+    async def go() -> tuple[float, BaseException]:
+        t0 = time.monotonic()
+        try:
+            await room.join(1)
+        except DailyJoinError as exc:
+            return time.monotonic() - t0, exc
+        finally:
+            await room.close()
+        raise AssertionError("joined an unresolvable host")
+
+    elapsed, exc = asyncio.run(go())
+    assert elapsed < 4, elapsed
+    assert "did not complete the join within 1s" in str(exc)
+
+
+def test_real_transport_join_retries_stop_at_the_time_budget() -> None:
+    room = DailyRoom(UNRESOLVABLE, dns_timeout_s=None, join_timeout_s=30)
+    failed: list[tuple[Any, ...]] = []
+
+    async def go() -> tuple[float, BaseException]:
+        t0 = time.monotonic()
+        try:
+            await join_with_retries(room.join, attempts=3, budget_s=1.5, base_delay_s=0.05, on_failed=lambda *a: failed.append(a))
+        except JoinFailed as exc:
+            return time.monotonic() - t0, exc
+        finally:
+            await room.close()
+        raise AssertionError("joined an unresolvable host")
+
+    elapsed, exc = asyncio.run(go())
+    assert elapsed < 5, elapsed
+    assert failed and failed[-1][2] is False  # the last report says no retry follows
+    assert "budget" in str(exc) or "timed out" in str(exc)
