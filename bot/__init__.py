@@ -10,7 +10,10 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-__all__ = ["bot", "readyz"]
+__all__ = ["__version__", "bot", "readyz"]
+
+__version__ = "0.1.0"
+"""The package version (pyproject reads it from here); put on ``assistant.session.started``."""
 
 
 async def bot(runner_args: Any) -> int:

@@ -65,10 +65,13 @@ def load_settings(argv: Sequence[str] | None) -> Any:
 def main(argv: Sequence[str] | None = None) -> int:
     debug = "--debug" in (sys.argv[1:] if argv is None else argv)
     try:
+        settings = load_settings(argv)
+        from bot.startup import begin, wants_live_view
+
+        started = begin(settings, claim_stdout=True, live_view=wants_live_view(settings))  # first envelope: before the heavy imports
         from bot.app import run
 
-        settings = load_settings(argv)
-        return run(settings, started_at=START)
+        return run(settings, started_at=START, started=started)
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # the one place a user-caused error becomes one line

@@ -16,41 +16,29 @@ import os
 import signal
 import sys
 import time
-import uuid
-from importlib import metadata
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from loguru import logger
 
 from bot.errors import PrismError
-from bot.events import EventRuntime, SessionContext, create_runtime
+from bot.events import EventRuntime
 from bot.generated import (
     AssistantRoomJoinFailed,
     AssistantRoomJoinRequested,
     AssistantRoomJoinSucceeded,
     AssistantSessionEnded,
     AssistantSessionFailed,
-    AssistantSessionStarted,
     BotHealthHeartbeat,
 )
-from bot.rooms.urls import room_id_from_url, sanitize_room_url
 from bot.secrets import SecretScrubber, log_patcher, scrubber_from_env, scrubbing_sink
+from bot.startup import DEMO_SCENARIO, Started, begin, wants_live_view  # noqa: F401 (wants_live_view re-exported)
 
 if TYPE_CHECKING:
     from bot.context import AssistantContext
     from bot.settings import Settings
 
-DEMO_SCENARIO = Path(__file__).resolve().parent / "scenarios" / "demo.json"
 GRACE_SECS = 1.5
 """After a stop request, how long the pipeline may take to flush before it is cancelled (exit < 3 s)."""
-
-
-def bot_version() -> str:
-    try:
-        return metadata.version("prism-room-bot")
-    except metadata.PackageNotFoundError:
-        return "0.0.0+source"
 
 
 def secret_values(settings: "Settings") -> list[Any]:
@@ -73,14 +61,6 @@ def configure_logging(settings: "Settings", scrub: SecretScrubber, *, live_view:
         backtrace=settings.debug,
         diagnose=False,
     )
-
-
-def wants_live_view(settings: "Settings") -> bool:
-    if settings.view == "live":
-        return True
-    if settings.view == "off":
-        return False
-    return sys.stdout.isatty() and sys.stderr.isatty()
 
 
 class Session:
@@ -215,37 +195,45 @@ class Session:
         return room
 
     async def _join_simulated(self, room_id: str) -> Any:
+        """Loading the scenario is the simulated room's join: its errors are join failures."""
         from bot.errors import ScenarioError
-        from bot.rooms.scenario import load_scenario
-        from bot.rooms.simulated import SimulatedRoom
 
         self.bus.publish(AssistantRoomJoinRequested(room_id=room_id, attempt=1, max_attempts=1))
         started = time.monotonic()
+        from bot.rooms.scenario import load_scenario  # numpy and the clips: after the request is out
+
         try:
             scenario = await asyncio.to_thread(load_scenario, self.settings.simulate or DEMO_SCENARIO)
         except ScenarioError as exc:
             self.bus.publish(AssistantRoomJoinFailed(room_id=room_id, attempt=1, error=str(exc)[:500], will_retry=False, retry_in_ms=0))
             self._fail("join", exc)
             raise
-        self.room = SimulatedRoom(scenario, speed=self.settings.speed, verbose=self.settings.verbose)
         self.bus.publish(AssistantRoomJoinSucceeded(room_id=room_id, attempt=1, join_latency_ms=int((time.monotonic() - started) * 1000), participant_count=0))
+        self.heartbeat()  # before Pipecat's imports hold the loop for a few hundred ms
+        from bot.rooms.simulated import SimulatedRoom
+
+        self.room = SimulatedRoom(scenario, speed=self.settings.speed, verbose=self.settings.verbose)
         return self.room
 
-    async def _heartbeats(self) -> None:
+    def heartbeat(self) -> None:
         bus = self.bus
-        while True:
-            bus.publish(
-                BotHealthHeartbeat(
-                    uptime_ms=self._uptime_ms(),
-                    published=bus.published,
-                    dropped=bus.dropped,
-                    violations=bus.per_topic.get("conversation.policy.violation", 0),
-                    buffer_fill_percent=min(100.0, bus.buffer_fill_percent),
-                    participants=self.participants_present,
-                    media_time_ms=self.media_now_ms(),
-                )
+        bus.publish(
+            BotHealthHeartbeat(
+                uptime_ms=self._uptime_ms(),
+                published=bus.published,
+                dropped=bus.dropped,
+                violations=bus.per_topic.get("conversation.policy.violation", 0),
+                buffer_fill_percent=min(100.0, bus.buffer_fill_percent),
+                participants=self.participants_present,
+                media_time_ms=self.media_now_ms(),
             )
+        )
+
+    async def _heartbeats(self) -> None:
+        """Every ``heartbeat_secs`` after the first one, which ``run`` sends right at join."""
+        while True:
             await asyncio.sleep(self.settings.heartbeat_secs)
+            self.heartbeat()
 
     async def _watch_daily(self, room: Any) -> None:
         """End the session when the room stays empty, or the call drops underneath the bot."""
@@ -273,7 +261,11 @@ class Session:
         try:
             context = await self._context()
             daily = bool(self.settings.room_url)
-            room = await (self._join_daily() if daily else self._join_simulated(room_id))
+            if daily:
+                room = await self._join_daily()
+                self.heartbeat()
+            else:
+                room = await self._join_simulated(room_id)
             agenda = context.agenda if daily or not room.scenario.agenda else room.scenario.agenda
             await self._run_pipeline(room, agenda=agenda, daily=daily)
         except asyncio.CancelledError:
@@ -353,12 +345,13 @@ async def run_session_async(
     configure_logs: bool = False,
     live_view: bool = False,
     session_id: str | None = None,
+    started: Started | None = None,
 ) -> int:
     """Run one session; returns the exit code. Raises ``PrismError`` for what a user can fix.
 
-    The CLI claims the process's stdout and owns logging and signals; Pipecat Cloud runs this
-    in-process next to its own server, so there it writes envelopes to ``sys.stdout`` and leaves
-    logging and signals alone.
+    The CLI claims the process's stdout and owns logging and signals, and has already published
+    the start (``started``); Pipecat Cloud runs this in-process next to its own server, so there it
+    writes envelopes to ``sys.stdout`` and leaves logging and signals alone.
     """
     started_at = time.monotonic() if started_at is None else started_at
     scrub = scrubber_from_env(None, *secret_values(settings))
@@ -366,50 +359,14 @@ async def run_session_async(
         configure_logging(settings, scrub, live_view=live_view)
     else:
         logger.configure(patcher=log_patcher(scrub))
-
-    if settings.room_url:
-        room_url = sanitize_room_url(settings.room_url)
-        room_id = room_id_from_url(room_url)
-        transport = "daily"
-    else:
-        room_id = Path(settings.simulate or DEMO_SCENARIO).stem[:128] or "room"
-        room_url = f"simulated://{room_id}"
-        transport = "simulated"
-
-    session: Session | None = None
-
-    def on_closed() -> None:
-        if session is not None:
-            session.stdout_closed()
-
-    runtime = create_runtime(
-        SessionContext(session_id=session_id or str(uuid.uuid4()), assistant_id=settings.assistant_id, tenant_id=settings.tenant_id, room_id=room_id),
-        salt=settings.pii_salt.get_secret_value(),
-        claim_stdout=claim_stdout and not live_view,
-        stdout=None if claim_stdout or live_view else sys.stdout.buffer,
-        on_stdout_closed=on_closed,
-    )
-    view = None
-    if live_view:
-        from bot.live_view import LiveView
-
-        view = LiveView(runtime.bus, stream=sys.stderr, scenario_name=room_id)
-    runtime.bus.publish(
-        AssistantSessionStarted(
-            assistant_id=settings.assistant_id,
-            tenant_id=settings.tenant_id,
-            bot_version=bot_version(),
-            room_url=room_url,
-            transport=transport,  # type: ignore[arg-type]
-        )
-    )
-    runtime.verify_spec(refuse_on_mismatch=settings.refuse_forward_on_spec_mismatch)
-    if settings.expect_spec_version:
-        runtime.expect_version(settings.expect_spec_version)
+    if started is None:
+        started = begin(settings, claim_stdout=claim_stdout, live_view=live_view, session_id=session_id)
+    runtime, view = started.runtime, started.view
 
     session = Session(settings, runtime, scrub, started_at=started_at, handle_signals=handle_signals)
+    started.on_stdout_closed = session.stdout_closed
     try:
-        await session.run(room_id)
+        await session.run(started.room_id)
     except PrismError:
         if view is not None:
             view.close()
@@ -427,11 +384,12 @@ async def run_session_async(
     return 0
 
 
-def run(settings: "Settings", *, started_at: float) -> int:
-    """The CLI's session: owns stdout (envelopes only), logging and signals."""
-    live = wants_live_view(settings)
+def run(settings: "Settings", *, started_at: float, started: Started) -> int:
+    """The CLI's session, once ``begin`` has published the start."""
     return asyncio.run(
-        run_session_async(settings, started_at=started_at, handle_signals=True, claim_stdout=True, configure_logs=True, live_view=live)
+        run_session_async(
+            settings, started_at=started_at, handle_signals=True, claim_stdout=True, configure_logs=True, live_view=started.view is not None, started=started
+        )
     )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from loguru import logger
+from bot.events._log import logger
 
 from bot.events.bus import EventBus
 from bot.events.governance import Redactor, Sampler
@@ -50,7 +50,7 @@ class AppMessageForwarder:
         if size > self.max_bytes:
             self.too_large += 1
             self._bus.count_drop("app_message_too_large")
-            logger.warning(f"{envelope['topic']} envelope is {size} bytes, over the {self.max_bytes}-byte app message limit; not sent")
+            logger().warning(f"{envelope['topic']} envelope is {size} bytes, over the {self.max_bytes}-byte app message limit; not sent")
             self._bus.publish(
                 ForwardingDeliveryDeferred(
                     destination=DESTINATION, count=1, reason="too_large", topic=envelope["topic"], size_bytes=size, limit_bytes=self.max_bytes

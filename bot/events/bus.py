@@ -8,19 +8,21 @@ publisher.
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import threading
 from collections import Counter, deque
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Union
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Union
 
 import uuid_utils
-from loguru import logger
+from bot.events._log import logger
 
 from bot.events.envelope import SessionContext
 from bot.events.registry import SpecRegistry
 from bot.generated import TopicModel
+
+if TYPE_CHECKING:
+    import asyncio
 
 Envelope = dict[str, Any]
 Handler = Callable[[Envelope], Union[None, Awaitable[None]]]
@@ -129,6 +131,8 @@ class EventBus:
                 self._handler_failed(sub, topic, exc)
 
     def _spawn(self, sub: _Subscription, envelope: Envelope) -> None:
+        import asyncio  # only processes with async subscribers pay for it, and never before the first envelope
+
         loop = asyncio.get_running_loop()  # RuntimeError (counted) when called with no loop
         task = loop.create_task(sub.handler(envelope))  # type: ignore[arg-type]
         self._tasks.add(task)
@@ -143,10 +147,12 @@ class EventBus:
     def _handler_failed(self, sub: _Subscription, topic: str, exc: BaseException | None) -> None:
         self.handler_errors += 1
         name = getattr(sub.handler, "__qualname__", repr(sub.handler))
-        logger.opt(exception=exc).error(f"event subscriber {name} failed on {topic}: {exc!r}")
+        logger().opt(exception=exc).error(f"event subscriber {name} failed on {topic}: {exc!r}")
 
     async def drain(self) -> None:
         """Wait for async subscribers still running."""
+        import asyncio
+
         while self._tasks:
             await asyncio.gather(*tuple(self._tasks), return_exceptions=True)
 

@@ -14,7 +14,7 @@ import sys
 from typing import Any, BinaryIO, Callable
 
 import orjson
-from loguru import logger
+from bot.events._log import logger
 
 from bot.events.governance import Redactor
 from bot.events.registry import SpecRegistry
@@ -83,7 +83,7 @@ class StdoutEmitter:
         if self.closed:
             return
         self.closed = True
-        logger.warning(f"{why}; no more envelopes will be written")
+        logger().warning(f"{why}; no more envelopes will be written")
         if self._fd is not None:
             try:
                 devnull = os.open(os.devnull, os.O_WRONLY)
