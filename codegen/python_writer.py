@@ -163,28 +163,50 @@ def render_python(registry: dict[str, Any]) -> dict[str, str]:
     writer = _ModelWriter()
     for t in ordered:
         writer.used_names.add(t["className"])
-    class_names = []
+    modules: dict[str, list[str]] = {}  # module name -> class names it defines
+    module_texts: dict[str, str] = {}
     for t in ordered:
         writer.used_names.discard(t["className"])
-        class_names.append(writer.model(t["schema"], t["className"], topic=t, const=t["constName"]))
+        first_block = len(writer.blocks)
+        writer.model(t["schema"], t["className"], topic=t, const=t["constName"])
+        blocks = writer.blocks[first_block:]
+        module = "payload_" + re.sub(r"[^a-z0-9]+", "_", t["id"].lower())
+        modules[module] = [b.split("(")[0].split()[1] for b in blocks]
+        module_texts[module] = "\n".join(
+            [
+                HEADER,
+                f'"""Payload model of ``{t["id"]}``."""',
+                "",
+                "from __future__ import annotations",
+                "",
+                "from typing import Annotated, ClassVar, Literal  # noqa: F401",
+                "",
+                "from pydantic import AfterValidator, Field  # noqa: F401",
+                "",
+                "from bot.generated._base import PayloadModel, TopicModel, is_none, unique_items  # noqa: F401",
+                "from bot.generated.topics import Topic",
+                "",
+                "",
+                "\n\n\n".join(blocks),
+                "",
+                "",
+                "__all__ = [" + ", ".join(repr(n) for n in modules[module]) + "]",
+                "",
+            ]
+        )
+    all_names = sorted(name for names in modules.values() for name in names)
+    topic_module = {t["className"]: "payload_" + re.sub(r"[^a-z0-9]+", "_", t["id"].lower()) for t in ordered}
 
     models_py = "\n".join(
         [
             HEADER,
-            '"""Payload models, one per topic. Build payloads only through these."""',
+            '"""Every payload model at once, and ``MODELS``: the model of each topic."""',
             "",
             "from __future__ import annotations",
             "",
-            "from typing import Annotated, ClassVar, Literal",
-            "",
-            "from pydantic import AfterValidator, Field",
-            "",
-            "from bot.generated._base import PayloadModel, TopicModel, is_none, unique_items",
+            *[f"from bot.generated.{module} import {', '.join(names)}" for module, names in modules.items()],
+            "from bot.generated._base import TopicModel",
             "from bot.generated.topics import Topic",
-            "",
-            "",
-            "\n\n\n".join(writer.blocks),
-            "",
             "",
             "MODELS: dict[Topic, type[TopicModel]] = {",
             *[f"    Topic.{t['constName']}: {t['className']}," for t in ordered],
@@ -192,12 +214,14 @@ def render_python(registry: dict[str, Any]) -> dict[str, str]:
             '"""The payload model of every topic."""',
             "",
             "__all__ = [",
-            *[f"    {name!r}," for name in sorted(class_names + [b.split("(")[0].split()[1] for b in writer.blocks if "(PayloadModel)" in b.splitlines()[0]])],
+            *[f"    {name!r}," for name in all_names],
             '    "MODELS",',
             "]",
             "",
         ]
     )
+    lazy_map = {name: module for module, names in modules.items() for name in names}
+    del topic_module
 
     base_py = "\n".join(
         [
@@ -250,14 +274,40 @@ def render_python(registry: dict[str, Any]) -> dict[str, str]:
     init_py = "\n".join(
         [
             HEADER,
-            '"""Code generated from ``spec/``: payload models, the Topic enum and the spec version."""',
+            '"""Code generated from ``spec/``: payload models, the Topic enum and the spec version.',
             "",
-            "from bot.generated.models import *  # noqa: F401,F403",
-            "from bot.generated.models import MODELS, __all__ as _models_all",
-            "from bot.generated.topics import SPEC_VERSION, Topic",
+            "Each topic's model lives in its own module and is imported on first use",
+            "(``from bot.generated import RoomDominanceScore`` works as usual): the bot publishes its",
+            'first envelope after importing 3 models, not all of them."""',
+            "",
+            "from __future__ import annotations",
+            "",
+            "from importlib import import_module",
+            "from typing import Any",
+            "",
             "from bot.generated._base import PayloadModel, TopicModel",
+            "from bot.generated.topics import SPEC_VERSION, Topic",
             "",
-            '__all__ = ["SPEC_VERSION", "Topic", "TopicModel", "PayloadModel", *_models_all]',
+            "_LAZY: dict[str, str] = {",
+            *[f"    {name!r}: {module!r}," for name, module in sorted(lazy_map.items())],
+            "}",
+            "",
+            '__all__ = ["SPEC_VERSION", "Topic", "TopicModel", "PayloadModel", "MODELS", *_LAZY]',
+            "",
+            "",
+            "def __getattr__(name: str) -> Any:",
+            '    if name == "MODELS":',
+            '        value = import_module("bot.generated.models").MODELS',
+            "    elif name in _LAZY:",
+            '        value = getattr(import_module(f"bot.generated.{_LAZY[name]}"), name)',
+            "    else:",
+            '        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")',
+            "    globals()[name] = value",
+            "    return value",
+            "",
+            "",
+            "def __dir__() -> list[str]:",
+            "    return sorted(__all__)",
             "",
         ]
     )
@@ -267,6 +317,7 @@ def render_python(registry: dict[str, Any]) -> dict[str, str]:
         "_base.py": base_py,
         "topics.py": topics_py,
         "models.py": models_py,
+        **{f"{module}.py": text for module, text in module_texts.items()},
         "registry.json": registry_json,
         "spec_version.txt": registry["specVersion"] + "\n",
     }

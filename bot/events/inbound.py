@@ -17,7 +17,8 @@ from pydantic import ValidationError
 
 from bot.events.bus import EventBus
 from bot.events.envelope import Envelope
-from bot.generated import MODELS, EventsInboundRejected, EventsRuntimeVersionMismatch, Topic, TopicModel
+import bot.generated as generated
+from bot.generated import EventsInboundRejected, EventsRuntimeVersionMismatch, Topic, TopicModel
 
 MAX_BYTES = 4096
 MAX_DEPTH = 16
@@ -158,7 +159,7 @@ class InboundValidator:
         version_matches = envelope.spec_version == self._registry.spec_version
         if not version_matches:
             self._report_version(envelope.spec_version, sender_id, media_time_ms)
-        model = MODELS[Topic(topic)]
+        model = generated.MODELS[Topic(topic)]  # all models load on the first inbound message, not at start-up
         try:
             payload = model.model_validate(value["payload"])
         except ValidationError as exc:

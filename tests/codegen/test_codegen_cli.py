@@ -94,7 +94,7 @@ def test_check_fails_and_names_stale_files_after_a_descriptor_edit(workspace: tu
 
     assert result.returncode == 1
     assert "stale" in result.stderr
-    for name in ("models.py", "registry.json", "spec_version.txt", "topics.py"):
+    for name in ("payload_room_vote_cast.py", "registry.json", "spec_version.txt", "topics.py"):
         assert str(py / name) in result.stderr
     assert str(ts) in result.stderr
     assert snapshot(py, ts) == before  # --check writes nothing
