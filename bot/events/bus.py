@@ -93,8 +93,11 @@ class EventBus:
         if not isinstance(payload, TopicModel):
             raise TypeError(f"publish() takes a generated payload model, not {type(payload).__name__}")
         topic = payload.TOPIC.value
-        if topic not in self.registry.topics:
+        rule = self.registry.topics.get(topic)
+        if rule is None:
             raise ValueError(f"topic {topic!r} is not in the loaded spec {self.spec_version}")
+        if self.context.runtime not in rule.origin:
+            raise ValueError(f"a {self.context.runtime} runtime may not publish {topic} (origin: {', '.join(sorted(rule.origin))})")
         body = payload.to_wire()
         uid = uuid_utils.uuid7()
         with self._lock:

@@ -4,7 +4,7 @@
 
 from enum import StrEnum
 
-SPEC_VERSION = 'sha256:01cebf09b752cebd15c42dbbf65d0f7bdfe7cf75270b295e2b3dae27beb7f85a'
+SPEC_VERSION = 'sha256:e7e4de47f6e8e3d31a17d9aa5fed9d246d7b8f9193004d1a17d547b52737e117'
 """Hash of the spec this code was generated from (see docs/events.md)."""
 
 

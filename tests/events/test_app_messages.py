@@ -15,7 +15,7 @@ from bot.generated import (
     FacilitatorMessage,
     RoomParticipantJoined,
     RoomSpeakingStarted,
-    RoomVoteCast,
+    EventsInboundRejected,
     TopicModel,
 )
 
@@ -33,7 +33,7 @@ ROUTING: list[tuple[str, TopicModel, bool]] = [
     ("facilitator_message_goes", facilitator("Let's hear from someone else."), True),
     ("participant_joined_stays", RoomParticipantJoined(participant_id="p1", display_name="Ann", media_time_ms=0), False),
     ("heartbeat_stays", BotHealthHeartbeat(uptime_ms=1, published=0, dropped=0, violations=0, buffer_fill_percent=0.0, participants=1), False),
-    ("vote_cast_stays", RoomVoteCast(vote_id="v", option="yes"), False),
+    ("inbound_rejected_stays", EventsInboundRejected(reason="schema", sender_id="p1"), False),
 ]
 
 
@@ -102,7 +102,7 @@ def test_a_disabled_forwarder_drops_and_counts(bus: EventBus) -> None:
 
 def test_a_disabled_forwarder_ignores_topics_that_never_go_to_browsers(bus: EventBus) -> None:
     forwarder = forwarder_for(bus, enabled=False)
-    assert forwarder.prepare(bus.publish(RoomVoteCast(vote_id="v", option="yes"))) is None
+    assert forwarder.prepare(bus.publish(EventsInboundRejected(reason="schema", sender_id="p1"))) is None
     assert bus.dropped == 0
 
 

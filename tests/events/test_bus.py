@@ -15,6 +15,7 @@ from bot.generated import (
     DominanceShare,
     RoomSpeakingStarted,
     RoomVoteCast,
+    RoomVoteStarted,
     TopicModel,
 )
 
@@ -37,9 +38,9 @@ def logs() -> Iterator[list[str]]:
 
 SUBSCRIPTIONS = [
     ("exact_topic", "room.speaking.started", {"room.speaking.started"}),
-    ("prefix_wildcard", "room.*", {"room.speaking.started", "room.vote.cast"}),
+    ("prefix_wildcard", "room.*", {"room.speaking.started", "room.vote.started"}),
     ("deeper_prefix_wildcard", "room.speaking.*", {"room.speaking.started"}),
-    ("everything", "*", {"room.speaking.started", "room.vote.cast", "bot.health.heartbeat"}),
+    ("everything", "*", {"room.speaking.started", "room.vote.started", "bot.health.heartbeat"}),
     ("other_exact_topic", "bot.health.heartbeat", {"bot.health.heartbeat"}),
     ("prefix_is_not_a_substring_match", "room.speak.*", set()),
     ("exact_does_not_match_longer_ids", "room.speaking", set()),
@@ -51,7 +52,7 @@ def test_subscription_patterns_match_exact_prefix_or_all(bus: EventBus, pattern:
     seen: list[dict] = []
     bus.subscribe(pattern, seen.append)
     bus.publish(started())
-    bus.publish(RoomVoteCast(vote_id="v1", option="yes"))
+    bus.publish(RoomVoteStarted(vote_id="v1", question="Ship it?", options=["yes", "no"], closes_at_ms=30_000))
     bus.publish(heartbeat())
     assert {env["topic"] for env in seen} == expected
 
@@ -203,3 +204,9 @@ def test_subscribers_get_the_envelope_the_publisher_gets(bus: EventBus) -> None:
     env = bus.publish(started())
     assert seen == [env]
     assert isinstance(started(), TopicModel)
+
+
+def test_a_runtime_may_only_publish_topics_whose_origin_lists_it(bus: EventBus) -> None:
+    with pytest.raises(ValueError, match="may not publish room.vote.cast"):
+        bus.publish(RoomVoteCast(vote_id="v1", option="yes"))
+    assert bus.published == 0

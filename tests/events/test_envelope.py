@@ -9,7 +9,7 @@ import uuid
 import pytest
 
 from bot.events import Envelope, EventBus, SessionContext, SpecRegistry, uuid7_ms
-from bot.generated import SPEC_VERSION, RoomSpeakingStarted, RoomSpeakingStopped, Topic
+from bot.generated import SPEC_VERSION, ForwardingDeliveryDeferred, RoomSpeakingStarted, RoomSpeakingStopped, Topic
 
 
 def started(pid: str = "p1", at: int = 0) -> RoomSpeakingStarted:
@@ -93,7 +93,8 @@ CONTEXTS = [
 
 @pytest.mark.parametrize(("context", "expected"), [c[1:] for c in CONTEXTS], ids=[c[0] for c in CONTEXTS])
 def test_context_fields_are_present_only_when_set(registry: SpecRegistry, context: SessionContext, expected: dict) -> None:
-    env = EventBus(registry=registry, context=context).publish(started())
+    payload = started() if context.runtime == "bot" else ForwardingDeliveryDeferred(destination="eventbridge", count=1, reason="throttled")
+    env = EventBus(registry=registry, context=context).publish(payload)
     fixed = {"id", "ts", "topic", "specVersion", "payload", "meta"}
     assert {k: v for k, v in env.items() if k not in fixed} == expected
     Envelope.model_validate(env)

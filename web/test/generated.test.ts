@@ -20,7 +20,7 @@ import {
 type Equals<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
 
 const browserTopics: Equals<BrowserTopicId, "room.vote.cast"> = true;
-const supervisorTopics: Equals<PublishableTopicId<"supervisor">, never> = true;
+const supervisorTopics: Equals<PublishableTopicId<"supervisor">, "events.runtime.version.mismatch" | "forwarding.delivery.deferred"> = true;
 const voteCastId: Equals<typeof Topic.ROOM_VOTE_CAST, "room.vote.cast"> = true;
 const nullable: Equals<RoomDominanceScorePayload["dominantParticipantId"], string | null> = true;
 const enumUnion: Equals<RoomDominanceScorePayload["trigger"], "change" | "periodic" | "final"> = true;

@@ -60,7 +60,7 @@ export const registry = {
       "sampled": false
     }
   },
-  "specVersion": "sha256:01cebf09b752cebd15c42dbbf65d0f7bdfe7cf75270b295e2b3dae27beb7f85a",
+  "specVersion": "sha256:e7e4de47f6e8e3d31a17d9aa5fed9d246d7b8f9193004d1a17d547b52737e117",
   "topics": {
     "assistant.room.join.failed": {
       "description": "One join attempt failed.",
@@ -719,7 +719,8 @@ export const registry = {
       },
       "id": "events.runtime.version.mismatch",
       "origin": [
-        "bot"
+        "bot",
+        "supervisor"
       ],
       "pii": {
         "fields": [
@@ -851,7 +852,8 @@ export const registry = {
       },
       "id": "forwarding.delivery.deferred",
       "origin": [
-        "bot"
+        "bot",
+        "supervisor"
       ],
       "pii": {
         "fields": [],
