@@ -22,18 +22,28 @@ def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
+class _OneLineErrors(argparse.ArgumentParser):
+    """A bad flag is one line (``error: ...``) and exit 2, like every other user error."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        print(f"error: {message} (see --help)", file=sys.stderr)
+        raise SystemExit(2)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Flags rendered from ``bot.settings.Settings``: one flag per setting, same docs as the env."""
     from bot.settings import Settings, env_name
 
-    parser = argparse.ArgumentParser(
+    parser = _OneLineErrors(
         prog="python -m bot",
         description="Prism Room Bot: an AI facilitator for Daily rooms that publishes typed room events.",
         epilog="Every flag can also be set through the environment variable shown, or a .env file. "
         "Envelopes go to stdout as JSON lines; logs go to stderr.",
     )
     for name, field in Settings.model_fields.items():
-        help_text = f"{field.description} [env {env_name(name)}]"
+        default = field.default.get_secret_value() if hasattr(field.default, "get_secret_value") else field.default
+        shown = "" if default in (None, "", False) or name in ("token", "pii_salt") else f" (default: {default})"
+        help_text = f"{field.description}{shown} [env {env_name(name)}]"
         choices = getattr(field.annotation, "__args__", None) if str(field.annotation).startswith("typing.Literal") else None
         if field.annotation is bool:
             parser.add_argument(_flag(name), dest=name, action="store_true", default=None, help=help_text)

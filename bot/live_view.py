@@ -7,6 +7,8 @@ ten times a second. It never writes to stdout.
 
 from __future__ import annotations
 
+import re
+import shutil
 import time
 from collections import deque
 from typing import Any, TextIO
@@ -20,6 +22,17 @@ RECENT = 8
 
 def _seconds(ms: int | float | None) -> str:
     return f"{(ms or 0) / 1000:6.1f}s"
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def _fit(line: str, width: int) -> str:
+    """``line`` cut to ``width`` visible characters (ANSI colour codes don't count)."""
+    visible = _ANSI.sub("", line)
+    if len(visible) <= width:
+        return line
+    return visible[: width - 1] + "…"
 
 
 class LiveView:
@@ -142,7 +155,8 @@ class LiveView:
         if not force and now - self._last_draw < self._min_interval:
             return
         self._last_draw = now
-        lines = self.render()
+        width = max(20, shutil.get_terminal_size((100, 24)).columns - 1)
+        lines = [_fit(line, width) for line in self.render()]  # a wrapped line would break the redraw
         out = []
         if self._lines_drawn:
             out.append(f"\x1b[{self._lines_drawn}F\x1b[J")

@@ -41,6 +41,7 @@ class Settings(BaseSettings):
         default=1.0,
         ge=0,
         le=1000,
+        allow_inf_nan=False,
         validation_alias=_env("BOT_SPEED"),
         description="Simulated-room playback speed: 1 real time, N times real time, 0 as fast as possible.",
     )
@@ -102,6 +103,13 @@ class Settings(BaseSettings):
     )
     verbose: bool = Field(default=False, validation_alias=_env("BOT_VERBOSE"), description="Log more (INFO) and print each outbound app message on stderr.")
     debug: bool = Field(default=False, validation_alias=_env("BOT_DEBUG"), description="Log everything (DEBUG) and show tracebacks on errors.")
+
+    @field_validator("speed")
+    @classmethod
+    def _speed_is_usable(cls, value: float) -> float:
+        if 0 < value < 0.05:
+            raise ValueError("must be 0 (as fast as possible) or at least 0.05 (20× slower than real time)")
+        return value
 
     @field_validator("mesh_url", "mesh_rest_url")
     @classmethod

@@ -88,7 +88,9 @@ def begin(
             transport=transport,  # type: ignore[arg-type]
         )
     )
-    runtime.verify_spec(refuse_on_mismatch=settings.refuse_forward_on_spec_mismatch)
-    if settings.expect_spec_version:
-        runtime.expect_version(settings.expect_spec_version)
+    check = runtime.verify_spec(refuse_on_mismatch=settings.refuse_forward_on_spec_mismatch)
+    if not check.ok:  # on stdout as an event; a person running the bot should see it too
+        print(f"warning: spec version mismatch: {check.detail}; run `python -m codegen`", file=sys.stderr)
+    if settings.expect_spec_version and not runtime.expect_version(settings.expect_spec_version):
+        print(f"warning: expected spec {settings.expect_spec_version}, this bot speaks {runtime.bus.spec_version}", file=sys.stderr)
     return started

@@ -499,7 +499,7 @@ class SimulatedRoom(BaseTransport):
 
     Example::
 
-        room = SimulatedRoom("bot/scenarios/rooms/demo.json", speed=0)
+        room = SimulatedRoom("bot/scenarios/demo.json", speed=0)
         pipeline = Pipeline([room.input(), ..., room.output()])
     """
 
