@@ -365,18 +365,37 @@ async def run_session_async(
 
     session = Session(settings, runtime, scrub, started_at=started_at, handle_signals=handle_signals)
     started.on_stdout_closed = session.stdout_closed
+    forwarding = None
+    if settings.forward == "stdout+eventbridge":
+        from bot.forwarding import BotForwarding
+
+        forwarding = BotForwarding.create(
+            runtime.bus,
+            redactor=runtime.redactor,
+            sampler=runtime.sampler,
+            bus_name=settings.eventbridge_bus,
+            source=settings.eventbridge_source,
+            region=settings.eventbridge_region,
+            endpoint_url=settings.eventbridge_endpoint_url,
+            dry_run_path=settings.forward_dry_run_path,
+        )  # replays assistant.session.started, published before the loop existed
+        await forwarding.start()
     try:
-        await session.run(started.room_id)
-    except PrismError:
-        if view is not None:
-            view.close()
-        raise
-    except Exception as exc:
-        session._fail("pipeline", exc)
-        if view is not None:
-            view.close()
-        raise
-    session.finish()
+        try:
+            await session.run(started.room_id)
+        except PrismError:
+            if view is not None:
+                view.close()
+            raise
+        except Exception as exc:
+            session._fail("pipeline", exc)
+            if view is not None:
+                view.close()
+            raise
+        session.finish()
+    finally:
+        if forwarding is not None:
+            await forwarding.aclose(timeout=3.0)  # after ended/failed, so they are delivered too
     if view is not None:
         view.close()
     if session.stdout_was_closed:

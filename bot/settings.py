@@ -87,6 +87,21 @@ class Settings(BaseSettings):
         validation_alias=_env("BOT_REFUSE_FORWARD_ON_SPEC_MISMATCH"),
         description="When the boot spec check fails, stop forwarding app messages (stdout always carries everything).",
     )
+    # --- forwarding
+    forward: Literal["stdout", "stdout+eventbridge"] = Field(
+        default="stdout",
+        validation_alias=_env("BOT_FORWARD"),
+        description="stdout: envelopes on stdout only (a supervisor forwards); stdout+eventbridge: the bot also forwards eventbridge topics itself (Pipecat Cloud).",
+    )
+    eventbridge_bus: str | None = Field(default=None, validation_alias=_env("EVENTBRIDGE_BUS"), description="EventBridge bus name or ARN for direct forwarding (default: the account's default bus).")
+    eventbridge_source: str = Field(default="prism.room-bot", min_length=1, max_length=256, validation_alias=_env("EVENTBRIDGE_SOURCE"), description="Source of every PutEvents entry.")
+    eventbridge_region: str | None = Field(default=None, validation_alias=_env("EVENTBRIDGE_REGION"), description="AWS region for direct forwarding (default: the AWS chain).")
+    eventbridge_endpoint_url: str | None = Field(default=None, validation_alias=_env("EVENTBRIDGE_ENDPOINT_URL"), description="EventBridge endpoint override (a local moto server).")
+    forward_dry_run_path: Path | None = Field(
+        default=None,
+        validation_alias=_env("BOT_FORWARD_DRY_RUN_PATH"),
+        description="With BOT_FORWARD=stdout+eventbridge: write the PutEvents requests to this JSON-lines file instead of calling AWS ('-' = stderr).",
+    )
     # --- session limits
     idle_timeout_secs: float | None = Field(
         default=300.0,

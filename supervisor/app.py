@@ -1,0 +1,135 @@
+"""The supervisor assembled: spec registry, ingestion, forwarder, rooms, HTTP API.
+
+``Supervisor(settings)`` builds everything; ``await sup.start()`` binds the API and starts the
+forwarder; ``await sup.stop()`` stops every room gracefully, flushes the forwarder (bounded) and
+closes the API. ``python -m supervisor`` runs one until SIGTERM/SIGINT.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+import uuid
+from typing import Any
+
+from aiohttp import web
+from loguru import logger
+
+from bot.events import EventBus, SessionContext, SpecRegistry
+from bot.forwarding import DryRunSink, EventBridgeSink, Forwarder, ForwarderConfig, Sink
+from supervisor.api import build_app
+from supervisor.ingest import Ingestor
+from supervisor.metrics import Metrics
+from supervisor.rooms import RoomManager
+from supervisor.settings import SupervisorSettings
+
+LOG_FORMAT = "{time:HH:mm:ss.SSS} {level: <7} [{extra[room]}] {message}"
+
+
+def configure_logging(level: str) -> None:
+    """Loguru to stderr only; every line names its room (``-`` for the supervisor itself)."""
+    logger.remove()
+    logger.configure(extra={"room": "-"})
+    logger.add(sys.stderr, level=level, format=LOG_FORMAT, backtrace=False, diagnose=False)
+
+
+def make_sink(settings: SupervisorSettings) -> Sink:
+    if settings.forward == "eventbridge":
+        return EventBridgeSink(region=settings.region, endpoint_url=settings.endpoint_url)
+    target = str(settings.dry_run_path)
+    return DryRunSink("-" if target == "-" else settings.dry_run_path, size_limit=settings.max_batch_bytes)
+
+
+class Supervisor:
+    """One supervisor: many rooms, one forwarder, one API."""
+
+    def __init__(self, settings: SupervisorSettings, *, sink: Sink | None = None, environ: dict[str, str] | None = None) -> None:
+        self.settings = settings
+        self.registry = SpecRegistry.load()
+        self.metrics = Metrics()
+        self.ingestor = Ingestor(self.registry, self.metrics)
+        config = ForwarderConfig(
+            source=settings.source,
+            bus_name=settings.bus_name,
+            max_batch_bytes=settings.max_batch_bytes,
+            max_delay_s=settings.batch_delay_secs,
+            buffer_entries=settings.buffer_entries,
+        )
+        self.forwarder = Forwarder(
+            self.registry,
+            sink or make_sink(settings),
+            config=config,
+            salt=settings.pii_salt.get_secret_value(),
+            on_deferred=self._deferred,
+        )
+        self.metrics.forwarder = self.forwarder
+        self.rooms = RoomManager(settings, self.ingestor, self.metrics, submit=self.forwarder.submit, environ=environ)
+        self.own_bus = self._own_bus()
+        self.app = build_app(self)
+        self._runner: web.AppRunner | None = None
+        self.url: str | None = None
+        self.port: int | None = None
+
+    def _own_bus(self) -> EventBus | None:
+        """The supervisor's own events (losses of forwarding), if the spec lets it publish them."""
+        rule = self.registry.rule("forwarding.delivery.deferred")
+        if rule is None or "supervisor" not in rule.origin:
+            return None
+        bus = EventBus(registry=self.registry, context=SessionContext(session_id=f"supervisor-{uuid.uuid4()}", runtime="supervisor"))
+        bus.subscribe("*", self.forwarder.submit)
+        return bus
+
+    def _deferred(self, model: Any) -> None:
+        """A forwarding loss: always logged and counted; published when the spec allows it."""
+        logger.warning(f"eventbridge: {model.count} {model.topic or ''} envelope(s) not delivered ({model.reason})")
+        if self.own_bus is not None:
+            self.own_bus.publish(model)
+
+    async def start(self) -> "Supervisor":
+        await self.forwarder.start()
+        self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.settings.host, self.settings.port)
+        await site.start()
+        server = site._server
+        sockets = getattr(server, "sockets", None) or []
+        self.port = sockets[0].getsockname()[1] if sockets else self.settings.port
+        host = self.settings.host
+        self.url = f"http://{'[' + host + ']' if ':' in host else host}:{self.port}"
+        mode = f"dry-run to {self.settings.dry_run_path}" if self.settings.forward == "dry-run" else f"EventBridge bus {self.settings.bus_name or 'default'}"
+        logger.info(f"supervisor listening on {self.url} (forwarding: {mode})")
+        return self
+
+    async def stop(self) -> None:
+        logger.info("stopping: rooms first, then the forwarder")
+        await self.rooms.shutdown()
+        await self.forwarder.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        stats = self.forwarder.stats
+        logger.info(f"stopped: {stats.delivered} entries delivered in {stats.batches} requests; dropped {dict(stats.dropped) or 0}")
+
+    async def __aenter__(self) -> "Supervisor":
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+
+async def serve(settings: SupervisorSettings) -> int:
+    """Run until SIGTERM or SIGINT, then stop gracefully."""
+    sup = Supervisor(settings)
+    await sup.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+        await sup.stop()
+    return 0

@@ -1,0 +1,159 @@
+"""One bot process: its command, its environment (an allow-list), its output streams, its end.
+
+The bot gets only what it needs: a few system variables, the secrets a bot uses (Daily, Mesh,
+OpenAI, the PII salt) and the room's own settings. The supervisor's token, AWS credentials and
+everything else in its environment stay behind. Each bot runs in its own process group and working
+directory (the room's temporary folder, so no stray ``.env`` is read).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import AsyncIterator, Mapping, Sequence
+
+from supervisor.ingest import TOO_LONG
+
+SYSTEM_ENV = (
+    "PATH", "HOME", "USER", "LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "TEMP", "TMP",
+    "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "LD_LIBRARY_PATH",
+    "VIRTUAL_ENV", "XDG_CACHE_HOME", "HF_HOME", "SYSTEMROOT",
+)
+"""Non-secret variables a Python process and its native libraries expect."""
+
+BOT_SECRETS_ENV = ("DAILY_API_KEY", "MESH_URL", "MESH_API_TOKEN", "MESH_REST_URL", "OPENAI_API_KEY", "OPENAI_BASE_URL")
+"""Secrets and endpoints the bot reads (bot/settings.py); the PII salt is passed from the settings."""
+
+MAX_LINE_BYTES = 2 * 1024 * 1024
+"""Longer stdout lines are skipped and counted as garbage (stdout's spec limit is 1 MB)."""
+
+
+def repo_root() -> Path:
+    """Where the ``bot`` package lives, for ``PYTHONPATH`` (bots run in another folder)."""
+    import bot
+
+    return Path(bot.__file__).resolve().parent.parent
+
+
+def bot_environment(
+    *,
+    source: Mapping[str, str],
+    room_env: Mapping[str, str],
+    extra_names: Sequence[str] = (),
+    fallback: Mapping[str, str | None] | None = None,
+) -> dict[str, str]:
+    """The bot's whole environment: allow-listed names from ``source`` (then ``fallback``, e.g. the
+    supervisor's ``.env``), then the room's own values."""
+    env: dict[str, str] = {}
+    for name in (*SYSTEM_ENV, *BOT_SECRETS_ENV, *extra_names):
+        value = source.get(name)
+        if value is None and fallback is not None:
+            value = fallback.get(name)
+        if value is not None:
+            env[name] = value
+    root = str(repo_root())
+    env["PYTHONPATH"] = root + (os.pathsep + source["PYTHONPATH"] if source.get("PYTHONPATH") else "")
+    env["PYTHONUNBUFFERED"] = "1"
+    env.update({k: v for k, v in room_env.items() if v is not None})
+    return env
+
+
+def bot_command(*, scenario: str | None, speed: float | None) -> list[str]:
+    """``python -m bot --view off`` plus the simulated room's flags (a Daily room comes by env)."""
+    cmd = [sys.executable, "-m", "bot", "--view", "off"]
+    if scenario:
+        cmd += ["--simulate", scenario]
+        if speed is not None:
+            cmd += ["--speed", f"{speed:g}"]
+    return cmd
+
+
+class BotProcess:
+    """A running bot: stdout lines, stderr lines, signals, exit code."""
+
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        self.proc = proc
+        self.pid = proc.pid
+
+    @classmethod
+    async def spawn(cls, cmd: Sequence[str], *, env: Mapping[str, str], cwd: Path) -> "BotProcess":
+        proc = await asyncio.create_subprocess_exec(
+            *cmd,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=dict(env),
+            cwd=str(cwd),
+            start_new_session=True,  # its own process group: a Ctrl-C at the supervisor's terminal is not the bot's
+            limit=MAX_LINE_BYTES,
+        )
+        return cls(proc)
+
+    @property
+    def returncode(self) -> int | None:
+        return self.proc.returncode
+
+    async def wait(self) -> int:
+        return await self.proc.wait()
+
+    def signal(self, sig: int) -> bool:
+        """Send ``sig`` to the bot; ``False`` when it is already gone."""
+        if self.proc.returncode is not None:
+            return False
+        try:
+            self.proc.send_signal(sig)
+            return True
+        except ProcessLookupError:
+            return False
+
+    def kill_group(self) -> None:
+        """SIGKILL the bot and anything it started."""
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):
+            self.proc.kill()
+
+    async def stop(self, grace_s: float) -> int:
+        """SIGTERM, then SIGKILL after ``grace_s``; returns the exit code."""
+        self.signal(signal.SIGTERM)
+        try:
+            return await asyncio.wait_for(asyncio.shield(self.proc.wait()), grace_s)
+        except asyncio.TimeoutError:
+            self.kill_group()
+            return await self.proc.wait()
+
+    async def stdout_lines(self) -> AsyncIterator[bytes]:
+        assert self.proc.stdout is not None
+        async for line in read_lines(self.proc.stdout):
+            yield line
+
+    async def stderr_lines(self) -> AsyncIterator[bytes]:
+        assert self.proc.stderr is not None
+        async for line in read_lines(self.proc.stderr):
+            yield line
+
+
+async def read_lines(stream: asyncio.StreamReader) -> AsyncIterator[bytes]:
+    """Lines without their newline; a line over the stream's limit comes as :data:`TOO_LONG`."""
+    skipping = False
+    while True:
+        try:
+            line = await stream.readuntil(b"\n")
+        except asyncio.IncompleteReadError as exc:
+            if exc.partial and not skipping:
+                yield exc.partial
+            return
+        except asyncio.LimitOverrunError as exc:
+            await stream.readexactly(exc.consumed)
+            if not skipping:
+                skipping = True
+                yield TOO_LONG
+            continue
+        if skipping:
+            skipping = False
+            continue
+        yield line[:-1]

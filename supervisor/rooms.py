@@ -1,0 +1,515 @@
+"""Rooms: one bot process each, watched and restarted by the supervisor.
+
+A room's life::
+
+    starting ──session.started──▶ running ──exit 0──────────────▶ ended
+       │ spawn timeout               │ crash (exit ≠ 0, killed)
+       ▼                             ▼
+    restarting (backoff: base·2^(n-1), full jitter, ≤ max) ──▶ starting … after N restarts ▶ failed
+    any ──DELETE / idle / max duration / shutdown──▶ stopping (SIGTERM, SIGKILL after grace) ──▶ ended
+
+A bot that reports ``assistant.session.failed`` with ``retryable: false`` (a bad scenario, an
+unknown assistant) is not restarted: the room fails at once. One room's bot never affects another:
+each has its own process, group, folder, reader tasks and counters.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import random
+import shutil
+import tempfile
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Literal
+from urllib.parse import urlsplit, urlunsplit
+
+from loguru import logger
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from supervisor.ingest import Ingestor, StreamStats
+from supervisor.metrics import Metrics
+from supervisor.process import BotProcess, bot_command, bot_environment
+from supervisor.settings import SupervisorSettings
+
+Status = Literal["starting", "running", "restarting", "stopping", "ended", "failed"]
+ACTIVE: frozenset[str] = frozenset({"starting", "running", "restarting", "stopping"})
+BUNDLED_SCENARIOS = Path(__file__).resolve().parent.parent / "bot" / "scenarios"
+MAX_FINISHED_KEPT = 200
+STDERR_LINE_CHARS = 2000
+
+
+def _alias(*names: str) -> AliasChoices:
+    return AliasChoices(*names)
+
+
+class RoomRequest(BaseModel):
+    """The body of ``POST /rooms``. Exactly one of ``roomUrl`` and ``scenario``."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True, str_strip_whitespace=True)
+
+    room_url: str | None = Field(default=None, min_length=1, max_length=2048, validation_alias=_alias("roomUrl", "room_url"))
+    room_token: SecretStr | None = Field(default=None, validation_alias=_alias("roomToken", "room_token"))
+    scenario: str | None = Field(default=None, min_length=1, max_length=1024)
+    speed: float | None = Field(default=None, ge=0, le=1000)
+    assistant_id: str = Field(min_length=1, max_length=128, pattern=r"^[\w.:@-]+$", validation_alias=_alias("assistantId", "assistant_id"))
+    tenant_id: str = Field(min_length=1, max_length=128, pattern=r"^[\w.:@-]+$", validation_alias=_alias("tenantId", "tenant_id"))
+    policy_layers: list[dict[str, Any]] = Field(default_factory=list, max_length=16, validation_alias=_alias("policyLayers", "policy_layers"))
+    idle_timeout_secs: float | None = Field(default=None, gt=0, le=86_400, validation_alias=_alias("idleTimeoutSecs", "idle_timeout_secs"))
+    max_duration_secs: float | None = Field(default=None, gt=0, le=86_400, validation_alias=_alias("maxDurationSecs", "max_duration_secs"))
+    command: list[str] | None = Field(default=None, min_length=1, max_length=64)
+
+    @field_validator("room_url")
+    @classmethod
+    def _http(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("https://", "http://")):
+            raise ValueError("must be an http(s) URL such as https://your-domain.daily.co/room")
+        return value
+
+
+class RequestError(ValueError):
+    """A bad request body: ``field`` names what is wrong (camelCase, as in the body)."""
+
+    def __init__(self, field: str, message: str, status: int = 422) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+        self.status = status
+
+
+_WIRE_NAMES = {name: (f.validation_alias.choices[0] if isinstance(f.validation_alias, AliasChoices) else name) for name, f in RoomRequest.model_fields.items()}
+
+
+def parse_request(body: Any, settings: SupervisorSettings) -> RoomRequest:
+    """Validate a ``POST /rooms`` body; raises :class:`RequestError` naming the field (never echoing values)."""
+    if not isinstance(body, dict):
+        raise RequestError("body", "must be a JSON object", 400)
+    try:
+        request = RoomRequest.model_validate(body)
+    except ValidationError as exc:
+        err = exc.errors(include_url=False, include_input=False, include_context=False)[0]
+        loc = [str(p) for p in err.get("loc", ())]
+        head = _WIRE_NAMES.get(loc[0], loc[0]) if loc else "body"
+        field_path = ".".join([head, *loc[1:]])
+        raise RequestError(field_path, str(err["msg"])) from None
+    if (request.room_url is None) == (request.scenario is None):
+        raise RequestError("roomUrl", "give exactly one of roomUrl (a Daily room) and scenario (a simulated room)")
+    if request.room_token is not None and request.room_url is None:
+        raise RequestError("roomToken", "only with roomUrl")
+    if request.speed is not None and request.scenario is None:
+        raise RequestError("speed", "only with scenario")
+    if request.command is not None and not settings.allow_command:
+        raise RequestError("command", "not allowed (the supervisor runs the bot; SUPERVISOR_ALLOW_COMMAND is for tests)", 403)
+    try:
+        json.dumps(request.policy_layers)
+    except (TypeError, ValueError):
+        raise RequestError("policyLayers", "must be JSON objects") from None
+    return request
+
+
+def resolve_scenario(value: str) -> Path:
+    """A scenario path (relative to the supervisor's folder) or a bundled room's name (``dominant``)."""
+    path = Path(value).expanduser()
+    if path.is_file():
+        return path.resolve()
+    if "/" not in value and "\\" not in value:
+        stem = value.removesuffix(".json")
+        for candidate in (BUNDLED_SCENARIOS / "rooms" / f"{stem}.json", BUNDLED_SCENARIOS / f"{stem}.json"):
+            if candidate.is_file():
+                return candidate
+    raise RequestError("scenario", "no such scenario file (a path, or a bundled room: demo, balanced, dominant, eight, noisy)")
+
+
+def public_url(url: str) -> str:
+    """The room URL without query or fragment (a token can hide in ``?t=``)."""
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+
+
+def _iso(ts: float | None) -> str | None:
+    if ts is None:
+        return None
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts)) + f".{int(ts * 1000) % 1000:03d}Z"
+
+
+@dataclass
+class Room:
+    """One room and its bot; see the module docstring for the states."""
+
+    id: str
+    request: RoomRequest
+    workdir: Path
+    scenario_path: Path | None
+    status: Status = "starting"
+    attempt: int = 0
+    restarts: int = 0
+    pid: int | None = None
+    session_id: str | None = None
+    created_at: float = field(default_factory=time.time)
+    started_at: float | None = None
+    ended_at: float | None = None
+    exit_code: int | None = None
+    end_reason: str | None = None  # the bot's assistant.session.ended reason
+    stop_reason: str | None = None  # why the supervisor stopped it: deleted | idle_timeout | max_duration | shutdown
+    error: str | None = None
+    failure: dict[str, Any] | None = None  # the last assistant.session.failed payload
+    stats: StreamStats = field(default_factory=StreamStats)
+    last_line_at: float = field(default_factory=time.monotonic)
+    first_start_mono: float | None = None
+    spawn_timed_out: bool = False
+    exits: list[dict[str, Any]] = field(default_factory=list)
+    process: BotProcess | None = None
+    task: asyncio.Task[None] | None = None
+    started_event: asyncio.Event = field(default_factory=asyncio.Event)
+    stop_event: asyncio.Event = field(default_factory=asyncio.Event)
+    done_event: asyncio.Event = field(default_factory=asyncio.Event)
+    spawned_event: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def as_dict(self) -> dict[str, Any]:
+        r = self.request
+        return {
+            "id": self.id,
+            "status": self.status,
+            "assistantId": r.assistant_id,
+            "tenantId": r.tenant_id,
+            "roomUrl": public_url(r.room_url) if r.room_url else None,
+            "scenario": str(self.scenario_path) if self.scenario_path else None,
+            "pid": self.pid if self.status in ACTIVE else None,
+            "sessionId": self.session_id,
+            "attempt": self.attempt,
+            "restarts": self.restarts,
+            "createdAt": _iso(self.created_at),
+            "startedAt": _iso(self.started_at),
+            "endedAt": _iso(self.ended_at),
+            "exitCode": self.exit_code,
+            "endReason": self.end_reason,
+            "stopReason": self.stop_reason,
+            "error": self.error,
+            "exits": self.exits,
+            "events": self.stats.as_dict(),
+        }
+
+
+class TooManyRooms(Exception):
+    pass
+
+
+class RoomManager:
+    """Starts, watches, restarts and stops the rooms' bots."""
+
+    def __init__(
+        self,
+        settings: SupervisorSettings,
+        ingestor: Ingestor,
+        metrics: Metrics,
+        *,
+        submit: Callable[[dict[str, Any]], Any] | None = None,
+        environ: dict[str, str] | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.settings = settings
+        self.ingestor = ingestor
+        self.metrics = metrics
+        self.submit = submit
+        self.environ = os.environ if environ is None else environ
+        self.rooms: dict[str, Room] = {}
+        self._rng = rng or random.Random()
+        self._dotenv = _dotenv_values()
+        self._closing = False
+        metrics.room_states = self.status_counts
+
+    # ---- queries
+    def status_counts(self) -> Counter[str]:
+        return Counter(room.status for room in self.rooms.values())
+
+    def active(self) -> list[Room]:
+        return [room for room in self.rooms.values() if room.status in ACTIVE]
+
+    def get(self, room_id: str) -> Room | None:
+        return self.rooms.get(room_id)
+
+    # ---- create
+    async def create(self, request: RoomRequest) -> Room:
+        if self._closing:
+            raise TooManyRooms("the supervisor is shutting down")
+        if len(self.active()) >= self.settings.max_rooms:
+            raise TooManyRooms(f"{self.settings.max_rooms} rooms are running (SUPERVISOR_MAX_ROOMS)")
+        scenario = resolve_scenario(request.scenario) if request.scenario else None
+        room_id = "r-" + uuid.uuid4().hex[:12]
+        workdir = Path(tempfile.mkdtemp(prefix=f"prism-{room_id}-"))
+        room = Room(id=room_id, request=request, workdir=workdir, scenario_path=scenario)
+        policy = workdir / "policy.json"
+        fd = os.open(policy, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(request.policy_layers, fh)
+        self.rooms[room_id] = room
+        self._forget_old()
+        logger.bind(room=room_id).info(f"room created ({'scenario ' + scenario.name if scenario else public_url(request.room_url or '')})")
+        room.task = asyncio.create_task(self._supervise(room), name=f"room-{room_id}")
+        with contextlib.suppress(asyncio.TimeoutError):  # answer with the pid when the spawn is quick
+            await asyncio.wait_for(asyncio.shield(room.spawned_event.wait()), 5.0)
+        return room
+
+    def _forget_old(self) -> None:
+        finished = [r for r in self.rooms.values() if r.status not in ACTIVE]
+        for room in finished[: max(0, len(finished) - MAX_FINISHED_KEPT)]:
+            del self.rooms[room.id]
+
+    # ---- stop
+    async def stop(self, room_id: str, reason: str = "deleted", *, wait: bool = True) -> Room | None:
+        room = self.rooms.get(room_id)
+        if room is None:
+            return None
+        self._request_stop(room, reason)
+        if wait:
+            await room.done_event.wait()
+        return room
+
+    def _request_stop(self, room: Room, reason: str) -> None:
+        if room.status not in ACTIVE or room.stop_event.is_set():
+            return
+        room.stop_reason = reason
+        room.stop_event.set()
+
+    async def shutdown(self) -> None:
+        """Stop every room gracefully (SIGTERM, then SIGKILL after the grace period)."""
+        self._closing = True
+        rooms = self.active()
+        for room in rooms:
+            self._request_stop(room, "shutdown")
+        if rooms:
+            await asyncio.gather(*(room.done_event.wait() for room in rooms))
+
+    # ---- the watcher of one room
+    def _room_env(self, room: Room) -> dict[str, str]:
+        r = room.request
+        s = self.settings
+        env: dict[str, str] = {
+            "ASSISTANT_ID": r.assistant_id,
+            "TENANT_ID": r.tenant_id,
+            "BOT_POLICY_PATH": str(room.workdir / "policy.json"),
+            "BOT_VIEW": "off",
+            "BOT_FORWARD": "stdout",  # the supervisor forwards; a bot forwarding too would send everything twice
+        }
+        if s.pii_salt.get_secret_value():
+            env["PRISM_PII_SALT"] = s.pii_salt.get_secret_value()
+        if r.room_url:
+            env["ROOM_URL"] = r.room_url
+        if r.room_token is not None:
+            env["DAILY_TOKEN"] = r.room_token.get_secret_value()
+        limit = self._max_duration(room)
+        if limit is not None:
+            elapsed = time.monotonic() - room.first_start_mono if room.first_start_mono else 0.0
+            env["BOT_MAX_DURATION_SECS"] = f"{max(1.0, limit - elapsed):.3f}"
+        return env
+
+    def _max_duration(self, room: Room) -> float | None:
+        return room.request.max_duration_secs or self.settings.max_duration_secs
+
+    def _idle_timeout(self, room: Room) -> float | None:
+        return room.request.idle_timeout_secs or self.settings.idle_timeout_secs
+
+    async def _supervise(self, room: Room) -> None:
+        log = logger.bind(room=room.id)
+        s = self.settings
+        try:
+            while True:
+                outcome = await self._run_once(room)
+                if outcome == "ended":
+                    break
+                # a crash (or a spawn timeout)
+                if room.failure is not None and room.failure.get("retryable") is False:
+                    self._finish(room, "failed", f"the bot failed at {room.failure.get('stage')} and says retrying will not help: {room.failure.get('error')}")
+                    break
+                if room.restarts >= s.restart_attempts:
+                    self._finish(room, "failed", f"{room.error}; gave up after {room.restarts} restart(s)")
+                    break
+                room.restarts += 1
+                self.metrics.restarts += 1
+                ceiling = min(s.backoff_max_secs, s.backoff_base_secs * 2 ** (room.restarts - 1))
+                delay = self._rng.uniform(ceiling / 2, ceiling)  # "equal jitter": never a hot loop
+                room.status = "restarting"
+                room.exits[-1]["restartInSecs"] = round(delay, 3) if room.exits else None
+                log.warning(f"{room.error}; restart {room.restarts}/{s.restart_attempts} in {delay:.2f}s")
+                try:
+                    await asyncio.wait_for(room.stop_event.wait(), delay)
+                    self._finish(room, "ended", None)  # stopped while waiting to restart
+                    break
+                except asyncio.TimeoutError:
+                    pass
+        except asyncio.CancelledError:
+            if room.process is not None and room.process.returncode is None:
+                room.process.kill_group()
+            self._finish(room, "ended", "cancelled")
+            raise
+        except Exception as exc:  # a supervisor bug must not take other rooms down
+            log.opt(exception=exc).error(f"watching the room failed: {exc!r}")
+            if room.process is not None and room.process.returncode is None:
+                room.process.kill_group()
+            self._finish(room, "failed", f"supervisor error: {type(exc).__name__}")
+
+    async def _run_once(self, room: Room) -> Literal["ended", "crashed"]:
+        """Spawn the bot once and watch it to its end."""
+        log = logger.bind(room=room.id)
+        s = self.settings
+        r = room.request
+        room.attempt += 1
+        room.status = "starting"
+        room.started_event = asyncio.Event()
+        room.failure = None
+        room.end_reason = None
+        room.spawn_timed_out = False
+        if room.first_start_mono is None:
+            room.first_start_mono = time.monotonic()
+        cmd = list(r.command) if r.command else bot_command(scenario=str(room.scenario_path) if room.scenario_path else None, speed=r.speed)
+        env = bot_environment(source=self.environ, room_env=self._room_env(room), extra_names=s.bot_env_names, fallback=self._dotenv)
+        try:
+            proc = await BotProcess.spawn(cmd, env=env, cwd=room.workdir)
+        except OSError as exc:
+            room.error = f"could not start the bot: {exc.strerror or exc}"
+            room.spawned_event.set()
+            return "crashed"
+        room.spawned_event.set()
+        spawned_at = time.time()
+        room.process = proc
+        room.pid = proc.pid
+        room.last_line_at = time.monotonic()
+        self.metrics.spawns += 1
+        log.info(f"bot started (pid {proc.pid}, attempt {room.attempt})")
+        reader = asyncio.create_task(self._read_stdout(room, proc))
+        err_reader = asyncio.create_task(self._read_stderr(room, proc))
+        watchdog = asyncio.create_task(self._watch(room, proc))
+        code = await proc.wait()
+        with contextlib.suppress(asyncio.TimeoutError):  # a grandchild holding the pipes must not hang us
+            await asyncio.wait_for(asyncio.gather(reader, err_reader, return_exceptions=True), 5.0)
+        for task in (reader, err_reader):
+            task.cancel()
+        watchdog.cancel()
+        await asyncio.gather(watchdog, return_exceptions=True)
+        timed_out = room.spawn_timed_out
+        room.exit_code = code
+        room.exits.append({"attempt": room.attempt, "exitCode": code, "sessionId": room.session_id, "endReason": room.end_reason,
+                           "spawnedAt": _iso(spawned_at), "exitedAt": _iso(time.time())})
+        if room.stop_event.is_set():
+            self.metrics.exits["stopped"] += 1
+            log.info(f"bot stopped ({room.stop_reason}); exit code {code}")
+            self._finish(room, "ended", None)
+            return "ended"
+        if code == 0 and not timed_out:
+            self.metrics.exits["completed"] += 1
+            log.info(f"bot ended ({room.end_reason or 'no ended envelope'}); exit code 0")
+            self._finish(room, "ended", None)
+            return "ended"
+        self.metrics.exits["crashed"] += 1
+        if timed_out:
+            room.error = f"no assistant.session.started within {s.spawn_timeout_secs:g}s"
+        elif code < 0:
+            room.error = f"the bot was killed by signal {-code}"
+        else:
+            room.error = f"the bot exited with code {code}"
+        return "crashed"
+
+    async def _watch(self, room: Room, proc: BotProcess) -> None:
+        """Spawn timeout (sets ``room.spawn_timed_out``), idle timeout, max duration and stop requests."""
+        s = self.settings
+        log = logger.bind(room=room.id)
+        started = asyncio.create_task(room.started_event.wait())
+        stop = asyncio.create_task(room.stop_event.wait())
+        try:
+            done, _ = await asyncio.wait({started, stop}, timeout=s.spawn_timeout_secs, return_when=asyncio.FIRST_COMPLETED)
+            if not done:
+                log.warning(f"no assistant.session.started within {s.spawn_timeout_secs:g}s; killing the bot")
+                room.spawn_timed_out = True
+                await proc.stop(min(2.0, s.grace_period_secs))
+                return
+            idle = self._idle_timeout(room)
+            limit = self._max_duration(room)
+            while not stop.done():
+                now = time.monotonic()
+                waits = [1.0]
+                if idle is not None:
+                    left = room.last_line_at + idle - now
+                    if left <= 0:
+                        log.warning(f"no envelope for {idle:g}s; stopping the bot")
+                        self._request_stop(room, "idle_timeout")
+                        break
+                    waits.append(left)
+                if limit is not None and room.first_start_mono is not None:
+                    left = room.first_start_mono + limit + s.grace_period_secs - now  # the bot ends itself at `limit`
+                    if left <= 0:
+                        log.warning(f"past the {limit:g}s maximum duration; stopping the bot")
+                        self._request_stop(room, "max_duration")
+                        break
+                    waits.append(left)
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(stop), max(0.01, min(waits)))
+            room.status = "stopping"
+            await proc.stop(s.grace_period_secs)
+        finally:
+            started.cancel()
+            stop.cancel()
+
+    async def _read_stdout(self, room: Room, proc: BotProcess) -> None:
+        ingest = self.ingestor.ingest
+        submit = self.submit
+        stats = room.stats
+        log = logger.bind(room=room.id)
+        async for line in proc.stdout_lines():
+            envelope = ingest(line, stats, room=room.id)
+            if envelope is None:
+                continue
+            room.last_line_at = time.monotonic()
+            topic = envelope["topic"]
+            if topic == "assistant.session.started":
+                room.session_id = envelope["sessionId"]
+                room.started_at = room.started_at or time.time()
+                if room.status == "starting":
+                    room.status = "running"
+                room.started_event.set()
+            elif topic == "assistant.session.ended":
+                room.end_reason = envelope["payload"].get("reason")
+            elif topic == "assistant.session.failed":
+                room.failure = envelope["payload"]
+                log.warning(f"the bot failed at {room.failure.get('stage')}: {room.failure.get('error')} (retryable: {room.failure.get('retryable')})")
+            if submit is not None:
+                submit(envelope)
+
+    async def _read_stderr(self, room: Room, proc: BotProcess) -> None:
+        log = logger.bind(room=room.id)
+        async for line in proc.stderr_lines():
+            text = line.decode("utf-8", errors="replace").rstrip()
+            if text:
+                log.info(f"bot: {text[:STDERR_LINE_CHARS]}")
+
+    def _finish(self, room: Room, status: Status, error: str | None) -> None:
+        if room.done_event.is_set():
+            return
+        room.status = status
+        if error is not None:
+            room.error = error
+        room.ended_at = time.time()
+        if status == "failed":
+            self.metrics.exits["failed"] += 1
+            logger.bind(room=room.id).error(f"room failed: {room.error}")
+        shutil.rmtree(room.workdir, ignore_errors=True)
+        room.spawned_event.set()
+        room.done_event.set()
+
+
+def _dotenv_values() -> dict[str, str | None]:
+    """The supervisor's ``.env`` (if any): a fallback for the secrets bots need."""
+    path = Path(".env")
+    if not path.is_file():
+        return {}
+    try:
+        from dotenv import dotenv_values
+
+        return dict(dotenv_values(path))
+    except Exception:  # pragma: no cover (a broken .env is pydantic-settings' to report)
+        return {}
