@@ -35,6 +35,7 @@ from bot.startup import DEMO_SCENARIO, Started, begin, wants_live_view  # noqa: 
 
 if TYPE_CHECKING:
     from bot.context import AssistantContext
+    from bot.policy import InboundRateLimiter, LoadedPolicy
     from bot.settings import Settings
 
 GRACE_SECS = 1.5
@@ -78,6 +79,8 @@ class Session:
         self.room: Any = None
         self.stdout_was_closed = False
         self.participants_present = 0
+        self.policy: "LoadedPolicy | None" = None
+        self.limiter: "InboundRateLimiter | None" = None
         self._main_task: asyncio.Task[Any] | None = None
         self._stopping = False
         self.bus.subscribe("room.participant.*", self._count_participants)
@@ -161,6 +164,41 @@ class Session:
         except (ContextFetchError, ContextFileError) as exc:
             self._fail("context_fetch", exc, retryable=bool(getattr(exc, "retryable", False)))
             raise
+
+    def _load_policy(self) -> "LoadedPolicy":
+        """Stage ``policy``: read and verify the snapshot (or the safe default) and install the
+        inbound rate limiter. A bad snapshot fails the session before the join; the policy is
+        published (``conversation.policy.loaded``) when it takes effect, as the pipeline starts."""
+        from bot.policy import InboundRateLimiter, load_policy
+
+        try:
+            loaded = load_policy(self.settings.policy)
+        except PrismError as exc:
+            self._fail("policy", exc, retryable=False)
+            raise
+        bus = self.bus
+        self.limiter = InboundRateLimiter(loaded, on_violation=lambda v: bus.publish(v, media_time_ms=v.media_time_ms))
+        self.runtime.inbound.rate_limiter = self.limiter
+        self.policy = loaded
+        return loaded
+
+    def _facilitator(self, agenda: Any) -> list[Any]:
+        """The LLM facilitator's processors when OPENAI_API_KEY or --llm is set, else none."""
+        s = self.settings
+        if not (s.llm or s.openai_api_key):
+            return []
+        from bot.processors.facilitator import build_facilitator
+
+        assert self.policy is not None
+        return build_facilitator(
+            self.policy,
+            api_key=s.openai_api_key.get_secret_value() if s.openai_api_key else "not-needed",
+            base_url=s.openai_base_url,
+            model=s.openai_model,
+            timeout_secs=s.llm_timeout_secs,
+            bot_name=s.bot_name,
+            agenda=agenda,
+        )
 
     async def _join_daily(self) -> Any:
         from bot.join import JoinFailed, join_with_retries
@@ -260,13 +298,14 @@ class Session:
                 loop.add_signal_handler(sig, self._on_signal, sig)
         try:
             context = await self._context()
+            policy = self._load_policy()
             daily = bool(self.settings.room_url)
             if daily:
                 room = await self._join_daily()
                 self.heartbeat()
             else:
                 room = await self._join_simulated(room_id)
-            agenda = context.agenda if daily or not room.scenario.agenda else room.scenario.agenda
+            agenda = policy.policy.facilitation.agenda or (context.agenda if daily or not room.scenario.agenda else room.scenario.agenda)
             await self._run_pipeline(room, agenda=agenda, daily=daily)
         except asyncio.CancelledError:
             if not self._stopping:
@@ -292,7 +331,11 @@ class Session:
             from bot.processors.media_clock import MediaClockStamper
 
             extra.append(MediaClockStamper(clock=room.clock.now_ms))
-        pipeline = build_room_pipeline(room, self.runtime, agenda=agenda, after_input=extra)
+        assert self.policy is not None
+        self.bus.publish(self.policy.loaded_event())
+        pipeline = build_room_pipeline(
+            room, self.runtime, agenda=agenda, after_input=extra, policy=self.policy, limiter=self.limiter, facilitator=self._facilitator(agenda)
+        )
         worker = PipelineWorker(
             pipeline,
             params=PipelineParams(audio_in_sample_rate=16000 if daily else room.scenario.sample_rate),

@@ -65,7 +65,21 @@ class Settings(BaseSettings):
     assistant_file: Path | None = Field(
         default=None, validation_alias=_env("BOT_ASSISTANT_FILE"), description="Local assistant context (JSON) used when MESH_URL is not set; without either, built-in defaults apply."
     )
-    openai_api_key: SecretStr | None = Field(default=None, validation_alias=_env("OPENAI_API_KEY"), description="OpenAI-compatible API key for the LLM facilitator (secret).")
+    openai_api_key: SecretStr | None = Field(default=None, validation_alias=_env("OPENAI_API_KEY"), description="OpenAI-compatible API key for the LLM facilitator (secret); setting it turns the facilitator on.")
+    openai_base_url: str | None = Field(
+        default=None, validation_alias=_env("OPENAI_BASE_URL"), description="Base URL of the OpenAI-compatible API (e.g. http://127.0.0.1:11434/v1 for a local server). Default: OpenAI."
+    )
+    openai_model: str = Field(default="gpt-4.1-mini", min_length=1, max_length=128, validation_alias=_env("OPENAI_MODEL"), description="Model of the LLM facilitator.")
+    llm: bool = Field(default=False, validation_alias=_env("BOT_LLM"), description="Turn the LLM facilitator on without OPENAI_API_KEY (a local server that needs no key).")
+    llm_timeout_secs: float = Field(
+        default=10.0, gt=0, le=120, validation_alias=_env("BOT_LLM_TIMEOUT_SECS"), description="Timeout of one LLM request; a failed request is logged and retried later, never ends the room."
+    )
+    # --- policy
+    policy: Path | None = Field(
+        default=None,
+        validation_alias=_env("BOT_POLICY_PATH"),
+        description="ConversationPolicy snapshot to enforce (python -m bot.policy compose LAYER... -o FILE; docs/policy.md), or a JSON list of layers. Without it the documented safe default applies.",
+    )
     # --- identity
     assistant_id: str = Field(default="demo-assistant", min_length=1, max_length=128, validation_alias=_env("ASSISTANT_ID"), description="Assistant id put on every envelope.")
     tenant_id: str = Field(default="demo-tenant", min_length=1, max_length=128, validation_alias=_env("TENANT_ID"), description="Tenant id put on every envelope.")
@@ -126,7 +140,7 @@ class Settings(BaseSettings):
             raise ValueError("must be 0 (as fast as possible) or at least 0.05 (20× slower than real time)")
         return value
 
-    @field_validator("mesh_url", "mesh_rest_url")
+    @field_validator("mesh_url", "mesh_rest_url", "openai_base_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         if value is None or value == "":

@@ -80,7 +80,7 @@ class InboundValidator:
         *,
         max_bytes: int = MAX_BYTES,
         max_depth: int = MAX_DEPTH,
-        rate_limiter: Callable[[str], bool] | None = None,
+        rate_limiter: Callable[[str, int | None], bool] | None = None,
     ) -> None:
         self._bus = bus
         self._registry = bus.registry
@@ -116,7 +116,7 @@ class InboundValidator:
         return len(raw) if isinstance(raw, (bytes, bytearray)) else None
 
     def _check(self, raw: Any, sender_id: str, media_time_ms: int | None) -> Accepted | Rejected:
-        if self.rate_limiter is not None and not self.rate_limiter(sender_id):
+        if self.rate_limiter is not None and not self.rate_limiter(sender_id, media_time_ms):
             return Rejected(RATE_LIMITED, "sender is over its inbound message rate")
         if isinstance(raw, (str, bytes, bytearray)):
             size = len(raw.encode("utf-8", "surrogatepass")) if isinstance(raw, str) else len(raw)

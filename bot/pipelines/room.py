@@ -10,7 +10,10 @@
     Dominance             talk-time shares, Gini, dominant speaker, monologue requests, joins/leaves
     Overlaps              backchannel / interruption / overlap
     Agenda                time boxes, topic-shift suggestions, wrap-up prompt
+    PolicyEnforcer        ConversationPolicy on participants: turn limits, share nudges, content guard, chat rate
     Votes                 /vote in chat, room.vote.cast from browsers, tallies
+    (facilitator)         optional LLM facilitator: FacilitatorInput → OpenAI LLM service → FacilitatorOutput
+    PolicyOutputGate      ConversationPolicy on the bot's messages: content guard, bot rate limits
     EnvelopeSink          bus.publish + app messages to browsers
     room.output()
 
@@ -26,7 +29,10 @@ from pipecat.pipeline.pipeline import Pipeline
 from pipecat.processors.frame_processor import FrameProcessor
 
 from bot.analytics.agenda import AgendaItem as AgendaSpec
+from bot.analytics.agenda import AgendaParams
 from bot.events import EventRuntime
+from bot.facilitator.brain import BOT_ID
+from bot.policy import InboundRateLimiter, LoadedPolicy, default_policy
 from bot.frames import ChatMessageFrame, InboundEnvelopeFrame, SpeakingStateFrame
 from bot.processors.agenda import Agenda
 from bot.processors.chat import ChatRouter
@@ -35,6 +41,7 @@ from bot.processors.inbound import InboundMessages
 from bot.processors.overlaps import Overlaps
 from bot.processors.pacing import Pacing
 from bot.processors.participant_vad import ParticipantVAD
+from bot.processors.policy import PolicyEnforcer, PolicyOutputGate
 from bot.processors.sink import EnvelopeSink
 from bot.processors.votes import Votes
 
@@ -43,14 +50,26 @@ IDLE_FRAMES = (SpeakingStateFrame, TranscriptionFrame, ChatMessageFrame, Inbound
 
 
 def build_room_pipeline(
-    room: Any, runtime: EventRuntime, *, agenda: Sequence[Any] = (), after_input: Sequence[FrameProcessor] = ()
+    room: Any,
+    runtime: EventRuntime,
+    *,
+    agenda: Sequence[Any] = (),
+    after_input: Sequence[FrameProcessor] = (),
+    policy: LoadedPolicy | None = None,
+    limiter: InboundRateLimiter | None = None,
+    facilitator: Sequence[FrameProcessor] = (),
 ) -> Pipeline:
     """The processors between ``room.input()`` and ``room.output()``, in order.
 
     ``after_input``: connector-specific processors that must see frames first (the Daily room's
     ``MediaClockStamper``, which stamps media time on what Pipecat's DailyTransport pushes).
+    ``policy``: the ConversationPolicy (default: the safe default); ``limiter``: the inbound rate
+    limiter installed on ``runtime.inbound`` (told the media time on ticks); ``facilitator``: the
+    LLM facilitator's processors (``bot.processors.facilitator.build_facilitator``), or none.
     """
+    policy = policy or default_policy()
     items = [AgendaSpec(title=item.title, timebox_ms=item.timebox_ms) for item in agenda]
+    agenda_params = AgendaParams(wrapup_lead_ms=policy.policy.facilitation.wrap_up_lead_ms)
     return Pipeline(
         [
             room.input(),
@@ -61,8 +80,11 @@ def build_room_pipeline(
             Pacing(),
             Dominance(),
             Overlaps(),
-            Agenda(agenda=items),
+            Agenda(agenda=items, params=agenda_params),
+            PolicyEnforcer(policy=policy, limiter=limiter, bot_id=BOT_ID),
             Votes(),
+            *facilitator,
+            PolicyOutputGate(policy=policy),
             EnvelopeSink(runtime=runtime),
             room.output(),
         ]

@@ -107,7 +107,7 @@ def test_rejection_events_never_carry_the_content(bus: EventBus, validator: Inbo
 def test_rate_limited_senders_are_rejected_before_parsing(bus: EventBus, collect: Callable) -> None:
     calls: list[str] = []
 
-    def limiter(sender: str) -> bool:
+    def limiter(sender: str, media_time_ms: int | None = None) -> bool:
         calls.append(sender)
         return len(calls) <= 2
 

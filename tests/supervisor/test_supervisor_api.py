@@ -219,7 +219,10 @@ def test_two_rooms_and_a_crashing_one(tmp_path: Path) -> None:
 def test_delete_sends_sigterm_and_the_bot_ends_with_reason_signal(tmp_path: Path) -> None:
     """A real bot at real-time speed: only allow-listed variables reach it, its policy layers are in
     BOT_POLICY_PATH, and DELETE ends it gracefully."""
-    layers = [{"name": "tenant", "rules": {"maxTurnSecs": 90}}, {"name": "room", "rules": {}}]
+    layers = [
+        {"kind": "prism.policy.layer", "schemaVersion": 1, "name": "tenant", "level": "tenant", "turns": {"maxTurnMs": 90000}},
+        {"kind": "prism.policy.layer", "schemaVersion": 1, "name": "room", "level": "room"},
+    ]
     environ = {**os.environ, "SUPERVISOR_TOKEN": TOKEN, "AWS_SECRET_ACCESS_KEY": "must-not-leak", "MESH_API_TOKEN": "mesh-token"}
 
     async def go() -> None:

@@ -1,0 +1,109 @@
+"""Play a policy test room in-process: the room pipeline with the policy processors wired in.
+
+``room_processors`` is the processor list that ``bot.pipelines.room.build_room_pipeline`` gives once
+the policy wiring is in (PolicyEnforcer before Votes, the facilitator, PolicyOutputGate before the
+sink); the in-process tests build it here so they do not depend on that wiring.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any, Sequence
+
+from bot.policy import InboundRateLimiter, LoadedPolicy, compose_snapshot, load_layer, parse_layer, parse_snapshot
+
+REPO = Path(__file__).resolve().parents[2]
+POLICY_ROOMS = REPO / "bot" / "scenarios" / "policy"
+BOT_ID = "prism-bot"
+
+
+def policy_of(**sections: Any) -> LoadedPolicy:
+    """A loaded policy from one platform layer with these sections (camelCase, as in a file)."""
+    data = {"kind": "prism.policy.layer", "schemaVersion": 1, "name": "t", "level": "platform", **sections}
+    return LoadedPolicy.of(compose_snapshot([parse_layer(data)]), "<test>")
+
+
+def room_layers(room: str) -> list[Path]:
+    scenario = json.loads((POLICY_ROOMS / f"{room}.json").read_text())
+    return [POLICY_ROOMS / p for p in scenario["x-policy-layers"]]
+
+
+def composed(room: str) -> LoadedPolicy:
+    snapshot = compose_snapshot([load_layer(p) for p in room_layers(room)])
+    return LoadedPolicy.of(parse_snapshot(snapshot.model_dump(mode="json", by_alias=True)), f"<{room}>")
+
+
+def room_processors(room: Any, runtime: Any, policy: LoadedPolicy, *, agenda: Sequence[Any] = (), facilitator: Sequence[Any] = ()) -> list[Any]:
+    from bot.processors.agenda import Agenda
+    from bot.processors.chat import ChatRouter
+    from bot.processors.dominance import Dominance
+    from bot.processors.inbound import InboundMessages
+    from bot.processors.overlaps import Overlaps
+    from bot.processors.pacing import Pacing
+    from bot.processors.participant_vad import ParticipantVAD
+    from bot.processors.policy import PolicyEnforcer, PolicyOutputGate
+    from bot.processors.sink import EnvelopeSink
+    from bot.processors.votes import Votes
+
+    return [
+        room.input(),
+        ParticipantVAD(),
+        ChatRouter(),
+        InboundMessages(validator=runtime.inbound),
+        Pacing(),
+        Dominance(),
+        Overlaps(),
+        Agenda(agenda=agenda),
+        PolicyEnforcer(policy=policy, limiter=runtime.inbound.rate_limiter, bot_id=BOT_ID),
+        Votes(),
+        *facilitator,
+        PolicyOutputGate(policy=policy),
+        EnvelopeSink(runtime=runtime),
+        room.output(),
+    ]
+
+
+async def _play(room_name: str, policy: LoadedPolicy, llm_base_url: str | None) -> dict[str, Any]:
+    from pipecat.pipeline.pipeline import Pipeline
+    from pipecat.pipeline.worker import PipelineParams, PipelineWorker
+    from pipecat.workers.runner import WorkerRunner
+
+    from bot.events import SessionContext, create_runtime
+    from bot.rooms.simulated import SimulatedRoom
+
+    runtime = create_runtime(SessionContext(session_id="s-policy", assistant_id="a-1", tenant_id="t-1", room_id=room_name))
+    seen: list[dict[str, Any]] = []
+    runtime.bus.subscribe("*", seen.append)
+    runtime.bus.publish(policy.loaded_event())
+    limiter = InboundRateLimiter(policy, on_violation=lambda v: runtime.bus.publish(v, media_time_ms=v.media_time_ms))
+    runtime.inbound.rate_limiter = limiter
+    room = SimulatedRoom(POLICY_ROOMS / f"{room_name}.json", speed=0)
+    agenda = policy.policy.facilitation.agenda or room.scenario.agenda
+    facilitator: list[Any] = []
+    if llm_base_url:
+        from bot.processors.facilitator import build_facilitator
+
+        facilitator = build_facilitator(policy, api_key="sk-test", base_url=llm_base_url, model="scripted-model", timeout_secs=5, bot_id=BOT_ID, agenda=agenda)
+    worker = PipelineWorker(
+        Pipeline(room_processors(room, runtime, policy, agenda=agenda, facilitator=facilitator)),
+        params=PipelineParams(audio_in_sample_rate=room.scenario.sample_rate),
+        enable_rtvi=False,
+        enable_turn_tracking=False,
+        idle_timeout_secs=None,
+    )
+    runner = WorkerRunner(handle_sigint=False, handle_sigterm=False)
+    await runner.add_workers(worker)
+    await runner.run()
+    await runtime.bus.drain()
+    return {"envelopes": seen, "sent": list(room.sent_messages), "limiter": limiter}
+
+
+def play(room_name: str, policy: LoadedPolicy, *, llm_base_url: str | None = None) -> dict[str, Any]:
+    return asyncio.run(_play(room_name, policy, llm_base_url))
+
+
+def payloads(envelopes: list[dict[str, Any]], topic: str) -> list[dict[str, Any]]:
+    return [e["payload"] for e in envelopes if e["topic"] == topic]
+
