@@ -110,7 +110,26 @@ def parse_request(body: Any, settings: SupervisorSettings) -> RoomRequest:
         json.dumps(request.policy_layers)
     except (TypeError, ValueError):
         raise RequestError("policyLayers", "must be JSON objects") from None
+    if request.policy_layers:
+        compose_policy(request.policy_layers)  # a bad layer is the caller's 422, not a bot that fails to start
     return request
+
+
+def compose_policy(layers: list[dict[str, Any]]) -> bytes:
+    """The layers composed into a verified ConversationPolicy snapshot (RFC 8785 bytes).
+
+    The supervisor composes (seed design section 28): the bot receives one snapshot whose
+    ``policyVersion`` it re-checks, never raw layers."""
+    from bot.errors import PolicyError
+    from bot.policy.compose import parse_layers
+    from bot.policy.snapshot import compose_snapshot
+
+    try:
+        return compose_snapshot(parse_layers(layers, "policyLayers")).canonical_bytes()
+    except PolicyError as exc:
+        field = (exc.field or "").replace("[", "").replace("]", "").strip(".")
+        where = f"policyLayers.{field}" if field else "policyLayers"
+        raise RequestError(where, exc.detail) from None
 
 
 def resolve_scenario(value: str) -> Path:
@@ -244,10 +263,11 @@ class RoomManager:
         room_id = "r-" + uuid.uuid4().hex[:12]
         workdir = Path(tempfile.mkdtemp(prefix=f"prism-{room_id}-"))
         room = Room(id=room_id, request=request, workdir=workdir, scenario_path=scenario)
-        policy = workdir / "policy.json"
-        fd = os.open(policy, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(request.policy_layers, fh)
+        if request.policy_layers:  # without layers the bot applies its documented safe default
+            policy = workdir / "policy.json"
+            fd = os.open(policy, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(compose_policy(request.policy_layers))
         self.rooms[room_id] = room
         self._forget_old()
         logger.bind(room=room_id).info(f"room created ({'scenario ' + scenario.name if scenario else public_url(request.room_url or '')})")
@@ -293,7 +313,7 @@ class RoomManager:
         env: dict[str, str] = {
             "ASSISTANT_ID": r.assistant_id,
             "TENANT_ID": r.tenant_id,
-            "BOT_POLICY_PATH": str(room.workdir / "policy.json"),
+            **({"BOT_POLICY_PATH": str(room.workdir / "policy.json")} if room.request.policy_layers else {}),
             "BOT_VIEW": "off",
             "BOT_FORWARD": "stdout",  # the supervisor forwards; a bot forwarding too would send everything twice
         }

@@ -59,6 +59,8 @@ BAD_BODIES = [
     ("speed-out-of-range", {**ROOM, "speed": 5000}, 422, "speed"),
     ("unknown-field", {**ROOM, "colour": "red"}, 422, "colour"),
     ("layer-not-an-object", {**ROOM, "policyLayers": [1]}, 422, "policyLayers.0"),
+    ("layer-not-a-policy-layer", {**ROOM, "policyLayers": [{"name": "tenant", "rules": {"maxTurnSecs": 90}}]}, 422, "policyLayers.0.schemaVersion"),
+    ("layer-with-a-bad-limit", {**ROOM, "policyLayers": [{"kind": "prism.policy.layer", "schemaVersion": 1, "name": "t", "level": "tenant", "turns": {"maxTurnMs": -5}}]}, 422, "policyLayers.0.turns.maxTurnMs"),
     ("no-such-scenario", {**ROOM, "scenario": "/nonexistent.json"}, 422, "scenario"),
     ("token-without-room", {**ROOM, "roomToken": "s3cr3t-token-value"}, 422, "roomToken"),
     ("command-not-allowed", {**ROOM, "command": ["/bin/sh", "-c", "id"]}, 403, "command"),
@@ -233,7 +235,9 @@ def test_delete_sends_sigterm_and_the_bot_ends_with_reason_signal(tmp_path: Path
             assert "SUPERVISOR_TOKEN" not in bot_env and "AWS_SECRET_ACCESS_KEY" not in bot_env
             assert bot_env["MESH_API_TOKEN"] == "mesh-token" and bot_env["PRISM_PII_SALT"] == "test-salt"
             assert (bot_env["ASSISTANT_ID"], bot_env["TENANT_ID"]) == ("asst-1", "tenant-1")
-            assert json.loads(Path(bot_env["BOT_POLICY_PATH"]).read_text()) == layers
+            snapshot = json.loads(Path(bot_env["BOT_POLICY_PATH"]).read_text())
+            assert snapshot["kind"] == "prism.policy.snapshot" and snapshot["layers"] == ["tenant", "room"]
+            assert snapshot["policy"]["turns"]["maxTurnMs"] <= 90000
             assert oct(Path(bot_env["BOT_POLICY_PATH"]).stat().st_mode & 0o777) == "0o600"
             status, done = await client.request("DELETE", f"/rooms/{room['id']}")
             assert status == 200
