@@ -121,7 +121,25 @@ class LeaveEvent(Event):
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
-class SpeechEvent(Event):
+class SoundEvent(Event):
+    """An event that plays samples on the participant's stream from ``at_ms`` on."""
+
+    samples: np.ndarray = field(repr=False)
+    sample_rate: int
+
+    @property
+    def start_sample(self) -> int:
+        """First sample on the participant's stream."""
+        return self.at_ms * self.sample_rate // 1000
+
+    @property
+    def end_sample(self) -> int:
+        """One past the last sample on the participant's stream."""
+        return self.start_sample + len(self.samples)
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class SpeechEvent(SoundEvent):
     """An utterance: a clip played on the participant's stream, then its transcript.
 
     Parameters:
@@ -138,18 +156,6 @@ class SpeechEvent(Event):
     audio_path: Path
     text: str
     label: str | None = None
-    samples: np.ndarray = field(repr=False)
-    sample_rate: int
-
-    @property
-    def start_sample(self) -> int:
-        """First sample of the clip on the participant's stream."""
-        return self.at_ms * self.sample_rate // 1000
-
-    @property
-    def end_sample(self) -> int:
-        """One past the clip's last sample on the participant's stream."""
-        return self.start_sample + len(self.samples)
 
     @property
     def end_ms(self) -> int:
@@ -171,7 +177,7 @@ class ChatEvent(Event):
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
-class NoiseEvent(Event):
+class NoiseEvent(SoundEvent):
     """Non-speech sound on the participant's stream (a fan, a hum): must not count as speech.
 
     ``samples`` is generated at load time from a seed derived from ``index``, so it is identical
@@ -183,18 +189,6 @@ class NoiseEvent(Event):
     kind: str
     level: float = 0.3
     freq_hz: float = 440.0
-    samples: np.ndarray = field(repr=False)
-    sample_rate: int
-
-    @property
-    def start_sample(self) -> int:
-        """First noise sample on the participant's stream."""
-        return self.at_ms * self.sample_rate // 1000
-
-    @property
-    def end_sample(self) -> int:
-        """One past the last noise sample on the participant's stream."""
-        return self.start_sample + len(self.samples)
 
     @property
     def end_ms(self) -> int:
