@@ -29,6 +29,7 @@ from bot.generated import (
     AssistantSessionEnded,
     AssistantSessionFailed,
     BotHealthHeartbeat,
+    Topic,
 )
 from bot.secrets import SecretScrubber, log_patcher, scrubber_from_env, scrubbing_sink
 from bot.startup import DEMO_SCENARIO, Started, begin, wants_live_view  # noqa: F401 (wants_live_view re-exported)
@@ -88,9 +89,9 @@ class Session:
     # ---- small helpers
     def _count_participants(self, envelope: dict[str, Any]) -> None:
         """Heartbeats report who is in the room, from the same events browsers see."""
-        if envelope["topic"] == "room.participant.joined":
+        if envelope["topic"] == Topic.ROOM_PARTICIPANT_JOINED:
             self.participants_present += 1
-        elif envelope["topic"] == "room.participant.left":
+        elif envelope["topic"] == Topic.ROOM_PARTICIPANT_LEFT:
             self.participants_present = max(0, self.participants_present - 1)
 
     def _uptime_ms(self) -> int:
@@ -260,7 +261,7 @@ class Session:
                 uptime_ms=self._uptime_ms(),
                 published=bus.published,
                 dropped=bus.dropped,
-                violations=bus.per_topic.get("conversation.policy.violation", 0),
+                violations=bus.per_topic.get(Topic.CONVERSATION_POLICY_VIOLATION, 0),
                 buffer_fill_percent=min(100.0, bus.buffer_fill_percent),
                 participants=self.participants_present,
                 media_time_ms=self.media_now_ms(),

@@ -23,6 +23,7 @@ from supervisor.ingest import Ingestor
 from supervisor.metrics import Metrics
 from supervisor.rooms import RoomManager
 from supervisor.settings import SupervisorSettings
+from bot.generated.topics import Topic
 
 LOG_FORMAT = "{time:HH:mm:ss.SSS} {level: <7} [{extra[room]}] {message}"
 
@@ -73,7 +74,7 @@ class Supervisor:
 
     def _own_bus(self) -> EventBus | None:
         """The supervisor's own events (losses of forwarding), if the spec lets it publish them."""
-        rule = self.registry.rule("forwarding.delivery.deferred")
+        rule = self.registry.rule(Topic.FORWARDING_DELIVERY_DEFERRED)
         if rule is None or "supervisor" not in rule.origin:
             return None
         bus = EventBus(registry=self.registry, context=SessionContext(session_id=f"supervisor-{uuid.uuid4()}", runtime="supervisor"))

@@ -21,6 +21,7 @@ from bot.events import Envelope, SpecRegistry
 from bot.generated import MODELS
 
 from supervisor.metrics import Metrics
+from bot.generated.topics import Topic
 
 TOO_LONG = b"\x00too-long\x00"
 """Stands for a line over the reader's limit (its bytes were skipped)."""
@@ -98,9 +99,9 @@ class Ingestor:
         self._check_seq(data, stats, room)
         if data["specVersion"] != self.spec_version:
             m.spec_mismatch["envelope"] += 1
-        if topic == "conversation.policy.violation":
+        if topic == Topic.CONVERSATION_POLICY_VIOLATION:
             m.violations[data["payload"].get("kind", "unknown")] += 1
-        elif topic == "events.runtime.version.mismatch":
+        elif topic == Topic.EVENTS_RUNTIME_VERSION_MISMATCH:
             m.spec_mismatch["reported"] += 1
         return data
 

@@ -37,6 +37,7 @@ from supervisor.ingest import Ingestor, StreamStats
 from supervisor.metrics import Metrics
 from supervisor.process import BotProcess, bot_command, bot_environment
 from supervisor.settings import SupervisorSettings
+from bot.generated.topics import Topic
 
 Status = Literal["starting", "running", "restarting", "stopping", "ended", "failed"]
 ACTIVE: frozenset[str] = frozenset({"starting", "running", "restarting", "stopping"})
@@ -486,15 +487,15 @@ class RoomManager:
                 continue
             room.last_line_at = time.monotonic()
             topic = envelope["topic"]
-            if topic == "assistant.session.started":
+            if topic == Topic.ASSISTANT_SESSION_STARTED:
                 room.session_id = envelope["sessionId"]
                 room.started_at = room.started_at or time.time()
                 if room.status == "starting":
                     room.status = "running"
                 room.started_event.set()
-            elif topic == "assistant.session.ended":
+            elif topic == Topic.ASSISTANT_SESSION_ENDED:
                 room.end_reason = envelope["payload"].get("reason")
-            elif topic == "assistant.session.failed":
+            elif topic == Topic.ASSISTANT_SESSION_FAILED:
                 room.failure = envelope["payload"]
                 log.warning(f"the bot failed at {room.failure.get('stage')}: {room.failure.get('error')} (retryable: {room.failure.get('retryable')})")
             if submit is not None:

@@ -1,11 +1,12 @@
 """Scoring a room's envelopes against its ground truth (shared by the accuracy tests and report).
 
-Stdlib only. ``envelopes`` are the parsed JSON lines ``python -m bot`` wrote for the room.
+Stdlib and the generated Topic enum only. ``envelopes`` are the parsed JSON lines ``python -m bot`` wrote for the room.
 """
 
 from __future__ import annotations
 
 from typing import Any, Iterable
+from bot.generated.topics import Topic
 
 FRAME_MS = 10
 """Resolution of the frame-level precision/recall: 10 ms, finer than one Silero window (32 ms)."""
@@ -18,7 +19,7 @@ def payloads(envelopes: Iterable[dict[str, Any]], topic: str) -> list[dict[str, 
 def detected_intervals(envelopes: Iterable[dict[str, Any]], participant_id: str) -> list[tuple[int, int]]:
     """Speech segments the bot reported for one participant, from ``room.speaking.stopped``."""
     out = []
-    for p in payloads(envelopes, "room.speaking.stopped"):
+    for p in payloads(envelopes, Topic.ROOM_SPEAKING_STOPPED):
         if p["participantId"] == participant_id:
             out.append((p["mediaTimeMs"] - p["durationMs"], p["mediaTimeMs"]))
     return out
@@ -40,11 +41,11 @@ def score_room(truth: dict[str, Any], envelopes: list[dict[str, Any]]) -> dict[s
         want = frames(p["intervals"], duration)
         got = frames(detected_intervals(envelopes, pid), duration)
         tp, fp, fn = tp + len(want & got), fp + len(got - want), fn + len(want - got)
-    finals = [s for s in payloads(envelopes, "room.dominance.score") if s["trigger"] == "final"]
+    finals = [s for s in payloads(envelopes, Topic.ROOM_DOMINANCE_SCORE) if s["trigger"] == "final"]
     measured = {x["participantId"]: x["share"] for x in finals[-1]["participants"]} if finals else {}
     share_errors = {pid: abs(measured.get(pid, 0.0) - share) for pid, share in truth["shares"].items()}
 
-    reported = payloads(envelopes, "room.overlap.detected")
+    reported = payloads(envelopes, Topic.ROOM_OVERLAP_DETECTED)
 
     def near(o: dict[str, Any]) -> list[dict[str, Any]]:
         return [
@@ -71,5 +72,5 @@ def score_room(truth: dict[str, Any], envelopes: list[dict[str, Any]]) -> dict[s
         "backchannelsAsInterruption": sum(1 for o in scripted_backchannels if any(r["kind"] == "interruption" for r in near(o))),
         "backchannelsDetected": sum(1 for o in scripted_backchannels if any(r["kind"] == "backchannel" for r in near(o))),
         "noiseFramesCounted": noise_frames,
-        "inboundRejected": len(payloads(envelopes, "events.inbound.rejected")),
+        "inboundRejected": len(payloads(envelopes, Topic.EVENTS_INBOUND_REJECTED)),
     }
