@@ -18,12 +18,12 @@ from loguru import logger
 
 from bot.events import EventBus, SessionContext, SpecRegistry
 from bot.forwarding import DryRunSink, EventBridgeSink, Forwarder, ForwarderConfig, Sink
+from bot.generated.topics import Topic
 from supervisor.api import build_app
 from supervisor.ingest import Ingestor
 from supervisor.metrics import Metrics
 from supervisor.rooms import RoomManager
 from supervisor.settings import SupervisorSettings
-from bot.generated.topics import Topic
 
 LOG_FORMAT = "{time:HH:mm:ss.SSS} {level: <7} [{extra[room]}] {message}"
 

@@ -20,8 +20,8 @@ from pydantic import BaseModel, ValidationError, create_model
 from bot.events import Envelope, SpecRegistry
 from bot.generated import MODELS
 
-from supervisor.metrics import Metrics
 from bot.generated.topics import Topic
+from supervisor.metrics import Metrics
 
 TOO_LONG = b"\x00too-long\x00"
 """Stands for a line over the reader's limit (its bytes were skipped)."""

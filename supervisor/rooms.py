@@ -33,11 +33,11 @@ from urllib.parse import urlsplit, urlunsplit
 from loguru import logger
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
+from bot.generated.topics import Topic
 from supervisor.ingest import Ingestor, StreamStats
 from supervisor.metrics import Metrics
 from supervisor.process import BotProcess, bot_command, bot_environment
 from supervisor.settings import SupervisorSettings
-from bot.generated.topics import Topic
 
 Status = Literal["starting", "running", "restarting", "stopping", "ended", "failed"]
 ACTIVE: frozenset[str] = frozenset({"starting", "running", "restarting", "stopping"})

@@ -1,11 +1,13 @@
 """Scoring a room's envelopes against its ground truth (shared by the accuracy tests and report).
 
-Stdlib and the generated Topic enum only. ``envelopes`` are the parsed JSON lines ``python -m bot`` wrote for the room.
+Stdlib and the generated Topic enum only. ``envelopes`` are the parsed JSON lines that
+``python -m bot`` wrote for the room.
 """
 
 from __future__ import annotations
 
 from typing import Any, Iterable
+
 from bot.generated.topics import Topic
 
 FRAME_MS = 10
