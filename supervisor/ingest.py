@@ -19,7 +19,6 @@ from pydantic import BaseModel, ValidationError, create_model
 
 from bot.events import Envelope, SpecRegistry
 from bot.generated import MODELS
-
 from bot.generated.topics import Topic
 from supervisor.metrics import Metrics
 
