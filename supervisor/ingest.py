@@ -18,6 +18,7 @@ from loguru import logger
 from pydantic import BaseModel, ValidationError, create_model
 
 from bot.events import Envelope, SpecRegistry
+from bot.events.inbound import first_error
 from bot.generated import MODELS
 from bot.generated.topics import Topic
 from supervisor.metrics import Metrics
@@ -85,10 +86,8 @@ class Ingestor:
             return self._reject(stats, room, "invalid", "unknown topic" if isinstance(topic, str) else "no string topic", reason="unknown_topic")
         try:
             validator.validate_python(data)
-        except ValidationError as exc:
-            err = exc.errors(include_url=False, include_input=False, include_context=False)[0]
-            where = "/" + "/".join(str(p) for p in err["loc"])
-            return self._reject(stats, room, "invalid", f"{topic}: {where}: {err['type']}")
+        except ValidationError as exc:  # a pointer and the rule, never content (key names sanitized)
+            return self._reject(stats, room, "invalid", f"{topic}: {first_error(exc, 'envelope')}")
         # ---- valid
         stats.ingested += 1
         m.lines["ok"] += 1

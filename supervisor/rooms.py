@@ -20,6 +20,7 @@ import contextlib
 import json
 import os
 import random
+import re
 import shutil
 import tempfile
 import time
@@ -31,7 +32,7 @@ from typing import Any, Callable, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from loguru import logger
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError, field_validator
 
 from bot.generated.topics import Topic
 from supervisor.ingest import Ingestor, StreamStats
@@ -65,6 +66,8 @@ class RoomRequest(BaseModel):
     idle_timeout_secs: float | None = Field(default=None, gt=0, le=86_400, validation_alias=_alias("idleTimeoutSecs", "idle_timeout_secs"))
     max_duration_secs: float | None = Field(default=None, gt=0, le=86_400, validation_alias=_alias("maxDurationSecs", "max_duration_secs"))
     command: list[str] | None = Field(default=None, min_length=1, max_length=64)
+    _policy_snapshot: bytes | None = PrivateAttr(default=None)
+    """The composed policy (RFC 8785 bytes), set by :func:`parse_request`."""
 
     @field_validator("room_url")
     @classmethod
@@ -111,8 +114,8 @@ def parse_request(body: Any, settings: SupervisorSettings) -> RoomRequest:
         json.dumps(request.policy_layers)
     except (TypeError, ValueError):
         raise RequestError("policyLayers", "must be JSON objects") from None
-    if request.policy_layers:
-        compose_policy(request.policy_layers)  # a bad layer is the caller's 422, not a bot that fails to start
+    if request.policy_layers:  # a bad layer is the caller's 422, not a bot that fails to start
+        request._policy_snapshot = compose_policy(request.policy_layers)
     return request
 
 
@@ -128,9 +131,10 @@ def compose_policy(layers: list[dict[str, Any]]) -> bytes:
     try:
         return compose_snapshot(parse_layers(layers, "policyLayers")).canonical_bytes()
     except PolicyError as exc:
-        field = (exc.field or "").replace("[", "").replace("]", "").strip(".")
+        field = re.sub(r"\[(\d+)\]", r".\1", exc.field or "").strip(".")
         where = f"policyLayers.{field}" if field else "policyLayers"
-        raise RequestError(where, exc.detail) from None
+        # the API never echoes request values (a token pasted in the wrong field must not come back)
+        raise RequestError(where, getattr(exc, "without_value", None) or "is invalid") from None
 
 
 def resolve_scenario(value: str) -> Path:
@@ -264,11 +268,11 @@ class RoomManager:
         room_id = "r-" + uuid.uuid4().hex[:12]
         workdir = Path(tempfile.mkdtemp(prefix=f"prism-{room_id}-"))
         room = Room(id=room_id, request=request, workdir=workdir, scenario_path=scenario)
-        if request.policy_layers:  # without layers the bot applies its documented safe default
+        if request._policy_snapshot is not None:  # without layers the bot applies its documented safe default
             policy = workdir / "policy.json"
             fd = os.open(policy, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "wb") as fh:
-                fh.write(compose_policy(request.policy_layers))
+                fh.write(request._policy_snapshot)
         self.rooms[room_id] = room
         self._forget_old()
         logger.bind(room=room_id).info(f"room created ({'scenario ' + scenario.name if scenario else public_url(request.room_url or '')})")
@@ -314,7 +318,7 @@ class RoomManager:
         env: dict[str, str] = {
             "ASSISTANT_ID": r.assistant_id,
             "TENANT_ID": r.tenant_id,
-            **({"BOT_POLICY_PATH": str(room.workdir / "policy.json")} if room.request.policy_layers else {}),
+            **({"BOT_POLICY_PATH": str(room.workdir / "policy.json")} if room.request._policy_snapshot is not None else {}),
             "BOT_VIEW": "off",
             "BOT_FORWARD": "stdout",  # the supervisor forwards; a bot forwarding too would send everything twice
         }

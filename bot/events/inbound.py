@@ -152,7 +152,7 @@ class InboundValidator:
         try:
             envelope = Envelope.model_validate(value)
         except ValidationError as exc:
-            return Rejected("schema", _first_error(exc, "envelope"), hint)
+            return Rejected("schema", first_error(exc, "envelope"), hint)
         if envelope.runtime != "browser":
             return Rejected("origin", f"runtime {envelope.runtime!r} is not browser", hint)
 
@@ -164,7 +164,7 @@ class InboundValidator:
             payload = model.model_validate(value["payload"])
         except ValidationError as exc:
             reason = "schema" if version_matches else "spec_version"
-            return Rejected(reason, _first_error(exc, "payload"), hint)
+            return Rejected(reason, first_error(exc, "payload"), hint)
         return Accepted(Topic(topic), payload, sender_id, value, version_matches)
 
     def _report_version(self, remote: str, sender_id: str, media_time_ms: int | None) -> None:
@@ -194,7 +194,7 @@ def _safe_segment(part: object) -> str:
     return "?"
 
 
-def _first_error(exc: ValidationError, root: str) -> str:
+def first_error(exc: ValidationError, root: str) -> str:
     """A pointer and rule for the first validation error; never the offending value."""
     err = exc.errors(include_url=False, include_input=False)[0]
     path = "/".join(_safe_segment(p) for p in err.get("loc", ()))

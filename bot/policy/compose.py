@@ -236,10 +236,13 @@ def compose(layers: Sequence[PolicyLayer], base: ConversationPolicy | None = Non
         updates: dict[str, Any] = {}
         for section, (value, given) in layer.sections.items():
             current = getattr(policy, section)
-            merged = {
-                name: getattr(value, name) if layer.level == "platform" else _merge_field(MERGE[section][name], getattr(current, name), getattr(value, name))
-                for name in given
-            }
+            try:  # merging can build models (content rules) whose limits the union exceeds
+                merged = {
+                    name: getattr(value, name) if layer.level == "platform" else _merge_field(MERGE[section][name], getattr(current, name), getattr(value, name))
+                    for name in given
+                }
+            except ValidationError as exc:
+                raise from_validation_error(layer.source, exc, prefix=section) from None
             updates[section] = current.model_copy(update=merged)
         policy = policy.model_copy(update=updates)
     try:  # model_copy does not validate: check the result as a whole

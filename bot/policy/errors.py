@@ -34,6 +34,7 @@ def _shown(value: Any) -> str:
 def from_validation_error(source: str | os.PathLike[str], exc: ValidationError, prefix: str = "") -> PolicyError:
     """The first error of ``exc`` as ``file: "field" what was expected (got value)``."""
     err = exc.errors(include_url=False)[0]
+    # a validator's message may quote the input too (a bad regex): strip Pydantic's prefix only
     loc = [p for p in err.get("loc", ()) if not (isinstance(p, str) and ("[" in p or p.startswith("function-")))]
     msg = str(err.get("msg", "is invalid"))
     if msg.startswith("Value error, "):
@@ -42,11 +43,14 @@ def from_validation_error(source: str | os.PathLike[str], exc: ValidationError, 
         msg = "is not a known field here"
     elif err.get("type") == "missing":
         msg = "is required"
-    else:
+    shown = ""
+    if err.get("type") not in ("extra_forbidden", "missing"):
         msg = msg[:1].lower() + msg[1:]
-        if "input" in err and err.get("type") not in ("extra_forbidden",):
-            msg += _shown(err["input"])
-    return PolicyError(source, field_path(loc, prefix) or None, msg)
+        if "input" in err:
+            shown = _shown(err["input"])
+    error = PolicyError(source, field_path(loc, prefix) or None, msg + shown)
+    error.without_value = msg  # for callers that must not echo input (an HTTP API)
+    return error
 
 
 def read_json(path: str | os.PathLike[str]) -> Any:

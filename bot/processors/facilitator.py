@@ -248,7 +248,7 @@ class FacilitatorInput(FrameProcessor):
         request = self._requests.get(id(params.context))
         result: dict[str, Any] = {"ok": False, "error": "internal error"}
         try:
-            outcome = self.brain.call_tool(params.function_name, dict(params.arguments or {}), request)
+            outcome = self.brain.call_tool(params.function_name, params.arguments, request)  # the brain rejects non-objects
             result = outcome.result
             at = request.media_time_ms if request else self._last_ms
             for payload in outcome.events:

@@ -156,6 +156,15 @@ def test_layers_out_of_order_are_an_error_naming_the_layer() -> None:
     assert str(err.value).startswith('layer1.json: "level" tenant layer after a room layer')
 
 
+def test_a_merge_past_a_limit_is_a_policy_error_not_a_crash() -> None:
+    def rule(prefix: str) -> dict[str, Any]:
+        return {"id": "r", "patterns": [f"{prefix}{i}" for i in range(60)], "action": "warn"}
+
+    with pytest.raises(PolicyError) as err:
+        composed(layer("tenant", "a", content={"rules": [rule("a")]}), layer("room", "b", content={"rules": [rule("b")]}))
+    assert "patterns" in str(err.value)
+
+
 # --------------------------------------------------------------------------------------------
 # Layer and snapshot errors: one line, file and field
 # --------------------------------------------------------------------------------------------
