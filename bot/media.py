@@ -20,13 +20,16 @@ def stamp(frame: Any, media_time_ms: int) -> Any:
 
 
 def media_time_of(frame: Any, default: int | None = None) -> int | None:
-    """The media time stamped on ``frame``, its own ``media_time_ms`` field, or ``default``."""
-    value = getattr(frame, "media_time_ms", None)
-    if value is not None:
-        return int(value)
+    """The media time stamped on ``frame``, its own ``media_time_ms`` field, or ``default``.
+
+    The stamp is looked up first: audio frames, the per-20-ms case, only ever have the stamp.
+    """
     metadata = getattr(frame, "metadata", None)
     if metadata:
         stamped = metadata.get(MEDIA_TIME_KEY)
         if stamped is not None:
             return int(stamped)
+    value = getattr(frame, "media_time_ms", None)
+    if value is not None:
+        return int(value)
     return default

@@ -65,7 +65,6 @@ def load_settings(argv: Sequence[str] | None) -> SupervisorSettings:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else list(argv)
-    debug = "--debug" in args
     try:
         settings = load_settings(args)
     except SettingsError as exc:
@@ -79,14 +78,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except OSError as exc:  # the port is taken, the host does not exist, the dry-run path is unwritable
-        if debug or settings.debug:
+        if settings.debug:
             raise
         print(f"error: {exc.strerror or exc}{f' ({exc.filename})' if getattr(exc, 'filename', None) else ''}", file=sys.stderr)
         return 2
-
-
-def _entry(*_: Any) -> None:  # pragma: no cover
-    sys.exit(main())
 
 
 if __name__ == "__main__":

@@ -122,7 +122,8 @@ class _Stream:
     context: np.ndarray
     pending: np.ndarray  # int16 samples not yet making a full window
     samples: int = 0  # samples consumed into complete windows
-    recent: deque = field(default_factory=deque)  # (context, window) of recent gated windows
+    recent: deque = field(default_factory=deque)  # (context, window) of recent gated windows, bounded
+    sr: np.ndarray = field(default_factory=lambda: np.array(16000, dtype="int64"))  # the model's rate input
     stats: StreamStats = field(default_factory=StreamStats)
 
 
@@ -206,6 +207,8 @@ class SileroStreams:
             state=np.zeros((2, 1, 128), dtype=np.float32),
             context=np.zeros((1, context_size), dtype=np.float32),
             pending=np.zeros(0, dtype=np.int16),
+            recent=deque(maxlen=self._gate_params.preroll_windows if self._gate_params else 1),
+            sr=np.array(sample_rate, dtype="int64"),
         )
 
     def close(self, stream_id: str) -> StreamStats | None:
@@ -224,18 +227,9 @@ class SileroStreams:
     def __contains__(self, stream_id: object) -> bool:
         return stream_id in self._streams
 
-    @property
-    def stream_ids(self) -> list[str]:
-        """Open streams."""
-        return list(self._streams)
-
     def window_samples(self, stream_id: str) -> int:
         """Samples per window of an open stream (512 at 16 kHz, 256 at 8 kHz)."""
         return self._streams[stream_id].window
-
-    def stream_stats(self, stream_id: str) -> StreamStats:
-        """Counters of one open stream."""
-        return self._streams[stream_id].stats
 
     @property
     def stats(self) -> StreamStats:
@@ -284,9 +278,7 @@ class SileroStreams:
         decision = gate.step(power_dbfs(loudest))
         if not decision.infer:
             stream.stats.windows_gated += 1
-            stream.recent.append((stream.context, audio))
-            while len(stream.recent) > gate.params.preroll_windows:
-                stream.recent.popleft()
+            stream.recent.append((stream.context, audio))  # deque(maxlen=preroll) drops the oldest
             stream.context = audio[np.newaxis, -stream.context_size :]
             return WindowScore(stream.samples, None, None)
 
@@ -319,7 +311,7 @@ class SileroStreams:
         x = np.concatenate((stream.context, audio[np.newaxis, :]), axis=1)
         out, state = self._session.run(
             None,
-            {"input": x, "state": stream.state, "sr": np.array(stream.sample_rate, dtype="int64")},
+            {"input": x, "state": stream.state, "sr": stream.sr},
         )
         stream.state = state
         stream.context = x[..., -stream.context_size :]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Literal
+from typing import Any, Callable
 
 from bot.events.bus import EventBus
 from bot.events.governance import Redactor, Sampler
@@ -18,7 +18,6 @@ from bot.forwarding.entries import DEFAULT_SOURCE
 from bot.forwarding.forwarder import Forwarder, ForwarderConfig
 from bot.forwarding.sinks import DryRunSink, EventBridgeSink, Sink
 
-ForwardMode = Literal["stdout", "stdout+eventbridge"]
 
 
 def attach(bus: EventBus, forwarder: Forwarder, *, replay: bool = True) -> Callable[[], None]:

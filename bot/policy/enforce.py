@@ -282,10 +282,6 @@ class ToolDecision:
     allowed: bool
     violation: ConversationPolicyViolation | None = None
 
-    @property
-    def reason(self) -> str:
-        return "allowed" if self.allowed else (self.violation.rule if self.violation else "denied")
-
 
 class ToolGate:
     """Tool allow/deny lists (deny wins) and per-tool buckets, checked before any tool runs.

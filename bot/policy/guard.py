@@ -68,10 +68,6 @@ class GuardResult:
     def interrupt(self) -> bool:
         return self.action == "interrupt"
 
-    @property
-    def changed(self) -> bool:
-        return bool(self.matches)
-
 
 @dataclass
 class _Compiled:

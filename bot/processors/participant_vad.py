@@ -137,7 +137,9 @@ class ParticipantVAD(FrameProcessor):
         """Consume participant audio; close streams on leave and end; forward the rest."""
         await super().process_frame(frame, direction)
         if isinstance(frame, UserAudioRawFrame):
-            await self._push_transitions(self._on_audio(frame))
+            transitions = self._on_audio(frame)
+            if transitions:  # almost never: this is the per-20-ms path
+                await self._push_transitions(transitions)
             if self._forward_audio:
                 await self.push_frame(frame, direction)
             return

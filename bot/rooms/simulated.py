@@ -148,7 +148,7 @@ class _Stream:
         if len(self._active) == 1:
             seg = self._active[0]
             if seg.start_sample <= s0 and seg.end_sample >= s1:
-                return seg.samples[s0 - seg.start_sample : s1 - seg.start_sample].astype("<i2").tobytes()
+                return seg.samples[s0 - seg.start_sample : s1 - seg.start_sample].tobytes()  # int16 already
         mix = np.zeros(s1 - s0, dtype=np.int32)
         for seg in self._active:
             lo, hi = max(s0, seg.start_sample), min(s1, seg.end_sample)
