@@ -69,13 +69,15 @@ def load_settings(argv: Sequence[str] | None) -> Any:
         name = str(err["loc"][0]) if err.get("loc") else ""
         field_name = next((f for f in Settings.model_fields if f == name or env_name(f) == name), name)
         where = _flag(field_name) if field_name in given else (env_name(field_name) if field_name in Settings.model_fields else name)
-        raise ConfigError(f"{where}: {err['msg']}") from None
+        raise ConfigError(f"{where}: {str(err['msg']).removeprefix('Value error, ')}") from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     debug = "--debug" in (sys.argv[1:] if argv is None else argv)
+    settings = None
     try:
         settings = load_settings(argv)
+        debug = debug or settings.debug
         from bot.startup import begin, wants_live_view
 
         started = begin(settings, claim_stdout=True, live_view=wants_live_view(settings))  # first envelope: before the heavy imports
@@ -91,7 +93,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         from bot.secrets import scrubber_from_env
 
-        scrub = scrubber_from_env(None)
+        secrets = []
+        if settings is not None:  # flag and .env secrets too, not only the environment's
+            from bot.app import secret_values
+
+            secrets = secret_values(settings)
+        scrub = scrubber_from_env(None, *secrets)
         if isinstance(exc, PrismError):
             print(f"error: {scrub(str(exc))}", file=sys.stderr)
             return exc.exit_code

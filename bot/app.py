@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import signal
 import sys
 import time
@@ -32,7 +31,7 @@ from bot.generated import (
     Topic,
 )
 from bot.secrets import SecretScrubber, log_patcher, scrubber_from_env, scrubbing_sink
-from bot.startup import DEMO_SCENARIO, Started, begin, wants_live_view  # noqa: F401 (wants_live_view re-exported)
+from bot.startup import DEMO_SCENARIO, Started, begin
 
 if TYPE_CHECKING:
     from bot.context import AssistantContext
@@ -78,7 +77,6 @@ class Session:
         self.end_reason = "completed"
         self.worker: Any = None
         self.room: Any = None
-        self.stdout_was_closed = False
         self.participants_present = 0
         self.policy: "LoadedPolicy | None" = None
         self.limiter: "InboundRateLimiter | None" = None
@@ -110,8 +108,8 @@ class Session:
 
     # ---- stopping
     def stdout_closed(self) -> None:
-        """The supervisor went away: end the session quietly."""
-        self.stdout_was_closed = True
+        """The supervisor went away: end the session quietly (the emitter already writes to
+        /dev/null; fd 1 itself is left alone, which matters in-process on Pipecat Cloud)."""
         self.end("error")
 
     def _on_signal(self, sig: signal.Signals) -> None:
@@ -244,7 +242,7 @@ class Session:
         try:
             scenario = await asyncio.to_thread(load_scenario, self.settings.simulate or DEMO_SCENARIO)
         except ScenarioError as exc:
-            self.bus.publish(AssistantRoomJoinFailed(room_id=room_id, attempt=1, error=str(exc)[:500], will_retry=False, retry_in_ms=0))
+            self.bus.publish(AssistantRoomJoinFailed(room_id=room_id, attempt=1, error=self.scrub(str(exc))[:500], will_retry=False, retry_in_ms=0))
             self._fail("join", exc)
             raise
         self.bus.publish(AssistantRoomJoinSucceeded(room_id=room_id, attempt=1, join_latency_ms=int((time.monotonic() - started) * 1000), participant_count=0))
@@ -428,22 +426,16 @@ async def run_session_async(
         try:
             await session.run(started.room_id)
         except PrismError:
-            if view is not None:
-                view.close()
             raise
         except Exception as exc:
             session._fail("pipeline", exc)
-            if view is not None:
-                view.close()
             raise
         session.finish()
     finally:
         if forwarding is not None:
             await forwarding.aclose(timeout=3.0)  # after ended/failed, so they are delivered too
-    if view is not None:
-        view.close()
-    if session.stdout_was_closed:
-        _silence_stdout()
+        if view is not None:
+            view.close()
     return 0
 
 
@@ -451,16 +443,7 @@ def run(settings: "Settings", *, started_at: float, started: Started) -> int:
     """The CLI's session, once ``begin`` has published the start."""
     return asyncio.run(
         run_session_async(
-            settings, started_at=started_at, handle_signals=True, claim_stdout=True, configure_logs=True, live_view=started.view is not None, started=started
+            settings, started_at=started_at, handle_signals=True, configure_logs=True, live_view=started.view is not None, started=started
         )
     )
 
-
-def _silence_stdout() -> None:
-    """After EPIPE, make interpreter shutdown's flush of stdout harmless."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, 1)
-        os.close(devnull)
-    except OSError:
-        pass

@@ -34,6 +34,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from bot.errors import PrismError
+from bot.rooms.urls import sanitize_room_url
 
 __all__ = [
     "ASSISTANT_QUERY",
@@ -226,13 +227,9 @@ def _unwrap(raw: Any) -> Any:
 def _sanitize_url(url: str) -> str:
     """``url`` without userinfo, query or fragment (safe to print)."""
     try:
-        parts = urlsplit(url)
+        return sanitize_room_url(url)
     except ValueError:
         return "<invalid url>"
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
 def rest_url_for(mesh_url: str | None, rest_url: str | None, assistant_id: str) -> str | None:

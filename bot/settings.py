@@ -10,8 +10,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -140,22 +141,20 @@ class Settings(BaseSettings):
             raise ValueError("must be 0 (as fast as possible) or at least 0.05 (20× slower than real time)")
         return value
 
-    @field_validator("mesh_url", "mesh_rest_url", "openai_base_url")
+    @field_validator("room_url", "mesh_url", "mesh_rest_url", "openai_base_url")
     @classmethod
-    def _http_url(cls, value: str | None) -> str | None:
+    def _http_url(cls, value: str | None, info: ValidationInfo) -> str | None:
+        """An http(s) URL with a host; the error never repeats the value (it may hold a token)."""
         if value is None or value == "":
             return None
-        if not value.startswith(("https://", "http://")):
-            raise ValueError("must be an http(s) URL")
-        return value
-
-    @field_validator("room_url")
-    @classmethod
-    def _room_url_is_daily(cls, value: str | None) -> str | None:
-        if value is None or value == "":
-            return None
-        if not value.startswith(("https://", "http://")):
-            raise ValueError("must be an http(s) URL such as https://your-domain.daily.co/room")
+        example = " such as https://your-domain.daily.co/room" if info.field_name == "room_url" else ""
+        try:
+            parts = urlsplit(value)
+            ok = parts.scheme in ("http", "https") and bool(parts.hostname)
+        except ValueError:
+            ok = False
+        if not ok:
+            raise ValueError(f"must be an http(s) URL with a host{example}")
         return value
 
 

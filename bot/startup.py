@@ -1,8 +1,9 @@
 """The first moments of a session: the event runtime up and ``assistant.session.started`` out.
 
 Everything here is light (pydantic, the generated models, orjson, stdlib) so the supervisor sees
-the session start before Pipecat, Daily, numpy, asyncio or loguru are imported (ARCHITECTURE
-principle 7; ``benchmarks/startup_bench.py`` measures it).
+the session start before Pipecat, Daily, numpy, loguru or the scenario's audio are loaded
+(ARCHITECTURE principle 7; ``benchmarks/startup_bench.py`` measures it). asyncio is already in
+by then: pydantic-settings imports it.
 """
 
 from __future__ import annotations

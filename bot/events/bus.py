@@ -134,7 +134,7 @@ class EventBus:
                 self._handler_failed(sub, topic, exc)
 
     def _spawn(self, sub: _Subscription, envelope: Envelope) -> None:
-        import asyncio  # only processes with async subscribers pay for it, and never before the first envelope
+        import asyncio  # only when an async subscriber exists (the runtime itself needs no event loop)
 
         loop = asyncio.get_running_loop()  # RuntimeError (counted) when called with no loop
         task = loop.create_task(sub.handler(envelope))  # type: ignore[arg-type]

@@ -86,3 +86,21 @@ def test_env_example_is_fresh_and_names_every_setting() -> None:
         assert env_name(name) in committed
 
 
+
+
+@pytest.mark.parametrize("url", ["https://", "http://[::1/room"], ids=["no-host", "unparsable"])
+def test_a_room_url_without_a_usable_host_is_a_flag_error(url: str) -> None:
+    proc = run_bot("--room-url", url)
+    assert proc.returncode == 2 and "--room-url" in proc.stderr and "Traceback" not in proc.stderr
+    assert proc.stdout == ""
+
+
+def test_bot_debug_in_the_environment_shows_tracebacks(tmp_path: Path) -> None:
+    proc = run_bot("--simulate", str(tmp_path / "missing.json"), env={"BOT_DEBUG": "true"})
+    assert proc.returncode != 0 and "Traceback" in proc.stderr
+
+
+def test_a_secret_given_by_flag_is_scrubbed_from_the_last_resort_error(tmp_path: Path) -> None:
+    secret = "flag-secret-4f9a8c2e71"
+    proc = run_bot("--simulate", str(tmp_path / secret / "x.json"), "--pii-salt", secret)
+    assert proc.returncode == 2 and secret not in proc.stderr + proc.stdout
