@@ -17,8 +17,11 @@ Everything else comes from the environment (the Pipecat Cloud secret set), as fo
 
 from __future__ import annotations
 
-import inspect
+import contextlib
 import json
+import os
+import tempfile
+from pathlib import Path
 from typing import Any
 
 from loguru import logger
@@ -30,6 +33,7 @@ from bot.secrets import SecretScrubber, log_patcher, scrubber_from_env
 __all__ = ["CloudBody", "MAX_SESSIONS", "parse_body", "readyz", "run_bot", "settings_from_runner_args"]
 
 MAX_SESSIONS = 1
+BUSY_EXIT_CODE = 75  # EX_TEMPFAIL: try another instance
 """Sessions one process runs at a time (a session owns signal handlers, stdout and log sinks)."""
 
 _active = 0
@@ -104,8 +108,8 @@ def settings_from_runner_args(runner_args: Any, **overrides: Any) -> tuple[Any, 
     for name, value in optional.items():
         if value is not None and name in Settings.model_fields:
             values[name] = value
-    if body.policy_layers and "policy_layers" in Settings.model_fields:
-        values["policy_layers"] = body.policy_layers
+    if body.policy_layers:  # composed and verified now: a bad layer fails before the session starts
+        values["policy"] = _write_snapshot(body.policy_layers)
     values.update(overrides)
     try:
         settings = Settings(**values)
@@ -114,6 +118,18 @@ def settings_from_runner_args(runner_args: Any, **overrides: Any) -> tuple[Any, 
         field = ".".join(str(p) for p in err.get("loc", ()))
         raise ConfigError(f"cloud session setting {field}: {err['msg']}") from None
     return settings, body
+
+
+def _write_snapshot(layers: list[dict[str, Any]]) -> Path:
+    """The body's policy layers as a composed snapshot in a private temp file (removed after the session)."""
+    from bot.policy.compose import parse_layers
+    from bot.policy.snapshot import compose_snapshot
+
+    snapshot = compose_snapshot(parse_layers(layers, "request body policyLayers")).canonical_bytes()
+    fd, name = tempfile.mkstemp(prefix="prism-policy-", suffix=".json")  # mode 0600
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(snapshot)
+    return Path(name)
 
 
 def _scrubber(runner_args: Any) -> SecretScrubber:
@@ -131,27 +147,22 @@ async def run_bot(runner_args: Any) -> int:
     scrubbed, as one line, and turned into the exit code.
     """
     global _active
+    if _active >= MAX_SESSIONS:  # a session owns the log patcher and the event runtime's stdout
+        logger.error(f"refusing a session: {_active} already running (MAX_SESSIONS={MAX_SESSIONS})")
+        return BUSY_EXIT_CODE
     _active += 1
     scrub = _scrubber(runner_args)
     logger.configure(patcher=log_patcher(scrub))  # every sink, the base image's included
+    settings = None
     try:
         settings, body = settings_from_runner_args(runner_args)
         from bot.settings import SECRET_FIELDS
 
         scrub.add(*(getattr(settings, name, None) for name in SECRET_FIELDS))
-        from bot.app import run_session_async  # the lead's async session runner
+        from bot.app import run_session_async
 
-        params = inspect.signature(run_session_async).parameters
-        kwargs: dict[str, Any] = {}
-        if "policy_layers" in params:
-            kwargs["policy_layers"] = body.policy_layers
-        elif body.policy_layers and "policy_layers" not in type(settings).model_fields:
-            logger.warning("policyLayers in the request body are not supported by this build; ignored")
-        if "session_id" in params:
-            kwargs["session_id"] = getattr(runner_args, "session_id", None)
-        if "handle_signals" in params:
-            kwargs["handle_signals"] = False  # the base image's server owns the process signals
-        code = await run_session_async(settings, **kwargs)
+        # the base image's server owns the process signals; stdout is the container log
+        code = await run_session_async(settings, session_id=getattr(runner_args, "session_id", None), handle_signals=False)
         return int(code or 0)
     except PrismError as exc:
         logger.error(scrub(f"session not started: {exc}"))
@@ -161,6 +172,9 @@ async def run_bot(runner_args: Any) -> int:
         return 1
     finally:
         _active -= 1
+        if settings is not None and settings.policy is not None and settings.policy.name.startswith("prism-policy-"):
+            with contextlib.suppress(OSError):
+                settings.policy.unlink()
 
 
 def readyz() -> dict[str, Any]:

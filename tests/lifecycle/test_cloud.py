@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import inspect
+import json
 import io
 import subprocess
 import sys
@@ -48,38 +48,39 @@ def daily_args(body: Any = None, *, token: str | None = TOKEN, session_id: str =
 class FakeRunner:
     """Stands in for bot.app.run_session_async; records what it was given."""
 
-    def __init__(self, result: int = 0, *, accepts: tuple[str, ...] = ("policy_layers", "session_id", "handle_signals")) -> None:
+    def __init__(self, result: int = 0) -> None:
         self.calls: list[tuple[Any, dict[str, Any]]] = []
         self.result = result
-        self.accepts = accepts
         self.ready_during: dict[str, Any] | None = None
+        self.policy_seen: dict[str, Any] | None = None
 
     def install(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        accepts = self.accepts
-
-        async def run_session_async(settings: Any, **kwargs: Any) -> int:
-            assert set(kwargs) <= set(accepts)
-            self.calls.append((settings, kwargs))
+        async def run_session_async(settings: Any, *, session_id: Any = None, handle_signals: bool = True) -> int:
+            self.calls.append((settings, {"session_id": session_id, "handle_signals": handle_signals}))
             self.ready_during = bot.readyz()
+            if settings.policy is not None:
+                self.policy_seen = json.loads(settings.policy.read_text())
             return self.result
 
-        params = [inspect.Parameter("settings", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
-        params += [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None) for name in accepts]
-        run_session_async.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
         monkeypatch.setattr(bot.app, "run_session_async", run_session_async, raising=False)
 
 
 def test_daily_runner_args_map_to_settings_and_run_the_session(monkeypatch: pytest.MonkeyPatch) -> None:
     runner = FakeRunner(result=0)
     runner.install(monkeypatch)
-    layers = [{"name": "tenant", "rules": {"maxTurnMs": 60000}}, {"name": "room", "rules": {}}]
+    layers = [
+        {"kind": "prism.policy.layer", "schemaVersion": 1, "name": "tenant", "level": "tenant", "turns": {"maxTurnMs": 60000}},
+        {"kind": "prism.policy.layer", "schemaVersion": 1, "name": "room", "level": "room"},
+    ]
     body = {"assistantId": "asst-7", "tenantId": "tenant-3", "policyLayers": layers, "extra": "ignored"}
     code = asyncio.run(bot.bot(daily_args(body)))
     assert code == 0
     ((settings, kwargs),) = runner.calls
     assert settings.room_url == ROOM and settings.token.get_secret_value() == TOKEN
     assert (settings.assistant_id, settings.tenant_id, settings.view) == ("asst-7", "tenant-3", "off")
-    assert kwargs == {"policy_layers": layers, "session_id": "sess-9", "handle_signals": False}
+    assert kwargs == {"session_id": "sess-9", "handle_signals": False}
+    assert runner.policy_seen["layers"] == ["tenant", "room"], "the body's layers arrive as a composed snapshot"
+    assert not settings.policy.exists(), "the snapshot file is removed after the session"
     assert runner.ready_during == {"ready": False, "sessions": 1}
     assert bot.readyz() == {"ready": True, "sessions": 0}
 
@@ -101,11 +102,19 @@ def test_environment_fills_what_the_body_leaves_out(monkeypatch: pytest.MonkeyPa
     assert body.policy_layers == []
 
 
-def test_a_runner_without_policy_layers_support_gets_only_what_it_accepts(monkeypatch: pytest.MonkeyPatch) -> None:
-    runner = FakeRunner(accepts=())
+def test_bad_policy_layers_in_the_body_are_one_line_and_no_session(monkeypatch: pytest.MonkeyPatch) -> None:
+    runner = FakeRunner()
     runner.install(monkeypatch)
-    assert asyncio.run(bot.bot(daily_args({"policyLayers": [{"name": "x"}]}))) == 0
-    assert runner.calls[0][1] == {}
+    assert asyncio.run(bot.bot(daily_args({"policyLayers": [{"name": "x"}]}))) == 2
+    assert runner.calls == []
+
+
+def test_a_second_concurrent_session_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    runner = FakeRunner()
+    runner.install(monkeypatch)
+    monkeypatch.setattr(cloud, "_active", cloud.MAX_SESSIONS)
+    assert asyncio.run(bot.bot(daily_args({}))) == cloud.BUSY_EXIT_CODE
+    assert runner.calls == []
 
 
 @pytest.mark.parametrize(
@@ -148,7 +157,7 @@ def test_an_existing_room_can_come_in_the_body_when_the_runner_has_none() -> Non
 
 
 def test_a_failing_session_is_logged_once_without_the_token(monkeypatch: pytest.MonkeyPatch) -> None:
-    async def run_session_async(settings: Any) -> int:
+    async def run_session_async(settings: Any, **_: Any) -> int:
         raise RuntimeError(f"join exploded with token {TOKEN}")
 
     monkeypatch.setattr(bot.app, "run_session_async", run_session_async, raising=False)
