@@ -17,7 +17,8 @@ from aiohttp import web
 from loguru import logger
 
 from bot.events import EventBus, SessionContext, SpecRegistry
-from bot.forwarding import DryRunSink, EventBridgeSink, Forwarder, ForwarderConfig, Sink
+from bot.forwarding import Forwarder, ForwarderConfig, Sink
+from bot.forwarding.attach import make_sink as attach_make_sink
 from bot.generated.topics import Topic
 from supervisor.api import build_app
 from supervisor.ingest import Ingestor
@@ -36,10 +37,8 @@ def configure_logging(level: str) -> None:
 
 
 def make_sink(settings: SupervisorSettings) -> Sink:
-    if settings.forward == "eventbridge":
-        return EventBridgeSink(region=settings.region, endpoint_url=settings.endpoint_url)
-    target = str(settings.dry_run_path)
-    return DryRunSink("-" if target == "-" else settings.dry_run_path, size_limit=settings.max_batch_bytes)
+    dry_run = None if settings.forward == "eventbridge" else settings.dry_run_path
+    return attach_make_sink(dry_run_path=dry_run, region=settings.region, endpoint_url=settings.endpoint_url, size_limit=settings.max_batch_bytes)
 
 
 class Supervisor:

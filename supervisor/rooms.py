@@ -29,12 +29,13 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Literal
-from urllib.parse import urlsplit, urlunsplit
 
 from loguru import logger
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError, field_validator
 
+from bot.forwarding.entries import rfc3339_ms
 from bot.generated.topics import Topic
+from bot.rooms.urls import sanitize_room_url
 from supervisor.ingest import Ingestor, StreamStats
 from supervisor.metrics import Metrics
 from supervisor.process import BotProcess, bot_command, bot_environment
@@ -151,15 +152,12 @@ def resolve_scenario(value: str) -> Path:
 
 
 def public_url(url: str) -> str:
-    """The room URL without query or fragment (a token can hide in ``?t=``)."""
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+    """The room URL without userinfo, query or fragment (a token can hide in ``?t=``)."""
+    return sanitize_room_url(url)
 
 
 def _iso(ts: float | None) -> str | None:
-    if ts is None:
-        return None
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts)) + f".{int(ts * 1000) % 1000:03d}Z"
+    return None if ts is None else rfc3339_ms(int(ts * 1000))
 
 
 @dataclass

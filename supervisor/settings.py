@@ -13,7 +13,7 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from bot.forwarding.entries import DEFAULT_MAX_BYTES, DEFAULT_SOURCE, check_bus_name, check_source
+from bot.forwarding.entries import DEFAULT_MAX_BYTES, DEFAULT_SOURCE, check_bus_name, check_source, normalize_bus_name
 
 
 def _env(name: str) -> AliasChoices:
@@ -93,7 +93,7 @@ class SupervisorSettings(BaseSettings):
     @field_validator("bus_name")
     @classmethod
     def _bus_name(cls, value: str | None) -> str | None:
-        if value in (None, "", "default"):
+        if normalize_bus_name(value) is None:
             return None
         why = check_bus_name(value)  # type: ignore[arg-type]
         if why:

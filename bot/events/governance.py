@@ -31,8 +31,9 @@ class Redactor:
             payload = self._apply_one(payload, redaction.parts, redaction, removed, "/payload")
         copy = dict(envelope)
         copy["payload"] = payload
-        if removed:
-            copy["pii"] = {"level": rule.pii_level, "redacted": removed}
+        if removed:  # keep what an earlier hop already removed (the bot for stdout, then the forwarder)
+            earlier = (envelope.get("pii") or {}).get("redacted", [])
+            copy["pii"] = {"level": rule.pii_level, "redacted": [*earlier, *(p for p in removed if p not in earlier)]}
         return copy
 
     def _apply_one(self, node: Any, parts: tuple[str, ...], redaction: Redaction, removed: list[str], at: str) -> Any:

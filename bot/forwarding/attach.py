@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 from bot.events.bus import EventBus
 from bot.events.governance import Redactor, Sampler
-from bot.forwarding.entries import DEFAULT_SOURCE
+from bot.forwarding.entries import DEFAULT_MAX_BYTES, DEFAULT_SOURCE
 from bot.forwarding.forwarder import Forwarder, ForwarderConfig
 from bot.forwarding.sinks import DryRunSink, EventBridgeSink, Sink
 
@@ -35,10 +35,12 @@ def attach(bus: EventBus, forwarder: Forwarder, *, replay: bool = True) -> Calla
     return unsubscribe
 
 
-def make_sink(*, dry_run_path: str | Path | None, region: str | None = None, endpoint_url: str | None = None) -> Sink:
+def make_sink(
+    *, dry_run_path: str | Path | None, region: str | None = None, endpoint_url: str | None = None, size_limit: int = DEFAULT_MAX_BYTES
+) -> Sink:
     """A dry-run sink when ``dry_run_path`` is given (``-`` = stderr), else the real EventBridge sink."""
     if dry_run_path is not None and str(dry_run_path) != "":
-        return DryRunSink(dry_run_path)
+        return DryRunSink(dry_run_path, size_limit=size_limit)
     return EventBridgeSink(region=region, endpoint_url=endpoint_url)
 
 

@@ -33,7 +33,7 @@ SOURCE_PATTERN = re.compile(r"[\x20-\x7e]{1,256}")
 
 
 def rfc3339_ms(ts_ms: int) -> str:
-    """``1795679207943`` → ``"2026-11-24T03:46:47.943Z"`` (UTC, millisecond precision)."""
+    """``1795679207943`` → ``"2026-11-26T07:46:47.943Z"`` (UTC, millisecond precision)."""
     seconds, ms = divmod(int(ts_ms), 1000)
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{ms:03d}Z"
 

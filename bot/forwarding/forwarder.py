@@ -207,9 +207,6 @@ class Forwarder:
                 self._drop("sampled", topic, 1, report=False)
             return False
         copy = self.redactor.apply(envelope, rule, DESTINATION)
-        if copy is not envelope and "pii" in envelope and "pii" in copy:
-            earlier = envelope["pii"].get("redacted", [])
-            copy["pii"] = {**copy["pii"], "redacted": [*earlier, *(p for p in copy["pii"]["redacted"] if p not in earlier)]}
         if rule.sample_rate < 1.0 and rule.priority != "critical":
             copy = {**copy, "meta": {**copy["meta"], "sampleRate": rule.sample_rate}}
         entry, size = build_entry(copy, source=self._source, bus_name=self._bus_name)
