@@ -38,9 +38,6 @@ class TopicRule:
     pii_level: int
     redactions: dict[str, tuple[Redaction, ...]]
 
-    def goes_to(self, destination: str) -> bool:
-        return destination in self.destinations
-
 
 class SpecRegistry:
     """Topic rules, destination limits and the PII policy of one spec version."""
