@@ -4,8 +4,9 @@ With no room URL it plays the bundled demo scenario as a simulated room (the emb
 ``--simulate FILE`` plays any scenario. Stdout carries envelopes only (JSON lines); when stdout is
 a terminal, a live view of the room is drawn on stderr instead.
 
-Start-up order matters: the event runtime (no Pipecat import) publishes
-``assistant.session.started`` before the heavy imports load.
+Start-up order matters: ``bot.boot`` writes ``assistant.session.started`` from the session's
+identity before even pydantic loads; then the full settings are validated (a bad one publishes
+``assistant.session.failed`` with stage ``config``), and only then do the heavy imports load.
 """
 
 from __future__ import annotations
@@ -23,11 +24,12 @@ def _flag(name: str) -> str:
 
 
 class _OneLineErrors(argparse.ArgumentParser):
-    """A bad flag is one line (``error: ...``) and exit 2, like every other user error."""
+    """A bad flag is a ``ConfigError``: one line (``error: ...``) and exit 2, like every other user error."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        print(f"error: {message} (see --help)", file=sys.stderr)
-        raise SystemExit(2)
+        from bot.errors import ConfigError
+
+        raise ConfigError(f"{message} (see --help)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = _OneLineErrors(
         prog="python -m bot",
+        allow_abbrev=False,  # a prefix of a flag is not the flag: new flags never change old command lines
         description="Prism Room Bot: an AI facilitator for Daily rooms that publishes typed room events.",
         epilog="Every flag can also be set through the environment variable shown, or a .env file. "
         "Envelopes go to stdout as JSON lines; logs go to stderr.",
@@ -73,14 +76,19 @@ def load_settings(argv: Sequence[str] | None) -> Any:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    debug = "--debug" in (sys.argv[1:] if argv is None else argv)
+    args = sys.argv[1:] if argv is None else list(argv)
+    debug = "--debug" in args
+    from bot.boot import publish_started
+
+    booted = publish_started(args)  # the first envelope, before pydantic (bot/boot.py says why)
     settings = None
+    started = None
     try:
-        settings = load_settings(argv)
+        settings = load_settings(args)
         debug = debug or settings.debug
         from bot.startup import begin, wants_live_view
 
-        started = begin(settings, claim_stdout=True, live_view=wants_live_view(settings))  # first envelope: before the heavy imports
+        started = begin(settings, claim_stdout=True, live_view=wants_live_view(settings.view), booted=booted)
         from bot.app import run
 
         return run(settings, started_at=START, started=started)
@@ -88,9 +96,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except Exception as exc:  # the one place a user-caused error becomes one line
         from bot.errors import PrismError
-
-        if debug:
-            raise
         from bot.secrets import scrubber_from_env
 
         secrets = []
@@ -100,10 +105,35 @@ def main(argv: Sequence[str] | None = None) -> int:
             secrets = secret_values(settings)
         scrub = scrubber_from_env(None, *secrets)
         if isinstance(exc, PrismError):
-            print(f"error: {scrub(str(exc))}", file=sys.stderr)
-            return exc.exit_code
-        print(f"error: unexpected {type(exc).__name__}: {scrub(str(exc))} (run with --debug for the traceback)", file=sys.stderr)
-        return 1
+            line = scrub(str(exc))
+            code = exc.exit_code
+        else:
+            line = f"unexpected {type(exc).__name__}: {scrub(str(exc))}"
+            code = 1
+        if booted is not None and started is None:
+            _publish_config_failure(booted, line)
+        if debug:
+            raise
+        print(f"error: {line}" if code != 1 else f"error: {line} (run with --debug for the traceback)", file=sys.stderr)
+        return code
+
+
+def _publish_config_failure(booted: Any, error: str) -> None:
+    """The start is out but the session never began: say why on stdout too (stage ``config``)."""
+    try:
+        from bot.events import SessionContext, create_runtime
+        from bot.generated import AssistantSessionFailed
+        from bot.startup import adopt_boot_envelope
+
+        identity = booted.identity
+        runtime = create_runtime(
+            SessionContext(session_id=booted.session_id, assistant_id=identity.assistant_id, tenant_id=identity.tenant_id, room_id=identity.room_id),
+            claim_stdout=True,
+        )
+        adopt_boot_envelope(runtime, booted)
+        runtime.bus.publish(AssistantSessionFailed(stage="config", error=error[:500], retryable=False))
+    except Exception as exc:  # the error line on stderr still tells the person; never hide it
+        print(f"warning: could not publish assistant.session.failed: {exc!r}", file=sys.stderr)
 
 
 if __name__ == "__main__":

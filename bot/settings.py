@@ -10,10 +10,12 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 from typing import Literal
-from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot.boot import DEFAULT_ASSISTANT_ID, DEFAULT_TENANT_ID, IDENTITY_MAX
+from bot.rooms.urls import http_url_problem
 
 
 def _env(name: str) -> AliasChoices:
@@ -82,8 +84,8 @@ class Settings(BaseSettings):
         description="ConversationPolicy snapshot to enforce (python -m bot.policy compose LAYER... -o FILE; docs/policy.md), or a JSON list of layers. Without it the documented safe default applies.",
     )
     # --- identity
-    assistant_id: str = Field(default="demo-assistant", min_length=1, max_length=128, validation_alias=_env("ASSISTANT_ID"), description="Assistant id put on every envelope.")
-    tenant_id: str = Field(default="demo-tenant", min_length=1, max_length=128, validation_alias=_env("TENANT_ID"), description="Tenant id put on every envelope.")
+    assistant_id: str = Field(default=DEFAULT_ASSISTANT_ID, min_length=1, max_length=IDENTITY_MAX, validation_alias=_env("ASSISTANT_ID"), description="Assistant id put on every envelope.")
+    tenant_id: str = Field(default=DEFAULT_TENANT_ID, min_length=1, max_length=IDENTITY_MAX, validation_alias=_env("TENANT_ID"), description="Tenant id put on every envelope.")
     # --- events
     heartbeat_secs: float = Field(default=15.0, gt=0, le=3600, validation_alias=_env("BOT_HEARTBEAT_SECS"), description="Seconds between bot.health.heartbeat envelopes.")
     pii_salt: SecretStr = Field(
@@ -141,20 +143,22 @@ class Settings(BaseSettings):
             raise ValueError("must be 0 (as fast as possible) or at least 0.05 (20× slower than real time)")
         return value
 
+    @field_validator("simulate", "assistant_file", "policy", "forward_dry_run_path", mode="before")
+    @classmethod
+    def _empty_path_is_unset(cls, value: object) -> object:
+        """``BOT_SIMULATE=`` means "not set", as an empty URL does (not the current directory)."""
+        return None if value == "" else value
+
     @field_validator("room_url", "mesh_url", "mesh_rest_url", "openai_base_url")
     @classmethod
     def _http_url(cls, value: str | None, info: ValidationInfo) -> str | None:
         """An http(s) URL with a host; the error never repeats the value (it may hold a token)."""
         if value is None or value == "":
             return None
-        example = " such as https://your-domain.daily.co/room" if info.field_name == "room_url" else ""
-        try:
-            parts = urlsplit(value)
-            ok = parts.scheme in ("http", "https") and bool(parts.hostname)
-        except ValueError:
-            ok = False
-        if not ok:
-            raise ValueError(f"must be an http(s) URL with a host{example}")
+        problem = http_url_problem(value)
+        if problem is not None:
+            example = " such as https://your-domain.daily.co/room" if info.field_name == "room_url" and "host" in problem else ""
+            raise ValueError(problem + example)
         return value
 
 

@@ -1,37 +1,35 @@
 """The first moments of a session: the event runtime up and ``assistant.session.started`` out.
 
-Everything here is light (pydantic, the generated models, orjson, stdlib) so the supervisor sees
-the session start before Pipecat, Daily, numpy, loguru or the scenario's audio are loaded
-(ARCHITECTURE principle 7; ``benchmarks/startup_bench.py`` measures it). asyncio is already in
-by then: pydantic-settings imports it.
+On the command line ``bot.boot`` has usually written the start already, before pydantic was
+imported; ``begin`` then adopts that envelope into the bus (which continues its sequence) after
+checking that the validated settings name the same session. Otherwise (Pipecat Cloud, the live
+view, an identity only the settings can judge) ``begin`` publishes the start itself. Either way
+nothing here loads Pipecat, Daily, numpy, loguru or the scenario's audio (ARCHITECTURE
+principle 7; ``benchmarks/startup_bench.py`` measures it).
 """
 
 from __future__ import annotations
 
 import sys
-import uuid
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
+import uuid_utils
+
 from bot import __version__
+from bot.boot import DEMO_SCENARIO, Booted, Identity, identity_of, wants_live_view
 from bot.events import EventRuntime, SessionContext, create_runtime
 from bot.generated import AssistantSessionStarted
-from bot.rooms.urls import room_id_from_url, sanitize_room_url
 
 if TYPE_CHECKING:
     from bot.settings import Settings
 
-DEMO_SCENARIO = Path(__file__).resolve().parent / "scenarios" / "demo.json"
+__all__ = ["DEMO_SCENARIO", "Started", "begin", "identity_from_settings", "wants_live_view"]
 
 
-def wants_live_view(settings: "Settings") -> bool:
-    """The live view replaces raw lines when stdout is a terminal (``--view auto``)."""
-    if settings.view == "live":
-        return True
-    if settings.view == "off":
-        return False
-    return sys.stdout.isatty() and sys.stderr.isatty()
+def identity_from_settings(settings: "Settings") -> Identity:
+    """The session's identity as the validated settings give it."""
+    return identity_of(room_url=settings.room_url, simulate=settings.simulate, assistant_id=settings.assistant_id, tenant_id=settings.tenant_id)
 
 
 @dataclass
@@ -52,24 +50,25 @@ def begin(
     claim_stdout: bool,
     live_view: bool,
     session_id: str | None = None,
+    booted: Booted | None = None,
 ) -> Started:
-    """Build the runtime, publish ``assistant.session.started``, run the boot spec checks."""
-    if settings.room_url:
-        room_url = sanitize_room_url(settings.room_url)
-        room_id = room_id_from_url(room_url)
-        transport = "daily"
-    else:
-        room_id = Path(settings.simulate or DEMO_SCENARIO).stem[:128] or "room"
-        room_url = f"simulated://{room_id}"
-        transport = "simulated"
-    started = Started(runtime=None, room_id=room_id, room_url=room_url, transport=transport)  # type: ignore[arg-type]
+    """Build the runtime, publish (or adopt) ``assistant.session.started``, run the spec checks."""
+    identity = identity_from_settings(settings)
+    if booted is not None and booted.identity != identity:
+        raise RuntimeError(f"bug: bot.boot published {booted.identity} but the settings say {identity}")
+    started = Started(runtime=None, room_id=identity.room_id, room_url=identity.room_url, transport=identity.transport)  # type: ignore[arg-type]
 
     def on_closed() -> None:  # the session installs its handler later
         if started.on_stdout_closed is not None:
             started.on_stdout_closed()
 
     runtime = create_runtime(
-        SessionContext(session_id=session_id or str(uuid.uuid4()), assistant_id=settings.assistant_id, tenant_id=settings.tenant_id, room_id=room_id),
+        SessionContext(
+            session_id=booted.session_id if booted else session_id or str(uuid_utils.uuid4()),
+            assistant_id=identity.assistant_id,
+            tenant_id=identity.tenant_id,
+            room_id=identity.room_id,
+        ),
         salt=settings.pii_salt.get_secret_value(),
         claim_stdout=claim_stdout and not live_view,
         stdout=None if claim_stdout or live_view else sys.stdout.buffer,
@@ -79,19 +78,27 @@ def begin(
     if live_view:
         from bot.live_view import LiveView
 
-        started.view = LiveView(runtime.bus, stream=sys.stderr, scenario_name=room_id)
-    runtime.bus.publish(
-        AssistantSessionStarted(
-            assistant_id=settings.assistant_id,
-            tenant_id=settings.tenant_id,
-            bot_version=__version__,
-            room_url=room_url,
-            transport=transport,  # type: ignore[arg-type]
-        )
-    )
+        started.view = LiveView(runtime.bus, stream=sys.stderr, scenario_name=identity.room_id)
+    if booted is None:
+        runtime.bus.publish(AssistantSessionStarted.model_validate(identity.started_payload()))
+    else:
+        adopt_boot_envelope(runtime, booted)
     check = runtime.verify_spec(refuse_on_mismatch=settings.refuse_forward_on_spec_mismatch)
     if not check.ok:  # on stdout as an event; a person running the bot should see it too
         print(f"warning: spec version mismatch: {check.detail}; run `python -m codegen`", file=sys.stderr)
     if settings.expect_spec_version and not runtime.expect_version(settings.expect_spec_version):
         print(f"warning: expected spec {settings.expect_spec_version}, this bot speaks {runtime.bus.spec_version}", file=sys.stderr)
     return started
+
+
+def adopt_boot_envelope(runtime: EventRuntime, booted: Booted) -> None:
+    """Take the envelope ``bot.boot`` wrote into the bus, after proving it is what the typed path
+    would have written: the generated model accepts the payload unchanged, and the stdout emitter
+    renders the same bytes. A difference is a bug in ``bot.boot`` (it could only come from a spec
+    change that ``bot.boot`` does not know about), so it fails loudly instead of going on."""
+    payload = booted.envelope["payload"]
+    if AssistantSessionStarted.model_validate(payload).to_wire() != payload:
+        raise RuntimeError("bug: bot.boot wrote an assistant.session.started payload the generated model changes")
+    if runtime.stdout is not None and runtime.stdout.render(booted.envelope) != booted.line:
+        raise RuntimeError("bug: bot.boot wrote a line the stdout emitter would write differently")
+    runtime.bus.adopt(booted.envelope)

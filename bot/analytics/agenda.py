@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bot.generated.models import RoomTopicShiftSuggested, RoomWrapupPrompt
+from bot.generated import RoomTopicShiftSuggested, RoomWrapupPrompt
 
 __all__ = ["AgendaItem", "AgendaParams", "AgendaTracker", "agenda_items", "wrapup_message"]
 

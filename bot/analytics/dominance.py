@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.generated.models import DominanceShare, RoomDominanceScore, RoomInterruptRequest
+from bot.generated import DominanceShare, RoomDominanceScore, RoomInterruptRequest
 
 __all__ = [
     "DominanceParams",

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from bot.generated.models import RoomOverlapDetected
+from bot.generated import RoomOverlapDetected
 
 __all__ = ["OverlapClassifier", "OverlapParams"]
 

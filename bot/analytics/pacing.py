@@ -27,7 +27,7 @@ import bisect
 from collections import Counter
 from dataclasses import dataclass, field
 
-from bot.generated.models import RoomPacingUpdated
+from bot.generated import RoomPacingUpdated
 
 __all__ = ["PacingParams", "PacingTracker", "count_words", "pacing_state"]
 

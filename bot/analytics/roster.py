@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.generated.models import RoomParticipantJoined, RoomParticipantLeft
+from bot.generated import RoomParticipantJoined, RoomParticipantLeft
 
 __all__ = ["Roster", "RosterEntry"]
 

@@ -21,7 +21,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
-from bot.generated.models import RoomVoteClosed, RoomVoteStarted
+from bot.generated import RoomVoteClosed, RoomVoteStarted
 
 __all__ = ["Vote", "VoteBook", "VoteParams", "VoteResult", "parse_vote_command"]
 

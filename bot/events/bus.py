@@ -14,10 +14,8 @@ from collections import Counter, deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Union
 
-import uuid_utils
 from bot.events._log import logger
-
-from bot.events.envelope import SessionContext
+from bot.events.framing import SessionContext, frame
 from bot.events.registry import SpecRegistry
 from bot.generated import TopicModel
 
@@ -99,26 +97,44 @@ class EventBus:
         if self.context.runtime not in rule.origin:
             raise ValueError(f"a {self.context.runtime} runtime may not publish {topic} (origin: {', '.join(sorted(rule.origin))})")
         body = payload.to_wire()
-        uid = uuid_utils.uuid7()
         with self._lock:
             self._seq += 1
-            meta: dict[str, Any] = {"seq": self._seq}
-            if media_time_ms is not None:
-                meta["mediaTimeMs"] = int(media_time_ms)
-            envelope: Envelope = {
-                "id": str(uid),
-                "ts": uid.timestamp,
-                "topic": topic,
-                "specVersion": self.spec_version,
-                **self._base,
-                "payload": body,
-                "meta": meta,
-            }
-            self._ring.append(envelope)
-            self.published += 1
-            self.per_topic[topic] += 1
+            envelope = frame(topic, body, spec_version=self.spec_version, context_fields=self._base, seq=self._seq, media_time_ms=media_time_ms)
+            self._record(envelope)
         self._dispatch(envelope)
         return envelope
+
+    def adopt(self, envelope: Envelope) -> None:
+        """Take in an envelope this session already delivered without the bus: the first one,
+        which ``bot.boot`` writes to stdout before pydantic is loaded.
+
+        It joins the ring buffer and the counters, so subscribers added later replay it (direct
+        forwarding does) and the next ``publish`` continues its sequence. It is not dispatched:
+        it is already out. Anything that does not fit this bus is a bug and raises ``ValueError``.
+        """
+        rule = self.registry.topics.get(envelope.get("topic", ""))
+        problems = [
+            what
+            for what, bad in (
+                ("an unknown topic", rule is None),
+                ("another origin", rule is not None and self.context.runtime not in rule.origin),
+                ("another spec version", envelope.get("specVersion") != self.spec_version),
+                ("another session", any(envelope.get(k) != v for k, v in self._base.items())),
+            )
+            if bad
+        ]
+        with self._lock:
+            if envelope.get("meta", {}).get("seq") != self._seq + 1:
+                problems.append(f"seq {envelope.get('meta', {}).get('seq')} where {self._seq + 1} is next")
+            if problems:
+                raise ValueError(f"cannot adopt {envelope.get('topic')!r}: {', '.join(problems)}")
+            self._seq += 1
+            self._record(envelope)
+
+    def _record(self, envelope: Envelope) -> None:  # under self._lock
+        self._ring.append(envelope)
+        self.published += 1
+        self.per_topic[envelope["topic"]] += 1
 
     def _dispatch(self, envelope: Envelope) -> None:
         topic = envelope["topic"]

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from bot.events.framing import SessionContext
+
+__all__ = ["Envelope", "Meta", "Pii", "SessionContext", "uuid7_ms"]
 
 SPEC_VERSION_PATTERN = r"^sha256:[0-9a-f]{64}$"
 UUID7_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"
@@ -51,24 +54,3 @@ class Envelope(_Strict):
 def uuid7_ms(value: str) -> int:
     """The 48-bit Unix-ms timestamp inside a UUIDv7 string."""
     return int(value.replace("-", "")[:12], 16)
-
-
-@dataclass(frozen=True)
-class SessionContext:
-    """Who publishes: copied into every envelope. Never holds secrets."""
-
-    session_id: str
-    runtime: Literal["bot", "browser", "supervisor"] = "bot"
-    assistant_id: str | None = None
-    tenant_id: str | None = None
-    room_id: str | None = None
-
-    def envelope_fields(self) -> dict[str, Any]:
-        fields: dict[str, Any] = {"runtime": self.runtime, "sessionId": self.session_id}
-        if self.assistant_id:
-            fields["assistantId"] = self.assistant_id
-        if self.tenant_id:
-            fields["tenantId"] = self.tenant_id
-        if self.room_id:
-            fields["roomId"] = self.room_id
-        return fields

@@ -54,10 +54,17 @@ class StdoutEmitter:
     def __call__(self, envelope: dict[str, Any]) -> None:
         if self.closed:
             return
+        line = self.render(envelope)
+        if line is not None:
+            self.write_line(line)
+
+    def render(self, envelope: dict[str, Any]) -> bytes | None:
+        """The line this emitter writes for ``envelope`` (governed for stdout), or None if the
+        topic does not go to stdout."""
         rule = self._registry.topics[envelope["topic"]]
         if "stdout" not in rule.destinations:
-            return
-        self.write_line(orjson.dumps(self._redactor.apply(envelope, rule, "stdout")) + b"\n")
+            return None
+        return orjson.dumps(self._redactor.apply(envelope, rule, "stdout")) + b"\n"
 
     def write_line(self, line: bytes) -> None:
         try:

@@ -17,7 +17,7 @@ class AssistantSessionFailed(TopicModel):
 
     TOPIC: ClassVar[Topic] = Topic.ASSISTANT_SESSION_FAILED
 
-    stage: Literal["context_fetch", "join", "policy", "pipeline"] = Field(description='The lifecycle stage that failed.')
+    stage: Literal["config", "context_fetch", "join", "policy", "pipeline"] = Field(description="The lifecycle stage that failed: config is the bot's own settings (published only when the start was already out).")
     error: Annotated[str, Field(min_length=1, max_length=500)] = Field(description='What went wrong, without secrets or personal data.')
     retryable: bool = Field(description='Whether starting again may succeed.')
 

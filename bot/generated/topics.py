@@ -4,7 +4,7 @@
 
 from enum import StrEnum
 
-SPEC_VERSION = 'sha256:e7e4de47f6e8e3d31a17d9aa5fed9d246d7b8f9193004d1a17d547b52737e117'
+SPEC_VERSION = 'sha256:834aa3f4057a30dacdf22562925b2a91504d89e52416032f45ea805b56b01917'
 """Hash of the spec this code was generated from (see docs/events.md)."""
 
 

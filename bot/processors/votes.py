@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from bot.analytics.votes import VoteBook, VoteParams
 from bot.frames import ChatMessageFrame, EnvelopeFrame, InboundEnvelopeFrame, MediaTickFrame, RoomEndedFrame
-from bot.generated.models import RoomVoteCast
+from bot.generated import RoomVoteCast
 from bot.generated.topics import Topic
 
 

@@ -8,6 +8,27 @@ from urllib.parse import parse_qs, urlsplit, urlunsplit
 ROOM_ID_MAX = 128
 """``roomId`` in the join events is at most 128 characters."""
 
+URL_MAX = 512
+"""``roomUrl`` in the spec is at most 512 characters; no room or service URL is longer."""
+
+
+def http_url_problem(value: str) -> str | None:
+    """Why ``value`` is not a usable http(s) URL with a host, or None when it is.
+
+    The one rule for every URL setting (the room, Mesh, the LLM server), shared by ``Settings``
+    and ``bot.boot``. The reason never repeats the value: it may hold a token.
+    """
+    if len(value) > URL_MAX:
+        return f"must be at most {URL_MAX} characters"
+    if any(c.isspace() or not c.isprintable() for c in value):
+        return "must not contain spaces or control characters"
+    try:
+        parts = urlsplit(value)
+        ok = parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:
+        ok = False
+    return None if ok else "must be an http(s) URL with a host"
+
 
 def _host_port(parts: Any) -> str:
     host = parts.hostname or ""

@@ -21,27 +21,47 @@ def run_bot(*args: str, env: dict[str, str] | None = None, timeout: float = 120)
     return subprocess.run([sys.executable, "-m", "bot", *args], cwd=REPO, env=base, capture_output=True, text=True, timeout=timeout)
 
 
+# (args, env, the flag or variable the error names, whether the start is already out)
 BAD_INPUTS = [
-    pytest.param(["--speed", "-1"], {}, "--speed", id="negative-speed"),
-    pytest.param(["--speed", "fast"], {}, "--speed", id="speed-not-a-number"),
-    pytest.param(["--view", "bogus"], {}, "--view", id="unknown-view"),
-    pytest.param(["--heartbeat-secs", "0"], {}, "--heartbeat-secs", id="zero-heartbeat"),
-    pytest.param(["--room-url", "ftp://example.com/x"], {}, "--room-url", id="room-url-not-http"),
-    pytest.param(["--expect-spec-version", "sha1:abc"], {}, "--expect-spec-version", id="bad-spec-version"),
-    pytest.param([], {"BOT_SPEED": "abc"}, "BOT_SPEED", id="env-speed-not-a-number"),
-    pytest.param([], {"BOT_IDLE_TIMEOUT_SECS": "-5"}, "BOT_IDLE_TIMEOUT_SECS", id="env-negative-idle-timeout"),
-    pytest.param([], {"ASSISTANT_ID": ""}, "ASSISTANT_ID", id="env-empty-assistant"),
-    pytest.param(["--no-such-flag"], {}, "--no-such-flag", id="unknown-flag"),
+    pytest.param(["--speed", "-1"], {}, "--speed", True, id="negative-speed"),
+    pytest.param(["--speed", "fast"], {}, "--speed", True, id="speed-not-a-number"),
+    pytest.param(["--view", "bogus"], {}, "--view", False, id="unknown-view"),
+    pytest.param(["--heartbeat-secs", "0"], {}, "--heartbeat-secs", True, id="zero-heartbeat"),
+    pytest.param(["--room-url", "ftp://example.com/x"], {}, "--room-url", False, id="room-url-not-http"),
+    pytest.param(["--room-url", "https://acme.daily.co/a room"], {}, "--room-url", False, id="room-url-with-a-space"),
+    pytest.param(["--expect-spec-version", "sha1:abc"], {}, "--expect-spec-version", True, id="bad-spec-version"),
+    pytest.param([], {"BOT_SPEED": "abc"}, "BOT_SPEED", True, id="env-speed-not-a-number"),
+    pytest.param([], {"BOT_IDLE_TIMEOUT_SECS": "-5"}, "BOT_IDLE_TIMEOUT_SECS", True, id="env-negative-idle-timeout"),
+    pytest.param([], {"ASSISTANT_ID": ""}, "ASSISTANT_ID", False, id="env-empty-assistant"),
+    pytest.param(["--assistant-id", "x" * 129], {}, "--assistant-id", False, id="assistant-id-too-long"),
+    pytest.param(["--no-such-flag"], {}, "--no-such-flag", True, id="unknown-flag"),
+    pytest.param(["--room", "https://acme.daily.co/x"], {}, "--room", True, id="abbreviated-flag"),
 ]
 
 
-@pytest.mark.parametrize("args, env, named", BAD_INPUTS)
-def test_bad_input_is_one_clear_line_and_exit_2(args: list[str], env: dict[str, str], named: str) -> None:
+@pytest.mark.parametrize("args, env, named, start_is_out", BAD_INPUTS)
+def test_bad_input_is_one_clear_line_and_exit_2(args: list[str], env: dict[str, str], named: str, start_is_out: bool) -> None:
+    """A bad setting is one line naming it, and exit 2. When the session's identity was already
+    certain, the start is on stdout (bot/boot.py), so the failure is too, with stage ``config``;
+    when the identity itself is bad, nothing is."""
     proc = run_bot(*args, env=env)
     assert proc.returncode == 2, proc.stderr
     assert named in proc.stderr
-    assert "Traceback" not in proc.stderr
-    assert proc.stdout == ""
+    assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    envelopes = [json.loads(line) for line in proc.stdout.splitlines()]
+    if not start_is_out:
+        assert envelopes == []
+        return
+    assert [e["topic"] for e in envelopes] == ["assistant.session.started", "assistant.session.failed"]
+    assert [e["meta"]["seq"] for e in envelopes] == [1, 2]
+    assert envelopes[0]["sessionId"] == envelopes[1]["sessionId"]
+    failed = envelopes[1]["payload"]
+    assert failed["stage"] == "config" and named in failed["error"] and failed["retryable"] is False
+
+
+def test_help_publishes_nothing() -> None:
+    proc = run_bot("--help")
+    assert proc.returncode == 0 and "--room-url" in proc.stdout and '"topic"' not in proc.stdout
 
 
 def test_bad_scenario_names_file_event_and_field(tmp_path: Path) -> None:

@@ -60,7 +60,7 @@ export const registry = {
       "sampled": false
     }
   },
-  "specVersion": "sha256:e7e4de47f6e8e3d31a17d9aa5fed9d246d7b8f9193004d1a17d547b52737e117",
+  "specVersion": "sha256:834aa3f4057a30dacdf22562925b2a91504d89e52416032f45ea805b56b01917",
   "topics": {
     "assistant.room.join.failed": {
       "description": "One join attempt failed.",
@@ -321,8 +321,9 @@ export const registry = {
             "type": "boolean"
           },
           "stage": {
-            "description": "The lifecycle stage that failed.",
+            "description": "The lifecycle stage that failed: config is the bot's own settings (published only when the start was already out).",
             "enum": [
+              "config",
               "context_fetch",
               "join",
               "policy",

@@ -1,0 +1,199 @@
+"""The first envelope, before anything heavy: ``assistant.session.started`` from the identity alone.
+
+Why this exists: a supervisor learns that a bot process is alive, and its session id, from the
+first line on stdout. The full configuration costs pydantic-settings, which alone takes longer to
+import than pydantic itself (benchmarks/startup_bench.py). The first envelope needs only the
+session's identity: the room (``--room-url`` or the simulated scenario), the assistant and the
+tenant. So this module reads just those from the same flags, environment and ``.env``, with the
+same precedence (flag > environment > ``.env`` > default, variable names matched without regard
+to case, ``.env`` read by python-dotenv as pydantic-settings reads it), frames the envelope with
+the bus's own framing and writes it to fd 1.
+
+``bot.settings.Settings`` stays the one authority on configuration. ``bot.startup.begin`` checks
+that what it derives from the validated settings is exactly what was published here (the bus then
+continues the sequence), and a property test holds the two readers together over random flags,
+environments and ``.env`` files. When this module is unsure of anything (an identity value the
+settings would reject, ``--help``, a live view on the terminal, a ``.env`` that is not a regular
+file) it publishes nothing and the ordinary path publishes the start after validation.
+
+Imports: stdlib, ``uuid_utils`` and, only when a ``.env`` file exists, python-dotenv.
+"""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import json
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import uuid_utils
+
+from bot import __version__
+from bot.events.framing import SessionContext, frame
+from bot.rooms.urls import ROOM_ID_MAX, http_url_problem, room_id_from_url, sanitize_room_url
+
+DEFAULT_ASSISTANT_ID = "demo-assistant"
+DEFAULT_TENANT_ID = "demo-tenant"
+IDENTITY_MAX = 128
+"""Assistant and tenant ids are 1 to 128 characters (the envelope's ``assistantId``/``tenantId``)."""
+
+DEMO_SCENARIO = Path(__file__).resolve().parent / "scenarios" / "demo.json"
+SPEC_VERSION_FILE = Path(__file__).resolve().parent / "generated" / "spec_version.txt"
+STARTED_TOPIC = "assistant.session.started"
+VIEWS = ("auto", "live", "off")
+
+IDENTITY_SETTINGS = {
+    "room_url": "ROOM_URL",
+    "simulate": "BOT_SIMULATE",
+    "assistant_id": "ASSISTANT_ID",
+    "tenant_id": "TENANT_ID",
+    "view": "BOT_VIEW",
+}
+"""The settings the first envelope depends on, with their environment variables (a test checks
+them against ``Settings``)."""
+
+
+class NotSure(ValueError):
+    """The identity cannot be known without the full settings (they will say what is wrong)."""
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who the session is, as ``assistant.session.started`` and every envelope's context say."""
+
+    assistant_id: str
+    tenant_id: str
+    room_id: str
+    room_url: str
+    """Without userinfo, query or fragment (``simulated://NAME`` for a simulated room)."""
+    transport: str
+
+    def started_payload(self) -> dict[str, Any]:
+        """The payload of ``assistant.session.started`` (wire form, the generated model's order)."""
+        return {
+            "assistantId": self.assistant_id,
+            "tenantId": self.tenant_id,
+            "botVersion": __version__,
+            "roomUrl": self.room_url,
+            "transport": self.transport,
+        }
+
+
+def simulated_room_id(scenario: str | os.PathLike[str] | None) -> str:
+    """A simulated room is named after its scenario file (the bundled demo without one)."""
+    return Path(scenario or DEMO_SCENARIO).stem[:ROOM_ID_MAX] or "room"
+
+
+def identity_of(*, room_url: str | None, simulate: str | os.PathLike[str] | None, assistant_id: str, tenant_id: str) -> Identity:
+    """The identity from setting values; ``NotSure`` when the settings would reject one of them."""
+    for name, value in (("assistant_id", assistant_id), ("tenant_id", tenant_id)):
+        if not 1 <= len(value) <= IDENTITY_MAX:
+            raise NotSure(f"{name} must be 1 to {IDENTITY_MAX} characters")
+    if room_url:
+        problem = http_url_problem(room_url)
+        if problem is not None:
+            raise NotSure(f"room_url {problem}")
+        clean = sanitize_room_url(room_url)
+        return Identity(assistant_id, tenant_id, room_id_from_url(clean), clean, "daily")
+    room_id = simulated_room_id(simulate)
+    return Identity(assistant_id, tenant_id, room_id, f"simulated://{room_id}", "simulated")
+
+
+def wants_live_view(view: str, *, stdout_tty: bool | None = None, stderr_tty: bool | None = None) -> bool:
+    """The live view replaces raw lines when stdout is a terminal (``--view auto``)."""
+    if view == "live":
+        return True
+    if view == "off":
+        return False
+    stdout_tty = sys.stdout.isatty() if stdout_tty is None else stdout_tty
+    stderr_tty = sys.stderr.isatty() if stderr_tty is None else stderr_tty
+    return stdout_tty and stderr_tty
+
+
+def read_identity_settings(argv: Sequence[str], environ: Mapping[str, str], env_file: str | os.PathLike[str] = ".env") -> dict[str, str | None]:
+    """The identity settings as given (flag > environment > ``.env``); absent ones are left out."""
+    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    for name in IDENTITY_SETTINGS:
+        parser.add_argument("--" + name.replace("_", "-"), dest=name)
+    flags, _ = parser.parse_known_args(list(argv))
+    given: dict[str, str | None] = {}
+    path = Path(env_file)
+    if path.exists():
+        if not path.is_file():
+            raise NotSure(f"{env_file} is not a regular file (a FIFO can be read only once)")
+        from dotenv import dotenv_values  # the parser pydantic-settings uses; only when there is a .env
+
+        given.update({k.lower(): v for k, v in dotenv_values(path, encoding="utf-8").items()})
+    given.update({k.lower(): v for k, v in environ.items()})
+    values: dict[str, str | None] = {}
+    for name, env in IDENTITY_SETTINGS.items():
+        flag = getattr(flags, name)
+        if flag is not None:
+            values[name] = flag
+        elif env.lower() in given:
+            values[name] = given[env.lower()]
+    return values
+
+
+@dataclass(frozen=True)
+class Booted:
+    """The start as published by :func:`publish_started`: the ordinary path adopts it."""
+
+    identity: Identity
+    session_id: str
+    envelope: dict[str, Any]
+    line: bytes
+
+
+def identity_from(values: Mapping[str, str | None]) -> Identity:
+    """``identity_of`` over values read by :func:`read_identity_settings`, as Settings reads them."""
+    if any(v is None for v in values.values()):
+        raise NotSure("a .env entry without a value")  # Settings decides what that means
+    return identity_of(
+        room_url=values.get("room_url") or None,  # Settings reads an empty URL or path as not set
+        simulate=values.get("simulate") or None,
+        assistant_id=values.get("assistant_id", DEFAULT_ASSISTANT_ID) or "",
+        tenant_id=values.get("tenant_id", DEFAULT_TENANT_ID) or "",
+    )
+
+
+def publish_started(
+    argv: Sequence[str],
+    *,
+    environ: Mapping[str, str] | None = None,
+    env_file: str | os.PathLike[str] = ".env",
+    fd: int = 1,
+) -> Booted | None:
+    """Write ``assistant.session.started`` to ``fd`` when the identity is certain; else None."""
+    if any(arg in ("-h", "--help") for arg in argv):
+        return None
+    try:
+        values = read_identity_settings(argv, os.environ if environ is None else environ, env_file)
+        view = values.pop("view", None) or "auto"
+        if view not in VIEWS or wants_live_view(view):
+            return None  # the live view draws the start itself; speed does not matter there
+        identity = identity_from(values)
+        spec_version = SPEC_VERSION_FILE.read_text(encoding="utf-8").strip()
+    except (NotSure, OSError, ValueError):
+        return None
+    session_id = str(uuid_utils.uuid4())
+    context = SessionContext(session_id=session_id, assistant_id=identity.assistant_id, tenant_id=identity.tenant_id, room_id=identity.room_id)
+    envelope = frame(STARTED_TOPIC, identity.started_payload(), spec_version=spec_version, context_fields=context.envelope_fields(), seq=1)
+    line = json.dumps(envelope, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
+    _write_all(fd, line)
+    return Booted(identity=identity, session_id=session_id, envelope=envelope, line=line)
+
+
+def _write_all(fd: int, line: bytes) -> None:
+    """Write the line; a reader that is already gone is found again, and handled, by the emitter."""
+    view = memoryview(line)
+    try:
+        while view:
+            view = view[os.write(fd, view) :]
+    except OSError as exc:
+        if exc.errno not in (errno.EPIPE, errno.EBADF):
+            raise
