@@ -14,65 +14,34 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
+
+if TYPE_CHECKING:  # imported lazily below: pydantic loads only after the start is published
+    from bot.settings import Settings
 
 START = time.monotonic()
 
 
-def _flag(name: str) -> str:
-    return "--" + name.replace("_", "-")
-
-
-class _OneLineErrors(argparse.ArgumentParser):
-    """A bad flag is a ``ConfigError``: one line (``error: ...``) and exit 2, like every other user error."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        from bot.errors import ConfigError
-
-        raise ConfigError(f"{message} (see --help)")
-
-
 def build_parser() -> argparse.ArgumentParser:
     """Flags rendered from ``bot.settings.Settings``: one flag per setting, same docs as the env."""
-    from bot.settings import Settings, env_name
+    from bot.cli_settings import settings_parser
+    from bot.settings import Settings
 
-    parser = _OneLineErrors(
+    return settings_parser(
+        Settings,
         prog="python -m bot",
-        allow_abbrev=False,  # a prefix of a flag is not the flag: new flags never change old command lines
         description="Prism Room Bot: an AI facilitator for Daily rooms that publishes typed room events.",
         epilog="Every flag can also be set through the environment variable shown, or a .env file. "
         "Envelopes go to stdout as JSON lines; logs go to stderr.",
     )
-    for name, field in Settings.model_fields.items():
-        default = field.default.get_secret_value() if hasattr(field.default, "get_secret_value") else field.default
-        shown = "" if default in (None, "", False) or name in ("token", "pii_salt") else f" (default: {default})"
-        help_text = f"{field.description}{shown} [env {env_name(name)}]"
-        choices = getattr(field.annotation, "__args__", None) if str(field.annotation).startswith("typing.Literal") else None
-        if field.annotation is bool:
-            parser.add_argument(_flag(name), dest=name, action="store_true", default=None, help=help_text)
-        else:
-            metavar = name.upper()
-            parser.add_argument(_flag(name), dest=name, default=None, metavar=None if choices else metavar, choices=choices, help=help_text)
-    return parser
 
 
-def load_settings(argv: Sequence[str] | None) -> Any:
-    """Parse flags over environment and .env; a bad value is a one-line error, exit 2."""
-    from pydantic import ValidationError
+def load_settings(argv: Sequence[str] | None) -> Settings:
+    """Parse flags over environment and .env; a bad value is a one-line ``ConfigError``, exit 2."""
+    from bot.cli_settings import settings_from_flags
+    from bot.settings import Settings
 
-    from bot.errors import ConfigError
-    from bot.settings import Settings, env_name
-
-    args = build_parser().parse_args(argv)
-    given = {k: v for k, v in vars(args).items() if v is not None}
-    try:
-        return Settings(**given)
-    except ValidationError as exc:
-        err = exc.errors(include_url=False)[0]
-        name = str(err["loc"][0]) if err.get("loc") else ""
-        field_name = next((f for f in Settings.model_fields if f == name or env_name(f) == name), name)
-        where = _flag(field_name) if field_name in given else (env_name(field_name) if field_name in Settings.model_fields else name)
-        raise ConfigError(f"{where}: {str(err['msg']).removeprefix('Value error, ')}") from None
+    return settings_from_flags(Settings, build_parser().parse_args(argv))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

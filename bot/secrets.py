@@ -24,8 +24,25 @@ __all__ = [
 
 MASK = "***"
 
-SECRET_ENV_VARS = ("DAILY_TOKEN", "DAILY_API_KEY", "MESH_API_TOKEN", "OPENAI_API_KEY", "PRISM_PII_SALT", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "SUPERVISOR_TOKEN")
-"""Environment variables whose values are secrets wherever they appear."""
+SECRET_ENV_VARS = (
+    # the variables of bot.settings.SECRET_FIELDS, in that order
+    "DAILY_TOKEN",
+    "DAILY_API_KEY",
+    "PRISM_PII_SALT",
+    "MESH_API_TOKEN",
+    "OPENAI_API_KEY",
+    # not bot settings, but in a bot's environment all the same
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "SUPERVISOR_TOKEN",
+)
+"""Environment variables whose values are secrets wherever they appear.
+
+Written out rather than derived from ``bot.settings``: this module is the last-resort scrubber of
+``python -m bot``'s error handler and of ``bot.cloud``, so it must load when the settings cannot
+(a broken or missing pydantic-settings still ends in one scrubbed line and a published
+``assistant.session.failed``). tests/lifecycle/test_secrets.py checks it against the settings.
+"""
 
 MIN_SECRET_LENGTH = 4
 """Shorter values are not scrubbed literally (masking ``"a"`` everywhere would wreck every line)."""

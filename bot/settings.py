@@ -11,15 +11,13 @@ import sys
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationInfo, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot import cli_settings
 from bot.boot import DEFAULT_ASSISTANT_ID, DEFAULT_TENANT_ID, IDENTITY_MAX
+from bot.cli_settings import env_alias as _env
 from bot.rooms.urls import http_url_problem
-
-
-def _env(name: str) -> AliasChoices:
-    return AliasChoices(name)
 
 
 class Settings(BaseSettings):
@@ -166,9 +164,8 @@ SECRET_FIELDS = ("token", "daily_api_key", "pii_salt", "mesh_api_token", "openai
 
 
 def env_name(field_name: str) -> str:
-    alias = Settings.model_fields[field_name].validation_alias
-    assert isinstance(alias, AliasChoices)
-    return str(alias.choices[0])
+    """The environment variable of a setting: ``speed`` → ``BOT_SPEED``."""
+    return cli_settings.env_name(Settings, field_name)
 
 
 def render_env_example() -> str:

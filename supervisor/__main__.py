@@ -5,61 +5,32 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from typing import Any, Sequence
+from typing import Sequence
 
+from bot.cli_settings import settings_from_flags, settings_parser
+from bot.errors import ConfigError
 from supervisor.settings import ENV_ONLY, SupervisorSettings, env_name
-
-
-def _flag(name: str) -> str:
-    return "--" + name.replace("_", "-")
 
 
 def build_parser() -> argparse.ArgumentParser:
     """One flag per setting (secrets excepted), with the setting's doc and variable."""
-    parser = argparse.ArgumentParser(
+    env_only = " and ".join(env_name(name) for name in SupervisorSettings.model_fields if name in ENV_ONLY)
+    return settings_parser(
+        SupervisorSettings,
         prog="python -m supervisor",
         description="Prism room supervisor: runs one bot per room, validates their envelopes, forwards them to EventBridge (or a dry-run log).",
         epilog="Every flag can also be set through the environment variable shown, or a .env file. "
-        "SUPERVISOR_TOKEN and PRISM_PII_SALT are environment-only. Logs go to stderr.",
+        f"{env_only} are environment-only. Logs go to stderr.",
+        env_only=ENV_ONLY,
     )
-    for name, field in SupervisorSettings.model_fields.items():
-        if name in ENV_ONLY:
-            continue
-        help_text = f"{field.description} [env {env_name(name)}]"
-        choices = getattr(field.annotation, "__args__", None) if str(field.annotation).startswith("typing.Literal") else None
-        if field.annotation is bool:
-            parser.add_argument(_flag(name), dest=name, action="store_true", default=None, help=help_text)
-        else:
-            parser.add_argument(_flag(name), dest=name, default=None, metavar=None if choices else name.upper(), choices=choices, help=help_text)
-    return parser
-
-
-class SettingsError(Exception):
-    pass
 
 
 def load_settings(argv: Sequence[str] | None) -> SupervisorSettings:
-    from pydantic import ValidationError
-
-    args = build_parser().parse_args(argv)
-    given = {k: v for k, v in vars(args).items() if v is not None}
-    try:
-        settings = SupervisorSettings(**given)
-    except ValidationError as exc:
-        err = exc.errors(include_url=False, include_input=False)[0]
-        loc = err.get("loc") or ()
-        name = str(loc[0]) if loc else ""
-        field_name = next((f for f in SupervisorSettings.model_fields if f == name or env_name(f) == name), name)
-        if field_name in given:
-            where = _flag(field_name)
-        elif field_name in SupervisorSettings.model_fields:
-            where = env_name(field_name)
-        else:
-            where = "settings"
-        raise SettingsError(f"{where}: {err['msg'].removeprefix('Value error, ')}") from None
+    """Parse flags over environment and .env; a bad value or an unservable API is a one-line ``ConfigError``."""
+    settings = settings_from_flags(SupervisorSettings, build_parser().parse_args(argv))
     problem = settings.auth_problem()
     if problem:
-        raise SettingsError(problem)
+        raise ConfigError(problem)
     return settings
 
 
@@ -67,9 +38,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else list(argv)
     try:
         settings = load_settings(args)
-    except SettingsError as exc:
+    except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return exc.exit_code
     from supervisor.app import configure_logging, serve
 
     configure_logging("DEBUG" if settings.debug else settings.log_level)

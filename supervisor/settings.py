@@ -10,14 +10,12 @@ import ipaddress
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot import cli_settings
+from bot.cli_settings import env_alias as _env
 from bot.forwarding.entries import DEFAULT_MAX_BYTES, DEFAULT_SOURCE, check_bus_name, check_source, normalize_bus_name
-
-
-def _env(name: str) -> AliasChoices:
-    return AliasChoices(name)
 
 
 ENV_ONLY = frozenset({"token", "pii_salt"})
@@ -158,6 +156,5 @@ def is_loopback(host: str) -> bool:
 
 
 def env_name(field_name: str) -> str:
-    alias = SupervisorSettings.model_fields[field_name].validation_alias
-    assert isinstance(alias, AliasChoices)
-    return str(alias.choices[0])
+    """The environment variable of a setting: ``max_rooms`` → ``SUPERVISOR_MAX_ROOMS``."""
+    return cli_settings.env_name(SupervisorSettings, field_name)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import subprocess
 import sys
 from pathlib import Path
 
@@ -14,7 +15,10 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:  # the repo is not installed; make `bot` importable
     sys.path.insert(0, str(ROOT))
 
-from bot.secrets import MASK, SecretScrubber, log_patcher, scrubber_from_env, scrubbing_sink  # noqa: E402
+from bot.secrets import MASK, SECRET_ENV_VARS, SecretScrubber, log_patcher, scrubber_from_env, scrubbing_sink  # noqa: E402
+from bot.settings import SECRET_FIELDS, Settings, env_name  # noqa: E402
+from supervisor.settings import ENV_ONLY  # noqa: E402
+from supervisor.settings import env_name as supervisor_env_name  # noqa: E402
 
 DAILY = "dly-meeting-9f8e7d6c"
 MESH = "mesh-77aa88bb99cc"
@@ -86,6 +90,26 @@ def test_scrubber_from_env_reads_the_secret_variables() -> None:
     scrub = scrubber_from_env(env, SecretStr("from-settings-1"))
     assert scrub(f"{DAILY} {MESH} plainkey123 from-settings-1 /home/me") == "*** *** *** *** /home/me"
     assert scrub.contains_secret(f"x{MESH}x") and not scrub.contains_secret("clean")
+
+
+def test_every_secret_str_setting_is_listed_in_secret_fields() -> None:
+    secret_str_fields = {name for name, field in Settings.model_fields.items() if "SecretStr" in str(field.annotation)}
+    assert set(SECRET_FIELDS) == secret_str_fields
+
+
+def test_the_secret_variables_are_those_of_the_secret_settings() -> None:
+    """``SECRET_ENV_VARS`` is written out (bot.secrets must load without the settings); it must still
+    say what the settings say: the bot's secret fields first, in order, and the supervisor's too."""
+    assert SECRET_ENV_VARS[: len(SECRET_FIELDS)] == tuple(env_name(name) for name in SECRET_FIELDS)
+    assert {supervisor_env_name(name) for name in ENV_ONLY} <= set(SECRET_ENV_VARS)
+
+
+def test_the_scrubber_loads_without_the_settings() -> None:
+    """The error handler of ``python -m bot`` scrubs with it even when pydantic-settings failed to load."""
+    code = "import sys; sys.modules['pydantic_settings'] = None; import bot.secrets; print(sorted(m for m in sys.modules if m.startswith('bot.')))"
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "bot.settings" not in proc.stdout
 
 
 def test_the_loguru_patcher_covers_every_sink(scrub: SecretScrubber) -> None:

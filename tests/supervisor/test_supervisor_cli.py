@@ -31,6 +31,8 @@ def test_help_lists_the_settings_with_their_variables(tmp_path: Path) -> None:
     for text in ("--restart-attempts", "SUPERVISOR_RESTART_ATTEMPTS", "--forward {dry-run,eventbridge}", "EVENTBRIDGE_BUS"):
         assert text in proc.stdout
     assert "--token" not in proc.stdout, "the token is environment-only"
+    assert "SUPERVISOR_TOKEN and PRISM_PII_SALT are environment-only" in " ".join(proc.stdout.split())
+    assert "(default: 8780) [env SUPERVISOR_PORT]" in " ".join(proc.stdout.split())
 
 
 @pytest.mark.parametrize(("args", "extra", "message"), [
@@ -39,16 +41,21 @@ def test_help_lists_the_settings_with_their_variables(tmp_path: Path) -> None:
     ((), {"SUPERVISOR_TOKEN": TOKEN, "SUPERVISOR_MAX_ROOMS": "0"}, "error: SUPERVISOR_MAX_ROOMS: Input should be greater than or equal to 1"),
     ((), {"SUPERVISOR_TOKEN": "short"}, "error: SUPERVISOR_TOKEN is too short"),
     (("--insecure-no-auth", "--host", "0.0.0.0"), {}, "error: --insecure-no-auth is only allowed on a loopback host"),
-    (("--forward", "kafka"), {"SUPERVISOR_TOKEN": TOKEN}, "invalid choice"),
+    (("--forward", "kafka"), {"SUPERVISOR_TOKEN": TOKEN}, "error: argument --forward: invalid choice: 'kafka'"),
+    (("--no-such-flag",), {"SUPERVISOR_TOKEN": TOKEN}, "error: unrecognized arguments: --no-such-flag (see --help)"),
+    (("--max-r", "2"), {"SUPERVISOR_TOKEN": TOKEN}, "error: unrecognized arguments: --max-r 2"),
+    (("--token", "abc"), {}, "error: unrecognized arguments: --token abc"),
+    (("--backoff-base-secs", "5", "--backoff-max-secs", "1"), {"SUPERVISOR_TOKEN": TOKEN}, "error: settings: SUPERVISOR_BACKOFF_MAX_SECS must be at least"),
     ((), {"SUPERVISOR_TOKEN": TOKEN, "EVENTBRIDGE_BUS": "no spaces"}, "error: EVENTBRIDGE_BUS: must be a bus name"),
     ((), {"SUPERVISOR_TOKEN": TOKEN, "EVENTBRIDGE_ENDPOINT_URL": "ftp://x"}, "error: EVENTBRIDGE_ENDPOINT_URL: must be an http(s) URL"),
-], ids=["no-token", "bad-port-flag", "bad-env", "short-token", "open-api-off-loopback", "bad-choice", "bad-bus", "bad-endpoint"])
+], ids=["no-token", "bad-port-flag", "bad-env", "short-token", "open-api-off-loopback", "bad-choice", "unknown-flag", "abbreviated-flag",
+       "token-is-not-a-flag", "backoff-rule", "bad-bus", "bad-endpoint"])
 def test_bad_settings_are_one_line_and_exit_2(tmp_path: Path, args: tuple[str, ...], extra: dict[str, str], message: str) -> None:
     proc = supervisor(*args, cwd=tmp_path, **extra)
     assert proc.returncode == 2
     assert message in proc.stderr
-    if message.startswith("error:"):
-        assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
+    assert TOKEN not in proc.stderr
 
 
 def test_it_serves_on_loopback_and_stops_on_sigterm(tmp_path: Path) -> None:

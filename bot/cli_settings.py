@@ -1,0 +1,138 @@
+"""Command lines over a pydantic-settings class: one flag per field, one-line errors naming the source.
+
+``python -m bot`` and ``python -m supervisor`` both read their settings from flags, the environment
+and ``.env``; this module is the plumbing they share, so the two command lines behave alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Collection
+from typing import Any, Literal, NoReturn, TypeVar, get_args, get_origin
+
+from pydantic import AliasChoices, BaseModel, SecretStr, ValidationError
+from pydantic.fields import FieldInfo
+from pydantic_core import PydanticUndefined
+
+from bot.errors import ConfigError
+
+__all__ = ["OneLineErrorParser", "env_alias", "env_name", "flag_name", "settings_from_flags", "settings_parser", "validation_error_line"]
+
+SettingsT = TypeVar("SettingsT", bound=BaseModel)
+
+
+def env_alias(variable: str) -> AliasChoices:
+    """A field's one environment variable, as its ``validation_alias`` (:func:`env_name` reads it back)."""
+    return AliasChoices(variable)
+
+
+def env_name(settings_class: type[BaseModel], field_name: str) -> str:
+    """The environment variable ``field_name`` is read from: the one name given to :func:`env_alias`."""
+    alias = settings_class.model_fields[field_name].validation_alias
+    if not isinstance(alias, AliasChoices):
+        raise TypeError(f"{settings_class.__name__}.{field_name} has no env_alias(...) validation_alias")
+    return str(alias.choices[0])
+
+
+def flag_name(field_name: str) -> str:
+    """The command-line flag of a field: ``join_budget_secs`` → ``--join-budget-secs``."""
+    return "--" + field_name.replace("_", "-")
+
+
+class OneLineErrorParser(argparse.ArgumentParser):
+    """A bad command line is a ``ConfigError``: one line (``error: ...``) and exit 2, like every other user error.
+
+    Plain argparse prints the whole usage and exits by itself; raising instead lets the program's
+    one error handler print the line (and the bot publish ``assistant.session.failed``).
+    """
+
+    def error(self, message: str) -> NoReturn:
+        raise ConfigError(f"{message} (see --help)")
+
+
+def settings_parser(
+    settings_class: type[BaseModel],
+    *,
+    prog: str,
+    description: str,
+    epilog: str,
+    env_only: Collection[str] = (),
+) -> OneLineErrorParser:
+    """A parser with one flag per field of ``settings_class``, its help the field's doc and variable.
+
+    Args:
+        settings_class: the settings; each field has an :func:`env_alias` and a description.
+        prog, description, epilog: as for ``argparse.ArgumentParser``.
+        env_only: fields that get no flag (a secret on a command line shows in ``ps``).
+
+    Every flag defaults to ``None`` (not given), so the environment and ``.env`` fill what the
+    command line leaves out: :func:`settings_from_flags` passes only the flags given.
+    """
+    parser = OneLineErrorParser(
+        prog=prog,
+        allow_abbrev=False,  # a prefix of a flag is not the flag: new flags never change old command lines
+        description=description,
+        epilog=epilog,
+    )
+    for name, field in settings_class.model_fields.items():
+        if name in env_only:
+            continue
+        help_text = _help_text(field, env_name(settings_class, name))
+        if field.annotation is bool:
+            parser.add_argument(flag_name(name), dest=name, action="store_true", default=None, help=help_text)
+            continue
+        choices = _literal_choices(field.annotation)
+        metavar = None if choices else name.upper()
+        parser.add_argument(flag_name(name), dest=name, default=None, metavar=metavar, choices=choices, help=help_text)
+    return parser
+
+
+def settings_from_flags(settings_class: type[SettingsT], args: argparse.Namespace) -> SettingsT:
+    """The settings from the flags given, over the environment and ``.env``; a bad value is a ``ConfigError``."""
+    given = {name: value for name, value in vars(args).items() if value is not None}
+    try:
+        return settings_class(**given)
+    except ValidationError as exc:
+        raise ConfigError(validation_error_line(exc, settings_class, given)) from None
+
+
+def validation_error_line(exc: ValidationError, settings_class: type[BaseModel], given: Collection[str]) -> str:
+    """``--speed: Input should be ...`` or ``BOT_SPEED: ...``: where the user put the bad value, and why.
+
+    The flag when the value came from a flag (``given``), else the environment variable (the
+    environment or ``.env``), else ``settings`` for a rule across fields. The input is never
+    repeated: it may be a secret.
+    """
+    error = exc.errors(include_url=False, include_input=False)[0]
+    loc = error.get("loc") or ()
+    key = str(loc[0]) if loc else ""
+    field = next((f for f in settings_class.model_fields if key in (f, env_name(settings_class, f))), None)
+    if field is None:
+        where = "settings"
+    elif field in given:
+        where = flag_name(field)
+    else:
+        where = env_name(settings_class, field)
+    return f"{where}: {str(error['msg']).removeprefix('Value error, ')}"
+
+
+def _help_text(field: FieldInfo, variable: str) -> str:
+    default = _shown_default(field)
+    shown = "" if default is None else f" (default: {default})"
+    return f"{field.description or ''}{shown} [env {variable}]".replace("%", "%%")  # argparse formats help with %
+
+
+def _shown_default(field: FieldInfo) -> Any:
+    """The default worth printing in ``--help``: none for secrets, unset, empty or off values."""
+    default = field.default
+    if _is_secret(field.annotation) or default is PydanticUndefined or default is None or default is False or default == "":
+        return None
+    return default
+
+
+def _is_secret(annotation: Any) -> bool:
+    return annotation is SecretStr or SecretStr in get_args(annotation)
+
+
+def _literal_choices(annotation: Any) -> tuple[Any, ...] | None:
+    return get_args(annotation) if get_origin(annotation) is Literal else None
