@@ -40,9 +40,9 @@ def spawn_once() -> dict[str, float]:
     return seen
 
 
-def baseline_once() -> float:
+def python_once(code: str) -> float:
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-c", "import pydantic"], check=True)
+    subprocess.run([sys.executable, "-c", code], check=True)
     return (time.perf_counter() - started) * 1000
 
 
@@ -52,13 +52,17 @@ def main() -> int:
     args = parser.parse_args()
     runs: list[dict[str, float]] = []
     base: list[float] = []
+    bare: list[float] = []
     spawn_once()  # warm the file cache once, not measured
     for _ in range(args.runs):
-        base.append(baseline_once())
+        base.append(python_once("import pydantic"))
+        bare.append(python_once("pass"))
         runs.append(spawn_once())
     baseline = statistics.median(base)
     print(f"median of {args.runs} runs; baseline `python -c \"import pydantic\"` = {baseline:.0f} ms")
-    print(f"{'envelope':<32} {'ms after spawn':>15} {'× baseline':>11}")
+    print(f"{'':<32} {'ms after spawn':>15} {'× baseline':>11}")
+    floor = statistics.median(bare)
+    print(f"{'(floor: python -c pass)':<32} {floor:15.0f} {floor / baseline:11.2f}")
     for topic in SEED:
         ms = statistics.median(r[topic] for r in runs)
         print(f"{topic:<32} {ms:15.0f} {ms / baseline:11.2f}")

@@ -114,9 +114,17 @@ def wants_live_view(view: str, *, stdout_tty: bool | None = None, stderr_tty: bo
     return stdout_tty and stderr_tty
 
 
+class _NeverExits(argparse.ArgumentParser):
+    """argparse exits on what it cannot parse (``--tenant-id -x``); here that only means "not sure":
+    the full parser reports it properly."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise NotSure(message)
+
+
 def read_identity_settings(argv: Sequence[str], environ: Mapping[str, str], env_file: str | os.PathLike[str] = ".env") -> dict[str, str | None]:
     """The identity settings as given (flag > environment > ``.env``); absent ones are left out."""
-    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    parser = _NeverExits(add_help=False, allow_abbrev=False)
     for name in IDENTITY_SETTINGS:
         parser.add_argument("--" + name.replace("_", "-"), dest=name)
     flags, _ = parser.parse_known_args(list(argv))

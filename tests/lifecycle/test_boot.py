@@ -87,6 +87,8 @@ def test_the_line_is_byte_for_byte_what_the_stdout_emitter_writes() -> None:
         (["--room-url", "ftp://acme.daily.co/x"], {}, "not http"),
         (["--room-url", "https://"], {}, "no host"),
         (["--room-url", "https://acme.daily.co/a b"], {}, "a space"),
+        (["--tenant-id", "-x"], {}, "a value argparse reads as a flag"),
+        (["--room-url"], {}, "a flag without its value"),
     ],
 )
 def test_nothing_is_written_when_the_identity_is_not_certain(argv: list[str], environ: dict[str, str], why: str) -> None:
@@ -130,7 +132,7 @@ def test_precedence_flag_then_environment_then_dotenv(tmp_path: Path) -> None:
 
 # ---- the two readers agree (property): bot.boot's identity is the settings' identity
 
-IDS = st.one_of(st.just(""), st.just(" spaced "), st.text(alphabet="abcü-_.", min_size=1, max_size=12), st.just("x" * 129))
+IDS = st.one_of(st.just(""), st.just(" spaced "), st.just("-_"), st.text(alphabet="abcü-_.", min_size=1, max_size=12), st.just("x" * 129))
 URLS = st.sampled_from(["", "https://acme.daily.co/standup", "https://u:p@acme.daily.co/r?t=tok#f", "http://127.0.0.1:9/x/", "https://acme.daily.co", "ftp://x/y", "https://", "https://a.co/a b", "HTTPS://ACME.daily.co/Room"])
 PATHS = st.sampled_from(["", "rooms/eight.json", "dir/", "./a//b.json", "x.tar.gz", " space.json", ".hidden"])
 VIEWS = st.sampled_from(["auto", "off", "live", "bogus", ""])
