@@ -47,7 +47,17 @@ class OneLineErrorParser(argparse.ArgumentParser):
     """
 
     def error(self, message: str) -> NoReturn:
-        raise ConfigError(f"{message} (see --help)")
+        raise ConfigError(f"{_without_values(message)} (see --help)")
+
+
+def _without_values(message: str) -> str:
+    """argparse's "unrecognized arguments: --tokn s3cr3t" names the flags only: a mistyped flag's
+    value may be a secret, and this line reaches stderr and the bot's ``session.failed``."""
+    prefix = "unrecognized arguments: "
+    if not message.startswith(prefix):
+        return message
+    flags = [arg.split("=", 1)[0] for arg in message[len(prefix) :].split() if arg.startswith("-")]
+    return prefix + (" ".join(flags) if flags else "values without a flag")
 
 
 def settings_parser(

@@ -124,3 +124,10 @@ def test_a_secret_given_by_flag_is_scrubbed_from_the_last_resort_error(tmp_path:
     secret = "flag-secret-4f9a8c2e71"
     proc = run_bot("--simulate", str(tmp_path / secret / "x.json"), "--pii-salt", secret)
     assert proc.returncode == 2 and secret not in proc.stderr + proc.stdout
+
+
+def test_a_mistyped_secret_flag_never_echoes_its_value() -> None:
+    secret = "typo-secret-9c1d7e55aa"
+    proc = run_bot("--tokn", secret, "--pii-salt=" + secret + "x", "--mesh-api-tokn=" + secret)
+    assert proc.returncode == 2 and "--tokn" in proc.stderr and "--mesh-api-tokn" in proc.stderr
+    assert secret not in proc.stderr + proc.stdout

@@ -105,7 +105,7 @@ def test_a_bad_value_names_where_it_came_from(monkeypatch: pytest.MonkeyPatch, a
     ("argv", "line"),
     [
         (["--nope"], "unrecognized arguments: --nope (see --help)"),
-        (["--roo", "2"], "unrecognized arguments: --roo 2 (see --help)"),
+        (["--roo", "2"], "unrecognized arguments: --roo (see --help)"),
         (["--mode", "warp"], "argument --mode: invalid choice: 'warp' (choose from 'fast', 'slow') (see --help)"),
         (["--rooms"], "argument --rooms: expected one argument (see --help)"),
     ],
