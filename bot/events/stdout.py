@@ -42,14 +42,21 @@ class StdoutEmitter:
         self.closed = False
         self.lines = 0
 
+    _claimed_fd: int | None = None
+    """The private duplicate of the process's real stdout, once claimed (a process has one)."""
+
     @classmethod
     def claim_process_stdout(cls, registry: SpecRegistry, redactor: Redactor, **kwargs: Any) -> "StdoutEmitter":
-        """Take fd 1 for envelopes and point fd 1 / ``sys.stdout`` at stderr for everything else."""
-        sys.stdout.flush()
-        private = os.dup(1)
-        os.dup2(2, 1)
-        sys.stdout = sys.stderr
-        return cls(registry, redactor, fd=private, **kwargs)
+        """Take fd 1 for envelopes and point fd 1 / ``sys.stdout`` at stderr for everything else.
+
+        A second claim (a start-up that failed after claiming, then reports the failure) writes
+        to the same private descriptor, not to the stderr that fd 1 has become."""
+        if StdoutEmitter._claimed_fd is None:
+            sys.stdout.flush()
+            StdoutEmitter._claimed_fd = os.dup(1)
+            os.dup2(2, 1)
+            sys.stdout = sys.stderr
+        return cls(registry, redactor, fd=StdoutEmitter._claimed_fd, **kwargs)
 
     def __call__(self, envelope: dict[str, Any]) -> None:
         if self.closed:

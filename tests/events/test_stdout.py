@@ -203,3 +203,25 @@ def test_a_stray_print_after_claiming_stdout_goes_to_stderr() -> None:
     for text in (b"stray print", b"stray write", b"native write to fd 1", b"after publish"):
         assert text in result.stderr
         assert text not in result.stdout
+
+
+CLAIM_TWICE = textwrap.dedent(
+    """
+    from bot.events import SessionContext, create_runtime
+    from bot.generated import RoomSpeakingStarted
+
+    first = create_runtime(SessionContext(session_id="s"), claim_stdout=True)
+    first.bus.publish(RoomSpeakingStarted(participant_id="p1", media_time_ms=0))
+    second = create_runtime(SessionContext(session_id="s"), claim_stdout=True)
+    second.bus.publish(RoomSpeakingStarted(participant_id="p2", media_time_ms=0))
+    """
+)
+
+
+@pytest.mark.slow
+def test_a_second_claim_writes_to_the_real_stdout_too() -> None:
+    """A start-up that fails after claiming stdout reports the failure with a second runtime."""
+    result = subprocess.run([sys.executable, "-c", CLAIM_TWICE], cwd=REPO, env=_env(), capture_output=True, timeout=60)
+    assert result.returncode == 0, result.stderr.decode()
+    assert [orjson.loads(line)["payload"]["participantId"] for line in result.stdout.splitlines()] == ["p1", "p2"]
+    assert b"participantId" not in result.stderr
