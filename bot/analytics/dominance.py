@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.analytics.segments import BackchannelRule
 from bot.generated import DominanceShare, RoomDominanceScore, RoomInterruptRequest
 
 __all__ = [
@@ -104,9 +105,18 @@ class DominanceParams:
 
 @dataclass
 class _Talk:
+    """One participant's talk time as running totals (a score needs no segment history)."""
+
     closed_ms: int = 0
     open_since: int | None = None
     segments: int = 0
+
+    def close(self, at: int) -> None:
+        """End the open segment (if any) at ``at`` and add it to the total."""
+        if self.open_since is not None:
+            self.closed_ms += max(0, at - self.open_since)
+            self.open_since = None
+            self.segments += 1
 
 
 class DominanceTracker:
@@ -157,9 +167,7 @@ class DominanceTracker:
             if talk.open_since is None:
                 talk.open_since = media_time_ms
         elif talk.open_since is not None:
-            talk.closed_ms += max(0, media_time_ms - talk.open_since)
-            talk.open_since = None
-            talk.segments += 1
+            talk.close(media_time_ms)
         elif talk.segments == 0 and duration_ms > 0:  # we joined mid-segment: trust its length
             talk.closed_ms += duration_ms
             talk.segments += 1
@@ -170,10 +178,7 @@ class DominanceTracker:
         talk = self._talk.get(participant_id)
         if talk is None:
             return 0
-        if talk.open_since is not None:
-            talk.closed_ms += max(0, media_time_ms - talk.open_since)
-            talk.open_since = None
-            talk.segments += 1
+        talk.close(media_time_ms)
         return talk.closed_ms
 
     def talk_time_ms(self, participant_id: str, media_time_ms: int | None = None) -> int:
@@ -218,10 +223,7 @@ class DominanceTracker:
         self._advance(media_time_ms)
         now = self._now
         for talk in self._talk.values():
-            if talk.open_since is not None:
-                talk.closed_ms += max(0, now - talk.open_since)
-                talk.open_since = None
-                talk.segments += 1
+            talk.close(now)
         ids, talk_ms, fractions = self._snapshot(now)
         dominant = self._update_dominant(ids, talk_ms, fractions)
         self._finished = True
@@ -303,22 +305,21 @@ class MonologueParams:
             average ~2 s and typical pauses last 0.25-0.5 s; a 4 s pause already hurts listeners
             (FACILITATION_METRICS §2). 1.5 s keeps a speaker's breath between points in the turn
             and ends it when they really stopped.
-        backchannel_max_ms: another participant's segment at most this long (plus
-            ``jitter_ms``, the VAD's measurement slack) is a backchannel ("yeah", "right") and
-            does not end the turn, as Gong counts "short interruptions such as clarifying
-            questions" as part of a monologue. Anything longer is someone else's turn.
-        jitter_ms: measurement slack on segment lengths (see ``OverlapParams.jitter_ms``).
+        backchannel: another participant's segment at most this long (1000 ms plus 250 ms of
+            VAD measurement slack, :class:`BackchannelRule`; the same rule as
+            ``OverlapParams.backchannel``) is a backchannel ("yeah", "right") and does not end
+            the turn, as Gong counts "short interruptions such as clarifying questions" as part
+            of a monologue. Anything longer is someone else's turn.
     """
 
     monologue_ms: int = 15_000
     repeat_ms: int = 30_000
     pause_ms: int = 1_500
-    backchannel_max_ms: int = 1_000
-    jitter_ms: int = 250
+    backchannel: BackchannelRule = BackchannelRule()
 
     def __post_init__(self) -> None:
         for name, value in vars(self).items():
-            if value < 0:
+            if name != "backchannel" and value < 0:  # the rule checks its own fields
                 raise ValueError(f"MonologueParams: {name} must be >= 0, got {value}")
         if self.monologue_ms <= 0:
             raise ValueError("MonologueParams: monologue_ms must be > 0")
@@ -373,7 +374,7 @@ class MonologueDetector:
             if sp.run_start is None or not resumed:
                 sp.run_start = media_time_ms
         elif sp.open_since is not None:
-            if media_time_ms - sp.open_since > self._cap:
+            if not self.params.backchannel.fits(media_time_ms - sp.open_since):
                 sp.long_until = max(sp.long_until or 0, media_time_ms)
             sp.last_end = max(sp.open_since, media_time_ms)
             sp.open_since = None
@@ -390,7 +391,7 @@ class MonologueDetector:
         floor_taken: dict[str, int] = {}  # pid -> when someone else last held a real turn
         for pid, sp in self._people.items():
             until = sp.long_until
-            if sp.open_since is not None and now - sp.open_since > self._cap:
+            if sp.open_since is not None and not p.backchannel.fits(now - sp.open_since):
                 until = now
             if until is not None:
                 floor_taken[pid] = until
@@ -417,7 +418,3 @@ class MonologueDetector:
                     )
                 )
         return out
-
-    @property
-    def _cap(self) -> int:
-        return self.params.backchannel_max_ms + self.params.jitter_ms

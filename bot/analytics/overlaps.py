@@ -17,8 +17,9 @@ Terms (docs/pipeline.md, "Overlaps", has the worked timelines):
 Classification (Schegloff's continuers vs Ferguson/Beattie's interruption with floor change,
 FACILITATION_METRICS §2), thresholds from :class:`OverlapParams`:
 
-* **backchannel**: B's run lasts at most ``backchannel_max_ms`` (+ ``jitter_ms``) and A's run goes
-  on at least ``holder_continues_ms`` past B's stop. A kept the floor.
+* **backchannel**: B's run lasts at most ``backchannel.max_ms`` (+ ``backchannel.jitter_ms``, see
+  :class:`~bot.analytics.segments.BackchannelRule`) and A's run goes on at least
+  ``holder_continues_ms`` past B's stop. A kept the floor.
 * **interruption**: A's run started at least ``holder_lead_ms`` before B's, A stops between
   ``cutoff_min_ms`` and ``cutoff_max_ms`` after B's onset while B still speaks, and B goes on at
   least ``takeover_ms`` past A's stop. A was cut off and the floor changed.
@@ -35,6 +36,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from bot.analytics.segments import BackchannelRule, Segment, SegmentLog, overlap_ms
 from bot.generated import RoomOverlapDetected
 
 __all__ = ["OverlapClassifier", "OverlapParams"]
@@ -45,14 +47,9 @@ class OverlapParams:
     """Thresholds of the overlap taxonomy (all media milliseconds).
 
     Parameters:
-        backchannel_max_ms: the longest continuer ("mm-hm", "yeah", "right"). Continuers are
-            one or two words; one vendor puts them "almost always under 400 ms" and LiveKit
-            starts treating speech as an interruption at 0.5 s (FACILITATION_METRICS §2). 1000 ms
-            leaves room for "yeah, right".
-        jitter_ms: added to ``backchannel_max_ms`` when comparing a *measured* segment. The VAD
-            traces an onset back by up to 320 ms and ends a segment at the last window scoring
-            above its leave threshold (Silero lags by a window or two), so a 700 ms "yeah, okay"
-            can measure ~1000 ms. The scripted backchannels are 250-700 ms of voiced audio.
+        backchannel: the longest continuer ("mm-hm", "yeah", "right"), 1000 ms, plus 250 ms of
+            VAD slack on the measured length (:class:`BackchannelRule` says why). The same rule
+            decides turns (``PacingParams``) and monologues (``MonologueParams``).
         holder_continues_ms: for a backchannel, the holder must keep talking this long after B
             stops. 1000 ms is several words: A clearly carried on rather than yielding.
         holder_lead_ms: for an interruption, A must have been talking this long before B
@@ -73,8 +70,7 @@ class OverlapParams:
             and a stop ~280 ms after its end (250 ms hangover + one window); 500 ms covers both.
     """
 
-    backchannel_max_ms: int = 1000
-    jitter_ms: int = 250
+    backchannel: BackchannelRule = BackchannelRule()
     holder_continues_ms: int = 1000
     holder_lead_ms: int = 1000
     cutoff_min_ms: int = 200
@@ -87,16 +83,10 @@ class OverlapParams:
 
     def __post_init__(self) -> None:
         for name, value in vars(self).items():
-            if value < 0:
+            if name != "backchannel" and value < 0:  # the rule checks its own fields
                 raise ValueError(f"OverlapParams: {name} must be >= 0, got {value}")
         if self.cutoff_min_ms > self.cutoff_max_ms:
             raise ValueError("OverlapParams: cutoff_min_ms must be <= cutoff_max_ms")
-
-
-@dataclass
-class _Seg:
-    start: int
-    end: int | None = None  # None while open
 
 
 @dataclass
@@ -104,7 +94,7 @@ class _Run:
     """Segments of one participant joined across short own pauses."""
 
     start: int
-    segs: list[_Seg]
+    segs: list[Segment]
     extent: int  # known to have spoken (with bridged pauses) at least until here
     open: bool  # the last segment is still open
     final: bool  # the run can no longer grow
@@ -122,7 +112,7 @@ class _Run:
 
 @dataclass
 class _Participant:
-    segs: list[_Seg] = field(default_factory=list)
+    log: SegmentLog = field(default_factory=SegmentLog)
     left_at: int | None = None
 
 
@@ -157,20 +147,14 @@ class OverlapClassifier:
         if self._finished or not participant_id:
             return []
         person = self._people.setdefault(participant_id, _Participant())
-        last = person.segs[-1] if person.segs else None
         if speaking:
-            if last is not None and last.end is None:
+            segment = person.log.start(media_time_ms)
+            if segment is None:
                 return []  # already speaking: a repeated start changes nothing
-            if last is not None and media_time_ms < last.end:  # type: ignore[operator]
-                media_time_ms = last.end  # type: ignore[assignment]
-            person.segs.append(_Seg(start=media_time_ms))
+            media_time_ms = segment.start  # an onset before the previous stop starts at that stop
             person.left_at = None  # back in the room
         else:
-            if last is not None and last.end is None:
-                last.end = max(last.start, media_time_ms)
-            elif last is None and duration_ms > 0:  # we joined mid-segment: the stop says how long
-                start = max(0, media_time_ms - duration_ms)
-                person.segs.append(_Seg(start=start, end=max(start, media_time_ms)))
+            person.log.stop(media_time_ms, duration_ms)  # duration: we joined mid-segment
         return self.tick(media_time_ms)
 
     def left(self, media_time_ms: int, participant_id: str) -> list[RoomOverlapDetected]:
@@ -178,8 +162,7 @@ class OverlapClassifier:
         person = self._people.get(participant_id)
         if person is None or self._finished:
             return []
-        if person.segs and person.segs[-1].end is None:
-            person.segs[-1].end = max(person.segs[-1].start, media_time_ms)
+        person.log.stop(media_time_ms)
         person.left_at = media_time_ms
         return self.tick(media_time_ms)
 
@@ -189,8 +172,9 @@ class OverlapClassifier:
             return []
         self._now = max(self._now, media_time_ms)
         horizon = self._now - self.params.settle_ms
-        events = self._decide(horizon)
-        self._prune(horizon)
+        runs = self._all_runs(horizon)
+        events = self._decide(runs, horizon)
+        self._prune(runs, horizon)
         return events
 
     def finish(self, media_time_ms: int) -> list[RoomOverlapDetected]:
@@ -199,20 +183,23 @@ class OverlapClassifier:
             return []
         self._now = max(self._now, media_time_ms)
         for person in self._people.values():
-            if person.segs and person.segs[-1].end is None:
-                person.segs[-1].end = max(person.segs[-1].start, self._now)
+            person.log.stop(self._now)
             if person.left_at is None:
                 person.left_at = self._now
-        events = self._decide(self._now)
+        events = self._decide(self._all_runs(self._now), self._now)
         self._finished = True
         return events
 
     # -- decisions ------------------------------------------------------------------------
 
+    def _all_runs(self, horizon: int) -> dict[str, list[_Run]]:
+        """Every participant's runs as known at ``horizon`` (a pure function of the segments)."""
+        return {pid: self._runs(person, horizon) for pid, person in self._people.items()}
+
     def _runs(self, person: _Participant, horizon: int) -> list[_Run]:
         bridge = self.params.pause_bridge_ms
         runs: list[_Run] = []
-        for seg in person.segs:
+        for seg in person.log.segments:
             if runs and runs[-1].segs[-1].end is not None and seg.start - runs[-1].segs[-1].end < bridge:
                 runs[-1].segs.append(seg)
             else:
@@ -230,8 +217,8 @@ class OverlapClassifier:
                 run.final = later or gone or horizon >= run.extent + bridge
         return runs
 
-    def _decide(self, horizon: int) -> list[RoomOverlapDetected]:
-        runs = {pid: self._runs(person, horizon) for pid, person in self._people.items()}
+    def _decide(self, runs: dict[str, list[_Run]], horizon: int) -> list[RoomOverlapDetected]:
+        """Events for the episodes whose kind ``runs`` (from :meth:`_all_runs` at ``horizon``) settle."""
         events: list[tuple[int, str, RoomOverlapDetected]] = []
         for b_id, b_runs in runs.items():
             for rb in b_runs:
@@ -249,8 +236,8 @@ class OverlapClassifier:
                 if kind is None:
                     continue
                 self._done.add(key)
-                overlap_ms, first = _intersection(ra.segs, rb.segs, horizon)
-                if overlap_ms <= 0 or first is None:
+                both_ms, first = overlap_ms(ra.segs, rb.segs, horizon)
+                if both_ms <= 0 or first is None:
                     continue  # B spoke inside A's pause: nobody spoke at once
                 events.append(
                     (
@@ -259,7 +246,7 @@ class OverlapClassifier:
                         RoomOverlapDetected(
                             speaker_id=a_id,
                             overlapper_id=b_id,
-                            overlap_ms=overlap_ms,
+                            overlap_ms=both_ms,
                             kind=kind,
                             media_time_ms=max(0, first),
                         ),
@@ -298,16 +285,15 @@ class OverlapClassifier:
         """``backchannel``/``interruption``/``overlap``, or None while it cannot be decided yet."""
         p = self.params
         t0 = rb.start
-        cap = p.backchannel_max_ms + p.jitter_ms
 
         # Backchannel: B short, A carries on.
-        if rb.final and rb.end - t0 <= cap:
+        if rb.final and p.backchannel.fits(rb.end - t0):
             backchannel = ra.reaches(rb.end + p.holder_continues_ms)
             if backchannel is None:
                 return None
             if backchannel:
                 return "backchannel"
-        elif not rb.final and rb.extent - t0 <= cap:
+        elif not rb.final and p.backchannel.fits(rb.extent - t0):
             return None  # B may still turn out short
 
         # Interruption: A (talking for a while) cut off shortly after B's onset, B takes over.
@@ -327,35 +313,19 @@ class OverlapClassifier:
             return "overlap"
         return None
 
-    def _prune(self, horizon: int) -> None:
-        """Forget runs that ended long ago (every episode touching them is decided by then)."""
+    def _prune(self, runs: dict[str, list[_Run]], horizon: int) -> None:
+        """Forget runs that ended long ago (every episode touching them is decided by then).
+
+        ``runs`` are the ones :meth:`_decide` just used: deciding changes no segment, so they are
+        still every participant's runs at ``horizon``.
+        """
         cutoff = horizon - self.params.retain_ms
-        for person in self._people.values():
-            runs = self._runs(person, horizon)
+        for pid, person in self._people.items():
             keep_from = 0
-            for run in runs[:-1]:  # the latest run always stays: the next start may join it
+            for run in runs[pid][:-1]:  # the latest run always stays: the next start may join it
                 if not (run.final and run.extent < cutoff):
                     break
                 keep_from += len(run.segs)
-            if keep_from:
-                del person.segs[:keep_from]
-        self._done = {
-            (pid, t)
-            for pid, t in self._done
-            if self._people.get(pid) and self._people[pid].segs and t >= self._people[pid].segs[0].start
-        }
-
-
-def _intersection(a: list[_Seg], b: list[_Seg], horizon: int) -> tuple[int, int | None]:
-    """Total time both lists of segments overlap, and where the first overlap starts."""
-    total = 0
-    first: int | None = None
-    for sa in a:
-        a_end = sa.end if sa.end is not None else max(sa.start, horizon)
-        for sb in b:
-            b_end = sb.end if sb.end is not None else max(sb.start, horizon)
-            lo, hi = max(sa.start, sb.start), min(a_end, b_end)
-            if hi > lo:
-                total += hi - lo
-                first = lo if first is None else min(first, lo)
-    return total, first
+            person.log.drop_oldest(keep_from)
+        first = {pid: person.log.segments[0].start for pid, person in self._people.items() if person.log.segments}
+        self._done = {(pid, t) for pid, t in self._done if pid in first and t >= first[pid]}

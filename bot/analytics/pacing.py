@@ -13,8 +13,9 @@ after its transcript (the VAD decides a stop ~250 ms after the speech ends; the 
 transcript at the utterance end) corrects the next update.
 
 **Turns.** An *utterance* is a speaking segment, except a backchannel: a segment at most
-``backchannel_max_ms`` (+ ``jitter_ms``) long during which one other participant spoke all along
-(at its onset and at its end: the floor never passed, Schegloff's continuers).
+``backchannel.max_ms`` (+ ``backchannel.jitter_ms``, the rule the overlap classifier uses) long
+during which one other participant spoke all along (at its onset and at its end: the floor never
+passed, Schegloff's continuers).
 Utterances are ordered by onset; a *turn* is a maximal run of consecutive utterances by one
 participant (FACILITATION_METRICS §2, turn-taking index). A participant's turn count is the number
 of such runs that are theirs; a segment still open counts provisionally (so the transcript of a
@@ -27,6 +28,7 @@ import bisect
 from collections import Counter
 from dataclasses import dataclass, field
 
+from bot.analytics.segments import BackchannelRule, SegmentLog
 from bot.generated import RoomPacingUpdated
 
 __all__ = ["PacingParams", "PacingTracker", "count_words", "pacing_state"]
@@ -64,9 +66,9 @@ class PacingParams:
         min_speaking_ms, min_words: no update until the window holds this much speaking time
             and this many words. A single "yeah" (one word in 300 ms) would read as 200 wpm; 3 s
             and 5 words is one real sentence.
-        backchannel_max_ms, jitter_ms: a segment at most this long (plus the VAD's measurement
-            slack) said while one other participant speaks throughout is a backchannel, not a
-            turn (see ``OverlapParams``).
+        backchannel: a segment at most this long (1000 ms plus 250 ms of VAD measurement slack,
+            :class:`BackchannelRule`) said while one other participant speaks throughout is a
+            backchannel, not a turn; the same rule as ``OverlapParams.backchannel``.
         compact_after: utterances kept individually for turn counting; older ones are folded into
             counters (they can no longer be reordered by a late stop).
     """
@@ -77,8 +79,7 @@ class PacingParams:
     hysteresis_wpm: float = 10.0
     min_speaking_ms: int = 3_000
     min_words: int = 5
-    backchannel_max_ms: int = 1_000
-    jitter_ms: int = 250
+    backchannel: BackchannelRule = BackchannelRule()
     compact_after: int = 2_000
 
     def __post_init__(self) -> None:
@@ -111,7 +112,7 @@ class _Block:
 
 @dataclass
 class _Person:
-    segs: list[list[int | None]] = field(default_factory=list)  # [start, end|None], by start
+    log: SegmentLog = field(default_factory=SegmentLog)
     blocks: list[_Block] = field(default_factory=list)
     state: str | None = None
 
@@ -148,23 +149,14 @@ class PacingTracker:
         if not participant_id:
             return
         person = self._people.setdefault(participant_id, _Person())
-        last = person.segs[-1] if person.segs else None
         if speaking:
-            if last is not None and last[1] is None:
-                return
-            start = media_time_ms if last is None else max(media_time_ms, last[1])  # type: ignore[type-var]
-            person.segs.append([start, None])
-            if len(person.segs) > MAX_SEGMENTS:  # nobody's transcripts prune them (no STT)
-                del person.segs[: MAX_SEGMENTS // 2]
+            if person.log.start(media_time_ms) is not None and len(person.log.segments) > MAX_SEGMENTS:
+                person.log.drop_oldest(MAX_SEGMENTS // 2)  # nobody's transcripts prune them (no STT)
             return
-        if last is not None and last[1] is None:
-            last[1] = max(last[0], media_time_ms)  # type: ignore[type-var]
-        elif last is None and duration_ms > 0:  # we joined mid-segment: trust its length
-            last = [max(0, media_time_ms - duration_ms), media_time_ms]
-            person.segs.append(last)
-        else:
+        closed = person.log.stop(media_time_ms, duration_ms)  # duration: we joined mid-segment
+        if closed is None:
             return
-        onset, end = int(last[0]), int(last[1])  # type: ignore[arg-type]
+        onset, end = int(closed.start), int(closed.end)  # type: ignore[arg-type]
         if not self._is_backchannel(participant_id, onset, end):
             bisect.insort(self._utterances, (onset, participant_id))
             if len(self._utterances) > self.params.compact_after:
@@ -173,7 +165,7 @@ class PacingTracker:
     def leave(self, media_time_ms: int, participant_id: str) -> None:
         """A participant left: their open segment ends now."""
         person = self._people.get(participant_id)
-        if person and person.segs and person.segs[-1][1] is None:
+        if person and person.log.speaking:
             self.speaking(media_time_ms, participant_id, False)
 
     def transcript(self, media_time_ms: int, participant_id: str, text: str) -> list[RoomPacingUpdated]:
@@ -225,9 +217,9 @@ class PacingTracker:
         sequence = self._utterances
         if provisional_at is not None:
             extra = [
-                (int(p.segs[-1][0]), pid)  # type: ignore[arg-type]
+                (int(p.log.segments[-1].start), pid)
                 for pid, p in self._people.items()
-                if p.segs and p.segs[-1][1] is None and self._counts_provisionally(pid, provisional_at)
+                if p.log.speaking and self._counts_provisionally(pid, provisional_at)
             ]
             if extra:
                 sequence = sorted([*sequence, *extra])
@@ -240,28 +232,18 @@ class PacingTracker:
         return turns, self._base_utterances + len(sequence), last
 
     def _counts_provisionally(self, participant_id: str, at: int) -> bool:
-        onset = int(self._people[participant_id].segs[-1][0])  # type: ignore[arg-type]
+        onset = int(self._people[participant_id].log.segments[-1].start)
         return not self._is_backchannel(participant_id, onset, at)
 
     def _is_backchannel(self, participant_id: str, onset: int, end: int) -> bool:
         """Short, and one other participant spoke all along (at its onset and at its end)."""
-        if end - onset > self._cap:
+        if not self.params.backchannel.fits(end - onset):
             return False
         return bool(self._others_speaking(participant_id, onset) & self._others_speaking(participant_id, end))
 
     def _others_speaking(self, participant_id: str, at: int) -> set[str]:
         """Participants other than ``participant_id`` whose segment covers ``at``."""
-        out: set[str] = set()
-        for pid, person in self._people.items():
-            if pid == participant_id:
-                continue
-            for start, end in reversed(person.segs):
-                if start < at and (end is None or end >= at):  # type: ignore[operator]
-                    out.add(pid)
-                    break
-                if end is not None and end < at:  # type: ignore[operator]
-                    break
-        return out
+        return {pid for pid, person in self._people.items() if pid != participant_id and person.log.covers(at)}
 
     def _compact(self) -> None:
         """Fold the oldest half of the utterances into counters."""
@@ -273,10 +255,6 @@ class PacingTracker:
                 self._base_last = pid
         self._base_utterances += len(fold)
 
-    @property
-    def _cap(self) -> int:
-        return self.params.backchannel_max_ms + self.params.jitter_ms
-
     # -- rate -----------------------------------------------------------------------------
 
     def _window(self, person: _Person) -> tuple[int, int]:
@@ -284,7 +262,7 @@ class PacingTracker:
         speaking = words = 0
         used = 0
         for block in reversed(person.blocks):
-            speaking += _speech_in(person.segs, block.start, block.end)
+            speaking += person.log.speaking_ms_in(block.start, block.end)
             words += block.words
             used += 1
             if speaking >= self.params.window_speaking_ms:
@@ -294,23 +272,5 @@ class PacingTracker:
         oldest = person.blocks[0].start
         if oldest is not None:
             # Segments that ended before the oldest block started can no longer count.
-            drop = 0
-            while drop < len(person.segs) - 1:
-                end = person.segs[drop][1]
-                if end is None or end > oldest:
-                    break
-                drop += 1
-            if drop:
-                del person.segs[:drop]
+            person.log.drop_ended_by(oldest)
         return speaking, words
-
-
-def _speech_in(segs: list[list[int | None]], start: int | None, end: int) -> int:
-    """Speaking time of ``segs`` inside ``(start, end]``; an open segment runs to ``end``."""
-    total = 0
-    for s, e in segs:
-        lo = s if start is None else max(s, start)  # type: ignore[type-var]
-        hi = end if e is None else min(e, end)  # type: ignore[type-var]
-        if hi > lo:  # type: ignore[operator]
-            total += hi - lo  # type: ignore[operator]
-    return total

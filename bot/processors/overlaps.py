@@ -23,7 +23,7 @@ class Overlaps(FrameProcessor):
 
     Example::
 
-        Overlaps(params=OverlapParams(backchannel_max_ms=800))
+        Overlaps(params=OverlapParams(backchannel=BackchannelRule(max_ms=800)))
     """
 
     def __init__(

@@ -7,6 +7,7 @@ import random
 import pytest
 
 from bot.analytics.overlaps import OverlapClassifier, OverlapParams
+from bot.analytics.segments import BackchannelRule
 from bot.generated.models import RoomOverlapDetected
 
 START_DELAY_MS = 150
@@ -169,7 +170,7 @@ def test_leaving_ends_the_run():
 
 
 def test_thresholds_are_parameters():
-    strict = OverlapParams(backchannel_max_ms=200, jitter_ms=0)
+    strict = OverlapParams(backchannel=BackchannelRule(max_ms=200, jitter_ms=0))
     assert kinds(play([("a", 0, 8000), ("b", 4000, 4275)], params=strict)) == [("a", "b", "overlap")]
 
 
