@@ -87,6 +87,8 @@ class PacingParams:
             raise ValueError("PacingParams: need 0 < slow_below_wpm < fast_above_wpm")
         if self.hysteresis_wpm < 0 or self.window_speaking_ms <= 0 or self.compact_after < 2:
             raise ValueError("PacingParams: hysteresis_wpm >= 0, window_speaking_ms > 0, compact_after >= 2")
+        if self.min_speaking_ms <= 0 or self.min_words < 1:  # a rate over no speaking time is no rate
+            raise ValueError("PacingParams: min_speaking_ms > 0, min_words >= 1")
 
 
 def pacing_state(previous: str | None, wpm: float, params: PacingParams) -> str:

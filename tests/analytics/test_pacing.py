@@ -173,11 +173,15 @@ def test_turn_counts_survive_compaction():
 
 
 def test_wpm_is_capped_at_the_schema_maximum():
-    pt = PacingTracker(PacingParams(min_speaking_ms=0, min_words=1))
+    pt = PacingTracker(PacingParams(min_speaking_ms=1, min_words=1))
     (update,) = say(pt, "bob", 0, 100, " ".join(["w"] * 50))
     assert update.words_per_minute == 1000.0
 
 
-def test_invalid_params_are_refused():
+@pytest.mark.parametrize(
+    "params",
+    [dict(slow_below_wpm=180, fast_above_wpm=170), dict(min_speaking_ms=0), dict(min_words=0), dict(window_speaking_ms=0), dict(compact_after=1)],
+)
+def test_invalid_params_are_refused(params):
     with pytest.raises(ValueError):
-        PacingParams(slow_below_wpm=180, fast_above_wpm=170)
+        PacingParams(**params)
