@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from pipecat.frames.frames import (
@@ -25,28 +24,20 @@ from pipecat.frames.frames import (
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
 from bot.frames import MediaTickFrame, ParticipantLeftFrame
-from bot.media import media_time_of, stamp
+from bot.media import SampleClock, media_time_of, samples_to_ms, stamp
 
 __all__ = ["AudioTimeline", "MediaClockStamper"]
-
-
-@dataclass
-class _Stream:
-    anchor_ms: int
-    sample_rate: int
-    samples: int = 0
-
-    def at(self, samples: int) -> int:
-        return self.anchor_ms + samples * 1000 // self.sample_rate
 
 
 class AudioTimeline:
     """Media time of each participant's audio chunks: counted in samples, anchored at arrival.
 
     The first chunk of a participant is placed so that it *ends* when it arrived
-    (``now_ms - chunk length``); each later chunk starts where the previous one ended, so network
-    jitter does not move audio around. When a stream falls ``resync_ms`` or more behind the clock
-    (a muted or stalled track sent nothing for a while), it is re-anchored at the clock.
+    (``now_ms - chunk length``); each later chunk starts where the previous one ended
+    (:class:`bot.media.SampleClock`), so network jitter does not move audio around. When a
+    stream falls ``resync_ms`` or more behind the clock (a muted or stalled track sent nothing
+    for a while), it is re-anchored at the clock. Downstream, ``ParticipantVAD`` takes these
+    stamps as they are.
 
     Example::
 
@@ -57,26 +48,24 @@ class AudioTimeline:
 
     def __init__(self, *, resync_ms: int = 1000) -> None:
         self._resync_ms = resync_ms
-        self._streams: dict[str, _Stream] = {}
+        self._clocks: dict[str, SampleClock] = {}
 
     def place(self, participant_id: str, *, now_ms: int, num_samples: int, sample_rate: int) -> int:
         """The media time (ms) at which this chunk starts."""
         if sample_rate <= 0:
             return max(0, now_ms)
-        chunk_ms = num_samples * 1000 // sample_rate
-        arrival_start = max(0, now_ms - chunk_ms)
-        stream = self._streams.get(participant_id)
-        if stream is None or stream.sample_rate != sample_rate:
-            stream = self._streams[participant_id] = _Stream(anchor_ms=arrival_start, sample_rate=sample_rate)
-        elif arrival_start - stream.at(stream.samples) >= self._resync_ms:
-            stream.anchor_ms, stream.samples = arrival_start, 0
-        start = stream.at(stream.samples)
-        stream.samples += num_samples
-        return start
+        arrival_start = max(0, now_ms - samples_to_ms(num_samples, sample_rate))
+        clock = self._clocks.get(participant_id)
+        if clock is None or clock.sample_rate != sample_rate:
+            clock = self._clocks[participant_id] = SampleClock(sample_rate, anchor_ms=arrival_start)
+            return clock.place(num_samples)
+        if arrival_start - clock.now_ms >= self._resync_ms:
+            return clock.place(num_samples, arrival_start)
+        return clock.place(num_samples)
 
     def forget(self, participant_id: str) -> None:
         """Drop a participant's stream (they left; a rejoin starts a new anchor)."""
-        self._streams.pop(participant_id, None)
+        self._clocks.pop(participant_id, None)
 
 
 class MediaClockStamper(FrameProcessor):
@@ -85,7 +74,8 @@ class MediaClockStamper(FrameProcessor):
     Stamps (downstream, only frames without a media time yet):
 
     - ``UserAudioRawFrame`` / ``InputAudioRawFrame``: per participant, by :class:`AudioTimeline`
-      (sample counts, anchored at first arrival);
+      (sample counts on a :class:`bot.media.SampleClock`, anchored at first arrival), which
+      ``ParticipantVAD`` then uses as they are;
     - ``TranscriptionFrame``, ``InterimTranscriptionFrame``, ``InputTransportMessageFrame``
       (``DailyInputTransportMessageFrame`` included): the clock's time on arrival.
 

@@ -26,7 +26,7 @@ from bot.analytics.speaking import (
 from bot.audio.silero_stream import SUPPORTED_RATES, SileroStreams, StreamStats
 from bot.frames import EnvelopeFrame, ParticipantLeftFrame, RoomEndedFrame, SpeakingStateFrame
 from bot.generated import RoomSpeakingStarted, RoomSpeakingStopped
-from bot.media import media_time_of
+from bot.media import SampleClock, media_time_of, samples_to_ms
 
 __all__ = ["ParticipantVAD"]
 
@@ -34,26 +34,21 @@ __all__ = ["ParticipantVAD"]
 @dataclass
 class _Participant:
     tracker: SpeakingTracker
-    sample_rate: int
-    anchor_ms: int  # media time of the stream's first sample
-    samples: int = 0  # samples received
-
-    def media_ms(self, sample_index: int) -> int:
-        return self.anchor_ms + sample_index * 1000 // self.sample_rate
-
-    @property
-    def now_ms(self) -> int:
-        return self.media_ms(self.samples)
+    clock: SampleClock  # media time of the stream's samples (indices as SileroStreams counts them)
 
 
 class ParticipantVAD(FrameProcessor):
     """Speaking state per participant from each participant's own audio track.
 
     Each ``UserAudioRawFrame`` goes to that participant's Silero stream (one shared ONNX session,
-    model state per participant) and speaking state machine; time is counted in samples from the
-    media time stamped on the participant's first chunk (0 when unstamped). Audio frames are
-    consumed, not forwarded, unless ``forward_audio=True``: later processors need only the
-    speaking state, and 20 ms frames from every participant would cost each of them per frame.
+    model state per participant) and speaking state machine. Media time comes from the chunk's
+    stamp (``bot.media.media_time_of``: the room's, or ``MediaClockStamper``'s on Daily): a
+    stamped chunk starts at its stamp, and the participant's :class:`~bot.media.SampleClock` only
+    places the samples inside and between chunks (window ends, sound spans), so on Daily the
+    samples are counted once, by the stamper. An unstamped chunk follows the previous one (the
+    first starts at 0). Audio frames are consumed, not forwarded, unless ``forward_audio=True``:
+    later processors need only the speaking state, and 20 ms frames from every participant would
+    cost each of them per frame.
 
     Inference runs inline in ``process_frame``: one Silero window is ~80 us, less than the
     100-200 us an executor hop costs (which is what ``SileroVADAnalyzer.analyze_audio`` pays per
@@ -84,7 +79,6 @@ class ParticipantVAD(FrameProcessor):
         params: SpeakingParams | None = None,
         gate: GateParams | None = GateParams(),
         forward_audio: bool = False,
-        resync_after_ms: int | None = 1000,
         streams: SileroStreams | None = None,
         **kwargs,
     ) -> None:
@@ -94,9 +88,6 @@ class ParticipantVAD(FrameProcessor):
             params: speaking state machine parameters (``SpeakingParams()`` by default).
             gate: energy gate parameters; ``None`` runs the model on every window.
             forward_audio: also forward the ``UserAudioRawFrame``s downstream.
-            resync_after_ms: when a chunk's stamped media time is this far *ahead* of the time
-                counted from samples (the participant's audio had a gap, e.g. a muted track that
-                sent nothing), re-anchor the count to the stamp. ``None`` never re-anchors.
             streams: an already loaded ``SileroStreams`` to use (e.g. shared by tests); its own
                 gate settings apply and ``gate`` is ignored.
             **kwargs: passed to ``FrameProcessor``.
@@ -105,7 +96,6 @@ class ParticipantVAD(FrameProcessor):
         self._params = params or SpeakingParams()
         self._gate = gate
         self._forward_audio = forward_audio
-        self._resync_after_ms = resync_after_ms
         self._streams = streams
         self._participants: dict[str, _Participant] = {}
         self._warned: set[str] = set()
@@ -168,35 +158,29 @@ class ParticipantVAD(FrameProcessor):
         out: list[Transition] = []
         if participant is None:
             participant = self._open(pid, frame.sample_rate, stamped or 0)
-        elif participant.sample_rate != frame.sample_rate:
+        elif participant.clock.sample_rate != frame.sample_rate:
             self._warn_once(pid, f"ParticipantVAD: {pid}'s audio changed rate, reopening")
             out += self._close(pid)
-            participant = self._open(pid, frame.sample_rate, stamped or participant.now_ms)
-        elif (
-            stamped is not None
-            and self._resync_after_ms is not None
-            and stamped - participant.now_ms >= self._resync_after_ms
-        ):
-            participant.anchor_ms += stamped - participant.now_ms
-
-        participant.samples += samples.size
+            participant = self._open(
+                pid, frame.sample_rate, participant.clock.now_ms if stamped is None else stamped
+            )
+        # The stamp, when there is one, is the chunk's start: nothing is counted on top of it.
+        clock = participant.clock
+        clock.place(samples.size, stamped)
         for window in self._streams.feed(pid, samples):
             sound = None
             if window.sound is not None:
                 first, last = window.sound
-                sound = (participant.media_ms(first), participant.media_ms(last))
-            out += participant.tracker.observe(
-                participant.media_ms(window.end), window.confidence, sound
-            )
+                sound = (clock.at(first), clock.at(last))
+            out += participant.tracker.observe(clock.at(window.end), window.confidence, sound)
         return out
 
     def _open(self, pid: str, sample_rate: int, anchor_ms: int) -> _Participant:
         self._streams.open(pid, sample_rate=sample_rate)
-        window_ms = self._streams.window_samples(pid) * 1000 // sample_rate
+        window_ms = samples_to_ms(self._streams.window_samples(pid), sample_rate)
         participant = _Participant(
             tracker=SpeakingTracker(pid, params=self._params, window_ms=window_ms),
-            sample_rate=sample_rate,
-            anchor_ms=anchor_ms,
+            clock=SampleClock(sample_rate, anchor_ms=anchor_ms),
         )
         self._participants[pid] = participant
         return participant
@@ -208,7 +192,7 @@ class ParticipantVAD(FrameProcessor):
         if participant is None:
             return []
         self._streams.close(pid)
-        return participant.tracker.close(participant.now_ms)
+        return participant.tracker.close(participant.clock.now_ms)
 
     def _warn_once(self, key: str, message: str) -> None:
         if key not in self._warned:

@@ -38,6 +38,13 @@ def test_a_stream_that_fell_behind_is_reanchored_at_the_clock() -> None:
     assert timeline.place("a", now_ms=3020, num_samples=320, sample_rate=16000) == 3000  # muted for a while
 
 
+def test_chunks_that_are_not_whole_milliseconds_do_not_drift() -> None:
+    timeline = AudioTimeline()
+    arrivals = [k * 100 * 1000 // 16000 for k in range(1, 1602)]  # each 6.25 ms chunk on time
+    starts = [timeline.place("a", now_ms=t, num_samples=100, sample_rate=16000) for t in arrivals]
+    assert starts[:5] == [0, 6, 12, 18, 25] and starts[1600] == 10_000  # 1600 × 6.25 ms
+
+
 def test_forgetting_a_participant_restarts_their_anchor() -> None:
     timeline = AudioTimeline()
     timeline.place("a", now_ms=20, num_samples=320, sample_rate=16000)

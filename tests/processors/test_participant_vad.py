@@ -18,13 +18,15 @@ import onnxruntime
 import pytest
 from pipecat.audio.vad.silero import SileroOnnxModel
 from pipecat.frames.frames import TextFrame, UserAudioRawFrame
+from pipecat.pipeline.pipeline import Pipeline
 from pipecat.tests.utils import run_test
 
 from bot.analytics.speaking import GateParams
 from bot.audio.silero_stream import SileroStreams, model_path
 from bot.frames import EnvelopeFrame, ParticipantLeftFrame, RoomEndedFrame, SpeakingStateFrame
 from bot.generated import RoomSpeakingStarted, RoomSpeakingStopped
-from bot.media import stamp
+from bot.media import media_time_of, stamp
+from bot.processors.media_clock import MediaClockStamper
 from bot.processors.participant_vad import ParticipantVAD
 
 CLIPS = Path(__file__).resolve().parents[2] / "bot" / "scenarios" / "clips"
@@ -411,6 +413,48 @@ def test_stamp_far_ahead_re_anchors_after_a_gap(session):
     second = chunks({"bob": track.audio}, start_ms=10_000)  # nothing sent from 1 s to 10 s
     down = run(make_vad(session), first + second)
     assert abs(states(down)[0].media_time_ms - 10_500) <= 40
+
+
+@needs_clips
+def test_stamped_audio_starts_at_its_stamp_even_after_a_short_gap(session):
+    """Any stamp is the chunk's start: a 600 ms gap is not counted over (it used to take 1 s)."""
+    first = chunks({"bob": np.zeros(16000, np.int16)}, start_ms=0)  # 0-1 s
+    track = silent_track(3000)
+    track.place("bob-short", 500)
+    second = chunks({"bob": track.audio}, start_ms=1600)  # 1.0-1.6 s sent nothing
+    down = run(make_vad(session), first + second)
+    assert abs(states(down)[0].media_time_ms - 2100) <= 40
+
+
+@needs_clips
+def test_on_the_daily_path_the_vad_takes_the_stampers_times_without_recounting(session):
+    """Daily: MediaClockStamper counts the samples, ParticipantVAD uses its stamps as they are.
+
+    The track stalls for 500 ms after 1 s. The stamper (resync 300 ms) re-anchors at the arrival
+    time, so the audio after the stall is 500 ms later than its sample count says. A VAD that
+    counted samples again would put bob's onset at ~1.5 s; on the stamper's timeline it is ~2 s.
+    """
+    first = chunks({"bob": np.zeros(16000, np.int16)}, stamped=False)  # arrives 0-1 s
+    track = silent_track(3000)
+    track.place("bob-short", 500)
+    second = chunks({"bob": track.audio}, stamped=False)  # arrives from 1.5 s
+    arrival_ms = [20 * (k + 1) for k in range(len(first))]
+    arrival_ms += [1500 + 20 * (k + 1) for k in range(len(second))]
+    arrivals = iter(arrival_ms)
+    stamper = MediaClockStamper(clock=lambda: next(arrivals), tick_ms=None, resync_ms=300)
+    vad = make_vad(session, forward_audio=True)
+    down, _ = asyncio.run(run_test(Pipeline([stamper, vad]), frames_to_send=first + second))
+    stamps = [media_time_of(f) for f in down if isinstance(f, UserAudioRawFrame)]
+    assert stamps[49:52] == [980, 1500, 1520]  # the stamper re-anchored after the stall
+    (start, stop) = states(down)
+    assert abs(start.media_time_ms - 2000) <= 40
+    assert stop.media_time_ms - stop.duration_ms == start.media_time_ms
+    # Exactly what the same audio gives when the room stamps it (the simulated room's path).
+    stamped = chunks({"bob": np.zeros(16000, np.int16)}) + chunks({"bob": track.audio}, start_ms=1500)
+    reference = states(run(make_vad(session), stamped))
+    assert [(f.speaking, f.media_time_ms, f.duration_ms) for f in (start, stop)] == [
+        (f.speaking, f.media_time_ms, f.duration_ms) for f in reference
+    ]
 
 
 def test_other_frames_pass_and_audio_is_forwarded_only_when_asked(session):
