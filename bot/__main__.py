@@ -12,12 +12,15 @@ identity before even pydantic loads; then the full settings are validated (a bad
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import time
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 if TYPE_CHECKING:  # imported lazily below: pydantic loads only after the start is published
+    from bot.boot import Booted
     from bot.settings import Settings
+    from bot.startup import Started
 
 START = time.monotonic()
 
@@ -44,15 +47,29 @@ def load_settings(argv: Sequence[str] | None) -> Settings:
     return settings_from_flags(Settings, build_parser().parse_args(argv))
 
 
+STARTUP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM before the session installs its own handlers: handled like Ctrl-C."""
+
+
+def _terminate(signum: int, _frame: Any) -> None:
+    raise _Terminated(signum)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else list(argv)
     debug = "--debug" in args
-    from bot.boot import publish_started
-
-    booted = publish_started(args)  # the first envelope, before pydantic (bot/boot.py says why)
-    settings = None
-    started = None
+    signal.signal(signal.SIGTERM, _terminate)  # until the session's own handlers take over
+    # A signal during start-up waits until what was published is on record (the first line can be
+    # out before publish_started returns), then interrupts: the session's end follows its start.
+    signal.pthread_sigmask(signal.SIG_BLOCK, STARTUP_SIGNALS)
+    booted = settings = started = None
     try:
+        from bot.boot import publish_started
+
+        booted = publish_started(args)  # the first envelope, before pydantic (bot/boot.py says why)
         settings = load_settings(args)
         debug = debug or settings.debug
         from bot.startup import begin, wants_live_view
@@ -60,49 +77,79 @@ def main(argv: Sequence[str] | None = None) -> int:
         started = begin(settings, claim_stdout=True, live_view=wants_live_view(settings.view), booted=booted)
         from bot.app import run
 
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STARTUP_SIGNALS)
         return run(settings, started_at=START, started=started)
-    except KeyboardInterrupt:
-        return 130
+    except KeyboardInterrupt as exc:  # SIGINT or SIGTERM while starting: the session ends, reason signal
+        signal.pthread_sigmask(signal.SIG_BLOCK, STARTUP_SIGNALS)  # a second one does not cut the end short
+        if _finish_unended(booted, started, lambda bus: _ended_by_signal(bus)):
+            return 0
+        return 128 + (signal.SIGTERM if isinstance(exc, _Terminated) else signal.SIGINT)
     except Exception as exc:  # the one place a user-caused error becomes one line
+        signal.pthread_sigmask(signal.SIG_BLOCK, STARTUP_SIGNALS)  # ending anyway: no signal cuts the report short
         from bot.errors import PrismError
-        from bot.secrets import scrubber_from_env
+        from bot.secrets import scrubber_from_env, secrets_given
 
-        secrets = []
-        if settings is not None:  # flag and .env secrets too, not only the environment's
+        secrets = secrets_given(args)  # flag and .env secrets too, not only the environment's
+        if settings is not None:
             from bot.app import secret_values
 
-            secrets = secret_values(settings)
+            secrets += secret_values(settings)
         scrub = scrubber_from_env(None, *secrets)
         if isinstance(exc, PrismError):
-            line = scrub(str(exc))
-            code = exc.exit_code
+            line, code = scrub(str(exc)), exc.exit_code
         else:
-            line = f"unexpected {type(exc).__name__}: {scrub(str(exc))}"
-            code = 1
-        if booted is not None and started is None:
-            _publish_config_failure(booted, line)
+            line, code = f"unexpected {type(exc).__name__}: {scrub(str(exc))}", 1
+        if started is None:
+            _finish_unended(booted, None, lambda bus: _failed_config(line))
         if debug:
-            raise
-        print(f"error: {line}" if code != 1 else f"error: {line} (run with --debug for the traceback)", file=sys.stderr)
+            import traceback
+
+            print(scrub("".join(traceback.format_exception(exc))), end="", file=sys.stderr)
+        print(f"error: {line}" if code != 1 or debug else f"error: {line} (run with --debug for the traceback)", file=sys.stderr)
         return code
 
 
-def _publish_config_failure(booted: Any, error: str) -> None:
-    """The start is out but the session never began: say why on stdout too (stage ``config``)."""
-    try:
-        from bot.events import SessionContext, create_runtime
-        from bot.generated import AssistantSessionFailed
-        from bot.startup import adopt_boot_envelope
+def _ended_by_signal(bus: Any) -> Any:
+    from bot.generated import AssistantSessionEnded
 
-        identity = booted.identity
-        runtime = create_runtime(
-            SessionContext(session_id=booted.session_id, assistant_id=identity.assistant_id, tenant_id=identity.tenant_id, room_id=identity.room_id),
-            claim_stdout=True,
-        )
-        adopt_boot_envelope(runtime, booted)
-        runtime.bus.publish(AssistantSessionFailed(stage="config", error=error[:500], retryable=False))
-    except Exception as exc:  # the error line on stderr still tells the person; never hide it
-        print(f"warning: could not publish assistant.session.failed: {exc!r}", file=sys.stderr)
+    uptime_ms = int((time.monotonic() - START) * 1000)
+    return AssistantSessionEnded(reason="signal", duration_ms=uptime_ms, published=bus.published, dropped=bus.dropped)
+
+
+def _failed_config(error: str) -> Any:
+    from bot.generated import AssistantSessionFailed
+
+    return AssistantSessionFailed(stage="config", error=error[:500], retryable=False)
+
+
+def _finish_unended(booted: "Booted | None", started: "Started | None", last: Callable[[Any], Any]) -> bool:
+    """A start is out but the session did not end it: publish ``last(bus)`` as its end.
+
+    Covers a bad setting after the fast start (stage ``config``) and a signal before the session
+    installed its handlers. Returns whether a session was there to end. Never raises: the line on
+    stderr still tells the person what happened.
+    """
+    try:
+        if started is not None:
+            bus = started.runtime.bus
+        elif booted is not None:
+            from bot.events import create_runtime
+            from bot.startup import adopt_boot_envelope
+
+            runtime = create_runtime(booted.identity.context(booted.session_id), claim_stdout=True)
+            adopt_boot_envelope(runtime, booted)
+            bus = runtime.bus
+        else:
+            return False
+        if not (bus.per_topic["assistant.session.ended"] or bus.per_topic["assistant.session.failed"]):
+            bus.publish(last(bus))
+        return True
+    except Exception as exc:  # noqa: BLE001
+        from bot.errors import PrismError
+
+        if not isinstance(exc, PrismError):  # a PrismError here (stdout closed) is the one already reported
+            print(f"warning: could not publish the end of the session: {exc!r}", file=sys.stderr)
+        return booted is not None or started is not None
 
 
 if __name__ == "__main__":

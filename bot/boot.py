@@ -14,7 +14,9 @@ that what it derives from the validated settings is exactly what was published h
 continues the sequence), and a property test holds the two readers together over random flags,
 environments and ``.env`` files. When this module is unsure of anything (an identity value the
 settings would reject, ``--help``, a live view on the terminal, a ``.env`` that is not a regular
-file) it publishes nothing and the ordinary path publishes the start after validation.
+file, a value that is not valid UTF-8) it publishes nothing and the ordinary path publishes the
+start after validation. ``--view`` only decides whether to publish here; a bad view is reported
+by the settings after the start like any other bad setting.
 
 Imports: stdlib, ``uuid_utils`` and, only when a ``.env`` file exists, python-dotenv.
 """
@@ -32,16 +34,9 @@ from typing import Any, Mapping, Sequence
 
 import uuid_utils
 
-from bot import __version__
-from bot.events.framing import SessionContext, frame
-from bot.rooms.urls import ROOM_ID_MAX, http_url_problem, room_id_from_url, sanitize_room_url
+from bot.events.framing import frame
+from bot.identity import DEFAULT_ASSISTANT_ID, DEFAULT_TENANT_ID, Identity, identity_of
 
-DEFAULT_ASSISTANT_ID = "demo-assistant"
-DEFAULT_TENANT_ID = "demo-tenant"
-IDENTITY_MAX = 128
-"""Assistant and tenant ids are 1 to 128 characters (the envelope's ``assistantId``/``tenantId``)."""
-
-DEMO_SCENARIO = Path(__file__).resolve().parent / "scenarios" / "demo.json"
 SPEC_VERSION_FILE = Path(__file__).resolve().parent / "generated" / "spec_version.txt"
 STARTED_TOPIC = "assistant.session.started"
 VIEWS = ("auto", "live", "off")
@@ -61,57 +56,19 @@ class NotSure(ValueError):
     """The identity cannot be known without the full settings (they will say what is wrong)."""
 
 
-@dataclass(frozen=True)
-class Identity:
-    """Who the session is, as ``assistant.session.started`` and every envelope's context say."""
-
-    assistant_id: str
-    tenant_id: str
-    room_id: str
-    room_url: str
-    """Without userinfo, query or fragment (``simulated://NAME`` for a simulated room)."""
-    transport: str
-
-    def started_payload(self) -> dict[str, Any]:
-        """The payload of ``assistant.session.started`` (wire form, the generated model's order)."""
-        return {
-            "assistantId": self.assistant_id,
-            "tenantId": self.tenant_id,
-            "botVersion": __version__,
-            "roomUrl": self.room_url,
-            "transport": self.transport,
-        }
-
-
-def simulated_room_id(scenario: str | os.PathLike[str] | None) -> str:
-    """A simulated room is named after its scenario file (the bundled demo without one)."""
-    return Path(scenario or DEMO_SCENARIO).stem[:ROOM_ID_MAX] or "room"
-
-
-def identity_of(*, room_url: str | None, simulate: str | os.PathLike[str] | None, assistant_id: str, tenant_id: str) -> Identity:
-    """The identity from setting values; ``NotSure`` when the settings would reject one of them."""
-    for name, value in (("assistant_id", assistant_id), ("tenant_id", tenant_id)):
-        if not 1 <= len(value) <= IDENTITY_MAX:
-            raise NotSure(f"{name} must be 1 to {IDENTITY_MAX} characters")
-    if room_url:
-        problem = http_url_problem(room_url)
-        if problem is not None:
-            raise NotSure(f"room_url {problem}")
-        clean = sanitize_room_url(room_url)
-        return Identity(assistant_id, tenant_id, room_id_from_url(clean), clean, "daily")
-    room_id = simulated_room_id(simulate)
-    return Identity(assistant_id, tenant_id, room_id, f"simulated://{room_id}", "simulated")
-
-
 def wants_live_view(view: str, *, stdout_tty: bool | None = None, stderr_tty: bool | None = None) -> bool:
     """The live view replaces raw lines when stdout is a terminal (``--view auto``)."""
     if view == "live":
         return True
     if view == "off":
         return False
-    stdout_tty = sys.stdout.isatty() if stdout_tty is None else stdout_tty
-    stderr_tty = sys.stderr.isatty() if stderr_tty is None else stderr_tty
-    return stdout_tty and stderr_tty
+    if stdout_tty is None:
+        stdout_tty = sys.stdout is not None and sys.stdout.isatty()  # None: fd 1 was closed at spawn
+    if not stdout_tty:
+        return False
+    if stderr_tty is None:
+        stderr_tty = sys.stderr is not None and sys.stderr.isatty()
+    return stderr_tty
 
 
 class _NeverExits(argparse.ArgumentParser):
@@ -186,12 +143,11 @@ def publish_started(
             return None  # the live view draws the start itself; speed does not matter there
         identity = identity_from(values)
         spec_version = SPEC_VERSION_FILE.read_text(encoding="utf-8").strip()
-    except (NotSure, OSError, ValueError):
+        session_id = str(uuid_utils.uuid4())
+        envelope = frame(STARTED_TOPIC, identity.started_payload(), spec_version=spec_version, context_fields=identity.context(session_id).envelope_fields(), seq=1)
+        line = json.dumps(envelope, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
+    except (ValueError, OSError):  # NotSure, InvalidIdentity, UnicodeError (undecodable bytes in a value)
         return None
-    session_id = str(uuid_utils.uuid4())
-    context = SessionContext(session_id=session_id, assistant_id=identity.assistant_id, tenant_id=identity.tenant_id, room_id=identity.room_id)
-    envelope = frame(STARTED_TOPIC, identity.started_payload(), spec_version=spec_version, context_fields=context.envelope_fields(), seq=1)
-    line = json.dumps(envelope, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
     _write_all(fd, line)
     return Booted(identity=identity, session_id=session_id, envelope=envelope, line=line)
 

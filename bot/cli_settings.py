@@ -7,16 +7,27 @@ and ``.env``; this module is the plumbing they share, so the two command lines b
 from __future__ import annotations
 
 import argparse
+import re
 from collections.abc import Collection
 from typing import Any, Literal, NoReturn, TypeVar, get_args, get_origin
 
 from pydantic import AliasChoices, BaseModel, SecretStr, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
+from pydantic_settings import BaseSettings
 
 from bot.errors import ConfigError
 
-__all__ = ["OneLineErrorParser", "env_alias", "env_name", "flag_name", "settings_from_flags", "settings_parser", "validation_error_line"]
+__all__ = [
+    "OneLineErrorParser",
+    "VariableNamedSettings",
+    "env_alias",
+    "env_name",
+    "flag_name",
+    "settings_from_flags",
+    "settings_parser",
+    "validation_error_line",
+]
 
 SettingsT = TypeVar("SettingsT", bound=BaseModel)
 
@@ -32,6 +43,21 @@ def env_name(settings_class: type[BaseModel], field_name: str) -> str:
     if not isinstance(alias, AliasChoices):
         raise TypeError(f"{settings_class.__name__}.{field_name} has no env_alias(...) validation_alias")
     return str(alias.choices[0])
+
+
+class VariableNamedSettings(BaseSettings):
+    """Settings read from the environment and ``.env`` under their documented variable only.
+
+    pydantic-settings also matches a field's own name when fields may be given by name
+    (``populate_by_name``): ``speed`` would be read from ``SPEED``, ``token`` from ``TOKEN``,
+    ``debug`` from ``DEBUG``, generic variables any container may carry. Here only the
+    :func:`env_alias` counts. Code still passes fields by name (``Settings(speed=0)``); the
+    constructor renames them to their variables first.
+    """
+
+    def __init__(self, **values: Any) -> None:
+        fields = type(self).model_fields
+        super().__init__(**{env_name(type(self), key) if key in fields else key: value for key, value in values.items()})
 
 
 def flag_name(field_name: str) -> str:
@@ -50,14 +76,24 @@ class OneLineErrorParser(argparse.ArgumentParser):
         raise ConfigError(f"{_without_values(message)} (see --help)")
 
 
+_FLAG_SHAPE = re.compile(r"^--[a-z0-9][a-z0-9-]*$")
+
+
 def _without_values(message: str) -> str:
-    """argparse's "unrecognized arguments: --tokn s3cr3t" names the flags only: a mistyped flag's
-    value may be a secret, and this line reaches stderr and the bot's ``session.failed``."""
+    """argparse's message without the values the user typed: a mistyped flag's value may be a
+    secret, and this line reaches stderr and the bot's ``session.failed`` on stdout.
+
+    ``unrecognized arguments: --tokn s3cr3t`` names the flag-shaped words only;
+    ``invalid choice: 's3cr3t' (choose from ...)`` keeps the choices; ``ignored explicit
+    argument 's3cr3t'`` (a value given to a switch) says the switch takes none.
+    """
     prefix = "unrecognized arguments: "
-    if not message.startswith(prefix):
-        return message
-    flags = [arg.split("=", 1)[0] for arg in message[len(prefix) :].split() if arg.startswith("-")]
-    return prefix + (" ".join(flags) if flags else "values without a flag")
+    if message.startswith(prefix):
+        flags = [word.split("=", 1)[0] for word in message[len(prefix) :].split()]
+        named = [flag for flag in flags if _FLAG_SHAPE.match(flag)]
+        return prefix + (" ".join(named) if named else "values without a flag")
+    message = re.sub(r"invalid choice: '.*?'(?= \(choose from)", "invalid choice", message)
+    return re.sub(r"ignored explicit argument '.*'$", "a switch takes no value", message)
 
 
 def settings_parser(

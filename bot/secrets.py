@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TextIO
 
 __all__ = [
     "MASK",
     "SECRET_ENV_VARS",
+    "SECRET_FIELDS",
+    "SECRET_FLAGS",
+    "secrets_given",
     "SecretScrubber",
     "log_patcher",
     "scrubber_from_env",
@@ -23,6 +26,13 @@ __all__ = [
 ]
 
 MASK = "***"
+
+SECRET_FIELDS = ("token", "daily_api_key", "pii_salt", "mesh_api_token", "openai_api_key")
+"""The bot settings (``bot.settings.Settings``) that hold secrets; a test checks they are exactly
+its ``SecretStr`` fields."""
+
+SECRET_FLAGS = tuple("--" + name.replace("_", "-") for name in SECRET_FIELDS)
+"""Their flags (``bot.cli_settings.flag_name``)."""
 
 SECRET_ENV_VARS = (
     # the variables of bot.settings.SECRET_FIELDS, in that order
@@ -159,11 +169,38 @@ class SecretScrubber:
 def scrubber_from_env(environ: Mapping[str, str] | None = None, *extra: Any) -> SecretScrubber:
     """A scrubber for :data:`SECRET_ENV_VARS` found in ``environ`` (default ``os.environ``) plus ``extra``.
 
-    Pass the ``SecretStr`` settings too (``settings.token``, ``settings.daily_api_key``, …): values
-    read from ``.env`` or flags are not in the environment.
+    Names match without regard to case, as the settings read them (``daily_token`` is the Daily
+    token too). Pass the ``SecretStr`` settings as well (``settings.token``, …): values read from
+    ``.env`` or flags are not in the environment; :func:`secrets_given` finds them when the
+    settings could not be read.
     """
     env = os.environ if environ is None else environ
-    return SecretScrubber([env.get(name) for name in SECRET_ENV_VARS] + list(extra))
+    return SecretScrubber([value for name, value in env.items() if name.upper() in SECRET_ENV_VARS] + list(extra))
+
+
+def secrets_given(argv: Sequence[str], env_file: str | os.PathLike[str] = ".env") -> list[str]:
+    """Secret values on the command line (``--token X``, ``--token=X``) and in ``.env``.
+
+    For the error path of a start whose settings failed to validate: the settings' ``SecretStr``
+    values are not there to scrub with, but these are.
+    """
+    found: list[str] = []
+    args = list(argv)
+    for i, arg in enumerate(args):
+        flag, has_value, value = arg.partition("=")
+        if flag in SECRET_FLAGS:
+            if has_value:
+                found.append(value)
+            elif i + 1 < len(args):
+                found.append(args[i + 1])
+    if os.path.isfile(env_file):
+        try:
+            from dotenv import dotenv_values
+
+            found += [v for k, v in dotenv_values(env_file, encoding="utf-8").items() if v and k.upper() in SECRET_ENV_VARS]
+        except (OSError, ValueError):
+            pass
+    return found
 
 
 def log_patcher(scrubber: SecretScrubber) -> Callable[[dict[str, Any]], None]:

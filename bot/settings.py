@@ -12,18 +12,19 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
-from bot import cli_settings
-from bot.boot import DEFAULT_ASSISTANT_ID, DEFAULT_TENANT_ID, IDENTITY_MAX
+from bot import cli_settings, secrets
+from bot.identity import DEFAULT_ASSISTANT_ID, DEFAULT_TENANT_ID, IDENTITY_MAX
+from bot.cli_settings import VariableNamedSettings
 from bot.cli_settings import env_alias as _env
 from bot.rooms.urls import http_url_problem
 
 
-class Settings(BaseSettings):
+class Settings(VariableNamedSettings):
     """Configuration of one bot process (one room session)."""
 
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True)
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
     # --- room
     room_url: str | None = Field(
@@ -160,7 +161,7 @@ class Settings(BaseSettings):
         return value
 
 
-SECRET_FIELDS = ("token", "daily_api_key", "pii_salt", "mesh_api_token", "openai_api_key")
+SECRET_FIELDS = secrets.SECRET_FIELDS
 
 
 def env_name(field_name: str) -> str:

@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING, Any, Callable
 import uuid_utils
 
 from bot import __version__
-from bot.boot import DEMO_SCENARIO, Booted, Identity, identity_of, wants_live_view
-from bot.events import EventRuntime, SessionContext, create_runtime
+from bot.boot import Booted, wants_live_view
+from bot.identity import DEMO_SCENARIO, Identity, identity_of
+from bot.events import EventRuntime, create_runtime
 from bot.generated import AssistantSessionStarted
 
 if TYPE_CHECKING:
@@ -63,12 +64,7 @@ def begin(
             started.on_stdout_closed()
 
     runtime = create_runtime(
-        SessionContext(
-            session_id=booted.session_id if booted else session_id or str(uuid_utils.uuid4()),
-            assistant_id=identity.assistant_id,
-            tenant_id=identity.tenant_id,
-            room_id=identity.room_id,
-        ),
+        identity.context(booted.session_id if booted else session_id or str(uuid_utils.uuid4())),
         salt=settings.pii_salt.get_secret_value(),
         claim_stdout=claim_stdout and not live_view,
         stdout=None if claim_stdout or live_view else sys.stdout.buffer,

@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
 from bot import cli_settings
+from bot.cli_settings import VariableNamedSettings
 from bot.cli_settings import env_alias as _env
 from bot.forwarding.entries import DEFAULT_MAX_BYTES, DEFAULT_SOURCE, check_bus_name, check_source, normalize_bus_name
 
@@ -22,10 +23,10 @@ ENV_ONLY = frozenset({"token", "pii_salt"})
 """Secrets: settable through the environment or ``.env`` only, never a flag."""
 
 
-class SupervisorSettings(BaseSettings):
+class SupervisorSettings(VariableNamedSettings):
     """Configuration of one supervisor process."""
 
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True)
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
     # --- HTTP API
     host: str = Field(default="127.0.0.1", validation_alias=_env("SUPERVISOR_HOST"), description="Address the HTTP API binds to (loopback by default).")

@@ -52,8 +52,15 @@ class StdoutEmitter:
         A second claim (a start-up that failed after claiming, then reports the failure) writes
         to the same private descriptor, not to the stderr that fd 1 has become."""
         if StdoutEmitter._claimed_fd is None:
-            sys.stdout.flush()
-            StdoutEmitter._claimed_fd = os.dup(1)
+            if sys.stdout is not None:
+                sys.stdout.flush()
+            try:
+                private = os.dup(1)
+            except OSError as exc:  # started with fd 1 closed (`1>&-`)
+                from bot.errors import ConfigError
+
+                raise ConfigError("stdout is closed: envelopes are written there (redirect it to a file or /dev/null)") from exc
+            StdoutEmitter._claimed_fd = private
             os.dup2(2, 1)
             sys.stdout = sys.stderr
         return cls(registry, redactor, fd=StdoutEmitter._claimed_fd, **kwargs)

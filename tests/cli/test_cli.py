@@ -131,3 +131,30 @@ def test_a_mistyped_secret_flag_never_echoes_its_value() -> None:
     proc = run_bot("--tokn", secret, "--pii-salt=" + secret + "x", "--mesh-api-tokn=" + secret)
     assert proc.returncode == 2 and "--tokn" in proc.stderr and "--mesh-api-tokn" in proc.stderr
     assert secret not in proc.stderr + proc.stdout
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["--forward=SECRET"], ["--debug=SECRET"], ["--tokn", "-SECRET"], ["--view", "SECRET"], ["--room-url=https://acme.daily.co/r", "SECRET"]],
+    ids=["bad-choice", "value-for-a-switch", "dash-value-after-typo", "bad-view", "stray-value"],
+)
+def test_argparse_never_echoes_a_typed_value(args: list[str]) -> None:
+    secret = "argv-secret-5b3e0d9f"
+    proc = run_bot(*[a.replace("SECRET", secret) for a in args])
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
+    assert "secret-5b3e" not in proc.stderr + proc.stdout
+
+
+def test_the_debug_traceback_is_scrubbed_too(tmp_path: Path) -> None:
+    secret = "debug-secret-2c7f41aa09"
+    proc = run_bot("--simulate", str(tmp_path / secret / "x.json"), "--pii-salt", secret, "--debug")
+    assert proc.returncode == 2 and "Traceback" in proc.stderr
+    assert secret not in proc.stderr + proc.stdout
+
+
+def test_a_secret_variable_in_lower_case_is_scrubbed_too(tmp_path: Path) -> None:
+    """The settings read ``daily_token`` as the Daily token, so the scrubber does too."""
+    secret = "lower-secret-8d1e66c3b2"
+    proc = run_bot("--simulate", str(tmp_path / secret / "x.json"), "--speed", "0", env={"daily_token": secret})
+    assert proc.returncode == 2 and "x.json" in proc.stderr
+    assert secret not in proc.stderr + proc.stdout

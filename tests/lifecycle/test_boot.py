@@ -15,9 +15,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot import boot
+from bot import __version__, boot, identity
 from bot.__main__ import load_settings
-from bot.boot import Booted, Identity, NotSure, identity_from, publish_started, read_identity_settings
+from bot.boot import Booted, NotSure, identity_from, publish_started, read_identity_settings
+from bot.identity import Identity, InvalidIdentity
 from bot.errors import ConfigError
 from bot.events import Envelope, SessionContext, create_runtime
 from bot.generated import AssistantSessionStarted
@@ -44,11 +45,11 @@ def publish_to_pipe(argv: list[str], environ: dict[str, str] | None = None, env_
 def test_identity_settings_name_the_same_variables_flags_and_defaults_as_settings() -> None:
     for field, variable in boot.IDENTITY_SETTINGS.items():
         assert env_name(field) == variable
-    assert Settings.model_fields["assistant_id"].default == boot.DEFAULT_ASSISTANT_ID
-    assert Settings.model_fields["tenant_id"].default == boot.DEFAULT_TENANT_ID
+    assert Settings.model_fields["assistant_id"].default == identity.DEFAULT_ASSISTANT_ID
+    assert Settings.model_fields["tenant_id"].default == identity.DEFAULT_TENANT_ID
     assert Settings.model_fields["view"].annotation.__args__ == boot.VIEWS  # type: ignore[union-attr]
     meta = {type(m).__name__: m for m in Settings.model_fields["assistant_id"].metadata}
-    assert meta["MaxLen"].max_length == boot.IDENTITY_MAX
+    assert meta["MaxLen"].max_length == identity.IDENTITY_MAX
 
 
 # ---- what it writes
@@ -61,7 +62,7 @@ def test_the_first_line_is_a_valid_started_envelope_with_seq_1() -> None:
     Envelope.model_validate(envelope)
     jsonschema.validate(envelope["payload"], SPEC["schema"])
     assert envelope["topic"] == "assistant.session.started" and envelope["meta"] == {"seq": 1}
-    assert envelope["payload"] == {"assistantId": "a-1", "tenantId": "t-1", "botVersion": boot.__version__, "roomUrl": "https://acme.daily.co/standup", "transport": "daily"}
+    assert envelope["payload"] == {"assistantId": "a-1", "tenantId": "t-1", "botVersion": __version__, "roomUrl": "https://acme.daily.co/standup", "transport": "daily"}
     assert (envelope["assistantId"], envelope["tenantId"], envelope["roomId"]) == ("a-1", "t-1", "standup")
     assert b"SECRET" not in out and b"pw" not in out
 
@@ -146,7 +147,7 @@ def sources(draw: st.DrawFn) -> tuple[list[str], dict[str, str], str | None]:
     dotenv: list[str] = []
     for field, values in FIELDS.items():
         variable = boot.IDENTITY_SETTINGS[field]
-        for where in draw(st.lists(st.sampled_from(["flag", "flag=", "env", "env-lower", "dotenv", "dotenv-bare"]), max_size=2, unique=True)):
+        for where in draw(st.lists(st.sampled_from(["flag", "flag=", "env", "env-lower", "env-field-name", "dotenv", "dotenv-field-name", "dotenv-bare"]), max_size=2, unique=True)):
             value = draw(values)
             if where == "flag":
                 argv += ["--" + field.replace("_", "-"), value]
@@ -154,6 +155,10 @@ def sources(draw: st.DrawFn) -> tuple[list[str], dict[str, str], str | None]:
                 argv.append(f"--{field.replace('_', '-')}={value}")
             elif where in ("env", "env-lower"):
                 environ[variable if where == "env" else variable.lower()] = value
+            elif where == "env-field-name":  # SIMULATE, VIEW: not the documented variable, read by neither
+                environ[field.upper()] = value
+            elif where == "dotenv-field-name":
+                dotenv.append(f"{field}={json.dumps(value)}")
             elif where == "dotenv":
                 dotenv.append(f"{variable}={json.dumps(value)}")
             else:
@@ -190,7 +195,7 @@ def test_boot_and_settings_name_the_same_session(tmp_path: Path, source: tuple[l
             values = read_identity_settings(argv, os.environ, ".env")
             values.pop("view", None)
             ours: Identity | None = identity_from(values)
-        except NotSure:
+        except (NotSure, InvalidIdentity):
             ours = None
         try:
             theirs: Identity | None = identity_from_settings(load_settings(argv))
@@ -280,3 +285,61 @@ def test_dotenv_in_the_working_directory_names_the_session(tmp_path: Path) -> No
     assert {e["assistantId"] for e in envelopes} == {"asst-from-dotenv"} and {e["tenantId"] for e in envelopes} == {"tenant-from-dotenv"}
     assert [e["meta"]["seq"] for e in envelopes] == list(range(1, len(envelopes) + 1))
     assert len({e["sessionId"] for e in envelopes}) == 1
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BOT_", "ROOM_URL", "DAILY_", "ASSISTANT_ID", "TENANT_ID"))}
+    env.update(extra)
+    return env
+
+
+def test_a_fields_own_name_is_not_a_variable_only_the_documented_one_is() -> None:
+    """``SIMULATE``, ``VIEW``, ``TOKEN``, ``SPEED``: generic names a container may carry for other
+    programs; neither reader takes them (only ``BOT_SIMULATE``, ``DAILY_TOKEN``, ...)."""
+    with process_state({"SIMULATE": "rooms/eight.json", "VIEW": "live", "TOKEN": "not-ours", "SPEED": "nan", "debug": "true"}, REPO):
+        settings_ = load_settings([])
+        values = read_identity_settings([], os.environ, "/nonexistent/.env")
+    assert settings_.simulate is None and settings_.view == "auto" and settings_.token is None and settings_.speed == 1.0 and not settings_.debug
+    assert values == {}
+    assert Settings(speed=2.0).speed == 2.0  # code still passes fields by name
+
+
+def test_view_live_under_another_name_does_not_swallow_the_session() -> None:
+    proc = subprocess.run([sys.executable, "-m", "bot", "--speed", "0"], cwd=REPO, env=clean_env(VIEW="live", SIMULATE="x.json"), capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    envelopes = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert envelopes[0]["roomId"] == "demo" and envelopes[-1]["topic"] == "assistant.session.ended"
+
+
+@pytest.mark.parametrize("closed", ["stderr", "stdout"])
+def test_a_closed_stream_at_spawn_is_handled(closed: str) -> None:
+    fds = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE}
+    fds[closed] = subprocess.DEVNULL
+    code = "import os, runpy, sys; os.close({fd}); sys.{name} = None; sys.argv = ['bot', '--speed', '0']; runpy.run_module('bot', run_name='__main__')"
+    proc = subprocess.run([sys.executable, "-c", code.format(fd=1 if closed == "stdout" else 2, name=closed)], cwd=REPO, env=clean_env(), timeout=120, **fds)
+    if closed == "stderr":  # the room plays; only the logs have nowhere to go
+        assert proc.returncode == 0
+        assert json.loads(proc.stdout.splitlines()[-1])["topic"] == "assistant.session.ended"
+    else:
+        assert proc.returncode == 2 and b"stdout is closed" in proc.stderr and b"Traceback" not in proc.stderr
+
+
+def test_an_identity_that_is_not_utf8_is_one_clear_error() -> None:
+    proc = subprocess.run([sys.executable, "-m", "bot", "--speed", "0", "--assistant-id", os.fsdecode(b"\xff")], cwd=REPO, env=clean_env(), capture_output=True, timeout=120)
+    assert proc.returncode == 2 and proc.stdout == b""
+    assert b"--assistant-id" in proc.stderr and b"Traceback" not in proc.stderr
+
+
+def test_sigterm_while_starting_ends_the_published_session() -> None:
+    """Between the first line and the session's own signal handlers (a few hundred ms)."""
+    proc = subprocess.Popen([sys.executable, "-m", "bot", "--speed", "1"], cwd=REPO, env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None
+    first = proc.stdout.readline()
+    proc.send_signal(15)
+    rest, stderr = proc.communicate(timeout=10)
+    envelopes = [json.loads(line) for line in [first, *rest.splitlines()]]
+    assert proc.returncode == 0, stderr
+    assert envelopes[0]["topic"] == "assistant.session.started"
+    assert envelopes[-1]["topic"] == "assistant.session.ended" and envelopes[-1]["payload"]["reason"] == "signal"
+    assert [e["meta"]["seq"] for e in envelopes] == list(range(1, len(envelopes) + 1))
+    assert len({e["sessionId"] for e in envelopes}) == 1 and b"Traceback" not in stderr

@@ -145,3 +145,14 @@ def test_the_scrubbing_sink_also_covers_tracebacks(scrub: SecretScrubber) -> Non
         logger.add(sys.stderr)
     text = out.getvalue()
     assert "RuntimeError: could not join with ***" in text and DAILY not in text
+
+
+def test_secrets_given_on_the_command_line_and_in_dotenv_are_found(tmp_path: Path) -> None:
+    from bot.secrets import SECRET_FLAGS, secrets_given
+
+    dotenv = tmp_path / ".env"
+    dotenv.write_text("daily_token=from-dotenv-token\nOPENAI_API_KEY='sk-from-dotenv'\nBOT_SPEED=2\n")
+    argv = ["--token", "flag-token", "--pii-salt=flag-salt", "--speed", "0", "--mesh-api-token"]
+    assert sorted(secrets_given(argv, dotenv)) == ["flag-salt", "flag-token", "from-dotenv-token", "sk-from-dotenv"]
+    assert secrets_given([], tmp_path / "missing.env") == []
+    assert SECRET_FLAGS == tuple("--" + name.replace("_", "-") for name in SECRET_FIELDS)
