@@ -25,4 +25,7 @@ WORKDIR /home/prism
 # gracefully (session totals, assistant.session.ended with reason "signal"); `docker stop` waits
 # 10 s before SIGKILL, the bot needs about 2.
 STOPSIGNAL SIGTERM
+# `docker run -t` gives the bot a terminal, which would switch the live view on in place of the
+# envelopes; a container's stdout is for envelopes.
+ENV BOT_VIEW=off
 ENTRYPOINT ["python", "-m", "bot"]

@@ -26,7 +26,7 @@ def spawn_once() -> dict[str, float]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BOT_", "ROOM_URL", "MESH_"))}
     started = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "bot", "--speed", "0", "--view", "off"], cwd=REPO, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     seen: dict[str, float] = {}
     assert proc.stdout is not None
     for line in proc.stdout:
@@ -36,7 +36,9 @@ def spawn_once() -> dict[str, float]:
         if len(seen) == len(SEED):
             break
     proc.kill()
-    proc.wait()
+    _, stderr = proc.communicate()
+    if len(seen) < len(SEED):  # the bot failed: say why instead of a KeyError in the table
+        raise SystemExit(f"startup_bench: the bot ended before {', '.join(t for t in SEED if t not in seen)}:\n{stderr.decode(errors='replace')[-2000:]}")
     return seen
 
 

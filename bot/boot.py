@@ -119,8 +119,8 @@ def identity_from(values: Mapping[str, str | None]) -> Identity:
     if any(v is None for v in values.values()):
         raise NotSure("a .env entry without a value")  # Settings decides what that means
     return identity_of(
-        room_url=values.get("room_url") or None,  # Settings reads an empty URL or path as not set
-        simulate=values.get("simulate") or None,
+        room_url=values.get("room_url"),  # an empty one is refused, as the settings refuse it
+        simulate=values.get("simulate") or None,  # an empty path is "not set", as in the settings
         assistant_id=values.get("assistant_id", DEFAULT_ASSISTANT_ID) or "",
         tenant_id=values.get("tenant_id", DEFAULT_TENANT_ID) or "",
     )

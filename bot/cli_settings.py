@@ -92,6 +92,9 @@ def _without_values(message: str) -> str:
         flags = [word.split("=", 1)[0] for word in message[len(prefix) :].split()]
         named = [flag for flag in flags if _FLAG_SHAPE.match(flag)]
         return prefix + (" ".join(named) if named else "values without a flag")
+    # "argument --token: expected one argument" reads as a credential ("token: expected") to the
+    # scrubber, which masked the word; say it without the colon
+    message = re.sub(r"^argument (\S+): expected one argument$", r"\1 needs a value", message)
     message = re.sub(r"invalid choice: '.*?'(?= \(choose from)", "invalid choice", message)
     return re.sub(r"ignored explicit argument '.*'$", "a switch takes no value", message)
 

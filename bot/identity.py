@@ -16,7 +16,7 @@ from bot import __version__
 from bot.events.framing import SessionContext
 from bot.rooms.urls import ROOM_ID_MAX, http_url_problem, room_id_from_url, sanitize_room_url
 
-__all__ = ["DEFAULT_ASSISTANT_ID", "DEFAULT_TENANT_ID", "DEMO_SCENARIO", "IDENTITY_MAX", "Identity", "InvalidIdentity", "identity_of", "simulated_room_id"]
+__all__ = ["DEFAULT_ASSISTANT_ID", "DEFAULT_TENANT_ID", "DEMO_SCENARIO", "IDENTITY_MAX", "Identity", "InvalidIdentity", "id_problem", "identity_of", "simulated_room_id"]
 
 DEFAULT_ASSISTANT_ID = "demo-assistant"
 DEFAULT_TENANT_ID = "demo-tenant"
@@ -62,11 +62,26 @@ def simulated_room_id(scenario: str | os.PathLike[str] | None) -> str:
     return Path(scenario or DEMO_SCENARIO).stem[:ROOM_ID_MAX] or "room"
 
 
+def id_problem(value: str) -> str | None:
+    """Why ``value`` cannot be an assistant or tenant id, or None. Shared by both readers.
+
+    Blank or space-padded ids are refused: ``"  "`` would be accepted by Mesh lookups and put on
+    every envelope, and downstream joins on tenant ids would silently miss."""
+    if not 1 <= len(value) <= IDENTITY_MAX:
+        return f"must be 1 to {IDENTITY_MAX} characters"
+    if value != value.strip() or not value.isprintable():
+        return "must not start or end with spaces or hold control characters"
+    return None
+
+
 def identity_of(*, room_url: str | None, simulate: str | os.PathLike[str] | None, assistant_id: str, tenant_id: str) -> Identity:
     """The identity from setting values; ``InvalidIdentity`` for one the settings reject too."""
     for name, value in (("assistant_id", assistant_id), ("tenant_id", tenant_id)):
-        if not 1 <= len(value) <= IDENTITY_MAX:
-            raise InvalidIdentity(f"{name} must be 1 to {IDENTITY_MAX} characters")
+        problem = id_problem(value)
+        if problem is not None:
+            raise InvalidIdentity(f"{name} {problem}")
+    if room_url == "":
+        raise InvalidIdentity("room_url is empty")
     if room_url:
         problem = http_url_problem(room_url)
         if problem is not None:

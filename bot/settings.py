@@ -15,7 +15,7 @@ from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from bot import cli_settings, secrets
-from bot.identity import DEFAULT_ASSISTANT_ID, DEFAULT_TENANT_ID, IDENTITY_MAX
+from bot.identity import DEFAULT_ASSISTANT_ID, DEFAULT_TENANT_ID, IDENTITY_MAX, id_problem
 from bot.cli_settings import VariableNamedSettings
 from bot.cli_settings import env_alias as _env
 from bot.rooms.urls import http_url_problem
@@ -130,7 +130,7 @@ class Settings(VariableNamedSettings):
     view: Literal["auto", "live", "off"] = Field(
         default="auto",
         validation_alias=_env("BOT_VIEW"),
-        description="Live room view on stderr: auto = when stdout is a terminal (envelopes then are not printed), live = always, off = never.",
+        description="Live room view on stderr: auto = when stdout and stderr are terminals, live = always, off = never. Envelopes go to stdout unless it is the terminal the view draws on.",
     )
     verbose: bool = Field(default=False, validation_alias=_env("BOT_VERBOSE"), description="Log more (INFO) and print each outbound app message on stderr.")
     debug: bool = Field(default=False, validation_alias=_env("BOT_DEBUG"), description="Log everything (DEBUG) and show tracebacks on errors.")
@@ -148,10 +148,24 @@ class Settings(VariableNamedSettings):
         """``BOT_SIMULATE=`` means "not set", as an empty URL does (not the current directory)."""
         return None if value == "" else value
 
+    @field_validator("assistant_id", "tenant_id")
+    @classmethod
+    def _usable_id(cls, value: str) -> str:
+        problem = id_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
+
     @field_validator("room_url", "mesh_url", "mesh_rest_url", "openai_base_url")
     @classmethod
     def _http_url(cls, value: str | None, info: ValidationInfo) -> str | None:
-        """An http(s) URL with a host; the error never repeats the value (it may hold a token)."""
+        """An http(s) URL with a host; the error never repeats the value (it may hold a token).
+
+        An empty room URL is an error, not "no room": ``ROOM_URL=`` left empty by a deployment
+        would otherwise play the bundled demo and publish its made-up events as the room's.
+        Leave the variable out for the simulated room. Other empty URLs mean "not set"."""
+        if value == "" and info.field_name == "room_url":
+            raise ValueError("is empty; leave it out to play the simulated room")
         if value is None or value == "":
             return None
         problem = http_url_problem(value)

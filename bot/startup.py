@@ -28,6 +28,10 @@ if TYPE_CHECKING:
 __all__ = ["DEMO_SCENARIO", "Started", "begin", "identity_from_settings", "wants_live_view"]
 
 
+def _stdout_is_terminal() -> bool:
+    return sys.stdout is not None and sys.stdout.isatty()
+
+
 def identity_from_settings(settings: "Settings") -> Identity:
     """The session's identity as the validated settings give it."""
     return identity_of(room_url=settings.room_url, simulate=settings.simulate, assistant_id=settings.assistant_id, tenant_id=settings.tenant_id)
@@ -66,7 +70,8 @@ def begin(
     runtime = create_runtime(
         identity.context(booted.session_id if booted else session_id or str(uuid_utils.uuid4())),
         salt=settings.pii_salt.get_secret_value(),
-        claim_stdout=claim_stdout and not live_view,
+        # the live view draws on the terminal; envelopes still go to a stdout that is not one
+        claim_stdout=claim_stdout and not (live_view and _stdout_is_terminal()),
         stdout=None if claim_stdout or live_view else sys.stdout.buffer,
         on_stdout_closed=on_closed,
     )

@@ -35,6 +35,11 @@ BAD_INPUTS = [
     pytest.param([], {"ASSISTANT_ID": ""}, "ASSISTANT_ID", False, id="env-empty-assistant"),
     pytest.param(["--assistant-id", "x" * 129], {}, "--assistant-id", False, id="assistant-id-too-long"),
     pytest.param(["--no-such-flag"], {}, "--no-such-flag", True, id="unknown-flag"),
+    pytest.param(["--assistant-id", "   "], {}, "--assistant-id", False, id="blank-assistant-id"),
+    pytest.param([], {"TENANT_ID": " t-1"}, "TENANT_ID", False, id="space-padded-tenant"),
+    pytest.param([], {"ROOM_URL": ""}, "ROOM_URL", False, id="empty-room-url-is-not-the-demo"),
+    pytest.param(["--room-url="], {}, "--room-url", False, id="empty-room-url-flag"),
+    pytest.param(["--token"], {}, "--token needs a value", True, id="secret-flag-without-value"),
     pytest.param(["--room", "https://acme.daily.co/x"], {}, "--room", True, id="abbreviated-flag"),
 ]
 
@@ -158,3 +163,11 @@ def test_a_secret_variable_in_lower_case_is_scrubbed_too(tmp_path: Path) -> None
     proc = run_bot("--simulate", str(tmp_path / secret / "x.json"), "--speed", "0", env={"daily_token": secret})
     assert proc.returncode == 2 and "x.json" in proc.stderr
     assert secret not in proc.stderr + proc.stdout
+
+
+def test_the_live_view_leaves_envelopes_on_a_stdout_that_is_not_a_terminal() -> None:
+    proc = run_bot("--view", "live", "--speed", "0")
+    assert proc.returncode == 0, proc.stderr
+    topics = [json.loads(line)["topic"] for line in proc.stdout.splitlines()]
+    assert topics[0] == "assistant.session.started" and topics[-1] == "assistant.session.ended"
+    assert topics.count("assistant.session.started") == 1

@@ -107,7 +107,7 @@ def test_a_bad_value_names_where_it_came_from(monkeypatch: pytest.MonkeyPatch, a
         (["--nope"], "unrecognized arguments: --nope (see --help)"),
         (["--roo", "2"], "unrecognized arguments: --roo (see --help)"),
         (["--mode", "warp"], "argument --mode: invalid choice (choose from 'fast', 'slow') (see --help)"),
-        (["--rooms"], "argument --rooms: expected one argument (see --help)"),
+        (["--rooms"], "--rooms needs a value (see --help)"),
     ],
     ids=["unknown-flag", "abbreviation-is-not-the-flag", "not-a-choice", "missing-value"],
 )
