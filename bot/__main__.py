@@ -54,8 +54,14 @@ class _Terminated(KeyboardInterrupt):
     """SIGTERM before the session installs its own handlers: handled like Ctrl-C."""
 
 
+_terminated = False
+
+
 def _terminate(signum: int, _frame: Any) -> None:
-    raise _Terminated(signum)
+    global _terminated
+    if not _terminated:  # once: a second SIGTERM must not interrupt the handling of the first
+        _terminated = True
+        raise _Terminated(signum)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -78,14 +84,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         from bot.app import run
 
         signal.pthread_sigmask(signal.SIG_UNBLOCK, STARTUP_SIGNALS)
-        return run(settings, started_at=START, started=started)
+        code = run(settings, started_at=START, started=started)
+        _ignore_signals_while_exiting()
+        return code
     except KeyboardInterrupt as exc:  # SIGINT or SIGTERM while starting: the session ends, reason signal
-        signal.pthread_sigmask(signal.SIG_BLOCK, STARTUP_SIGNALS)  # a second one does not cut the end short
+        _ignore_signals_while_exiting()  # a second one does not cut the end short
         if _finish_unended(booted, started, lambda bus: _ended_by_signal(bus)):
             return 0
         return 128 + (signal.SIGTERM if isinstance(exc, _Terminated) else signal.SIGINT)
     except Exception as exc:  # the one place a user-caused error becomes one line
-        signal.pthread_sigmask(signal.SIG_BLOCK, STARTUP_SIGNALS)  # ending anyway: no signal cuts the report short
+        _ignore_signals_while_exiting()  # ending anyway: no signal cuts the report short
         from bot.errors import PrismError
         from bot.secrets import scrubber_from_env, secrets_given
 
@@ -107,6 +115,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(scrub("".join(traceback.format_exception(exc))), end="", file=sys.stderr)
         print(f"error: {line}" if code != 1 or debug else f"error: {line} (run with --debug for the traceback)", file=sys.stderr)
         return code
+
+
+def _ignore_signals_while_exiting() -> None:
+    """The end is published (or about to be): a SIGTERM now could only kill the exit itself.
+
+    Ignored, not blocked: at finalization Python gives handled signals back their default action,
+    and native threads (onnxruntime's, daily-core's) do not share the main thread's mask, so a
+    late SIGTERM killed the process (exit -15) after ``assistant.session.ended`` was out."""
+    for sig in STARTUP_SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STARTUP_SIGNALS)
 
 
 def _ended_by_signal(bus: Any) -> Any:

@@ -82,6 +82,8 @@ class Session:
         self.limiter: "InboundRateLimiter | None" = None
         self._main_task: asyncio.Task[Any] | None = None
         self._stopping = False
+        self._ran = False
+        self._signals_before: dict[signal.Signals, Any] = {}
         self.bus.subscribe("room.participant.*", self._count_participants)
 
     # ---- small helpers
@@ -124,7 +126,7 @@ class Session:
     def end(self, reason: str) -> None:
         """End gracefully: session totals are emitted and queues flushed within ``GRACE_SECS``,
         then the worker is cancelled. Before the pipeline exists, the start-up is abandoned."""
-        if self._stopping:
+        if self._stopping or self._ran:  # after run() the end is being published anyway
             return
         self._stopping = True
         self.end_reason = reason
@@ -294,6 +296,7 @@ class Session:
         loop = asyncio.get_running_loop()
         if self.handle_signals:
             for sig in (signal.SIGTERM, signal.SIGINT):
+                self._signals_before[sig] = signal.getsignal(sig)
                 loop.add_signal_handler(sig, self._on_signal, sig)
         try:
             context = await self._context()
@@ -310,14 +313,12 @@ class Session:
             if not self._stopping:
                 raise
             logger.info(f"start-up abandoned ({self.end_reason})")
-        finally:
-            if self.handle_signals:
-                for sig in (signal.SIGTERM, signal.SIGINT):
-                    loop.remove_signal_handler(sig)
+        finally:  # the signal handlers stay until the end is published (release_signals)
             if self.room is not None and hasattr(self.room, "close"):
                 with contextlib.suppress(Exception):
                     await self.room.close()
         await self.bus.drain()
+        self._ran = True
 
     async def _run_pipeline(self, room: Any, *, agenda: Any, daily: bool) -> None:
         from pipecat.pipeline.worker import PipelineParams, PipelineWorker
@@ -365,6 +366,20 @@ class Session:
                 watcher.cancel()
             if deadline is not None:
                 deadline.cancel()
+
+    def release_signals(self) -> None:
+        """Give SIGTERM/SIGINT back, once ``assistant.session.ended`` (or failed) is out.
+
+        Kept until then so a second signal during the teardown still goes through ``_on_signal``
+        (cancel at once) instead of killing the process before the end is published."""
+        if not self.handle_signals:
+            return
+        with contextlib.suppress(RuntimeError):  # the loop is already closed
+            loop = asyncio.get_running_loop()
+            for sig, before in self._signals_before.items():
+                loop.remove_signal_handler(sig)  # leaves SIG_DFL: a kill during the process's exit
+                if before is not None:
+                    signal.signal(sig, before)  # the CLI's own handler: exits 0, the end is out
 
     def finish(self) -> None:
         bus = self.bus
@@ -436,6 +451,7 @@ async def run_session_async(
             await forwarding.aclose(timeout=3.0)  # after ended/failed, so they are delivered too
         if view is not None:
             view.close()
+        session.release_signals()
     return 0
 
 

@@ -65,6 +65,24 @@ def test_sigterm_mid_room_ends_the_session_cleanly_within_three_seconds() -> Non
     assert "Traceback" not in err
 
 
+@pytest.mark.parametrize("gap", [0.0, 0.01, 0.03, 0.08])
+def test_a_second_sigterm_cancels_at_once_and_still_exits_0_after_the_end(gap: float) -> None:
+    """The second signal may land in the teardown or in the interpreter's exit: neither may turn
+    the exit into a kill (-15) once ``assistant.session.ended`` is out, nor lose that envelope."""
+    proc = start("--simulate", str(BALANCED), "--speed", "1")
+    assert proc.stdout is not None
+    lines = [proc.stdout.readline() for _ in range(4)]  # the seed topics: the session is running
+    proc.send_signal(signal.SIGTERM)
+    time.sleep(gap)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=10)
+    envelopes = [json.loads(line) for line in (lines + out.splitlines()) if line.strip()]
+    assert proc.returncode == 0, err
+    assert envelopes[-1]["topic"] == "assistant.session.ended" and envelopes[-1]["payload"]["reason"] == "signal"
+    assert [e["meta"]["seq"] for e in envelopes] == list(range(1, len(envelopes) + 1))
+    assert "Traceback" not in err
+
+
 def test_closed_stdout_ends_the_bot_quietly() -> None:
     proc = subprocess.run(
         f"{sys.executable} -m bot --view off --speed 0 --simulate {BALANCED} | head -n 2",
