@@ -90,7 +90,7 @@ def read_identity_settings(argv: Sequence[str], environ: Mapping[str, str], env_
     if path.exists():
         if not path.is_file():
             raise NotSure(f"{env_file} is not a regular file (a FIFO can be read only once)")
-        from dotenv import dotenv_values  # the parser pydantic-settings uses; only when there is a .env
+        from bot.dotenv_check import quiet_dotenv_values as dotenv_values  # the parser pydantic-settings uses; only when there is a .env
 
         given.update({k.lower(): v for k, v in dotenv_values(path, encoding="utf-8").items()})
     given.update({k.lower(): v for k, v in environ.items()})

@@ -7,20 +7,25 @@ and ``.env``; this module is the plumbing they share, so the two command lines b
 from __future__ import annotations
 
 import argparse
+import locale
+import os
 import re
-from collections.abc import Collection
-from typing import Any, Literal, NoReturn, TypeVar, get_args, get_origin
+import sys
+from collections.abc import Collection, Mapping
+from typing import Any, Literal, NoReturn, TextIO, TypeVar, get_args, get_origin
 
 from pydantic import AliasChoices, BaseModel, SecretStr, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 from pydantic_settings import BaseSettings
 
+from bot.dotenv_check import dotenv_problems, dotenv_warnings_silenced
 from bot.errors import ConfigError
 
 __all__ = [
     "OneLineErrorParser",
     "VariableNamedSettings",
+    "check_env_files",
     "env_alias",
     "env_name",
     "flag_name",
@@ -136,13 +141,38 @@ def settings_parser(
     return parser
 
 
-def settings_from_flags(settings_class: type[SettingsT], args: argparse.Namespace) -> SettingsT:
-    """The settings from the flags given, over the environment and ``.env``; a bad value is a ``ConfigError``."""
+def settings_from_flags(settings_class: type[SettingsT], args: argparse.Namespace, *, dotenv_also_known: Collection[str] = ()) -> SettingsT:
+    """The settings from the flags given, over the environment and ``.env``; a bad value is a ``ConfigError``.
+
+    The ``.env`` is checked first (:func:`check_env_files`): its misspelled names and lines dotenv
+    skips are warnings on stderr, bytes it cannot decode a ``ConfigError``. ``dotenv_also_known``
+    are variables that belong in the same ``.env`` though they are not settings of this class.
+    """
     given = {name: value for name, value in vars(args).items() if value is not None}
+    check_env_files(settings_class, also_known=dotenv_also_known)
     try:
-        return settings_class(**given)
+        with dotenv_warnings_silenced():  # check_env_files named those lines, with the file
+            return settings_class(**given)
     except ValidationError as exc:
         raise ConfigError(validation_error_line(exc, settings_class, given)) from None
+
+
+def check_env_files(settings_class: type[BaseModel], *, also_known: Collection[str] = (), stream: TextIO | None = None) -> None:
+    """Warn on ``stream`` (stderr) about the ``.env`` files ``settings_class`` reads (``model_config["env_file"]``).
+
+    Here rather than in each program's ``load_settings``: this is where pydantic-settings reads
+    them, so the check and the read see the same files, with the same encoding, and both
+    programs get it. Raises ``ConfigError`` for a file the settings could not decode.
+    """
+    config: Mapping[str, Any] = settings_class.model_config
+    env_files = config.get("env_file")
+    if env_files is None:
+        return
+    encoding = config.get("env_file_encoding") or locale.getpreferredencoding(False)  # as open() reads it
+    known = [env_name(settings_class, name) for name in settings_class.model_fields]
+    for env_file in [env_files] if isinstance(env_files, (str, os.PathLike)) else env_files:
+        for warning in dotenv_problems(env_file, known, also_known=also_known, encoding=encoding):
+            print(f"warning: {warning}", file=stream or sys.stderr)
 
 
 def validation_error_line(exc: ValidationError, settings_class: type[BaseModel], given: Collection[str]) -> str:

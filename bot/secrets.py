@@ -195,7 +195,7 @@ def secrets_given(argv: Sequence[str], env_file: str | os.PathLike[str] = ".env"
                 found.append(args[i + 1])
     if os.path.isfile(env_file):
         try:
-            from dotenv import dotenv_values
+            from bot.dotenv_check import quiet_dotenv_values as dotenv_values
 
             found += [v for k, v in dotenv_values(env_file, encoding="utf-8").items() if v and k.upper() in SECRET_ENV_VARS]
         except (OSError, ValueError):

@@ -7,6 +7,7 @@ import asyncio
 import sys
 from typing import Sequence
 
+from bot import settings as bot_settings
 from bot.cli_settings import settings_from_flags, settings_parser
 from bot.errors import ConfigError
 from supervisor.settings import ENV_ONLY, SupervisorSettings, env_name
@@ -27,11 +28,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 def load_settings(argv: Sequence[str] | None) -> SupervisorSettings:
     """Parse flags over environment and .env; a bad value or an unservable API is a one-line ``ConfigError``."""
-    settings = settings_from_flags(SupervisorSettings, build_parser().parse_args(argv))
+    settings = settings_from_flags(SupervisorSettings, build_parser().parse_args(argv), dotenv_also_known=bot_variables())
     problem = settings.auth_problem()
     if problem:
         raise ConfigError(problem)
     return settings
+
+
+def bot_variables() -> list[str]:
+    """The bot's variables: at home in the supervisor's ``.env`` (it passes the bots' secrets and
+    endpoints on from there, and a checkout's one ``.env`` often serves both programs), so its
+    check does not call them misspelled, and suggests them for near misses (``OPENAI_API_KYE``)."""
+    return [bot_settings.env_name(name) for name in bot_settings.Settings.model_fields]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

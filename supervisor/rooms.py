@@ -531,7 +531,7 @@ def _dotenv_values() -> dict[str, str | None]:
     if not path.is_file():
         return {}
     try:
-        from dotenv import dotenv_values
+        from bot.dotenv_check import quiet_dotenv_values as dotenv_values
 
         return dict(dotenv_values(path))
     except Exception:  # pragma: no cover (a broken .env is pydantic-settings' to report)
