@@ -17,18 +17,23 @@ expected answer ``{"data": {"assistant": {"id": "a1", "tenantId": "t1", "modelCo
 
 REST fallback: ``GET {MESH_REST_URL or MESH_URL without /graphql}/assistants/{id}`` answering the
 assistant object itself (or ``{"assistant": {...}}``); 404 means not found.
+
+Mesh answers are read tolerantly (a server may add fields; unknown ones are ignored), a local file
+strictly (an unknown or misspelled key or a missing ``agenda`` is an error naming the file and
+the key). Both refuse an assistant of another tenant when the tenant id was given explicitly.
 """
 
 from __future__ import annotations
 
 import asyncio
+import difflib
 import json
 import os
 import random
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NoReturn
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -155,8 +160,9 @@ def default_context(assistant_id: str, tenant_id: str) -> AssistantContext:
 # --------------------------------------------------------------------------------------------
 
 
-def _field_path(loc: tuple[Any, ...]) -> str:
-    out = ""
+def _field_path(loc: tuple[Any, ...], within: str = "") -> str:
+    """``("agenda", 0, "timeboxMs")`` → ``agenda[0].timeboxMs`` (after ``within.`` when given)."""
+    out = within
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
@@ -165,18 +171,111 @@ def _field_path(loc: tuple[Any, ...]) -> str:
     return out
 
 
+def _input_keys(model: type[BaseModel], *, skip: tuple[str, ...] = ()) -> dict[str, tuple[str, ...]]:
+    """Each field's accepted input keys, the documented (camelCase) one first."""
+    out: dict[str, tuple[str, ...]] = {}
+    for name, info in model.model_fields.items():
+        if name in skip:
+            continue
+        alias = info.validation_alias
+        choices = [c for c in alias.choices if isinstance(c, str)] if isinstance(alias, AliasChoices) else []
+        out[name] = tuple(dict.fromkeys([*choices, name]))
+    return out
+
+
+# ``source`` is ours (where the record came from), never read from a file or an answer.
+_RECORD_KEYS = _input_keys(AssistantContext, skip=("source",))
+_AGENDA_KEYS = _input_keys(AgendaEntry)
+_RECORD_KEY_SET = frozenset(k for keys in _RECORD_KEYS.values() for k in keys)
+
+
+def _known_only(record: dict[str, Any]) -> dict[str, Any]:
+    """``record`` without the keys no field reads (a Mesh answer may carry more than we ask)."""
+    return {k: v for k, v in record.items() if k in _RECORD_KEY_SET}
+
+
+class _FileChecker:
+    """The strict checks a local file gets on top of the model: known keys only, no key given
+    twice under two names, ``agenda`` present. Keys starting with ``_`` or ``x-`` are left for
+    comments, as in scenario files."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = path
+
+    def fail(self, field: str | None, message: str) -> NoReturn:
+        raise ContextFileError(self.path, field, message)
+
+    def keys(self, obj: dict[str, Any], fields: dict[str, tuple[str, ...]], prefix: str) -> None:
+        known = [keys[0] for keys in fields.values()]
+        accepted = {k for keys in fields.values() for k in keys}
+        for key in obj:
+            if key in accepted or key.startswith(("_", "x-")):
+                continue
+            close = difflib.get_close_matches(key, sorted(accepted), n=1, cutoff=0.75)
+            hint = f'did you mean "{close[0]}"? ' if close else ""
+            self.fail(prefix + key, f"is not a known field ({hint}known: {', '.join(known)})")
+        for keys in fields.values():
+            given = [k for k in keys if k in obj]
+            if len(given) > 1:
+                self.fail(prefix + given[1], f'names the same field as "{prefix}{given[0]}"; give only one')
+
+    def unwrap(self, raw: Any) -> tuple[Any, str]:
+        """The record inside a saved Mesh answer, and the prefix naming its fields."""
+        if isinstance(raw, dict) and isinstance(raw.get("data"), dict) and "assistant" in raw["data"]:
+            self.keys(raw, {"data": ("data",), "extensions": ("extensions",)}, "")
+            self.keys(raw["data"], {"assistant": ("assistant",)}, "data.")
+            return raw["data"]["assistant"], "data.assistant"
+        if isinstance(raw, dict) and "assistant" in raw and isinstance(raw["assistant"], (dict, type(None))):
+            self.keys(raw, {"assistant": ("assistant",)}, "")
+            return raw["assistant"], "assistant"
+        return raw, ""
+
+    def record(self, record: Any, where: str) -> None:
+        prefix = f"{where}." if where else ""
+        if not isinstance(record, dict):
+            got = "null, a Mesh \"not found\" answer" if record is None else _json_type(record)
+            self.fail(where or None, f"must be a JSON object with the assistant record (got {got})")
+        self.keys(record, _RECORD_KEYS, prefix)
+        if record.get("agenda") is None:
+            self.fail(prefix + "agenda", 'is required: a list of {"title", "timeboxMs"} ([] for none)')
+        if isinstance(record["agenda"], list):
+            for i, item in enumerate(record["agenda"]):
+                if isinstance(item, dict):
+                    self.keys(item, _AGENDA_KEYS, f"{prefix}agenda[{i}].")
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    return {str: "a string", list: "an array"}.get(type(value), type(value).__name__)
+
+
 def load_context_file(
-    path: str | os.PathLike[str], *, assistant_id: str | None = None, tenant_id: str | None = None
+    path: str | os.PathLike[str],
+    *,
+    assistant_id: str | None = None,
+    tenant_id: str | None = None,
+    tenant_explicit: bool = False,
 ) -> AssistantContext:
-    """Read an :class:`AssistantContext` from a JSON file (Mesh answer shapes accepted too).
+    """Read an :class:`AssistantContext` from a JSON file, strictly (Mesh answer shapes accepted too).
 
     The file holds the assistant object (``{"assistantId", "tenantId", "modelConfig",
     "behaviorTemplate", "agenda": [{"title", "timeboxMs"}]}``), or a GraphQL answer
-    (``{"data": {"assistant": {...}}}``), or ``{"assistant": {...}}``. ``assistant_id`` and
-    ``tenant_id`` fill ids the file leaves out.
+    (``{"data": {"assistant": {...}}}``), or ``{"assistant": {...}}``. ``agenda`` is required (the
+    one field the session uses; ``[]`` for none); ``modelConfig`` and ``behaviorTemplate`` are
+    optional. ``assistant_id`` and ``tenant_id`` fill ids the file leaves out. Unlike a Mesh
+    answer, a file may not hold keys the bot does not read: a misspelled key would otherwise be
+    dropped silently (``_`` and ``x-`` keys are left for comments).
+
+    Args:
+        tenant_explicit: the tenant id was given (flag, env or request body): a file for another
+            tenant is refused, as a Mesh answer is.
 
     Raises:
-        ContextFileError: unreadable file, bad JSON, or a field that fails validation (named).
+        ContextFileError: unreadable file, bad JSON, an unknown or missing key, a field that fails
+            validation, or another tenant (each named, on one line).
     """
     p = Path(path)
     try:
@@ -189,19 +288,22 @@ def load_context_file(
         raw = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ContextFileError(path, None, f"is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
-    record = _unwrap(raw)
-    if not isinstance(record, dict):
-        raise ContextFileError(path, None, "must hold a JSON object with the assistant record")
+    check = _FileChecker(path)
+    record, where = check.unwrap(raw)
+    check.record(record, where)
     record = dict(record)
-    if assistant_id and not any(k in record for k in ("assistantId", "id", "assistant_id")):
+    if assistant_id and not any(k in record for k in _RECORD_KEYS["assistant_id"]):
         record["assistantId"] = assistant_id
-    if tenant_id and not any(k in record for k in ("tenantId", "tenant_id")):
+    if tenant_id and not any(k in record for k in _RECORD_KEYS["tenant_id"]):
         record["tenantId"] = tenant_id
     try:
         ctx = AssistantContext.model_validate(record)
     except ValidationError as exc:
         err = exc.errors(include_url=False)[0]
-        raise ContextFileError(path, _field_path(tuple(err.get("loc", ()))) or None, _lower_first(err["msg"])) from None
+        raise ContextFileError(path, _field_path(tuple(err.get("loc", ())), where) or None, _lower_first(err["msg"])) from None
+    if tenant_explicit and tenant_id and ctx.tenant_id != tenant_id:
+        key = next(k for k in _RECORD_KEYS["tenant_id"] if k in record)
+        check.fail(f"{where}.{key}" if where else key, f"is {ctx.tenant_id!r}, another tenant than the given {tenant_id!r}")
     return ctx.model_copy(update={"source": "file"})
 
 
@@ -260,12 +362,14 @@ class _Failure(Exception):
 
 
 def _parse_assistant(record: Any, *, where: str) -> AssistantContext:
+    """A Mesh answer's assistant record, read tolerantly: a server may add fields (unknown keys,
+    also inside agenda items, are ignored); the ones we read must be valid."""
     if record is None:
         raise _Failure(f"{where}: assistant not found", retryable=False, final=True)
     if not isinstance(record, dict):
         raise _Failure(f"{where}: answer has the wrong shape (assistant is not an object)", retryable=False)
     try:
-        return AssistantContext.model_validate(record)
+        return AssistantContext.model_validate(_known_only(record))
     except ValidationError as exc:
         err = exc.errors(include_url=False)[0]
         field = _field_path(tuple(err.get("loc", ())))
@@ -464,7 +568,11 @@ async def resolve_context(
     """The session's context: Mesh when ``mesh_url`` is set, else the file, else the defaults.
 
     ``tenant_explicit``: the tenant id was given by the operator (flag, env or request body), so a
-    Mesh answer for another tenant is refused; otherwise the fetched tenant id is used.
+    Mesh answer or a file for another tenant is refused; otherwise the record's tenant id is kept.
+
+    Raises:
+        ContextFetchError: Mesh failed or answered for another assistant or tenant (exit 3).
+        ContextFileError: the file is unusable or for another tenant (exit 2).
     """
     if mesh_url:
         return await fetch_context(
@@ -476,5 +584,5 @@ async def resolve_context(
             **fetch_kwargs,
         )
     if assistant_file:
-        return load_context_file(assistant_file, assistant_id=assistant_id, tenant_id=tenant_id)
+        return load_context_file(assistant_file, assistant_id=assistant_id, tenant_id=tenant_id, tenant_explicit=tenant_explicit)
     return default_context(assistant_id, tenant_id)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import subprocess
 import sys
 import threading
 import time
@@ -312,6 +314,31 @@ def test_an_answer_for_another_tenant_is_refused_when_the_tenant_was_given(mesh:
     assert fetch(mesh, tenant_id="tenant-1").tenant_id == "tenant-1"
 
 
+def test_a_mesh_answer_may_carry_fields_the_bot_does_not_read(mesh: MeshStub) -> None:
+    extra = {**ASSISTANT, "owner": "ops", "source": "mesh-admin", "agenda": [{"title": "Intro", "timeboxMs": 1000, "color": "red"}]}
+    mesh.graphql = [Reply(200, {"data": {"assistant": extra}})]
+    ctx = fetch(mesh)
+    assert ctx.source == "mesh-graphql" and [(a.title, a.timebox_ms) for a in ctx.agenda] == [("Intro", 1000)]
+
+
+@pytest.mark.parametrize("via", ["graphql", "rest"])
+def test_a_mesh_assistant_of_another_tenant_is_refused_only_when_the_tenant_was_given(mesh: MeshStub, via: str) -> None:
+    if via == "rest":
+        mesh.graphql = [Reply(500, "down")]
+
+    def resolve(explicit: bool) -> AssistantContext:
+        return asyncio.run(
+            resolve_context(assistant_id="asst-1", tenant_id="tenant-2", mesh_url=mesh.url, mesh_token=TOKEN,
+                            tenant_explicit=explicit, attempts=1)
+        )
+
+    with pytest.raises(ContextFetchError) as info:
+        resolve(True)
+    assert not info.value.retryable and "belongs to another tenant than 'tenant-2'" in str(info.value)
+    assert "\n" not in str(info.value) and TOKEN not in str(info.value)
+    assert resolve(False).tenant_id == "tenant-1"  # not given: the record's tenant is kept
+
+
 def test_an_answer_for_another_assistant_is_refused(mesh: MeshStub) -> None:
     mesh.graphql = [Reply(200, {"data": {"assistant": {**ASSISTANT, "id": "asst-9"}}})]
     assert "expected 'asst-1'" in str(fetch_error(mesh))
@@ -356,9 +383,19 @@ def test_context_file_is_read(tmp_path: Path) -> None:
 
 
 def test_context_file_may_hold_a_mesh_answer_and_lack_ids(tmp_path: Path) -> None:
-    path = write(tmp_path, {"data": {"assistant": {"behaviorTemplate": "Be brief."}}})
+    path = write(tmp_path, {"data": {"assistant": {"behaviorTemplate": "Be brief.", "agenda": []}}})
     ctx = load_context_file(path, assistant_id="a", tenant_id="t")
     assert (ctx.assistant_id, ctx.tenant_id, ctx.behavior_template) == ("a", "t", "Be brief.")
+
+
+def test_context_file_keeps_comment_keys_and_nulls_of_a_saved_mesh_answer(tmp_path: Path) -> None:
+    doc = {"_comment": "standup", "x-owner": "ops", "data": {"assistant": {**ASSISTANT, "modelConfig": None, "behaviorTemplate": None}}}
+    ctx = load_context_file(write(tmp_path, doc))
+    assert ctx.model == {} and ctx.behavior_template == "" and len(ctx.agenda) == 2
+
+
+KNOWN = "(known: assistantId, tenantId, modelConfig, behaviorTemplate, agenda)"
+IDS = {"assistantId": "a", "tenantId": "t"}
 
 
 @pytest.mark.parametrize(
@@ -366,11 +403,30 @@ def test_context_file_may_hold_a_mesh_answer_and_lack_ids(tmp_path: Path) -> Non
     [
         ({"assistantId": "a", "tenantId": "t", "agenda": [{"title": "x", "timeboxMs": 0}]}, 'ctx.json: "agenda[0].timeboxMs" input should be greater than 0'),
         ({"assistantId": "a", "tenantId": "t", "agenda": "soon"}, 'ctx.json: "agenda" input should be a valid list'),
-        ({"tenantId": "t"}, 'ctx.json: "assistantId" field required'),
+        ({"tenantId": "t", "agenda": []}, 'ctx.json: "assistantId" field required'),
         ("{oops", "ctx.json: is not valid JSON (line 1, column 2"),
-        ("[1]", "ctx.json: must hold a JSON object"),
+        ("[1]", "ctx.json: must be a JSON object with the assistant record (got an array)"),
+        # strict: what a Mesh answer may carry, a file may not
+        ({"foo": 1}, f'ctx.json: "foo" is not a known field {KNOWN}'),
+        ({**IDS, "agendaa": []}, 'ctx.json: "agendaa" is not a known field (did you mean "agenda"? known: '),
+        ({**IDS, "agenda": [], "source": "mesh-graphql"}, 'ctx.json: "source" is not a known field'),
+        ({**IDS, "agenda": [{"title": "x", "timeBoxMs": 1}]}, 'ctx.json: "agenda[0].timeBoxMs" is not a known field (did you mean "timeboxMs"? known: title, timeboxMs)'),
+        ({"data": {"assistant": {**IDS, "agenda": [], "owner": "ops"}}}, f'ctx.json: "data.assistant.owner" is not a known field {KNOWN}'),
+        ({"data": {"assistant": {**IDS, "agenda": []}}, "errors": []}, 'ctx.json: "errors" is not a known field (known: data, extensions)'),
+        ({"assistant": {**IDS, "agenda": [{"title": "x", "timeboxMs": -1}]}}, 'ctx.json: "assistant.agenda[0].timeboxMs" input should be greater than 0'),
+        ({"id": "a", "assistantId": "b", "tenantId": "t", "agenda": []}, 'ctx.json: "id" names the same field as "assistantId"; give only one'),
+        # required: the agenda is what the session uses from the context ([] says "none")
+        ({}, 'ctx.json: "agenda" is required: a list of {"title", "timeboxMs"} ([] for none)'),
+        ({**IDS, "behaviorTemplate": "Be brief."}, 'ctx.json: "agenda" is required'),
+        ({**IDS, "agenda": None}, 'ctx.json: "agenda" is required'),
+        ({"data": {"assistant": None}}, 'ctx.json: "data.assistant" must be a JSON object with the assistant record (got null, a Mesh "not found" answer)'),
     ],
-    ids=["timebox-zero", "agenda-not-list", "no-assistant-id", "bad-json", "not-object"],
+    ids=[
+        "timebox-zero", "agenda-not-list", "no-assistant-id", "bad-json", "not-object",
+        "no-assistant-field-at-all", "misspelled-key", "internal-source-key", "misspelled-agenda-key",
+        "unknown-key-in-mesh-answer", "unknown-wrapper-key", "field-path-inside-wrapper", "same-field-twice",
+        "empty-object", "no-agenda", "agenda-null", "not-found-answer",
+    ],
 )
 def test_context_file_errors_name_the_file_and_field(tmp_path: Path, doc: Any, message: str) -> None:
     path = write(tmp_path, doc)
@@ -378,6 +434,33 @@ def test_context_file_errors_name_the_file_and_field(tmp_path: Path, doc: Any, m
         load_context_file(path)
     assert str(info.value).replace(str(tmp_path) + "/", "").startswith(message)
     assert info.value.exit_code == 2 and "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("doc", "explicit", "outcome"),
+    [
+        ({"assistantId": "a", "tenantId": "t-2", "agenda": []}, True, '"tenantId" is \'t-2\', another tenant than the given \'t-1\''),
+        ({"data": {"assistant": {"id": "a", "tenant_id": "t-2", "agenda": []}}}, True, '"data.assistant.tenant_id" is \'t-2\', another tenant than the given \'t-1\''),
+        ({"assistantId": "a", "tenantId": "t-2", "agenda": []}, False, "t-2"),
+        ({"assistantId": "a", "tenantId": "t-1", "agenda": []}, True, "t-1"),
+        ({"assistantId": "a", "agenda": []}, True, "t-1"),
+    ],
+    ids=["other-tenant-given", "other-tenant-given-in-mesh-answer", "other-tenant-not-given", "same-tenant", "no-tenant-in-file"],
+)
+def test_a_context_file_of_another_tenant_is_refused_when_the_tenant_was_given(
+    tmp_path: Path, doc: Any, explicit: bool, outcome: str
+) -> None:
+    path = write(tmp_path, doc)
+
+    def resolve() -> AssistantContext:
+        return asyncio.run(resolve_context(assistant_id="a", tenant_id="t-1", assistant_file=path, tenant_explicit=explicit))
+
+    if outcome.startswith('"'):
+        with pytest.raises(ContextFileError) as info:
+            resolve()
+        assert str(info.value) == f"{path}: {outcome}" and info.value.exit_code == 2
+    else:
+        assert resolve().tenant_id == outcome
 
 
 def test_a_missing_context_file_is_one_line(tmp_path: Path) -> None:
@@ -392,13 +475,37 @@ def test_defaults_without_mesh_or_file() -> None:
 
 
 def test_resolve_prefers_mesh_then_file(tmp_path: Path, mesh: MeshStub) -> None:
-    path = write(tmp_path, {"assistantId": "asst-1", "tenantId": "tenant-1"})
+    path = write(tmp_path, {"assistantId": "asst-1", "tenantId": "tenant-1", "agenda": []})
     from_file = asyncio.run(resolve_context(assistant_id="asst-1", tenant_id="tenant-1", assistant_file=path))
     assert from_file.source == "file"
     from_mesh = asyncio.run(
         resolve_context(assistant_id="asst-1", tenant_id="tenant-1", mesh_url=mesh.url, mesh_token=TOKEN, assistant_file=path, tenant_explicit=True)
     )
     assert from_mesh.source == "mesh-graphql"
+
+
+@pytest.mark.parametrize(
+    ("doc", "error"),
+    [
+        ({"assistantId": "asst-1", "tenantId": "t-1", "agendaa": []}, '"agendaa" is not a known field (did you mean "agenda"?'),
+        ({"assistantId": "asst-1", "tenantId": "t-2", "agenda": []}, "\"tenantId\" is 't-2', another tenant than the given 't-1'"),
+    ],
+    ids=["misspelled-key", "other-tenant"],
+)
+def test_the_cli_refuses_a_bad_context_file_in_one_line(tmp_path: Path, doc: Any, error: str) -> None:
+    path = write(tmp_path, doc)
+    env = {k: v for k, v in os.environ.items() if not k.upper().startswith(("BOT_", "MESH_", "ROOM_URL", "DAILY_", "TENANT_ID", "ASSISTANT_ID", "OPENAI_"))}
+    env["PYTHONPATH"] = str(ROOT)
+    proc = subprocess.run(
+        [sys.executable, "-m", "bot", "--speed", "0", "--view", "off", "--assistant-file", str(path), "--tenant-id", "t-1"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip().splitlines()[-1].startswith(f"error: {path}: {error}")
+    assert "Traceback" not in proc.stderr
+    topics = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [t["topic"] for t in topics] == ["assistant.session.started", "assistant.session.failed"]
+    assert topics[-1]["payload"]["stage"] == "context_fetch" and error in topics[-1]["payload"]["error"]
 
 
 def test_the_stub_server_stops_by_itself() -> None:
