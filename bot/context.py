@@ -301,6 +301,9 @@ def load_context_file(
     except ValidationError as exc:
         err = exc.errors(include_url=False)[0]
         raise ContextFileError(path, _field_path(tuple(err.get("loc", ())), where) or None, _lower_first(err["msg"])) from None
+    if assistant_id and ctx.assistant_id != assistant_id:  # the session's envelopes name assistant_id
+        key = next(k for k in _RECORD_KEYS["assistant_id"] if k in record)
+        check.fail(f"{where}.{key}" if where else key, f"is {ctx.assistant_id!r}, another assistant than this session's {assistant_id!r}")
     if tenant_explicit and tenant_id and ctx.tenant_id != tenant_id:
         key = next(k for k in _RECORD_KEYS["tenant_id"] if k in record)
         check.fail(f"{where}.{key}" if where else key, f"is {ctx.tenant_id!r}, another tenant than the given {tenant_id!r}")
@@ -575,6 +578,10 @@ async def resolve_context(
         ContextFileError: the file is unusable or for another tenant (exit 2).
     """
     if mesh_url:
+        if assistant_file:
+            from loguru import logger
+
+            logger.warning(f"{assistant_file}: not read, MESH_URL is set (the context comes from Mesh)")
         return await fetch_context(
             assistant_id,
             mesh_url=mesh_url,

@@ -478,10 +478,18 @@ def test_resolve_prefers_mesh_then_file(tmp_path: Path, mesh: MeshStub) -> None:
     path = write(tmp_path, {"assistantId": "asst-1", "tenantId": "tenant-1", "agenda": []})
     from_file = asyncio.run(resolve_context(assistant_id="asst-1", tenant_id="tenant-1", assistant_file=path))
     assert from_file.source == "file"
-    from_mesh = asyncio.run(
-        resolve_context(assistant_id="asst-1", tenant_id="tenant-1", mesh_url=mesh.url, mesh_token=TOKEN, assistant_file=path, tenant_explicit=True)
-    )
+    from loguru import logger
+
+    warnings: list[str] = []
+    sink = logger.add(lambda message: warnings.append(str(message)), level="WARNING")
+    try:
+        from_mesh = asyncio.run(
+            resolve_context(assistant_id="asst-1", tenant_id="tenant-1", mesh_url=mesh.url, mesh_token=TOKEN, assistant_file=path, tenant_explicit=True)
+        )
+    finally:
+        logger.remove(sink)
     assert from_mesh.source == "mesh-graphql"
+    assert any("not read, MESH_URL is set" in w for w in warnings), "a file that is ignored is said to be"
 
 
 @pytest.mark.parametrize(
@@ -489,15 +497,16 @@ def test_resolve_prefers_mesh_then_file(tmp_path: Path, mesh: MeshStub) -> None:
     [
         ({"assistantId": "asst-1", "tenantId": "t-1", "agendaa": []}, '"agendaa" is not a known field (did you mean "agenda"?'),
         ({"assistantId": "asst-1", "tenantId": "t-2", "agenda": []}, "\"tenantId\" is 't-2', another tenant than the given 't-1'"),
+        ({"assistantId": "asst-9", "agenda": []}, "\"assistantId\" is 'asst-9', another assistant than this session's 'asst-1'"),
     ],
-    ids=["misspelled-key", "other-tenant"],
+    ids=["misspelled-key", "other-tenant", "other-assistant"],
 )
 def test_the_cli_refuses_a_bad_context_file_in_one_line(tmp_path: Path, doc: Any, error: str) -> None:
     path = write(tmp_path, doc)
     env = {k: v for k, v in os.environ.items() if not k.upper().startswith(("BOT_", "MESH_", "ROOM_URL", "DAILY_", "TENANT_ID", "ASSISTANT_ID", "OPENAI_"))}
     env["PYTHONPATH"] = str(ROOT)
     proc = subprocess.run(
-        [sys.executable, "-m", "bot", "--speed", "0", "--view", "off", "--assistant-file", str(path), "--tenant-id", "t-1"],
+        [sys.executable, "-m", "bot", "--speed", "0", "--view", "off", "--assistant-file", str(path), "--tenant-id", "t-1", "--assistant-id", "asst-1"],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
     )
     assert proc.returncode == 2, proc.stderr
