@@ -1,8 +1,9 @@
 """All settings of the bot, in one place: flags, environment and ``.env`` read the same fields.
 
-``python -m bot --help``, ``.env.example`` and docs/configuration.md are rendered from this class
-(``python -m bot.settings --env-example`` rewrites ``.env.example``; a test checks it is fresh).
-Secrets are ``SecretStr`` so they never print by accident.
+``python -m bot --help``, ``.env.example`` and the settings table of docs/deploy.md are rendered
+from this class (``python -m bot.settings --env-example`` rewrites ``.env.example``,
+``--write-docs`` the table; tests check both are fresh). Secrets are ``SecretStr`` so they never
+print by accident.
 """
 
 from __future__ import annotations
@@ -197,9 +198,65 @@ def render_env_example() -> str:
     return "\n".join(lines)
 
 
-if __name__ == "__main__":
-    if sys.argv[1:] == ["--env-example"]:
+DOCS_TABLE_START = "<!-- settings-table:start -->"
+DOCS_TABLE_END = "<!-- settings-table:end -->"
+DOCS_PAGE = Path("docs/deploy.md")
+"""The page holding the table, relative to the repository (where ``python -m bot.settings`` runs)."""
+
+
+def render_settings_table() -> str:
+    """The Markdown table of every setting: variable, flag, default (never a secret's) and doc."""
+    lines = ["| variable | flag | default | what it does |", "|---|---|---|---|"]
+    for name, field in Settings.model_fields.items():
+        doc = (field.description or "").replace("|", "\\|")
+        lines.append(f"| `{env_name(name)}` | `{cli_settings.flag_name(name)}` | {_table_default(name, field.default)} | {doc} |")
+    return "\n".join(lines)
+
+
+def _table_default(name: str, default: object) -> str:
+    if name in SECRET_FIELDS:
+        return "*secret*"
+    if default is None:
+        return "—"
+    if isinstance(default, bool):
+        return f"`{str(default).lower()}`"
+    if isinstance(default, float):
+        return f"`{default:g}`"
+    return f"`{default}`"
+
+
+def with_settings_table(page: str) -> str:
+    """``page`` with the text between the settings-table markers replaced by :func:`render_settings_table`.
+
+    Raises:
+        ValueError: the page lacks the markers (or has them out of order).
+    """
+    start, end = page.find(DOCS_TABLE_START), page.find(DOCS_TABLE_END)
+    if start < 0 or end < start:
+        raise ValueError(f"no {DOCS_TABLE_START} ... {DOCS_TABLE_END} block")
+    head = page[: start + len(DOCS_TABLE_START)]
+    return f"{head}\n{render_settings_table()}\n{page[end:]}"
+
+
+USAGE = """usage: python -m bot.settings --env-example | --docs-table | --write-docs
+  --env-example  rewrite .env.example
+  --docs-table   print the settings table (Markdown) on stdout
+  --write-docs   rewrite the table between the settings-table markers of docs/deploy.md"""
+
+
+def main(argv: list[str]) -> int:
+    """``python -m bot.settings``: render the files made from this class (run from the repository)."""
+    if argv == ["--env-example"]:
         Path(".env.example").write_text(render_env_example(), encoding="utf-8")
+    elif argv == ["--docs-table"]:
+        print(render_settings_table())
+    elif argv == ["--write-docs"]:
+        DOCS_PAGE.write_text(with_settings_table(DOCS_PAGE.read_text(encoding="utf-8")), encoding="utf-8")
     else:
-        print("usage: python -m bot.settings --env-example", file=sys.stderr)
-        sys.exit(2)
+        print(USAGE, file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

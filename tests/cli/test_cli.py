@@ -171,3 +171,15 @@ def test_the_live_view_leaves_envelopes_on_a_stdout_that_is_not_a_terminal() -> 
     topics = [json.loads(line)["topic"] for line in proc.stdout.splitlines()]
     assert topics[0] == "assistant.session.started" and topics[-1] == "assistant.session.ended"
     assert topics.count("assistant.session.started") == 1
+
+
+def test_the_settings_table_in_docs_deploy_is_fresh_and_hides_secret_defaults() -> None:
+    """docs/deploy.md's table of settings is rendered from ``Settings``, one row per setting."""
+    from bot.settings import SECRET_FIELDS, render_settings_table, with_settings_table
+
+    page = (REPO / "docs" / "deploy.md").read_text(encoding="utf-8")
+    assert with_settings_table(page) == page, "run `python -m bot.settings --write-docs`"
+    rows = {line.split("|")[1].strip(" `"): line for line in render_settings_table().splitlines()[2:]}
+    assert list(rows) == [env_name(name) for name in Settings.model_fields]
+    for name in SECRET_FIELDS:
+        assert rows[env_name(name)].split("|")[3].strip() == "*secret*"
