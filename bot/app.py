@@ -312,6 +312,9 @@ class Session:
         except asyncio.CancelledError:
             if not self._stopping:
                 raise
+            task = asyncio.current_task()
+            if task is not None:
+                task.uncancel()  # our own cancel (end() during start-up), handled here
             logger.info(f"start-up abandoned ({self.end_reason})")
         finally:  # the signal handlers stay until the end is published (release_signals)
             if self.room is not None and hasattr(self.room, "close"):
@@ -366,6 +369,11 @@ class Session:
                 watcher.cancel()
             if deadline is not None:
                 deadline.cancel()
+
+    @property
+    def stopping(self) -> bool:
+        """An end was asked for (signal, room empty, max duration, idle, stdout closed)."""
+        return self._stopping
 
     def release_signals(self) -> None:
         """Give SIGTERM/SIGINT back, once ``assistant.session.ended`` (or failed) is out.
@@ -442,9 +450,19 @@ async def run_session_async(
             await session.run(started.room_id)
         except PrismError:
             raise
+        except asyncio.CancelledError:  # the host cancelled the session (Pipecat Cloud's time limit, its shutdown)
+            if not (session.bus.per_topic[Topic.ASSISTANT_SESSION_ENDED] or session.bus.per_topic[Topic.ASSISTANT_SESSION_FAILED]):
+                session.end_reason = "cancelled"
+                session.finish()
+            raise
         except Exception as exc:
             session._fail("pipeline", exc)
             raise
+        # the host's cancel, which Pipecat's WorkerRunner.run() swallows (the session's own cancel,
+        # end() during start-up, is uncancelled where it is handled)
+        cancelled = _cancel_requested()
+        if cancelled and not session.stopping:
+            session.end_reason = "cancelled"
         session.finish()
     finally:
         if forwarding is not None:
@@ -452,7 +470,14 @@ async def run_session_async(
         if view is not None:
             view.close()
         session.release_signals()
+    if cancelled:
+        raise asyncio.CancelledError  # honour it now that the end is out: the host asked this task to stop
     return 0
+
+
+def _cancel_requested() -> bool:
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
 
 
 def run(settings: "Settings", *, started_at: float, started: Started) -> int:

@@ -154,6 +154,7 @@ async def run_bot(runner_args: Any) -> int:
     scrub = _scrubber(runner_args)
     logger.configure(patcher=log_patcher(scrub))  # every sink, the base image's included
     settings = None
+    running = False
     try:
         settings, body = settings_from_runner_args(runner_args)
         from bot.settings import SECRET_FIELDS
@@ -162,10 +163,11 @@ async def run_bot(runner_args: Any) -> int:
         from bot.app import run_session_async
 
         # the base image's server owns the process signals; stdout is the container log
+        running = True
         code = await run_session_async(settings, session_id=getattr(runner_args, "session_id", None), handle_signals=False)
         return int(code or 0)
     except PrismError as exc:
-        logger.error(scrub(f"session not started: {exc}"))
+        logger.error(scrub(f"session failed: {exc}" if running else f"session not started: {exc}"))
         return exc.exit_code
     except Exception as exc:  # the base image would log the raw text; log it scrubbed instead
         logger.error(scrub(f"session failed: {type(exc).__name__}: {exc}"))

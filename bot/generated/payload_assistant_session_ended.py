@@ -17,7 +17,7 @@ class AssistantSessionEnded(TopicModel):
 
     TOPIC: ClassVar[Topic] = Topic.ASSISTANT_SESSION_ENDED
 
-    reason: Literal["signal", "room_empty", "max_duration", "idle_timeout", "error", "completed"] = Field(description='Why the session ended.')
+    reason: Literal["signal", "room_empty", "max_duration", "idle_timeout", "cancelled", "error", "completed"] = Field(description="Why the session ended: cancelled = the host cancelled it (Pipecat Cloud's session time limit or its shutdown).")
     duration_ms: Annotated[int, Field(ge=0)] = Field(alias='durationMs', description='Wall-clock duration of the session.')
     published: Annotated[int, Field(ge=0)] = Field(description='Envelopes published in the session, this one excluded.')
     dropped: Annotated[int, Field(ge=0)] = Field(description='Envelopes dropped by declared policy (sampling, size, bounded buffers).')

@@ -4,7 +4,7 @@
 
 from enum import StrEnum
 
-SPEC_VERSION = 'sha256:834aa3f4057a30dacdf22562925b2a91504d89e52416032f45ea805b56b01917'
+SPEC_VERSION = 'sha256:94521eb3c0ac065944479798272d700cd7d4061f2b912fa16908ed4c2117357b'
 """Hash of the spec this code was generated from (see docs/events.md)."""
 
 

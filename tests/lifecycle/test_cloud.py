@@ -182,3 +182,33 @@ def test_readyz_without_any_session_does_not_import_the_cloud_module() -> None:
     code = "import bot, sys; print(bot.readyz(), 'bot.cloud' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60, check=True).stdout
     assert out.strip() == "{'ready': True, 'sessions': 0} False"
+
+
+CANCEL_MID_ROOM = """
+import asyncio, sys
+from bot.app import run_session_async
+from bot.settings import Settings
+
+async def main():
+    task = asyncio.create_task(run_session_async(Settings(speed=1.0, view="off"), handle_signals=False, session_id="s-1"))
+    await asyncio.sleep(1.5)
+    task.cancel()  # what the base image does at the platform's session time limit
+    try:
+        await task
+    except asyncio.CancelledError:
+        print("cancellation honoured", file=sys.stderr)
+
+asyncio.run(main())
+"""
+
+
+@pytest.mark.slow
+def test_a_session_the_host_cancels_publishes_its_end_and_stays_cancelled(tmp_path: Path) -> None:
+    env = {k: v for k, v in __import__("os").environ.items() if not k.startswith(("BOT_", "ROOM_URL", "DAILY_"))}
+    proc = subprocess.run([sys.executable, "-c", CANCEL_MID_ROOM], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "cancellation honoured" in proc.stderr
+    envelopes = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert envelopes[0]["topic"] == "assistant.session.started"
+    assert envelopes[-1]["topic"] == "assistant.session.ended" and envelopes[-1]["payload"]["reason"] == "cancelled"
+    assert [e["meta"]["seq"] for e in envelopes] == list(range(1, len(envelopes) + 1))

@@ -60,7 +60,7 @@ export const registry = {
       "sampled": false
     }
   },
-  "specVersion": "sha256:834aa3f4057a30dacdf22562925b2a91504d89e52416032f45ea805b56b01917",
+  "specVersion": "sha256:94521eb3c0ac065944479798272d700cd7d4061f2b912fa16908ed4c2117357b",
   "topics": {
     "assistant.room.join.failed": {
       "description": "One join attempt failed.",
@@ -265,12 +265,13 @@ export const registry = {
             "type": "integer"
           },
           "reason": {
-            "description": "Why the session ended.",
+            "description": "Why the session ended: cancelled = the host cancelled it (Pipecat Cloud's session time limit or its shutdown).",
             "enum": [
               "signal",
               "room_empty",
               "max_duration",
               "idle_timeout",
+              "cancelled",
               "error",
               "completed"
             ],
