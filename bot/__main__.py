@@ -48,28 +48,16 @@ def load_settings(argv: Sequence[str] | None) -> Settings:
 
 
 STARTUP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
-
-
-class _Terminated(KeyboardInterrupt):
-    """SIGTERM before the session installs its own handlers: handled like Ctrl-C."""
-
-
-_terminated = False
-
-
-def _terminate(signum: int, _frame: Any) -> None:
-    global _terminated
-    if not _terminated:  # once: a second SIGTERM must not interrupt the handling of the first
-        _terminated = True
-        raise _Terminated(signum)
+"""Blocked from the first line of ``main`` until the session takes them on its event loop
+(``Session.install_signals``): one that comes during start-up waits, then ends the session like
+any other (``assistant.session.ended``, reason ``signal``), after what was published is on
+record. Without this, a signal could land between the first envelope going out and the code
+that knows it went out, or reach asyncio's own SIGINT handler, which reports ``cancelled``."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else list(argv)
     debug = "--debug" in args
-    signal.signal(signal.SIGTERM, _terminate)  # until the session's own handlers take over
-    # A signal during start-up waits until what was published is on record (the first line can be
-    # out before publish_started returns), then interrupts: the session's end follows its start.
     signal.pthread_sigmask(signal.SIG_BLOCK, STARTUP_SIGNALS)
     booted = settings = started = None
     try:
@@ -83,15 +71,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         started = begin(settings, claim_stdout=True, live_view=wants_live_view(settings.view), booted=booted)
         from bot.app import run
 
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, STARTUP_SIGNALS)
-        code = run(settings, started_at=START, started=started)
+        code = run(settings, started_at=START, started=started)  # the session unblocks the signals
         _ignore_signals_while_exiting()
         return code
-    except KeyboardInterrupt as exc:  # SIGINT or SIGTERM while starting: the session ends, reason signal
-        _ignore_signals_while_exiting()  # a second one does not cut the end short
+    except KeyboardInterrupt:  # not from a signal (they are the session's): still end what was published
+        _ignore_signals_while_exiting()
         if _finish_unended(booted, started, lambda bus: _ended_by_signal(bus)):
             return 0
-        return 128 + (signal.SIGTERM if isinstance(exc, _Terminated) else signal.SIGINT)
+        return 128 + signal.SIGINT
     except Exception as exc:  # the one place a user-caused error becomes one line
         _ignore_signals_while_exiting()  # ending anyway: no signal cuts the report short
         from bot.errors import PrismError
@@ -129,10 +116,9 @@ def _ignore_signals_while_exiting() -> None:
 
 
 def _ended_by_signal(bus: Any) -> Any:
-    from bot.generated import AssistantSessionEnded
+    from bot.startup import session_ended
 
-    uptime_ms = int((time.monotonic() - START) * 1000)
-    return AssistantSessionEnded(reason="signal", duration_ms=uptime_ms, published=bus.published, dropped=bus.dropped)
+    return session_ended(bus, "signal", started_at=START)
 
 
 def _failed_config(error: str) -> Any:

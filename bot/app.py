@@ -25,18 +25,20 @@ from bot.generated import (
     AssistantRoomJoinFailed,
     AssistantRoomJoinRequested,
     AssistantRoomJoinSucceeded,
-    AssistantSessionEnded,
     AssistantSessionFailed,
     BotHealthHeartbeat,
     Topic,
 )
 from bot.secrets import SecretScrubber, log_patcher, scrubber_from_env, scrubbing_sink
-from bot.startup import DEMO_SCENARIO, Started, begin
+from bot.startup import DEMO_SCENARIO, Started, begin, session_ended
 
 if TYPE_CHECKING:
     from bot.context import AssistantContext
     from bot.policy import InboundRateLimiter, LoadedPolicy
     from bot.settings import Settings
+
+SIGNALS = (signal.SIGTERM, signal.SIGINT)
+"""The signals that end a session gracefully (a second one cancels at once)."""
 
 GRACE_SECS = 1.5
 """After a stop request, how long the pipeline may take to flush before it is cancelled (exit < 3 s)."""
@@ -83,7 +85,7 @@ class Session:
         self._main_task: asyncio.Task[Any] | None = None
         self._stopping = False
         self._ran = False
-        self._signals_before: dict[signal.Signals, Any] = {}
+        self._failed = False
         self.bus.subscribe("room.participant.*", self._count_participants)
 
     # ---- small helpers
@@ -98,6 +100,7 @@ class Session:
         return int((time.monotonic() - self.started_at) * 1000)
 
     def _fail(self, stage: str, exc: BaseException, *, retryable: bool = False) -> None:
+        self._failed = True
         self.bus.publish(AssistantSessionFailed(stage=stage, error=self.scrub(str(exc))[:500] or type(exc).__name__, retryable=retryable))  # type: ignore[arg-type]
 
     def media_now_ms(self) -> int:
@@ -125,13 +128,18 @@ class Session:
 
     def end(self, reason: str) -> None:
         """End gracefully: session totals are emitted and queues flushed within ``GRACE_SECS``,
-        then the worker is cancelled. Before the pipeline exists, the start-up is abandoned."""
-        if self._stopping or self._ran:  # after run() the end is being published anyway
+        then the worker is cancelled. Before the pipeline exists, the start-up is abandoned.
+
+        Nothing to do once the session failed, or once its pipeline has run (the room is closing
+        and the end is being published): cancelling then would cut the close short."""
+        if self._stopping or self._ran or self._failed:
             return
         self._stopping = True
         self.end_reason = reason
         loop = asyncio.get_event_loop()
-        if self.worker is None or self.worker.has_finished():
+        if self.worker is not None and self.worker.has_finished():
+            return
+        if self.worker is None:
             if self._main_task is not None and not self._main_task.done():
                 self._main_task.cancel()
             return
@@ -291,13 +299,25 @@ class Session:
             for task in waits:
                 task.cancel()
 
+    def install_signals(self) -> None:
+        """Take SIGTERM/SIGINT on the loop (``_on_signal``), then let through any that waited.
+
+        The CLI blocks both during its start-up (bot/__main__.py), so a signal that came before
+        this point is delivered here, to the session, not to asyncio's own SIGINT handler (which
+        would cancel the task and report ``cancelled``) nor to a handler raising in the loop.
+        One that comes before ``run`` only marks the session as stopping; ``run`` then returns."""
+        if not self.handle_signals:
+            return
+        loop = asyncio.get_running_loop()
+        for sig in SIGNALS:
+            loop.add_signal_handler(sig, self._on_signal, sig)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)
+
     async def run(self, room_id: str) -> None:
         self._main_task = asyncio.current_task()
-        loop = asyncio.get_running_loop()
-        if self.handle_signals:
-            for sig in (signal.SIGTERM, signal.SIGINT):
-                self._signals_before[sig] = signal.getsignal(sig)
-                loop.add_signal_handler(sig, self._on_signal, sig)
+        if self._stopping:  # a signal came while the session was being set up
+            self._ran = True
+            return
         try:
             context = await self._context()
             policy = self._load_policy()
@@ -376,29 +396,24 @@ class Session:
         return self._stopping
 
     def release_signals(self) -> None:
-        """Give SIGTERM/SIGINT back, once ``assistant.session.ended`` (or failed) is out.
+        """Stop taking SIGTERM/SIGINT, once ``assistant.session.ended`` (or failed) is out.
 
         Kept until then so a second signal during the teardown still goes through ``_on_signal``
-        (cancel at once) instead of killing the process before the end is published."""
+        (cancel at once) instead of killing the process before the end is published. After it,
+        both are ignored: Python gives handled signals their default action back as it exits,
+        and native threads (onnxruntime's, daily-core's) do not share the main thread's mask, so
+        a late SIGTERM used to turn exit 0 (or 2, 3, 4) into a kill."""
         if not self.handle_signals:
             return
         with contextlib.suppress(RuntimeError):  # the loop is already closed
             loop = asyncio.get_running_loop()
-            for sig, before in self._signals_before.items():
-                loop.remove_signal_handler(sig)  # leaves SIG_DFL: a kill during the process's exit
-                if before is not None:
-                    signal.signal(sig, before)  # the CLI's own handler: exits 0, the end is out
+            for sig in SIGNALS:
+                loop.remove_signal_handler(sig)
+        for sig in SIGNALS:  # the end (or failure) is out and the process is exiting: nothing to
+            signal.signal(sig, signal.SIG_IGN)  # interrupt, and a kill now would only change its exit code
 
     def finish(self) -> None:
-        bus = self.bus
-        bus.publish(
-            AssistantSessionEnded(
-                reason=self.end_reason,  # type: ignore[arg-type]
-                duration_ms=self._uptime_ms(),
-                published=bus.published,
-                dropped=bus.dropped,
-            )
-        )
+        self.bus.publish(session_ended(self.bus, self.end_reason, started_at=self.started_at))
 
 
 async def run_session_async(
@@ -429,6 +444,7 @@ async def run_session_async(
     runtime, view = started.runtime, started.view
 
     session = Session(settings, runtime, scrub, started_at=started_at, handle_signals=handle_signals)
+    session.install_signals()
     started.on_stdout_closed = session.stdout_closed
     forwarding = None
     if settings.forward == "stdout+eventbridge":

@@ -11,6 +11,7 @@ principle 7; ``benchmarks/startup_bench.py`` measures it).
 from __future__ import annotations
 
 import sys
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -20,9 +21,10 @@ from bot import __version__
 from bot.boot import Booted, wants_live_view
 from bot.identity import DEMO_SCENARIO, Identity, identity_of
 from bot.events import EventRuntime, create_runtime
-from bot.generated import AssistantSessionStarted
+from bot.generated import AssistantSessionEnded, AssistantSessionStarted
 
 if TYPE_CHECKING:
+    from bot.events import EventBus
     from bot.settings import Settings
 
 __all__ = ["DEMO_SCENARIO", "Started", "begin", "identity_from_settings", "wants_live_view"]
@@ -103,3 +105,15 @@ def adopt_boot_envelope(runtime: EventRuntime, booted: Booted) -> None:
     if runtime.stdout is not None and runtime.stdout.render(booted.envelope) != booted.line:
         raise RuntimeError("bug: bot.boot wrote a line the stdout emitter would write differently")
     runtime.bus.adopt(booted.envelope)
+
+
+def session_ended(bus: "EventBus", reason: str, *, started_at: float) -> AssistantSessionEnded:
+    """The session's last envelope: why it ended, how long it ran, what it published and dropped.
+
+    ``started_at`` is ``time.monotonic()`` at spawn."""
+    return AssistantSessionEnded(
+        reason=reason,  # type: ignore[arg-type]
+        duration_ms=int((time.monotonic() - started_at) * 1000),
+        published=bus.published,
+        dropped=bus.dropped,
+    )

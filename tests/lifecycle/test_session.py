@@ -83,6 +83,64 @@ def test_a_second_sigterm_cancels_at_once_and_still_exits_0_after_the_end(gap: f
     assert "Traceback" not in err
 
 
+def run_with_signals(args: list[str], signals: list[signal.Signals], *, after: float = 0.0, gap: float = 0.0,
+                     wait_for: str | None = None, script: str | None = None) -> tuple[int, list[dict], str]:
+    """Spawn the bot (or ``script`` that patches it, then runs ``bot.__main__.main``), send
+    ``signals`` ``after`` seconds after the first line (or the first line holding ``wait_for``)."""
+    argv = [sys.executable, "-c", script, *args] if script else [sys.executable, "-m", "bot", *args]
+    proc = subprocess.Popen(argv, cwd=REPO, env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    lines = [proc.stdout.readline()]
+    while wait_for and wait_for not in lines[-1] and lines[-1]:
+        lines.append(proc.stdout.readline())
+    time.sleep(after)
+    for i, sig in enumerate(signals):
+        if i:
+            time.sleep(gap)
+        proc.send_signal(sig)
+    out, err = proc.communicate(timeout=30)
+    envelopes = [json.loads(line) for line in (lines + out.splitlines()) if line.strip()]
+    assert "Traceback" not in err, err
+    assert [e["meta"]["seq"] for e in envelopes] == list(range(1, len(envelopes) + 1))
+    ends = [e for e in envelopes if e["topic"] in ("assistant.session.ended", "assistant.session.failed")]
+    assert len(ends) == 1 and envelopes[-1] is ends[0], [e["topic"] for e in envelopes]
+    return proc.returncode, envelopes, err
+
+
+@pytest.mark.parametrize("gap", [0.0, 0.02])
+@pytest.mark.parametrize("pair", [(signal.SIGINT, signal.SIGTERM), (signal.SIGTERM, signal.SIGINT)], ids=["int-then-term", "term-then-int"])
+def test_mixed_signals_during_start_up_end_the_session_once(pair: tuple[signal.Signals, signal.Signals], gap: float) -> None:
+    """Ctrl-C in a terminal and a supervisor's SIGTERM, while the bot is still starting."""
+    code, envelopes, _ = run_with_signals(["--speed", "1"], list(pair), gap=gap)
+    assert code == 0 and envelopes[-1]["payload"]["reason"] == "signal"
+
+
+SLOW_CLOSE = """
+import asyncio, sys
+import bot.rooms.simulated as simulated
+
+async def close(self):  # stands in for DailyRoom.close: a leave takes up to 10 s
+    await asyncio.sleep(1.0)
+
+simulated.SimulatedRoom.close = close
+sys.argv[0] = "bot"
+from bot.__main__ import main
+sys.exit(main())
+"""
+
+
+def test_a_signal_while_the_room_closes_after_the_pipeline_does_not_cut_the_close() -> None:
+    code, envelopes, _ = run_with_signals(["--speed", "50", "--simulate", str(BALANCED)], [signal.SIGTERM],
+                                          after=0.3, wait_for='"trigger":"final"', script=SLOW_CLOSE)
+    assert code == 0 and envelopes[-1]["payload"]["reason"] in ("completed", "signal")
+
+
+def test_a_signal_after_a_failed_join_keeps_the_failure_and_its_exit_code() -> None:
+    code, envelopes, err = run_with_signals(["--room-url", "https://nonexistent-xyz.daily.co/r", "--join-attempts", "1"],
+                                            [signal.SIGTERM], wait_for='"assistant.session.failed"')
+    assert code == 4 and envelopes[-1]["topic"] == "assistant.session.failed" and "error: could not join" in err
+
+
 def test_closed_stdout_ends_the_bot_quietly() -> None:
     proc = subprocess.run(
         f"{sys.executable} -m bot --view off --speed 0 --simulate {BALANCED} | head -n 2",
