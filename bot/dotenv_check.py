@@ -29,10 +29,17 @@ __all__ = [
     "quiet_dotenv_values",
 ]
 
-PROGRAM_PREFIXES = ("BOT_", "SUPERVISOR_", "PRISM_", "MESH_", "DAILY_", "EVENTBRIDGE_", "OPENAI_")
-"""Prefixes of this project's variables: an unknown key with one of them is a mistake, not another
-program's variable. A prefix counts for a program only when one of the names it knows has it (the
-bot knows no ``SUPERVISOR_`` name, so it leaves those to the supervisor in a shared ``.env``)."""
+PROGRAM_PREFIXES = ("BOT_", "SUPERVISOR_", "PRISM_", "MESH_")
+"""Prefixes only this project uses: an unknown key with one of them is a mistake, not another
+program's variable. ``DAILY_``, ``OPENAI_`` and ``EVENTBRIDGE_`` are not among them: Pipecat reads
+``DAILY_API_URL``, the OpenAI SDK ``OPENAI_ORG_ID``, the supervisor ``EVENTBRIDGE_MAX_BYTES``;
+misspellings there are still caught by their likeness to a setting. A prefix counts for a program
+only when one of the names it knows has it (the bot knows no ``SUPERVISOR_`` name, so it leaves
+those to the supervisor in a shared ``.env``)."""
+
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+"""What a variable name looks like. python-dotenv reads a line without ``=`` (``DAILY_API_KEY:s3cr3t``)
+as one long key: such a "key" may hold a value and is never printed."""
 
 CLOSE = 0.8
 """How alike (``difflib`` ratio) an unknown key and a setting must be to call the key a misspelling.
@@ -87,6 +94,9 @@ def dotenv_problems(
             warnings.append(f"{where}: not a NAME=value line; it is ignored")
             continue
         key = binding.key
+        if key is not None and not _NAME.match(key):
+            warnings.append(f"{where}: not a NAME=value line; it is ignored")
+            continue
         if key is None or key.upper() in candidates or key.upper() in named:
             continue
         close = difflib.get_close_matches(key.upper(), candidates, n=1, cutoff=CLOSE)

@@ -57,6 +57,9 @@ def test_a_misspelled_or_prefixed_unknown_name_is_one_warning_naming_the_line(tm
         pytest.param("AWS_REGION=eu-west-1", id="aws"),
         pytest.param("SUPERVISOR_TOKEN=x", id="a-prefix-none-of-the-known-names-has"),
         pytest.param("# ROOMURL=x", id="a-comment"),
+        pytest.param("DAILY_API_URL=https://api.daily.co/v1", id="pipecats-daily-variable"),
+        pytest.param("OPENAI_ORG_ID=org-1", id="openai-sdk-variable"),
+        pytest.param("EVENTBRIDGE_MAX_BYTES=262144", id="the-supervisors-eventbridge-variable"),
     ],
 )
 def test_a_setting_in_any_case_or_another_programs_variable_is_fine(tmp_path: Path, line: str) -> None:
@@ -231,3 +234,11 @@ def test_bot_refuses_a_dotenv_that_is_not_utf8_in_one_line(tmp_path: Path) -> No
     proc = run_bot_in(tmp_path, "--speed", "0")
     assert proc.returncode == 2
     assert proc.stderr.splitlines() == ["error: .env:2: not valid UTF-8 (save the file as UTF-8)"]
+
+
+@pytest.mark.parametrize("line", [f"DAILY_API_KEY:{SECRET}", f"BOT_TOKEN,{SECRET}", f"OPENAI_API_KEY {SECRET}"])
+def test_a_line_without_equals_is_never_named_as_a_key(tmp_path: Path, line: str) -> None:
+    """python-dotenv reads such a line as one long key, value included."""
+    found = problems(tmp_path, f"{line}\n")
+    assert found == [f"{tmp_path / '.env'}:1: not a NAME=value line; it is ignored"]
+    assert SECRET not in "".join(found)
