@@ -222,11 +222,8 @@ class _FileChecker:
     def unwrap(self, raw: Any) -> tuple[Any, str]:
         """The record inside a saved Mesh answer, and the prefix naming its fields."""
         if isinstance(raw, dict) and isinstance(raw.get("data"), dict) and "assistant" in raw["data"]:
-            self.keys(raw, {"data": ("data",), "extensions": ("extensions",)}, "")
-            self.keys(raw["data"], {"assistant": ("assistant",)}, "data.")
             return raw["data"]["assistant"], "data.assistant"
-        if isinstance(raw, dict) and "assistant" in raw and isinstance(raw["assistant"], (dict, type(None))):
-            self.keys(raw, {"assistant": ("assistant",)}, "")
+        if isinstance(raw, dict) and set(raw) == {"assistant"} and isinstance(raw["assistant"], (dict, type(None))):
             return raw["assistant"], "assistant"
         return raw, ""
 
@@ -257,25 +254,23 @@ def load_context_file(
     *,
     assistant_id: str | None = None,
     tenant_id: str | None = None,
-    tenant_explicit: bool = False,
 ) -> AssistantContext:
-    """Read an :class:`AssistantContext` from a JSON file, strictly (Mesh answer shapes accepted too).
+    """Read an :class:`AssistantContext` from a JSON file: a record written by hand, strictly, or a
+    saved Mesh answer, as Mesh answers are read.
 
-    The file holds the assistant object (``{"assistantId", "tenantId", "modelConfig",
-    "behaviorTemplate", "agenda": [{"title", "timeboxMs"}]}``), or a GraphQL answer
-    (``{"data": {"assistant": {...}}}``), or ``{"assistant": {...}}``. ``agenda`` is required (the
-    one field the session uses; ``[]`` for none); ``modelConfig`` and ``behaviorTemplate`` are
-    optional. ``assistant_id`` and ``tenant_id`` fill ids the file leaves out. Unlike a Mesh
-    answer, a file may not hold keys the bot does not read: a misspelled key would otherwise be
-    dropped silently (``_`` and ``x-`` keys are left for comments).
+    A hand-written record (``{"assistantId", "tenantId", "modelConfig", "behaviorTemplate",
+    "agenda": [{"title", "timeboxMs"}]}``) needs ``agenda`` (the one field the session uses; ``[]``
+    for none) and may not hold keys the bot does not read: a misspelled key would otherwise be
+    dropped silently (``_`` and ``x-`` keys are left for comments). A saved GraphQL answer
+    (``{"data": {"assistant": {...}}}``) or ``{"assistant": {...}}`` is read like a live one:
+    fields the bot does not read are ignored and a null agenda is none.
 
-    Args:
-        tenant_explicit: the tenant id was given (flag, env or request body): a file for another
-            tenant is refused, as a Mesh answer is.
+    ``assistant_id`` and ``tenant_id`` are the session's (its envelopes already carry them): they
+    fill ids the file leaves out, and a file naming others is refused rather than relabelled.
 
     Raises:
         ContextFileError: unreadable file, bad JSON, an unknown or missing key, a field that fails
-            validation, or another tenant (each named, on one line).
+            validation, or another assistant or tenant (each named, on one line).
     """
     p = Path(path)
     try:
@@ -290,7 +285,10 @@ def load_context_file(
         raise ContextFileError(path, None, f"is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
     check = _FileChecker(path)
     record, where = check.unwrap(raw)
-    check.record(record, where)
+    if where and isinstance(record, dict):  # a saved Mesh answer: read as Mesh answers are read
+        record = _known_only(record)
+    else:  # a record written by hand: strictly, so a misspelling cannot go unnoticed
+        check.record(record, where)
     record = dict(record)
     if assistant_id and not any(k in record for k in _RECORD_KEYS["assistant_id"]):
         record["assistantId"] = assistant_id
@@ -301,12 +299,13 @@ def load_context_file(
     except ValidationError as exc:
         err = exc.errors(include_url=False)[0]
         raise ContextFileError(path, _field_path(tuple(err.get("loc", ())), where) or None, _lower_first(err["msg"])) from None
-    if assistant_id and ctx.assistant_id != assistant_id:  # the session's envelopes name assistant_id
-        key = next(k for k in _RECORD_KEYS["assistant_id"] if k in record)
-        check.fail(f"{where}.{key}" if where else key, f"is {ctx.assistant_id!r}, another assistant than this session's {assistant_id!r}")
-    if tenant_explicit and tenant_id and ctx.tenant_id != tenant_id:
-        key = next(k for k in _RECORD_KEYS["tenant_id"] if k in record)
-        check.fail(f"{where}.{key}" if where else key, f"is {ctx.tenant_id!r}, another tenant than the given {tenant_id!r}")
+    # The session's envelopes already name its assistant and tenant (the start is published before
+    # the context is read), so a file for others would be silently relabelled: refused instead.
+    for field, ours, theirs, flag in (("assistant_id", assistant_id, ctx.assistant_id, "--assistant-id"), ("tenant_id", tenant_id, ctx.tenant_id, "--tenant-id")):
+        if ours and theirs != ours:
+            key = next(k for k in _RECORD_KEYS[field] if k in record)
+            what = "assistant" if field == "assistant_id" else "tenant"
+            check.fail(f"{where}.{key}" if where else key, f"is {theirs!r}, another {what} than this session's {ours!r} (set {flag}, or leave it out of the file)")
     return ctx.model_copy(update={"source": "file"})
 
 
@@ -571,11 +570,12 @@ async def resolve_context(
     """The session's context: Mesh when ``mesh_url`` is set, else the file, else the defaults.
 
     ``tenant_explicit``: the tenant id was given by the operator (flag, env or request body), so a
-    Mesh answer or a file for another tenant is refused; otherwise the record's tenant id is kept.
+    Mesh answer for another tenant is refused (Mesh is the authority on an assistant's tenant when
+    none was given). A file must always name the session's assistant and tenant, or none.
 
     Raises:
         ContextFetchError: Mesh failed or answered for another assistant or tenant (exit 3).
-        ContextFileError: the file is unusable or for another tenant (exit 2).
+        ContextFileError: the file is unusable or for another assistant or tenant (exit 2).
     """
     if mesh_url:
         if assistant_file:
@@ -591,5 +591,5 @@ async def resolve_context(
             **fetch_kwargs,
         )
     if assistant_file:
-        return load_context_file(assistant_file, assistant_id=assistant_id, tenant_id=tenant_id, tenant_explicit=tenant_explicit)
+        return load_context_file(assistant_file, assistant_id=assistant_id, tenant_id=tenant_id)
     return default_context(assistant_id, tenant_id)
