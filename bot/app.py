@@ -120,7 +120,7 @@ class Session:
     def _on_signal(self, sig: signal.Signals) -> None:
         name = signal.Signals(sig).name
         if self.end_reason == "signal" and self._stopping:
-            logger.warning(f"{name} again; cancelling now")
+            logger.warning(f"{name} after an earlier signal; cancelling now")
             self._cancel(f"signal {name}")
             return
         logger.warning(f"{name} received; ending the session")
@@ -168,7 +168,6 @@ class Session:
                 mesh_token=s.mesh_api_token.get_secret_value() if s.mesh_api_token else None,
                 mesh_rest_url=s.mesh_rest_url,
                 assistant_file=s.assistant_file,
-                tenant_explicit="tenant_id" in s.model_fields_set,
             )
         except (ContextFetchError, ContextFileError) as exc:
             self._fail("context_fetch", exc, retryable=bool(getattr(exc, "retryable", False)))

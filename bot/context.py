@@ -551,7 +551,7 @@ async def fetch_context(
         )
     if tenant_id and ctx.tenant_id != tenant_id:
         raise ContextFetchError(
-            f"assistant {assistant_id!r} belongs to another tenant than {tenant_id!r}", retryable=False
+            f"assistant {assistant_id!r} belongs to another tenant than this session's {tenant_id!r} (set --tenant-id or TENANT_ID)", retryable=False
         )
     return ctx.model_copy(update={"source": source})
 
@@ -564,14 +564,13 @@ async def resolve_context(
     mesh_token: str | None = None,
     mesh_rest_url: str | None = None,
     assistant_file: str | os.PathLike[str] | None = None,
-    tenant_explicit: bool = False,
     **fetch_kwargs: Any,
 ) -> AssistantContext:
     """The session's context: Mesh when ``mesh_url`` is set, else the file, else the defaults.
 
-    ``tenant_explicit``: the tenant id was given by the operator (flag, env or request body), so a
-    Mesh answer for another tenant is refused (Mesh is the authority on an assistant's tenant when
-    none was given). A file must always name the session's assistant and tenant, or none.
+    The session's assistant and tenant are on its first envelope before the context is read, so
+    a Mesh answer or a file for another tenant is refused, not relabelled: with no tenant given,
+    the session's is the default ``demo-tenant``, which a real assistant does not belong to.
 
     Raises:
         ContextFetchError: Mesh failed or answered for another assistant or tenant (exit 3).
@@ -587,7 +586,7 @@ async def resolve_context(
             mesh_url=mesh_url,
             token=mesh_token,
             rest_url=mesh_rest_url,
-            tenant_id=tenant_id if tenant_explicit else None,
+            tenant_id=tenant_id,
             **fetch_kwargs,
         )
     if assistant_file:

@@ -131,7 +131,7 @@ class Settings(VariableNamedSettings):
     view: Literal["auto", "live", "off"] = Field(
         default="auto",
         validation_alias=_env("BOT_VIEW"),
-        description="Live room view on stderr: auto = when stdout and stderr are terminals, live = always, off = never. Envelopes go to stdout unless it is the terminal the view draws on.",
+        description="Live room view on stderr: auto = when stdout and stderr are terminals, live = always, off = never. Envelopes go to stdout unless it is a terminal.",
     )
     verbose: bool = Field(default=False, validation_alias=_env("BOT_VERBOSE"), description="Log more (INFO) and print each outbound app message on stderr.")
     debug: bool = Field(default=False, validation_alias=_env("BOT_DEBUG"), description="Log everything (DEBUG) and show tracebacks on errors.")

@@ -24,7 +24,7 @@ fi
 if [ "$(cat "$stamp_py" 2>/dev/null || true)" != "$want_py" ]; then
   echo "setup: installing Python dependencies (first run takes a minute)" >&2
   .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+  PYTHONWARNINGS=ignore .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[dev]"  # setuptools warns about editable installs in general
   echo "$want_py" > "$stamp_py"
 fi
 

@@ -322,21 +322,16 @@ def test_a_mesh_answer_may_carry_fields_the_bot_does_not_read(mesh: MeshStub) ->
 
 
 @pytest.mark.parametrize("via", ["graphql", "rest"])
-def test_a_mesh_assistant_of_another_tenant_is_refused_only_when_the_tenant_was_given(mesh: MeshStub, via: str) -> None:
+def test_a_mesh_assistant_of_another_tenant_than_the_sessions_is_refused(mesh: MeshStub, via: str) -> None:
+    """Given or the default: the session's tenant is on its envelopes already, so no relabelling."""
     if via == "rest":
         mesh.graphql = [Reply(500, "down")]
-
-    def resolve(explicit: bool) -> AssistantContext:
-        return asyncio.run(
-            resolve_context(assistant_id="asst-1", tenant_id="tenant-2", mesh_url=mesh.url, mesh_token=TOKEN,
-                            tenant_explicit=explicit, attempts=1)
-        )
-
     with pytest.raises(ContextFetchError) as info:
-        resolve(True)
-    assert not info.value.retryable and "belongs to another tenant than 'tenant-2'" in str(info.value)
+        asyncio.run(resolve_context(assistant_id="asst-1", tenant_id="tenant-2", mesh_url=mesh.url, mesh_token=TOKEN, attempts=1))
+    assert not info.value.retryable and "belongs to another tenant than this session's 'tenant-2' (set --tenant-id" in str(info.value)
     assert "\n" not in str(info.value) and TOKEN not in str(info.value)
-    assert resolve(False).tenant_id == "tenant-1"  # not given: the record's tenant is kept
+    same = asyncio.run(resolve_context(assistant_id="asst-1", tenant_id="tenant-1", mesh_url=mesh.url, mesh_token=TOKEN, attempts=1))
+    assert same.tenant_id == "tenant-1"
 
 
 def test_an_answer_for_another_assistant_is_refused(mesh: MeshStub) -> None:
@@ -482,7 +477,7 @@ def test_resolve_prefers_mesh_then_file(tmp_path: Path, mesh: MeshStub) -> None:
     sink = logger.add(lambda message: warnings.append(str(message)), level="WARNING")
     try:
         from_mesh = asyncio.run(
-            resolve_context(assistant_id="asst-1", tenant_id="tenant-1", mesh_url=mesh.url, mesh_token=TOKEN, assistant_file=path, tenant_explicit=True)
+            resolve_context(assistant_id="asst-1", tenant_id="tenant-1", mesh_url=mesh.url, mesh_token=TOKEN, assistant_file=path)
         )
     finally:
         logger.remove(sink)
