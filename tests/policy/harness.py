@@ -1,22 +1,19 @@
-"""Play a policy test room in-process: the room pipeline with the policy processors wired in.
-
-``room_processors`` is the processor list that ``bot.pipelines.room.build_room_pipeline`` gives once
-the policy wiring is in (PolicyEnforcer before Votes, the facilitator, PolicyOutputGate before the
-sink); the in-process tests build it here so they do not depend on that wiring.
-"""
+"""Play a policy test room in-process, through the bot's own room pipeline
+(``bot.pipelines.room.build_room_pipeline``) with the policy, its limiter and, optionally, the
+LLM facilitator pointed at a local server."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
+from bot.facilitator.brain import BOT_ID
 from bot.policy import InboundRateLimiter, LoadedPolicy, compose_snapshot, load_layer, parse_layer, parse_snapshot
 
 REPO = Path(__file__).resolve().parents[2]
 POLICY_ROOMS = REPO / "bot" / "scenarios" / "policy"
-BOT_ID = "prism-bot"
 
 
 def policy_of(**sections: Any) -> LoadedPolicy:
@@ -35,42 +32,12 @@ def composed(room: str) -> LoadedPolicy:
     return LoadedPolicy.of(parse_snapshot(snapshot.model_dump(mode="json", by_alias=True)), f"<{room}>")
 
 
-def room_processors(room: Any, runtime: Any, policy: LoadedPolicy, *, agenda: Sequence[Any] = (), facilitator: Sequence[Any] = ()) -> list[Any]:
-    from bot.processors.agenda import Agenda
-    from bot.processors.chat import ChatRouter
-    from bot.processors.dominance import Dominance
-    from bot.processors.inbound import InboundMessages
-    from bot.processors.overlaps import Overlaps
-    from bot.processors.pacing import Pacing
-    from bot.processors.participant_vad import ParticipantVAD
-    from bot.processors.policy import PolicyEnforcer, PolicyOutputGate
-    from bot.processors.sink import EnvelopeSink
-    from bot.processors.votes import Votes
-
-    return [
-        room.input(),
-        ParticipantVAD(),
-        ChatRouter(),
-        InboundMessages(validator=runtime.inbound),
-        Pacing(),
-        Dominance(),
-        Overlaps(),
-        Agenda(agenda=agenda),
-        PolicyEnforcer(policy=policy, limiter=runtime.inbound.rate_limiter, bot_id=BOT_ID),
-        Votes(),
-        *facilitator,
-        PolicyOutputGate(policy=policy),
-        EnvelopeSink(runtime=runtime),
-        room.output(),
-    ]
-
-
 async def _play(room_name: str, policy: LoadedPolicy, llm_base_url: str | None) -> dict[str, Any]:
-    from pipecat.pipeline.pipeline import Pipeline
     from pipecat.pipeline.worker import PipelineParams, PipelineWorker
     from pipecat.workers.runner import WorkerRunner
 
     from bot.events import SessionContext, create_runtime
+    from bot.pipelines.room import build_room_pipeline
     from bot.rooms.simulated import SimulatedRoom
 
     runtime = create_runtime(SessionContext(session_id="s-policy", assistant_id="a-1", tenant_id="t-1", room_id=room_name))
@@ -87,7 +54,7 @@ async def _play(room_name: str, policy: LoadedPolicy, llm_base_url: str | None) 
 
         facilitator = build_facilitator(policy, api_key="sk-test", base_url=llm_base_url, model="scripted-model", timeout_secs=5, bot_id=BOT_ID, agenda=agenda)
     worker = PipelineWorker(
-        Pipeline(room_processors(room, runtime, policy, agenda=agenda, facilitator=facilitator)),
+        build_room_pipeline(room, runtime, agenda=agenda, policy=policy, limiter=limiter, facilitator=facilitator),
         params=PipelineParams(audio_in_sample_rate=room.scenario.sample_rate),
         enable_rtvi=False,
         enable_turn_tracking=False,
