@@ -71,9 +71,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         started = begin(settings, claim_stdout=True, live_view=wants_live_view(settings.view), booted=booted)
         from bot.app import run
 
-        code = run(settings, started_at=START, started=started)  # the session unblocks the signals
-        _ignore_signals_while_exiting()
-        return code
+        return run(settings, started_at=START, started=started)  # the session takes the signals, then ignores them
     except KeyboardInterrupt:  # not from a signal (they are the session's): still end what was published
         _ignore_signals_while_exiting()
         if _finish_unended(booted, started, lambda bus: _ended_by_signal(bus)):
@@ -106,10 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _ignore_signals_while_exiting() -> None:
     """The end is published (or about to be): a SIGTERM now could only kill the exit itself.
-
-    Ignored, not blocked: at finalization Python gives handled signals back their default action,
-    and native threads (onnxruntime's, daily-core's) do not share the main thread's mask, so a
-    late SIGTERM killed the process (exit -15) after ``assistant.session.ended`` was out."""
+    What ``Session.release_signals`` does after a session; why ignored and not blocked is said there."""
     for sig in STARTUP_SIGNALS:
         signal.signal(sig, signal.SIG_IGN)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, STARTUP_SIGNALS)
@@ -146,7 +141,9 @@ def _finish_unended(booted: "Booted | None", started: "Started | None", last: Ca
             bus = runtime.bus
         else:
             return False
-        if not (bus.per_topic["assistant.session.ended"] or bus.per_topic["assistant.session.failed"]):
+        from bot.generated import Topic
+
+        if not (bus.per_topic[Topic.ASSISTANT_SESSION_ENDED] or bus.per_topic[Topic.ASSISTANT_SESSION_FAILED]):
             bus.publish(last(bus))
         return True
     except Exception as exc:  # noqa: BLE001

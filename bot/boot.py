@@ -35,10 +35,9 @@ from typing import Any, Mapping, Sequence
 import uuid_utils
 
 from bot.events.framing import frame
+from bot.generated.topics import SPEC_VERSION, Topic
 from bot.identity import DEFAULT_ASSISTANT_ID, DEFAULT_TENANT_ID, Identity, identity_of
 
-SPEC_VERSION_FILE = Path(__file__).resolve().parent / "generated" / "spec_version.txt"
-STARTED_TOPIC = "assistant.session.started"
 VIEWS = ("auto", "live", "off")
 
 IDENTITY_SETTINGS = {
@@ -142,9 +141,8 @@ def publish_started(
         if view not in VIEWS or wants_live_view(view):
             return None  # the live view draws the start itself; speed does not matter there
         identity = identity_from(values)
-        spec_version = SPEC_VERSION_FILE.read_text(encoding="utf-8").strip()
         session_id = str(uuid_utils.uuid4())
-        envelope = frame(STARTED_TOPIC, identity.started_payload(), spec_version=spec_version, context_fields=identity.context(session_id).envelope_fields(), seq=1)
+        envelope = frame(Topic.ASSISTANT_SESSION_STARTED.value, identity.started_payload(), spec_version=SPEC_VERSION, context_fields=identity.context(session_id).envelope_fields(), seq=1)
         line = json.dumps(envelope, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
     except (ValueError, OSError):  # NotSure, InvalidIdentity, UnicodeError (undecodable bytes in a value)
         return None

@@ -3,15 +3,15 @@
 """Code generated from ``spec/``: payload models, the Topic enum and the spec version.
 
 Each topic's model lives in its own module and is imported on first use
-(``from bot.generated import RoomDominanceScore`` works as usual): the bot publishes its
-first envelope after importing 3 models, not all of them."""
+(``from bot.generated import RoomDominanceScore`` works as usual), and so is pydantic:
+``bot.generated.topics`` (the Topic enum and the spec version) loads without it, which
+is what bot/boot.py needs for the first envelope."""
 
 from __future__ import annotations
 
 from importlib import import_module
 from typing import Any
 
-from bot.generated._base import PayloadModel, TopicModel
 from bot.generated.topics import SPEC_VERSION, Topic
 
 _LAZY: dict[str, str] = {
@@ -29,6 +29,7 @@ _LAZY: dict[str, str] = {
     'EventsRuntimeVersionMismatch': 'payload_events_runtime_version_mismatch',
     'FacilitatorMessage': 'payload_facilitator_message',
     'ForwardingDeliveryDeferred': 'payload_forwarding_delivery_deferred',
+    'PayloadModel': '_base',
     'RoomDominanceScore': 'payload_room_dominance_score',
     'RoomInterruptExecuted': 'payload_room_interrupt_executed',
     'RoomInterruptRequest': 'payload_room_interrupt_request',
@@ -43,6 +44,7 @@ _LAZY: dict[str, str] = {
     'RoomVoteClosed': 'payload_room_vote_closed',
     'RoomVoteStarted': 'payload_room_vote_started',
     'RoomWrapupPrompt': 'payload_room_wrapup_prompt',
+    'TopicModel': '_base',
 }
 
 __all__ = ["SPEC_VERSION", "Topic", "TopicModel", "PayloadModel", "MODELS", *_LAZY]
