@@ -30,7 +30,12 @@ def main() -> int:
     for path in all_scenarios():
         truth = load_truth(path)
         started = time.perf_counter()
-        proc = subprocess.run([sys.executable, "-m", "bot", "--simulate", str(path), "--speed", "0", "--view", "off"], cwd=REPO, capture_output=True, text=True)
+        proc = subprocess.run(
+            [sys.executable, "-m", "bot", "--simulate", str(path), "--speed", "0", "--view", "off"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+        )
         wall = time.perf_counter() - started
         if proc.returncode != 0:
             print(f"{path.stem}: exit {proc.returncode}\n{proc.stderr[-1000:]}")
@@ -40,8 +45,12 @@ def main() -> int:
             f"{path.stem:<10} {truth['durationMs'] / 1000:7.1f} {wall:6.1f} {s['maxShareErrorPoints']:12.2f} {s['precision']:9.3f} {s['recall']:6.3f} "
             f"{s['interruptionsDetected']}/{s['interruptionsScripted']:<7} {s['backchannelsAsInterruption']:>6} {s['noiseFramesCounted']:>8} {s['inboundRejected']:>8}"
         )
-    print("\nshare err pt: worst per-participant talk-time share error (percentage points); precision/recall at 10 ms frames;")
-    print("interrupt: scripted interruptions detected; bc→int: backchannels reported as interruptions; noise fr: noise-only frames counted as speech.")
+    print(
+        "\nshare err pt: worst per-participant talk-time share error (percentage points); precision/recall at 10 ms frames;"
+    )
+    print(
+        "interrupt: scripted interruptions detected; bc→int: backchannels reported as interruptions; noise fr: noise-only frames counted as speech."
+    )
     return 0
 
 

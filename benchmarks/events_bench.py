@@ -35,8 +35,9 @@ import statistics
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
@@ -74,8 +75,13 @@ def payload_mix(n: int) -> list[TopicModel]:
             RoomSpeakingStarted(participant_id=other, media_time_ms=t + 1_250),
             RoomSpeakingStopped(participant_id=other, media_time_ms=t + 1_700, duration_ms=450),
             RoomPacingUpdated(
-                participant_id=pid, words_per_minute=151.25, state="normal", turn_count=i // 4 + 1,
-                window_ms=30_000, word_count=76, media_time_ms=t + 1_200,
+                participant_id=pid,
+                words_per_minute=151.25,
+                state="normal",
+                turn_count=i // 4 + 1,
+                window_ms=30_000,
+                word_count=76,
+                media_time_ms=t + 1_200,
             ),
             RoomDominanceScore(
                 window_ms=60_000,
@@ -163,9 +169,15 @@ def table(rows: list[tuple[str, float, int]], baseline: float) -> Iterator[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=50_000, help="envelopes per repetition (default %(default)s)")
-    parser.add_argument("--repeat", type=int, default=7, help="repetitions; medians are reported (default %(default)s, min 5)")
-    parser.add_argument("--sink", choices=("devnull", "pipe"), default="devnull", help="where lines go (default %(default)s)")
-    parser.add_argument("--profile", action="store_true", help="also cProfile one run of ours and print the top functions")
+    parser.add_argument(
+        "--repeat", type=int, default=7, help="repetitions; medians are reported (default %(default)s, min 5)"
+    )
+    parser.add_argument(
+        "--sink", choices=("devnull", "pipe"), default="devnull", help="where lines go (default %(default)s)"
+    )
+    parser.add_argument(
+        "--profile", action="store_true", help="also cProfile one run of ours and print the top functions"
+    )
     args = parser.parse_args(argv)
     repeat = max(5, args.repeat)
 
@@ -191,11 +203,18 @@ def main(argv: list[str] | None = None) -> int:
     ours_median, base_median = statistics.median(ours), statistics.median(base)
     rate = args.n / ours_median
     ratio = ours_median / base_median
-    print(f"events_bench: {args.n:,} envelopes x {repeat} repetitions, sink={args.sink}, Python {sys.version.split()[0]}")
+    print(
+        f"events_bench: {args.n:,} envelopes x {repeat} repetitions, sink={args.sink}, Python {sys.version.split()[0]}"
+    )
     print("mix: speaking.started 1/3, speaking.stopped 1/3, pacing.updated 1/6, dominance.score (4 participants) 1/6")
     print()
-    for line in table([("ours: EventBus + StdoutEmitter", ours_median, args.n),
-                       ("baseline: json.dumps + write + flush", base_median, args.n)], base_median):
+    for line in table(
+        [
+            ("ours: EventBus + StdoutEmitter", ours_median, args.n),
+            ("baseline: json.dumps + write + flush", base_median, args.n),
+        ],
+        base_median,
+    ):
         print(line)
     print()
     print(f"spread ours {min(ours):.4f}..{max(ours):.4f} s, baseline {min(base):.4f}..{max(base):.4f} s")

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import io
 import os
 import statistics
 import sys
@@ -171,8 +170,10 @@ def main() -> int:
 
     audio_frames = sum(1 for _ in range(0, scenario.media_duration_ms, 20)) * people
     med = {k: statistics.median(v) for k, v in results.items()}
-    print(f"room {args.room.name}: {people} participants, {media_s:.1f} s of media, {audio_frames} audio frames; "
-          f"median of {args.repeat}; chain of {chain_len} processors; floor = {floor_windows} windows, {speech_windows} with speech")
+    print(
+        f"room {args.room.name}: {people} participants, {media_s:.1f} s of media, {audio_frames} audio frames; "
+        f"median of {args.repeat}; chain of {chain_len} processors; floor = {floor_windows} windows, {speech_windows} with speech"
+    )
     print(f"{'way':<38} {'wall s':>8} {'× real time':>12} {'µs/audio frame':>15} {'vs ours':>8}")
     rows = [
         ("ours: room pipeline (gated Silero)", "ours"),
@@ -183,11 +184,17 @@ def main() -> int:
     ]
     for label, key in rows:
         wall = med[key]
-        print(f"{label:<38} {wall:8.3f} {media_s / wall:12.1f} {wall / audio_frames * 1e6:15.1f} {wall / med['ours']:8.2f}")
+        print(
+            f"{label:<38} {wall:8.3f} {media_s / wall:12.1f} {wall / audio_frames * 1e6:15.1f} {wall / med['ours']:8.2f}"
+        )
     print()
     print(f"ours / naive          = {med['ours'] / med['naive']:.2f}   (target < 1)")
-    print(f"ours / floor          = {med['ours'] / med['floor']:.2f}   (target ≤ 1.5; the floor has no transport, framework or analytics)")
-    print(f"ours / speech floor   = {med['ours'] / med['speech floor']:.2f}   (what is left to win: transport, framework, analytics)")
+    print(
+        f"ours / floor          = {med['ours'] / med['floor']:.2f}   (target ≤ 1.5; the floor has no transport, framework or analytics)"
+    )
+    print(
+        f"ours / speech floor   = {med['ours'] / med['speech floor']:.2f}   (what is left to win: transport, framework, analytics)"
+    )
     print(f"ours × real time      = {media_s / med['ours']:.1f}   (target ≥ 20 for 8 participants on one core)")
     return 0
 

@@ -19,14 +19,24 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-SEED = ["assistant.session.started", "assistant.room.join.requested", "assistant.room.join.succeeded", "bot.health.heartbeat"]
+SEED = [
+    "assistant.session.started",
+    "assistant.room.join.requested",
+    "assistant.room.join.succeeded",
+    "bot.health.heartbeat",
+]
 
 
 def spawn_once() -> dict[str, float]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BOT_", "ROOM_URL", "MESH_"))}
     started = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "bot", "--speed", "0", "--view", "off"], cwd=REPO, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot", "--speed", "0", "--view", "off"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     seen: dict[str, float] = {}
     assert proc.stdout is not None
     for line in proc.stdout:
@@ -38,7 +48,9 @@ def spawn_once() -> dict[str, float]:
     proc.kill()
     _, stderr = proc.communicate()
     if len(seen) < len(SEED):  # the bot failed: say why instead of a KeyError in the table
-        raise SystemExit(f"startup_bench: the bot ended before {', '.join(t for t in SEED if t not in seen)}:\n{stderr.decode(errors='replace')[-2000:]}")
+        raise SystemExit(
+            f"startup_bench: the bot ended before {', '.join(t for t in SEED if t not in seen)}:\n{stderr.decode(errors='replace')[-2000:]}"
+        )
     return seen
 
 
@@ -61,7 +73,7 @@ def main() -> int:
         bare.append(python_once("pass"))
         runs.append(spawn_once())
     baseline = statistics.median(base)
-    print(f"median of {args.runs} runs; baseline `python -c \"import pydantic\"` = {baseline:.0f} ms")
+    print(f'median of {args.runs} runs; baseline `python -c "import pydantic"` = {baseline:.0f} ms')
     print(f"{'':<32} {'ms after spawn':>15} {'× baseline':>11}")
     floor = statistics.median(bare)
     print(f"{'(floor: python -c pass)':<32} {floor:15.0f} {floor / baseline:11.2f}")
@@ -70,7 +82,9 @@ def main() -> int:
         print(f"{topic:<32} {ms:15.0f} {ms / baseline:11.2f}")
     first = statistics.median(r[SEED[0]] for r in runs)
     last = statistics.median(max(r.values()) for r in runs)
-    print(f"\nfirst envelope / baseline = {first / baseline:.2f} (target ≤ 2)   all seed topics by {last:.0f} ms (target ≤ 500)")
+    print(
+        f"\nfirst envelope / baseline = {first / baseline:.2f} (target ≤ 2)   all seed topics by {last:.0f} ms (target ≤ 500)"
+    )
     return 0
 
 

@@ -84,22 +84,63 @@ def room_mix(n: int) -> list[TopicModel]:
             who = PARTICIPANTS[(i + k) % 4]
             cycle.append(RoomSpeakingStarted(participant_id=who, media_time_ms=t + 600 * k))
             cycle.append(RoomSpeakingStopped(participant_id=who, media_time_ms=t + 600 * k + 500, duration_ms=500))
-        cycle.append(RoomPacingUpdated(participant_id=p, words_per_minute=151.25, state="normal", turn_count=i + 1, window_ms=30_000, word_count=76, media_time_ms=t))
-        cycle.append(RoomDominanceScore(
-            window_ms=60_000,
-            participants=[DominanceShare(participant_id=x, talk_time_ms=ms, share=round(ms / total, 4)) for x, ms in zip(PARTICIPANTS, talk)],
-            gini=0.1234, dominant_participant_id=p, trigger="change", media_time_ms=t,
-        ))
-        cycle.append(RoomOverlapDetected(speaker_id=p, overlapper_id=q, overlap_ms=420, kind="backchannel", media_time_ms=t))
+        cycle.append(
+            RoomPacingUpdated(
+                participant_id=p,
+                words_per_minute=151.25,
+                state="normal",
+                turn_count=i + 1,
+                window_ms=30_000,
+                word_count=76,
+                media_time_ms=t,
+            )
+        )
+        cycle.append(
+            RoomDominanceScore(
+                window_ms=60_000,
+                participants=[
+                    DominanceShare(participant_id=x, talk_time_ms=ms, share=round(ms / total, 4))
+                    for x, ms in zip(PARTICIPANTS, talk)
+                ],
+                gini=0.1234,
+                dominant_participant_id=p,
+                trigger="change",
+                media_time_ms=t,
+            )
+        )
+        cycle.append(
+            RoomOverlapDetected(speaker_id=p, overlapper_id=q, overlap_ms=420, kind="backchannel", media_time_ms=t)
+        )
         extra = i % 4
         if extra == 0:
             cycle.append(RoomParticipantJoined(participant_id=q, display_name="Ada Lovelace", media_time_ms=t))
         elif extra == 1:
-            cycle.append(RoomTopicShiftSuggested(current_item="Roadmap", next_item="Hiring", reason="time_box", elapsed_ms=t, timebox_ms=600_000, media_time_ms=t))
+            cycle.append(
+                RoomTopicShiftSuggested(
+                    current_item="Roadmap",
+                    next_item="Hiring",
+                    reason="time_box",
+                    elapsed_ms=t,
+                    timebox_ms=600_000,
+                    media_time_ms=t,
+                )
+            )
         elif extra == 2:
-            cycle.append(RoomInterruptRequest(target_participant_id=p, reason="monologue", monologue_ms=95_000, media_time_ms=t))
+            cycle.append(
+                RoomInterruptRequest(target_participant_id=p, reason="monologue", monologue_ms=95_000, media_time_ms=t)
+            )
         else:
-            cycle.append(BotHealthHeartbeat(uptime_ms=t, published=i * 12, dropped=0, violations=0, buffer_fill_percent=12.5, participants=4, media_time_ms=t))
+            cycle.append(
+                BotHealthHeartbeat(
+                    uptime_ms=t,
+                    published=i * 12,
+                    dropped=0,
+                    violations=0,
+                    buffer_fill_percent=12.5,
+                    participants=4,
+                    media_time_ms=t,
+                )
+            )
         models.extend(cycle)
         i += 1
     return models[:n]
@@ -111,7 +152,12 @@ def stdout_lines(models: list[TopicModel], registry: SpecRegistry) -> list[bytes
 
     from bot.events import Redactor, StdoutEmitter
 
-    bus = EventBus(registry=registry, context=SessionContext(session_id=str(uuid.uuid4()), assistant_id="asst-1", tenant_id="tenant-1", room_id="bench"))
+    bus = EventBus(
+        registry=registry,
+        context=SessionContext(
+            session_id=str(uuid.uuid4()), assistant_id="asst-1", tenant_id="tenant-1", room_id="bench"
+        ),
+    )
     buf = io.BytesIO()
     bus.subscribe("*", StdoutEmitter(registry, Redactor(registry), stream=buf))
     for model in models:
@@ -121,10 +167,13 @@ def stdout_lines(models: list[TopicModel], registry: SpecRegistry) -> list[bytes
 
 # ---- throughput
 
+
 async def _ours(lines: list[bytes], registry: SpecRegistry, devnull: Any, *, forward: bool = True) -> tuple[float, int]:
     ingestor = Ingestor(registry, Metrics())
     stats = StreamStats()
-    fwd = Forwarder(registry, DryRunSink(devnull), config=ForwarderConfig(buffer_entries=len(lines) + 10), salt="bench-salt")
+    fwd = Forwarder(
+        registry, DryRunSink(devnull), config=ForwarderConfig(buffer_entries=len(lines) + 10), salt="bench-salt"
+    )
     await fwd.start()
     ingest, submit = ingestor.ingest, fwd.submit
     start = time.perf_counter()
@@ -154,6 +203,7 @@ def run_baseline(lines: list[bytes]) -> float:
 
 
 # ---- latency
+
 
 class RecordingSink:
     """Dry-run to /dev/null, noting the wall time each entry arrived."""
@@ -199,7 +249,9 @@ async def _latency(command: list[str] | None, scenario: str | None, devnull: Any
     from supervisor.settings import SupervisorSettings
 
     with tempfile.TemporaryDirectory() as tmp:
-        settings = SupervisorSettings(_env_file=None, port=0, insecure_no_auth=True, allow_command=True, dry_run_path=Path(tmp) / "x.jsonl")  # type: ignore[call-arg]
+        settings = SupervisorSettings(
+            _env_file=None, port=0, insecure_no_auth=True, allow_command=True, dry_run_path=Path(tmp) / "x.jsonl"
+        )  # type: ignore[call-arg]
         sink = RecordingSink(devnull)
         sup = Supervisor(settings, sink=sink)
         await sup.forwarder.start()  # no HTTP needed: drive the room manager directly
@@ -219,8 +271,15 @@ async def _latency(command: list[str] | None, scenario: str | None, devnull: Any
         lat_urgent = [t - d["ts"] for d, t in sink.arrivals if d["topic"] in urgent]
         lat_normal = [t - d["ts"] for d, t in sink.arrivals if d["topic"] not in urgent]
         h = sup.metrics.latency
-        return {"room": room, "all": lat_all, "urgent": lat_urgent, "normal": lat_normal, "ingest_mean": sum(h.sums.values()) / max(1, h.total()),
-                "ingest": sup.metrics, "lines": room.stats.ingested}
+        return {
+            "room": room,
+            "all": lat_all,
+            "urgent": lat_urgent,
+            "normal": lat_normal,
+            "ingest_mean": sum(h.sums.values()) / max(1, h.total()),
+            "ingest": sup.metrics,
+            "lines": room.stats.ingested,
+        }
 
 
 def pct(values: list[float], q: float) -> float:
@@ -233,9 +292,18 @@ def pct(values: list[float], q: float) -> float:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=50_000, help="lines per repetition (default %(default)s)")
-    parser.add_argument("--repeat", type=int, default=7, help="repetitions, medians reported (default %(default)s, min 5)")
-    parser.add_argument("--latency-secs", type=float, default=4.0, help="how long the paced stand-in bot publishes (default %(default)s)")
-    parser.add_argument("--rate", type=float, default=400.0, help="envelopes/s of the paced stand-in bot (default %(default)s)")
+    parser.add_argument(
+        "--repeat", type=int, default=7, help="repetitions, medians reported (default %(default)s, min 5)"
+    )
+    parser.add_argument(
+        "--latency-secs",
+        type=float,
+        default=4.0,
+        help="how long the paced stand-in bot publishes (default %(default)s)",
+    )
+    parser.add_argument(
+        "--rate", type=float, default=400.0, help="envelopes/s of the paced stand-in bot (default %(default)s)"
+    )
     parser.add_argument("--no-latency", action="store_true", help="skip the latency runs")
     parser.add_argument("--profile", action="store_true", help="cProfile one run of ours and print the top functions")
     args = parser.parse_args(argv)
@@ -247,8 +315,10 @@ def main(argv: list[str] | None = None) -> int:
     logger.add(sys.stderr, level="ERROR")
     registry = SpecRegistry.load()
     lines = stdout_lines(room_mix(args.n), registry)
-    e_share = sum(1 for line in lines if "eventbridge" in registry.topics[orjson.loads(line)["topic"]].destinations) / len(lines)
-    devnull = open(os.devnull, "wb")  # noqa: SIM115
+    e_share = sum(
+        1 for line in lines if "eventbridge" in registry.topics[orjson.loads(line)["topic"]].destinations
+    ) / len(lines)
+    devnull = open(os.devnull, "wb")
     run_ours(lines[:2000], registry, devnull)
     run_baseline(lines[:2000])
     ours, ingest_only, base = [], [], []
@@ -263,16 +333,26 @@ def main(argv: list[str] | None = None) -> int:
         base.append(run_baseline(lines))
     o, i, b = statistics.median(ours), statistics.median(ingest_only), statistics.median(base)
     n = len(lines)
-    print(f"supervisor_bench: {n:,} lines x {repeat} repetitions (medians), Python {sys.version.split()[0]}, {os.cpu_count()} CPUs")
-    print(f"mix: {MIX}; {e_share:.0%} of lines go to EventBridge ({delivered:,} entries per run); mean line {sum(map(len, lines)) / n:.0f} bytes")
+    print(
+        f"supervisor_bench: {n:,} lines x {repeat} repetitions (medians), Python {sys.version.split()[0]}, {os.cpu_count()} CPUs"
+    )
+    print(
+        f"mix: {MIX}; {e_share:.0%} of lines go to EventBridge ({delivered:,} entries per run); mean line {sum(map(len, lines)) / n:.0f} bytes"
+    )
     print()
     print(f"{'throughput':<52}{'median s':>10}{'lines/s':>12}{'us/line':>10}{'vs json.loads':>15}")
-    for name, seconds in (("ours: ingest + validate + forward (batch, dry-run)", o), ("  of which ingest + validate only", i), ("baseline: json.loads per line", b)):
+    for name, seconds in (
+        ("ours: ingest + validate + forward (batch, dry-run)", o),
+        ("  of which ingest + validate only", i),
+        ("baseline: json.loads per line", b),
+    ):
         print(f"{name:<52}{seconds:>10.4f}{n / seconds:>12,.0f}{seconds / n * 1e6:>10.2f}{seconds / b:>14.2f}x")
     rate, ratio = n / o, o / b
     print()
-    print(f"target >= {TARGET_RATE:,} lines/s: {'met' if rate >= TARGET_RATE else 'MISSED'} ({rate:,.0f}); "
-          f"target ratio <= {TARGET_RATIO:g}: {'met' if ratio <= TARGET_RATIO else 'MISSED'} ({ratio:.2f})")
+    print(
+        f"target >= {TARGET_RATE:,} lines/s: {'met' if rate >= TARGET_RATE else 'MISSED'} ({rate:,.0f}); "
+        f"target ratio <= {TARGET_RATIO:g}: {'met' if ratio <= TARGET_RATIO else 'MISSED'} ({ratio:.2f})"
+    )
 
     if args.profile:
         profiler = cProfile.Profile()
@@ -286,14 +366,22 @@ def main(argv: list[str] | None = None) -> int:
         print()
         print(f"{'end-to-end latency, bot stdout -> sink (ms)':<52}{'entries':>9}{'median':>9}{'p95':>9}{'max':>9}")
         paced = ["" + sys.executable, "-c", PACED_BOT.format(repo=str(REPO), rate=args.rate, secs=args.latency_secs)]
-        for label, command, scenario in ((f"stand-in bot, {args.rate:g} envelopes/s for {args.latency_secs:g}s", paced, None),
-                                         ("real bot, dominant.json at --speed 0", None, str(REPO / "bot/scenarios/rooms/dominant.json"))):
+        for label, command, scenario in (
+            (f"stand-in bot, {args.rate:g} envelopes/s for {args.latency_secs:g}s", paced, None),
+            ("real bot, dominant.json at --speed 0", None, str(REPO / "bot/scenarios/rooms/dominant.json")),
+        ):
             result = asyncio.run(_latency(command, scenario, devnull))
             print(f"{label}  ({result['lines']} lines; ts -> ingested: mean {result['ingest_mean']:.2f} ms)")
             for part in ("urgent", "normal", "all"):
                 values = result[part]
-                name = {"urgent": "  critical/high (flush at once)", "normal": "  normal/low (<= 1 s batch window)", "all": "  all"}[part]
-                print(f"{name:<52}{len(values):>9}{pct(values, 0.5):>9.1f}{pct(values, 0.95):>9.1f}{max(values, default=float('nan')):>9.1f}")
+                name = {
+                    "urgent": "  critical/high (flush at once)",
+                    "normal": "  normal/low (<= 1 s batch window)",
+                    "all": "  all",
+                }[part]
+                print(
+                    f"{name:<52}{len(values):>9}{pct(values, 0.5):>9.1f}{pct(values, 0.95):>9.1f}{max(values, default=float('nan')):>9.1f}"
+                )
     devnull.close()
     return 0 if rate >= TARGET_RATE and ratio <= TARGET_RATIO else 1
 

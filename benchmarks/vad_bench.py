@@ -127,11 +127,7 @@ async def run_naive(room: Room) -> tuple[float, int]:
 
 
 def run_floor(room: Room, model_file: str) -> tuple[float, int]:
-    windows = [
-        (p, room.tracks[p][s : s + WINDOW])
-        for p in range(room.participants)
-        for s in room.speech_windows(p)
-    ]
+    windows = [(p, room.tracks[p][s : s + WINDOW]) for p in range(room.participants) for s in room.speech_windows(p)]
     models = [SileroOnnxModel(model_file, force_onnx_cpu=True) for _ in range(room.participants)]
     start = time.perf_counter()
     for p, window in windows:
@@ -173,9 +169,7 @@ def main() -> None:
     rows = []
     for n in sizes:
         room = build_room(n, args.seconds)
-        speech_share = sum(len(room.speech_windows(p)) for p in range(n)) / sum(
-            t.size // WINDOW for t in room.tracks
-        )
+        speech_share = sum(len(room.speech_windows(p)) for p in range(n)) / sum(t.size // WINDOW for t in room.tracks)
         times: dict[str, list[float]] = {k: [] for k in ("naive", "floor", "ours", "ours-nogate")}
         windows: dict[str, int] = {}
         for _ in range(args.reps):

@@ -27,10 +27,10 @@ from typing import Any
 from loguru import logger
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
-from bot.errors import ConfigError, PrismError
-from bot.secrets import SecretScrubber, log_patcher, scrubber_from_env
+from bot.config.secrets import SecretScrubber, log_patcher, scrubber_from_env
+from bot.core.errors import ConfigError, PrismError
 
-__all__ = ["CloudBody", "MAX_SESSIONS", "parse_body", "readyz", "run_bot", "settings_from_runner_args"]
+__all__ = ["MAX_SESSIONS", "CloudBody", "parse_body", "readyz", "run_bot", "settings_from_runner_args"]
 
 MAX_SESSIONS = 1
 BUSY_EXIT_CODE = 75  # EX_TEMPFAIL: try another instance
@@ -44,12 +44,22 @@ class CloudBody(BaseModel):
 
     model_config = ConfigDict(extra="ignore", populate_by_name=True, frozen=True)
 
-    assistant_id: str | None = Field(default=None, min_length=1, max_length=128, validation_alias=AliasChoices("assistantId", "assistant_id"))
-    tenant_id: str | None = Field(default=None, min_length=1, max_length=128, validation_alias=AliasChoices("tenantId", "tenant_id"))
-    policy_layers: list[dict[str, Any]] = Field(default_factory=list, max_length=16, validation_alias=AliasChoices("policyLayers", "policy_layers"))
+    assistant_id: str | None = Field(
+        default=None, min_length=1, max_length=128, validation_alias=AliasChoices("assistantId", "assistant_id")
+    )
+    tenant_id: str | None = Field(
+        default=None, min_length=1, max_length=128, validation_alias=AliasChoices("tenantId", "tenant_id")
+    )
+    policy_layers: list[dict[str, Any]] = Field(
+        default_factory=list, max_length=16, validation_alias=AliasChoices("policyLayers", "policy_layers")
+    )
     transcription: bool | None = None
-    max_duration_secs: float | None = Field(default=None, gt=0, validation_alias=AliasChoices("maxDurationSecs", "max_duration_secs"))
-    room_url: str | None = Field(default=None, min_length=1, max_length=2048, validation_alias=AliasChoices("roomUrl", "room_url"))
+    max_duration_secs: float | None = Field(
+        default=None, gt=0, validation_alias=AliasChoices("maxDurationSecs", "max_duration_secs")
+    )
+    room_url: str | None = Field(
+        default=None, min_length=1, max_length=2048, validation_alias=AliasChoices("roomUrl", "room_url")
+    )
     room_token: SecretStr | None = Field(default=None, validation_alias=AliasChoices("roomToken", "room_token"))
 
 
@@ -85,7 +95,7 @@ def settings_from_runner_args(runner_args: Any, **overrides: Any) -> tuple[Any, 
         ConfigError: no Daily room in the arguments, a bad body, or a bad setting (one line,
             without the offending value).
     """
-    from bot.settings import Settings
+    from bot.config.settings import Settings
 
     body = parse_body(getattr(runner_args, "body", None))
     room_url = getattr(runner_args, "room_url", None)
@@ -157,14 +167,16 @@ async def run_bot(runner_args: Any) -> int:
     running = False
     try:
         settings, body = settings_from_runner_args(runner_args)
-        from bot.settings import SECRET_FIELDS
+        from bot.config.settings import SECRET_FIELDS
 
         scrub.add(*(getattr(settings, name, None) for name in SECRET_FIELDS))
-        from bot.app import run_session_async
+        from bot.session.lifecycle import run_session_async
 
         # the base image's server owns the process signals; stdout is the container log
         running = True
-        code = await run_session_async(settings, session_id=getattr(runner_args, "session_id", None), handle_signals=False)
+        code = await run_session_async(
+            settings, session_id=getattr(runner_args, "session_id", None), handle_signals=False
+        )
         return int(code or 0)
     except PrismError as exc:
         logger.error(scrub(f"session failed: {exc}" if running else f"session not started: {exc}"))

@@ -43,8 +43,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m codegen", description=__doc__.splitlines()[0])
     parser.add_argument("--spec", type=Path, default=REPO / "spec", help="spec folder (default: %(default)s)")
     parser.add_argument("--python-out", type=Path, default=REPO / "bot" / "generated", help="Python output folder")
-    parser.add_argument("--ts-out", type=Path, default=REPO / "web" / "src" / "generated", help="TypeScript output folder")
-    parser.add_argument("--check", action="store_true", help="write nothing; exit 1 and name the stale files if output is not fresh")
+    parser.add_argument(
+        "--ts-out", type=Path, default=REPO / "web" / "src" / "generated", help="TypeScript output folder"
+    )
+    parser.add_argument(
+        "--check", action="store_true", help="write nothing; exit 1 and name the stale files if output is not fresh"
+    )
     args = parser.parse_args(argv)
 
     try:
@@ -75,7 +79,10 @@ def main(argv: list[str] | None = None) -> int:
             path.write_text(files[path], encoding="utf-8")
         else:
             path.unlink()
-    print(f"{len(stale)} file(s) written, {len(files) - len([p for p in stale if p in files])} unchanged; specVersion {version}", file=sys.stderr)
+    print(
+        f"{len(stale)} file(s) written, {len(files) - len([p for p in stale if p in files])} unchanged; specVersion {version}",
+        file=sys.stderr,
+    )
     return 0
 
 

@@ -72,7 +72,12 @@ class _ModelWriter:
                 constraints.append(f"pattern={node['pattern']!r}")
             py = "str"
         elif base_type in ("integer", "number"):
-            for key, arg in (("minimum", "ge"), ("maximum", "le"), ("exclusiveMinimum", "gt"), ("exclusiveMaximum", "lt")):
+            for key, arg in (
+                ("minimum", "ge"),
+                ("maximum", "le"),
+                ("exclusiveMinimum", "gt"),
+                ("exclusiveMaximum", "lt"),
+            ):
                 if key in node:
                     constraints.append(f"{arg}={node[key]!r}")
             py = "int" if base_type == "integer" else "float"
@@ -100,7 +105,9 @@ class _ModelWriter:
             return f"Annotated[{py}, Field({', '.join(constraints)})]"
         return py
 
-    def model(self, node: dict[str, Any], name: str, *, topic: dict[str, Any] | None = None, const: str | None = None) -> str:
+    def model(
+        self, node: dict[str, Any], name: str, *, topic: dict[str, Any] | None = None, const: str | None = None
+    ) -> str:
         name = self.unique(name)
         required = set(node.get("required", []))
         lines: list[str] = []
@@ -279,7 +286,7 @@ def render_python(registry: dict[str, Any]) -> dict[str, str]:
             "Each topic's model lives in its own module and is imported on first use",
             "(``from bot.generated import RoomDominanceScore`` works as usual), and so is pydantic:",
             "``bot.generated.topics`` (the Topic enum and the spec version) loads without it, which",
-            'is what bot/boot.py needs for the first envelope."""',
+            'is what bot/session/boot.py needs for the first envelope."""',
             "",
             "from __future__ import annotations",
             "",
@@ -289,7 +296,10 @@ def render_python(registry: dict[str, Any]) -> dict[str, str]:
             "from bot.generated.topics import SPEC_VERSION, Topic",
             "",
             "_LAZY: dict[str, str] = {",
-            *[f"    {name!r}: {module!r}," for name, module in sorted({**lazy_map, "PayloadModel": "_base", "TopicModel": "_base"}.items())],
+            *[
+                f"    {name!r}: {module!r},"
+                for name, module in sorted({**lazy_map, "PayloadModel": "_base", "TopicModel": "_base"}.items())
+            ],
             "}",
             "",
             '__all__ = ["SPEC_VERSION", "Topic", "TopicModel", "PayloadModel", "MODELS", *_LAZY]',

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError, ValidationError, best_match
@@ -135,7 +136,9 @@ def _describe(error: ValidationError) -> str:
     return message
 
 
-def _schema_nodes_at(schema: dict[str, Any], parts: list[str]) -> list[tuple[dict[str, Any], dict[str, Any] | None, str | None]]:
+def _schema_nodes_at(
+    schema: dict[str, Any], parts: list[str]
+) -> list[tuple[dict[str, Any], dict[str, Any] | None, str | None]]:
     """Walk a payload schema along pointer ``parts``; '*' steps into array items or map values.
 
     Returns the nodes reached with their parent object node and the property name, or [] when the
@@ -162,7 +165,9 @@ def _schema_nodes_at(schema: dict[str, Any], parts: list[str]) -> list[tuple[dic
     return [(node, parent, name)]
 
 
-def _check_payload_path(path_text: str, schema: dict[str, Any], file: Path, where: str) -> tuple[dict, dict | None, str | None]:
+def _check_payload_path(
+    path_text: str, schema: dict[str, Any], file: Path, where: str
+) -> tuple[dict, dict | None, str | None]:
     parts = path_text.split("/")[2:]  # drop "" and "payload"
     found = _schema_nodes_at(schema, parts)
     if not found:
@@ -197,7 +202,9 @@ def load_spec(root: Path | str) -> Spec:
         try:
             Draft202012Validator.check_schema(data["schema"])
         except SchemaError as exc:
-            raise SpecError(path, pointer(["schema", *exc.absolute_path]), f"invalid JSON Schema: {exc.message}") from None
+            raise SpecError(
+                path, pointer(["schema", *exc.absolute_path]), f"invalid JSON Schema: {exc.message}"
+            ) from None
         descriptors.append((path, data))
 
     by_id: dict[str, Path] = {}
@@ -217,7 +224,9 @@ def load_spec(root: Path | str) -> Spec:
     _check_against(_meta_validator(root, "pii"), pii, pii_path)
     for topic_id in forwarding["overrides"]:
         if topic_id not in by_id:
-            raise SpecError(forwarding_path, pointer(["overrides", topic_id]), f"override for unknown topic {topic_id!r}")
+            raise SpecError(
+                forwarding_path, pointer(["overrides", topic_id]), f"override for unknown topic {topic_id!r}"
+            )
 
     topics = sorted((data for _, data in descriptors), key=lambda d: d["id"])
     spec = Spec(root=root, topics=topics, forwarding=forwarding, pii=pii, files=by_id)
@@ -249,7 +258,9 @@ def _check_semantics(spec: Spec, topic: dict[str, Any], file: Path) -> None:
         node, parent, name = _check_payload_path(rule["path"], schema, file, f"{where}/path")
         for dest in rule["destinations"]:
             if dest not in destinations:
-                raise SpecError(file, f"{where}/destinations", f"redact rule for {dest!r}, but the topic is not forwarded there")
+                raise SpecError(
+                    file, f"{where}/destinations", f"redact rule for {dest!r}, but the topic is not forwarded there"
+                )
             explicit[dest].add(rule["path"])
         _check_action(rule["action"], node, parent, name, file, where, rule["path"])
 
@@ -273,7 +284,9 @@ def _check_semantics(spec: Spec, topic: dict[str, Any], file: Path) -> None:
                 ) from None
 
 
-def _check_action(action: str, node: dict, parent: dict | None, name: str | None, file: Path, where: str, path_text: str) -> None:
+def _check_action(
+    action: str, node: dict, parent: dict | None, name: str | None, file: Path, where: str, path_text: str
+) -> None:
     if action == "drop":
         if parent is None or name is None:
             raise SpecError(file, where, f"cannot drop {path_text!r}: only object properties can be dropped")

@@ -107,7 +107,9 @@ def _matches_type(value: Any, type_name: str) -> bool:
     if type_name == "string":
         return isinstance(value, str)
     if type_name == "integer":
-        return not isinstance(value, bool) and (isinstance(value, int) or (isinstance(value, float) and value.is_integer()))
+        return not isinstance(value, bool) and (
+            isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+        )
     if type_name == "number":
         return not isinstance(value, bool) and isinstance(value, (int, float))
     return False  # arrays and objects in an enum have no literal type worth rendering
@@ -119,7 +121,16 @@ def _constraint_tags(node: dict[str, Any]) -> list[str]:
     types = _types(node)
     if "integer" in types:
         tags.append("@integer")
-    for key in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum", "minLength", "maxLength", "minItems", "maxItems"):
+    for key in (
+        "minimum",
+        "exclusiveMinimum",
+        "maximum",
+        "exclusiveMaximum",
+        "minLength",
+        "maxLength",
+        "minItems",
+        "maxItems",
+    ):
         if key in node:
             tags.append(f"@{key} {_json(node[key])}")
     if "pattern" in node:
@@ -264,7 +275,7 @@ def _topics_ts(registry: dict[str, Any], ordered: list[dict[str, Any]]) -> str:
     runtimes = " | ".join(_string(r) for r in RUNTIMES)
     parts = [
         HEADER,
-        "/** Hash of the spec this code was generated from: `\"sha256:\"` + hex SHA-256 of its RFC 8785 form. */",
+        '/** Hash of the spec this code was generated from: `"sha256:"` + hex SHA-256 of its RFC 8785 form. */',
         f"export const SPEC_VERSION = {_string(registry['specVersion'])} as const;",
         "",
         "/** Every topic id in the spec. Name topics only through this map. */",
@@ -285,7 +296,7 @@ def _topics_ts(registry: dict[str, Any], ordered: list[dict[str, Any]]) -> str:
         *[f"  {_string(t['id'])}: {payload_names[t['id']]};" for t in ordered],
         "}",
         "",
-        "/** One event on the wire (docs: EVENTS.md, \"Envelope\"). */",
+        '/** One event on the wire (docs: EVENTS.md, "Envelope"). */',
         "export interface Envelope<T extends TopicId = TopicId> {",
         "  /** UUIDv7 (RFC 9562) whose 48-bit timestamp equals `ts`. */",
         "  id: string;",

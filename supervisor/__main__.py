@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
-from bot import settings as bot_settings
-from bot.cli_settings import settings_from_flags, settings_parser
-from bot.errors import ConfigError
+from bot.config import settings as bot_settings
+from bot.config.flags import settings_from_flags, settings_parser
+from bot.core.errors import ConfigError
 from supervisor.settings import ENV_ONLY, SupervisorSettings, env_name
 
 
@@ -28,7 +28,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def load_settings(argv: Sequence[str] | None) -> SupervisorSettings:
     """Parse flags over environment and .env; a bad value or an unservable API is a one-line ``ConfigError``."""
-    settings = settings_from_flags(SupervisorSettings, build_parser().parse_args(argv), dotenv_also_known=bot_variables())
+    settings = settings_from_flags(
+        SupervisorSettings, build_parser().parse_args(argv), dotenv_also_known=bot_variables()
+    )
     problem = settings.auth_problem()
     if problem:
         raise ConfigError(problem)
@@ -59,7 +61,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:  # the port is taken, the host does not exist, the dry-run path is unwritable
         if settings.debug:
             raise
-        print(f"error: {exc.strerror or exc}{f' ({exc.filename})' if getattr(exc, 'filename', None) else ''}", file=sys.stderr)
+        print(
+            f"error: {exc.strerror or exc}{f' ({exc.filename})' if getattr(exc, 'filename', None) else ''}",
+            file=sys.stderr,
+        )
         return 2
 
 

@@ -16,7 +16,8 @@ its values (a room token may be in it).
 from __future__ import annotations
 
 import hmac
-from typing import TYPE_CHECKING, Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from aiohttp import web
@@ -37,7 +38,9 @@ def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -
     return web.Response(body=orjson.dumps(data), status=status, content_type="application/json", headers=headers)
 
 
-def error(status: int, code: str, message: str, *, field: str | None = None, headers: dict[str, str] | None = None) -> web.Response:
+def error(
+    status: int, code: str, message: str, *, field: str | None = None, headers: dict[str, str] | None = None
+) -> web.Response:
     body: dict[str, Any] = {"error": code, "message": message}
     if field is not None:
         body["field"] = field
@@ -48,12 +51,19 @@ def auth_middleware(token: str | None) -> Callable[..., Awaitable[web.StreamResp
     expected = token.encode("utf-8") if token else None
 
     @web.middleware
-    async def middleware(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
+    async def middleware(
+        request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
         if expected is not None and request.path not in OPEN_PATHS:
             header = request.headers.get("Authorization", "")
             scheme, _, given = header.partition(" ")
             if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode("utf-8"), expected):
-                return error(401, "unauthorized", "a valid bearer token is required (Authorization: Bearer <SUPERVISOR_TOKEN>)", headers={"WWW-Authenticate": "Bearer"})
+                return error(
+                    401,
+                    "unauthorized",
+                    "a valid bearer token is required (Authorization: Bearer <SUPERVISOR_TOKEN>)",
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
         try:
             return await handler(request)
         except web.HTTPException as exc:
@@ -64,7 +74,7 @@ def auth_middleware(token: str | None) -> Callable[..., Awaitable[web.StreamResp
     return middleware
 
 
-def _sup(request: web.Request) -> "Supervisor":
+def _sup(request: web.Request) -> Supervisor:
     return request.app[SUPERVISOR_KEY]  # type: ignore[return-value]
 
 
@@ -82,7 +92,12 @@ async def create_room(request: web.Request) -> web.Response:
         room_request = parse_request(body, sup.settings)
         room = await sup.rooms.create(room_request)
     except RequestError as exc:
-        return error(exc.status, "invalid_request" if exc.status == 422 else "bad_request" if exc.status == 400 else "forbidden", exc.message, field=exc.field)
+        return error(
+            exc.status,
+            "invalid_request" if exc.status == 422 else "bad_request" if exc.status == 400 else "forbidden",
+            exc.message,
+            field=exc.field,
+        )
     except TooManyRooms as exc:
         return error(429, "too_many_rooms", str(exc))
     return _json(room.as_dict(), 201, headers={"Location": f"/rooms/{room.id}"})
@@ -117,7 +132,7 @@ async def metrics(request: web.Request) -> web.Response:
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
 
 
-def build_app(supervisor: "Supervisor") -> web.Application:
+def build_app(supervisor: Supervisor) -> web.Application:
     settings = supervisor.settings
     token = None if settings.insecure_no_auth else settings.token.get_secret_value() if settings.token else None
     app = web.Application(middlewares=[auth_middleware(token)], client_max_size=MAX_BODY_BYTES)

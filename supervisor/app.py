@@ -38,13 +38,20 @@ def configure_logging(level: str) -> None:
 
 def make_sink(settings: SupervisorSettings) -> Sink:
     dry_run = None if settings.forward == "eventbridge" else settings.dry_run_path
-    return attach_make_sink(dry_run_path=dry_run, region=settings.region, endpoint_url=settings.endpoint_url, size_limit=settings.max_batch_bytes)
+    return attach_make_sink(
+        dry_run_path=dry_run,
+        region=settings.region,
+        endpoint_url=settings.endpoint_url,
+        size_limit=settings.max_batch_bytes,
+    )
 
 
 class Supervisor:
     """One supervisor: many rooms, one forwarder, one API."""
 
-    def __init__(self, settings: SupervisorSettings, *, sink: Sink | None = None, environ: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, settings: SupervisorSettings, *, sink: Sink | None = None, environ: dict[str, str] | None = None
+    ) -> None:
         self.settings = settings
         self.registry = SpecRegistry.load()
         self.metrics = Metrics()
@@ -76,7 +83,10 @@ class Supervisor:
         rule = self.registry.rule(Topic.FORWARDING_DELIVERY_DEFERRED)
         if rule is None or "supervisor" not in rule.origin:
             return None
-        bus = EventBus(registry=self.registry, context=SessionContext(session_id=f"supervisor-{uuid.uuid4()}", runtime="supervisor"))
+        bus = EventBus(
+            registry=self.registry,
+            context=SessionContext(session_id=f"supervisor-{uuid.uuid4()}", runtime="supervisor"),
+        )
         bus.subscribe("*", self.forwarder.submit)
         return bus
 
@@ -86,7 +96,7 @@ class Supervisor:
         if self.own_bus is not None:
             self.own_bus.publish(model)
 
-    async def start(self) -> "Supervisor":
+    async def start(self) -> Supervisor:
         await self.forwarder.start()
         self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
         await self._runner.setup()
@@ -97,7 +107,11 @@ class Supervisor:
         self.port = sockets[0].getsockname()[1] if sockets else self.settings.port
         host = self.settings.host
         self.url = f"http://{'[' + host + ']' if ':' in host else host}:{self.port}"
-        mode = f"dry-run to {self.settings.dry_run_path}" if self.settings.forward == "dry-run" else f"EventBridge bus {self.settings.bus_name or 'default'}"
+        mode = (
+            f"dry-run to {self.settings.dry_run_path}"
+            if self.settings.forward == "dry-run"
+            else f"EventBridge bus {self.settings.bus_name or 'default'}"
+        )
         logger.info(f"supervisor listening on {self.url} (forwarding: {mode})")
         return self
 
@@ -109,9 +123,11 @@ class Supervisor:
             await self._runner.cleanup()
             self._runner = None
         stats = self.forwarder.stats
-        logger.info(f"stopped: {stats.delivered} entries delivered in {stats.batches} requests; dropped {dict(stats.dropped) or 0}")
+        logger.info(
+            f"stopped: {stats.delivered} entries delivered in {stats.batches} requests; dropped {dict(stats.dropped) or 0}"
+        )
 
-    async def __aenter__(self) -> "Supervisor":
+    async def __aenter__(self) -> Supervisor:
         return await self.start()
 
     async def __aexit__(self, *exc: object) -> None:

@@ -10,8 +10,9 @@ its content: it may carry PII), and never stops anything.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import orjson
 from loguru import logger
@@ -52,17 +53,30 @@ class StreamStats:
     last_error: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"lines": self.lines, "ingested": self.ingested, "garbage": self.garbage, "invalid": self.invalid, "seqGaps": self.gaps, "seqDuplicates": self.duplicates}
+        return {
+            "lines": self.lines,
+            "ingested": self.ingested,
+            "garbage": self.garbage,
+            "invalid": self.invalid,
+            "seqGaps": self.gaps,
+            "seqDuplicates": self.duplicates,
+        }
 
 
 class Ingestor:
     """Validates lines and keeps the ingestion metrics. One per supervisor, shared by every room."""
 
-    def __init__(self, registry: SpecRegistry, metrics: Metrics, *, clock_ms: Callable[[], float] | None = None) -> None:
+    def __init__(
+        self, registry: SpecRegistry, metrics: Metrics, *, clock_ms: Callable[[], float] | None = None
+    ) -> None:
         self.registry = registry
         self.metrics = metrics
         self.spec_version = registry.spec_version
-        self._validators = {topic: model.__pydantic_validator__ for topic, model in envelope_models().items() if topic in registry.topics}
+        self._validators = {
+            topic: model.__pydantic_validator__
+            for topic, model in envelope_models().items()
+            if topic in registry.topics
+        }
         self._clock_ms = clock_ms or (lambda: time.time() * 1000.0)
 
     def ingest(self, line: bytes, stats: StreamStats, *, room: str = "-") -> dict[str, Any] | None:
@@ -83,7 +97,13 @@ class Ingestor:
         topic = data.get("topic")
         validator = self._validators.get(topic) if isinstance(topic, str) else None
         if validator is None:
-            return self._reject(stats, room, "invalid", "unknown topic" if isinstance(topic, str) else "no string topic", reason="unknown_topic")
+            return self._reject(
+                stats,
+                room,
+                "invalid",
+                "unknown topic" if isinstance(topic, str) else "no string topic",
+                reason="unknown_topic",
+            )
         try:
             validator.validate_python(data)
         except ValidationError as exc:  # a pointer and the rule, never content (key names sanitized)
@@ -115,7 +135,9 @@ class Ingestor:
             stats.gaps += missing
             self.metrics.seq_gaps += missing
             stats.last_seq[key] = seq
-            logger.bind(room=room).warning(f"meta.seq jumped from {last} to {seq} in session {key}: {missing} envelope(s) missing")
+            logger.bind(room=room).warning(
+                f"meta.seq jumped from {last} to {seq} in session {key}: {missing} envelope(s) missing"
+            )
         else:
             stats.duplicates += 1
             self.metrics.seq_duplicates += 1

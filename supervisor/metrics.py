@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections import Counter
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
@@ -69,11 +70,13 @@ class _Collector(Collector):
     def __init__(self, metrics: Metrics) -> None:
         self.m = metrics
 
-    def collect(self) -> Iterator[Metric]:  # noqa: C901 (one family after the other)
+    def collect(self) -> Iterator[Metric]:
         m = self.m
         fwd = m.forwarder
 
-        published = CounterMetricFamily("events_published_total", "Valid envelopes ingested from bots' stdout.", labels=["runtime", "topic"])
+        published = CounterMetricFamily(
+            "events_published_total", "Valid envelopes ingested from bots' stdout.", labels=["runtime", "topic"]
+        )
         for (runtime, topic), n in sorted(m.published.items()):
             published.add_metric([runtime, topic], n)
         yield published
@@ -90,13 +93,17 @@ class _Collector(Collector):
             dropped.add_metric([reason], n)
         yield dropped
 
-        violations = CounterMetricFamily("policy_violations_total", "conversation.policy.violation envelopes by kind.", labels=["kind"])
+        violations = CounterMetricFamily(
+            "policy_violations_total", "conversation.policy.violation envelopes by kind.", labels=["kind"]
+        )
         for kind, n in sorted(m.violations.items()):
             violations.add_metric([kind], n)
         yield violations
 
         mismatch = CounterMetricFamily(
-            "spec_mismatch_total", "Envelopes with another specVersion (envelope) and events.runtime.version.mismatch envelopes (reported).", labels=["source"]
+            "spec_mismatch_total",
+            "Envelopes with another specVersion (envelope) and events.runtime.version.mismatch envelopes (reported).",
+            labels=["source"],
         )
         for source, n in sorted(m.spec_mismatch.items()):
             mismatch.add_metric([source], n)
@@ -108,9 +115,15 @@ class _Collector(Collector):
         yield lines
 
         yield CounterMetricFamily("seq_gaps_total", "meta.seq values missing within a session.", value=m.seq_gaps)
-        yield CounterMetricFamily("seq_duplicates_total", "meta.seq values seen twice (or going back) within a session.", value=m.seq_duplicates)
+        yield CounterMetricFamily(
+            "seq_duplicates_total",
+            "meta.seq values seen twice (or going back) within a session.",
+            value=m.seq_duplicates,
+        )
 
-        latency = HistogramMetricFamily("publish_latency_ms", "Envelope ts to ingestion by the supervisor, in ms.", labels=["topic"])
+        latency = HistogramMetricFamily(
+            "publish_latency_ms", "Envelope ts to ingestion by the supervisor, in ms.", labels=["topic"]
+        )
         h = m.latency
         for topic in sorted(h.counts):
             counts = h.counts[topic]
@@ -122,8 +135,12 @@ class _Collector(Collector):
             latency.add_metric([topic], buckets, h.sums[topic])
         yield latency
 
-        yield CounterMetricFamily("bot_spawns_total", "Bot processes started (first starts and restarts).", value=m.spawns)
-        yield CounterMetricFamily("bot_restarts_total", "Bot processes restarted after a crash or a spawn timeout.", value=m.restarts)
+        yield CounterMetricFamily(
+            "bot_spawns_total", "Bot processes started (first starts and restarts).", value=m.spawns
+        )
+        yield CounterMetricFamily(
+            "bot_restarts_total", "Bot processes restarted after a crash or a spawn timeout.", value=m.restarts
+        )
         exits = CounterMetricFamily("bot_exits_total", "Bot processes that ended, by outcome.", labels=["outcome"])
         for outcome, n in sorted(m.exits.items()):
             exits.add_metric([outcome], n)
@@ -135,19 +152,35 @@ class _Collector(Collector):
 
         if fwd is not None:
             s = fwd.stats
-            yield GaugeMetricFamily("buffer_fill_ratio", "Fill of the EventBridge forwarding buffer (0..1).", value=fwd.fill_ratio)
+            yield GaugeMetricFamily(
+                "buffer_fill_ratio", "Fill of the EventBridge forwarding buffer (0..1).", value=fwd.fill_ratio
+            )
             yield GaugeMetricFamily("forward_buffered_entries", "Entries waiting for EventBridge.", value=fwd.buffered)
-            yield CounterMetricFamily("forward_batches_total", "PutEvents requests made (or written, in dry-run).", value=s.batches)
-            yield CounterMetricFamily("forward_failed_batches_total", "PutEvents requests with at least one failed entry, or failed as a whole.", value=s.failed_batches)
-            entries = CounterMetricFamily("forward_entries_total", "Entries by outcome: delivered, or retried (resent after a retryable failure).", labels=["outcome"])
+            yield CounterMetricFamily(
+                "forward_batches_total", "PutEvents requests made (or written, in dry-run).", value=s.batches
+            )
+            yield CounterMetricFamily(
+                "forward_failed_batches_total",
+                "PutEvents requests with at least one failed entry, or failed as a whole.",
+                value=s.failed_batches,
+            )
+            entries = CounterMetricFamily(
+                "forward_entries_total",
+                "Entries by outcome: delivered, or retried (resent after a retryable failure).",
+                labels=["outcome"],
+            )
             entries.add_metric(["delivered"], s.delivered)
             entries.add_metric(["retried"], s.retried)
             yield entries
-            codes = CounterMetricFamily("forward_failures_total", "Failed entries by PutEvents error code.", labels=["code"])
+            codes = CounterMetricFamily(
+                "forward_failures_total", "Failed entries by PutEvents error code.", labels=["code"]
+            )
             for code, n in sorted(s.error_codes.items()):
                 codes.add_metric([code], n)
             yield codes
-            yield CounterMetricFamily("forward_deferred_reports_total", "forwarding.delivery.deferred reports made.", value=s.reports)
+            yield CounterMetricFamily(
+                "forward_deferred_reports_total", "forwarding.delivery.deferred reports made.", value=s.reports
+            )
 
 
 def parse_text(text: str) -> dict[str, Any]:

@@ -13,20 +13,37 @@ import contextlib
 import os
 import signal
 import sys
+from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
-from typing import AsyncIterator, Mapping, Sequence
 
 from supervisor.ingest import TOO_LONG
 
 SYSTEM_ENV = (
-    "PATH", "HOME", "USER", "LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "TEMP", "TMP",
-    "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "LD_LIBRARY_PATH",
-    "VIRTUAL_ENV", "XDG_CACHE_HOME", "HF_HOME", "SYSTEMROOT",
+    "PATH",
+    "HOME",
+    "USER",
+    "LANG",
+    "LANGUAGE",
+    "LC_ALL",
+    "LC_CTYPE",
+    "TZ",
+    "TMPDIR",
+    "TEMP",
+    "TMP",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "REQUESTS_CA_BUNDLE",
+    "CURL_CA_BUNDLE",
+    "LD_LIBRARY_PATH",
+    "VIRTUAL_ENV",
+    "XDG_CACHE_HOME",
+    "HF_HOME",
+    "SYSTEMROOT",
 )
 """Non-secret variables a Python process and its native libraries expect."""
 
 BOT_SECRETS_ENV = ("DAILY_API_KEY", "MESH_URL", "MESH_API_TOKEN", "MESH_REST_URL", "OPENAI_API_KEY", "OPENAI_BASE_URL")
-"""Secrets and endpoints the bot reads (bot/settings.py); the PII salt is passed from the settings."""
+"""Secrets and endpoints the bot reads (bot/config/settings.py); the PII salt is passed from the settings."""
 
 MAX_LINE_BYTES = 2 * 1024 * 1024
 """Longer stdout lines are skipped and counted as garbage (stdout's spec limit is 1 MB)."""
@@ -80,7 +97,7 @@ class BotProcess:
         self.pid = proc.pid
 
     @classmethod
-    async def spawn(cls, cmd: Sequence[str], *, env: Mapping[str, str], cwd: Path) -> "BotProcess":
+    async def spawn(cls, cmd: Sequence[str], *, env: Mapping[str, str], cwd: Path) -> BotProcess:
         proc = await asyncio.create_subprocess_exec(
             *cmd,
             stdin=asyncio.subprocess.DEVNULL,
@@ -122,7 +139,7 @@ class BotProcess:
         self.signal(signal.SIGTERM)
         try:
             return await asyncio.wait_for(asyncio.shield(self.proc.wait()), grace_s)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             self.kill_group()
             return await self.proc.wait()
 

@@ -26,12 +26,22 @@ import tempfile
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 from loguru import logger
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError, field_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
 
 from bot.forwarding.entries import rfc3339_ms
 from bot.generated.topics import Topic
@@ -57,15 +67,27 @@ class RoomRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True, str_strip_whitespace=True)
 
-    room_url: str | None = Field(default=None, min_length=1, max_length=2048, validation_alias=_alias("roomUrl", "room_url"))
+    room_url: str | None = Field(
+        default=None, min_length=1, max_length=2048, validation_alias=_alias("roomUrl", "room_url")
+    )
     room_token: SecretStr | None = Field(default=None, validation_alias=_alias("roomToken", "room_token"))
     scenario: str | None = Field(default=None, min_length=1, max_length=1024)
     speed: float | None = Field(default=None, ge=0, le=1000)
-    assistant_id: str = Field(min_length=1, max_length=128, pattern=r"^[\w.:@-]+$", validation_alias=_alias("assistantId", "assistant_id"))
-    tenant_id: str = Field(min_length=1, max_length=128, pattern=r"^[\w.:@-]+$", validation_alias=_alias("tenantId", "tenant_id"))
-    policy_layers: list[dict[str, Any]] = Field(default_factory=list, max_length=16, validation_alias=_alias("policyLayers", "policy_layers"))
-    idle_timeout_secs: float | None = Field(default=None, gt=0, le=86_400, validation_alias=_alias("idleTimeoutSecs", "idle_timeout_secs"))
-    max_duration_secs: float | None = Field(default=None, gt=0, le=86_400, validation_alias=_alias("maxDurationSecs", "max_duration_secs"))
+    assistant_id: str = Field(
+        min_length=1, max_length=128, pattern=r"^[\w.:@-]+$", validation_alias=_alias("assistantId", "assistant_id")
+    )
+    tenant_id: str = Field(
+        min_length=1, max_length=128, pattern=r"^[\w.:@-]+$", validation_alias=_alias("tenantId", "tenant_id")
+    )
+    policy_layers: list[dict[str, Any]] = Field(
+        default_factory=list, max_length=16, validation_alias=_alias("policyLayers", "policy_layers")
+    )
+    idle_timeout_secs: float | None = Field(
+        default=None, gt=0, le=86_400, validation_alias=_alias("idleTimeoutSecs", "idle_timeout_secs")
+    )
+    max_duration_secs: float | None = Field(
+        default=None, gt=0, le=86_400, validation_alias=_alias("maxDurationSecs", "max_duration_secs")
+    )
     command: list[str] | None = Field(default=None, min_length=1, max_length=64)
     _policy_snapshot: bytes | None = PrivateAttr(default=None)
     """The composed policy (RFC 8785 bytes), set by :func:`parse_request`."""
@@ -88,7 +110,10 @@ class RequestError(ValueError):
         self.status = status
 
 
-_WIRE_NAMES = {name: (f.validation_alias.choices[0] if isinstance(f.validation_alias, AliasChoices) else name) for name, f in RoomRequest.model_fields.items()}
+_WIRE_NAMES = {
+    name: (f.validation_alias.choices[0] if isinstance(f.validation_alias, AliasChoices) else name)
+    for name, f in RoomRequest.model_fields.items()
+}
 
 
 def parse_request(body: Any, settings: SupervisorSettings) -> RoomRequest:
@@ -110,7 +135,9 @@ def parse_request(body: Any, settings: SupervisorSettings) -> RoomRequest:
     if request.speed is not None and request.scenario is None:
         raise RequestError("speed", "only with scenario")
     if request.command is not None and not settings.allow_command:
-        raise RequestError("command", "not allowed (the supervisor runs the bot; SUPERVISOR_ALLOW_COMMAND is for tests)", 403)
+        raise RequestError(
+            "command", "not allowed (the supervisor runs the bot; SUPERVISOR_ALLOW_COMMAND is for tests)", 403
+        )
     try:
         json.dumps(request.policy_layers)
     except (TypeError, ValueError):
@@ -125,7 +152,7 @@ def compose_policy(layers: list[dict[str, Any]]) -> bytes:
 
     The supervisor composes (seed design section 28): the bot receives one snapshot whose
     ``policyVersion`` it re-checks, never raw layers."""
-    from bot.errors import PolicyError
+    from bot.core.errors import PolicyError
     from bot.policy.compose import parse_layers
     from bot.policy.snapshot import compose_snapshot
 
@@ -148,7 +175,9 @@ def resolve_scenario(value: str) -> Path:
         for candidate in (BUNDLED_SCENARIOS / "rooms" / f"{stem}.json", BUNDLED_SCENARIOS / f"{stem}.json"):
             if candidate.is_file():
                 return candidate
-    raise RequestError("scenario", "no such scenario file (a path, or a bundled room: demo, balanced, dominant, eight, noisy)")
+    raise RequestError(
+        "scenario", "no such scenario file (a path, or a bundled room: demo, balanced, dominant, eight, noisy)"
+    )
 
 
 def public_url(url: str) -> str:
@@ -273,7 +302,9 @@ class RoomManager:
                 fh.write(request._policy_snapshot)
         self.rooms[room_id] = room
         self._forget_old()
-        logger.bind(room=room_id).info(f"room created ({'scenario ' + scenario.name if scenario else public_url(request.room_url or '')})")
+        logger.bind(room=room_id).info(
+            f"room created ({'scenario ' + scenario.name if scenario else public_url(request.room_url or '')})"
+        )
         room.task = asyncio.create_task(self._supervise(room), name=f"room-{room_id}")
         with contextlib.suppress(asyncio.TimeoutError):  # answer with the pid when the spawn is quick
             await asyncio.wait_for(asyncio.shield(room.spawned_event.wait()), 5.0)
@@ -316,7 +347,11 @@ class RoomManager:
         env: dict[str, str] = {
             "ASSISTANT_ID": r.assistant_id,
             "TENANT_ID": r.tenant_id,
-            **({"BOT_POLICY_PATH": str(room.workdir / "policy.json")} if room.request._policy_snapshot is not None else {}),
+            **(
+                {"BOT_POLICY_PATH": str(room.workdir / "policy.json")}
+                if room.request._policy_snapshot is not None
+                else {}
+            ),
             "BOT_VIEW": "off",
             "BOT_FORWARD": "stdout",  # the supervisor forwards; a bot forwarding too would send everything twice
         }
@@ -348,7 +383,11 @@ class RoomManager:
                     break
                 # a crash (or a spawn timeout)
                 if room.failure is not None and room.failure.get("retryable") is False:
-                    self._finish(room, "failed", f"the bot failed at {room.failure.get('stage')} and says retrying will not help: {room.failure.get('error')}")
+                    self._finish(
+                        room,
+                        "failed",
+                        f"the bot failed at {room.failure.get('stage')} and says retrying will not help: {room.failure.get('error')}",
+                    )
                     break
                 if room.restarts >= s.restart_attempts:
                     self._finish(room, "failed", f"{room.error}; gave up after {room.restarts} restart(s)")
@@ -364,7 +403,7 @@ class RoomManager:
                     await asyncio.wait_for(room.stop_event.wait(), delay)
                     self._finish(room, "ended", None)  # stopped while waiting to restart
                     break
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
         except asyncio.CancelledError:
             if room.process is not None and room.process.returncode is None:
@@ -390,8 +429,14 @@ class RoomManager:
         room.spawn_timed_out = False
         if room.first_start_mono is None:
             room.first_start_mono = time.monotonic()
-        cmd = list(r.command) if r.command else bot_command(scenario=str(room.scenario_path) if room.scenario_path else None, speed=r.speed)
-        env = bot_environment(source=self.environ, room_env=self._room_env(room), extra_names=s.bot_env_names, fallback=self._dotenv)
+        cmd = (
+            list(r.command)
+            if r.command
+            else bot_command(scenario=str(room.scenario_path) if room.scenario_path else None, speed=r.speed)
+        )
+        env = bot_environment(
+            source=self.environ, room_env=self._room_env(room), extra_names=s.bot_env_names, fallback=self._dotenv
+        )
         try:
             proc = await BotProcess.spawn(cmd, env=env, cwd=room.workdir)
         except OSError as exc:
@@ -417,8 +462,16 @@ class RoomManager:
         await asyncio.gather(watchdog, return_exceptions=True)
         timed_out = room.spawn_timed_out
         room.exit_code = code
-        room.exits.append({"attempt": room.attempt, "exitCode": code, "sessionId": room.session_id, "endReason": room.end_reason,
-                           "spawnedAt": _iso(spawned_at), "exitedAt": _iso(time.time())})
+        room.exits.append(
+            {
+                "attempt": room.attempt,
+                "exitCode": code,
+                "sessionId": room.session_id,
+                "endReason": room.end_reason,
+                "spawnedAt": _iso(spawned_at),
+                "exitedAt": _iso(time.time()),
+            }
+        )
         if room.stop_event.is_set():
             self.metrics.exits["stopped"] += 1
             log.info(f"bot stopped ({room.stop_reason}); exit code {code}")
@@ -445,7 +498,9 @@ class RoomManager:
         started = asyncio.create_task(room.started_event.wait())
         stop = asyncio.create_task(room.stop_event.wait())
         try:
-            done, _ = await asyncio.wait({started, stop}, timeout=s.spawn_timeout_secs, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait(
+                {started, stop}, timeout=s.spawn_timeout_secs, return_when=asyncio.FIRST_COMPLETED
+            )
             if not done:
                 log.warning(f"no assistant.session.started within {s.spawn_timeout_secs:g}s; killing the bot")
                 room.spawn_timed_out = True
@@ -499,7 +554,9 @@ class RoomManager:
                 room.end_reason = envelope["payload"].get("reason")
             elif topic == Topic.ASSISTANT_SESSION_FAILED:
                 room.failure = envelope["payload"]
-                log.warning(f"the bot failed at {room.failure.get('stage')}: {room.failure.get('error')} (retryable: {room.failure.get('retryable')})")
+                log.warning(
+                    f"the bot failed at {room.failure.get('stage')}: {room.failure.get('error')} (retryable: {room.failure.get('retryable')})"
+                )
             if submit is not None:
                 submit(envelope)
 
@@ -531,7 +588,7 @@ def _dotenv_values() -> dict[str, str | None]:
     if not path.is_file():
         return {}
     try:
-        from bot.dotenv_check import quiet_dotenv_values as dotenv_values
+        from bot.config.dotenv_check import quiet_dotenv_values as dotenv_values
 
         return dict(dotenv_values(path))
     except Exception:  # pragma: no cover (a broken .env is pydantic-settings' to report)

@@ -13,11 +13,10 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from bot import cli_settings
-from bot.cli_settings import VariableNamedSettings
-from bot.cli_settings import env_alias as _env
+from bot.config import flags as cli_settings
+from bot.config.flags import VariableNamedSettings
+from bot.config.flags import env_alias as _env
 from bot.forwarding.entries import DEFAULT_MAX_BYTES, DEFAULT_SOURCE, check_bus_name, check_source, normalize_bus_name
-
 
 ENV_ONLY = frozenset({"token", "pii_salt"})
 """Secrets: settable through the environment or ``.env`` only, never a flag."""
@@ -29,10 +28,22 @@ class SupervisorSettings(VariableNamedSettings):
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
     # --- HTTP API
-    host: str = Field(default="127.0.0.1", validation_alias=_env("SUPERVISOR_HOST"), description="Address the HTTP API binds to (loopback by default).")
-    port: int = Field(default=8780, ge=0, le=65535, validation_alias=_env("SUPERVISOR_PORT"), description="Port of the HTTP API (0 = any free port; the log names it).")
+    host: str = Field(
+        default="127.0.0.1",
+        validation_alias=_env("SUPERVISOR_HOST"),
+        description="Address the HTTP API binds to (loopback by default).",
+    )
+    port: int = Field(
+        default=8780,
+        ge=0,
+        le=65535,
+        validation_alias=_env("SUPERVISOR_PORT"),
+        description="Port of the HTTP API (0 = any free port; the log names it).",
+    )
     token: SecretStr | None = Field(
-        default=None, validation_alias=_env("SUPERVISOR_TOKEN"), description="Bearer token every API request must carry (secret; environment only)."
+        default=None,
+        validation_alias=_env("SUPERVISOR_TOKEN"),
+        description="Bearer token every API request must carry (secret; environment only).",
     )
     insecure_no_auth: bool = Field(
         default=False,
@@ -50,35 +61,111 @@ class SupervisorSettings(VariableNamedSettings):
         validation_alias=_env("SUPERVISOR_DRY_RUN_PATH"),
         description="The dry-run log (appended; '-' = stderr).",
     )
-    bus_name: str | None = Field(default=None, validation_alias=_env("EVENTBRIDGE_BUS"), description="EventBridge bus name or ARN (default: the account's default bus).")
-    source: str = Field(default=DEFAULT_SOURCE, validation_alias=_env("EVENTBRIDGE_SOURCE"), description="Source of every PutEvents entry.")
-    region: str | None = Field(default=None, validation_alias=_env("EVENTBRIDGE_REGION"), description="AWS region (default: the AWS chain, AWS_REGION / AWS_DEFAULT_REGION / config).")
+    bus_name: str | None = Field(
+        default=None,
+        validation_alias=_env("EVENTBRIDGE_BUS"),
+        description="EventBridge bus name or ARN (default: the account's default bus).",
+    )
+    source: str = Field(
+        default=DEFAULT_SOURCE,
+        validation_alias=_env("EVENTBRIDGE_SOURCE"),
+        description="Source of every PutEvents entry.",
+    )
+    region: str | None = Field(
+        default=None,
+        validation_alias=_env("EVENTBRIDGE_REGION"),
+        description="AWS region (default: the AWS chain, AWS_REGION / AWS_DEFAULT_REGION / config).",
+    )
     endpoint_url: str | None = Field(
-        default=None, validation_alias=_env("EVENTBRIDGE_ENDPOINT_URL"), description="EventBridge endpoint override (a local moto server); default: AWS's."
+        default=None,
+        validation_alias=_env("EVENTBRIDGE_ENDPOINT_URL"),
+        description="EventBridge endpoint override (a local moto server); default: AWS's.",
     )
     max_batch_bytes: int = Field(
-        default=DEFAULT_MAX_BYTES, ge=256, le=1_048_576, validation_alias=_env("EVENTBRIDGE_MAX_BYTES"), description="A PutEvents request's entries total less than this (AWS's entry-size formula)."
+        default=DEFAULT_MAX_BYTES,
+        ge=256,
+        le=1_048_576,
+        validation_alias=_env("EVENTBRIDGE_MAX_BYTES"),
+        description="A PutEvents request's entries total less than this (AWS's entry-size formula).",
     )
-    batch_delay_secs: float = Field(default=1.0, ge=0, le=60, validation_alias=_env("SUPERVISOR_BATCH_DELAY_SECS"), description="Longest wait before a partial batch is sent.")
-    buffer_entries: int = Field(default=2048, ge=10, le=1_000_000, validation_alias=_env("SUPERVISOR_BUFFER_ENTRIES"), description="Entries buffered for EventBridge before the lowest-priority oldest are evicted.")
-    pii_salt: SecretStr = Field(default=SecretStr(""), validation_alias=_env("PRISM_PII_SALT"), description="Salt of the `hash` redactions for EventBridge; also given to the bots (secret).")
+    batch_delay_secs: float = Field(
+        default=1.0,
+        ge=0,
+        le=60,
+        validation_alias=_env("SUPERVISOR_BATCH_DELAY_SECS"),
+        description="Longest wait before a partial batch is sent.",
+    )
+    buffer_entries: int = Field(
+        default=2048,
+        ge=10,
+        le=1_000_000,
+        validation_alias=_env("SUPERVISOR_BUFFER_ENTRIES"),
+        description="Entries buffered for EventBridge before the lowest-priority oldest are evicted.",
+    )
+    pii_salt: SecretStr = Field(
+        default=SecretStr(""),
+        validation_alias=_env("PRISM_PII_SALT"),
+        description="Salt of the `hash` redactions for EventBridge; also given to the bots (secret).",
+    )
     # --- rooms
-    max_rooms: int = Field(default=16, ge=1, le=1000, validation_alias=_env("SUPERVISOR_MAX_ROOMS"), description="Rooms (bot processes) running at once.")
-    restart_attempts: int = Field(default=3, ge=0, le=100, validation_alias=_env("SUPERVISOR_RESTART_ATTEMPTS"), description="Restarts of a crashed bot before its room is marked failed.")
-    backoff_base_secs: float = Field(default=1.0, ge=0, le=600, validation_alias=_env("SUPERVISOR_BACKOFF_BASE_SECS"), description="First restart delay; doubles per restart (with jitter).")
-    backoff_max_secs: float = Field(default=30.0, ge=0, le=3600, validation_alias=_env("SUPERVISOR_BACKOFF_MAX_SECS"), description="Longest restart delay.")
+    max_rooms: int = Field(
+        default=16,
+        ge=1,
+        le=1000,
+        validation_alias=_env("SUPERVISOR_MAX_ROOMS"),
+        description="Rooms (bot processes) running at once.",
+    )
+    restart_attempts: int = Field(
+        default=3,
+        ge=0,
+        le=100,
+        validation_alias=_env("SUPERVISOR_RESTART_ATTEMPTS"),
+        description="Restarts of a crashed bot before its room is marked failed.",
+    )
+    backoff_base_secs: float = Field(
+        default=1.0,
+        ge=0,
+        le=600,
+        validation_alias=_env("SUPERVISOR_BACKOFF_BASE_SECS"),
+        description="First restart delay; doubles per restart (with jitter).",
+    )
+    backoff_max_secs: float = Field(
+        default=30.0,
+        ge=0,
+        le=3600,
+        validation_alias=_env("SUPERVISOR_BACKOFF_MAX_SECS"),
+        description="Longest restart delay.",
+    )
     spawn_timeout_secs: float = Field(
-        default=20.0, gt=0, le=600, validation_alias=_env("SUPERVISOR_SPAWN_TIMEOUT_SECS"), description="A bot that publishes no assistant.session.started within this is killed (and restarted)."
+        default=20.0,
+        gt=0,
+        le=600,
+        validation_alias=_env("SUPERVISOR_SPAWN_TIMEOUT_SECS"),
+        description="A bot that publishes no assistant.session.started within this is killed (and restarted).",
     )
     idle_timeout_secs: float | None = Field(
-        default=120.0, gt=0, validation_alias=_env("SUPERVISOR_IDLE_TIMEOUT_SECS"), description="Stop a bot that wrote no envelope for this long (heartbeats count; a hung bot)."
+        default=120.0,
+        gt=0,
+        validation_alias=_env("SUPERVISOR_IDLE_TIMEOUT_SECS"),
+        description="Stop a bot that wrote no envelope for this long (heartbeats count; a hung bot).",
     )
     max_duration_secs: float | None = Field(
-        default=None, gt=0, validation_alias=_env("SUPERVISOR_MAX_DURATION_SECS"), description="Longest a room may run; the bot is told and ends itself, the supervisor stops it after the grace period."
+        default=None,
+        gt=0,
+        validation_alias=_env("SUPERVISOR_MAX_DURATION_SECS"),
+        description="Longest a room may run; the bot is told and ends itself, the supervisor stops it after the grace period.",
     )
-    grace_period_secs: float = Field(default=10.0, gt=0, le=600, validation_alias=_env("SUPERVISOR_GRACE_PERIOD_SECS"), description="After SIGTERM, how long a bot may take before it is killed.")
+    grace_period_secs: float = Field(
+        default=10.0,
+        gt=0,
+        le=600,
+        validation_alias=_env("SUPERVISOR_GRACE_PERIOD_SECS"),
+        description="After SIGTERM, how long a bot may take before it is killed.",
+    )
     bot_env: str = Field(
-        default="", validation_alias=_env("SUPERVISOR_BOT_ENV"), description="Extra environment variables to pass to bots, comma-separated names (the rest of the environment is withheld)."
+        default="",
+        validation_alias=_env("SUPERVISOR_BOT_ENV"),
+        description="Extra environment variables to pass to bots, comma-separated names (the rest of the environment is withheld).",
     )
     allow_command: bool = Field(
         default=False,
@@ -86,8 +173,12 @@ class SupervisorSettings(VariableNamedSettings):
         description="TESTS ONLY: accept a `command` in POST /rooms replacing the bot command. Lets any API client run any program.",
     )
     # --- output
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", validation_alias=_env("SUPERVISOR_LOG_LEVEL"), description="Log level (stderr).")
-    debug: bool = Field(default=False, validation_alias=_env("SUPERVISOR_DEBUG"), description="Show tracebacks on errors.")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", validation_alias=_env("SUPERVISOR_LOG_LEVEL"), description="Log level (stderr)."
+    )
+    debug: bool = Field(
+        default=False, validation_alias=_env("SUPERVISOR_DEBUG"), description="Show tracebacks on errors."
+    )
 
     @field_validator("bus_name")
     @classmethod
@@ -125,7 +216,7 @@ class SupervisorSettings(VariableNamedSettings):
         return value
 
     @model_validator(mode="after")
-    def _backoff(self) -> "SupervisorSettings":
+    def _backoff(self) -> SupervisorSettings:
         if self.backoff_max_secs < self.backoff_base_secs:
             raise ValueError("SUPERVISOR_BACKOFF_MAX_SECS must be at least SUPERVISOR_BACKOFF_BASE_SECS")
         return self

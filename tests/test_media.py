@@ -1,12 +1,12 @@
-"""bot.media: the media-time stamp and the one sample-counted clock (SampleClock)."""
+"""bot.core.media: the media-time stamp and the one sample-counted clock (SampleClock)."""
 
 from __future__ import annotations
 
 import pytest
 from pipecat.frames.frames import UserAudioRawFrame
 
-from bot.frames import MediaTickFrame
-from bot.media import SampleClock, media_time_of, samples_to_ms, stamp
+from bot.core.frames import MediaTickFrame
+from bot.core.media import SampleClock, media_time_of, samples_to_ms, stamp
 
 
 def place_all(clock: SampleClock, chunks: list[int], at: dict[int, int] | None = None) -> list[int]:

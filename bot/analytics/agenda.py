@@ -151,11 +151,7 @@ class AgendaTracker:
         end = self.meeting_end_ms
         if end is not None and not self._wrapup_sent and end - self.wrapup_lead_ms <= now < end:
             self._wrapup_sent = True
-            out.append(
-                RoomWrapupPrompt(
-                    remaining_ms=end - now, message=wrapup_message(end - now), media_time_ms=now
-                )
-            )
+            out.append(RoomWrapupPrompt(remaining_ms=end - now, message=wrapup_message(end - now), media_time_ms=now))
         return out
 
     def advance(self, media_time_ms: int) -> None:

@@ -155,9 +155,7 @@ class DominanceTracker:
         if participant_id:
             self._talk.setdefault(participant_id, _Talk())
 
-    def speaking(
-        self, media_time_ms: int, participant_id: str, speaking: bool, duration_ms: int = 0
-    ) -> None:
+    def speaking(self, media_time_ms: int, participant_id: str, speaking: bool, duration_ms: int = 0) -> None:
         """A participant started (``media_time_ms`` = onset) or stopped (= end) speaking."""
         if self._finished or not participant_id:
             return
@@ -204,9 +202,7 @@ class DominanceTracker:
         dominant = self._update_dominant(ids, talk, fractions)
         since = None if self._last_emit_ms is None else now - self._last_emit_ms
         p = self.params
-        moved = max(
-            (abs(f - self._last_shares.get(pid, 0.0)) for pid, f in zip(ids, fractions)), default=0.0
-        )
+        moved = max((abs(f - self._last_shares.get(pid, 0.0)) for pid, f in zip(ids, fractions)), default=0.0)
         changed = moved >= p.change_threshold - 1e-9 or dominant != self._last_dominant
         if changed and (since is None or since >= p.min_interval_ms):
             trigger = "change"
@@ -273,8 +269,7 @@ class DominanceTracker:
         return RoomDominanceScore(
             window_ms=now,
             participants=[
-                DominanceShare(participant_id=pid, talk_time_ms=t, share=f)
-                for pid, t, f in zip(ids, talk, fractions)
+                DominanceShare(participant_id=pid, talk_time_ms=t, share=f) for pid, t, f in zip(ids, talk, fractions)
             ],
             gini=gini(talk),
             dominant_participant_id=dominant,
@@ -358,9 +353,7 @@ class MonologueDetector:
         self._people: dict[str, _Speaker] = {}
         self._now = 0
 
-    def speaking(
-        self, media_time_ms: int, participant_id: str, speaking: bool, duration_ms: int = 0
-    ) -> None:
+    def speaking(self, media_time_ms: int, participant_id: str, speaking: bool, duration_ms: int = 0) -> None:
         """A participant started (``media_time_ms`` = onset) or stopped (= end) speaking."""
         if not participant_id:
             return

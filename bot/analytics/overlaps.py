@@ -255,9 +255,7 @@ class OverlapClassifier:
         events.sort(key=lambda e: (e[0], e[1]))
         return [e[2] for e in events]
 
-    def _holder(
-        self, runs: dict[str, list[_Run]], b_id: str, t0: int
-    ) -> tuple[str, _Run] | str | None:
+    def _holder(self, runs: dict[str, list[_Run]], b_id: str, t0: int) -> tuple[str, _Run] | str | None:
         """The holder's id and run at ``t0``; ``""`` when nobody held the floor; None if unknown.
 
         A candidate run still in a pause that may or may not resume leaves the answer unknown

@@ -144,9 +144,7 @@ class PacingTracker:
 
     # -- observations ---------------------------------------------------------------------
 
-    def speaking(
-        self, media_time_ms: int, participant_id: str, speaking: bool, duration_ms: int = 0
-    ) -> None:
+    def speaking(self, media_time_ms: int, participant_id: str, speaking: bool, duration_ms: int = 0) -> None:
         """A participant started (``media_time_ms`` = onset) or stopped (= end) speaking."""
         if not participant_id:
             return

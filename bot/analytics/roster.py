@@ -60,9 +60,7 @@ class Roster:
             participant_id=participant_id, display_name=name, media_time_ms=max(0, media_time_ms)
         )
 
-    def leave(
-        self, media_time_ms: int, participant_id: str, *, talk_time_ms: int
-    ) -> RoomParticipantLeft | None:
+    def leave(self, media_time_ms: int, participant_id: str, *, talk_time_ms: int) -> RoomParticipantLeft | None:
         """Record a leave with the participant's session talk time; None if already gone.
 
         A leave of someone never seen joining (they were there before the bot, and the join was

@@ -32,10 +32,10 @@ import numpy as np
 
 __all__ = [
     "BLOCKS_PER_WINDOW",
+    "SILENCE_DBFS",
     "EnergyGate",
     "GateDecision",
     "GateParams",
-    "SILENCE_DBFS",
     "SpeakingParams",
     "SpeakingTracker",
     "SpeechStarted",
@@ -362,9 +362,7 @@ class GateParams:
 
     def __post_init__(self) -> None:
         if min(self.trail_windows, self.preroll_windows, self.reset_after_ms) < 0:
-            raise ValueError(
-                "GateParams: trail_windows, preroll_windows and reset_after_ms must be >= 0"
-            )
+            raise ValueError("GateParams: trail_windows, preroll_windows and reset_after_ms must be >= 0")
 
 
 @dataclass(frozen=True)

@@ -160,9 +160,7 @@ class VoteBook:
             return self._end(media_time_ms, participant_id, events)
         return self._start(media_time_ms, participant_id, args, events)
 
-    def _start(
-        self, now: int, participant_id: str, args: str | None, events: list
-    ) -> VoteResult:
+    def _start(self, now: int, participant_id: str, args: str | None, events: list) -> VoteResult:
         p = self.params
         if p.host_ids is not None and participant_id not in p.host_ids:
             return self._refuse("not_host", events)

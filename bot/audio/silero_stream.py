@@ -170,13 +170,9 @@ class SileroStreams:
         opts.inter_op_num_threads = 1
         opts.intra_op_num_threads = 1
         providers = (
-            ["CPUExecutionProvider"]
-            if "CPUExecutionProvider" in onnxruntime.get_available_providers()
-            else None
+            ["CPUExecutionProvider"] if "CPUExecutionProvider" in onnxruntime.get_available_providers() else None
         )
-        session = onnxruntime.InferenceSession(
-            str(path or model_path()), providers=providers, sess_options=opts
-        )
+        session = onnxruntime.InferenceSession(str(path or model_path()), providers=providers, sess_options=opts)
         return cls(session, **kwargs)
 
     @property

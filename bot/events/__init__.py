@@ -1,7 +1,7 @@
 """The event runtime: envelopes, bus, governance, emitters, inbound validation.
 
 Imports no Pipecat, Daily or OpenAI code. Names load on first use, so ``bot.events.framing`` (all
-``bot.boot`` needs for the first envelope) does not pull pydantic in (ARCHITECTURE principle 7).
+``bot.session.boot`` needs for the first envelope) does not pull pydantic in (ARCHITECTURE principle 7).
 """
 
 from __future__ import annotations

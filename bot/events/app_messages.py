@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from bot.events._log import logger
 
+from bot.events._log import logger
 from bot.events.bus import EventBus
 from bot.events.governance import Redactor, Sampler
 from bot.generated import ForwardingDeliveryDeferred
@@ -50,10 +50,17 @@ class AppMessageForwarder:
         if size > self.max_bytes:
             self.too_large += 1
             self._bus.count_drop("app_message_too_large")
-            logger().warning(f"{envelope['topic']} envelope is {size} bytes, over the {self.max_bytes}-byte app message limit; not sent")
+            logger().warning(
+                f"{envelope['topic']} envelope is {size} bytes, over the {self.max_bytes}-byte app message limit; not sent"
+            )
             self._bus.publish(
                 ForwardingDeliveryDeferred(
-                    destination=DESTINATION, count=1, reason="too_large", topic=envelope["topic"], size_bytes=size, limit_bytes=self.max_bytes
+                    destination=DESTINATION,
+                    count=1,
+                    reason="too_large",
+                    topic=envelope["topic"],
+                    size_bytes=size,
+                    limit_bytes=self.max_bytes,
                 )
             )
             return None

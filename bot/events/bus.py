@@ -11,8 +11,9 @@ from __future__ import annotations
 import inspect
 import threading
 from collections import Counter, deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Union
+from typing import TYPE_CHECKING, Any
 
 from bot.events._log import logger
 from bot.events.framing import SessionContext, frame
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
     import asyncio
 
 Envelope = dict[str, Any]
-Handler = Callable[[Envelope], Union[None, Awaitable[None]]]
+Handler = Callable[[Envelope], None | Awaitable[None]]
 
 
 @dataclass
@@ -95,18 +96,27 @@ class EventBus:
         if rule is None:
             raise ValueError(f"topic {topic!r} is not in the loaded spec {self.spec_version}")
         if self.context.runtime not in rule.origin:
-            raise ValueError(f"a {self.context.runtime} runtime may not publish {topic} (origin: {', '.join(sorted(rule.origin))})")
+            raise ValueError(
+                f"a {self.context.runtime} runtime may not publish {topic} (origin: {', '.join(sorted(rule.origin))})"
+            )
         body = payload.to_wire()
         with self._lock:
             self._seq += 1
-            envelope = frame(topic, body, spec_version=self.spec_version, context_fields=self._base, seq=self._seq, media_time_ms=media_time_ms)
+            envelope = frame(
+                topic,
+                body,
+                spec_version=self.spec_version,
+                context_fields=self._base,
+                seq=self._seq,
+                media_time_ms=media_time_ms,
+            )
             self._record(envelope)
         self._dispatch(envelope)
         return envelope
 
     def adopt(self, envelope: Envelope) -> None:
         """Take in an envelope this session already delivered without the bus: the first one,
-        which ``bot.boot`` writes to stdout before pydantic is loaded.
+        which ``bot.session.boot`` writes to stdout before pydantic is loaded.
 
         It joins the ring buffer and the counters, so subscribers added later replay it (direct
         forwarding does) and the next ``publish`` continues its sequence. It is not dispatched:

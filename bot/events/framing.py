@@ -1,6 +1,6 @@
 """The envelope's frame: who publishes, and the fields around a payload (stdlib and uuid_utils only).
 
-Why a module of its own: the bus frames every envelope with it, and ``bot.boot`` frames the very
+Why a module of its own: the bus frames every envelope with it, and ``bot.session.boot`` frames the very
 first one (``assistant.session.started``) with it before pydantic is even imported, so both write
 the same shape by construction, not by keeping two copies in step.
 """

@@ -9,15 +9,16 @@ is counted; nothing here raises on bad input.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import orjson
 from pydantic import ValidationError
 
+import bot.generated as generated
 from bot.events.bus import EventBus
 from bot.events.envelope import Envelope
-import bot.generated as generated
 from bot.generated import EventsInboundRejected, EventsRuntimeVersionMismatch, Topic, TopicModel
 
 MAX_BYTES = 4096
@@ -66,7 +67,11 @@ def _depth_exceeds(value: Any, limit: int) -> bool:
 
 
 def _topic_hint(value: Any) -> str | None:
-    if isinstance(value, str) and 0 < len(value) <= 128 and all(c.isascii() and (c.isalnum() or c in "._-*") for c in value):
+    if (
+        isinstance(value, str)
+        and 0 < len(value) <= 128
+        and all(c.isascii() and (c.isalnum() or c in "._-*") for c in value)
+    ):
         return value
     return None
 

@@ -54,7 +54,7 @@ class SpecRegistry:
         self.topics: dict[str, TopicRule] = {tid: self._rule(t, pii) for tid, t in raw["topics"].items()}
 
     @classmethod
-    def load(cls, path: Path | str | None = None) -> "SpecRegistry":
+    def load(cls, path: Path | str | None = None) -> SpecRegistry:
         return cls(orjson.loads(Path(path or REGISTRY_PATH).read_bytes()))
 
     @staticmethod

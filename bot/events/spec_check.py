@@ -54,7 +54,9 @@ def check_spec(registry: SpecRegistry, spec_dir: Path | None = None) -> SpecChec
     """Compare the generated version with the loaded registry and, if present, the spec files."""
     loaded = hash_normalized(registry.raw["spec"])
     if loaded != SPEC_VERSION or registry.spec_version != SPEC_VERSION:
-        return SpecCheck(SPEC_VERSION, loaded, False, remote=loaded, detail="registry.json does not match the generated models")
+        return SpecCheck(
+            SPEC_VERSION, loaded, False, remote=loaded, detail="registry.json does not match the generated models"
+        )
     directory = spec_dir if spec_dir is not None else (REPO_SPEC_DIR if (REPO_SPEC_DIR / "topics").is_dir() else None)
     if directory is not None:
         try:
@@ -62,5 +64,7 @@ def check_spec(registry: SpecRegistry, spec_dir: Path | None = None) -> SpecChec
         except (OSError, ValueError, KeyError, TypeError) as exc:
             return SpecCheck(SPEC_VERSION, loaded, True, detail=f"spec files at {directory} not readable: {exc}")
         if on_disk != SPEC_VERSION:
-            return SpecCheck(SPEC_VERSION, loaded, False, remote=on_disk, detail=f"{directory} changed since `python -m codegen` ran")
+            return SpecCheck(
+                SPEC_VERSION, loaded, False, remote=on_disk, detail=f"{directory} changed since `python -m codegen` ran"
+            )
     return SpecCheck(SPEC_VERSION, loaded, True)

@@ -11,11 +11,12 @@ from __future__ import annotations
 import errno
 import os
 import sys
-from typing import Any, BinaryIO, Callable
+from collections.abc import Callable
+from typing import Any, BinaryIO
 
 import orjson
-from bot.events._log import logger
 
+from bot.events._log import logger
 from bot.events.governance import Redactor
 from bot.events.registry import SpecRegistry
 
@@ -46,7 +47,7 @@ class StdoutEmitter:
     """The private duplicate of the process's real stdout, once claimed (a process has one)."""
 
     @classmethod
-    def claim_process_stdout(cls, registry: SpecRegistry, redactor: Redactor, **kwargs: Any) -> "StdoutEmitter":
+    def claim_process_stdout(cls, registry: SpecRegistry, redactor: Redactor, **kwargs: Any) -> StdoutEmitter:
         """Take fd 1 for envelopes and point fd 1 / ``sys.stdout`` at stderr for everything else.
 
         A second claim (a start-up that failed after claiming, then reports the failure) writes
@@ -57,9 +58,11 @@ class StdoutEmitter:
             try:
                 private = os.dup(1)
             except OSError as exc:  # started with fd 1 closed (`1>&-`)
-                from bot.errors import ConfigError
+                from bot.core.errors import ConfigError
 
-                raise ConfigError("stdout is closed: envelopes are written there (redirect it to a file or /dev/null)") from exc
+                raise ConfigError(
+                    "stdout is closed: envelopes are written there (redirect it to a file or /dev/null)"
+                ) from exc
             StdoutEmitter._claimed_fd = private
             os.dup2(2, 1)
             sys.stdout = sys.stderr

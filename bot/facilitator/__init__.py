@@ -6,4 +6,14 @@ from bot.facilitator.brain import BOT_ID, FacilitatorBrain, LLMRequest, ToolOutc
 from bot.facilitator.summary import RoomSummary
 from bot.facilitator.tools import TOOL_NAMES, TOOLS, ToolSpec
 
-__all__ = ["BOT_ID", "FacilitatorBrain", "LLMRequest", "RoomSummary", "TOOLS", "TOOL_NAMES", "ToolOutcome", "ToolSpec", "system_prompt"]
+__all__ = [
+    "BOT_ID",
+    "TOOLS",
+    "TOOL_NAMES",
+    "FacilitatorBrain",
+    "LLMRequest",
+    "RoomSummary",
+    "ToolOutcome",
+    "ToolSpec",
+    "system_prompt",
+]

@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -122,7 +123,9 @@ class FacilitatorBrain:
         self.guard = ContentGuard(loaded.policy.content)
         self.instructions = system_prompt(self.settings.nudge_style)
         """The system instruction; the LLM service carries it (Pipecat's ``system_instruction``)."""
-        self.summary = RoomSummary(max_lines=self.settings.max_transcript_lines, agenda=self.settings.agenda or list(agenda))
+        self.summary = RoomSummary(
+            max_lines=self.settings.max_transcript_lines, agenda=self.settings.agenda or list(agenda)
+        )
         self.in_flight: LLMRequest | None = None
         self.last: LLMRequest | None = None
         self._next_id = 1
@@ -202,9 +205,15 @@ class FacilitatorBrain:
     def _request(self, now: int, reason: str) -> LLMRequest:
         summary = self.summary.render(now, since_ms=self._last_request_ms)
         messages = [
-            {"role": "user", "content": f"Trigger: {reason}. Room summary: " + json.dumps(summary, ensure_ascii=False, separators=(",", ":"))},
+            {
+                "role": "user",
+                "content": f"Trigger: {reason}. Room summary: "
+                + json.dumps(summary, ensure_ascii=False, separators=(",", ":")),
+            },
         ]
-        request = LLMRequest(id=self._next_id, media_time_ms=now, reason=reason, messages=messages, tools=self.offered_tools())
+        request = LLMRequest(
+            id=self._next_id, media_time_ms=now, reason=reason, messages=messages, tools=self.offered_tools()
+        )
         self._next_id += 1
         self._pending = None
         self._activity = False
@@ -287,13 +296,16 @@ class FacilitatorBrain:
     def _tool_suggest_topic_shift(self, at: int, args: SuggestTopicShiftArgs) -> ToolOutcome:
         text = _clean(args.message or f"Shall we move on to {args.next_topic}?")
         self.summary.bot_said(text)
-        return ToolOutcome({"ok": True, "status": "suggested"}, [FacilitatorMessage(text=text, audience="room", reason="topic_shift")])
+        return ToolOutcome(
+            {"ok": True, "status": "suggested"}, [FacilitatorMessage(text=text, audience="room", reason="topic_shift")]
+        )
 
     def _tool_nudge_participant(self, at: int, args: NudgeParticipantArgs) -> ToolOutcome:
         if not self.summary.is_present(args.participant_id):
             return ToolOutcome({"ok": False, "error": "no such participant in the room"})
         text = _clean(args.message)
         self.summary.bot_said(f"(to {self.summary.name_of(args.participant_id)}) {text}")
-        message = FacilitatorMessage(text=text, audience="participant", participant_id=args.participant_id, reason="nudge")
+        message = FacilitatorMessage(
+            text=text, audience="participant", participant_id=args.participant_id, reason="nudge"
+        )
         return ToolOutcome({"ok": True, "status": "sent"}, [message])
-

@@ -8,8 +8,9 @@ guard. Never audio, never a policy violation's details beyond its rule. No async
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 __all__ = ["RoomSummary"]
 
@@ -81,12 +82,24 @@ class RoomSummary:
     def said(self, media_time_ms: int, participant_id: str, text: str) -> None:
         """A (guarded) transcript line."""
         if self.max_lines and text.strip():
-            self.lines.append({"atS": round(media_time_ms / 1000, 1), "who": self.name_of(participant_id), "says": _clip(text, LINE_CHARS)})
+            self.lines.append(
+                {
+                    "atS": round(media_time_ms / 1000, 1),
+                    "who": self.name_of(participant_id),
+                    "says": _clip(text, LINE_CHARS),
+                }
+            )
 
     def chatted(self, media_time_ms: int, participant_id: str, text: str) -> None:
         """A (guarded) chat line."""
         if self.max_lines and text.strip():
-            self.lines.append({"atS": round(media_time_ms / 1000, 1), "who": self.name_of(participant_id), "chats": _clip(text, LINE_CHARS)})
+            self.lines.append(
+                {
+                    "atS": round(media_time_ms / 1000, 1),
+                    "who": self.name_of(participant_id),
+                    "chats": _clip(text, LINE_CHARS),
+                }
+            )
 
     def bot_said(self, text: str) -> None:
         self.bot_lines.append(_clip(text, LINE_CHARS))
@@ -111,7 +124,10 @@ class RoomSummary:
             self.left(media_time_ms, payload.participant_id)
         elif kind == "RoomInterruptRequest":
             seconds = round(payload.monologue_ms / 1000)
-            self.alert(media_time_ms, f"{payload.reason}: {self.name_of(payload.target_participant_id)} ({payload.target_participant_id}) has held the floor {seconds} s")
+            self.alert(
+                media_time_ms,
+                f"{payload.reason}: {self.name_of(payload.target_participant_id)} ({payload.target_participant_id}) has held the floor {seconds} s",
+            )
             return payload.reason
         elif kind == "RoomTopicShiftSuggested":
             self.agenda_index += 1
@@ -138,7 +154,11 @@ class RoomSummary:
     def render(self, media_time_ms: int, *, since_ms: int | None = None) -> dict[str, Any]:
         """The summary at ``media_time_ms``; alerts newer than ``since_ms`` only (all if None)."""
         people = [
-            {k: v for k, v in {"id": pid, "name": p.name, "present": p.present, "share": p.share, "pace": p.pace}.items() if v is not None}
+            {
+                k: v
+                for k, v in {"id": pid, "name": p.name, "present": p.present, "share": p.share, "pace": p.pace}.items()
+                if v is not None
+            }
             for pid, p in self.people.items()
         ]
         agenda = None

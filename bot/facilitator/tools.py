@@ -51,7 +51,13 @@ TOOLS: tuple[ToolSpec, ...] = (
         description="Open a quick crowd vote in the room (one at a time; it closes by itself after 30 s).",
         properties={
             "question": {"type": "string", "description": "The question, at most 300 characters."},
-            "options": {"type": "array", "items": {"type": "string"}, "minItems": 2, "maxItems": 10, "description": "2-10 short, distinct choices."},
+            "options": {
+                "type": "array",
+                "items": {"type": "string"},
+                "minItems": 2,
+                "maxItems": 10,
+                "description": "2-10 short, distinct choices.",
+            },
         },
         required=("question", "options"),
         args=StartVoteArgs,

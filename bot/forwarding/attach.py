@@ -8,16 +8,16 @@ and close after ``assistant.session.ended``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from bot.events.bus import EventBus
 from bot.events.governance import Redactor, Sampler
 from bot.forwarding.entries import DEFAULT_MAX_BYTES, DEFAULT_SOURCE
 from bot.forwarding.forwarder import Forwarder, ForwarderConfig
 from bot.forwarding.sinks import DryRunSink, EventBridgeSink, Sink
-
 
 
 def attach(bus: EventBus, forwarder: Forwarder, *, replay: bool = True) -> Callable[[], None]:
@@ -36,7 +36,11 @@ def attach(bus: EventBus, forwarder: Forwarder, *, replay: bool = True) -> Calla
 
 
 def make_sink(
-    *, dry_run_path: str | Path | None, region: str | None = None, endpoint_url: str | None = None, size_limit: int = DEFAULT_MAX_BYTES
+    *,
+    dry_run_path: str | Path | None,
+    region: str | None = None,
+    endpoint_url: str | None = None,
+    size_limit: int = DEFAULT_MAX_BYTES,
 ) -> Sink:
     """A dry-run sink when ``dry_run_path`` is given (``-`` = stderr), else the real EventBridge sink."""
     if dry_run_path is not None and str(dry_run_path) != "":
@@ -65,7 +69,7 @@ class BotForwarding:
         dry_run_path: str | Path | None = None,
         config: ForwarderConfig | None = None,
         sink: Sink | None = None,
-    ) -> "BotForwarding":
+    ) -> BotForwarding:
         """Build the forwarder for ``bus`` and attach it (replaying what was published already).
 
         Losses are counted on the bus (``bus.dropped``; reason ``sampled`` or ``eventbridge_<reason>``)
@@ -109,7 +113,9 @@ class BotForwarding:
             from bot.events._log import logger
 
             def log_loss(model: Any) -> None:
-                logger().warning(f"eventbridge: {model.count} {model.topic or ''} envelope(s) not delivered at shutdown ({model.reason})")
+                logger().warning(
+                    f"eventbridge: {model.count} {model.topic or ''} envelope(s) not delivered at shutdown ({model.reason})"
+                )
 
             self.forwarder.on_deferred = log_loss
         await self.forwarder.close(timeout)

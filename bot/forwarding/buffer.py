@@ -11,8 +11,9 @@ report; nothing disappears silently.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 PRIORITIES = ("critical", "high", "normal", "low")
 RANK = {p: i for i, p in enumerate(PRIORITIES)}

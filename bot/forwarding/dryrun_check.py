@@ -17,9 +17,10 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import orjson
 
@@ -166,7 +167,11 @@ def check_lines(lines: Iterable[bytes | str], *, limit: int = DEFAULT_MAX_BYTES)
             continue
         requests += 1
         found = check_record(record, limit=limit)
-        if isinstance(record, dict) and isinstance(record.get("request"), dict) and isinstance(record["request"].get("Entries"), list):
+        if (
+            isinstance(record, dict)
+            and isinstance(record.get("request"), dict)
+            and isinstance(record["request"].get("Entries"), list)
+        ):
             entries += len(record["request"]["Entries"])
         problems.extend(Problem(n, where, message) for where, message in found)
     return requests, entries, problems
@@ -178,9 +183,17 @@ def check_file(path: str | Path, *, limit: int = DEFAULT_MAX_BYTES) -> tuple[int
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bot.forwarding.dryrun_check", description="Validate a forwarding dry-run log against the PutEvents rules.")
+    parser = argparse.ArgumentParser(
+        prog="python -m bot.forwarding.dryrun_check",
+        description="Validate a forwarding dry-run log against the PutEvents rules.",
+    )
     parser.add_argument("file", type=Path, help="the dry-run JSON-lines file")
-    parser.add_argument("--limit", type=int, default=DEFAULT_MAX_BYTES, help=f"request size limit in bytes (default {DEFAULT_MAX_BYTES})")
+    parser.add_argument(
+        "--limit",
+        type=int,
+        default=DEFAULT_MAX_BYTES,
+        help=f"request size limit in bytes (default {DEFAULT_MAX_BYTES})",
+    )
     args = parser.parse_args(argv)
     if not args.file.is_file():
         print(f"error: {args.file}: no such file", file=sys.stderr)

@@ -20,8 +20,9 @@ import random
 import threading
 import time
 from collections import Counter, OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from bot.events._log import logger
 from bot.events.governance import Redactor, Sampler
@@ -213,11 +214,20 @@ class Forwarder:
         if size >= self._limit:
             with self._lock:
                 self._drop("too_large", topic, 1, size=size)
-            logger().warning(f"{topic} entry is {size} bytes, not under the {self._limit}-byte PutEvents limit; not forwarded")
+            logger().warning(
+                f"{topic} entry is {size} bytes, not under the {self._limit}-byte PutEvents limit; not forwarded"
+            )
             self._kick()
             return False
-        item = Item(entry=entry, size=size, topic=topic, priority=rule.priority, envelope_id=envelope_id, ts=int(envelope.get("ts", 0)),
-                    enqueued=time.monotonic())
+        item = Item(
+            entry=entry,
+            size=size,
+            topic=topic,
+            priority=rule.priority,
+            envelope_id=envelope_id,
+            ts=int(envelope.get("ts", 0)),
+            enqueued=time.monotonic(),
+        )
         with self._lock:
             admitted, evicted = self._buffer.push(item)
             for gone in evicted:
@@ -226,7 +236,11 @@ class Forwarder:
                 self.stats.accepted += 1
             else:
                 self._drop("buffer_full", topic, 1)
-            wake = admitted and (len(self._buffer) == 1 or rule.priority in URGENT or self._buffer.ready_batch(self.config.max_entries, self._limit))
+            wake = admitted and (
+                len(self._buffer) == 1
+                or rule.priority in URGENT
+                or self._buffer.ready_batch(self.config.max_entries, self._limit)
+            )
             wake = wake or bool(evicted) or not admitted
             if rule.priority in URGENT:
                 self._urgent = True
@@ -268,7 +282,7 @@ class Forwarder:
             pass  # the loop is closed
 
     # ---- lifecycle
-    async def start(self) -> "Forwarder":
+    async def start(self) -> Forwarder:
         """Start the sending task on the running loop (envelopes submitted before are kept)."""
         if self._task is None:
             self._loop = asyncio.get_running_loop()
@@ -277,7 +291,7 @@ class Forwarder:
             self._wake.set()
         return self
 
-    async def __aenter__(self) -> "Forwarder":
+    async def __aenter__(self) -> Forwarder:
         return await self.start()
 
     async def __aexit__(self, *exc: object) -> None:
@@ -304,7 +318,7 @@ class Forwarder:
             self._wake.set()
             try:
                 await asyncio.wait_for(self._wait_idle(), timeout)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 return False
             return True
         finally:
@@ -341,7 +355,9 @@ class Forwarder:
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
         if left or not emptied:
-            logger().warning(f"forwarder closed with {len(left)} entries unsent and {lost_in_flight} in flight after {timeout:g}s")
+            logger().warning(
+                f"forwarder closed with {len(left)} entries unsent and {lost_in_flight} in flight after {timeout:g}s"
+            )
         self._emit_reports()
         if self._task is not None:
             self._task.cancel()
@@ -388,7 +404,7 @@ class Forwarder:
         wait = None if due is None or not can_send else max(0.0, due - now)
         try:
             await asyncio.wait_for(self._wake.wait(), wait)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
 
     def _sent(self, task: asyncio.Task[None]) -> None:
@@ -416,7 +432,9 @@ class Forwarder:
                 results = await self.sink.send(entries)
             except SendFailed as exc:
                 results = [exc.code if exc.retryable else f"!{exc.code}" for _ in batch]
-                logger().warning(f"PutEvents call failed ({exc.code}, {'will retry' if exc.retryable else 'not retryable'}): {exc.message}")
+                logger().warning(
+                    f"PutEvents call failed ({exc.code}, {'will retry' if exc.retryable else 'not retryable'}): {exc.message}"
+                )
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # a sink bug: treat as a retryable whole-call failure
@@ -443,7 +461,7 @@ class Forwarder:
                 code = code.lstrip("!")
                 self.stats.error_codes[code] += 1
                 item.attempts += 1
-                if final or code not in RETRYABLE_CODES and code not in CALL_RETRYABLE_CODES:
+                if final or (code not in RETRYABLE_CODES and code not in CALL_RETRYABLE_CODES):
                     self._drop("rejected", item.topic, 1)
                     logger().error(f"EventBridge rejected a {item.topic} entry ({code}); not retried")
                 elif item.attempts >= cfg.max_attempts or self._closed:
@@ -496,4 +514,3 @@ class Forwarder:
                 self.on_deferred(model)
             except Exception as exc:
                 logger().error(f"forwarder on_deferred failed: {exc!r}")
-

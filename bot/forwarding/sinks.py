@@ -67,7 +67,9 @@ class DryRunSink:
 
     name = "dry-run"
 
-    def __init__(self, target: str | Path | IO[bytes] | IO[str] | None = None, *, size_limit: int = DEFAULT_MAX_BYTES) -> None:
+    def __init__(
+        self, target: str | Path | IO[bytes] | IO[str] | None = None, *, size_limit: int = DEFAULT_MAX_BYTES
+    ) -> None:
         self.size_limit = size_limit
         self._owned = False
         self._lock = threading.Lock()
@@ -78,7 +80,7 @@ class DryRunSink:
         elif isinstance(target, (str, Path)):
             path = Path(target)
             path.parent.mkdir(parents=True, exist_ok=True)
-            self._stream = open(path, "ab", buffering=0)  # noqa: SIM115 (closed in close())
+            self._stream = open(path, "ab", buffering=0)
             self._owned = True
         else:
             self._stream = target
@@ -157,13 +159,23 @@ class EventBridgeSink:
                         user_agent_extra="prism-room-bot",
                     )
                     self._client = boto3.client(
-                        "events", region_name=self._region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"),
-                        endpoint_url=self._endpoint_url, config=config,
+                        "events",
+                        region_name=self._region
+                        or os.environ.get("AWS_REGION")
+                        or os.environ.get("AWS_DEFAULT_REGION"),
+                        endpoint_url=self._endpoint_url,
+                        config=config,
                     )
         return self._client
 
     def _put(self, entries: list[dict[str, Any]]) -> list[str | None]:
-        from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError, ParamValidationError
+        from botocore.exceptions import (
+            BotoCoreError,
+            ClientError,
+            NoCredentialsError,
+            NoRegionError,
+            ParamValidationError,
+        )
 
         try:
             response = self.client.put_events(Entries=entries)
@@ -179,7 +191,11 @@ class EventBridgeSink:
         out: list[str | None] = []
         for i in range(len(entries)):
             result = results[i] if i < len(results) else {"ErrorCode": "InternalFailure"}
-            out.append(None if result.get("EventId") and not result.get("ErrorCode") else str(result.get("ErrorCode") or "InternalFailure"))
+            out.append(
+                None
+                if result.get("EventId") and not result.get("ErrorCode")
+                else str(result.get("ErrorCode") or "InternalFailure")
+            )
         return out
 
     async def send(self, entries: list[dict[str, Any]]) -> list[str | None]:

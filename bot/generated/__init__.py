@@ -5,7 +5,7 @@
 Each topic's model lives in its own module and is imported on first use
 (``from bot.generated import RoomDominanceScore`` works as usual), and so is pydantic:
 ``bot.generated.topics`` (the Topic enum and the spec version) loads without it, which
-is what bot/boot.py needs for the first envelope."""
+is what bot/session/boot.py needs for the first envelope."""
 
 from __future__ import annotations
 

@@ -22,7 +22,8 @@ Adding a processor is one line here (docs/pipeline.md, "Adding a processor").
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from pipecat.frames.frames import TranscriptionFrame
 from pipecat.pipeline.pipeline import Pipeline
@@ -30,10 +31,10 @@ from pipecat.processors.frame_processor import FrameProcessor
 
 from bot.analytics.agenda import AgendaItem as AgendaSpec
 from bot.analytics.agenda import AgendaParams
+from bot.core.frames import ChatMessageFrame, InboundEnvelopeFrame, SpeakingStateFrame
 from bot.events import EventRuntime
 from bot.facilitator.brain import BOT_ID
 from bot.policy import InboundRateLimiter, LoadedPolicy, default_policy
-from bot.frames import ChatMessageFrame, InboundEnvelopeFrame, SpeakingStateFrame
 from bot.processors.agenda import Agenda
 from bot.processors.chat import ChatRouter
 from bot.processors.dominance import Dominance

@@ -15,10 +15,10 @@ import argparse
 import os
 import sys
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
-from bot.errors import PolicyError, PrismError
+from bot.core.errors import PolicyError, PrismError
 from bot.policy.compose import LAYER_KIND, load_layer, parse_layer
 from bot.policy.errors import read_json
 from bot.policy.model import rule_ids
@@ -26,13 +26,19 @@ from bot.policy.snapshot import SNAPSHOT_KIND, compose_snapshot, load_policy, pa
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m bot.policy", description="ConversationPolicy layers and snapshots (docs/policy.md).")
+    parser = argparse.ArgumentParser(
+        prog="python -m bot.policy", description="ConversationPolicy layers and snapshots (docs/policy.md)."
+    )
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     sub = parser.add_subparsers(dest="command", required=True)
-    comp = sub.add_parser("compose", help="compose layers (platform → tenant → assistant → room) into a versioned snapshot")
+    comp = sub.add_parser(
+        "compose", help="compose layers (platform → tenant → assistant → room) into a versioned snapshot"
+    )
     comp.add_argument("layers", nargs="+", metavar="LAYER", help="layer files, base first")
     comp.add_argument("-o", "--output", required=True, metavar="FILE", help="snapshot file to write ('-' = stdout)")
-    chk = sub.add_parser("check", help="validate a snapshot (and verify its policyVersion), a layer, or a JSON list of layers")
+    chk = sub.add_parser(
+        "check", help="validate a snapshot (and verify its policyVersion), a layer, or a JSON list of layers"
+    )
     chk.add_argument("file", metavar="FILE")
     return parser
 

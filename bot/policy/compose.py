@@ -24,12 +24,13 @@ again as a whole.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, Mapping, Sequence
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
-from bot.errors import PolicyError
+from bot.core.errors import PolicyError
 from bot.policy.errors import from_validation_error, read_json
 from bot.policy.model import (
     ACTIONS,
@@ -139,7 +140,9 @@ def parse_layer(data: Any, source: str | os.PathLike[str] = "<layer>", *, where:
         except ValidationError as exc:
             raise from_validation_error(source, exc, prefix=here(section)) from None
         sections[section] = (value, frozenset(by_alias[key] for key in given))
-    return PolicyLayer(name=head.name, level=head.level, source=source, sections=sections, description=head.description, where=where)
+    return PolicyLayer(
+        name=head.name, level=head.level, source=source, sections=sections, description=head.description, where=where
+    )
 
 
 def parse_layers(data: Any, source: str | os.PathLike[str] = "<layers>") -> list[PolicyLayer]:
@@ -175,7 +178,9 @@ def strictest_bucket(current: TokenBucketSpec | None, new: TokenBucketSpec | Non
         return new if current is None else current
     slow = new if new.slower_than(current) else current
     return TokenBucketSpec(
-        capacity=min(current.capacity, new.capacity), refill_tokens=slow.refill_tokens, refill_every_ms=slow.refill_every_ms
+        capacity=min(current.capacity, new.capacity),
+        refill_tokens=slow.refill_tokens,
+        refill_every_ms=slow.refill_every_ms,
     )
 
 
@@ -230,7 +235,9 @@ def compose(layers: Sequence[PolicyLayer], base: ConversationPolicy | None = Non
         index = LEVELS.index(layer.level)
         if index < previous:
             raise PolicyError(
-                layer.source, layer.field("level"), f"{layer.level} layer after a {LEVELS[previous]} layer: layers go platform → tenant → assistant → room"
+                layer.source,
+                layer.field("level"),
+                f"{layer.level} layer after a {LEVELS[previous]} layer: layers go platform → tenant → assistant → room",
             )
         previous = index
         updates: dict[str, Any] = {}
@@ -238,7 +245,9 @@ def compose(layers: Sequence[PolicyLayer], base: ConversationPolicy | None = Non
             current = getattr(policy, section)
             try:  # merging can build models (content rules) whose limits the union exceeds
                 merged = {
-                    name: getattr(value, name) if layer.level == "platform" else _merge_field(MERGE[section][name], getattr(current, name), getattr(value, name))
+                    name: getattr(value, name)
+                    if layer.level == "platform"
+                    else _merge_field(MERGE[section][name], getattr(current, name), getattr(value, name))
                     for name in given
                 }
             except ValidationError as exc:

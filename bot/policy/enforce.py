@@ -13,8 +13,9 @@ Every violation is a ``ConversationPolicyViolation`` naming the rule, never the 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from bot.analytics.dominance import MonologueDetector, MonologueParams
 from bot.generated import ConversationPolicyViolation, FacilitatorMessage, RoomInterruptRequest
@@ -23,10 +24,10 @@ from bot.policy.guard import ContentGuard, GuardResult
 from bot.policy.snapshot import LoadedPolicy
 
 __all__ = [
+    "SEVERITY",
     "BotOutputGate",
     "InboundRateLimiter",
     "RoomPolicy",
-    "SEVERITY",
     "TextDecision",
     "ToolDecision",
     "ToolGate",
@@ -172,7 +173,14 @@ class RoomPolicy:
             for request in self._turns.tick(media_time_ms):
                 pid = request.target_participant_id
                 out.append(violation(self.loaded, "turns.maxTurnMs", "turn_limit", "interrupt", media_time_ms, pid))
-                out.append(RoomInterruptRequest(target_participant_id=pid, reason="policy", monologue_ms=request.monologue_ms, media_time_ms=media_time_ms))
+                out.append(
+                    RoomInterruptRequest(
+                        target_participant_id=pid,
+                        reason="policy",
+                        monologue_ms=request.monologue_ms,
+                        media_time_ms=media_time_ms,
+                    )
+                )
                 self.stats["turns.maxTurnMs"] += 1
         out.extend(self._share_nudges(media_time_ms))
         return out
@@ -198,7 +206,11 @@ class RoomPolicy:
             out.append(violation(self.loaded, "turns.maxShare", "turn_limit", "warn", now, pid))
             style = self.policy.facilitation.nudge_style
             if style != "silent":
-                out.append(FacilitatorMessage(text=nudge_text(style, share), audience="participant", participant_id=pid, reason="nudge"))
+                out.append(
+                    FacilitatorMessage(
+                        text=nudge_text(style, share), audience="participant", participant_id=pid, reason="nudge"
+                    )
+                )
         return out
 
     # -- text -------------------------------------------------------------------------------
@@ -218,7 +230,14 @@ class RoomPolicy:
             bucket = self._chat_buckets.setdefault(participant_id, TokenBucket(spec))
             if not bucket.take(media_time_ms):
                 self.stats["rates.chatMessages"] += 1
-                return TextDecision(None, [violation(self.loaded, "rates.chatMessages", "rate_limit", "block", media_time_ms, participant_id)])
+                return TextDecision(
+                    None,
+                    [
+                        violation(
+                            self.loaded, "rates.chatMessages", "rate_limit", "block", media_time_ms, participant_id
+                        )
+                    ],
+                )
         return self._guarded(media_time_ms, participant_id, self.guard.check(text, "chat"))
 
     def _guarded(self, media_time_ms: int, participant_id: str, result: GuardResult) -> TextDecision:
@@ -226,11 +245,28 @@ class RoomPolicy:
         for match in result.matches:
             rule = match.rule
             self.stats[match.rule_id] += 1
-            events.append(violation(self.loaded, match.rule_id, "content", rule.action, media_time_ms, participant_id or None, rule.severity))
+            events.append(
+                violation(
+                    self.loaded,
+                    match.rule_id,
+                    "content",
+                    rule.action,
+                    media_time_ms,
+                    participant_id or None,
+                    rule.severity,
+                )
+            )
         if result.interrupt and participant_id:
             talk = self._talk.get(participant_id)
             open_ms = max(0, media_time_ms - talk.open_since) if talk and talk.open_since is not None else 0
-            events.append(RoomInterruptRequest(target_participant_id=participant_id, reason="policy", monologue_ms=open_ms, media_time_ms=media_time_ms))
+            events.append(
+                RoomInterruptRequest(
+                    target_participant_id=participant_id,
+                    reason="policy",
+                    monologue_ms=open_ms,
+                    media_time_ms=media_time_ms,
+                )
+            )
         return TextDecision(result.text, events)
 
 
@@ -254,26 +290,38 @@ class BotOutputGate:
         self._bucket = TokenBucket(policy.rates.bot_messages) if policy.rates.bot_messages is not None else None
         self.stats: Counter[str] = Counter()
 
-    def message(self, media_time_ms: int, message: FacilitatorMessage) -> tuple[FacilitatorMessage | None, list[ConversationPolicyViolation]]:
+    def message(
+        self, media_time_ms: int, message: FacilitatorMessage
+    ) -> tuple[FacilitatorMessage | None, list[ConversationPolicyViolation]]:
         """The message to send (possibly redacted) or None, and the violations it caused."""
         result = self.guard.check(message.text, "bot")
         out: list[ConversationPolicyViolation] = []
         for match in result.matches:
             self.stats[match.rule_id] += 1
             action = "block" if match.rule.action == "interrupt" else match.rule.action  # nobody to interrupt
-            out.append(violation(self.loaded, match.rule_id, "content", action, media_time_ms, None, match.rule.severity))
+            out.append(
+                violation(self.loaded, match.rule_id, "content", action, media_time_ms, None, match.rule.severity)
+            )
         if result.text is None or not result.text.strip():
             return None, out
         if self._window is not None and self._window.full(media_time_ms):
             self.stats["turns.maxBotTurnsPerMinute"] += 1
-            return None, [*out, violation(self.loaded, "turns.maxBotTurnsPerMinute", "rate_limit", "block", media_time_ms)]
+            return None, [
+                *out,
+                violation(self.loaded, "turns.maxBotTurnsPerMinute", "rate_limit", "block", media_time_ms),
+            ]
         if self._bucket is not None and not self._bucket.take(media_time_ms):
             self.stats["rates.botMessages"] += 1
             return None, [*out, violation(self.loaded, "rates.botMessages", "rate_limit", "block", media_time_ms)]
         if self._window is not None:
             self._window.add(media_time_ms)
         if result.text != message.text:
-            message = FacilitatorMessage(text=result.text, audience=message.audience, participant_id=message.participant_id, reason=message.reason)
+            message = FacilitatorMessage(
+                text=result.text,
+                audience=message.audience,
+                participant_id=message.participant_id,
+                reason=message.reason,
+            )
         return message, out
 
 

@@ -1,14 +1,15 @@
-"""Pydantic validation errors as one-line :class:`bot.errors.PolicyError`s naming file and field."""
+"""Pydantic validation errors as one-line :class:`bot.core.errors.PolicyError`s naming file and field."""
 
 from __future__ import annotations
 
 import json
 import os
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from pydantic import ValidationError
 
-from bot.errors import PolicyError
+from bot.core.errors import PolicyError
 
 __all__ = ["field_path", "from_validation_error", "read_json"]
 

@@ -17,6 +17,7 @@ from pydantic.alias_generators import to_camel
 
 __all__ = [
     "ACTIONS",
+    "SCHEMA_VERSION",
     "Action",
     "AgendaItemSpec",
     "Channel",
@@ -26,7 +27,6 @@ __all__ = [
     "Facilitation",
     "NudgeStyle",
     "RateRules",
-    "SCHEMA_VERSION",
     "Severity",
     "TokenBucketSpec",
     "ToolRules",
@@ -81,7 +81,7 @@ class TokenBucketSpec(PolicyModel):
     refill_tokens: int = Field(default=1, ge=1, le=10_000, description="Tokens added at each refill.")
     refill_every_ms: int = Field(ge=1, le=86_400_000, description="Media time between refills.")
 
-    def slower_than(self, other: "TokenBucketSpec") -> bool:
+    def slower_than(self, other: TokenBucketSpec) -> bool:
         """True when this bucket's sustained rate is lower than ``other``'s (exact, integers)."""
         return self.refill_tokens * other.refill_every_ms < other.refill_tokens * self.refill_every_ms
 
@@ -108,7 +108,10 @@ class TurnRules(PolicyModel):
         "interrupt request (reason policy). Null = no limit.",
     )
     turn_repeat_ms: int = Field(
-        default=30_000, ge=0, le=3_600_000, description="If the turn goes on, enforce again every this much longer; 0 = once per turn."
+        default=30_000,
+        ge=0,
+        le=3_600_000,
+        description="If the turn goes on, enforce again every this much longer; 0 = once per turn.",
     )
     max_share: float | None = Field(
         default=0.6,
@@ -118,10 +121,16 @@ class TurnRules(PolicyModel):
         "turn_limit, action warn). Null = no limit.",
     )
     share_min_talk_ms: int = Field(
-        default=60_000, ge=0, le=86_400_000, description="No share nudge before the room has this much talk time in total."
+        default=60_000,
+        ge=0,
+        le=86_400_000,
+        description="No share nudge before the room has this much talk time in total.",
     )
     nudge_cooldown_ms: int = Field(
-        default=120_000, ge=0, le=86_400_000, description="At most one share nudge per participant per this much media time."
+        default=120_000,
+        ge=0,
+        le=86_400_000,
+        description="At most one share nudge per participant per this much media time.",
     )
     max_bot_turns_per_minute: int | None = Field(
         default=4, ge=0, le=60, description="Facilitator messages in any 60 s of media time. Null = no limit."
@@ -173,13 +182,21 @@ class ContentRule(PolicyModel):
     accents).
     """
 
-    id: str = Field(pattern=RULE_ID, description="Rule id; violations carry content.<id>. Never put the phrase itself in the id.")
+    id: str = Field(
+        pattern=RULE_ID, description="Rule id; violations carry content.<id>. Never put the phrase itself in the id."
+    )
     phrases: list[Phrase] = Field(default_factory=list, max_length=500, description="Phrases, matched as whole words.")
-    patterns: list[Pattern] = Field(default_factory=list, max_length=100, description="Regular expressions on the normalized text.")
-    action: Action = Field(description="warn: pass on, report; redact: replace the match; block: drop the message; interrupt: drop it and ask to interrupt the speaker.")
+    patterns: list[Pattern] = Field(
+        default_factory=list, max_length=100, description="Regular expressions on the normalized text."
+    )
+    action: Action = Field(
+        description="warn: pass on, report; redact: replace the match; block: drop the message; interrupt: drop it and ask to interrupt the speaker."
+    )
     severity: Severity = Field(default="medium", description="Severity carried by the violation.")
     applies_to: list[Channel] = Field(
-        default_factory=lambda: list(CHANNELS), min_length=1, description="Where the rule applies: transcript, chat, bot (the bot's own messages)."
+        default_factory=lambda: list(CHANNELS),
+        min_length=1,
+        description="Where the rule applies: transcript, chat, bot (the bot's own messages).",
     )
 
     @field_validator("applies_to")
@@ -188,7 +205,7 @@ class ContentRule(PolicyModel):
         return _unique(channels)
 
     @model_validator(mode="after")
-    def _something_to_match(self) -> "ContentRule":
+    def _something_to_match(self) -> ContentRule:
         if not self.phrases and not self.patterns:
             raise ValueError("a content rule needs at least one phrase or pattern")
         return self
@@ -198,7 +215,9 @@ class ContentRules(PolicyModel):
     """The content guard: rules applied to transcripts, chat and the bot's own output."""
 
     rules: list[ContentRule] = Field(default_factory=list, max_length=200, description="Content rules; ids are unique.")
-    replacement: str = Field(default="[redacted]", min_length=1, max_length=32, description="What a redacted match is replaced with.")
+    replacement: str = Field(
+        default="[redacted]", min_length=1, max_length=32, description="What a redacted match is replaced with."
+    )
 
     @field_validator("rules")
     @classmethod
@@ -213,8 +232,12 @@ ToolName = Annotated[str, Field(pattern=TOOL_NAME)]
 class ToolRules(PolicyModel):
     """Which facilitator tools the LLM may call, and how often. A name in ``deny`` is denied even if allowed."""
 
-    allow: list[ToolName] | None = Field(default=None, max_length=64, description="Tools the LLM may call; null = every facilitator tool.")
-    deny: list[ToolName] = Field(default_factory=list, max_length=64, description="Tools the LLM may never call (deny wins over allow).")
+    allow: list[ToolName] | None = Field(
+        default=None, max_length=64, description="Tools the LLM may call; null = every facilitator tool."
+    )
+    deny: list[ToolName] = Field(
+        default_factory=list, max_length=64, description="Tools the LLM may never call (deny wins over allow)."
+    )
     rates: dict[ToolName, TokenBucketSpec] = Field(
         default_factory=lambda: {
             "start_vote": TokenBucketSpec(capacity=1, refill_tokens=1, refill_every_ms=120_000),
@@ -241,14 +264,35 @@ class AgendaItemSpec(PolicyModel):
 class Facilitation(PolicyModel):
     """How the facilitator behaves (settings: a later layer replaces them)."""
 
-    agenda: list[AgendaItemSpec] = Field(default_factory=list, max_length=50, description="Agenda with time boxes; empty = the assistant's or scenario's agenda.")
-    wrap_up_lead_ms: int | None = Field(
-        default=None, ge=0, le=86_400_000, description="Prompt the wrap-up this long before the end; null = the Agenda default (2 min, or 20 % of a short meeting)."
+    agenda: list[AgendaItemSpec] = Field(
+        default_factory=list,
+        max_length=50,
+        description="Agenda with time boxes; empty = the assistant's or scenario's agenda.",
     )
-    nudge_style: NudgeStyle = Field(default="gentle", description="gentle or direct nudge wording; silent = report the violation, send no nudge.")
-    summary_every_ms: int = Field(default=30_000, ge=5_000, le=3_600_000, description="The LLM gets a room summary at least this often (media time) while the room is active.")
-    min_gap_ms: int = Field(default=10_000, ge=0, le=3_600_000, description="At least this much media time between two LLM requests, whatever triggers them.")
-    max_transcript_lines: int = Field(default=12, ge=0, le=100, description="Recent (guarded) transcript and chat lines in the summary.")
+    wrap_up_lead_ms: int | None = Field(
+        default=None,
+        ge=0,
+        le=86_400_000,
+        description="Prompt the wrap-up this long before the end; null = the Agenda default (2 min, or 20 % of a short meeting).",
+    )
+    nudge_style: NudgeStyle = Field(
+        default="gentle", description="gentle or direct nudge wording; silent = report the violation, send no nudge."
+    )
+    summary_every_ms: int = Field(
+        default=30_000,
+        ge=5_000,
+        le=3_600_000,
+        description="The LLM gets a room summary at least this often (media time) while the room is active.",
+    )
+    min_gap_ms: int = Field(
+        default=10_000,
+        ge=0,
+        le=3_600_000,
+        description="At least this much media time between two LLM requests, whatever triggers them.",
+    )
+    max_transcript_lines: int = Field(
+        default=12, ge=0, le=100, description="Recent (guarded) transcript and chat lines in the summary."
+    )
 
 
 class ConversationPolicy(PolicyModel):

@@ -14,14 +14,15 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Sequence
+from typing import Any, Literal
 
 import rfc8785
 from pydantic import Field, ValidationError
 
-from bot.errors import PolicyError
+from bot.core.errors import PolicyError
 from bot.policy.compose import PolicyLayer, compose, parse_layers
 from bot.policy.errors import from_validation_error, read_json
 from bot.policy.model import SCHEMA_VERSION, ConversationPolicy, PolicyModel, rule_ids
@@ -66,7 +67,12 @@ def policy_version(body: dict[str, Any]) -> str:
 
 def snapshot_of(policy: ConversationPolicy, layers: Sequence[str]) -> PolicySnapshot:
     """A snapshot of ``policy`` with its version computed."""
-    body = {"kind": SNAPSHOT_KIND, "schemaVersion": SCHEMA_VERSION, "layers": list(layers), "policy": policy.model_dump(mode="json", by_alias=True)}
+    body = {
+        "kind": SNAPSHOT_KIND,
+        "schemaVersion": SCHEMA_VERSION,
+        "layers": list(layers),
+        "policy": policy.model_dump(mode="json", by_alias=True),
+    }
     return PolicySnapshot.model_validate({**body, "policyVersion": policy_version(body)})
 
 
@@ -90,7 +96,7 @@ class LoadedPolicy:
     rules: tuple[str, ...] = field(default=())
 
     @classmethod
-    def of(cls, snapshot: PolicySnapshot, source: str | None = None) -> "LoadedPolicy":
+    def of(cls, snapshot: PolicySnapshot, source: str | None = None) -> LoadedPolicy:
         """The loaded form of a (verified) snapshot; ``source`` = where it came from."""
         return cls(
             policy=snapshot.policy,
@@ -109,7 +115,9 @@ class LoadedPolicy:
         """The ``conversation.policy.loaded`` payload to publish."""
         from bot.generated import ConversationPolicyLoaded
 
-        return ConversationPolicyLoaded(policy_version=self.version, layers=list(self.layers), rule_count=len(self.rules))
+        return ConversationPolicyLoaded(
+            policy_version=self.version, layers=list(self.layers), rule_count=len(self.rules)
+        )
 
 
 def default_policy() -> LoadedPolicy:
@@ -124,7 +132,11 @@ def parse_snapshot(data: Any, source: str | os.PathLike[str] = "<snapshot>") -> 
         raise PolicyError(source, None, f"a policy snapshot is a JSON object, got {type(data).__name__}")
     if data.get("kind") != SNAPSHOT_KIND:
         if data.get("kind") == "prism.policy.layer":
-            raise PolicyError(source, "kind", "is a policy layer; compose it into a snapshot first: python -m bot.policy compose LAYER... -o FILE")
+            raise PolicyError(
+                source,
+                "kind",
+                "is a policy layer; compose it into a snapshot first: python -m bot.policy compose LAYER... -o FILE",
+            )
         raise PolicyError(source, "kind", f'must be "{SNAPSHOT_KIND}"')
     try:
         snapshot = PolicySnapshot.model_validate(data)
@@ -132,7 +144,11 @@ def parse_snapshot(data: Any, source: str | os.PathLike[str] = "<snapshot>") -> 
         raise from_validation_error(source, exc) from None
     expected = policy_version(snapshot.body())
     if snapshot.policy_version != expected:
-        raise PolicyError(source, "policyVersion", f"does not match the snapshot's content (it hashes to {expected}); recompose it, never edit a snapshot by hand")
+        raise PolicyError(
+            source,
+            "policyVersion",
+            f"does not match the snapshot's content (it hashes to {expected}); recompose it, never edit a snapshot by hand",
+        )
     return snapshot
 
 

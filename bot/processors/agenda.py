@@ -9,7 +9,7 @@ from pipecat.frames.frames import Frame
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
 from bot.analytics.agenda import AgendaItem, AgendaParams, AgendaTracker
-from bot.frames import EnvelopeFrame, MediaTickFrame
+from bot.core.frames import EnvelopeFrame, MediaTickFrame
 
 
 class Agenda(FrameProcessor):

@@ -8,8 +8,8 @@ from loguru import logger
 from pipecat.frames.frames import Frame, InputTransportMessageFrame
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
-from bot.frames import ChatMessageFrame, MediaTickFrame
-from bot.media import media_time_of
+from bot.core.frames import ChatMessageFrame, MediaTickFrame
+from bot.core.media import media_time_of
 
 CHAT_EVENT = "chat-msg"
 """The ``event`` of a Daily Prebuilt chat app message (``{"event": "chat-msg", "message", "name", ...}``)."""

@@ -9,7 +9,7 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
 from bot.analytics.dominance import DominanceParams, DominanceTracker, MonologueDetector, MonologueParams
 from bot.analytics.roster import Roster
-from bot.frames import (
+from bot.core.frames import (
     EnvelopeFrame,
     MediaTickFrame,
     ParticipantJoinedFrame,

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any, Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import Any
 
 from loguru import logger
 from openai import AsyncOpenAI
@@ -50,9 +51,7 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.services.llm_service import FunctionCallParams
 from pipecat.services.openai.llm import OpenAILLMService
 
-from bot.facilitator.brain import BOT_ID, FacilitatorBrain, LLMRequest
-from bot.facilitator.tools import ToolSpec
-from bot.frames import (
+from bot.core.frames import (
     ChatMessageFrame,
     EnvelopeFrame,
     MediaTickFrame,
@@ -61,7 +60,9 @@ from bot.frames import (
     RoomEndedFrame,
     SpeakingStateFrame,
 )
-from bot.media import media_time_of
+from bot.core.media import media_time_of
+from bot.facilitator.brain import BOT_ID, FacilitatorBrain, LLMRequest
+from bot.facilitator.tools import ToolSpec
 from bot.policy.snapshot import LoadedPolicy
 from bot.processors.policy import envelope
 
@@ -100,7 +101,9 @@ class FacilitatorLLMService(OpenAILLMService):
         self.pending_calls = 0
         super().__init__(**kwargs)
 
-    def create_client(self, api_key=None, base_url=None, organization=None, project=None, default_headers=None, **kwargs):  # type: ignore[no-untyped-def]
+    def create_client(
+        self, api_key=None, base_url=None, organization=None, project=None, default_headers=None, **kwargs
+    ):  # type: ignore[no-untyped-def]
         return AsyncOpenAI(
             api_key=api_key,
             base_url=base_url,
@@ -133,7 +136,10 @@ class FacilitatorLLMService(OpenAILLMService):
 def tools_schema(tools: Iterable[ToolSpec]) -> ToolsSchema:
     """Pipecat's ``ToolsSchema`` for the facilitator's tools."""
     return ToolsSchema(
-        standard_tools=[FunctionSchema(name=t.name, description=t.description, properties=t.properties, required=list(t.required)) for t in tools]
+        standard_tools=[
+            FunctionSchema(name=t.name, description=t.description, properties=t.properties, required=list(t.required))
+            for t in tools
+        ]
     )
 
 
@@ -211,7 +217,9 @@ class FacilitatorInput(FrameProcessor):
             logger.exception(f"facilitator: {type(frame).__name__} ignored: {exc}")
         await self.push_frame(frame, direction)
         if request is not None:
-            context = LLMContext(messages=list(request.messages), tools=tools_schema(request.tools) if request.tools else NOT_GIVEN)
+            context = LLMContext(
+                messages=list(request.messages), tools=tools_schema(request.tools) if request.tools else NOT_GIVEN
+            )
             self._requests[id(context)] = request
             while len(self._requests) > 8:  # tool calls only ever refer to the latest requests
                 del self._requests[next(iter(self._requests))]
@@ -248,13 +256,19 @@ class FacilitatorInput(FrameProcessor):
         request = self._requests.get(id(params.context))
         result: dict[str, Any] = {"ok": False, "error": "internal error"}
         try:
-            outcome = self.brain.call_tool(params.function_name, params.arguments, request)  # the brain rejects non-objects
+            outcome = self.brain.call_tool(
+                params.function_name, params.arguments, request
+            )  # the brain rejects non-objects
             result = outcome.result
             at = request.media_time_ms if request else self._last_ms
             for payload in outcome.events:
                 await self.push_frame(envelope(payload, at))
             for command in outcome.chat:
-                await self._queue_head(ChatMessageFrame(participant_id=self.brain.bot_id, text=command, display_name=self.bot_name, media_time_ms=at))
+                await self._queue_head(
+                    ChatMessageFrame(
+                        participant_id=self.brain.bot_id, text=command, display_name=self.bot_name, media_time_ms=at
+                    )
+                )
         except Exception as exc:  # never let a tool end the room
             logger.exception(f"facilitator: tool {params.function_name!r} failed: {exc}")
         finally:
@@ -330,7 +344,9 @@ def build_facilitator(
         api_key=api_key,
         base_url=base_url,
         timeout_secs=timeout_secs,
-        settings=FacilitatorLLMService.Settings(model=model, system_instruction=brain.instructions, temperature=0.3, max_tokens=200),
+        settings=FacilitatorLLMService.Settings(
+            model=model, system_instruction=brain.instructions, temperature=0.3, max_tokens=200
+        ),
     )
     return [
         FacilitatorInput(brain=brain, llm=llm, bot_name=bot_name, inject=inject, drain_secs=timeout_secs + 1.0),

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pipecat.frames.frames import Frame, InputTransportMessageFrame
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
+from bot.core.frames import InboundEnvelopeFrame
+from bot.core.media import media_time_of
 from bot.events import Accepted, InboundValidator
-from bot.frames import InboundEnvelopeFrame
-from bot.media import media_time_of
 
 
 class InboundMessages(FrameProcessor):

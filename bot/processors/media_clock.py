@@ -23,8 +23,8 @@ from pipecat.frames.frames import (
 )
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
-from bot.frames import MediaTickFrame, ParticipantLeftFrame
-from bot.media import SampleClock, media_time_of, samples_to_ms, stamp
+from bot.core.frames import MediaTickFrame, ParticipantLeftFrame
+from bot.core.media import SampleClock, media_time_of, samples_to_ms, stamp
 
 __all__ = ["AudioTimeline", "MediaClockStamper"]
 
@@ -34,7 +34,7 @@ class AudioTimeline:
 
     The first chunk of a participant is placed so that it *ends* when it arrived
     (``now_ms - chunk length``); each later chunk starts where the previous one ended
-    (:class:`bot.media.SampleClock`), so network jitter does not move audio around. When a
+    (:class:`bot.core.media.SampleClock`), so network jitter does not move audio around. When a
     stream falls ``resync_ms`` or more behind the clock (a muted or stalled track sent nothing
     for a while), it is re-anchored at the clock. Downstream, ``ParticipantVAD`` takes these
     stamps as they are.
@@ -74,7 +74,7 @@ class MediaClockStamper(FrameProcessor):
     Stamps (downstream, only frames without a media time yet):
 
     - ``UserAudioRawFrame`` / ``InputAudioRawFrame``: per participant, by :class:`AudioTimeline`
-      (sample counts on a :class:`bot.media.SampleClock`, anchored at first arrival), which
+      (sample counts on a :class:`bot.core.media.SampleClock`, anchored at first arrival), which
       ``ParticipantVAD`` then uses as they are;
     - ``TranscriptionFrame``, ``InterimTranscriptionFrame``, ``InputTransportMessageFrame``
       (``DailyInputTransportMessageFrame`` included): the clock's time on arrival.
@@ -139,7 +139,10 @@ class MediaClockStamper(FrameProcessor):
                 channels = max(1, frame.num_channels)
                 samples = len(frame.audio) // (2 * channels)
                 pid = getattr(frame, "user_id", "") or ""
-                stamp(frame, self._timeline.place(pid, now_ms=self._clock(), num_samples=samples, sample_rate=frame.sample_rate))
+                stamp(
+                    frame,
+                    self._timeline.place(pid, now_ms=self._clock(), num_samples=samples, sample_rate=frame.sample_rate),
+                )
         elif isinstance(frame, (TranscriptionFrame, InterimTranscriptionFrame, InputTransportMessageFrame)):
             if media_time_of(frame) is None:
                 stamp(frame, self._clock())

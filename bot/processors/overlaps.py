@@ -8,7 +8,7 @@ from pipecat.frames.frames import CancelFrame, EndFrame, Frame
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
 from bot.analytics.overlaps import OverlapClassifier, OverlapParams
-from bot.frames import EnvelopeFrame, MediaTickFrame, ParticipantLeftFrame, RoomEndedFrame, SpeakingStateFrame
+from bot.core.frames import EnvelopeFrame, MediaTickFrame, ParticipantLeftFrame, RoomEndedFrame, SpeakingStateFrame
 
 
 class Overlaps(FrameProcessor):

@@ -8,8 +8,8 @@ from pipecat.frames.frames import Frame, TranscriptionFrame
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
 from bot.analytics.pacing import PacingParams, PacingTracker
-from bot.frames import EnvelopeFrame, ParticipantLeftFrame, SpeakingStateFrame
-from bot.media import media_time_of
+from bot.core.frames import EnvelopeFrame, ParticipantLeftFrame, SpeakingStateFrame
+from bot.core.media import media_time_of
 
 
 class Pacing(FrameProcessor):
@@ -44,9 +44,7 @@ class Pacing(FrameProcessor):
         await super().process_frame(frame, direction)
         if direction is FrameDirection.DOWNSTREAM:
             if isinstance(frame, SpeakingStateFrame):
-                self.tracker.speaking(
-                    frame.media_time_ms, frame.participant_id, frame.speaking, frame.duration_ms
-                )
+                self.tracker.speaking(frame.media_time_ms, frame.participant_id, frame.speaking, frame.duration_ms)
             elif isinstance(frame, TranscriptionFrame):
                 at = media_time_of(frame)
                 if at is not None:

@@ -24,9 +24,9 @@ from bot.analytics.speaking import (
     Transition,
 )
 from bot.audio.silero_stream import SUPPORTED_RATES, SileroStreams, StreamStats
-from bot.frames import EnvelopeFrame, ParticipantLeftFrame, RoomEndedFrame, SpeakingStateFrame
+from bot.core.frames import EnvelopeFrame, ParticipantLeftFrame, RoomEndedFrame, SpeakingStateFrame
+from bot.core.media import SampleClock, media_time_of, samples_to_ms
 from bot.generated import RoomSpeakingStarted, RoomSpeakingStopped
-from bot.media import SampleClock, media_time_of, samples_to_ms
 
 __all__ = ["ParticipantVAD"]
 
@@ -42,8 +42,8 @@ class ParticipantVAD(FrameProcessor):
 
     Each ``UserAudioRawFrame`` goes to that participant's Silero stream (one shared ONNX session,
     model state per participant) and speaking state machine. Media time comes from the chunk's
-    stamp (``bot.media.media_time_of``: the room's, or ``MediaClockStamper``'s on Daily): a
-    stamped chunk starts at its stamp, and the participant's :class:`~bot.media.SampleClock` only
+    stamp (``bot.core.media.media_time_of``: the room's, or ``MediaClockStamper``'s on Daily): a
+    stamped chunk starts at its stamp, and the participant's :class:`~bot.core.media.SampleClock` only
     places the samples inside and between chunks (window ends, sound spans), so on Daily the
     samples are counted once, by the stamper. An unstamped chunk follows the previous one (the
     first starts at 0). Audio frames are consumed, not forwarded, unless ``forward_audio=True``:
@@ -161,9 +161,7 @@ class ParticipantVAD(FrameProcessor):
         elif participant.clock.sample_rate != frame.sample_rate:
             self._warn_once(pid, f"ParticipantVAD: {pid}'s audio changed rate, reopening")
             out += self._close(pid)
-            participant = self._open(
-                pid, frame.sample_rate, participant.clock.now_ms if stamped is None else stamped
-            )
+            participant = self._open(pid, frame.sample_rate, participant.clock.now_ms if stamped is None else stamped)
         # The stamp, when there is one, is the chunk's start: nothing is counted on top of it.
         clock = participant.clock
         clock.place(samples.size, stamped)
@@ -229,9 +227,7 @@ class ParticipantVAD(FrameProcessor):
                     duration_ms=t.duration_ms,
                 )
             else:
-                payload = RoomSpeakingStarted(
-                    participant_id=t.participant_id, media_time_ms=t.media_time_ms
-                )
+                payload = RoomSpeakingStarted(participant_id=t.participant_id, media_time_ms=t.media_time_ms)
         except ValidationError as e:  # e.g. a participant id longer than the spec allows
             logger.warning(f"ParticipantVAD: no envelope for {t}: {e.errors()[0]['msg']}")
             return None

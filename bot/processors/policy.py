@@ -9,7 +9,7 @@ from loguru import logger
 from pipecat.frames.frames import CancelFrame, Frame, InterimTranscriptionFrame, TranscriptionFrame
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
-from bot.frames import (
+from bot.core.frames import (
     ChatMessageFrame,
     EnvelopeFrame,
     MediaTickFrame,
@@ -17,8 +17,8 @@ from bot.frames import (
     ParticipantLeftFrame,
     SpeakingStateFrame,
 )
+from bot.core.media import media_time_of
 from bot.generated import FacilitatorMessage
-from bot.media import media_time_of
 from bot.policy.enforce import BotOutputGate, InboundRateLimiter, RoomPolicy
 from bot.policy.snapshot import LoadedPolicy
 

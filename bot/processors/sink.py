@@ -6,8 +6,8 @@ from pipecat.frames.frames import Frame
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.transports.daily.transport import DailyOutputTransportMessageUrgentFrame
 
+from bot.core.frames import EnvelopeFrame
 from bot.events import EventRuntime
-from bot.frames import EnvelopeFrame
 
 
 class EnvelopeSink(FrameProcessor):

@@ -10,7 +10,7 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pydantic import ValidationError
 
 from bot.analytics.votes import VoteBook, VoteParams
-from bot.frames import ChatMessageFrame, EnvelopeFrame, InboundEnvelopeFrame, MediaTickFrame, RoomEndedFrame
+from bot.core.frames import ChatMessageFrame, EnvelopeFrame, InboundEnvelopeFrame, MediaTickFrame, RoomEndedFrame
 from bot.generated import RoomVoteCast
 from bot.generated.topics import Topic
 
@@ -32,9 +32,7 @@ class Votes(FrameProcessor):
         Votes(params=VoteParams(duration_ms=60_000, host_ids=frozenset({"p-alice"})))
     """
 
-    def __init__(
-        self, *, params: VoteParams | None = None, book: VoteBook | None = None, **kwargs: Any
-    ) -> None:
+    def __init__(self, *, params: VoteParams | None = None, book: VoteBook | None = None, **kwargs: Any) -> None:
         """Args:
         params: vote rules; ``VoteParams()`` by default.
         book: a ready book (tests); overrides ``params``.

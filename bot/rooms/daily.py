@@ -25,7 +25,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
-from urllib.parse import parse_qs, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from loguru import logger
 from pipecat.clocks.system_clock import SystemClock
@@ -39,9 +39,9 @@ from pipecat.transports.daily.transport import (
 )
 from pipecat.utils.asyncio.task_manager import TaskManager
 
-from bot.frames import ParticipantJoinedFrame, ParticipantLeftFrame, RoomEndedFrame
-from bot.media import stamp
-from bot.secrets import SecretScrubber
+from bot.config.secrets import SecretScrubber
+from bot.core.frames import ParticipantJoinedFrame, ParticipantLeftFrame, RoomEndedFrame
+from bot.core.media import stamp
 from bot.rooms.urls import ROOM_ID_MAX, room_id_from_url, sanitize_room_url, split_room_url  # noqa: F401 (re-exported)
 
 __all__ = [
@@ -123,7 +123,9 @@ class DailyRoomInput(DailyInputTransport):
     messages (chat included), unchanged.
     """
 
-    def __init__(self, transport: DailyTransport, client: Any, params: DailyParams, *, room: DailyRoom, **kwargs: Any) -> None:
+    def __init__(
+        self, transport: DailyTransport, client: Any, params: DailyParams, *, room: DailyRoom, **kwargs: Any
+    ) -> None:
         super().__init__(transport, client, params, **kwargs)
         self._room = room
 
@@ -178,7 +180,9 @@ class _RoomTransport(DailyTransport):
             return  # already known (present at join, or a repeated event): captured once only
         # Pipecat captures the new participant's audio itself when the input exists; note that
         # now (no await between this check and Pipecat's).
-        pipecat_captures = self._input is not None and self._params.audio_in_enabled and self._params.audio_in_user_tracks
+        pipecat_captures = (
+            self._input is not None and self._params.audio_in_enabled and self._params.audio_in_user_tracks
+        )
         await super()._on_participant_joined(participant)
         await self._room._on_participant_joined(participant, audio_captured=pipecat_captures)
 
@@ -194,6 +198,7 @@ class _RoomTransport(DailyTransport):
 # --------------------------------------------------------------------------------------------
 # The room
 # --------------------------------------------------------------------------------------------
+
 
 def _drop(*_args: Any) -> None:
     """Swallow a late Daily callback of an abandoned client."""
@@ -384,7 +389,7 @@ class DailyRoom:
         try:
             await client.setup(setup)
             await asyncio.wait_for(client.join(), timeout=self._join_timeout_s)
-        except (asyncio.TimeoutError, TimeoutError):
+        except TimeoutError:
             failure = f"Daily did not complete the join within {self._join_timeout_s:g}s"
             await self._abandon()
         except asyncio.CancelledError:
@@ -417,14 +422,12 @@ class DailyRoom:
         parts = urlsplit(self.url)
         host = parts.hostname or ""
         port = parts.port or (443 if parts.scheme == "https" else 80)
-        resolve = self._resolver or (
-            lambda h, p: asyncio.get_running_loop().getaddrinfo(h, p, type=socket.SOCK_STREAM)
-        )
+        resolve = self._resolver or (lambda h, p: asyncio.get_running_loop().getaddrinfo(h, p, type=socket.SOCK_STREAM))
         try:
             await asyncio.wait_for(resolve(host, port), timeout=self._dns_timeout_s)
         except socket.gaierror as exc:
             raise DailyJoinError(f"cannot resolve {host}: {exc.strerror or exc}") from None
-        except (asyncio.TimeoutError, TimeoutError):
+        except TimeoutError:
             raise DailyJoinError(f"looking up {host} took longer than {self._dns_timeout_s:g}s") from None
         except OSError as exc:
             raise DailyJoinError(f"cannot resolve {host}: {exc.strerror or type(exc).__name__}") from None
@@ -462,7 +465,7 @@ class DailyRoom:
                 continue
             try:
                 await asyncio.wait_for(self._presence_changed.wait(), timeout=timeout_s)
-            except (asyncio.TimeoutError, TimeoutError):
+            except TimeoutError:
                 if not self.present:
                     return
 
@@ -557,7 +560,9 @@ class DailyRoom:
                 self._audio_captured.add(pid)
                 await self._input.capture_participant_audio(pid, AUDIO_SOURCE, self.sample_rate)
             await self._input.push_frame(
-                ParticipantJoinedFrame(participant_id=pid, display_name=self.present.get(pid), media_time_ms=self.clock.now_ms())
+                ParticipantJoinedFrame(
+                    participant_id=pid, display_name=self.present.get(pid), media_time_ms=self.clock.now_ms()
+                )
             )
 
     async def _on_participant_left(self, participant: Mapping[str, Any], reason: Any) -> None:

@@ -1,7 +1,7 @@
 """Scenario files for the simulated room: load, validate and decode them into typed objects.
 
 Everything is checked before playback starts (ARCHITECTURE principle 5): a bad file stops the run
-with one :class:`~bot.errors.ScenarioError` naming the file, the event index and the field. Audio
+with one :class:`~bot.core.errors.ScenarioError` naming the file, the event index and the field. Audio
 clips are decoded here, converted to the room rate and mono, so the player only slices arrays.
 This module imports no Pipecat: tests and benchmarks read ground truth from it cheaply.
 """
@@ -20,27 +20,27 @@ from typing import Any, ClassVar, NoReturn
 
 import numpy as np
 
-from bot.errors import ScenarioError
+from bot.core.errors import ScenarioError
 
 __all__ = [
-    "AgendaItem",
-    "AppMessageEvent",
-    "ChatEvent",
     "DEFAULT_SAMPLE_RATE",
     "DEFAULT_TAIL_MS",
     "EVENT_TYPES",
+    "NOISE_KINDS",
+    "STEP_MS",
+    "SUPPORTED_SAMPLE_RATES",
+    "AgendaItem",
+    "AppMessageEvent",
+    "ChatEvent",
+    "ClipError",
     "EnvelopeSpec",
     "Event",
     "JoinEvent",
     "LeaveEvent",
-    "NOISE_KINDS",
     "NoiseEvent",
     "Participant",
-    "STEP_MS",
-    "SUPPORTED_SAMPLE_RATES",
     "Scenario",
     "SpeechEvent",
-    "ClipError",
     "iter_segments",
     "load_clip",
     "load_scenario",
@@ -399,9 +399,7 @@ class _Validator:
     # -- error helpers ---------------------------------------------------------------------
 
     def fail(self, field_name: str | None, message: str, *, index: int | None = -1) -> NoReturn:
-        raise ScenarioError(
-            self.path, message, event_index=self.index if index == -1 else index, field=field_name
-        )
+        raise ScenarioError(self.path, message, event_index=self.index if index == -1 else index, field=field_name)
 
     def object(self, value: Any, name: str) -> Mapping[str, Any]:
         if not isinstance(value, Mapping):
@@ -415,8 +413,14 @@ class _Validator:
                 self.fail(f"{prefix}{key}", f"is not a known field here (known: {names})")
 
     def int_field(
-        self, obj: Mapping[str, Any], key: str, *, name: str | None = None, minimum: int | None = None,
-        default: int | None = None, required: bool = True,
+        self,
+        obj: Mapping[str, Any],
+        key: str,
+        *,
+        name: str | None = None,
+        minimum: int | None = None,
+        default: int | None = None,
+        required: bool = True,
     ) -> int | None:
         name = name or key
         if key not in obj:
@@ -431,8 +435,14 @@ class _Validator:
         return value
 
     def str_field(
-        self, obj: Mapping[str, Any], key: str, *, name: str | None = None, required: bool = True,
-        non_empty: bool = False, default: str | None = None,
+        self,
+        obj: Mapping[str, Any],
+        key: str,
+        *,
+        name: str | None = None,
+        required: bool = True,
+        non_empty: bool = False,
+        default: str | None = None,
     ) -> str | None:
         name = name or key
         if key not in obj:
@@ -447,8 +457,15 @@ class _Validator:
         return value
 
     def number_field(
-        self, obj: Mapping[str, Any], key: str, *, default: float, low: float, high: float,
-        low_open: bool = False, high_open: bool = False,
+        self,
+        obj: Mapping[str, Any],
+        key: str,
+        *,
+        default: float,
+        low: float,
+        high: float,
+        low_open: bool = False,
+        high_open: bool = False,
     ) -> float:
         if key not in obj:
             return default
@@ -552,9 +569,7 @@ class _Validator:
 
     # -- events ----------------------------------------------------------------------------
 
-    def event(
-        self, index: int, raw: Any, rate: int, declared: tuple[Participant, ...] | None
-    ) -> Event:
+    def event(self, index: int, raw: Any, rate: int, declared: tuple[Participant, ...] | None) -> Event:
         self.index = index
         if not isinstance(raw, Mapping):
             self.fail(None, f"must be an object (got {_show(raw)})")
@@ -568,7 +583,7 @@ class _Validator:
         pid = self.str_field(raw, "participant", non_empty=True)
         if declared is not None and pid not in {p.id for p in declared}:
             known = ", ".join(p.id for p in declared) or "none declared"
-            self.fail("participant", f"{_show(pid)} is not in \"participants\" (known: {known})")
+            self.fail("participant", f'{_show(pid)} is not in "participants" (known: {known})')
         common = {"index": index, "at_ms": at_ms, "participant": pid}
 
         if kind == "join":
@@ -593,8 +608,13 @@ class _Validator:
         except ClipError as exc:
             self.fail("audio", f"{audio}: {exc}")
         return SpeechEvent(
-            **common, audio=audio, audio_path=audio_path, text=text, label=label,
-            samples=samples, sample_rate=rate,
+            **common,
+            audio=audio,
+            audio_path=audio_path,
+            text=text,
+            label=label,
+            samples=samples,
+            sample_rate=rate,
         )
 
     def noise(self, raw: Mapping[str, Any], common: dict[str, Any], rate: int) -> NoiseEvent:
@@ -610,8 +630,13 @@ class _Validator:
             kind, duration * rate // 1000, rate, level=level, freq_hz=freq, seed=_NOISE_SEED + common["index"]
         )
         return NoiseEvent(
-            **common, duration_ms=duration, kind=kind, level=level, freq_hz=freq,
-            samples=samples, sample_rate=rate,
+            **common,
+            duration_ms=duration,
+            kind=kind,
+            level=level,
+            freq_hz=freq,
+            samples=samples,
+            sample_rate=rate,
         )
 
     def app_message(self, raw: Mapping[str, Any], common: dict[str, Any]) -> AppMessageEvent:

@@ -38,9 +38,9 @@ from pipecat.transports.base_output import BaseOutputTransport
 from pipecat.transports.base_transport import BaseTransport, TransportParams
 from pipecat.transports.daily.transport import DailyInputTransportMessageFrame
 
-from bot.errors import ConfigError, ScenarioError
-from bot.frames import MediaTickFrame, ParticipantJoinedFrame, ParticipantLeftFrame, RoomEndedFrame
-from bot.media import media_time_of, stamp
+from bot.core.errors import ConfigError, ScenarioError
+from bot.core.frames import MediaTickFrame, ParticipantJoinedFrame, ParticipantLeftFrame, RoomEndedFrame
+from bot.core.media import media_time_of, stamp
 from bot.rooms.scenario import (
     STEP_MS,
     AppMessageEvent,
@@ -55,11 +55,11 @@ from bot.rooms.scenario import (
 
 __all__ = [
     "SCENARIO_EPOCH",
+    "TICK_MS",
+    "ScenarioPlayer",
     "SimulatedRoom",
     "SimulatedRoomInput",
     "SimulatedRoomOutput",
-    "TICK_MS",
-    "ScenarioPlayer",
     "browser_envelope",
     "media_iso",
 ]
@@ -90,9 +90,7 @@ def spec_version() -> str:
     return str(SPEC_VERSION)
 
 
-def browser_envelope(
-    *, topic: str, payload: Any, participant_id: str, seq: int, version: str
-) -> dict[str, Any]:
+def browser_envelope(*, topic: str, payload: Any, participant_id: str, seq: int, version: str) -> dict[str, Any]:
     """The envelope a browser runtime would send for ``topic``/``payload`` (the inbound path).
 
     ``ts`` is the millisecond timestamp embedded in the uuid7 ``id``, as the browser runtime does.
@@ -225,9 +223,7 @@ class ScenarioPlayer:
     def _frame(self, event: Any, t: int) -> Frame:
         pid = event.participant
         if isinstance(event, SpeechEvent):
-            return TranscriptionFrame(
-                text=event.text, user_id=pid, timestamp=media_iso(t), finalized=True
-            )
+            return TranscriptionFrame(text=event.text, user_id=pid, timestamp=media_iso(t), finalized=True)
         if isinstance(event, JoinEvent):
             self._joined.add(pid)
             return ParticipantJoinedFrame(
@@ -311,7 +307,7 @@ class _Watermark:
             self._advanced.clear()
             try:
                 await asyncio.wait_for(self._advanced.wait(), timeout=stall_secs)
-            except (TimeoutError, asyncio.TimeoutError):
+            except TimeoutError:
                 logger.debug(
                     f"simulated room: output stuck at {self.media_ms} ms for {stall_secs}s;"
                     " backpressure off until it advances"
@@ -327,7 +323,7 @@ class _Watermark:
 class SimulatedRoomInput(BaseInputTransport):
     """Input half of :class:`SimulatedRoom`: plays the scenario on a media clock after StartFrame.
 
-    Pushes (each stamped with its step's media time via :func:`bot.media.stamp`):
+    Pushes (each stamped with its step's media time via :func:`bot.core.media.stamp`):
     ``UserAudioRawFrame`` (through Pipecat's audio input path, passthrough, no VAD or resampling),
     ``ParticipantJoinedFrame``/``ParticipantLeftFrame``, ``TranscriptionFrame`` (finalized),
     ``DailyInputTransportMessageFrame`` (broadcast up and down, as Daily does), ``MediaTickFrame``,
@@ -462,9 +458,7 @@ class SimulatedRoomOutput(BaseOutputTransport):
             if media_ms is not None:
                 self._room.watermark.advance(media_ms)
 
-    async def send_message(
-        self, frame: OutputTransportMessageFrame | OutputTransportMessageUrgentFrame
-    ) -> None:
+    async def send_message(self, frame: OutputTransportMessageFrame | OutputTransportMessageUrgentFrame) -> None:
         """Capture the message (and echo it to stderr when verbose); never touches stdout."""
         record = {
             "message": frame.message,
@@ -542,9 +536,7 @@ class SimulatedRoom(BaseTransport):
 
     def _resolve_spec_version(self) -> str | None:
         """Envelope-form app messages need the generated spec version: fail now, not mid-room."""
-        first = next(
-            (e for e in self.scenario.events if isinstance(e, AppMessageEvent) and not e.is_raw), None
-        )
+        first = next((e for e in self.scenario.events if isinstance(e, AppMessageEvent) and not e.is_raw), None)
         if first is None:
             return None
         try:

@@ -16,7 +16,7 @@ def http_url_problem(value: str) -> str | None:
     """Why ``value`` is not a usable http(s) URL with a host, or None when it is.
 
     The one rule for every URL setting (the room, Mesh, the LLM server), shared by ``Settings``
-    and ``bot.boot``. The reason never repeats the value: it may hold a token.
+    and ``bot.session.boot``. The reason never repeats the value: it may hold a token.
     """
     if len(value) > URL_MAX:
         return f"must be at most {URL_MAX} characters"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["SCENARIOS_DIR", "DEMO", "ROOMS", "all_scenarios"]
+__all__ = ["DEMO", "ROOMS", "SCENARIOS_DIR", "all_scenarios"]
 
 SCENARIOS_DIR = Path(__file__).resolve().parent
 DEMO = SCENARIOS_DIR / "demo.json"

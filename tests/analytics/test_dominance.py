@@ -208,9 +208,7 @@ def test_stop_without_a_start_counts_its_duration_once():
 
 def run_monologue(segments: list[tuple[str, int, int]], end_ms: int, params: MonologueParams | None = None):
     md = MonologueDetector(params)
-    events = sorted(
-        [(s, 1, pid, True) for pid, s, _ in segments] + [(e, 0, pid, False) for pid, _, e in segments]
-    )
+    events = sorted([(s, 1, pid, True) for pid, s, _ in segments] + [(e, 0, pid, False) for pid, _, e in segments])
     out = []
     i = 0
     for t in range(0, end_ms + 1, 100):

@@ -22,7 +22,15 @@ def say(pt: PacingTracker, pid: str, start: int, end: int, text: str | None = No
 
 @pytest.mark.parametrize(
     ("text", "words"),
-    [("", 0), ("yeah", 1), ("mm-hm", 1), ("We ship on Friday.", 4), ("the small clus-", 3), (" — ... ", 0), ("3 4 5", 3)],
+    [
+        ("", 0),
+        ("yeah", 1),
+        ("mm-hm", 1),
+        ("We ship on Friday.", 4),
+        ("the small clus-", 3),
+        (" — ... ", 0),
+        ("3 4 5", 3),
+    ],
     ids=["empty", "one", "hyphenated", "sentence", "cut-off", "punctuation", "digits"],
 )
 def test_count_words(text, words):
@@ -146,7 +154,12 @@ def test_a_short_answer_on_its_own_is_a_turn():
 
 TURNS = [
     # id, utterances (participant, start, end), turns per participant, turn-taking index
-    ("alternation", [("a", 0, 2_000), ("b", 2_200, 4_000), ("a", 4_200, 6_000), ("b", 6_200, 8_000)], {"a": 2, "b": 2}, 1.0),
+    (
+        "alternation",
+        [("a", 0, 2_000), ("b", 2_200, 4_000), ("a", 4_200, 6_000), ("b", 6_200, 8_000)],
+        {"a": 2, "b": 2},
+        1.0,
+    ),
     ("monologue", [("a", 0, 2_000), ("a", 2_500, 4_000), ("a", 4_500, 6_000)], {"a": 1}, 0.0),
     ("runs", [("a", 0, 2_000), ("a", 2_500, 4_000), ("b", 4_200, 6_000), ("a", 6_200, 8_000)], {"a": 2, "b": 1}, 2 / 3),
     # b's long overlap starts inside a's segment: ordered by onset, a-b-a
@@ -180,7 +193,13 @@ def test_wpm_is_capped_at_the_schema_maximum():
 
 @pytest.mark.parametrize(
     "params",
-    [dict(slow_below_wpm=180, fast_above_wpm=170), dict(min_speaking_ms=0), dict(min_words=0), dict(window_speaking_ms=0), dict(compact_after=1)],
+    [
+        dict(slow_below_wpm=180, fast_above_wpm=170),
+        dict(min_speaking_ms=0),
+        dict(min_words=0),
+        dict(window_speaking_ms=0),
+        dict(compact_after=1),
+    ],
 )
 def test_invalid_params_are_refused(params):
     with pytest.raises(ValueError):

@@ -33,7 +33,9 @@ def test_backchannel_is_a_segment_no_longer_than_max_plus_jitter(rule, measured_
 
 def test_overlaps_pacing_and_monologues_share_one_default_backchannel_rule():
     assert BackchannelRule() == BackchannelRule(max_ms=1_000, jitter_ms=250)
-    assert OverlapParams().backchannel == PacingParams().backchannel == MonologueParams().backchannel == BackchannelRule()
+    assert (
+        OverlapParams().backchannel == PacingParams().backchannel == MonologueParams().backchannel == BackchannelRule()
+    )
 
 
 @pytest.mark.parametrize("kwargs", [{"max_ms": -1}, {"jitter_ms": -1}], ids=["max", "jitter"])
@@ -83,7 +85,12 @@ RECORDING = [
     ("joined-mid-segment", [("stop", 3_000, 1_200)], [(1_800, 3_000)], False),
     ("joined-mid-segment-clipped-at-zero", [("stop", 500, 1_200)], [(0, 500)], False),
     ("stop-without-length-adds-nothing", [("stop", 3_000)], [], False),
-    ("duration-only-before-anything-heard", [("start", 0), ("stop", 1_000), ("stop", 3_000, 1_200)], [(0, 1_000)], False),
+    (
+        "duration-only-before-anything-heard",
+        [("start", 0), ("stop", 1_000), ("stop", 3_000, 1_200)],
+        [(0, 1_000)],
+        False,
+    ),
 ]
 
 

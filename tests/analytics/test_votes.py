@@ -61,8 +61,17 @@ def test_vote_starts_from_a_chat_command():
         ("/vote " + "q" * 301 + " | yes | no", "question_too_long"),
         ("/vote Ship? | yes | " + "n" * 101, "option_too_long"),
     ],
-    ids=["bare", "no-options", "no-question", "one-option", "eleven-options", "empty-option", "duplicate",
-         "long-question", "long-option"],
+    ids=[
+        "bare",
+        "no-options",
+        "no-question",
+        "one-option",
+        "eleven-options",
+        "empty-option",
+        "duplicate",
+        "long-question",
+        "long-option",
+    ],
 )
 def test_bad_command_opens_no_vote(text, reason):
     book = VoteBook()

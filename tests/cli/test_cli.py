@@ -10,15 +10,21 @@ from pathlib import Path
 
 import pytest
 
-from bot.settings import Settings, env_name, render_env_example
+from bot.config.settings import Settings, env_name, render_env_example
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def run_bot(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("BOT_", "ROOM_URL", "DAILY_", "ASSISTANT_ID", "TENANT_ID"))}
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("BOT_", "ROOM_URL", "DAILY_", "ASSISTANT_ID", "TENANT_ID"))
+    }
     base.update(env or {})
-    return subprocess.run([sys.executable, "-m", "bot", *args], cwd=REPO, env=base, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args], cwd=REPO, env=base, capture_output=True, text=True, timeout=timeout
+    )
 
 
 # (args, env, the flag or variable the error names, whether the start is already out)
@@ -45,9 +51,11 @@ BAD_INPUTS = [
 
 
 @pytest.mark.parametrize("args, env, named, start_is_out", BAD_INPUTS)
-def test_bad_input_is_one_clear_line_and_exit_2(args: list[str], env: dict[str, str], named: str, start_is_out: bool) -> None:
+def test_bad_input_is_one_clear_line_and_exit_2(
+    args: list[str], env: dict[str, str], named: str, start_is_out: bool
+) -> None:
     """A bad setting is one line naming it, and exit 2. When the session's identity was already
-    certain, the start is on stdout (bot/boot.py), so the failure is too, with stage ``config``;
+    certain, the start is on stdout (bot/session/boot.py), so the failure is too, with stage ``config``;
     when the identity itself is bad, nothing is."""
     proc = run_bot(*args, env=env)
     assert proc.returncode == 2, proc.stderr
@@ -71,14 +79,21 @@ def test_help_publishes_nothing() -> None:
 
 def test_bad_scenario_names_file_event_and_field(tmp_path: Path) -> None:
     scenario = tmp_path / "room.json"
-    scenario.write_text('{"sampleRate": 16000, "participants": [{"id": "p-a", "name": "A"}], "events": [{"atMs": -5, "type": "join", "participant": "p-a"}]}')
+    scenario.write_text(
+        '{"sampleRate": 16000, "participants": [{"id": "p-a", "name": "A"}], "events": [{"atMs": -5, "type": "join", "participant": "p-a"}]}'
+    )
     proc = run_bot("--simulate", str(scenario), "--speed", "0")
     assert proc.returncode == 2
     assert "room.json" in proc.stderr and "event 0" in proc.stderr and "atMs" in proc.stderr
     assert "Traceback" not in proc.stderr
     # the machine interface records the failure too: the simulated room is the room being joined
     topics = [json.loads(line)["topic"] for line in proc.stdout.splitlines()]
-    assert topics == ["assistant.session.started", "assistant.room.join.requested", "assistant.room.join.failed", "assistant.session.failed"]
+    assert topics == [
+        "assistant.session.started",
+        "assistant.room.join.requested",
+        "assistant.room.join.failed",
+        "assistant.session.failed",
+    ]
     failed = json.loads(proc.stdout.splitlines()[-1])["payload"]
     assert failed["stage"] == "join" and "atMs" in failed["error"] and failed["retryable"] is False
 
@@ -106,11 +121,9 @@ def test_help_lists_every_setting_with_its_environment_variable() -> None:
 
 def test_env_example_is_fresh_and_names_every_setting() -> None:
     committed = (REPO / ".env.example").read_text(encoding="utf-8")
-    assert committed == render_env_example(), "run `python -m bot.settings --env-example`"
+    assert committed == render_env_example(), "run `python -m bot.config.settings --env-example`"
     for name in Settings.model_fields:
         assert env_name(name) in committed
-
-
 
 
 @pytest.mark.parametrize("url", ["https://", "http://[::1/room"], ids=["no-host", "unparsable"])
@@ -140,7 +153,13 @@ def test_a_mistyped_secret_flag_never_echoes_its_value() -> None:
 
 @pytest.mark.parametrize(
     "args",
-    [["--forward=SECRET"], ["--debug=SECRET"], ["--tokn", "-SECRET"], ["--view", "SECRET"], ["--room-url=https://acme.daily.co/r", "SECRET"]],
+    [
+        ["--forward=SECRET"],
+        ["--debug=SECRET"],
+        ["--tokn", "-SECRET"],
+        ["--view", "SECRET"],
+        ["--room-url=https://acme.daily.co/r", "SECRET"],
+    ],
     ids=["bad-choice", "value-for-a-switch", "dash-value-after-typo", "bad-view", "stray-value"],
 )
 def test_argparse_never_echoes_a_typed_value(args: list[str]) -> None:
@@ -175,10 +194,10 @@ def test_the_live_view_leaves_envelopes_on_a_stdout_that_is_not_a_terminal() -> 
 
 def test_the_settings_table_in_docs_deploy_is_fresh_and_hides_secret_defaults() -> None:
     """docs/deploy.md's table of settings is rendered from ``Settings``, one row per setting."""
-    from bot.settings import SECRET_FIELDS, render_settings_table, with_settings_table
+    from bot.config.settings import SECRET_FIELDS, render_settings_table, with_settings_table
 
     page = (REPO / "docs" / "deploy.md").read_text(encoding="utf-8")
-    assert with_settings_table(page) == page, "run `python -m bot.settings --write-docs`"
+    assert with_settings_table(page) == page, "run `python -m bot.config.settings --write-docs`"
     rows = {line.split("|")[1].strip(" `"): line for line in render_settings_table().splitlines()[2:]}
     assert list(rows) == [env_name(name) for name in Settings.model_fields]
     for name in SECRET_FIELDS:

@@ -1,4 +1,4 @@
-"""bot.cli_settings: flags rendered from a settings class, and errors that name where the bad value was."""
+"""bot.config.flags: flags rendered from a settings class, and errors that name where the bad value was."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import pytest
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from bot.cli_settings import OneLineErrorParser, env_alias, env_name, flag_name, settings_from_flags, settings_parser
-from bot.errors import ConfigError
+from bot.config.flags import OneLineErrorParser, env_alias, env_name, flag_name, settings_from_flags, settings_parser
+from bot.core.errors import ConfigError
 
 
 class Toy(BaseSettings):
@@ -18,23 +18,33 @@ class Toy(BaseSettings):
     model_config = SettingsConfigDict(env_file=None, extra="ignore", populate_by_name=True)
 
     loud: bool = Field(default=False, validation_alias=env_alias("TOY_LOUD"), description="Speak up.")
-    mode: Literal["fast", "slow"] = Field(default="fast", validation_alias=env_alias("TOY_MODE"), description="How to go.")
-    api_key: SecretStr = Field(default=SecretStr("hunter2-default"), validation_alias=env_alias("TOY_API_KEY"), description="Key (secret).")
-    hidden: SecretStr | None = Field(default=None, validation_alias=env_alias("TOY_HIDDEN"), description="Environment only (secret).")
-    rooms: int = Field(default=4, ge=1, le=10, validation_alias=env_alias("TOY_ROOMS"), description="Rooms at once, 100% of them.")
+    mode: Literal["fast", "slow"] = Field(
+        default="fast", validation_alias=env_alias("TOY_MODE"), description="How to go."
+    )
+    api_key: SecretStr = Field(
+        default=SecretStr("hunter2-default"), validation_alias=env_alias("TOY_API_KEY"), description="Key (secret)."
+    )
+    hidden: SecretStr | None = Field(
+        default=None, validation_alias=env_alias("TOY_HIDDEN"), description="Environment only (secret)."
+    )
+    rooms: int = Field(
+        default=4, ge=1, le=10, validation_alias=env_alias("TOY_ROOMS"), description="Rooms at once, 100% of them."
+    )
     retries: int = Field(default=0, ge=0, validation_alias=env_alias("TOY_RETRIES"), description="Retries.")
     low: float = Field(default=1.0, validation_alias=env_alias("TOY_LOW"), description="Lower bound.")
     high: float = Field(default=2.0, validation_alias=env_alias("TOY_HIGH"), description="Upper bound.")
 
     @model_validator(mode="after")
-    def _ordered(self) -> "Toy":
+    def _ordered(self) -> Toy:
         if self.high < self.low:
             raise ValueError("TOY_HIGH must be at least TOY_LOW")
         return self
 
 
 def parser() -> OneLineErrorParser:
-    return settings_parser(Toy, prog="toy", description="A toy.", epilog="Flags or TOY_* variables.", env_only={"hidden"})
+    return settings_parser(
+        Toy, prog="toy", description="A toy.", epilog="Flags or TOY_* variables.", env_only={"hidden"}
+    )
 
 
 def load(*argv: str) -> Toy:
@@ -91,9 +101,18 @@ def test_a_good_flag_wins_over_a_bad_variable(monkeypatch: pytest.MonkeyPatch) -
         ([], {"TOY_MODE": "warp"}, "TOY_MODE: Input should be 'fast' or 'slow'"),
         (["--low", "3"], {}, "settings: TOY_HIGH must be at least TOY_LOW"),
     ],
-    ids=["flag-below-range", "variable-above-range", "flag-not-a-number", "variable-not-a-bool", "variable-not-a-choice", "rule-across-fields"],
+    ids=[
+        "flag-below-range",
+        "variable-above-range",
+        "flag-not-a-number",
+        "variable-not-a-bool",
+        "variable-not-a-choice",
+        "rule-across-fields",
+    ],
 )
-def test_a_bad_value_names_where_it_came_from(monkeypatch: pytest.MonkeyPatch, argv: list[str], env: dict[str, str], line: str) -> None:
+def test_a_bad_value_names_where_it_came_from(
+    monkeypatch: pytest.MonkeyPatch, argv: list[str], env: dict[str, str], line: str
+) -> None:
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     with pytest.raises(ConfigError) as caught:

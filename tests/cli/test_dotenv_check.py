@@ -1,4 +1,4 @@
-"""bot.dotenv_check: a ``.env`` says what it ignores (misspelled names, unparsable lines), naming ``.env:LINE``,
+"""bot.config.dotenv_check: a ``.env`` says what it ignores (misspelled names, unparsable lines), naming ``.env:LINE``,
 and bytes that are not UTF-8 are one error line naming the file, exit 2."""
 
 from __future__ import annotations
@@ -13,12 +13,21 @@ import pytest
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from bot.cli_settings import VariableNamedSettings, check_env_files, env_alias, settings_from_flags, settings_parser
-from bot.dotenv_check import dotenv_problems, dotenv_warnings_silenced, quiet_dotenv_values
-from bot.errors import ConfigError
+from bot.config.dotenv_check import dotenv_problems, dotenv_warnings_silenced, quiet_dotenv_values
+from bot.config.flags import VariableNamedSettings, check_env_files, env_alias, settings_from_flags, settings_parser
+from bot.core.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]
-BOT_LIKE = ["ROOM_URL", "DAILY_TOKEN", "BOT_SPEED", "BOT_DEBUG", "MESH_URL", "OPENAI_API_KEY", "PRISM_PII_SALT", "EVENTBRIDGE_REGION"]
+BOT_LIKE = [
+    "ROOM_URL",
+    "DAILY_TOKEN",
+    "BOT_SPEED",
+    "BOT_DEBUG",
+    "MESH_URL",
+    "OPENAI_API_KEY",
+    "PRISM_PII_SALT",
+    "EVENTBRIDGE_REGION",
+]
 SECRET = "s3cr3t-value-never-shown"
 
 
@@ -34,13 +43,19 @@ def problems(tmp_path: Path, text: str | bytes, known: list[str] = BOT_LIKE, **k
         pytest.param("ROOMURL=x", "ROOMURL is not a setting (did you mean ROOM_URL?)", id="missing-underscore"),
         pytest.param("BOT_SPEEED=2", "BOT_SPEEED is not a setting (did you mean BOT_SPEED?)", id="extra-letter"),
         pytest.param("room_urll=x", "room_urll is not a setting (did you mean ROOM_URL?)", id="lower-case-as-written"),
-        pytest.param("export DAILY_TOKN=x", "DAILY_TOKN is not a setting (did you mean DAILY_TOKEN?)", id="export-form"),
+        pytest.param(
+            "export DAILY_TOKN=x", "DAILY_TOKN is not a setting (did you mean DAILY_TOKEN?)", id="export-form"
+        ),
         pytest.param("BOT_NOT_A_THING=1", "BOT_NOT_A_THING is not a setting", id="program-prefix-without-a-near-name"),
-        pytest.param("OPENAI_KEY=x", "OPENAI_KEY is not a setting (did you mean OPENAI_API_KEY?)", id="program-prefix-near-name"),
+        pytest.param(
+            "OPENAI_KEY=x", "OPENAI_KEY is not a setting (did you mean OPENAI_API_KEY?)", id="program-prefix-near-name"
+        ),
         pytest.param("ROOMURL", "ROOMURL is not a setting (did you mean ROOM_URL?)", id="name-without-value"),
     ],
 )
-def test_a_misspelled_or_prefixed_unknown_name_is_one_warning_naming_the_line(tmp_path: Path, line: str, warning: str) -> None:
+def test_a_misspelled_or_prefixed_unknown_name_is_one_warning_naming_the_line(
+    tmp_path: Path, line: str, warning: str
+) -> None:
     path = str(tmp_path / ".env")
     assert problems(tmp_path, f"# settings\nBOT_SPEED=1\n{line}\n") == [f"{path}:3: {warning}"]
 
@@ -97,7 +112,9 @@ def test_a_warning_never_shows_a_value(tmp_path: Path) -> None:
         pytest.param(b"A=1\n\nB='multi\nline \xe9t\xe9'\n", 4, id="inside-a-multiline-value"),
     ],
 )
-def test_bytes_that_are_not_utf8_are_a_config_error_naming_file_and_line(tmp_path: Path, data: bytes, line: int) -> None:
+def test_bytes_that_are_not_utf8_are_a_config_error_naming_file_and_line(
+    tmp_path: Path, data: bytes, line: int
+) -> None:
     with pytest.raises(ConfigError) as caught:
         problems(tmp_path, data)
     assert str(caught.value) == f"{tmp_path / '.env'}:{line}: not valid UTF-8 (save the file as UTF-8)"
@@ -120,7 +137,9 @@ def test_an_unreadable_file_is_a_config_error(tmp_path: Path) -> None:
         dotenv_problems(dotenv, BOT_LIKE)
 
 
-def test_dotenvs_own_parse_warning_is_silenced_only_inside_the_block(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_dotenvs_own_parse_warning_is_silenced_only_inside_the_block(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     dotenv = tmp_path / ".env"
     dotenv.write_text("THIS IS GARBAGE\nA=1\n")
     caplog.set_level(logging.WARNING, logger="dotenv.main")
@@ -157,10 +176,14 @@ def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def load_room(*argv: str) -> Room:
-    return settings_from_flags(Room, settings_parser(Room, prog="room", description="", epilog="").parse_args(list(argv)))
+    return settings_from_flags(
+        Room, settings_parser(Room, prog="room", description="", epilog="").parse_args(list(argv))
+    )
 
 
-def test_settings_warn_once_and_dotenv_stays_quiet(in_tmp: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture) -> None:
+def test_settings_warn_once_and_dotenv_stays_quiet(
+    in_tmp: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
     (in_tmp / ".env").write_text(f"ROOMURL={SECRET}\nTHIS IS GARBAGE\nbot_speed=2\n")
     caplog.set_level(logging.WARNING, logger="dotenv.main")
     room = load_room()
@@ -188,12 +211,16 @@ def test_a_class_without_an_env_file_is_not_checked(in_tmp: Path, capsys: pytest
     assert capsys.readouterr().err == ""
 
 
-def test_the_supervisor_takes_the_bots_variables_in_its_dotenv(in_tmp: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_supervisor_takes_the_bots_variables_in_its_dotenv(
+    in_tmp: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The supervisor passes bot secrets on from its .env, and a checkout's .env serves both."""
     from supervisor.__main__ import load_settings
 
     monkeypatch.delenv("SUPERVISOR_MAX_ROOMS", raising=False)
-    (in_tmp / ".env").write_text("DAILY_API_KEY=k\nOPENAI_API_KEY=k\nBOT_SPEED=2\nSUPERVISOR_MAX_ROOM=3\nOPENAI_API_KYE=k\n")
+    (in_tmp / ".env").write_text(
+        "DAILY_API_KEY=k\nOPENAI_API_KEY=k\nBOT_SPEED=2\nSUPERVISOR_MAX_ROOM=3\nOPENAI_API_KYE=k\n"
+    )
     load_settings(["--insecure-no-auth"])
     assert capsys.readouterr().err.splitlines() == [
         "warning: .env:4: SUPERVISOR_MAX_ROOM is not a setting (did you mean SUPERVISOR_MAX_ROOMS?)",
@@ -205,9 +232,15 @@ def test_the_supervisor_takes_the_bots_variables_in_its_dotenv(in_tmp: Path, cap
 
 
 def run_bot_in(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.upper().startswith(("BOT_", "ROOM", "DAILY_", "ASSISTANT_ID", "TENANT_ID"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.upper().startswith(("BOT_", "ROOM", "DAILY_", "ASSISTANT_ID", "TENANT_ID"))
+    }
     env["PYTHONPATH"] = str(REPO)
-    return subprocess.run([sys.executable, "-m", "bot", *args], cwd=folder, env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args], cwd=folder, env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 @pytest.fixture(scope="module")
@@ -217,10 +250,15 @@ def misspelled_run(tmp_path_factory: pytest.TempPathFactory) -> subprocess.Compl
     return run_bot_in(folder, "--speed", "0")
 
 
-def test_bot_warns_once_about_a_misspelled_name_and_a_garbage_line(misspelled_run: subprocess.CompletedProcess[str]) -> None:
+def test_bot_warns_once_about_a_misspelled_name_and_a_garbage_line(
+    misspelled_run: subprocess.CompletedProcess[str],
+) -> None:
     assert misspelled_run.returncode == 0, misspelled_run.stderr
     lines = misspelled_run.stderr.splitlines()
-    for warning in ("warning: .env:1: ROOMURL is not a setting (did you mean ROOM_URL?)", "warning: .env:3: not a NAME=value line; it is ignored"):
+    for warning in (
+        "warning: .env:1: ROOMURL is not a setting (did you mean ROOM_URL?)",
+        "warning: .env:3: not a NAME=value line; it is ignored",
+    ):
         assert lines.count(warning) == 1, misspelled_run.stderr
     assert SECRET not in misspelled_run.stderr
 

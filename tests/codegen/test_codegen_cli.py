@@ -49,7 +49,13 @@ def test_generate_writes_python_and_typescript(workspace: tuple[Path, Path, Path
     result = codegen(*outs(workspace))
     assert result.returncode == 0, result.stderr
     assert result.stdout == ""  # reports go to stderr
-    assert {p.name for p in py.iterdir()} >= {"__init__.py", "models.py", "topics.py", "registry.json", "spec_version.txt"}
+    assert {p.name for p in py.iterdir()} >= {
+        "__init__.py",
+        "models.py",
+        "topics.py",
+        "registry.json",
+        "spec_version.txt",
+    }
     assert any(ts.iterdir())
     assert "specVersion sha256:" in result.stderr
 
@@ -112,7 +118,9 @@ def test_check_fails_when_a_generated_file_is_missing_or_extra(workspace: tuple[
 
 
 @pytest.mark.parametrize("generated_before", [False, True], ids=["out_dirs_absent", "out_dirs_present"])
-def test_a_bad_spec_exits_2_with_one_line_and_writes_nothing(workspace: tuple[Path, Path, Path], generated_before: bool) -> None:
+def test_a_bad_spec_exits_2_with_one_line_and_writes_nothing(
+    workspace: tuple[Path, Path, Path], generated_before: bool
+) -> None:
     spec, py, ts = workspace
     if generated_before:
         assert codegen(*outs(workspace)).returncode == 0
@@ -168,7 +176,9 @@ AWKWARD_PROPERTIES = {
 }
 
 
-def test_awkward_names_and_descriptions_still_generate_importable_models(workspace: tuple[Path, Path, Path], tmp_path: Path) -> None:
+def test_awkward_names_and_descriptions_still_generate_importable_models(
+    workspace: tuple[Path, Path, Path], tmp_path: Path
+) -> None:
     spec, _, ts = workspace
     path = spec / "topics" / "room.vote.cast.json"
     topic = json.loads(path.read_text(encoding="utf-8"))
@@ -183,7 +193,15 @@ def test_awkward_names_and_descriptions_still_generate_importable_models(workspa
     result = codegen("--spec", spec, "--python-out", py, "--ts-out", ts)
     assert result.returncode == 0, result.stderr
 
-    wire = {"voteId": "v1", "option": "yes", "from": "a", "vote-id": "b", "_private": 1, "2nd": True, "ballot": {"class": "c"}}
+    wire = {
+        "voteId": "v1",
+        "option": "yes",
+        "from": "a",
+        "vote-id": "b",
+        "_private": 1,
+        "2nd": True,
+        "ballot": {"class": "c"},
+    }
     probe = (
         "import json, sys; from bot.generated import RoomVoteCast as M; "
         f"wire = {wire!r}; m = M.model_validate(wire); "
@@ -191,5 +209,11 @@ def test_awkward_names_and_descriptions_still_generate_importable_models(workspa
         "assert m.from_ == 'a' and m.vote_id == 'v1' and m.ballot.class_ == 'c'; "
         "assert M.__doc__.endswith('\"'), M.__doc__"
     )
-    run = subprocess.run([sys.executable, "-W", "error::SyntaxWarning", "-c", probe], cwd=package, capture_output=True, text=True, timeout=60)
+    run = subprocess.run(
+        [sys.executable, "-W", "error::SyntaxWarning", "-c", probe],
+        cwd=package,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert run.returncode == 0, run.stderr

@@ -6,8 +6,9 @@ from __future__ import annotations
 import json
 import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
@@ -71,6 +72,7 @@ def test_the_real_spec_version_matches_the_committed_generated_code() -> None:
 
 # ---- bad specs: one case per way to break it
 
+
 def _rename_vote(root: Path) -> None:
     (root / VOTE).rename(root / "topics" / "room.vote.casted.json")
 
@@ -113,53 +115,83 @@ BAD_SPECS: list[tuple[str, Callable[[Path], None], str, str, str]] = [
     # id, mutation, file (relative to spec/), pointer, text the message must contain
     ("unparsable_json", _unparsable, VOTE, "", "line 2 column"),
     ("duplicate_key_top_level", _duplicate_key_top, VOTE, "/version", "duplicate key 'version'"),
-    ("duplicate_key_nested", _duplicate_key_nested, VOTE, "/schema/properties/option/minLength", "duplicate key 'minLength'"),
+    (
+        "duplicate_key_nested",
+        _duplicate_key_nested,
+        VOTE,
+        "/schema/properties/option/minLength",
+        "duplicate key 'minLength'",
+    ),
     (
         "schema_type_typo",
         edit(VOTE, _set("schema", "properties", "option", "type", "strnig")),
-        VOTE, "/schema/properties/option/type", "strnig",
+        VOTE,
+        "/schema/properties/option/type",
+        "strnig",
     ),
     (
         "schema_negative_min_length",
         edit(VOTE, _set("schema", "properties", "option", "minLength", -1)),
-        VOTE, "/schema/properties/option/minLength", "-1",
+        VOTE,
+        "/schema/properties/option/minLength",
+        "-1",
     ),
     (
         "unsupported_one_of_in_property",
         edit(VOTE, _set("schema", "properties", "option", "oneOf", [{"type": "string"}])),
-        VOTE, "/schema/properties/option", "oneOf",
+        VOTE,
+        "/schema/properties/option",
+        "oneOf",
     ),
     (
         "unsupported_one_of_at_root",
         edit(VOTE, _set("schema", "oneOf", [{"type": "object"}])),
-        VOTE, "/schema", "oneOf",
+        VOTE,
+        "/schema",
+        "oneOf",
     ),
-    ("duplicate_topic_id", _duplicate_vote, "topics/room.vote.cast2.json", "/id", "duplicate topic id 'room.vote.cast'"),
+    (
+        "duplicate_topic_id",
+        _duplicate_vote,
+        "topics/room.vote.cast2.json",
+        "/id",
+        "duplicate topic id 'room.vote.cast'",
+    ),
     ("file_name_not_the_id", _rename_vote, "topics/room.vote.casted.json", "/id", "expected room.vote.cast.json"),
     (
         "unknown_destination_in_descriptor",
         edit(VOTE, _set("forwarding", "destinations", ["stdout", "kafka"])),
-        VOTE, "/forwarding/destinations/1", "kafka",
+        VOTE,
+        "/forwarding/destinations/1",
+        "kafka",
     ),
     (
         "unknown_destination_in_override",
         edit(FORWARDING, _set("overrides", "room.vote.cast", {"destinations": ["kafka"]})),
-        FORWARDING, "/overrides/room.vote.cast/destinations/0", "kafka",
+        FORWARDING,
+        "/overrides/room.vote.cast/destinations/0",
+        "kafka",
     ),
     (
         "unknown_destination_in_defaults",
         edit(FORWARDING, _set("defaults", "destinations", ["stdout", "sqs"])),
-        FORWARDING, "/defaults/destinations/1", "sqs",
+        FORWARDING,
+        "/defaults/destinations/1",
+        "sqs",
     ),
     (
         "redact_path_outside_payload_meta",
         edit(JOINED, lambda t: t["forwarding"]["redact"][0].__setitem__("path", "/meta/x")),
-        JOINED, "/forwarding/redact/0/path", "/meta/x",
+        JOINED,
+        "/forwarding/redact/0/path",
+        "/meta/x",
     ),
     (
         "redact_path_to_missing_payload_field",
         edit(JOINED, lambda t: t["forwarding"]["redact"][0].__setitem__("path", "/payload/nope")),
-        JOINED, "/forwarding/redact/0/path", "outside the payload",
+        JOINED,
+        "/forwarding/redact/0/path",
+        "outside the payload",
     ),
     ("sample_rate_zero", edit(VOTE, _set("forwarding", "sampleRate", 0)), VOTE, "/forwarding/sampleRate", "0"),
     ("sample_rate_above_one", edit(VOTE, _set("forwarding", "sampleRate", 1.5)), VOTE, "/forwarding/sampleRate", "1.5"),
@@ -167,38 +199,56 @@ BAD_SPECS: list[tuple[str, Callable[[Path], None], str, str, str]] = [
     (
         "sample_rate_out_of_range_in_override",
         edit(FORWARDING, _set("overrides", "room.pacing.updated", "sampleRate", 2)),
-        FORWARDING, "/overrides/room.pacing.updated/sampleRate", "2",
+        FORWARDING,
+        "/overrides/room.pacing.updated/sampleRate",
+        "2",
     ),
     (
         "required_field_not_in_properties",
         edit(VOTE, lambda t: t["schema"]["required"].append("voter")),
-        VOTE, "/schema/required/2", "'voter' is not in properties",
+        VOTE,
+        "/schema/required/2",
+        "'voter' is not in properties",
     ),
     (
         "drop_of_a_required_field",
         edit(JOINED, lambda t: t["forwarding"]["redact"][1].__setitem__("action", "drop")),
-        JOINED, "/forwarding/redact/1", "is required",
+        JOINED,
+        "/forwarding/redact/1",
+        "is required",
     ),
     (
         "hash_of_a_non_string",
-        edit(JOINED, lambda t: t["forwarding"]["redact"].append(
-            {"path": "/payload/mediaTimeMs", "action": "hash", "destinations": ["eventbridge"]})),
-        JOINED, "/forwarding/redact/2", "only string fields",
+        edit(
+            JOINED,
+            lambda t: t["forwarding"]["redact"].append(
+                {"path": "/payload/mediaTimeMs", "action": "hash", "destinations": ["eventbridge"]}
+            ),
+        ),
+        JOINED,
+        "/forwarding/redact/2",
+        "only string fields",
     ),
     (
         "redact_for_a_destination_not_forwarded_to",
         edit(JOINED, lambda t: t["forwarding"]["redact"][0].__setitem__("destinations", ["app_message"])),
-        JOINED, "/forwarding/redact/0/destinations", "not forwarded there",
+        JOINED,
+        "/forwarding/redact/0/destinations",
+        "not forwarded there",
     ),
     (
         "pii_default_drop_of_a_required_field",
         edit(JOINED, _drop_participant_id_rule),
-        JOINED, "/pii/fields/1", "default 'drop' applies",
+        JOINED,
+        "/pii/fields/1",
+        "default 'drop' applies",
     ),
     (
         "override_for_unknown_topic",
         edit(FORWARDING, _set("overrides", "room.nope", {"priority": "low"})),
-        FORWARDING, "/overrides/room.nope", "unknown topic 'room.nope'",
+        FORWARDING,
+        "/overrides/room.nope",
+        "unknown topic 'room.nope'",
     ),
     ("missing_topics_dir", lambda root: shutil.rmtree(root / "topics"), "topics", "", "no topics/ directory"),
 ]
@@ -297,7 +347,10 @@ def _add_topic(root: Path) -> None:
 
 
 CHANGED_VERSION = [
-    ("descriptor_description", edit(VOTE, _set("description", "A vote, sent by a browser; the voter is the Daily sender."))),
+    (
+        "descriptor_description",
+        edit(VOTE, _set("description", "A vote, sent by a browser; the voter is the Daily sender.")),
+    ),
     ("descriptor_version", edit(VOTE, _set("version", 2))),
     ("descriptor_schema_constraint", edit(VOTE, _set("schema", "properties", "option", "maxLength", 99))),
     ("descriptor_required_order", edit(VOTE, lambda t: t["schema"]["required"].reverse())),

@@ -36,7 +36,11 @@ SYNTHETIC_SCHEMA: dict[str, Any] = {
         "flag": {"type": "boolean"},
         "tags": {"type": "array", "items": {"type": "string", "maxLength": 8}, "maxItems": 5, "uniqueItems": True},
         "ranks": {"type": "array", "items": {"type": "string", "enum": ["a", "b"]}},
-        "counts": {"type": "object", "additionalProperties": {"type": "integer", "minimum": 0}, "description": "A map."},
+        "counts": {
+            "type": "object",
+            "additionalProperties": {"type": "integer", "minimum": 0},
+            "description": "A map.",
+        },
         "voters": {
             "type": "array",
             "description": "Nested objects without a title.",
@@ -52,7 +56,12 @@ SYNTHETIC_SCHEMA: dict[str, Any] = {
             "title": "VoteWindow",
             "properties": {
                 "startMs": {"type": "integer", "minimum": 0},
-                "inner": {"type": "object", "properties": {"x-y": {"type": "string"}}, "required": ["x-y"], "additionalProperties": False},
+                "inner": {
+                    "type": "object",
+                    "properties": {"x-y": {"type": "string"}},
+                    "required": ["x-y"],
+                    "additionalProperties": False,
+                },
             },
             "required": ["startMs"],
             "additionalProperties": False,
@@ -120,7 +129,9 @@ def test_deterministic(real_registry: dict[str, Any]) -> None:
     digests = set()
     for seed in ("1", "2"):
         env = {**os.environ, "PYTHONHASHSEED": seed}
-        out = subprocess.run([sys.executable, "-c", script], cwd=REPO, env=env, capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            [sys.executable, "-c", script], cwd=REPO, env=env, capture_output=True, text=True, check=True
+        )
         digests.add(out.stdout.strip())
     import hashlib
 

@@ -12,10 +12,10 @@ import pytest
 from bot.events import AppMessageForwarder, EventBus, Redactor, Sampler, SessionContext, SpecRegistry
 from bot.generated import (
     BotHealthHeartbeat,
+    EventsInboundRejected,
     FacilitatorMessage,
     RoomParticipantJoined,
     RoomSpeakingStarted,
-    EventsInboundRejected,
     TopicModel,
 )
 
@@ -31,8 +31,16 @@ def facilitator(text: str) -> FacilitatorMessage:
 ROUTING: list[tuple[str, TopicModel, bool]] = [
     ("speaking_started_goes", RoomSpeakingStarted(participant_id="p1", media_time_ms=0), True),
     ("facilitator_message_goes", facilitator("Let's hear from someone else."), True),
-    ("participant_joined_stays", RoomParticipantJoined(participant_id="p1", display_name="Ann", media_time_ms=0), False),
-    ("heartbeat_stays", BotHealthHeartbeat(uptime_ms=1, published=0, dropped=0, violations=0, buffer_fill_percent=0.0, participants=1), False),
+    (
+        "participant_joined_stays",
+        RoomParticipantJoined(participant_id="p1", display_name="Ann", media_time_ms=0),
+        False,
+    ),
+    (
+        "heartbeat_stays",
+        BotHealthHeartbeat(uptime_ms=1, published=0, dropped=0, violations=0, buffer_fill_percent=0.0, participants=1),
+        False,
+    ),
     ("inbound_rejected_stays", EventsInboundRejected(reason="schema", sender_id="p1"), False),
 ]
 
@@ -52,7 +60,7 @@ def test_an_envelope_over_4096_bytes_is_not_sent_but_counted_and_reported(bus: E
     deferred = collect("forwarding.delivery.deferred")
     forwarder = forwarder_for(bus)
     assert forwarder.max_bytes == 4096
-    env = bus.publish(facilitator("\U0001F600" * 1000))  # 4000 bytes of text alone
+    env = bus.publish(facilitator("\U0001f600" * 1000))  # 4000 bytes of text alone
     size = len(orjson.dumps(env))
     assert size > 4096
 
@@ -79,10 +87,12 @@ def _text_for_size(registry: SpecRegistry, target: int) -> str:
     extra = target - len(orjson.dumps(probe))  # each 'é' adds 1 byte, each emoji 3
     assert 0 <= extra <= 3000
     emoji, accents = divmod(extra, 3)
-    return "\U0001F600" * emoji + "é" * accents + "a" * (1000 - emoji - accents)
+    return "\U0001f600" * emoji + "é" * accents + "a" * (1000 - emoji - accents)
 
 
-@pytest.mark.parametrize(("size", "sent"), [(4095, True), (4096, True), (4097, False)], ids=["under", "at_limit", "one_over"])
+@pytest.mark.parametrize(
+    ("size", "sent"), [(4095, True), (4096, True), (4097, False)], ids=["under", "at_limit", "one_over"]
+)
 def test_the_limit_is_on_utf8_bytes_of_the_whole_envelope(registry: SpecRegistry, size: int, sent: bool) -> None:
     text = _text_for_size(registry, size)
     bus = EventBus(registry=registry, context=SessionContext(session_id="s"))

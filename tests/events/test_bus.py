@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import copy
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from loguru import logger
@@ -25,7 +26,9 @@ def started(at: int = 0) -> RoomSpeakingStarted:
 
 
 def heartbeat() -> BotHealthHeartbeat:
-    return BotHealthHeartbeat(uptime_ms=1, published=0, dropped=0, violations=0, buffer_fill_percent=0.0, participants=0)
+    return BotHealthHeartbeat(
+        uptime_ms=1, published=0, dropped=0, violations=0, buffer_fill_percent=0.0, participants=0
+    )
 
 
 @pytest.fixture
@@ -136,13 +139,17 @@ def test_an_async_subscriber_without_a_running_loop_is_counted_not_raised(bus: E
     assert bus.published == 1
 
 
-@pytest.mark.parametrize(("ring_size", "published", "kept", "fill"), [
-    (4, 2, 2, 50.0),
-    (4, 4, 4, 100.0),
-    (4, 10, 4, 100.0),
-    (3, 1, 1, 33.33),
-    (1, 5, 1, 100.0),
-], ids=["half", "full", "overflowing", "rounded", "size_one"])
+@pytest.mark.parametrize(
+    ("ring_size", "published", "kept", "fill"),
+    [
+        (4, 2, 2, 50.0),
+        (4, 4, 4, 100.0),
+        (4, 10, 4, 100.0),
+        (3, 1, 1, 33.33),
+        (1, 5, 1, 100.0),
+    ],
+    ids=["half", "full", "overflowing", "rounded", "size_one"],
+)
 def test_ring_buffer_is_bounded_and_reports_its_fill(
     registry: SpecRegistry, ring_size: int, published: int, kept: int, fill: float
 ) -> None:

@@ -33,7 +33,9 @@ def test_seq_is_contiguous_from_one_across_topics(bus: EventBus) -> None:
     seqs = []
     for i in range(50):
         seqs.append(bus.publish(started(at=i))["meta"]["seq"])
-        seqs.append(bus.publish(RoomSpeakingStopped(participant_id="p1", media_time_ms=i, duration_ms=1))["meta"]["seq"])
+        seqs.append(
+            bus.publish(RoomSpeakingStopped(participant_id="p1", media_time_ms=i, duration_ms=1))["meta"]["seq"]
+        )
     assert seqs == list(range(1, 101))
     assert bus.last_seq == 100
 
@@ -86,14 +88,28 @@ CONTEXTS = [
         {"runtime": "bot", "sessionId": "s", "assistantId": "a", "tenantId": "t", "roomId": "r"},
     ),
     ("room_only", SessionContext(session_id="s", room_id="r"), {"runtime": "bot", "sessionId": "s", "roomId": "r"}),
-    ("empty_strings_are_unset", SessionContext(session_id="s", assistant_id="", tenant_id=""), {"runtime": "bot", "sessionId": "s"}),
-    ("supervisor_runtime", SessionContext(session_id="s", runtime="supervisor"), {"runtime": "supervisor", "sessionId": "s"}),
+    (
+        "empty_strings_are_unset",
+        SessionContext(session_id="s", assistant_id="", tenant_id=""),
+        {"runtime": "bot", "sessionId": "s"},
+    ),
+    (
+        "supervisor_runtime",
+        SessionContext(session_id="s", runtime="supervisor"),
+        {"runtime": "supervisor", "sessionId": "s"},
+    ),
 ]
 
 
 @pytest.mark.parametrize(("context", "expected"), [c[1:] for c in CONTEXTS], ids=[c[0] for c in CONTEXTS])
-def test_context_fields_are_present_only_when_set(registry: SpecRegistry, context: SessionContext, expected: dict) -> None:
-    payload = started() if context.runtime == "bot" else ForwardingDeliveryDeferred(destination="eventbridge", count=1, reason="throttled")
+def test_context_fields_are_present_only_when_set(
+    registry: SpecRegistry, context: SessionContext, expected: dict
+) -> None:
+    payload = (
+        started()
+        if context.runtime == "bot"
+        else ForwardingDeliveryDeferred(destination="eventbridge", count=1, reason="throttled")
+    )
     env = EventBus(registry=registry, context=context).publish(payload)
     fixed = {"id", "ts", "topic", "specVersion", "payload", "meta"}
     assert {k: v for k, v in env.items() if k not in fixed} == expected

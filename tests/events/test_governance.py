@@ -54,25 +54,29 @@ NO_DOMINANT = DOMINANCE.model_copy(update={"dominant_participant_id": None})
 REDACTIONS = [
     (
         "joined_to_eventbridge_drops_name_and_hashes_id",
-        JOINED, "eventbridge",
+        JOINED,
+        "eventbridge",
         {"participantId": h("p-ann"), "mediaTimeMs": 5},
         ["/payload/displayName", "/payload/participantId"],
     ),
     (
         "joined_to_stdout_is_intact",
-        JOINED, "stdout",
+        JOINED,
+        "stdout",
         {"participantId": "p-ann", "displayName": "Ann Example", "mediaTimeMs": 5},
         None,
     ),
     (
         "joined_to_app_message_is_intact",
-        JOINED, "app_message",
+        JOINED,
+        "app_message",
         {"participantId": "p-ann", "displayName": "Ann Example", "mediaTimeMs": 5},
         None,
     ),
     (
         "dominance_to_eventbridge_hashes_every_array_item",
-        DOMINANCE, "eventbridge",
+        DOMINANCE,
+        "eventbridge",
         {
             "windowMs": 60_000,
             "participants": [
@@ -90,20 +94,24 @@ REDACTIONS = [
     ),
     (
         "null_is_not_hashed_nor_listed",
-        NO_DOMINANT, "eventbridge",
+        NO_DOMINANT,
+        "eventbridge",
         None,  # checked below
         [f"/payload/participants/{i}/participantId" for i in range(4)],
     ),
     (
         "dominance_to_app_message_is_intact",
-        DOMINANCE, "app_message",
+        DOMINANCE,
+        "app_message",
         DOMINANCE.to_wire(),
         None,
     ),
 ]
 
 
-@pytest.mark.parametrize(("model", "destination", "payload", "redacted"), [r[1:] for r in REDACTIONS], ids=[r[0] for r in REDACTIONS])
+@pytest.mark.parametrize(
+    ("model", "destination", "payload", "redacted"), [r[1:] for r in REDACTIONS], ids=[r[0] for r in REDACTIONS]
+)
 def test_redaction_per_destination_follows_the_spec(
     registry: SpecRegistry, model: TopicModel, destination: str, payload: dict | None, redacted: list[str] | None
 ) -> None:
@@ -117,7 +125,9 @@ def test_redaction_per_destination_follows_the_spec(
         level = registry.topics[env["topic"]].pii_level
         assert out["pii"] == {"level": level, "redacted": redacted}
     # everything but payload and pii is the publisher's envelope
-    assert {k: v for k, v in out.items() if k not in ("payload", "pii")} == {k: v for k, v in env.items() if k != "payload"}
+    assert {k: v for k, v in out.items() if k not in ("payload", "pii")} == {
+        k: v for k, v in env.items() if k != "payload"
+    }
 
 
 def test_null_optional_pii_stays_null(registry: SpecRegistry) -> None:
@@ -171,7 +181,9 @@ def test_the_fallback_action_is_the_destinations_own(raw_registry: dict) -> None
         r["piiPolicy"]["destinations"]["app_message"].update(maxLevel=2, action="mask")
 
     registry = _registry_with(raw_registry, change)
-    _, out = redact(registry, FacilitatorMessage(text="Ann said something", audience="room", reason="nudge"), "app_message")
+    _, out = redact(
+        registry, FacilitatorMessage(text="Ann said something", audience="room", reason="nudge"), "app_message"
+    )
     assert out["payload"]["text"] == "***"
     assert out["pii"] == {"level": 3, "redacted": ["/payload/text"]}
 
@@ -197,13 +209,19 @@ def _sampled_registry(raw: dict) -> SpecRegistry:
     return _registry_with(raw, change)
 
 
-@pytest.mark.parametrize(("topic", "destination"), [
-    ("assistant.session.started", "eventbridge"),
-    ("assistant.session.started", "stdout"),
-    ("room.speaking.started", "stdout"),
-    ("room.pacing.updated", "app_message"),
-], ids=["critical_to_eventbridge", "critical_to_stdout", "sampled_topic_to_stdout", "rate_one"])
-def test_sampling_never_drops_critical_topics_stdout_or_rate_one(raw_registry: dict, topic: str, destination: str) -> None:
+@pytest.mark.parametrize(
+    ("topic", "destination"),
+    [
+        ("assistant.session.started", "eventbridge"),
+        ("assistant.session.started", "stdout"),
+        ("room.speaking.started", "stdout"),
+        ("room.pacing.updated", "app_message"),
+    ],
+    ids=["critical_to_eventbridge", "critical_to_stdout", "sampled_topic_to_stdout", "rate_one"],
+)
+def test_sampling_never_drops_critical_topics_stdout_or_rate_one(
+    raw_registry: dict, topic: str, destination: str
+) -> None:
     registry = _sampled_registry(raw_registry)
     sampler = Sampler(registry, seed=1)
     rule = registry.topics[topic]

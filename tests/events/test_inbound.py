@@ -3,7 +3,8 @@ rejection events may (and may not) say."""
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import orjson
 import pytest
@@ -62,18 +63,30 @@ REJECTIONS: list[tuple[str, Any, str]] = [
     ("too_large_deep_nesting_parsed", browser_envelope({"voteId": "v1", "option": nested(40)}), "too_large"),
     ("unknown_topic", as_json(browser_envelope(topic="room.vote.retracted")), "unknown_topic"),
     ("unknown_topic_that_is_content", as_json(browser_envelope(topic=SECRET + " is my pin")), "unknown_topic"),
-    ("origin_bot_topic", as_json(browser_envelope({"participantId": "p1", "mediaTimeMs": 0}, topic="room.speaking.started")), "origin"),
+    (
+        "origin_bot_topic",
+        as_json(browser_envelope({"participantId": "p1", "mediaTimeMs": 0}, topic="room.speaking.started")),
+        "origin",
+    ),
     ("origin_runtime_not_browser", as_json(browser_envelope(runtime="bot")), "origin"),
     ("schema_not_an_object", as_json([SECRET]), "schema"),
     ("schema_scalar", as_json(SECRET), "schema"),
     ("schema_topic_missing", as_json({"payload": {"option": SECRET}}), "schema"),
     ("schema_topic_not_a_string", as_json({"topic": 7, "payload": {"option": SECRET}}), "schema"),
-    ("schema_envelope_field_missing", as_json({k: v for k, v in browser_envelope({"voteId": "v1", "option": SECRET}).items() if k != "id"}), "schema"),
+    (
+        "schema_envelope_field_missing",
+        as_json({k: v for k, v in browser_envelope({"voteId": "v1", "option": SECRET}).items() if k != "id"}),
+        "schema",
+    ),
     ("schema_bad_envelope_id", as_json(browser_envelope({"voteId": "v1", "option": SECRET}, id=SECRET)), "schema"),
     ("schema_payload_missing_field", as_json(browser_envelope({"option": SECRET})), "schema"),
     ("schema_payload_wrong_type", as_json(browser_envelope({"voteId": "v1", "option": 4711})), "schema"),
     ("schema_payload_bad_pattern", as_json(browser_envelope({"voteId": SECRET + " !", "option": "yes"})), "schema"),
-    ("spec_version_mismatch_and_invalid_payload", as_json(browser_envelope({"voteId": "v1"}, specVersion=OTHER_VERSION)), "spec_version"),
+    (
+        "spec_version_mismatch_and_invalid_payload",
+        as_json(browser_envelope({"voteId": "v1"}, specVersion=OTHER_VERSION)),
+        "spec_version",
+    ),
 ]
 
 
@@ -123,7 +136,9 @@ def test_rate_limited_senders_are_rejected_before_parsing(bus: EventBus, collect
 
 
 @pytest.mark.parametrize("as_bytes", [True, False], ids=["json_bytes", "parsed_by_daily"])
-def test_a_valid_vote_is_accepted_with_the_daily_sender(bus: EventBus, validator: InboundValidator, collect: Callable, as_bytes: bool) -> None:
+def test_a_valid_vote_is_accepted_with_the_daily_sender(
+    bus: EventBus, validator: InboundValidator, collect: Callable, as_bytes: bool
+) -> None:
     published = collect("*")
     env = browser_envelope({"voteId": "v1", "option": "yes"})
     result = validator.check(as_json(env) if as_bytes else env, SENDER)
@@ -167,8 +182,20 @@ def test_another_spec_version_is_reported_once_per_version_and_valid_payloads_st
     assert all(isinstance(r, Accepted) for r in results)
     assert [r.version_matches for r in results] == [False, False, False, True]
     assert [m["payload"] for m in mismatches] == [
-        {"runtime": "bot", "localSpecVersion": SPEC_VERSION, "remoteSpecVersion": OTHER_VERSION, "source": "inbound", "senderId": SENDER},
-        {"runtime": "bot", "localSpecVersion": SPEC_VERSION, "remoteSpecVersion": THIRD_VERSION, "source": "inbound", "senderId": SENDER},
+        {
+            "runtime": "bot",
+            "localSpecVersion": SPEC_VERSION,
+            "remoteSpecVersion": OTHER_VERSION,
+            "source": "inbound",
+            "senderId": SENDER,
+        },
+        {
+            "runtime": "bot",
+            "localSpecVersion": SPEC_VERSION,
+            "remoteSpecVersion": THIRD_VERSION,
+            "source": "inbound",
+            "senderId": SENDER,
+        },
     ]
     assert rejected == []
 
@@ -177,7 +204,9 @@ def test_a_mismatched_version_with_an_invalid_payload_is_a_spec_version_rejectio
     bus: EventBus, validator: InboundValidator, collect: Callable
 ) -> None:
     mismatches = collect("events.runtime.version.mismatch")
-    result = validator.check(as_json(browser_envelope({"voteId": "v1", "option": ""}, specVersion=OTHER_VERSION)), SENDER)
+    result = validator.check(
+        as_json(browser_envelope({"voteId": "v1", "option": ""}, specVersion=OTHER_VERSION)), SENDER
+    )
     assert isinstance(result, Rejected) and result.reason == "spec_version"
     assert result.detail == "/payload/option: string_too_short"
     assert len(mismatches) == 1

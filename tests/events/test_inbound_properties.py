@@ -49,7 +49,9 @@ def assert_answers(raw: Any, sender: str = "sender-1") -> Accepted | Rejected:
 # ---- arbitrary input
 
 any_text = st.text(alphabet=st.characters(exclude_categories=()), max_size=60)  # lone surrogates included
-json_scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=40)
+json_scalars = (
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=40)
+)
 json_values = st.recursive(
     json_scalars,
     lambda children: st.lists(children, max_size=6) | st.dictionaries(st.text(max_size=12), children, max_size=6),
@@ -57,7 +59,9 @@ json_values = st.recursive(
 )
 odd_values = st.recursive(  # what a careless caller might hand over: non-JSON leaves and keys
     json_scalars | any_text | st.floats() | st.binary(max_size=8) | st.integers(min_value=2**64),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=6) | st.integers(), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=6) | st.integers(), children, max_size=4)
+    ),
     max_leaves=20,
 )
 
@@ -87,13 +91,19 @@ def test_non_json_python_values_are_answered(value: Any) -> None:
 
 
 def topic_like() -> st.SearchStrategy[Any]:
-    return st.sampled_from(sorted(REGISTRY.topics)) | st.text(max_size=140) | st.from_regex(r"\A[a-z]+(\.[a-z*]+){1,3}\Z") | json_scalars
+    return (
+        st.sampled_from(sorted(REGISTRY.topics))
+        | st.text(max_size=140)
+        | st.from_regex(r"\A[a-z]+(\.[a-z*]+){1,3}\Z")
+        | json_scalars
+    )
 
 
 envelope_like = st.fixed_dictionaries(
     {
         "topic": topic_like(),
-        "payload": json_values | st.dictionaries(st.sampled_from(["voteId", "option", "voter", "participantId"]), json_values, max_size=4),
+        "payload": json_values
+        | st.dictionaries(st.sampled_from(["voteId", "option", "voter", "participantId"]), json_values, max_size=4),
     },
     optional={
         "id": st.just(None).map(lambda _: str(uuid_utils.uuid7())) | st.text(max_size=40),
@@ -195,7 +205,9 @@ def test_valid_payloads_of_browser_topics_are_accepted(topic: str) -> None:
         assume(len(raw) <= 4096)
         result = assert_answers(env if parsed else raw, "sender-1")
         assert isinstance(result, Accepted), result
-        assert result.payload.to_wire() == {k: v for k, v in payload.items() if v is not None or k in schema["required"]}
+        assert result.payload.to_wire() == {
+            k: v for k, v in payload.items() if v is not None or k in schema["required"]
+        }
         assert result.sender_id == "sender-1"
 
     check()

@@ -95,7 +95,9 @@ def test_fd_mode_writes_whole_lines_to_the_descriptor(registry: SpecRegistry, bu
 
 
 @pytest.mark.parametrize("mode", ["fd", "stream"])
-def test_a_closed_reader_stops_the_emitter_quietly_and_tells_its_owner(registry: SpecRegistry, bus: EventBus, mode: str) -> None:
+def test_a_closed_reader_stops_the_emitter_quietly_and_tells_its_owner(
+    registry: SpecRegistry, bus: EventBus, mode: str
+) -> None:
     closed: list[bool] = []
     read_end, write_end = os.pipe()
     os.close(read_end)  # the reader is gone: writing raises EPIPE

@@ -18,8 +18,9 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from aiohttp import web
 
@@ -40,32 +41,37 @@ class Reply:
     calls: tuple[tuple[str, str], ...] = field(default=())
 
     @staticmethod
-    def say(text: str, chunks: int = 3) -> "Reply":
+    def say(text: str, chunks: int = 3) -> Reply:
         return Reply(kind="text", text=text, chunks=chunks)
 
     @staticmethod
-    def tool(name: str, arguments: dict[str, Any] | str) -> "Reply":
+    def tool(name: str, arguments: dict[str, Any] | str) -> Reply:
         """A tool call; a ``str`` is sent as is (a malformed argument, for instance)."""
         args = arguments if isinstance(arguments, str) else json.dumps(arguments)
         return Reply(kind="tool", tool_name=name, arguments=args)
 
     @staticmethod
-    def tools(*calls: tuple[str, dict[str, Any] | str]) -> "Reply":
+    def tools(*calls: tuple[str, dict[str, Any] | str]) -> Reply:
         """Several tool calls in one answer."""
         return Reply(kind="tool", calls=tuple((n, a if isinstance(a, str) else json.dumps(a)) for n, a in calls))
 
     @staticmethod
-    def error(status: int = 500) -> "Reply":
+    def error(status: int = 500) -> Reply:
         return Reply(kind="status", status=status)
 
     @staticmethod
-    def hang(secs: float) -> "Reply":
+    def hang(secs: float) -> Reply:
         """Answer (with PASS) only after ``secs``: longer than the client's timeout = a timeout."""
         return Reply(kind="text", text="PASS", delay_secs=secs)
 
 
 def _chunk(delta: dict[str, Any] | None, finish: str | None = None, usage: dict[str, int] | None = None) -> bytes:
-    body: dict[str, Any] = {"id": "chatcmpl-test", "object": "chat.completion.chunk", "created": 1_767_225_600, "model": "scripted-model"}
+    body: dict[str, Any] = {
+        "id": "chatcmpl-test",
+        "object": "chat.completion.chunk",
+        "created": 1_767_225_600,
+        "model": "scripted-model",
+    }
     body["choices"] = [] if delta is None else [{"index": 0, "delta": delta, "finish_reason": finish}]
     if usage is not None:
         body["usage"] = usage
@@ -114,10 +120,12 @@ class ScriptedLLMServer:
             assert self._stop is not None
             try:  # a hung answer ends early when the server stops
                 await asyncio.wait_for(self._stop.wait(), timeout=reply.delay_secs)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
         if reply.kind == "status":
-            return web.json_response({"error": {"message": "scripted failure", "type": "server_error", "code": None}}, status=reply.status)
+            return web.json_response(
+                {"error": {"message": "scripted failure", "type": "server_error", "code": None}}, status=reply.status
+            )
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
         await response.prepare(request)
         await response.write(_chunk({"role": "assistant", "content": ""}))
@@ -128,7 +136,12 @@ class ScriptedLLMServer:
         else:
             calls = reply.calls or ((reply.tool_name, reply.arguments),)
             for index, (name, arguments) in enumerate(calls):
-                start = {"index": index, "id": f"call_{len(self.requests)}_{index}", "type": "function", "function": {"name": name, "arguments": ""}}
+                start = {
+                    "index": index,
+                    "id": f"call_{len(self.requests)}_{index}",
+                    "type": "function",
+                    "function": {"name": name, "arguments": ""},
+                }
                 await response.write(_chunk({"tool_calls": [start]}))
                 for part in _split(arguments, 3):
                     await response.write(_chunk({"tool_calls": [{"index": index, "function": {"arguments": part}}]}))
@@ -151,7 +164,7 @@ class ScriptedLLMServer:
         self._ready.set()
         try:
             await asyncio.wait_for(self._stop.wait(), timeout=self.lifetime_secs)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass  # stops by itself
         finally:
             await runner.cleanup()
@@ -166,7 +179,7 @@ class ScriptedLLMServer:
         finally:
             self._loop.close()
 
-    def start(self) -> "ScriptedLLMServer":
+    def start(self) -> ScriptedLLMServer:
         self._thread = threading.Thread(target=self._run, name="scripted-llm", daemon=True)
         self._thread.start()
         if not self._ready.wait(10) or self._error is not None:
@@ -179,7 +192,7 @@ class ScriptedLLMServer:
         if self._thread is not None:
             self._thread.join(10)
 
-    def __enter__(self) -> "ScriptedLLMServer":
+    def __enter__(self) -> ScriptedLLMServer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

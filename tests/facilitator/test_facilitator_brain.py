@@ -71,7 +71,9 @@ def test_events_trigger_a_request_no_closer_than_the_minimum_gap() -> None:
     b = brain()
     b.event(16_000, interrupt())
     assert requests(b, 16_000, start=16_000) == [(16_000, "monologue")]
-    b.event(17_000, RoomTopicShiftSuggested(current_item="A", next_item="B", reason="time_box", elapsed_ms=1, timebox_ms=1))
+    b.event(
+        17_000, RoomTopicShiftSuggested(current_item="A", next_item="B", reason="time_box", elapsed_ms=1, timebox_ms=1)
+    )
     b.event(18_000, RoomWrapupPrompt(remaining_ms=60_000, message="wrap up"))
     assert requests(b, 40_000, start=16_100) == [(26_000, "time_box")]
 
@@ -139,11 +141,30 @@ def test_no_request_after_the_room_ended() -> None:
 
 
 def test_the_request_carries_a_compact_summary_and_only_permitted_tools() -> None:
-    b = brain(tools={"deny": ["start_vote"]}, facilitation={"agenda": [{"title": "Status", "timeboxMs": 60_000}, {"title": "Risks", "timeboxMs": 60_000}], "nudgeStyle": "direct"})
+    b = brain(
+        tools={"deny": ["start_vote"]},
+        facilitation={
+            "agenda": [{"title": "Status", "timeboxMs": 60_000}, {"title": "Risks", "timeboxMs": 60_000}],
+            "nudgeStyle": "direct",
+        },
+    )
     b.transcript(3_000, "p-a", "The release is on track.")
     b.chat(4_000, "p-b", "link?")
     b.chat(4_500, "bot", "/vote x | y | z")
-    b.event(10_000, RoomDominanceScore(window_ms=10_000, participants=[DominanceShare(participant_id="p-a", talk_time_ms=9_000, share=0.9), DominanceShare(participant_id="p-b", talk_time_ms=1_000, share=0.1)], gini=0.4, dominant_participant_id="p-a", trigger="change", media_time_ms=10_000))
+    b.event(
+        10_000,
+        RoomDominanceScore(
+            window_ms=10_000,
+            participants=[
+                DominanceShare(participant_id="p-a", talk_time_ms=9_000, share=0.9),
+                DominanceShare(participant_id="p-b", talk_time_ms=1_000, share=0.1),
+            ],
+            gini=0.4,
+            dominant_participant_id="p-a",
+            trigger="change",
+            media_time_ms=10_000,
+        ),
+    )
     b.event(16_000, interrupt())
     request = b.tick(16_000)
     assert request is not None
@@ -155,10 +176,16 @@ def test_the_request_carries_a_compact_summary_and_only_permitted_tools() -> Non
     summary = json.loads(content.split("Room summary: ", 1)[1])
     assert summary == {
         "mediaTimeS": 16.0,
-        "participants": [{"id": "p-a", "name": "Alice", "present": True, "share": 0.9}, {"id": "p-b", "name": "Bob", "present": True, "share": 0.1}],
+        "participants": [
+            {"id": "p-a", "name": "Alice", "present": True, "share": 0.9},
+            {"id": "p-b", "name": "Bob", "present": True, "share": 0.1},
+        ],
         "dominant": "p-a",
         "agenda": {"items": ["Status", "Risks"], "current": "Status"},
-        "recent": [{"atS": 3.0, "who": "Alice", "says": "The release is on track."}, {"atS": 4.0, "who": "Bob", "chats": "link?"}],
+        "recent": [
+            {"atS": 3.0, "who": "Alice", "says": "The release is on track."},
+            {"atS": 4.0, "who": "Bob", "chats": "link?"},
+        ],
         "alerts": ["monologue: Alice (p-a) has held the floor 15 s"],
     }
 
@@ -175,7 +202,18 @@ def test_summary_lines_are_bounded_and_clipped() -> None:
 def test_alerts_are_only_the_new_ones_and_violations_carry_no_text() -> None:
     s = RoomSummary()
     s.joined(0, "p-a", "Alice")
-    s.event(1_000, ConversationPolicyViolation(policy_version="sha256:" + "0" * 64, rule="content.vendor", kind="content", participant_id="p-a", action="block", severity="high", media_time_ms=1_000))
+    s.event(
+        1_000,
+        ConversationPolicyViolation(
+            policy_version="sha256:" + "0" * 64,
+            rule="content.vendor",
+            kind="content",
+            participant_id="p-a",
+            action="block",
+            severity="high",
+            media_time_ms=1_000,
+        ),
+    )
     s.event(5_000, interrupt())
     assert s.render(6_000, since_ms=2_000)["alerts"] == ["monologue: Alice (p-a) has held the floor 15 s"]
     assert s.render(6_000)["alerts"][0] == "policy content (content.vendor) by Alice: block"
@@ -186,7 +224,11 @@ def test_alerts_are_only_the_new_ones_and_violations_carry_no_text() -> None:
 # --------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("text", "expected"), [("PASS", None), (" pass. ", None), ("", None), ("  Let's   hear from Bob. ", "Let's hear from Bob.")], ids=["pass", "pass-loosely", "empty", "spaces"])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("PASS", None), (" pass. ", None), ("", None), ("  Let's   hear from Bob. ", "Let's hear from Bob.")],
+    ids=["pass", "pass-loosely", "empty", "spaces"],
+)
 def test_an_answer_becomes_one_room_message_unless_it_passes(text: str, expected: str | None) -> None:
     b = brain()
     b.event(1_000, interrupt())
@@ -222,7 +264,14 @@ def test_a_denied_tool_is_not_executed_and_yields_its_violation() -> None:
     assert outcome.result == {"ok": False, "error": "not allowed by the room's policy"}
     assert outcome.chat == []
     [v] = outcome.events
-    assert (v.rule, v.kind, v.action, v.severity, v.participant_id, v.media_time_ms) == ("tools.deny.start_vote", "tool_denied", "block", "medium", None, 20_000)
+    assert (v.rule, v.kind, v.action, v.severity, v.participant_id, v.media_time_ms) == (
+        "tools.deny.start_vote",
+        "tool_denied",
+        "block",
+        "medium",
+        None,
+        20_000,
+    )
 
 
 def test_a_made_up_tool_is_denied_without_echoing_its_name() -> None:
@@ -242,9 +291,19 @@ def test_a_rate_limited_tool_is_refused() -> None:
 BAD_ARGUMENTS = [
     ("missing", "start_vote", {"question": "Ship?"}, "invalid arguments: options: missing"),
     ("wrong-type", "start_vote", {"question": "Ship?", "options": "yes,no"}, "invalid arguments: options: list_type"),
-    ("too-few-options", "start_vote", {"question": "Ship?", "options": ["yes"]}, "invalid arguments: options: too_short"),
+    (
+        "too-few-options",
+        "start_vote",
+        {"question": "Ship?", "options": ["yes"]},
+        "invalid arguments: options: too_short",
+    ),
     ("not-an-object", "nudge_participant", ["p-a"], "invalid arguments: participant_id: missing"),
-    ("command-syntax", "start_vote", {"question": "a | b", "options": ["x", "y"]}, "invalid arguments: '|' and line breaks are not allowed"),
+    (
+        "command-syntax",
+        "start_vote",
+        {"question": "a | b", "options": ["x", "y"]},
+        "invalid arguments: '|' and line breaks are not allowed",
+    ),
 ]
 
 
@@ -263,14 +322,19 @@ def test_start_and_close_vote_run_as_the_bots_chat_commands() -> None:
     outcome = b.call_tool("start_vote", {"question": " Ship on Friday? ", "options": ["yes", "no"]}, r)
     assert outcome.result == {"ok": True, "status": "vote requested"}
     assert outcome.chat == ["/vote Ship on Friday? | yes | no"]
-    b.event(20_500, RoomVoteStarted(vote_id="vote-1", question="Ship on Friday?", options=["yes", "no"], closes_at_ms=50_500))
+    b.event(
+        20_500,
+        RoomVoteStarted(vote_id="vote-1", question="Ship on Friday?", options=["yes", "no"], closes_at_ms=50_500),
+    )
     assert b.call_tool("start_vote", {"question": "Again?", "options": ["a", "b"]}, r).result["ok"] is False
     assert b.call_tool("close_vote", {}, r).chat == ["/endvote"]
 
 
 def test_vote_texts_pass_the_bot_content_guard() -> None:
     b = brain(content={"rules": [{"id": "vendor", "phrases": ["payment provider"], "action": "redact"}]})
-    outcome = b.call_tool("start_vote", {"question": "Switch the payment provider?", "options": ["yes", "no"]}, request_at(b))
+    outcome = b.call_tool(
+        "start_vote", {"question": "Switch the payment provider?", "options": ["yes", "no"]}, request_at(b)
+    )
     assert outcome.result["ok"] is False and outcome.chat == []
     assert [(v.rule, v.action) for v in outcome.events] == [("content.vendor", "block")]
 
@@ -279,8 +343,15 @@ def test_nudges_and_topic_shifts_become_facilitator_messages() -> None:
     b = brain()
     r = request_at(b)
     nudge = b.call_tool("nudge_participant", {"participant_id": "p-b", "message": "Bob, your view?"}, r)
-    assert [(m.audience, m.participant_id, m.reason, m.text) for m in nudge.events] == [("participant", "p-b", "nudge", "Bob, your view?")]
-    assert b.call_tool("nudge_participant", {"participant_id": "p-zed", "message": "hi"}, r).result == {"ok": False, "error": "no such participant in the room"}
+    assert [(m.audience, m.participant_id, m.reason, m.text) for m in nudge.events] == [
+        ("participant", "p-b", "nudge", "Bob, your view?")
+    ]
+    assert b.call_tool("nudge_participant", {"participant_id": "p-zed", "message": "hi"}, r).result == {
+        "ok": False,
+        "error": "no such participant in the room",
+    }
     shift = b.call_tool("suggest_topic_shift", {"next_topic": "Risks"}, r)
-    assert [(m.audience, m.reason, m.text) for m in shift.events] == [("room", "topic_shift", "Shall we move on to Risks?")]
+    assert [(m.audience, m.reason, m.text) for m in shift.events] == [
+        ("room", "topic_shift", "Shall we move on to Risks?")
+    ]
     assert all(isinstance(m, FacilitatorMessage) for m in nudge.events + shift.events)

@@ -18,9 +18,9 @@ from pipecat.frames.frames import Frame, TranscriptionFrame
 from pipecat.pipeline.pipeline import Pipeline
 from pipecat.tests.utils import SleepFrame, run_test
 
-from bot.frames import ChatMessageFrame, EnvelopeFrame, MediaTickFrame, ParticipantJoinedFrame, SpeakingStateFrame
+from bot.core.frames import ChatMessageFrame, EnvelopeFrame, MediaTickFrame, ParticipantJoinedFrame, SpeakingStateFrame
+from bot.core.media import stamp
 from bot.generated import ConversationPolicyViolation, FacilitatorMessage, RoomInterruptRequest
-from bot.media import stamp
 from bot.policy import LoadedPolicy
 from bot.processors.facilitator import FacilitatorInput, build_facilitator
 from bot.processors.policy import PolicyEnforcer, PolicyOutputGate
@@ -34,7 +34,12 @@ def policy(**sections: Any) -> LoadedPolicy:
     base = {
         "turns": {"maxTurnMs": None, "maxShare": None},
         "facilitation": {"summaryEveryMs": 30_000, "minGapMs": 1_000},
-        "content": {"rules": [{"id": "vendor", "phrases": ["payment provider"], "action": "block"}, {"id": "phone", "patterns": [r"\d{3}-\d{4}"], "action": "redact"}]},
+        "content": {
+            "rules": [
+                {"id": "vendor", "phrases": ["payment provider"], "action": "block"},
+                {"id": "phone", "patterns": [r"\d{3}-\d{4}"], "action": "redact"},
+            ]
+        },
     }
     return policy_of(**{**base, **sections})
 
@@ -44,18 +49,35 @@ def transcript(pid: str, at: int, text: str) -> TranscriptionFrame:
 
 
 def room_start() -> list[Frame]:
-    return [ParticipantJoinedFrame(participant_id="p-a", display_name="Alice", media_time_ms=0), ParticipantJoinedFrame(participant_id="p-b", display_name="Bob", media_time_ms=0)]
+    return [
+        ParticipantJoinedFrame(participant_id="p-a", display_name="Alice", media_time_ms=0),
+        ParticipantJoinedFrame(participant_id="p-b", display_name="Bob", media_time_ms=0),
+    ]
 
 
 def ask(at: int, wait: float = 0.4) -> list[Frame]:
     """Activity, then the tick that makes the brain ask; then time for the answer."""
-    return [transcript("p-a", at - 500, "we keep going"), SleepFrame(sleep=0.05), MediaTickFrame(media_time_ms=at), SleepFrame(sleep=wait)]
+    return [
+        transcript("p-a", at - 500, "we keep going"),
+        SleepFrame(sleep=0.05),
+        MediaTickFrame(media_time_ms=at),
+        SleepFrame(sleep=wait),
+    ]
 
 
-def drive(script: list[Reply], frames: list[Frame], loaded: LoadedPolicy | None = None, timeout_secs: float = 5.0) -> tuple[list[Frame], list[dict[str, Any]]]:
+def drive(
+    script: list[Reply], frames: list[Frame], loaded: LoadedPolicy | None = None, timeout_secs: float = 5.0
+) -> tuple[list[Frame], list[dict[str, Any]]]:
     loaded = loaded or policy()
     with ScriptedLLMServer(script) as server:
-        facilitator = build_facilitator(loaded, api_key="sk-test", base_url=server.base_url, model="scripted-model", timeout_secs=timeout_secs, bot_id=BOT)
+        facilitator = build_facilitator(
+            loaded,
+            api_key="sk-test",
+            base_url=server.base_url,
+            model="scripted-model",
+            timeout_secs=timeout_secs,
+            bot_id=BOT,
+        )
         pipeline = Pipeline([PolicyEnforcer(policy=loaded, bot_id=BOT), *facilitator, PolicyOutputGate(policy=loaded)])
         down, up = asyncio.run(run_test(pipeline, frames_to_send=frames))
         requests = list(server.requests)
@@ -82,15 +104,28 @@ def test_a_text_answer_becomes_a_facilitator_message_and_the_request_is_compact_
     ]
     down, requests = drive([Reply.say("Thanks Alice. Bob, what do you think?")], frames)
     messages = [f for f in down if isinstance(f, EnvelopeFrame) and isinstance(f.payload, FacilitatorMessage)]
-    assert [(f.payload.text, f.payload.audience, f.payload.reason, f.media_time_ms) for f in messages] == [("Thanks Alice. Bob, what do you think?", "room", "facilitation", 30_000)]
-    assert [p.rule for p in published(down) if isinstance(p, ConversationPolicyViolation)] == ["content.phone", "content.vendor"]
+    assert [(f.payload.text, f.payload.audience, f.payload.reason, f.media_time_ms) for f in messages] == [
+        ("Thanks Alice. Bob, what do you think?", "room", "facilitation", 30_000)
+    ]
+    assert [p.rule for p in published(down) if isinstance(p, ConversationPolicyViolation)] == [
+        "content.phone",
+        "content.vendor",
+    ]
     [request] = requests
     assert request["model"] == "scripted-model" and request["stream"] is True
-    assert [t["function"]["name"] for t in request["tools"]] == ["start_vote", "close_vote", "suggest_topic_shift", "nudge_participant"]
+    assert [t["function"]["name"] for t in request["tools"]] == [
+        "start_vote",
+        "close_vote",
+        "suggest_topic_shift",
+        "nudge_participant",
+    ]
     assert request["messages"][0]["role"] == "system" and "facilitator" in request["messages"][0]["content"]
     body = json.dumps(request)
     assert "555-0142" not in body and "payment provider" not in body, "only guarded text reaches the LLM"
-    assert summary_of(request)["recent"] == [{"atS": 1.0, "who": "Alice", "says": "call me on [redacted]"}, {"atS": 29.5, "who": "Alice", "says": "we keep going"}]
+    assert summary_of(request)["recent"] == [
+        {"atS": 1.0, "who": "Alice", "says": "call me on [redacted]"},
+        {"atS": 29.5, "who": "Alice", "says": "we keep going"},
+    ]
 
 
 def test_an_allowed_tool_call_acts_and_a_denied_one_is_only_reported() -> None:
@@ -108,21 +143,36 @@ def test_an_allowed_tool_call_acts_and_a_denied_one_is_only_reported() -> None:
         ("FacilitatorMessage", "nudge"),
     ]
     violation = payloads[0]
-    assert (violation.kind, violation.action, violation.participant_id, violation.media_time_ms) == ("tool_denied", "block", None, 30_000)
+    assert (violation.kind, violation.action, violation.participant_id, violation.media_time_ms) == (
+        "tool_denied",
+        "block",
+        None,
+        30_000,
+    )
     nudge = [f for f in down if isinstance(f, EnvelopeFrame) and isinstance(f.payload, FacilitatorMessage)][0]
     assert (nudge.recipient, nudge.media_time_ms) == ("p-b", 60_000)
     assert not any(isinstance(f, ChatMessageFrame) for f in down), "the denied vote was never started"
 
 
 def test_a_started_vote_is_the_bots_chat_command_at_the_head_of_the_pipeline() -> None:
-    down, _ = drive([Reply.tool("start_vote", {"question": "Ship Friday?", "options": ["yes", "no"]})], [*room_start(), *ask(30_000)])
+    down, _ = drive(
+        [Reply.tool("start_vote", {"question": "Ship Friday?", "options": ["yes", "no"]})],
+        [*room_start(), *ask(30_000)],
+    )
     commands = [f for f in down if isinstance(f, ChatMessageFrame)]
-    assert [(c.participant_id, c.text, c.media_time_ms) for c in commands] == [(BOT, "/vote Ship Friday? | yes | no", 30_000)]
+    assert [(c.participant_id, c.text, c.media_time_ms) for c in commands] == [
+        (BOT, "/vote Ship Friday? | yes | no", 30_000)
+    ]
 
 
 @pytest.mark.parametrize(
     "bad",
-    [Reply.tool("nudge_participant", '{"participant_id": "p-b", "message": '), Reply.tool("nudge_participant", {"participant_id": 42}), Reply.error(500), Reply.hang(3.0)],
+    [
+        Reply.tool("nudge_participant", '{"participant_id": "p-b", "message": '),
+        Reply.tool("nudge_participant", {"participant_id": 42}),
+        Reply.error(500),
+        Reply.hang(3.0),
+    ],
     ids=["malformed-json", "invalid-arguments", "http-500", "timeout"],
 )
 def test_llm_failures_never_end_the_room_and_the_facilitator_recovers(bad: Reply) -> None:
@@ -136,7 +186,10 @@ def test_llm_failures_never_end_the_room_and_the_facilitator_recovers(bad: Reply
 
 
 def test_the_last_answer_of_a_room_is_not_lost_at_the_end() -> None:
-    down, _ = drive([Reply.say("Good meeting, everyone.")], [*room_start(), transcript("p-a", 1_000, "bye"), SleepFrame(sleep=0.05), MediaTickFrame(media_time_ms=30_000)])
+    down, _ = drive(
+        [Reply.say("Good meeting, everyone.")],
+        [*room_start(), transcript("p-a", 1_000, "bye"), SleepFrame(sleep=0.05), MediaTickFrame(media_time_ms=30_000)],
+    )
     assert [m.text for m in published(down) if isinstance(m, FacilitatorMessage)] == ["Good meeting, everyone."]
 
 
@@ -159,7 +212,11 @@ def test_a_forced_violation_of_every_kind_is_published_and_the_bot_keeps_running
         SleepFrame(sleep=0.05),
         *ask(40_000),  # still running: a later request is answered
     ]
-    down, _ = drive([Reply.tool("start_vote", {"question": "Ship?", "options": ["yes", "no"]}), Reply.say("Let's continue.")], frames, loaded)
+    down, _ = drive(
+        [Reply.tool("start_vote", {"question": "Ship?", "options": ["yes", "no"]}), Reply.say("Let's continue.")],
+        frames,
+        loaded,
+    )
     payloads = published(down)
     kinds = [(p.kind, p.rule) for p in payloads if isinstance(p, ConversationPolicyViolation)]
     assert kinds == [
@@ -176,9 +233,16 @@ def test_a_forced_violation_of_every_kind_is_published_and_the_bot_keeps_running
 def test_a_hung_server_holds_the_end_of_the_room_no_longer_than_the_request_timeout() -> None:
     loaded = policy()
     with ScriptedLLMServer([Reply.hang(30.0)]) as server:
-        facilitator = build_facilitator(loaded, api_key="sk-test", base_url=server.base_url, model="m", timeout_secs=0.3, bot_id=BOT)
+        facilitator = build_facilitator(
+            loaded, api_key="sk-test", base_url=server.base_url, model="m", timeout_secs=0.3, bot_id=BOT
+        )
         assert isinstance(facilitator[0], FacilitatorInput) and facilitator[0].drain_secs == pytest.approx(1.3)
-        frames = [*room_start(), transcript("p-a", 1_000, "hi"), SleepFrame(sleep=0.05), MediaTickFrame(media_time_ms=30_000)]
+        frames = [
+            *room_start(),
+            transcript("p-a", 1_000, "hi"),
+            SleepFrame(sleep=0.05),
+            MediaTickFrame(media_time_ms=30_000),
+        ]
         started = time.monotonic()
         down, up = asyncio.run(asyncio.wait_for(run_test(Pipeline(facilitator), frames_to_send=frames), timeout=10))
         elapsed = time.monotonic() - started

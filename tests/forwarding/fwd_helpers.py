@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, Awaitable, Callable, TypeVar
+from typing import Any, TypeVar
 
 REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:
@@ -33,7 +34,13 @@ def run(coro: Awaitable[T], timeout: float = 30.0) -> T:
 
 
 def started() -> AssistantSessionStarted:
-    return AssistantSessionStarted(assistant_id="asst-1", tenant_id="tenant-1", bot_version="0.1.0", room_url="simulated://room-1", transport="simulated")
+    return AssistantSessionStarted(
+        assistant_id="asst-1",
+        tenant_id="tenant-1",
+        bot_version="0.1.0",
+        room_url="simulated://room-1",
+        transport="simulated",
+    )
 
 
 def ended() -> AssistantSessionEnded:
@@ -47,7 +54,10 @@ def joined(i: int = 0) -> RoomParticipantJoined:
 def dominance(i: int = 0) -> RoomDominanceScore:
     return RoomDominanceScore(
         window_ms=60_000,
-        participants=[DominanceShare(participant_id="p-0", talk_time_ms=600, share=0.6), DominanceShare(participant_id="p-1", talk_time_ms=400, share=0.4)],
+        participants=[
+            DominanceShare(participant_id="p-0", talk_time_ms=600, share=0.6),
+            DominanceShare(participant_id="p-1", talk_time_ms=400, share=0.4),
+        ],
         gini=0.1,
         dominant_participant_id="p-0",
         trigger="periodic",
@@ -56,7 +66,9 @@ def dominance(i: int = 0) -> RoomDominanceScore:
 
 
 def shift(i: int = 0) -> RoomTopicShiftSuggested:
-    return RoomTopicShiftSuggested(current_item=f"item {i}", next_item=f"item {i + 1}", reason="time_box", elapsed_ms=1000 + i)
+    return RoomTopicShiftSuggested(
+        current_item=f"item {i}", next_item=f"item {i + 1}", reason="time_box", elapsed_ms=1000 + i
+    )
 
 
 def speaking(i: int = 0) -> RoomSpeakingStarted:
@@ -64,11 +76,20 @@ def speaking(i: int = 0) -> RoomSpeakingStarted:
 
 
 def heartbeat() -> BotHealthHeartbeat:
-    return BotHealthHeartbeat(uptime_ms=1, published=1, dropped=0, violations=0, buffer_fill_percent=0.0, participants=0, media_time_ms=0)
+    return BotHealthHeartbeat(
+        uptime_ms=1, published=1, dropped=0, violations=0, buffer_fill_percent=0.0, participants=0, media_time_ms=0
+    )
 
 
 def violation(kind: str = "turn_limit") -> ConversationPolicyViolation:
-    return ConversationPolicyViolation(policy_version="sha256:" + "0" * 64, rule="turn-limit", kind=kind, participant_id="p-0", action="warn", severity="low")  # type: ignore[arg-type]
+    return ConversationPolicyViolation(
+        policy_version="sha256:" + "0" * 64,
+        rule="turn-limit",
+        kind=kind,
+        participant_id="p-0",
+        action="warn",
+        severity="low",
+    )  # type: ignore[arg-type]
 
 
 class ScriptedSink:
@@ -76,7 +97,9 @@ class ScriptedSink:
 
     name = "scripted"
 
-    def __init__(self, script: Callable[[list[dict[str, Any]], int], list[str | None]] | None = None, *, delay: float = 0.0) -> None:
+    def __init__(
+        self, script: Callable[[list[dict[str, Any]], int], list[str | None]] | None = None, *, delay: float = 0.0
+    ) -> None:
         self.script = script
         self.delay = delay
         self.calls: list[list[dict[str, Any]]] = []

@@ -8,8 +8,9 @@ import io
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
@@ -21,7 +22,13 @@ REPO = Path(__file__).resolve().parents[2]
 
 def good_record() -> dict[str, Any]:
     entries = [
-        {"Time": "2026-11-24T03:46:47.943Z", "Source": "prism.room-bot", "DetailType": "room.vote.started", "Detail": json.dumps({"id": str(i), "n": 1}), "EventBusName": "prism"}
+        {
+            "Time": "2026-11-24T03:46:47.943Z",
+            "Source": "prism.room-bot",
+            "DetailType": "room.vote.started",
+            "Detail": json.dumps({"id": str(i), "n": 1}),
+            "EventBusName": "prism",
+        }
         for i in range(3)
     ]
     return json.loads(DryRunSink(io.BytesIO()).line(entries))
@@ -39,14 +46,34 @@ def entry0(record: dict[str, Any]) -> dict[str, Any]:
 
 BROKEN = [
     ("no-entries", lambda r: r["request"].__setitem__("Entries", []), "request.Entries", "1..10"),
-    ("eleven-entries", lambda r: r["request"].__setitem__("Entries", r["request"]["Entries"] * 4), "request.Entries", "1..10"),
+    (
+        "eleven-entries",
+        lambda r: r["request"].__setitem__("Entries", r["request"]["Entries"] * 4),
+        "request.Entries",
+        "1..10",
+    ),
     ("no-source", lambda r: entry0(r).pop("Source"), "Entries[0].Source", "required"),
     ("empty-detail-type", lambda r: entry0(r).__setitem__("DetailType", ""), "Entries[0].DetailType", "required"),
-    ("long-detail-type", lambda r: entry0(r).__setitem__("DetailType", "x" * 129), "Entries[0].DetailType", "at most 128"),
+    (
+        "long-detail-type",
+        lambda r: entry0(r).__setitem__("DetailType", "x" * 129),
+        "Entries[0].DetailType",
+        "at most 128",
+    ),
     ("detail-not-json", lambda r: entry0(r).__setitem__("Detail", "{nope"), "Entries[0].Detail", "not JSON"),
     ("detail-a-list", lambda r: entry0(r).__setitem__("Detail", "[1, 2]"), "Entries[0].Detail", "JSON object"),
-    ("detail-too-deep", lambda r: entry0(r).__setitem__("Detail", '{"a":' * 1001 + "1" + "}" * 1001), "Entries[0].Detail", "nested"),
-    ("detail-big-int", lambda r: entry0(r).__setitem__("Detail", '{"a": 9223372036854775808}'), "Entries[0].Detail", "int64"),
+    (
+        "detail-too-deep",
+        lambda r: entry0(r).__setitem__("Detail", '{"a":' * 1001 + "1" + "}" * 1001),
+        "Entries[0].Detail",
+        "nested",
+    ),
+    (
+        "detail-big-int",
+        lambda r: entry0(r).__setitem__("Detail", '{"a": 9223372036854775808}'),
+        "Entries[0].Detail",
+        "int64",
+    ),
     ("bad-bus", lambda r: entry0(r).__setitem__("EventBusName", "no spaces"), "Entries[0].EventBusName", "bus name"),
     ("bad-time", lambda r: entry0(r).__setitem__("Time", "yesterday"), "Entries[0].Time", "RFC 3339"),
     ("long-resource", lambda r: entry0(r).__setitem__("Resources", ["a" * 2049]), "Entries[0].Resources[0]", "2048"),
@@ -54,7 +81,12 @@ BROKEN = [
     ("unknown-field", lambda r: entry0(r).__setitem__("Colour", "red"), "Entries[0].Colour", "unknown"),
     ("wrong-sizes", lambda r: r.__setitem__("entrySizes", [1, 2, 3]), "entrySizes", "formula"),
     ("wrong-total", lambda r: r.__setitem__("totalSize", 5), "totalSize", "formula"),
-    ("too-big", lambda r: entry0(r).__setitem__("Detail", json.dumps({"x": "y" * 262_144})), "request.Entries", "not under"),
+    (
+        "too-big",
+        lambda r: entry0(r).__setitem__("Detail", json.dumps({"x": "y" * 262_144})),
+        "request.Entries",
+        "not under",
+    ),
     ("no-request", lambda r: r.pop("request"), "request", "required"),
 ]
 
@@ -82,7 +114,13 @@ def test_the_dry_run_sink_writes_lines_the_checker_accepts() -> None:
 def test_the_cli_exits_1_and_names_the_problem(tmp_path: Path) -> None:
     path = tmp_path / "bad.jsonl"
     path.write_text(json.dumps(good_record()) + "\n" + json.dumps(mutate(lambda r: entry0(r).pop("Detail"))) + "\n")
-    proc = subprocess.run([sys.executable, "-m", "bot.forwarding.dryrun_check", str(path)], cwd=REPO, capture_output=True, text=True, timeout=30)
+    proc = subprocess.run(
+        [sys.executable, "-m", "bot.forwarding.dryrun_check", str(path)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert proc.returncode == 1
     assert proc.stdout.splitlines()[0] == "line 2: Entries[0].Detail: required, a non-empty string"
     assert all(line.startswith("line 2: ") for line in proc.stdout.splitlines())

@@ -12,8 +12,9 @@ import subprocess
 import sys
 import uuid
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import boto3
 import pytest
@@ -48,7 +49,12 @@ class Aws:
     """A fresh bus → rule → SQS queue on the moto server."""
 
     def __init__(self, url: str) -> None:
-        kwargs = {"endpoint_url": url, "region_name": "us-east-1", "aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+        kwargs = {
+            "endpoint_url": url,
+            "region_name": "us-east-1",
+            "aws_access_key_id": "testing",
+            "aws_secret_access_key": "testing",
+        }
         self.events = boto3.client("events", **kwargs)
         self.sqs = boto3.client("sqs", **kwargs)
         self.bus = f"prism-{uuid.uuid4().hex[:8]}"
@@ -63,7 +69,9 @@ class Aws:
         out: list[dict[str, Any]] = []
         empty = 0
         while empty < 2:
-            messages = self.sqs.receive_message(QueueUrl=self.queue, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages", [])
+            messages = self.sqs.receive_message(QueueUrl=self.queue, MaxNumberOfMessages=10, WaitTimeSeconds=0).get(
+                "Messages", []
+            )
             empty = empty + 1 if not messages else 0
             out.extend(json.loads(m["Body"]) for m in messages)
         return out
@@ -86,7 +94,7 @@ class ThrottlingClient:
         self.failed: Counter[str] = Counter()
         self.sent: Counter[str] = Counter()
 
-    def put_events(self, Entries: list[dict[str, Any]]) -> dict[str, Any]:  # noqa: N803 (boto3's name)
+    def put_events(self, Entries: list[dict[str, Any]]) -> dict[str, Any]:
         self.calls += 1
         if self.calls == self.whole_call:
             raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, "PutEvents")
@@ -144,7 +152,12 @@ def synthetic_lines() -> list[bytes]:
     import orjson
 
     registry = SpecRegistry.load()
-    bus = EventBus(registry=registry, context=SessionContext(session_id=str(uuid.uuid4()), assistant_id="asst-1", tenant_id="tenant-1", room_id="room-1"))
+    bus = EventBus(
+        registry=registry,
+        context=SessionContext(
+            session_id=str(uuid.uuid4()), assistant_id="asst-1", tenant_id="tenant-1", room_id="room-1"
+        ),
+    )
     lines: list[bytes] = []
     bus.subscribe("*", lambda e: lines.append(orjson.dumps(e)))
     bus.publish(started())
@@ -175,7 +188,10 @@ def test_synthetic_session_arrives_exactly_once_across_throttling(aws: Aws) -> N
 def slow_bot_lines() -> list[bytes]:
     proc = subprocess.run(
         [sys.executable, "-m", "bot", "--simulate", str(DOMINANT), "--speed", "0", "--view", "off"],
-        cwd=REPO, capture_output=True, timeout=120, env={k: v for k, v in __import__("os").environ.items() if not k.startswith(("BOT_", "ROOM_URL", "DAILY_"))},
+        cwd=REPO,
+        capture_output=True,
+        timeout=120,
+        env={k: v for k, v in __import__("os").environ.items() if not k.startswith(("BOT_", "ROOM_URL", "DAILY_"))},
     )
     assert proc.returncode == 0, proc.stderr.decode()[-2000:]
     return proc.stdout.splitlines()

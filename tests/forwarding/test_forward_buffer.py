@@ -26,10 +26,21 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize(("buffered", "new", "admitted", "evicted"), CASES,
-                         ids=["same-priority-oldest-goes", "lowest-goes-first", "lower-new-is-refused",
-                              "critical-evicts-non-critical", "critical-over-the-bound", "critical-is-never-evicted"])
-def test_what_gives_way_when_full(buffered: list[tuple[str, str]], new: tuple[str, str], admitted: bool, evicted: list[str]) -> None:
+@pytest.mark.parametrize(
+    ("buffered", "new", "admitted", "evicted"),
+    CASES,
+    ids=[
+        "same-priority-oldest-goes",
+        "lowest-goes-first",
+        "lower-new-is-refused",
+        "critical-evicts-non-critical",
+        "critical-over-the-bound",
+        "critical-is-never-evicted",
+    ],
+)
+def test_what_gives_way_when_full(
+    buffered: list[tuple[str, str]], new: tuple[str, str], admitted: bool, evicted: list[str]
+) -> None:
     buf = PriorityBuffer(max_entries=2)
     for name, priority in buffered:
         assert buf.push(item(name, priority)) == (True, [])

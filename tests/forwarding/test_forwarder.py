@@ -91,7 +91,9 @@ def test_pii_is_redacted_for_eventbridge_with_the_salt(bus: EventBus) -> None:
     assert "displayName" not in joined_env["payload"]
     assert joined_env["payload"]["participantId"] == pseudonym
     assert joined_env["pii"] == {"level": 2, "redacted": ["/payload/displayName", "/payload/participantId"]}
-    assert [p["participantId"] for p in dom_env["payload"]["participants"]] == [Redactor(bus.registry, "pepper").pseudonym(p) for p in ("p-0", "p-1")]
+    assert [p["participantId"] for p in dom_env["payload"]["participants"]] == [
+        Redactor(bus.registry, "pepper").pseudonym(p) for p in ("p-0", "p-1")
+    ]
     assert dom_env["payload"]["dominantParticipantId"].startswith("h:")
     assert "Person 7" not in json.dumps(sink.delivered)
 
@@ -107,7 +109,13 @@ def test_sampling_keeps_about_the_rate_but_never_drops_critical(raw_registry: di
     drops: list[tuple[str, str, int]] = []
 
     async def go() -> Forwarder:
-        fwd = Forwarder(registry, sink, config=ForwarderConfig(max_delay_s=0), sampler=Sampler(registry, seed=7), on_drop=lambda *a: drops.append(a))
+        fwd = Forwarder(
+            registry,
+            sink,
+            config=ForwarderConfig(max_delay_s=0),
+            sampler=Sampler(registry, seed=7),
+            on_drop=lambda *a: drops.append(a),
+        )
         await fwd.start()
         for i in range(400):
             fwd.submit(bus.publish(shift(i)))
@@ -191,7 +199,12 @@ def test_batches_stay_under_the_size_limit_and_oversized_entries_are_reported(bu
 
     async def go() -> Forwarder:
         nonlocal size
-        fwd = await Forwarder(bus.registry, sink, config=ForwarderConfig(max_batch_bytes=2000, max_delay_s=0.01), on_deferred=reports.append).start()
+        fwd = await Forwarder(
+            bus.registry,
+            sink,
+            config=ForwarderConfig(max_batch_bytes=2000, max_delay_s=0.01),
+            on_deferred=reports.append,
+        ).start()
         for i in range(9):
             fwd.submit(bus.publish(shift(i)))
         big = bus.publish(shift(99))
@@ -207,7 +220,12 @@ def test_batches_stay_under_the_size_limit_and_oversized_entries_are_reported(bu
     assert len(sink.delivered) == 9 and len(sink.calls) > 1
     assert fwd.stats.dropped["too_large"] == 1
     (report,) = reports
-    assert (report.reason, report.topic, report.count, report.limit_bytes) == ("too_large", "room.topic.shift.suggested", 1, 2000)
+    assert (report.reason, report.topic, report.count, report.limit_bytes) == (
+        "too_large",
+        "room.topic.shift.suggested",
+        1,
+        2000,
+    )
     assert report.size_bytes > 3000
 
 
@@ -240,13 +258,17 @@ def test_retryable_failures_are_resent_alone_and_delivered_once(bus: EventBus) -
     from collections import Counter
 
     sends = Counter(json.loads(e["Detail"])["id"] for call in sink.calls for e in call)
-    assert {i: n for i, n in sends.items() if n > 1} == {i: 2 for i in failed_once}, "only the failed entries are sent again, once"
+    assert {i: n for i, n in sends.items() if n > 1} == {i: 2 for i in failed_once}, (
+        "only the failed entries are sent again, once"
+    )
     assert fwd.stats.retried == len(failed_once) and fwd.stats.error_codes["ThrottlingException"] > 0
     assert fwd.stats.dropped == {}
 
 
 def test_backoff_grows_between_failed_attempts(bus: EventBus) -> None:
-    sink = ScriptedSink(lambda entries, call: ["ThrottlingException"] * len(entries) if call <= 4 else [None] * len(entries))
+    sink = ScriptedSink(
+        lambda entries, call: ["ThrottlingException"] * len(entries) if call <= 4 else [None] * len(entries)
+    )
     config = ForwarderConfig(max_delay_s=0, backoff_base_s=0.04, backoff_max_s=1.0)
 
     async def go() -> None:
@@ -299,11 +321,15 @@ def test_retries_stop_after_max_attempts(bus: EventBus) -> None:
     assert [(r.reason, r.topic) for r in reports] == [("retry_exhausted", "assistant.session.started")]
 
 
-@pytest.mark.parametrize(("retryable", "calls"), [(True, 2), (False, 1)], ids=["retryable-call-error", "final-call-error"])
+@pytest.mark.parametrize(
+    ("retryable", "calls"), [(True, 2), (False, 1)], ids=["retryable-call-error", "final-call-error"]
+)
 def test_a_failed_call_is_retried_only_when_retryable(bus: EventBus, retryable: bool, calls: int) -> None:
     def script(entries: list[dict[str, Any]], call: int) -> list[str | None]:
         if call == 1:
-            raise SendFailed("ThrottlingException" if retryable else "AccessDeniedException", "nope", retryable=retryable)
+            raise SendFailed(
+                "ThrottlingException" if retryable else "AccessDeniedException", "nope", retryable=retryable
+            )
         return [None] * len(entries)
 
     sink = ScriptedSink(script)
@@ -397,7 +423,9 @@ def test_close_gives_up_after_its_timeout_and_reports_the_rest(bus: EventBus) ->
 
     async def go() -> tuple[Forwarder, float]:
         sink.gate = asyncio.Event()  # EventBridge never answers
-        fwd = await Forwarder(bus.registry, sink, config=ForwarderConfig(max_delay_s=0, max_in_flight=1), on_deferred=reports.append).start()
+        fwd = await Forwarder(
+            bus.registry, sink, config=ForwarderConfig(max_delay_s=0, max_in_flight=1), on_deferred=reports.append
+        ).start()
         for i in range(15):
             fwd.submit(bus.publish(shift(i)))
         await asyncio.sleep(0.02)
@@ -459,11 +487,19 @@ def test_bot_forwarding_reports_losses_on_the_bus(bus: EventBus, tmp_path: Any) 
 
     seen: list[dict[str, Any]] = []
     bus.subscribe("forwarding.delivery.deferred", seen.append)
-    sink = ScriptedSink(lambda entries, call: ["AccessDeniedException"] * len(entries) if call == 1 else [None] * len(entries))
+    sink = ScriptedSink(
+        lambda entries, call: ["AccessDeniedException"] * len(entries) if call == 1 else [None] * len(entries)
+    )
     bus.publish(started())
 
     async def go() -> dict[str, Any]:
-        fb = BotForwarding.create(bus, redactor=Redactor(bus.registry), sampler=Sampler(bus.registry), sink=sink, config=ForwarderConfig(max_delay_s=0.01))
+        fb = BotForwarding.create(
+            bus,
+            redactor=Redactor(bus.registry),
+            sampler=Sampler(bus.registry),
+            sink=sink,
+            config=ForwarderConfig(max_delay_s=0.01),
+        )
         await fb.start()
         while len(sink.calls) < 2:
             await asyncio.sleep(0.01)
@@ -474,7 +510,9 @@ def test_bot_forwarding_reports_losses_on_the_bus(bus: EventBus, tmp_path: Any) 
     assert [e["payload"]["reason"] for e in seen] == ["rejected"]
     assert bus.drops_by_reason["eventbridge_rejected"] == 1
     delivered = [d["topic"] for d in details(sink)]
-    assert delivered == ["forwarding.delivery.deferred", "assistant.session.ended"], "the loss report is itself forwarded"
+    assert delivered == ["forwarding.delivery.deferred", "assistant.session.ended"], (
+        "the loss report is itself forwarded"
+    )
     assert stats["delivered"] == 2
 
 
@@ -486,7 +524,14 @@ def test_bot_forwarding_writes_a_dry_run_log(bus: EventBus, tmp_path: Any) -> No
     bus.publish(started())
 
     async def go() -> None:
-        fb = BotForwarding.create(bus, redactor=Redactor(bus.registry), sampler=Sampler(bus.registry), dry_run_path=path, bus_name="prism", source="prism.test")
+        fb = BotForwarding.create(
+            bus,
+            redactor=Redactor(bus.registry),
+            sampler=Sampler(bus.registry),
+            dry_run_path=path,
+            bus_name="prism",
+            source="prism.test",
+        )
         await fb.start()
         for i in range(12):
             bus.publish(shift(i))

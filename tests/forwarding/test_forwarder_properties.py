@@ -26,12 +26,21 @@ traffic = st.lists(st.tuples(st.integers(0, len(MAKERS) - 1), st.integers(0, 300
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(traffic=traffic, seed=st.integers(0, 2**16), buffer_entries=st.integers(10, 40), max_attempts=st.integers(1, 4))
-def test_every_envelope_is_delivered_once_or_counted(traffic: list[tuple[int, int]], seed: int, buffer_entries: int, max_attempts: int) -> None:
+def test_every_envelope_is_delivered_once_or_counted(
+    traffic: list[tuple[int, int]], seed: int, buffer_entries: int, max_attempts: int
+) -> None:
     rng = random.Random(seed)
     sink = ScriptedSink(lambda entries, call: [rng.choice(CODES) for _ in entries])
     limit = 4000
-    config = ForwarderConfig(max_delay_s=0, max_batch_bytes=limit, buffer_entries=buffer_entries, max_attempts=max_attempts,
-                             backoff_base_s=0.0005, backoff_max_s=0.001, close_timeout_s=5)
+    config = ForwarderConfig(
+        max_delay_s=0,
+        max_batch_bytes=limit,
+        buffer_entries=buffer_entries,
+        max_attempts=max_attempts,
+        backoff_base_s=0.0005,
+        backoff_max_s=0.001,
+        close_timeout_s=5,
+    )
     bus = EventBus(registry=REGISTRY, context=SessionContext(session_id=str(uuid.uuid4())))
     reports: list[Any] = []
 
@@ -54,8 +63,10 @@ def test_every_envelope_is_delivered_once_or_counted(traffic: list[tuple[int, in
     stats = fwd.stats
     assert stats.submitted == len(ids)
     assert stats.delivered == len(delivered)
-    assert stats.delivered + sum(stats.dropped.values()) == len(ids), (stats.as_dict())
-    assert stats.reports == len(reports) and sum(r.count for r in reports) == sum(n for k, n in stats.dropped.items() if k not in ("sampled", "duplicate", "closed"))
+    assert stats.delivered + sum(stats.dropped.values()) == len(ids), stats.as_dict()
+    assert stats.reports == len(reports) and sum(r.count for r in reports) == sum(
+        n for k, n in stats.dropped.items() if k not in ("sampled", "duplicate", "closed")
+    )
     for call in sink.calls:
         assert 1 <= len(call) <= 10 and sum(entry_size(e) for e in call) < limit
         assert all(json.loads(e["Detail"])["topic"] == e["DetailType"] for e in call)

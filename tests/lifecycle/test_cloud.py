@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import io
+import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from loguru import logger
@@ -19,9 +20,9 @@ if str(ROOT) not in sys.path:  # the repo is not installed; make `bot` importabl
     sys.path.insert(0, str(ROOT))
 
 import bot  # noqa: E402
-import bot.app  # noqa: E402
 import bot.cloud as cloud  # noqa: E402
-from bot.errors import ConfigError  # noqa: E402
+import bot.session.lifecycle  # noqa: E402
+from bot.core.errors import ConfigError  # noqa: E402
 
 TOKEN = "eyJhbGciOiJIUzI1NiJ9.eyJyIjoic3RhbmR1cCJ9.c2lnbmF0dXJlLWJ5dGVz"
 ROOM = "https://acme.daily.co/standup"
@@ -31,7 +32,16 @@ ROOM = "https://acme.daily.co/standup"
 def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
     """No .env file and no bot variables from the outside."""
     monkeypatch.chdir(tmp_path)
-    for name in ("ROOM_URL", "DAILY_TOKEN", "DAILY_API_KEY", "ASSISTANT_ID", "TENANT_ID", "BOT_VIEW", "MESH_API_TOKEN", "OPENAI_API_KEY"):
+    for name in (
+        "ROOM_URL",
+        "DAILY_TOKEN",
+        "DAILY_API_KEY",
+        "ASSISTANT_ID",
+        "TENANT_ID",
+        "BOT_VIEW",
+        "MESH_API_TOKEN",
+        "OPENAI_API_KEY",
+    ):
         monkeypatch.delenv(name, raising=False)
     yield
     logger.configure(patcher=None)  # run_bot installs its scrubbing patcher globally
@@ -46,7 +56,7 @@ def daily_args(body: Any = None, *, token: str | None = TOKEN, session_id: str =
 
 
 class FakeRunner:
-    """Stands in for bot.app.run_session_async; records what it was given."""
+    """Stands in for bot.session.lifecycle.run_session_async; records what it was given."""
 
     def __init__(self, result: int = 0) -> None:
         self.calls: list[tuple[Any, dict[str, Any]]] = []
@@ -62,14 +72,20 @@ class FakeRunner:
                 self.policy_seen = json.loads(settings.policy.read_text())
             return self.result
 
-        monkeypatch.setattr(bot.app, "run_session_async", run_session_async, raising=False)
+        monkeypatch.setattr(bot.session.lifecycle, "run_session_async", run_session_async, raising=False)
 
 
 def test_daily_runner_args_map_to_settings_and_run_the_session(monkeypatch: pytest.MonkeyPatch) -> None:
     runner = FakeRunner(result=0)
     runner.install(monkeypatch)
     layers = [
-        {"kind": "prism.policy.layer", "schemaVersion": 1, "name": "tenant", "level": "tenant", "turns": {"maxTurnMs": 60000}},
+        {
+            "kind": "prism.policy.layer",
+            "schemaVersion": 1,
+            "name": "tenant",
+            "level": "tenant",
+            "turns": {"maxTurnMs": 60000},
+        },
         {"kind": "prism.policy.layer", "schemaVersion": 1, "name": "room", "level": "room"},
     ]
     body = {"assistantId": "asst-7", "tenantId": "tenant-3", "policyLayers": layers, "extra": "ignored"}
@@ -160,7 +176,7 @@ def test_a_failing_session_is_logged_once_without_the_token(monkeypatch: pytest.
     async def run_session_async(settings: Any, **_: Any) -> int:
         raise RuntimeError(f"join exploded with token {TOKEN}")
 
-    monkeypatch.setattr(bot.app, "run_session_async", run_session_async, raising=False)
+    monkeypatch.setattr(bot.session.lifecycle, "run_session_async", run_session_async, raising=False)
     sink = io.StringIO()
     handler = logger.add(sink, format="{message}", level="DEBUG")
     try:
@@ -174,20 +190,24 @@ def test_a_failing_session_is_logged_once_without_the_token(monkeypatch: pytest.
 
 def test_importing_the_package_stays_light() -> None:
     code = "import bot, sys, inspect; assert inspect.iscoroutinefunction(bot.bot); print(sorted(m for m in sys.modules if m.split('.')[0] in ('pipecat', 'pydantic', 'daily', 'aiohttp', 'loguru', 'bot')))"
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60, check=True
+    ).stdout
     assert out.strip() == "['bot']"
 
 
 def test_readyz_without_any_session_does_not_import_the_cloud_module() -> None:
     code = "import bot, sys; print(bot.readyz(), 'bot.cloud' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60, check=True
+    ).stdout
     assert out.strip() == "{'ready': True, 'sessions': 0} False"
 
 
 CANCEL_MID_ROOM = """
 import asyncio, sys
-from bot.app import run_session_async
-from bot.settings import Settings
+from bot.session.lifecycle import run_session_async
+from bot.config.settings import Settings
 
 async def main():
     task = asyncio.create_task(run_session_async(Settings(speed=1.0, view="off"), handle_signals=False, session_id="s-1"))
@@ -205,7 +225,9 @@ asyncio.run(main())
 @pytest.mark.slow
 def test_a_session_the_host_cancels_publishes_its_end_and_stays_cancelled(tmp_path: Path) -> None:
     env = {k: v for k, v in __import__("os").environ.items() if not k.startswith(("BOT_", "ROOM_URL", "DAILY_"))}
-    proc = subprocess.run([sys.executable, "-c", CANCEL_MID_ROOM], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", CANCEL_MID_ROOM], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 0, proc.stderr
     assert "cancellation honoured" in proc.stderr
     envelopes = [json.loads(line) for line in proc.stdout.splitlines()]

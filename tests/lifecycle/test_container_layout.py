@@ -54,8 +54,21 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
             shutil.copy2(origin, context / source)
     out = tmp_path_factory.mktemp("wheels")
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "--wheel-dir", str(out), str(context)],
-        check=True, capture_output=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--wheel-dir",
+            str(out),
+            str(context),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
     )
     (built,) = out.glob("*.whl")
     return built
@@ -69,7 +82,12 @@ def test_the_wheel_holds_the_bot_and_its_data_and_nothing_else(wheel: Path) -> N
     names = zipfile.ZipFile(wheel).namelist()
     top = {name.split("/", 1)[0] for name in names}
     assert top == {"bot", f"{wheel.name.split('-')[0]}-{wheel.name.split('-')[1]}.dist-info"}
-    for needed in ("bot/generated/registry.json", "bot/generated/spec_version.txt", "bot/scenarios/demo.json", "bot/scenarios/clips/manifest.json"):
+    for needed in (
+        "bot/generated/registry.json",
+        "bot/generated/spec_version.txt",
+        "bot/scenarios/demo.json",
+        "bot/scenarios/clips/manifest.json",
+    ):
         assert needed in names
     clips = {n for n in names if n.startswith("bot/scenarios/clips/") and n.endswith(".wav")}
     played = 0
@@ -90,14 +108,38 @@ def test_the_installed_wheel_plays_the_demo_outside_the_repository(wheel: Path, 
     home = tmp_path / "home"
     home.mkdir()
     deps = sysconfig.get_paths()["purelib"]  # the runtime dependencies; -S keeps the editable install of the repo away
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home), "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": f"{site}{os.pathsep}{deps}"}
-    where = subprocess.run([sys.executable, "-S", "-c", "import bot; print(bot.__file__)"], cwd=home, env=env, capture_output=True, text=True, check=True)
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(home),
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONPATH": f"{site}{os.pathsep}{deps}",
+    }
+    where = subprocess.run(
+        [sys.executable, "-S", "-c", "import bot; print(bot.__file__)"],
+        cwd=home,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert where.stdout.strip() == str(site / "bot" / "__init__.py")
-    proc = subprocess.run([sys.executable, "-S", "-m", "bot", "--speed", "0"], cwd=home, env=env, capture_output=True, text=True, timeout=180)
+    proc = subprocess.run(
+        [sys.executable, "-S", "-m", "bot", "--speed", "0"],
+        cwd=home,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert proc.returncode == 0, proc.stderr
     envelopes = [json.loads(line) for line in proc.stdout.splitlines()]
     topics = [e["topic"] for e in envelopes]
-    assert topics[:4] == ["assistant.session.started", "assistant.room.join.requested", "assistant.room.join.succeeded", "bot.health.heartbeat"]
+    assert topics[:4] == [
+        "assistant.session.started",
+        "assistant.room.join.requested",
+        "assistant.room.join.succeeded",
+        "bot.health.heartbeat",
+    ]
     assert topics[-1] == "assistant.session.ended" and envelopes[-1]["payload"]["reason"] == "completed"
     assert "room.dominance.score" in topics and "events.runtime.version.mismatch" not in topics
     assert [e["meta"]["seq"] for e in envelopes] == list(range(1, len(envelopes) + 1))

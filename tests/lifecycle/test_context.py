@@ -13,9 +13,10 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from aiohttp import web
@@ -24,7 +25,8 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:  # the repo is not installed; make `bot` importable
     sys.path.insert(0, str(ROOT))
 
-from bot.context import (  # noqa: E402
+from bot.core.errors import PrismError  # noqa: E402
+from bot.session.context import (  # noqa: E402
     ASSISTANT_QUERY,
     DEFAULT_BEHAVIOR_TEMPLATE,
     AssistantContext,
@@ -36,7 +38,6 @@ from bot.context import (  # noqa: E402
     resolve_context,
     rest_url_for,
 )
-from bot.errors import PrismError  # noqa: E402
 
 TOKEN = "mesh-secret-token-5b2f9c"
 
@@ -280,7 +281,12 @@ def test_rest_404_is_not_found(mesh: MeshStub) -> None:
 
 
 def test_graphql_errors_are_reported_without_the_token(mesh: MeshStub) -> None:
-    mesh.graphql = [Reply(200, {"errors": [{"message": f"bad token {TOKEN}", "extensions": {"code": "UNAUTHENTICATED"}}], "data": None})]
+    mesh.graphql = [
+        Reply(
+            200,
+            {"errors": [{"message": f"bad token {TOKEN}", "extensions": {"code": "UNAUTHENTICATED"}}], "data": None},
+        )
+    ]
     mesh.rest = [Reply(401, {"error": f"invalid bearer {TOKEN}"})]
     err = fetch_error(mesh)
     assert not err.retryable and "check MESH_API_TOKEN" in str(err)
@@ -303,7 +309,11 @@ def test_a_connection_refused_is_retryable_and_fast() -> None:
         port = s.getsockname()[1]
     t0 = time.monotonic()
     with pytest.raises(ContextFetchError) as info:
-        asyncio.run(fetch_context("asst-1", mesh_url=f"http://127.0.0.1:{port}/graphql", token=TOKEN, attempts=2, base_delay_s=0.01))
+        asyncio.run(
+            fetch_context(
+                "asst-1", mesh_url=f"http://127.0.0.1:{port}/graphql", token=TOKEN, attempts=2, base_delay_s=0.01
+            )
+        )
     assert info.value.retryable and "connection failed" in str(info.value)
     assert TOKEN not in str(info.value) and time.monotonic() - t0 < 3
 
@@ -315,7 +325,12 @@ def test_an_answer_for_another_tenant_is_refused_when_the_tenant_was_given(mesh:
 
 
 def test_a_mesh_answer_may_carry_fields_the_bot_does_not_read(mesh: MeshStub) -> None:
-    extra = {**ASSISTANT, "owner": "ops", "source": "mesh-admin", "agenda": [{"title": "Intro", "timeboxMs": 1000, "color": "red"}]}
+    extra = {
+        **ASSISTANT,
+        "owner": "ops",
+        "source": "mesh-admin",
+        "agenda": [{"title": "Intro", "timeboxMs": 1000, "color": "red"}],
+    }
     mesh.graphql = [Reply(200, {"data": {"assistant": extra}})]
     ctx = fetch(mesh)
     assert ctx.source == "mesh-graphql" and [(a.title, a.timebox_ms) for a in ctx.agenda] == [("Intro", 1000)]
@@ -327,10 +342,19 @@ def test_a_mesh_assistant_of_another_tenant_than_the_sessions_is_refused(mesh: M
     if via == "rest":
         mesh.graphql = [Reply(500, "down")]
     with pytest.raises(ContextFetchError) as info:
-        asyncio.run(resolve_context(assistant_id="asst-1", tenant_id="tenant-2", mesh_url=mesh.url, mesh_token=TOKEN, attempts=1))
-    assert not info.value.retryable and "belongs to another tenant than this session's 'tenant-2' (set --tenant-id" in str(info.value)
+        asyncio.run(
+            resolve_context(
+                assistant_id="asst-1", tenant_id="tenant-2", mesh_url=mesh.url, mesh_token=TOKEN, attempts=1
+            )
+        )
+    assert (
+        not info.value.retryable
+        and "belongs to another tenant than this session's 'tenant-2' (set --tenant-id" in str(info.value)
+    )
     assert "\n" not in str(info.value) and TOKEN not in str(info.value)
-    same = asyncio.run(resolve_context(assistant_id="asst-1", tenant_id="tenant-1", mesh_url=mesh.url, mesh_token=TOKEN, attempts=1))
+    same = asyncio.run(
+        resolve_context(assistant_id="asst-1", tenant_id="tenant-1", mesh_url=mesh.url, mesh_token=TOKEN, attempts=1)
+    )
     assert same.tenant_id == "tenant-1"
 
 
@@ -344,12 +368,18 @@ def test_an_answer_for_another_assistant_is_refused(mesh: MeshStub) -> None:
     [
         ("https://mesh.example.com/graphql", None, "https://mesh.example.com/assistants/a%2F1"),
         ("https://mesh.example.com/api/graphql/", None, "https://mesh.example.com/api/assistants/a%2F1"),
-        ("https://mesh.example.com/graphql", "https://rest.example.com/v1", "https://rest.example.com/v1/assistants/a%2F1"),
+        (
+            "https://mesh.example.com/graphql",
+            "https://rest.example.com/v1",
+            "https://rest.example.com/v1/assistants/a%2F1",
+        ),
         (None, None, None),
     ],
     ids=["derived", "derived-nested", "explicit", "none"],
 )
-def test_rest_url_is_derived_from_mesh_url_or_given(mesh_url: str | None, rest_url: str | None, expected: str | None) -> None:
+def test_rest_url_is_derived_from_mesh_url_or_given(
+    mesh_url: str | None, rest_url: str | None, expected: str | None
+) -> None:
     assert rest_url_for(mesh_url, rest_url, "a/1") == expected
 
 
@@ -371,7 +401,10 @@ def write(tmp_path: Path, doc: Any, name: str = "ctx.json") -> Path:
 
 
 def test_context_file_is_read(tmp_path: Path) -> None:
-    path = write(tmp_path, {"assistantId": "a", "tenantId": "t", "model": {"model": "x"}, "agenda": [{"title": "One", "timeboxMs": 1000}]})
+    path = write(
+        tmp_path,
+        {"assistantId": "a", "tenantId": "t", "model": {"model": "x"}, "agenda": [{"title": "One", "timeboxMs": 1000}]},
+    )
     ctx = load_context_file(path)
     assert ctx.source == "file" and ctx.model == {"model": "x"} and ctx.agenda[0].timebox_ms == 1000
     assert ctx.model_dump(by_alias=True)["agenda"] == [{"title": "One", "timeboxMs": 1000}]
@@ -384,7 +417,11 @@ def test_context_file_may_hold_a_mesh_answer_and_lack_ids(tmp_path: Path) -> Non
 
 
 def test_context_file_keeps_comment_keys_and_nulls_of_a_saved_mesh_answer(tmp_path: Path) -> None:
-    doc = {"_comment": "standup", "x-owner": "ops", "data": {"assistant": {**ASSISTANT, "modelConfig": None, "behaviorTemplate": None}}}
+    doc = {
+        "_comment": "standup",
+        "x-owner": "ops",
+        "data": {"assistant": {**ASSISTANT, "modelConfig": None, "behaviorTemplate": None}},
+    }
     ctx = load_context_file(write(tmp_path, doc))
     assert ctx.model == {} and ctx.behavior_template == "" and len(ctx.agenda) == 2
 
@@ -396,7 +433,10 @@ IDS = {"assistantId": "a", "tenantId": "t"}
 @pytest.mark.parametrize(
     ("doc", "message"),
     [
-        ({"assistantId": "a", "tenantId": "t", "agenda": [{"title": "x", "timeboxMs": 0}]}, 'ctx.json: "agenda[0].timeboxMs" input should be greater than 0'),
+        (
+            {"assistantId": "a", "tenantId": "t", "agenda": [{"title": "x", "timeboxMs": 0}]},
+            'ctx.json: "agenda[0].timeboxMs" input should be greater than 0',
+        ),
         ({"assistantId": "a", "tenantId": "t", "agenda": "soon"}, 'ctx.json: "agenda" input should be a valid list'),
         ({"tenantId": "t", "agenda": []}, 'ctx.json: "assistantId" field required'),
         ("{oops", "ctx.json: is not valid JSON (line 1, column 2"),
@@ -405,20 +445,43 @@ IDS = {"assistantId": "a", "tenantId": "t"}
         ({"foo": 1}, f'ctx.json: "foo" is not a known field {KNOWN}'),
         ({**IDS, "agendaa": []}, 'ctx.json: "agendaa" is not a known field (did you mean "agenda"? known: '),
         ({**IDS, "agenda": [], "source": "mesh-graphql"}, 'ctx.json: "source" is not a known field'),
-        ({**IDS, "agenda": [{"title": "x", "timeBoxMs": 1}]}, 'ctx.json: "agenda[0].timeBoxMs" is not a known field (did you mean "timeboxMs"? known: title, timeboxMs)'),
-        ({"assistant": {**IDS, "agenda": [{"title": "x", "timeboxMs": -1}]}}, 'ctx.json: "assistant.agenda[0].timeboxMs" input should be greater than 0'),
-        ({"id": "a", "assistantId": "b", "tenantId": "t", "agenda": []}, 'ctx.json: "id" names the same field as "assistantId"; give only one'),
+        (
+            {**IDS, "agenda": [{"title": "x", "timeBoxMs": 1}]},
+            'ctx.json: "agenda[0].timeBoxMs" is not a known field (did you mean "timeboxMs"? known: title, timeboxMs)',
+        ),
+        (
+            {"assistant": {**IDS, "agenda": [{"title": "x", "timeboxMs": -1}]}},
+            'ctx.json: "assistant.agenda[0].timeboxMs" input should be greater than 0',
+        ),
+        (
+            {"id": "a", "assistantId": "b", "tenantId": "t", "agenda": []},
+            'ctx.json: "id" names the same field as "assistantId"; give only one',
+        ),
         # required: the agenda is what the session uses from the context ([] says "none")
         ({}, 'ctx.json: "agenda" is required: a list of {"title", "timeboxMs"} ([] for none)'),
         ({**IDS, "behaviorTemplate": "Be brief."}, 'ctx.json: "agenda" is required'),
         ({**IDS, "agenda": None}, 'ctx.json: "agenda" is required'),
-        ({"data": {"assistant": None}}, 'ctx.json: "data.assistant" must be a JSON object with the assistant record (got null, a Mesh "not found" answer)'),
+        (
+            {"data": {"assistant": None}},
+            'ctx.json: "data.assistant" must be a JSON object with the assistant record (got null, a Mesh "not found" answer)',
+        ),
     ],
     ids=[
-        "timebox-zero", "agenda-not-list", "no-assistant-id", "bad-json", "not-object",
-        "no-assistant-field-at-all", "misspelled-key", "internal-source-key", "misspelled-agenda-key",
-        "field-path-inside-wrapper", "same-field-twice",
-        "empty-object", "no-agenda", "agenda-null", "not-found-answer",
+        "timebox-zero",
+        "agenda-not-list",
+        "no-assistant-id",
+        "bad-json",
+        "not-object",
+        "no-assistant-field-at-all",
+        "misspelled-key",
+        "internal-source-key",
+        "misspelled-agenda-key",
+        "field-path-inside-wrapper",
+        "same-field-twice",
+        "empty-object",
+        "no-agenda",
+        "agenda-null",
+        "not-found-answer",
     ],
 )
 def test_context_file_errors_name_the_file_and_field(tmp_path: Path, doc: Any, message: str) -> None:
@@ -432,16 +495,34 @@ def test_context_file_errors_name_the_file_and_field(tmp_path: Path, doc: Any, m
 @pytest.mark.parametrize(
     ("doc", "outcome"),
     [
-        ({"assistantId": "a", "tenantId": "t-2", "agenda": []}, '"tenantId" is \'t-2\', another tenant than this session\'s \'t-1\' (set --tenant-id, or leave it out of the file)'),
-        ({"data": {"assistant": {"id": "a", "tenant_id": "t-2", "agenda": []}}}, '"data.assistant.tenant_id" is \'t-2\', another tenant than this session\'s \'t-1\''),
-        ({"assistantId": "b", "agenda": []}, '"assistantId" is \'b\', another assistant than this session\'s \'a\' (set --assistant-id, or leave it out of the file)'),
+        (
+            {"assistantId": "a", "tenantId": "t-2", "agenda": []},
+            "\"tenantId\" is 't-2', another tenant than this session's 't-1' (set --tenant-id, or leave it out of the file)",
+        ),
+        (
+            {"data": {"assistant": {"id": "a", "tenant_id": "t-2", "agenda": []}}},
+            "\"data.assistant.tenant_id\" is 't-2', another tenant than this session's 't-1'",
+        ),
+        (
+            {"assistantId": "b", "agenda": []},
+            "\"assistantId\" is 'b', another assistant than this session's 'a' (set --assistant-id, or leave it out of the file)",
+        ),
         ({"assistantId": "a", "tenantId": "t-1", "agenda": []}, "t-1"),
         ({"assistantId": "a", "agenda": []}, "t-1"),
         ({"agenda": []}, "t-1"),
     ],
-    ids=["other-tenant", "other-tenant-in-mesh-answer", "other-assistant", "same-tenant", "no-tenant-in-file", "no-ids-in-file"],
+    ids=[
+        "other-tenant",
+        "other-tenant-in-mesh-answer",
+        "other-assistant",
+        "same-tenant",
+        "no-tenant-in-file",
+        "no-ids-in-file",
+    ],
 )
-def test_a_context_file_names_this_sessions_assistant_and_tenant_or_none(tmp_path: Path, doc: Any, outcome: str) -> None:
+def test_a_context_file_names_this_sessions_assistant_and_tenant_or_none(
+    tmp_path: Path, doc: Any, outcome: str
+) -> None:
     """The start (with the ids) is out before the context is read: a file for others is refused."""
     path = write(tmp_path, doc)
 
@@ -477,7 +558,9 @@ def test_resolve_prefers_mesh_then_file(tmp_path: Path, mesh: MeshStub) -> None:
     sink = logger.add(lambda message: warnings.append(str(message)), level="WARNING")
     try:
         from_mesh = asyncio.run(
-            resolve_context(assistant_id="asst-1", tenant_id="tenant-1", mesh_url=mesh.url, mesh_token=TOKEN, assistant_file=path)
+            resolve_context(
+                assistant_id="asst-1", tenant_id="tenant-1", mesh_url=mesh.url, mesh_token=TOKEN, assistant_file=path
+            )
         )
     finally:
         logger.remove(sink)
@@ -488,19 +571,50 @@ def test_resolve_prefers_mesh_then_file(tmp_path: Path, mesh: MeshStub) -> None:
 @pytest.mark.parametrize(
     ("doc", "error"),
     [
-        ({"assistantId": "asst-1", "tenantId": "t-1", "agendaa": []}, '"agendaa" is not a known field (did you mean "agenda"?'),
-        ({"assistantId": "asst-1", "tenantId": "t-2", "agenda": []}, "\"tenantId\" is 't-2', another tenant than this session's 't-1'"),
-        ({"assistantId": "asst-9", "agenda": []}, "\"assistantId\" is 'asst-9', another assistant than this session's 'asst-1'"),
+        (
+            {"assistantId": "asst-1", "tenantId": "t-1", "agendaa": []},
+            '"agendaa" is not a known field (did you mean "agenda"?',
+        ),
+        (
+            {"assistantId": "asst-1", "tenantId": "t-2", "agenda": []},
+            "\"tenantId\" is 't-2', another tenant than this session's 't-1'",
+        ),
+        (
+            {"assistantId": "asst-9", "agenda": []},
+            "\"assistantId\" is 'asst-9', another assistant than this session's 'asst-1'",
+        ),
     ],
     ids=["misspelled-key", "other-tenant", "other-assistant"],
 )
 def test_the_cli_refuses_a_bad_context_file_in_one_line(tmp_path: Path, doc: Any, error: str) -> None:
     path = write(tmp_path, doc)
-    env = {k: v for k, v in os.environ.items() if not k.upper().startswith(("BOT_", "MESH_", "ROOM_URL", "DAILY_", "TENANT_ID", "ASSISTANT_ID", "OPENAI_"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.upper().startswith(("BOT_", "MESH_", "ROOM_URL", "DAILY_", "TENANT_ID", "ASSISTANT_ID", "OPENAI_"))
+    }
     env["PYTHONPATH"] = str(ROOT)
     proc = subprocess.run(
-        [sys.executable, "-m", "bot", "--speed", "0", "--view", "off", "--assistant-file", str(path), "--tenant-id", "t-1", "--assistant-id", "asst-1"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "bot",
+            "--speed",
+            "0",
+            "--view",
+            "off",
+            "--assistant-file",
+            str(path),
+            "--tenant-id",
+            "t-1",
+            "--assistant-id",
+            "asst-1",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.strip().splitlines()[-1].startswith(f"error: {path}: {error}")

@@ -18,8 +18,8 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:  # the repo is not installed; make `bot` importable
     sys.path.insert(0, str(ROOT))
 
-from bot.errors import PrismError  # noqa: E402
-from bot.join import JoinFailed, JoinResult, backoff_cap_s, join_with_retries  # noqa: E402
+from bot.core.errors import PrismError  # noqa: E402
+from bot.session.join import JoinFailed, JoinResult, backoff_cap_s, join_with_retries  # noqa: E402
 
 
 class FakeTime:
@@ -40,7 +40,15 @@ class FakeTime:
 class Connector:
     """Fails ``failures`` times (each attempt taking ``takes_s``), then returns ``participants``."""
 
-    def __init__(self, t: FakeTime, failures: int | float, *, participants: int = 2, takes_s: float = 0.0, error: Exception | None = None) -> None:
+    def __init__(
+        self,
+        t: FakeTime,
+        failures: int | float,
+        *,
+        participants: int = 2,
+        takes_s: float = 0.0,
+        error: Exception | None = None,
+    ) -> None:
         self.t = t
         self.failures = failures
         self.participants = participants
@@ -63,7 +71,9 @@ def recorder() -> tuple[list[tuple[Any, ...]], dict[str, Any]]:
     callbacks = dict(
         on_requested=lambda attempt, max_attempts: log.append(("requested", attempt, max_attempts)),
         on_succeeded=lambda attempt, latency, count: log.append(("succeeded", attempt, latency, count)),
-        on_failed=lambda attempt, error, will_retry, retry_in_ms: log.append(("failed", attempt, error, will_retry, retry_in_ms)),
+        on_failed=lambda attempt, error, will_retry, retry_in_ms: log.append(
+            ("failed", attempt, error, will_retry, retry_in_ms)
+        ),
     )
     return log, callbacks
 
@@ -129,7 +139,9 @@ def test_one_attempt_means_no_retry() -> None:
 def test_full_jitter_delays_stay_within_the_exponential_cap(seed: int) -> None:
     t = FakeTime()
     with pytest.raises(JoinFailed):
-        drive(Connector(t, 99), t, attempts=6, base_delay_s=0.5, max_delay_s=3.0, budget_s=1000, rng=random.Random(seed))
+        drive(
+            Connector(t, 99), t, attempts=6, base_delay_s=0.5, max_delay_s=3.0, budget_s=1000, rng=random.Random(seed)
+        )
     assert len(t.sleeps) == 5
     caps = [0.5, 1.0, 2.0, 3.0, 3.0]
     for delay, cap in zip(t.sleeps, caps):
@@ -183,7 +195,9 @@ def test_a_hanging_attempt_is_cut_at_the_attempt_timeout() -> None:
         return None
 
     result = asyncio.run(
-        join_with_retries(hangs_then_works, attempts=2, attempt_timeout_s=0.05, sleep=no_wait, rng=random.Random(0), **cb)
+        join_with_retries(
+            hangs_then_works, attempts=2, attempt_timeout_s=0.05, sleep=no_wait, rng=random.Random(0), **cb
+        )
     )
     assert result.attempt == 2 and calls == [1, 2]
     assert log[1][0] == "failed" and log[1][2] == "attempt timed out after 0.1s"
@@ -227,7 +241,15 @@ def test_async_callbacks_are_awaited_in_order() -> None:
         seen.append(f"ok{attempt}")
 
     asyncio.run(
-        join_with_retries(Connector(t, 1), attempts=2, sleep=t.sleep, clock=t.clock, on_requested=requested, on_failed=failed, on_succeeded=succeeded)
+        join_with_retries(
+            Connector(t, 1),
+            attempts=2,
+            sleep=t.sleep,
+            clock=t.clock,
+            on_requested=requested,
+            on_failed=failed,
+            on_succeeded=succeeded,
+        )
     )
     assert seen == ["req1", "fail1", "req2", "ok2"]
 
@@ -255,7 +277,11 @@ def test_cancellation_is_not_swallowed() -> None:
         asyncio.run(main())
 
 
-@pytest.mark.parametrize("kwargs", [dict(attempts=0), dict(attempts=1, budget_s=0), dict(attempts=1, base_delay_s=-1)], ids=["no-attempts", "no-budget", "negative-delay"])
+@pytest.mark.parametrize(
+    "kwargs",
+    [dict(attempts=0), dict(attempts=1, budget_s=0), dict(attempts=1, base_delay_s=-1)],
+    ids=["no-attempts", "no-budget", "negative-delay"],
+)
 def test_bad_arguments_are_refused(kwargs: dict[str, Any]) -> None:
     t = FakeTime()
     with pytest.raises(ValueError):

@@ -15,8 +15,8 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:  # the repo is not installed; make `bot` importable
     sys.path.insert(0, str(ROOT))
 
-from bot.secrets import MASK, SECRET_ENV_VARS, SecretScrubber, log_patcher, scrubber_from_env, scrubbing_sink  # noqa: E402
-from bot.settings import SECRET_FIELDS, Settings, env_name  # noqa: E402
+from bot.config.secrets import MASK, SECRET_ENV_VARS, SecretScrubber, log_patcher, scrubber_from_env, scrubbing_sink  # noqa: E402
+from bot.config.settings import SECRET_FIELDS, Settings, env_name  # noqa: E402
 from supervisor.settings import ENV_ONLY  # noqa: E402
 from supervisor.settings import env_name as supervisor_env_name  # noqa: E402
 
@@ -82,7 +82,12 @@ def test_a_secret_containing_another_is_masked_whole() -> None:
 
 def test_scrub_obj_walks_json_values(scrub: SecretScrubber) -> None:
     value = {"error": f"join failed: {DAILY}", "n": 3, "list": [MESH, {"deep": f"t={DAILY}"}], "ok": True}
-    assert scrub.scrub_obj(value) == {"error": "join failed: ***", "n": 3, "list": [MASK, {"deep": "t=***"}], "ok": True}
+    assert scrub.scrub_obj(value) == {
+        "error": "join failed: ***",
+        "n": 3,
+        "list": [MASK, {"deep": "t=***"}],
+        "ok": True,
+    }
 
 
 def test_scrubber_from_env_reads_the_secret_variables() -> None:
@@ -98,7 +103,7 @@ def test_every_secret_str_setting_is_listed_in_secret_fields() -> None:
 
 
 def test_the_secret_variables_are_those_of_the_secret_settings() -> None:
-    """``SECRET_ENV_VARS`` is written out (bot.secrets must load without the settings); it must still
+    """``SECRET_ENV_VARS`` is written out (bot.config.secrets must load without the settings); it must still
     say what the settings say: the bot's secret fields first, in order, and the supervisor's too."""
     assert SECRET_ENV_VARS[: len(SECRET_FIELDS)] == tuple(env_name(name) for name in SECRET_FIELDS)
     assert {supervisor_env_name(name) for name in ENV_ONLY} <= set(SECRET_ENV_VARS)
@@ -106,10 +111,10 @@ def test_the_secret_variables_are_those_of_the_secret_settings() -> None:
 
 def test_the_scrubber_loads_without_the_settings() -> None:
     """The error handler of ``python -m bot`` scrubs with it even when pydantic-settings failed to load."""
-    code = "import sys; sys.modules['pydantic_settings'] = None; import bot.secrets; print(sorted(m for m in sys.modules if m.startswith('bot.')))"
+    code = "import sys; sys.modules['pydantic_settings'] = None; import bot.config.secrets; print(sorted(m for m in sys.modules if m.startswith('bot.')))"
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
-    assert "bot.settings" not in proc.stdout
+    assert "bot.config.settings" not in proc.stdout
 
 
 def test_the_loguru_patcher_covers_every_sink(scrub: SecretScrubber) -> None:
@@ -135,7 +140,14 @@ def test_the_scrubbing_sink_also_covers_tracebacks(scrub: SecretScrubber) -> Non
     out = io.StringIO()
     logger.remove()
     try:
-        logger.add(scrubbing_sink(out, scrub), format="{message}", level="DEBUG", backtrace=True, diagnose=False, colorize=False)
+        logger.add(
+            scrubbing_sink(out, scrub),
+            format="{message}",
+            level="DEBUG",
+            backtrace=True,
+            diagnose=False,
+            colorize=False,
+        )
         try:
             raise RuntimeError(f"could not join with {DAILY}")
         except RuntimeError:
@@ -148,7 +160,7 @@ def test_the_scrubbing_sink_also_covers_tracebacks(scrub: SecretScrubber) -> Non
 
 
 def test_secrets_given_on_the_command_line_and_in_dotenv_are_found(tmp_path: Path) -> None:
-    from bot.secrets import SECRET_FLAGS, secrets_given
+    from bot.config.secrets import SECRET_FLAGS, secrets_given
 
     dotenv = tmp_path / ".env"
     dotenv.write_text("daily_token=from-dotenv-token\nOPENAI_API_KEY='sk-from-dotenv'\nBOT_SPEED=2\n")

@@ -32,16 +32,33 @@ def run(*args: str, extra_env: dict[str, str] | None = None) -> subprocess.Compl
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BOT_", "ROOM_URL", "DAILY_", "MESH_"))}
     env.update(SENTINELS)
     env.update(extra_env or {})
-    return subprocess.run([sys.executable, "-m", "bot", "--view", "off", *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "bot", "--view", "off", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 PATHS = [
     pytest.param(["--room-url", UNRESOLVABLE, "--join-attempts", "2"], {}, id="join-fails"),
     pytest.param(["--room-url", UNRESOLVABLE, "--join-attempts", "1", "--debug"], {}, id="join-fails-debug"),
-    pytest.param(["--room-url", UNRESOLVABLE, "--token", "SENTINEL-flag-token-33cd", "--join-attempts", "1", "--verbose"], {}, id="token-flag"),
+    pytest.param(
+        ["--room-url", UNRESOLVABLE, "--token", "SENTINEL-flag-token-33cd", "--join-attempts", "1", "--verbose"],
+        {},
+        id="token-flag",
+    ),
     pytest.param(["--speed", "0"], {"MESH_URL": "http://127.0.0.1:9/graphql"}, id="context-fetch-fails"),
-    pytest.param(["--speed", "0", "--debug"], {"MESH_URL": "http://127.0.0.1:9/graphql"}, id="context-fetch-fails-debug"),
-    pytest.param(["--speed", "0", "--verbose", "--debug", "--simulate", str(REPO / "bot/scenarios/rooms/noisy.json")], {}, id="simulated-room-debug"),
+    pytest.param(
+        ["--speed", "0", "--debug"], {"MESH_URL": "http://127.0.0.1:9/graphql"}, id="context-fetch-fails-debug"
+    ),
+    pytest.param(
+        ["--speed", "0", "--verbose", "--debug", "--simulate", str(REPO / "bot/scenarios/rooms/noisy.json")],
+        {},
+        id="simulated-room-debug",
+    ),
     pytest.param(["--speed", "-1"], {}, id="bad-flag"),
 ]
 

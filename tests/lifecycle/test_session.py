@@ -25,16 +25,31 @@ def clean_env() -> dict[str, str]:
 def start(*args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "bot", "--view", "off", *args],
-        cwd=REPO, env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=REPO,
+        env=clean_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 
 def test_lifecycle_topics_come_in_order() -> None:
-    proc = subprocess.run([sys.executable, "-m", "bot", "--simulate", str(BALANCED), "--speed", "0", "--view", "off"],
-                          cwd=REPO, env=clean_env(), capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "bot", "--simulate", str(BALANCED), "--speed", "0", "--view", "off"],
+        cwd=REPO,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     topics = [json.loads(line)["topic"] for line in proc.stdout.splitlines()]
-    assert topics[:4] == ["assistant.session.started", "assistant.room.join.requested", "assistant.room.join.succeeded", "bot.health.heartbeat"]
+    assert topics[:4] == [
+        "assistant.session.started",
+        "assistant.room.join.requested",
+        "assistant.room.join.succeeded",
+        "bot.health.heartbeat",
+    ]
     assert topics[-1] == "assistant.session.ended"
     assert topics.count("assistant.session.started") == 1 and topics.count("assistant.session.ended") == 1
 
@@ -83,9 +98,16 @@ def test_a_second_sigterm_cancels_at_once_and_still_exits_0_after_the_end(gap: f
     assert "Traceback" not in err
 
 
-def run_with_signals(args: list[str], signals: list[signal.Signals], *, after: float = 0.0, gap: float = 0.0,
-                     wait_for: str | None = None, script: str | None = None) -> tuple[int, list[dict], str]:
-    """Spawn the bot (or ``script`` that patches it, then runs ``bot.__main__.main``), send
+def run_with_signals(
+    args: list[str],
+    signals: list[signal.Signals],
+    *,
+    after: float = 0.0,
+    gap: float = 0.0,
+    wait_for: str | None = None,
+    script: str | None = None,
+) -> tuple[int, list[dict], str]:
+    """Spawn the bot (or ``script`` that patches it, then runs ``bot.cli.main.main``), send
     ``signals`` ``after`` seconds after the first line (or the first line holding ``wait_for``)."""
     argv = [sys.executable, "-c", script, *args] if script else [sys.executable, "-m", "bot", *args]
     proc = subprocess.Popen(argv, cwd=REPO, env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -108,8 +130,12 @@ def run_with_signals(args: list[str], signals: list[signal.Signals], *, after: f
 
 
 @pytest.mark.parametrize("gap", [0.0, 0.02])
-@pytest.mark.parametrize("pair", [(signal.SIGINT, signal.SIGTERM), (signal.SIGTERM, signal.SIGINT)], ids=["int-then-term", "term-then-int"])
-def test_mixed_signals_during_start_up_end_the_session_once(pair: tuple[signal.Signals, signal.Signals], gap: float) -> None:
+@pytest.mark.parametrize(
+    "pair", [(signal.SIGINT, signal.SIGTERM), (signal.SIGTERM, signal.SIGINT)], ids=["int-then-term", "term-then-int"]
+)
+def test_mixed_signals_during_start_up_end_the_session_once(
+    pair: tuple[signal.Signals, signal.Signals], gap: float
+) -> None:
     """Ctrl-C in a terminal and a supervisor's SIGTERM, while the bot is still starting."""
     code, envelopes, _ = run_with_signals(["--speed", "1"], list(pair), gap=gap)
     assert code == 0 and envelopes[-1]["payload"]["reason"] == "signal"
@@ -124,27 +150,40 @@ async def close(self):  # stands in for DailyRoom.close: a leave takes up to 10 
 
 simulated.SimulatedRoom.close = close
 sys.argv[0] = "bot"
-from bot.__main__ import main
+from bot.cli.main import main
 sys.exit(main())
 """
 
 
 def test_a_signal_while_the_room_closes_after_the_pipeline_does_not_cut_the_close() -> None:
-    code, envelopes, _ = run_with_signals(["--speed", "50", "--simulate", str(BALANCED)], [signal.SIGTERM],
-                                          after=0.3, wait_for='"trigger":"final"', script=SLOW_CLOSE)
+    code, envelopes, _ = run_with_signals(
+        ["--speed", "50", "--simulate", str(BALANCED)],
+        [signal.SIGTERM],
+        after=0.3,
+        wait_for='"trigger":"final"',
+        script=SLOW_CLOSE,
+    )
     assert code == 0 and envelopes[-1]["payload"]["reason"] in ("completed", "signal")
 
 
 def test_a_signal_after_a_failed_join_keeps_the_failure_and_its_exit_code() -> None:
-    code, envelopes, err = run_with_signals(["--room-url", "https://nonexistent-xyz.daily.co/r", "--join-attempts", "1"],
-                                            [signal.SIGTERM], wait_for='"assistant.session.failed"')
+    code, envelopes, err = run_with_signals(
+        ["--room-url", "https://nonexistent-xyz.daily.co/r", "--join-attempts", "1"],
+        [signal.SIGTERM],
+        wait_for='"assistant.session.failed"',
+    )
     assert code == 4 and envelopes[-1]["topic"] == "assistant.session.failed" and "error: could not join" in err
 
 
 def test_closed_stdout_ends_the_bot_quietly() -> None:
     proc = subprocess.run(
         f"{sys.executable} -m bot --view off --speed 0 --simulate {BALANCED} | head -n 2",
-        shell=True, cwd=REPO, env=clean_env(), capture_output=True, text=True, timeout=120,
+        shell=True,
+        cwd=REPO,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 0
     assert len(proc.stdout.splitlines()) == 2
@@ -153,8 +192,14 @@ def test_closed_stdout_ends_the_bot_quietly() -> None:
 
 
 def test_stdout_carries_only_envelopes() -> None:
-    proc = subprocess.run([sys.executable, "-m", "bot", "--simulate", str(BALANCED), "--speed", "0", "--view", "off", "--verbose"],
-                          cwd=REPO, env=clean_env(), capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "bot", "--simulate", str(BALANCED), "--speed", "0", "--view", "off", "--verbose"],
+        cwd=REPO,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0
     for line in proc.stdout.splitlines():
         envelope = json.loads(line)
@@ -163,26 +208,77 @@ def test_stdout_carries_only_envelopes() -> None:
 
 
 def test_pinned_spec_version_mismatch_is_published_and_the_run_goes_on() -> None:
-    proc = subprocess.run([sys.executable, "-m", "bot", "--simulate", str(BALANCED), "--speed", "0", "--view", "off",
-                           "--expect-spec-version", "sha256:" + "0" * 64],
-                          cwd=REPO, env=clean_env(), capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bot",
+            "--simulate",
+            str(BALANCED),
+            "--speed",
+            "0",
+            "--view",
+            "off",
+            "--expect-spec-version",
+            "sha256:" + "0" * 64,
+        ],
+        cwd=REPO,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0
     envelopes = [json.loads(line) for line in proc.stdout.splitlines()]
     mismatches = [e["payload"] for e in envelopes if e["topic"] == "events.runtime.version.mismatch"]
-    assert mismatches == [{"runtime": "bot", "localSpecVersion": envelopes[0]["specVersion"], "remoteSpecVersion": "sha256:" + "0" * 64, "source": "pinned"}]
+    assert mismatches == [
+        {
+            "runtime": "bot",
+            "localSpecVersion": envelopes[0]["specVersion"],
+            "remoteSpecVersion": "sha256:" + "0" * 64,
+            "source": "pinned",
+        }
+    ]
     assert envelopes[-1]["payload"]["reason"] == "completed"
 
 
 def test_a_room_where_nobody_speaks_ends_on_the_idle_timeout(tmp_path: Path) -> None:
     scenario = tmp_path / "quiet.json"
-    scenario.write_text(json.dumps({
-        "name": "quiet", "sampleRate": 16000, "durationMs": 20000,
-        "participants": [{"id": "p-a", "name": "A"}, {"id": "p-b", "name": "B"}],
-        "events": [{"atMs": 0, "type": "join", "participant": "p-a"}, {"atMs": 0, "type": "join", "participant": "p-b"}],
-    }))
+    scenario.write_text(
+        json.dumps(
+            {
+                "name": "quiet",
+                "sampleRate": 16000,
+                "durationMs": 20000,
+                "participants": [{"id": "p-a", "name": "A"}, {"id": "p-b", "name": "B"}],
+                "events": [
+                    {"atMs": 0, "type": "join", "participant": "p-a"},
+                    {"atMs": 0, "type": "join", "participant": "p-b"},
+                ],
+            }
+        )
+    )
     started = time.monotonic()
-    proc = subprocess.run([sys.executable, "-m", "bot", "--simulate", str(scenario), "--speed", "1", "--view", "off", "--idle-timeout-secs", "1.5"],
-                          cwd=REPO, env=clean_env(), capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bot",
+            "--simulate",
+            str(scenario),
+            "--speed",
+            "1",
+            "--view",
+            "off",
+            "--idle-timeout-secs",
+            "1.5",
+        ],
+        cwd=REPO,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     elapsed = time.monotonic() - started
     assert proc.returncode == 0, proc.stderr
     last = json.loads(proc.stdout.splitlines()[-1])
@@ -191,8 +287,26 @@ def test_a_room_where_nobody_speaks_ends_on_the_idle_timeout(tmp_path: Path) -> 
 
 
 def test_max_duration_ends_the_session_with_its_reason() -> None:
-    proc = subprocess.run([sys.executable, "-m", "bot", "--simulate", str(BALANCED), "--speed", "1", "--view", "off", "--max-duration-secs", "1"],
-                          cwd=REPO, env=clean_env(), capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bot",
+            "--simulate",
+            str(BALANCED),
+            "--speed",
+            "1",
+            "--view",
+            "off",
+            "--max-duration-secs",
+            "1",
+        ],
+        cwd=REPO,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 0, proc.stderr
     last = json.loads(proc.stdout.splitlines()[-1])
     assert last["topic"] == "assistant.session.ended" and last["payload"]["reason"] == "max_duration"

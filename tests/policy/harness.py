@@ -40,7 +40,9 @@ async def _play(room_name: str, policy: LoadedPolicy, llm_base_url: str | None) 
     from bot.pipelines.room import build_room_pipeline
     from bot.rooms.simulated import SimulatedRoom
 
-    runtime = create_runtime(SessionContext(session_id="s-policy", assistant_id="a-1", tenant_id="t-1", room_id=room_name))
+    runtime = create_runtime(
+        SessionContext(session_id="s-policy", assistant_id="a-1", tenant_id="t-1", room_id=room_name)
+    )
     seen: list[dict[str, Any]] = []
     runtime.bus.subscribe("*", seen.append)
     runtime.bus.publish(policy.loaded_event())
@@ -52,7 +54,15 @@ async def _play(room_name: str, policy: LoadedPolicy, llm_base_url: str | None) 
     if llm_base_url:
         from bot.processors.facilitator import build_facilitator
 
-        facilitator = build_facilitator(policy, api_key="sk-test", base_url=llm_base_url, model="scripted-model", timeout_secs=5, bot_id=BOT_ID, agenda=agenda)
+        facilitator = build_facilitator(
+            policy,
+            api_key="sk-test",
+            base_url=llm_base_url,
+            model="scripted-model",
+            timeout_secs=5,
+            bot_id=BOT_ID,
+            agenda=agenda,
+        )
     worker = PipelineWorker(
         build_room_pipeline(room, runtime, agenda=agenda, policy=policy, limiter=limiter, facilitator=facilitator),
         params=PipelineParams(audio_in_sample_rate=room.scenario.sample_rate),
@@ -73,4 +83,3 @@ def play(room_name: str, policy: LoadedPolicy, *, llm_base_url: str | None = Non
 
 def payloads(envelopes: list[dict[str, Any]], topic: str) -> list[dict[str, Any]]:
     return [e["payload"] for e in envelopes if e["topic"] == topic]
-

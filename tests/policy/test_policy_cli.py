@@ -46,12 +46,26 @@ def test_the_committed_room_snapshots_are_fresh(tmp_path: Path, room: str) -> No
     """bot/scenarios/policy/ROOM.policy.json is what composing its layers gives today."""
     out = tmp_path / "p.json"
     assert main(["compose", *layers_of(room), "-o", str(out)]) == 0
-    assert out.read_bytes() == (POLICY_ROOMS / f"{room}.policy.json").read_bytes(), "run: python -m bot.policy compose ... (docs/policy.md)"
+    assert out.read_bytes() == (POLICY_ROOMS / f"{room}.policy.json").read_bytes(), (
+        "run: python -m bot.policy compose ... (docs/policy.md)"
+    )
 
 
-def test_errors_are_one_line_naming_file_and_field_with_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_errors_are_one_line_naming_file_and_field_with_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     bad = tmp_path / "bad.json"
-    bad.write_text(json.dumps({"kind": "prism.policy.layer", "schemaVersion": 1, "name": "b", "level": "tenant", "rates": {"botMessages": {"capacity": 0, "refillEveryMs": 1}}}))
+    bad.write_text(
+        json.dumps(
+            {
+                "kind": "prism.policy.layer",
+                "schemaVersion": 1,
+                "name": "b",
+                "level": "tenant",
+                "rates": {"botMessages": {"capacity": 0, "refillEveryMs": 1}},
+            }
+        )
+    )
     assert main(["compose", str(bad), "-o", str(tmp_path / "x.json")]) == 2
     assert main(["check", str(bad)]) == 2
     assert main(["check", str(tmp_path / "missing.json")]) == 2
@@ -69,7 +83,9 @@ def test_the_module_runs_as_a_command(tmp_path: Path) -> None:
     tampered["policy"]["turns"]["maxTurnMs"] = 1_000
     path = tmp_path / "t.json"
     path.write_text(json.dumps(tampered))
-    proc = subprocess.run([sys.executable, "-m", "bot.policy", "check", str(path)], cwd=REPO, capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "bot.policy", "check", str(path)], cwd=REPO, capture_output=True, text=True, timeout=60
+    )
     assert proc.returncode == 2
     assert proc.stdout == ""
     assert proc.stderr.startswith(f'error: {path}: "policyVersion" does not match the snapshot\'s content')

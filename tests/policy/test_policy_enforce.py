@@ -84,7 +84,9 @@ def test_no_turn_limit_configured_means_no_turn_events() -> None:
 
 
 def share_room(**turns: Any) -> RoomPolicy:
-    room = RoomPolicy(policy(turns={"maxTurnMs": None, "maxShare": 0.6, "shareMinTalkMs": 10_000, "nudgeCooldownMs": 30_000, **turns}))
+    room = RoomPolicy(
+        policy(turns={"maxTurnMs": None, "maxShare": 0.6, "shareMinTalkMs": 10_000, "nudgeCooldownMs": 30_000, **turns})
+    )
     room.joined(0, "p-a")
     room.joined(0, "p-b")
     return room
@@ -114,16 +116,20 @@ def test_no_share_nudge_before_enough_talk_or_for_a_balanced_room() -> None:
     assert run_ticks(balanced, 40_000) == []
 
 
-@pytest.mark.parametrize(("style", "text"), [("direct", "You have had 100% of the talk time"), ("silent", None)], ids=["direct", "silent"])
+@pytest.mark.parametrize(
+    ("style", "text"), [("direct", "You have had 100% of the talk time"), ("silent", None)], ids=["direct", "silent"]
+)
 def test_nudge_style_words_the_nudge_or_skips_it(style: str, text: str | None) -> None:
-    room = RoomPolicy(policy(turns={"maxTurnMs": None, "maxShare": 0.6, "shareMinTalkMs": 1_000}, facilitation={"nudgeStyle": style}))
+    room = RoomPolicy(
+        policy(turns={"maxTurnMs": None, "maxShare": 0.6, "shareMinTalkMs": 1_000}, facilitation={"nudgeStyle": style})
+    )
     room.joined(0, "p-a")
     room.joined(0, "p-b")
     room.speaking(0, "p-a", True)
     events = run_ticks(room, 2_000)
     messages = [e for e in events if isinstance(e, FacilitatorMessage)]
     assert [e.rule for e in events if isinstance(e, ConversationPolicyViolation)] == ["turns.maxShare"]
-    assert (messages[0].text.startswith(text) if text else messages == [])
+    assert messages[0].text.startswith(text) if text else messages == []
 
 
 def test_someone_who_left_is_not_nudged() -> None:
@@ -144,21 +150,40 @@ CONTENT = {
         {"id": "vendor", "phrases": ["payment provider"], "action": "block", "severity": "high"},
         {"id": "phone", "patterns": [r"\b\d{3}-\d{4}\b"], "action": "redact"},
         {"id": "incident", "phrases": ["outage"], "action": "warn", "severity": "low"},
-        {"id": "insult", "phrases": ["idiot"], "action": "interrupt", "severity": "high", "appliesTo": ["transcript", "chat"]},
+        {
+            "id": "insult",
+            "phrases": ["idiot"],
+            "action": "interrupt",
+            "severity": "high",
+            "appliesTo": ["transcript", "chat"],
+        },
     ]
 }
 
 
 TEXT_CASES = [
     ("clean", "all good", "all good", []),
-    ("redacted", "call 555-0142", "call [redacted]", [("violation", "content.phone", "content", "redact", "p-a", "medium", 5_000)]),
-    ("blocked", "the Payment Provider is late", None, [("violation", "content.vendor", "content", "block", "p-a", "high", 5_000)]),
+    (
+        "redacted",
+        "call 555-0142",
+        "call [redacted]",
+        [("violation", "content.phone", "content", "redact", "p-a", "medium", 5_000)],
+    ),
+    (
+        "blocked",
+        "the Payment Provider is late",
+        None,
+        [("violation", "content.vendor", "content", "block", "p-a", "high", 5_000)],
+    ),
     ("warned", "an outage", "an outage", [("violation", "content.incident", "content", "warn", "p-a", "low", 5_000)]),
     (
         "interrupting",
         "what an idiot",
         None,
-        [("violation", "content.insult", "content", "interrupt", "p-a", "high", 5_000), ("interrupt", "p-a", "policy", 1_000, 5_000)],
+        [
+            ("violation", "content.insult", "content", "interrupt", "p-a", "high", 5_000),
+            ("interrupt", "p-a", "policy", 1_000, 5_000),
+        ],
     ),
 ]
 
@@ -176,7 +201,9 @@ def test_chat_over_its_bucket_is_dropped_with_a_rate_limit_violation_but_not_the
     room = RoomPolicy(policy(rates={"chatMessages": {"capacity": 2, "refillEveryMs": 10_000}}), bot_id="bot")
     decisions = [room.chat(1_000, "p-a", "hi") for _ in range(3)]
     assert [d.text for d in decisions] == ["hi", "hi", None]
-    assert kinds(decisions[2].events) == [("violation", "rates.chatMessages", "rate_limit", "block", "p-a", "low", 1_000)]
+    assert kinds(decisions[2].events) == [
+        ("violation", "rates.chatMessages", "rate_limit", "block", "p-a", "low", 1_000)
+    ]
     assert all(room.chat(1_000, "bot", "/vote a? | b | c").text for _ in range(5))
     assert room.chat(11_000, "p-a", "again").text == "again"
 
@@ -197,17 +224,27 @@ def message(text: str = "Let's hear from Bob.") -> FacilitatorMessage:
 
 
 def test_bot_messages_are_limited_per_minute_and_by_their_bucket() -> None:
-    gate = BotOutputGate(policy(turns={"maxBotTurnsPerMinute": 2}, rates={"botMessages": {"capacity": 5, "refillEveryMs": 1_000}}))
+    gate = BotOutputGate(
+        policy(turns={"maxBotTurnsPerMinute": 2}, rates={"botMessages": {"capacity": 5, "refillEveryMs": 1_000}})
+    )
     results = [gate.message(t, message()) for t in (0, 1_000, 2_000, 60_000)]
     assert [m is not None for m, _ in results] == [True, True, False, True]
-    assert kinds(results[2][1]) == [("violation", "turns.maxBotTurnsPerMinute", "rate_limit", "block", "-", "low", 2_000)]
-    bucket = BotOutputGate(policy(turns={"maxBotTurnsPerMinute": None}, rates={"botMessages": {"capacity": 1, "refillEveryMs": 20_000}}))
+    assert kinds(results[2][1]) == [
+        ("violation", "turns.maxBotTurnsPerMinute", "rate_limit", "block", "-", "low", 2_000)
+    ]
+    bucket = BotOutputGate(
+        policy(turns={"maxBotTurnsPerMinute": None}, rates={"botMessages": {"capacity": 1, "refillEveryMs": 20_000}})
+    )
     assert [bucket.message(t, message())[0] is not None for t in (0, 1_000, 20_000)] == [True, False, True]
-    assert kinds(bucket.message(20_500, message())[1]) == [("violation", "rates.botMessages", "rate_limit", "block", "-", "low", 20_500)]
+    assert kinds(bucket.message(20_500, message())[1]) == [
+        ("violation", "rates.botMessages", "rate_limit", "block", "-", "low", 20_500)
+    ]
 
 
 def test_a_refused_bot_message_consumes_no_token() -> None:
-    gate = BotOutputGate(policy(turns={"maxBotTurnsPerMinute": 1}, rates={"botMessages": {"capacity": 1, "refillEveryMs": 1_000}}))
+    gate = BotOutputGate(
+        policy(turns={"maxBotTurnsPerMinute": 1}, rates={"botMessages": {"capacity": 1, "refillEveryMs": 1_000}})
+    )
     assert gate.message(0, message())[0] is not None
     assert gate.message(500, message())[0] is None  # window full
     assert gate.message(60_000, message())[0] is not None
@@ -219,7 +256,10 @@ def test_the_bots_own_output_passes_the_content_guard() -> None:
     assert redacted is not None and redacted.text == "Call [redacted] later"
     blocked, v2 = gate.message(0, message("The payment provider said"))
     assert blocked is None
-    assert [(v.rule, v.action, v.participant_id) for v in v1 + v2] == [("content.phone", "redact", None), ("content.vendor", "block", None)]
+    assert [(v.rule, v.action, v.participant_id) for v in v1 + v2] == [
+        ("content.phone", "redact", None),
+        ("content.vendor", "block", None),
+    ]
     not_for_bot, v3 = gate.message(0, message("you idiot"))  # the insult rule does not apply to the bot channel
     assert not_for_bot is not None and v3 == []
 
@@ -234,12 +274,22 @@ TOOL_CASES = [
     ("unknown-tool", {}, "delete_room", False, ("tools.unknown", "tool_denied")),
     ("denied", {"deny": ["close_vote"]}, "close_vote", False, ("tools.deny.close_vote", "tool_denied")),
     ("not-in-allow-list", {"allow": ["start_vote"]}, "close_vote", False, ("tools.allow", "tool_denied")),
-    ("deny-wins-over-allow", {"allow": ["close_vote"], "deny": ["close_vote"]}, "close_vote", False, ("tools.deny.close_vote", "tool_denied")),
+    (
+        "deny-wins-over-allow",
+        {"allow": ["close_vote"], "deny": ["close_vote"]},
+        "close_vote",
+        False,
+        ("tools.deny.close_vote", "tool_denied"),
+    ),
 ]
 
 
-@pytest.mark.parametrize(("rules", "tool", "allowed", "rule"), [c[1:] for c in TOOL_CASES], ids=[c[0] for c in TOOL_CASES])
-def test_tool_calls_pass_allow_and_deny_lists(rules: dict[str, Any], tool: str, allowed: bool, rule: tuple[str, str] | None) -> None:
+@pytest.mark.parametrize(
+    ("rules", "tool", "allowed", "rule"), [c[1:] for c in TOOL_CASES], ids=[c[0] for c in TOOL_CASES]
+)
+def test_tool_calls_pass_allow_and_deny_lists(
+    rules: dict[str, Any], tool: str, allowed: bool, rule: tuple[str, str] | None
+) -> None:
     gate = ToolGate(policy(tools=rules), known=TOOLS)
     decision = gate.check(7_000, tool)
     assert decision.allowed is allowed
@@ -253,7 +303,10 @@ def test_per_tool_rate_limits_on_media_time() -> None:
     gate = ToolGate(policy(tools={"rates": {"close_vote": {"capacity": 1, "refillEveryMs": 60_000}}}), known=TOOLS)
     results = [gate.check(t, "close_vote") for t in (0, 30_000, 60_000)]
     assert [r.allowed for r in results] == [True, False, True]
-    assert results[1].violation is not None and (results[1].violation.rule, results[1].violation.kind) == ("tools.rates.close_vote", "rate_limit")
+    assert results[1].violation is not None and (results[1].violation.rule, results[1].violation.kind) == (
+        "tools.rates.close_vote",
+        "rate_limit",
+    )
 
 
 def test_only_permitted_tools_are_offered() -> None:
@@ -268,8 +321,16 @@ def test_only_permitted_tools_are_offered() -> None:
 
 def test_inbound_limiter_refuses_an_empty_bucket_and_reports_a_violation() -> None:
     seen: list[ConversationPolicyViolation] = []
-    limiter = InboundRateLimiter(policy(rates={"inboundMessages": {"capacity": 2, "refillEveryMs": 5_000}}), on_violation=seen.append)
-    assert [limiter("p-a", 1_000) for _ in range(3)] + [limiter("p-b", 1_000), limiter("p-a", 6_000)] == [True, True, False, True, True]
+    limiter = InboundRateLimiter(
+        policy(rates={"inboundMessages": {"capacity": 2, "refillEveryMs": 5_000}}), on_violation=seen.append
+    )
+    assert [limiter("p-a", 1_000) for _ in range(3)] + [limiter("p-b", 1_000), limiter("p-a", 6_000)] == [
+        True,
+        True,
+        False,
+        True,
+        True,
+    ]
     assert kinds(seen) == [("violation", "rates.inboundMessages", "rate_limit", "block", "p-a", "medium", 1_000)]
     assert limiter.rejected == {"p-a": 1}
 

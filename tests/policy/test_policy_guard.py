@@ -19,7 +19,14 @@ def guard(*rules: dict[str, Any], replacement: str = "[redacted]") -> ContentGua
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("Café", "cafe"), ("STRASSE Straße", "strasse strasse"), ("ﬁle", "file"), ("e\u0301clair", "eclair"), ("Ǆ", "dz"), ("１２３", "123")],
+    [
+        ("Café", "cafe"),
+        ("STRASSE Straße", "strasse strasse"),
+        ("ﬁle", "file"),
+        ("e\u0301clair", "eclair"),
+        ("Ǆ", "dz"),
+        ("１２３", "123"),
+    ],
     ids=["accent", "sharp-s", "ligature", "combining-mark", "digraph", "fullwidth"],
 )
 def test_normalization_is_nfkd_without_marks_casefolded(text: str, expected: str) -> None:
@@ -54,7 +61,10 @@ def test_phrases_and_patterns_match_case_and_accent_insensitively(rule: dict[str
 
 def test_redaction_replaces_only_the_match_and_keeps_the_rest_as_written() -> None:
     g = guard({"id": "v", "phrases": ["payment provider"], "action": "redact"})
-    assert g.check("The PAYMENT Prövider, again: payment provider!", "transcript").text == "The [redacted], again: [redacted]!"
+    assert (
+        g.check("The PAYMENT Prövider, again: payment provider!", "transcript").text
+        == "The [redacted], again: [redacted]!"
+    )
 
 
 def test_redaction_covers_separate_accent_marks_and_expanded_characters() -> None:
@@ -63,7 +73,9 @@ def test_redaction_covers_separate_accent_marks_and_expanded_characters() -> Non
 
 
 def test_overlapping_matches_are_redacted_once() -> None:
-    g = guard({"id": "a", "phrases": ["big red"], "action": "redact"}, {"id": "b", "phrases": ["red dog"], "action": "redact"})
+    g = guard(
+        {"id": "a", "phrases": ["big red"], "action": "redact"}, {"id": "b", "phrases": ["red dog"], "action": "redact"}
+    )
     result = g.check("a big red dog barks", "chat")
     assert result.text == "a [redacted] barks"
     assert [m.rule_id for m in result.matches] == ["content.a", "content.b"]
@@ -115,7 +127,9 @@ BUCKET_CASES = [
 
 
 @pytest.mark.parametrize(("spec", "times", "expected"), [c[1:] for c in BUCKET_CASES], ids=[c[0] for c in BUCKET_CASES])
-def test_token_bucket_starts_full_and_refills_in_whole_intervals(spec: tuple[int, int, int], times: list[int], expected: list[bool]) -> None:
+def test_token_bucket_starts_full_and_refills_in_whole_intervals(
+    spec: tuple[int, int, int], times: list[int], expected: list[bool]
+) -> None:
     capacity, tokens, every = spec
     bucket = TokenBucket(TokenBucketSpec(capacity=capacity, refill_tokens=tokens, refill_every_ms=every))
     assert [bucket.take(t) for t in times] == expected
@@ -123,4 +137,11 @@ def test_token_bucket_starts_full_and_refills_in_whole_intervals(spec: tuple[int
 
 def test_sliding_window_counts_the_last_minute_only() -> None:
     window = SlidingWindow(2, 60_000)
-    assert [window.allow(t) for t in (0, 10_000, 59_999, 60_000, 70_000, 70_001)] == [True, True, False, True, True, False]
+    assert [window.allow(t) for t in (0, 10_000, 59_999, 60_000, 70_000, 70_001)] == [
+        True,
+        True,
+        False,
+        True,
+        True,
+        False,
+    ]

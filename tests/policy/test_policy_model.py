@@ -12,7 +12,7 @@ import rfc8785
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.errors import PolicyError
+from bot.core.errors import PolicyError
 from bot.policy import (
     ConversationPolicy,
     compose,
@@ -53,13 +53,20 @@ def test_the_safe_default_is_a_valid_policy_with_limits_and_no_content_rules() -
     assert p.rates.bot_messages is not None and p.rates.inbound_messages is not None
     assert p.content.rules == [] and p.tools.allow is None and p.tools.deny == []
     event = loaded.loaded_event()
-    assert event.to_wire() == {"policyVersion": loaded.version, "layers": ["prism-default"], "ruleCount": len(loaded.rules)}
+    assert event.to_wire() == {
+        "policyVersion": loaded.version,
+        "layers": ["prism-default"],
+        "ruleCount": len(loaded.rules),
+    }
 
 
 def test_rule_ids_list_every_rule_in_force_and_nothing_switched_off() -> None:
     policy = composed(
         layer("platform", turns={"maxShare": None}, rates={"chatMessages": None}),
-        layer(content={"rules": [{"id": "a", "phrases": ["x"], "action": "warn"}]}, tools={"allow": ["close_vote"], "deny": ["start_vote"]}),
+        layer(
+            content={"rules": [{"id": "a", "phrases": ["x"], "action": "warn"}]},
+            tools={"allow": ["close_vote"], "deny": ["start_vote"]},
+        ),
     )
     assert rule_ids(policy) == [
         "turns.maxTurnMs",
@@ -87,13 +94,33 @@ def test_every_field_has_a_merge_rule() -> None:
 
 
 MERGE_CASES = [
-    ("limits-take-the-strictest", [layer(turns={"maxTurnMs": 30_000}), layer("room", turns={"maxTurnMs": 60_000})], "turns", {"maxTurnMs": 30_000}),
-    ("a-later-null-lifts-nothing", [layer(turns={"maxShare": 0.5}), layer("room", turns={"maxShare": None})], "turns", {"maxShare": 0.5}),
+    (
+        "limits-take-the-strictest",
+        [layer(turns={"maxTurnMs": 30_000}), layer("room", turns={"maxTurnMs": 60_000})],
+        "turns",
+        {"maxTurnMs": 30_000},
+    ),
+    (
+        "a-later-null-lifts-nothing",
+        [layer(turns={"maxShare": 0.5}), layer("room", turns={"maxShare": None})],
+        "turns",
+        {"maxShare": 0.5},
+    ),
     ("platform-sets-even-looser", [layer("platform", turns={"maxTurnMs": 300_000})], "turns", {"maxTurnMs": 300_000}),
     ("platform-null-disables", [layer("platform", turns={"maxShare": None})], "turns", {"maxShare": None}),
     ("tenant-cannot-loosen-the-base", [layer(turns={"maxTurnMs": 300_000})], "turns", {"maxTurnMs": 90_000}),
-    ("settings-later-wins", [layer(turns={"turnRepeatMs": 5_000}), layer("room", turns={"turnRepeatMs": 60_000})], "turns", {"turnRepeatMs": 60_000}),
-    ("absent-keys-inherit", [layer(turns={"turnRepeatMs": 5_000}), layer("room", turns={"maxTurnMs": 20_000})], "turns", {"turnRepeatMs": 5_000, "maxTurnMs": 20_000}),
+    (
+        "settings-later-wins",
+        [layer(turns={"turnRepeatMs": 5_000}), layer("room", turns={"turnRepeatMs": 60_000})],
+        "turns",
+        {"turnRepeatMs": 60_000},
+    ),
+    (
+        "absent-keys-inherit",
+        [layer(turns={"turnRepeatMs": 5_000}), layer("room", turns={"maxTurnMs": 20_000})],
+        "turns",
+        {"turnRepeatMs": 5_000, "maxTurnMs": 20_000},
+    ),
     (
         "bucket-smaller-burst-slower-rate",
         [
@@ -103,9 +130,27 @@ MERGE_CASES = [
         "rates",
         {"inboundMessages": {"capacity": 3, "refillTokens": 1, "refillEveryMs": 1000}},
     ),
-    ("deny-lists-union", [layer(tools={"deny": ["start_vote"]}), layer("room", tools={"deny": ["close_vote", "start_vote"]})], "tools", {"deny": ["start_vote", "close_vote"]}),
-    ("allow-lists-intersect", [layer(tools={"allow": ["start_vote", "close_vote"]}), layer("room", tools={"allow": ["close_vote", "nudge_participant"]})], "tools", {"allow": ["close_vote"]}),
-    ("null-allow-means-all", [layer(tools={"allow": ["close_vote"]}), layer("room", tools={"allow": None})], "tools", {"allow": ["close_vote"]}),
+    (
+        "deny-lists-union",
+        [layer(tools={"deny": ["start_vote"]}), layer("room", tools={"deny": ["close_vote", "start_vote"]})],
+        "tools",
+        {"deny": ["start_vote", "close_vote"]},
+    ),
+    (
+        "allow-lists-intersect",
+        [
+            layer(tools={"allow": ["start_vote", "close_vote"]}),
+            layer("room", tools={"allow": ["close_vote", "nudge_participant"]}),
+        ],
+        "tools",
+        {"allow": ["close_vote"]},
+    ),
+    (
+        "null-allow-means-all",
+        [layer(tools={"allow": ["close_vote"]}), layer("room", tools={"allow": None})],
+        "tools",
+        {"allow": ["close_vote"]},
+    ),
     (
         "per-tool-buckets-strictest-and-joined",
         [
@@ -113,28 +158,81 @@ MERGE_CASES = [
             layer("room", tools={"rates": {"close_vote": {"capacity": 5, "refillEveryMs": 9000}}}),
         ],
         "tools",
-        {"rates": {"start_vote": {"capacity": 1, "refillTokens": 1, "refillEveryMs": 120_000}, "nudge_participant": {"capacity": 2, "refillTokens": 1, "refillEveryMs": 60_000}, "close_vote": {"capacity": 2, "refillTokens": 1, "refillEveryMs": 9000}}},
+        {
+            "rates": {
+                "start_vote": {"capacity": 1, "refillTokens": 1, "refillEveryMs": 120_000},
+                "nudge_participant": {"capacity": 2, "refillTokens": 1, "refillEveryMs": 60_000},
+                "close_vote": {"capacity": 2, "refillTokens": 1, "refillEveryMs": 9000},
+            }
+        },
     ),
     (
         "content-rules-union-by-id",
         [
-            layer(content={"rules": [{"id": "v", "phrases": ["acme"], "action": "redact", "appliesTo": ["chat"]}, {"id": "w", "phrases": ["x"], "action": "warn"}]}),
-            layer("room", content={"rules": [{"id": "v", "phrases": ["globex"], "patterns": ["\\d+"], "action": "warn", "severity": "high", "appliesTo": ["transcript"]}]}),
+            layer(
+                content={
+                    "rules": [
+                        {"id": "v", "phrases": ["acme"], "action": "redact", "appliesTo": ["chat"]},
+                        {"id": "w", "phrases": ["x"], "action": "warn"},
+                    ]
+                }
+            ),
+            layer(
+                "room",
+                content={
+                    "rules": [
+                        {
+                            "id": "v",
+                            "phrases": ["globex"],
+                            "patterns": ["\\d+"],
+                            "action": "warn",
+                            "severity": "high",
+                            "appliesTo": ["transcript"],
+                        }
+                    ]
+                },
+            ),
         ],
         "content",
         {
             "rules": [
-                {"id": "v", "phrases": ["acme", "globex"], "patterns": ["\\d+"], "action": "redact", "severity": "high", "appliesTo": ["transcript", "chat"]},
-                {"id": "w", "phrases": ["x"], "patterns": [], "action": "warn", "severity": "medium", "appliesTo": ["transcript", "chat", "bot"]},
+                {
+                    "id": "v",
+                    "phrases": ["acme", "globex"],
+                    "patterns": ["\\d+"],
+                    "action": "redact",
+                    "severity": "high",
+                    "appliesTo": ["transcript", "chat"],
+                },
+                {
+                    "id": "w",
+                    "phrases": ["x"],
+                    "patterns": [],
+                    "action": "warn",
+                    "severity": "medium",
+                    "appliesTo": ["transcript", "chat", "bot"],
+                },
             ]
         },
     ),
-    ("facilitation-later-wins", [layer(facilitation={"nudgeStyle": "direct"}), layer("room", facilitation={"nudgeStyle": "silent", "summaryEveryMs": 60_000})], "facilitation", {"nudgeStyle": "silent", "summaryEveryMs": 60_000}),
+    (
+        "facilitation-later-wins",
+        [
+            layer(facilitation={"nudgeStyle": "direct"}),
+            layer("room", facilitation={"nudgeStyle": "silent", "summaryEveryMs": 60_000}),
+        ],
+        "facilitation",
+        {"nudgeStyle": "silent", "summaryEveryMs": 60_000},
+    ),
 ]
 
 
-@pytest.mark.parametrize(("layers", "section", "expected"), [c[1:] for c in MERGE_CASES], ids=[c[0] for c in MERGE_CASES])
-def test_layers_merge_by_the_documented_rules(layers: list[dict[str, Any]], section: str, expected: dict[str, Any]) -> None:
+@pytest.mark.parametrize(
+    ("layers", "section", "expected"), [c[1:] for c in MERGE_CASES], ids=[c[0] for c in MERGE_CASES]
+)
+def test_layers_merge_by_the_documented_rules(
+    layers: list[dict[str, Any]], section: str, expected: dict[str, Any]
+) -> None:
     got = dump(composed(*layers), section)
     assert {k: got[k] for k in expected} == expected
 
@@ -161,7 +259,9 @@ def test_a_merge_past_a_limit_is_a_policy_error_not_a_crash() -> None:
         return {"id": "r", "patterns": [f"{prefix}{i}" for i in range(60)], "action": "warn"}
 
     with pytest.raises(PolicyError) as err:
-        composed(layer("tenant", "a", content={"rules": [rule("a")]}), layer("room", "b", content={"rules": [rule("b")]}))
+        composed(
+            layer("tenant", "a", content={"rules": [rule("a")]}), layer("room", "b", content={"rules": [rule("b")]})
+        )
     assert "patterns" in str(err.value)
 
 
@@ -171,14 +271,42 @@ def test_a_merge_past_a_limit_is_a_policy_error_not_a_crash() -> None:
 
 
 BAD_LAYERS = [
-    ("limit-out-of-range", layer(turns={"maxTurnMs": 10}), '"turns.maxTurnMs" input should be greater than or equal to 1000 (got 10)'),
-    ("unknown-section-field", layer(turns={"maxTurns": 1}), '"turns.maxTurns" is not a known field here (known: maxTurnMs,'),
+    (
+        "limit-out-of-range",
+        layer(turns={"maxTurnMs": 10}),
+        '"turns.maxTurnMs" input should be greater than or equal to 1000 (got 10)',
+    ),
+    (
+        "unknown-section-field",
+        layer(turns={"maxTurns": 1}),
+        '"turns.maxTurns" is not a known field here (known: maxTurnMs,',
+    ),
     ("unknown-top-level", {**layer(), "turn": {}}, '"turn" is not a known field here'),
-    ("bad-regex", layer(content={"rules": [{"id": "r", "patterns": ["(x"], "action": "warn"}]}), '"content.rules[0].patterns[0]" is not a valid regular expression'),
-    ("empty-rule", layer(content={"rules": [{"id": "r", "action": "warn"}]}), '"content.rules[0]" a content rule needs at least one phrase or pattern'),
-    ("bad-action", layer(content={"rules": [{"id": "r", "phrases": ["x"], "action": "shout"}]}), '"content.rules[0].action" input should be'),
-    ("duplicate-rule-ids", layer(content={"rules": [{"id": "r", "phrases": ["x"], "action": "warn"}] * 2}), '"content.rules" entries must be unique'),
-    ("accent-only-phrase", layer(content={"rules": [{"id": "r", "phrases": ["\u0301"], "action": "warn"}]}), '"content.rules[0].phrases[0]" is empty once accents'),
+    (
+        "bad-regex",
+        layer(content={"rules": [{"id": "r", "patterns": ["(x"], "action": "warn"}]}),
+        '"content.rules[0].patterns[0]" is not a valid regular expression',
+    ),
+    (
+        "empty-rule",
+        layer(content={"rules": [{"id": "r", "action": "warn"}]}),
+        '"content.rules[0]" a content rule needs at least one phrase or pattern',
+    ),
+    (
+        "bad-action",
+        layer(content={"rules": [{"id": "r", "phrases": ["x"], "action": "shout"}]}),
+        '"content.rules[0].action" input should be',
+    ),
+    (
+        "duplicate-rule-ids",
+        layer(content={"rules": [{"id": "r", "phrases": ["x"], "action": "warn"}] * 2}),
+        '"content.rules" entries must be unique',
+    ),
+    (
+        "accent-only-phrase",
+        layer(content={"rules": [{"id": "r", "phrases": ["\u0301"], "action": "warn"}]}),
+        '"content.rules[0].phrases[0]" is empty once accents',
+    ),
     ("bad-tool-name", layer(tools={"deny": ["Start Vote"]}), '"tools.deny[0]" string should match pattern'),
     ("bad-level", layer("org"), '"level" input should be'),
     ("missing-name", {k: v for k, v in layer().items() if k != "name"}, '"name" is required'),
@@ -243,7 +371,9 @@ def test_no_policy_configured_means_the_safe_default() -> None:
 
 
 def test_a_valid_snapshot_loads_with_its_layers_and_rules(tmp_path: Path) -> None:
-    data = snapshot_dict(layer("tenant", "acme", content={"rules": [{"id": "v", "phrases": ["acme"], "action": "block"}]}))
+    data = snapshot_dict(
+        layer("tenant", "acme", content={"rules": [{"id": "v", "phrases": ["acme"], "action": "block"}]})
+    )
     loaded = load_policy(write(tmp_path, "p.json", json.dumps(data)))
     assert loaded.version == data["policyVersion"] and loaded.layers == ("acme",)
     assert "content.v" in loaded.rules and loaded.source and loaded.source.endswith("p.json")
@@ -273,12 +403,26 @@ BAD_SNAPSHOTS = [
     ("directory", lambda d: d, "is a directory, not a policy file"),
     ("not-json", lambda d: write(d, "p.json", "{nope"), "p.json: invalid JSON at line 1, column 2"),
     ("not-utf8", lambda d: write(d, "p.json", b"\xff\xfe"), "p.json: is not UTF-8 text"),
-    ("a-layer", lambda d: write(d, "p.json", json.dumps(layer())), 'p.json: "kind" is a policy layer; compose it into a snapshot first'),
+    (
+        "a-layer",
+        lambda d: write(d, "p.json", json.dumps(layer())),
+        'p.json: "kind" is a policy layer; compose it into a snapshot first',
+    ),
     ("wrong-kind", lambda d: write(d, "p.json", '{"kind": "x"}'), 'p.json: "kind" must be "prism.policy.snapshot"'),
     ("tampered", tampered, 'p.json: "policyVersion" does not match the snapshot\'s content'),
     ("unknown-field", unknown_field, 'p.json: "policy.turns.maxTurns" is not a known field here'),
-    ("invalid-value", invalid_value, 'p.json: "policy.rates.botMessages.capacity" input should be greater than or equal to 1 (got 0)'),
-    ("no-version", lambda d: write(d, "p.json", json.dumps({k: v for k, v in snapshot_dict(layer()).items() if k != "policyVersion"})), 'p.json: "policyVersion" is required'),
+    (
+        "invalid-value",
+        invalid_value,
+        'p.json: "policy.rates.botMessages.capacity" input should be greater than or equal to 1 (got 0)',
+    ),
+    (
+        "no-version",
+        lambda d: write(
+            d, "p.json", json.dumps({k: v for k, v in snapshot_dict(layer()).items() if k != "policyVersion"})
+        ),
+        'p.json: "policyVersion" is required',
+    ),
 ]
 
 
@@ -297,7 +441,10 @@ def test_a_bad_snapshot_is_a_policy_error_naming_file_and_field(tmp_path: Path, 
 
 
 def test_a_list_of_layers_is_composed_like_compose_does(tmp_path: Path) -> None:
-    layers = [layer("tenant", "acme", turns={"maxTurnMs": 30_000}), {k: v for k, v in layer("room", "r1", tools={"deny": ["start_vote"]}).items() if k != "kind"}]
+    layers = [
+        layer("tenant", "acme", turns={"maxTurnMs": 30_000}),
+        {k: v for k, v in layer("room", "r1", tools={"deny": ["start_vote"]}).items() if k != "kind"},
+    ]
     loaded = load_policy(write(tmp_path, "p.json", json.dumps(layers)))
     assert loaded.layers == ("acme", "r1")
     assert loaded.version == snapshot_dict(layers[0], {**layers[1], "kind": "prism.policy.layer"})["policyVersion"]
@@ -312,7 +459,10 @@ def test_an_empty_list_of_layers_is_the_safe_default(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("layers", "message"),
     [
-        ([layer(), layer(turns={"maxTurnMs": 5})], 'p.json: "[1].turns.maxTurnMs" input should be greater than or equal to 1000 (got 5)'),
+        (
+            [layer(), layer(turns={"maxTurnMs": 5})],
+            'p.json: "[1].turns.maxTurnMs" input should be greater than or equal to 1000 (got 5)',
+        ),
         ([layer("room"), layer("tenant")], 'p.json: "[1].level" tenant layer after a room layer'),
         ([layer(), 3], 'p.json: "[1]" a policy layer is a JSON object, got int'),
         ([{"name": "tenant", "rules": {"maxTurnSecs": 90}}], 'p.json: "[0].schemaVersion" is required'),
@@ -330,7 +480,15 @@ def test_a_bad_list_of_layers_names_the_layer_and_field(tmp_path: Path, layers: 
 # Property: a layer above the platform never loosens a limit
 # --------------------------------------------------------------------------------------------
 
-buckets = st.one_of(st.none(), st.builds(lambda c, t, e: {"capacity": c, "refillTokens": t, "refillEveryMs": e}, st.integers(1, 50), st.integers(1, 20), st.integers(1, 60_000)))
+buckets = st.one_of(
+    st.none(),
+    st.builds(
+        lambda c, t, e: {"capacity": c, "refillTokens": t, "refillEveryMs": e},
+        st.integers(1, 50),
+        st.integers(1, 20),
+        st.integers(1, 60_000),
+    ),
+)
 
 
 @settings(max_examples=200, deadline=None)
@@ -342,12 +500,23 @@ buckets = st.one_of(st.none(), st.builds(lambda c, t, e: {"capacity": c, "refill
     bucket=buckets,
     deny=st.lists(st.sampled_from(["start_vote", "close_vote", "nudge_participant"]), unique=True),
 )
-def test_a_layer_above_the_platform_never_loosens_a_limit(level: str, max_turn: Any, max_share: Any, bot_turns: Any, bucket: Any, deny: list[str]) -> None:
+def test_a_layer_above_the_platform_never_loosens_a_limit(
+    level: str, max_turn: Any, max_share: Any, bot_turns: Any, bucket: Any, deny: list[str]
+) -> None:
     base = ConversationPolicy()
-    got = composed(layer(level, turns={"maxTurnMs": max_turn, "maxShare": max_share, "maxBotTurnsPerMinute": bot_turns}, rates={"inboundMessages": bucket}, tools={"deny": deny}))
+    got = composed(
+        layer(
+            level,
+            turns={"maxTurnMs": max_turn, "maxShare": max_share, "maxBotTurnsPerMinute": bot_turns},
+            rates={"inboundMessages": bucket},
+            tools={"deny": deny},
+        )
+    )
     assert got.turns.max_turn_ms is not None and got.turns.max_turn_ms <= (base.turns.max_turn_ms or 0)
     assert got.turns.max_share is not None and got.turns.max_share <= (base.turns.max_share or 0)
-    assert got.turns.max_bot_turns_per_minute is not None and got.turns.max_bot_turns_per_minute <= (base.turns.max_bot_turns_per_minute or 0)
+    assert got.turns.max_bot_turns_per_minute is not None and got.turns.max_bot_turns_per_minute <= (
+        base.turns.max_bot_turns_per_minute or 0
+    )
     b, g = base.rates.inbound_messages, got.rates.inbound_messages
     assert b is not None and g is not None
     assert g.capacity <= b.capacity and not b.slower_than(g)

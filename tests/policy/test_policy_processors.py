@@ -12,9 +12,16 @@ from typing import Any
 from pipecat.frames.frames import Frame, InterimTranscriptionFrame, TextFrame, TranscriptionFrame
 from pipecat.tests.utils import run_test
 
-from bot.frames import ChatMessageFrame, EnvelopeFrame, MediaTickFrame, ParticipantJoinedFrame, ParticipantLeftFrame, SpeakingStateFrame
+from bot.core.frames import (
+    ChatMessageFrame,
+    EnvelopeFrame,
+    MediaTickFrame,
+    ParticipantJoinedFrame,
+    ParticipantLeftFrame,
+    SpeakingStateFrame,
+)
+from bot.core.media import stamp
 from bot.generated import ConversationPolicyViolation, FacilitatorMessage, RoomInterruptRequest
-from bot.media import stamp
 from bot.policy import InboundRateLimiter, LoadedPolicy
 from bot.processors.policy import PolicyEnforcer, PolicyOutputGate
 from tests.policy.harness import policy_of
@@ -26,8 +33,16 @@ def policy(**sections: Any) -> LoadedPolicy:
 
 LOADED = policy(
     turns={"maxTurnMs": 5_000, "turnRepeatMs": 0, "maxShare": None},
-    rates={"chatMessages": {"capacity": 1, "refillEveryMs": 60_000}, "botMessages": {"capacity": 1, "refillEveryMs": 60_000}},
-    content={"rules": [{"id": "vendor", "phrases": ["payment provider"], "action": "block"}, {"id": "phone", "patterns": [r"\d{3}-\d{4}"], "action": "redact"}]},
+    rates={
+        "chatMessages": {"capacity": 1, "refillEveryMs": 60_000},
+        "botMessages": {"capacity": 1, "refillEveryMs": 60_000},
+    },
+    content={
+        "rules": [
+            {"id": "vendor", "phrases": ["payment provider"], "action": "block"},
+            {"id": "phone", "patterns": [r"\d{3}-\d{4}"], "action": "redact"},
+        ]
+    },
 )
 
 
@@ -58,8 +73,17 @@ def test_enforcer_redacts_in_place_drops_blocked_text_and_reports_without_the_te
             TextFrame(text="unrelated"),
         ],
     )
-    texts = [(type(f).__name__, f.text) for f in out if isinstance(f, (TranscriptionFrame, ChatMessageFrame, TextFrame)) and not isinstance(f, EnvelopeFrame)]
-    assert texts == [("TranscriptionFrame", "call [redacted] please"), ("TranscriptionFrame", "fine"), ("ChatMessageFrame", "my number [redacted]"), ("TextFrame", "unrelated")]
+    texts = [
+        (type(f).__name__, f.text)
+        for f in out
+        if isinstance(f, (TranscriptionFrame, ChatMessageFrame, TextFrame)) and not isinstance(f, EnvelopeFrame)
+    ]
+    assert texts == [
+        ("TranscriptionFrame", "call [redacted] please"),
+        ("TranscriptionFrame", "fine"),
+        ("ChatMessageFrame", "my number [redacted]"),
+        ("TextFrame", "unrelated"),
+    ]
     violations = [e.payload for e in envelopes(out)]
     assert [(v.rule, v.action, v.participant_id, v.media_time_ms) for v in violations] == [
         ("content.phone", "redact", "p-a", 1_000),
@@ -87,9 +111,17 @@ def test_enforcer_interrupts_a_turn_past_the_limit_on_ticks_and_tells_the_limite
     payloads = [e.payload for e in envelopes(out)]
     assert [type(p).__name__ for p in payloads] == ["ConversationPolicyViolation", "RoomInterruptRequest"]
     assert isinstance(payloads[0], ConversationPolicyViolation) and payloads[0].rule == "turns.maxTurnMs"
-    assert isinstance(payloads[1], RoomInterruptRequest) and (payloads[1].reason, payloads[1].media_time_ms) == ("policy", 6_000)
+    assert isinstance(payloads[1], RoomInterruptRequest) and (payloads[1].reason, payloads[1].media_time_ms) == (
+        "policy",
+        6_000,
+    )
     forwarded = Counter(type(f).__name__ for f in out if not isinstance(f, EnvelopeFrame))
-    assert forwarded == {"MediaTickFrame": 70, "ParticipantJoinedFrame": 1, "SpeakingStateFrame": 1, "ParticipantLeftFrame": 1}
+    assert forwarded == {
+        "MediaTickFrame": 70,
+        "ParticipantJoinedFrame": 1,
+        "SpeakingStateFrame": 1,
+        "ParticipantLeftFrame": 1,
+    }
     assert limiter._now == 7_000
 
 
@@ -110,17 +142,28 @@ def test_a_nudge_goes_to_its_participant_only() -> None:
 
 def test_output_gate_drops_over_the_bots_bucket_and_redacts_its_text() -> None:
     def say(text: str, at: int) -> EnvelopeFrame:
-        return EnvelopeFrame(payload=FacilitatorMessage(text=text, audience="room", reason="facilitation"), media_time_ms=at)
+        return EnvelopeFrame(
+            payload=FacilitatorMessage(text=text, audience="room", reason="facilitation"), media_time_ms=at
+        )
 
-    out = run(PolicyOutputGate(policy=LOADED), [say("call 555-0142", 1_000), say("second", 2_000), MediaTickFrame(media_time_ms=2_100)])
+    out = run(
+        PolicyOutputGate(policy=LOADED),
+        [say("call 555-0142", 1_000), say("second", 2_000), MediaTickFrame(media_time_ms=2_100)],
+    )
     sent = [e.payload for e in envelopes(out) if isinstance(e.payload, FacilitatorMessage)]
     assert [m.text for m in sent] == ["call [redacted]"]
-    rules = [(e.payload.rule, e.payload.media_time_ms) for e in envelopes(out) if isinstance(e.payload, ConversationPolicyViolation)]
+    rules = [
+        (e.payload.rule, e.payload.media_time_ms)
+        for e in envelopes(out)
+        if isinstance(e.payload, ConversationPolicyViolation)
+    ]
     assert rules == [("content.phone", 1_000), ("rates.botMessages", 2_000)]
     assert any(isinstance(f, MediaTickFrame) for f in out)
 
 
 def test_other_envelopes_pass_the_gate_untouched() -> None:
-    interrupt = EnvelopeFrame(payload=RoomInterruptRequest(target_participant_id="p-a", reason="monologue", monologue_ms=1), media_time_ms=5)
+    interrupt = EnvelopeFrame(
+        payload=RoomInterruptRequest(target_participant_id="p-a", reason="monologue", monologue_ms=1), media_time_ms=5
+    )
     out = run(PolicyOutputGate(policy=LOADED), [interrupt])
     assert envelopes(out) == [interrupt]

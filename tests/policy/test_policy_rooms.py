@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from bot.settings import Settings
+from bot.config.settings import Settings
 from tests.facilitator.llm_server import Reply, ScriptedLLMServer
 from tests.policy.harness import POLICY_ROOMS, REPO, composed, payloads, play
 
@@ -41,7 +41,13 @@ GUARDED: list[Violation] = [
     ("rates.chatMessages", "rate_limit", "p-bob", "block", "low"),
 ]
 """Ordered by media time; the content guard's times are exact (transcripts at the utterance's end step, chat at its step)."""
-GUARDED_TIMES = {"content.vendor-names": [7_780], "content.phone-numbers": [11_500, 12_000], "content.incidents": [18_280], "content.insults": [22_000], "rates.chatMessages": [23_100, 23_120]}
+GUARDED_TIMES = {
+    "content.vendor-names": [7_780],
+    "content.phone-numbers": [11_500, 12_000],
+    "content.incidents": [18_280],
+    "content.insults": [22_000],
+    "rates.chatMessages": [23_100, 23_120],
+}
 
 MONOLOGUE: list[Violation] = [
     ("turns.maxShare", "turn_limit", "p-alice", "warn", "low"),
@@ -59,8 +65,15 @@ MONOLOGUE_SCRIPT = [
 def by_time(envelopes: list[dict[str, Any]]) -> list[Violation]:
     """Violations sorted by media time (stable): publication order differs between the
     validator's hook (published at once) and the pipeline's events (published at the sink)."""
-    items = [(e["payload"].get("mediaTimeMs", 0), i, e["payload"]) for i, e in enumerate(envelopes) if e["topic"] == "conversation.policy.violation"]
-    return [(p["rule"], p["kind"], p.get("participantId"), p["action"], p["severity"]) for _, _, p in sorted(items, key=lambda x: (x[0], x[1]))]
+    items = [
+        (e["payload"].get("mediaTimeMs", 0), i, e["payload"])
+        for i, e in enumerate(envelopes)
+        if e["topic"] == "conversation.policy.violation"
+    ]
+    return [
+        (p["rule"], p["kind"], p.get("participantId"), p["action"], p["severity"])
+        for _, _, p in sorted(items, key=lambda x: (x[0], x[1]))
+    ]
 
 
 def validator_passes_media_time() -> bool:
@@ -74,7 +87,10 @@ def validator_passes_media_time() -> bool:
         seen.append(media_time_ms)
         return True
 
-    bus = EventBus(registry=SpecRegistry.load(), context=SessionContext(session_id="s", assistant_id="a", tenant_id="t", room_id="r"))
+    bus = EventBus(
+        registry=SpecRegistry.load(),
+        context=SessionContext(session_id="s", assistant_id="a", tenant_id="t", room_id="r"),
+    )
     InboundValidator(bus, rate_limiter=limiter).check("{}", "p-x", media_time_ms=4_321)
     return seen == [4_321]
 
@@ -97,7 +113,11 @@ def check_guarded(envelopes: list[dict[str, Any]]) -> None:
     assert started["question"] == "Ship on Friday? Call [redacted] first", "chat is guarded before Votes publishes it"
     [closed] = payloads(envelopes, "room.vote.closed")
     assert closed["totalVotes"] == 1  # the 3 casts that passed the bucket are one ballot
-    assert [(r["targetParticipantId"], r["reason"], r["mediaTimeMs"]) for r in payloads(envelopes, "room.interrupt.request") if r["reason"] == "policy"] == [("p-carol", "policy", 22_000)]
+    assert [
+        (r["targetParticipantId"], r["reason"], r["mediaTimeMs"])
+        for r in payloads(envelopes, "room.interrupt.request")
+        if r["reason"] == "policy"
+    ] == [("p-carol", "policy", 22_000)]
     assert payloads(envelopes, "facilitator.message") == []
     wire = json.dumps(vs)
     for offending in ("payment", "PAYMENT", "555-01", "idiot", "memory leak"):
@@ -113,9 +133,15 @@ def check_monologue(envelopes: list[dict[str, Any]]) -> None:
     assert vs["tools.deny.start_vote"]["mediaTimeMs"] >= vs["turns.maxTurnMs"]["mediaTimeMs"]
     assert vs["turns.maxBotTurnsPerMinute"]["mediaTimeMs"] >= 25_000  # the time box's trigger
     interrupts = payloads(envelopes, "room.interrupt.request")
-    assert [(r["targetParticipantId"], r["reason"]) for r in interrupts] == [("p-alice", "policy"), ("p-alice", "monologue")]
+    assert [(r["targetParticipantId"], r["reason"]) for r in interrupts] == [
+        ("p-alice", "policy"),
+        ("p-alice", "monologue"),
+    ]
     messages = payloads(envelopes, "facilitator.message")
-    assert [(m["audience"], m.get("participantId"), m["reason"]) for m in messages] == [("participant", "p-alice", "nudge"), ("participant", "p-alice", "nudge")]
+    assert [(m["audience"], m.get("participantId"), m["reason"]) for m in messages] == [
+        ("participant", "p-alice", "nudge"),
+        ("participant", "p-alice", "nudge"),
+    ]
     assert messages[0]["text"].startswith("You have had ")  # the policy's direct nudge
     assert messages[1]["text"] == "Alice, let's hear from Bob and Carol."  # the LLM's, through nudge_participant
     assert payloads(envelopes, "room.vote.started") == [], "the denied vote never started"
@@ -145,10 +171,14 @@ def test_guarded_room_gives_exactly_the_expected_violations() -> None:
 def test_monologue_room_gives_exactly_the_expected_violations() -> None:
     envelopes, requests = monologue_in_process()
     check_monologue(envelopes)
-    assert [json.loads(r["messages"][-1]["content"].split("Room summary: ", 1)[1])["mediaTimeS"] for r in requests] == sorted(
+    assert [
         json.loads(r["messages"][-1]["content"].split("Room summary: ", 1)[1])["mediaTimeS"] for r in requests
-    )
-    assert [r["messages"][-1]["content"].split(".", 1)[0] for r in requests] == ["Trigger: policy", "Trigger: monologue", "Trigger: time_box"]
+    ] == sorted(json.loads(r["messages"][-1]["content"].split("Room summary: ", 1)[1])["mediaTimeS"] for r in requests)
+    assert [r["messages"][-1]["content"].split(".", 1)[0] for r in requests] == [
+        "Trigger: policy",
+        "Trigger: monologue",
+        "Trigger: time_box",
+    ]
     for request in requests:
         assert "start_vote" not in [t["function"]["name"] for t in request["tools"]]
 
@@ -176,15 +206,32 @@ def test_every_violation_envelope_is_valid_and_contiguous() -> None:
 # As the bot runs: python -m bot --simulate ROOM with BOT_POLICY_PATH
 # --------------------------------------------------------------------------------------------
 
-wired = pytest.mark.skipif("policy" not in Settings.model_fields, reason="needs the lead's wiring: Settings.policy (BOT_POLICY_PATH) and the policy processors in build_room_pipeline")
+wired = pytest.mark.skipif(
+    "policy" not in Settings.model_fields,
+    reason="needs the lead's wiring: Settings.policy (BOT_POLICY_PATH) and the policy processors in build_room_pipeline",
+)
 
 
 def run_bot(room: str, extra_env: dict[str, str]) -> tuple[int, list[dict[str, Any]], str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BOT_", "ROOM_URL", "DAILY_", "OPENAI_"))}
     env.update({"BOT_POLICY_PATH": str(POLICY_ROOMS / f"{room}.policy.json"), **extra_env})
     proc = subprocess.run(
-        [sys.executable, "-m", "bot", "--simulate", str(POLICY_ROOMS / f"{room}.json"), "--speed", "0", "--view", "off"],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "bot",
+            "--simulate",
+            str(POLICY_ROOMS / f"{room}.json"),
+            "--speed",
+            "0",
+            "--view",
+            "off",
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     return proc.returncode, [json.loads(line) for line in proc.stdout.splitlines() if line.strip()], proc.stderr
 
@@ -201,7 +248,10 @@ def test_guarded_room_as_a_subprocess() -> None:
 @wired
 def test_monologue_room_as_a_subprocess_with_a_local_llm() -> None:
     with ScriptedLLMServer(list(MONOLOGUE_SCRIPT)) as server:
-        code, envelopes, stderr = run_bot("monologue", {"OPENAI_BASE_URL": server.base_url, "OPENAI_API_KEY": "sk-test", "OPENAI_MODEL": "scripted-model"})
+        code, envelopes, stderr = run_bot(
+            "monologue",
+            {"OPENAI_BASE_URL": server.base_url, "OPENAI_API_KEY": "sk-test", "OPENAI_MODEL": "scripted-model"},
+        )
     assert code == 0, stderr[-2000:]
     check_monologue(envelopes)
     assert "sk-test" not in stderr

@@ -17,7 +17,7 @@ from pipecat.transports.daily.transport import DailyInputTransportMessageFrame
 from bot.analytics.agenda import AgendaItem
 from bot.analytics.dominance import DominanceParams
 from bot.analytics.votes import VoteParams
-from bot.frames import (
+from bot.core.frames import (
     ChatMessageFrame,
     EnvelopeFrame,
     InboundEnvelopeFrame,
@@ -27,6 +27,7 @@ from bot.frames import (
     RoomEndedFrame,
     SpeakingStateFrame,
 )
+from bot.core.media import stamp
 from bot.generated.models import (
     RoomDominanceScore,
     RoomOverlapDetected,
@@ -39,7 +40,6 @@ from bot.generated.models import (
     RoomWrapupPrompt,
 )
 from bot.generated.topics import Topic
-from bot.media import stamp
 from bot.processors.agenda import Agenda
 from bot.processors.chat import ChatRouter
 from bot.processors.dominance import Dominance
@@ -156,7 +156,12 @@ def test_overlaps_pushes_one_event_per_episode():
     down = run(Overlaps(), frames)
     (event,) = payloads(down)
     assert isinstance(event, RoomOverlapDetected)
-    assert (event.speaker_id, event.overlapper_id, event.kind, event.overlap_ms) == ("p-alice", "p-bob", "backchannel", 300)
+    assert (event.speaker_id, event.overlapper_id, event.kind, event.overlap_ms) == (
+        "p-alice",
+        "p-bob",
+        "backchannel",
+        300,
+    )
     assert forwarded(down) == {"SpeakingStateFrame": 3, "MediaTickFrame": 70}
 
 
@@ -255,18 +260,26 @@ def test_chat_router_turns_prebuilt_chat_into_chat_frames():
     # The chat transport frame is swallowed; every other transport message goes on untouched.
     others = [f for f in down if isinstance(f, InputTransportMessageFrame)]
     assert others == [envelope, raw]
-    assert forwarded(down) == {"MediaTickFrame": 1, "ChatMessageFrame": 1, "DailyInputTransportMessageFrame": 1,
-                               "InputTransportMessageFrame": 1}
+    assert forwarded(down) == {
+        "MediaTickFrame": 1,
+        "ChatMessageFrame": 1,
+        "DailyInputTransportMessageFrame": 1,
+        "InputTransportMessageFrame": 1,
+    }
 
 
-@pytest.mark.parametrize("message", [{"event": "chat-msg", "message": 42}, {"event": "chat-msg"}], ids=["number", "missing"])
+@pytest.mark.parametrize(
+    "message", [{"event": "chat-msg", "message": 42}, {"event": "chat-msg"}], ids=["number", "missing"]
+)
 def test_chat_router_drops_chat_without_text(message):
     frame = DailyInputTransportMessageFrame(message=message, participant_id="p-x")
     assert run(ChatRouter(), [frame]) == []
 
 
 def test_chat_router_uses_the_media_clock_when_the_frame_is_unstamped():
-    frame = DailyInputTransportMessageFrame(message={"event": "chat-msg", "message": "hi", "name": "Bob"}, participant_id="p-bob")
+    frame = DailyInputTransportMessageFrame(
+        message={"event": "chat-msg", "message": "hi", "name": "Bob"}, participant_id="p-bob"
+    )
     down = run(ChatRouter(), [MediaTickFrame(media_time_ms=9_900), frame])
     (chat_frame,) = [f for f in down if isinstance(f, ChatMessageFrame)]
     assert chat_frame.media_time_ms == 9_900

@@ -16,8 +16,8 @@ from pipecat.frames.frames import TranscriptionFrame, UserAudioRawFrame  # noqa:
 from pipecat.tests.utils import SleepFrame, run_test  # noqa: E402
 from pipecat.transports.daily.transport import DailyInputTransportMessageFrame  # noqa: E402
 
-from bot.frames import MediaTickFrame, ParticipantLeftFrame  # noqa: E402
-from bot.media import media_time_of, stamp  # noqa: E402
+from bot.core.frames import MediaTickFrame, ParticipantLeftFrame  # noqa: E402
+from bot.core.media import media_time_of, stamp  # noqa: E402
 from bot.processors.media_clock import AudioTimeline, MediaClockStamper  # noqa: E402
 
 PCM_20MS = bytes(640)

@@ -23,9 +23,9 @@ from pipecat.tests.utils import run_test
 
 from bot.analytics.speaking import GateParams
 from bot.audio.silero_stream import SileroStreams, model_path
-from bot.frames import EnvelopeFrame, ParticipantLeftFrame, RoomEndedFrame, SpeakingStateFrame
+from bot.core.frames import EnvelopeFrame, ParticipantLeftFrame, RoomEndedFrame, SpeakingStateFrame
+from bot.core.media import media_time_of, stamp
 from bot.generated import RoomSpeakingStarted, RoomSpeakingStopped
-from bot.media import media_time_of, stamp
 from bot.processors.media_clock import MediaClockStamper
 from bot.processors.participant_vad import ParticipantVAD
 
@@ -106,9 +106,7 @@ def chunks(tracks: dict[str, np.ndarray], *, stamped: bool = True, start_ms: int
             piece = audio[start : start + CHUNK]
             if piece.size == 0:
                 continue
-            frame = UserAudioRawFrame(
-                audio=piece.tobytes(), sample_rate=RATE, num_channels=1, user_id=pid
-            )
+            frame = UserAudioRawFrame(audio=piece.tobytes(), sample_rate=RATE, num_channels=1, user_id=pid)
             if stamped:
                 stamp(frame, start_ms + start * 1000 // RATE)
             frames.append(frame)
@@ -327,9 +325,7 @@ def test_transitions_push_state_frames_and_generated_envelopes(session):
         EnvelopeFrame,
     ]
     start_state, start_env, stop_state, stop_env = pushed
-    assert start_env.payload == RoomSpeakingStarted(
-        participant_id="p-bob", media_time_ms=start_state.media_time_ms
-    )
+    assert start_env.payload == RoomSpeakingStarted(participant_id="p-bob", media_time_ms=start_state.media_time_ms)
     assert stop_env.payload == RoomSpeakingStopped(
         participant_id="p-bob",
         media_time_ms=stop_state.media_time_ms,
@@ -470,12 +466,8 @@ def test_other_frames_pass_and_audio_is_forwarded_only_when_asked(session):
 
 
 BAD_AUDIO = {
-    "no_user_id": UserAudioRawFrame(
-        audio=b"\x00\x10" * 320, sample_rate=RATE, num_channels=1, user_id=""
-    ),
-    "unsupported_rate": UserAudioRawFrame(
-        audio=b"\x00\x10" * 960, sample_rate=48000, num_channels=1, user_id="p1"
-    ),
+    "no_user_id": UserAudioRawFrame(audio=b"\x00\x10" * 320, sample_rate=RATE, num_channels=1, user_id=""),
+    "unsupported_rate": UserAudioRawFrame(audio=b"\x00\x10" * 960, sample_rate=48000, num_channels=1, user_id="p1"),
 }
 
 
@@ -493,9 +485,7 @@ def test_stereo_audio_is_mixed_down(session):
     track.place("bob-short", 1000)
     stereo = np.repeat(track.audio, 2)
     frames = [
-        UserAudioRawFrame(
-            audio=stereo[i : i + 2 * CHUNK].tobytes(), sample_rate=RATE, num_channels=2, user_id="b"
-        )
+        UserAudioRawFrame(audio=stereo[i : i + 2 * CHUNK].tobytes(), sample_rate=RATE, num_channels=2, user_id="b")
         for i in range(0, stereo.size, 2 * CHUNK)
     ]
     down = run(make_vad(session), frames)

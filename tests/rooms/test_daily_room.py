@@ -36,9 +36,8 @@ from pipecat.transports.daily.transport import (  # noqa: E402
 )
 from pipecat.workers.runner import WorkerRunner  # noqa: E402
 
-from bot.frames import MediaTickFrame, ParticipantJoinedFrame, ParticipantLeftFrame  # noqa: E402
-from bot.join import JoinFailed, join_with_retries  # noqa: E402
-from bot.media import media_time_of  # noqa: E402
+from bot.core.frames import MediaTickFrame, ParticipantJoinedFrame, ParticipantLeftFrame  # noqa: E402
+from bot.core.media import media_time_of  # noqa: E402
 from bot.processors.media_clock import MediaClockStamper  # noqa: E402
 from bot.rooms.daily import (  # noqa: E402
     DailyJoinError,
@@ -48,6 +47,7 @@ from bot.rooms.daily import (  # noqa: E402
     sanitize_room_url,
     split_room_url,
 )
+from bot.session.join import JoinFailed, join_with_retries  # noqa: E402
 
 TOKEN = "eyJhbGciOiJIUzI1NiJ9.eyJyIjoic3RhbmR1cCJ9.c2VjcmV0LXNpZ25hdHVyZQ"
 URL = "https://acme.daily.co/standup"
@@ -89,11 +89,20 @@ class FakeCallClient:
     def participants(self) -> dict[str, Any]:
         return {"local": {"id": "bot", "info": {"isLocal": True, "userName": "Prism"}}, **self.present}
 
-    def update_subscriptions(self, participant_settings: Any = None, profile_settings: Any = None, completion: Any = None) -> None:
+    def update_subscriptions(
+        self, participant_settings: Any = None, profile_settings: Any = None, completion: Any = None
+    ) -> None:
         self.subscribed.extend((participant_settings or {}).keys())
         completion(None)
 
-    def set_audio_renderer(self, pid: str, callback: Any, audio_source: str = "microphone", sample_rate: int = 16000, callback_interval_ms: int = 20) -> None:
+    def set_audio_renderer(
+        self,
+        pid: str,
+        callback: Any,
+        audio_source: str = "microphone",
+        sample_rate: int = 16000,
+        callback_interval_ms: int = 20,
+    ) -> None:
         self.renderers[pid] = callback
 
     def start_transcription(self, settings: Any = None, completion: Any = None) -> None:
@@ -238,7 +247,11 @@ def test_a_token_in_the_url_is_taken_out_and_used_as_the_token() -> None:
 
 @pytest.mark.parametrize(
     ("url", "room_id"),
-    [("https://acme.daily.co/standup", "standup"), ("https://acme.daily.co/a/b/", "b"), ("https://acme.daily.co", "acme.daily.co")],
+    [
+        ("https://acme.daily.co/standup", "standup"),
+        ("https://acme.daily.co/a/b/", "b"),
+        ("https://acme.daily.co", "acme.daily.co"),
+    ],
     ids=["name", "nested-trailing-slash", "no-path"],
 )
 def test_room_id_is_the_last_path_segment(url: str, room_id: str) -> None:
@@ -411,7 +424,13 @@ def test_late_joiners_are_announced_captured_and_leave_pushes_participant_left()
 def test_chat_arrives_as_the_daily_app_message_frame_unchanged() -> None:
     fake = FakeCallClient([participant("alice")])
     room = FakeDailyRoom(fake)
-    chat = {"event": "chat-msg", "message": "hello room", "name": "Alice", "room": "main-room", "date": "2026-01-01T00:00:00.000Z"}
+    chat = {
+        "event": "chat-msg",
+        "message": "hello room",
+        "name": "Alice",
+        "room": "main-room",
+        "date": "2026-01-01T00:00:00.000Z",
+    }
 
     async def script(room: FakeDailyRoom, rec: Recorder) -> None:
         await settle(rec, lambda fs: len(of(fs, ParticipantJoinedFrame)) == 1)
@@ -435,7 +454,12 @@ def test_transcription_is_started_and_allowed_for_present_and_later_participants
         await settle(rec, lambda fs: len(of(fs, ParticipantJoinedFrame)) == 2)
         await room.fire(
             "on_transcription_message",
-            {"participantId": "bob", "text": "hi all", "timestamp": "2026-01-01T00:00:01Z", "rawResponse": {"is_final": True}},
+            {
+                "participantId": "bob",
+                "text": "hi all",
+                "timestamp": "2026-01-01T00:00:01Z",
+                "rawResponse": {"is_final": True},
+            },
         )
         await settle(rec, lambda fs: len(of(fs, TranscriptionFrame)) == 1)
 
@@ -451,7 +475,9 @@ def test_app_messages_go_out_through_the_joined_client() -> None:
     room = FakeDailyRoom(fake)
 
     async def script(room: FakeDailyRoom, rec: Recorder) -> None:
-        await room.input().push_frame(DailyOutputTransportMessageUrgentFrame(message={"topic": "x"}, participant_id="alice"))
+        await room.input().push_frame(
+            DailyOutputTransportMessageUrgentFrame(message={"topic": "x"}, participant_id="alice")
+        )
         deadline = time.monotonic() + 5
         while not fake.sent and time.monotonic() < deadline:
             await asyncio.sleep(0.01)
@@ -583,7 +609,9 @@ def test_real_transport_join_retries_stop_at_the_time_budget() -> None:
     async def go() -> tuple[float, BaseException]:
         t0 = time.monotonic()
         try:
-            await join_with_retries(room.join, attempts=3, budget_s=1.5, base_delay_s=0.05, on_failed=lambda *a: failed.append(a))
+            await join_with_retries(
+                room.join, attempts=3, budget_s=1.5, base_delay_s=0.05, on_failed=lambda *a: failed.append(a)
+            )
         except JoinFailed as exc:
             return time.monotonic() - t0, exc
         finally:

@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:  # the repo is not installed; make `bot` importable
     sys.path.insert(0, str(ROOT))
 
-from bot.errors import ConfigError, PolicyError, PrismError, ScenarioError, SpecError  # noqa: E402
+from bot.core.errors import ConfigError, PolicyError, PrismError, ScenarioError, SpecError  # noqa: E402
 from bot.rooms.scenario import (  # noqa: E402
     AppMessageEvent,
     ChatEvent,
@@ -210,7 +210,14 @@ def test_rejoin_after_leave_is_allowed(room_dir: Path) -> None:
 def test_overlapping_speech_of_different_participants_is_fine(room_dir: Path) -> None:
     doc = base_doc()
     doc["events"].append(
-        {"atMs": 500, "type": "speech", "participant": "p-bob", "audio": "clips/a.wav", "text": "mm-hmm", "label": "backchannel"}
+        {
+            "atMs": 500,
+            "type": "speech",
+            "participant": "p-bob",
+            "audio": "clips/a.wav",
+            "text": "mm-hmm",
+            "label": "backchannel",
+        }
     )
     scenario = load_scenario(write_doc(room_dir, doc))
     assert scenario.speech_by_participant()["p-bob"][0].label == "backchannel"
@@ -299,32 +306,50 @@ BAD_CASES: list[tuple[str, Mutation, int | None, str | None, str]] = [
     (
         "same-participant-overlapping-speech",
         _append({"atMs": 900, "type": "speech", "participant": "p-alice", "audio": "clips/a.wav", "text": "again"}),
-        7, "atMs", "still speaking event 2",
+        7,
+        "atMs",
+        "still speaking event 2",
     ),
     (
         "event-before-join",
-        _with_carol({"atMs": 5000, "type": "join", "participant": "p-carol"},
-                {"atMs": 4000, "type": "chat", "participant": "p-carol", "text": "early"}),
-        8, "atMs", "not in the room yet",
+        _with_carol(
+            {"atMs": 5000, "type": "join", "participant": "p-carol"},
+            {"atMs": 4000, "type": "chat", "participant": "p-carol", "text": "early"},
+        ),
+        8,
+        "atMs",
+        "not in the room yet",
     ),
     (
         "participant-never-joins",
         _with_carol({"atMs": 4000, "type": "chat", "participant": "p-carol", "text": "ghost"}),
-        7, "atMs", "never joins",
+        7,
+        "atMs",
+        "never joins",
     ),
     (
         "event-after-leave",
         _append({"atMs": 3500, "type": "chat", "participant": "p-bob", "text": "late"}),
-        7, "atMs", "left at 3000 ms",
+        7,
+        "atMs",
+        "left at 3000 ms",
     ),
     (
         "speech-runs-past-leave",
         _append({"atMs": 2500, "type": "speech", "participant": "p-bob", "audio": "clips/a.wav", "text": "bye"}),
-        7, "audio", "past p-bob's leave",
+        7,
+        "audio",
+        "past p-bob's leave",
     ),
     ("noise-past-leave", _set(4, durationMs=5000), 4, "durationMs", "past p-bob's leave"),
     ("join-twice", _append({"atMs": 100, "type": "join", "participant": "p-alice"}), 7, "type", "already in the room"),
-    ("leave-while-away", _append({"atMs": 3100, "type": "leave", "participant": "p-bob"}), 7, "type", "not in the room"),
+    (
+        "leave-while-away",
+        _append({"atMs": 3100, "type": "leave", "participant": "p-bob"}),
+        7,
+        "type",
+        "not in the room",
+    ),
     ("bad-noise-kind", _set(4, kind="brown"), 4, "kind", "must be one of white, pink, tone"),
     ("missing-noise-kind", _drop(4, "kind"), 4, "kind", "is required"),
     ("noise-level-above-1", _set(4, level=1.5), 4, "level", "must be in [0, 1]"),
@@ -334,26 +359,38 @@ BAD_CASES: list[tuple[str, Mutation, int | None, str | None, str]] = [
     (
         "app-message-both",
         _set(5, envelope={"topic": "room.vote.cast", "payload": {}}),
-        5, "envelope", 'cannot be combined with "message"',
+        5,
+        "envelope",
+        'cannot be combined with "message"',
     ),
     (
         "envelope-without-topic",
         lambda doc, _: doc["events"].__setitem__(
             5, {"atMs": 2000, "type": "app_message", "participant": "p-bob", "envelope": {"payload": {}}}
         ),
-        5, "envelope.topic", "is required",
+        5,
+        "envelope.topic",
+        "is required",
     ),
     ("event-not-an-object", _append("join p-bob"), 7, None, "must be an object"),
     ("events-not-a-list", _top(events={"atMs": 0}), None, "events", "must be a list"),
     ("events-missing", lambda doc, _: doc.pop("events"), None, "events", "is required"),
-    ("duplicate-participant", _top(participants=[{"id": "p-a"}, {"id": "p-a"}]), None, "participants[1].id", "listed twice"),
+    (
+        "duplicate-participant",
+        _top(participants=[{"id": "p-a"}, {"id": "p-a"}]),
+        None,
+        "participants[1].id",
+        "listed twice",
+    ),
     ("agenda-timebox-zero", _top(agenda=[{"title": "x", "timeboxMs": 0}]), None, "agenda[0].timeboxMs", "must be ≥ 1"),
     ("duration-shorter-than-events", _top(durationMs=2500), None, "durationMs", "event 6 (leave) ends at 3000 ms"),
     ("unknown-top-level-key", _top(partcipants=[]), None, "partcipants", "not a known field"),
 ]
 
 
-@pytest.mark.parametrize(("mutate", "index", "field", "words"), [c[1:] for c in BAD_CASES], ids=[c[0] for c in BAD_CASES])
+@pytest.mark.parametrize(
+    ("mutate", "index", "field", "words"), [c[1:] for c in BAD_CASES], ids=[c[0] for c in BAD_CASES]
+)
 def test_bad_scenario_is_rejected_with_file_event_and_field(
     room_dir: Path, mutate: Mutation, index: int | None, field: str | None, words: str
 ) -> None:
@@ -419,7 +456,10 @@ def test_directory_instead_of_scenario_file(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("error", "text"),
     [
-        (ScenarioError("scenario.json", "must be ≥ 0", event_index=12, field="atMs"), 'scenario.json event 12: "atMs" must be ≥ 0'),
+        (
+            ScenarioError("scenario.json", "must be ≥ 0", event_index=12, field="atMs"),
+            'scenario.json event 12: "atMs" must be ≥ 0',
+        ),
         (ScenarioError("scenario.json", "file not found"), "scenario.json: file not found"),
         (
             SpecError("spec/topics/x.json", "/forwarding/sampleRate", "must be a number"),

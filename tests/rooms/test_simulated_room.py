@@ -38,14 +38,14 @@ from pipecat.transports.daily.transport import (  # noqa: E402
 )
 from pipecat.workers.runner import WorkerRunner  # noqa: E402
 
-from bot.errors import ConfigError  # noqa: E402
-from bot.frames import (  # noqa: E402
+from bot.core.errors import ConfigError  # noqa: E402
+from bot.core.frames import (  # noqa: E402
     MediaTickFrame,
     ParticipantJoinedFrame,
     ParticipantLeftFrame,
     RoomEndedFrame,
 )
-from bot.media import media_time_of  # noqa: E402
+from bot.core.media import media_time_of  # noqa: E402
 from bot.rooms.scenario import load_scenario  # noqa: E402
 from bot.rooms.simulated import ScenarioPlayer, SimulatedRoom, media_iso  # noqa: E402
 
@@ -130,7 +130,9 @@ class Recorder(FrameProcessor):
         await self.push_frame(frame, direction)
 
 
-async def play(room: SimulatedRoom, *processors: FrameProcessor, during: Any = None) -> tuple[list[Frame], WorkerRunner]:
+async def play(
+    room: SimulatedRoom, *processors: FrameProcessor, during: Any = None
+) -> tuple[list[Frame], WorkerRunner]:
     """Run ``room.input() → processors → Recorder → room.output()`` to the end."""
     recorder = Recorder()
     worker = PipelineWorker(
@@ -208,8 +210,9 @@ def test_transcript_arrives_when_the_utterance_ends(tiny: Path) -> None:
     assert media_time_of(transcript) == 1100
     assert transcript.timestamp == media_iso(1100) == "2026-01-01T00:00:01.100Z"
     last_alice_audio = max(
-        i for i, f in enumerate(frames) if isinstance(f, UserAudioRawFrame) and f.user_id == "p-alice"
-        and media_time_of(f) == 1080
+        i
+        for i, f in enumerate(frames)
+        if isinstance(f, UserAudioRawFrame) and f.user_id == "p-alice" and media_time_of(f) == 1080
     )
     assert frames.index(transcript) > last_alice_audio
 
@@ -267,9 +270,9 @@ def test_room_ends_with_room_ended_then_a_clean_end(tiny: Path) -> None:
 
     (ended,) = of(frames, RoomEndedFrame)
     assert (ended.media_time_ms, ended.reason) == (2000, "completed")
-    tail = [type(f) for f in frames[frames.index(ended):]]
+    tail = [type(f) for f in frames[frames.index(ended) :]]
     assert tail[0] is RoomEndedFrame and tail[-1] is EndFrame and EndWorkerFrame in tail
-    assert not any(isinstance(f, UserAudioRawFrame) for f in frames[frames.index(ended):])
+    assert not any(isinstance(f, UserAudioRawFrame) for f in frames[frames.index(ended) :])
     assert runner.task_manager.current_tasks() == []
     assert room.stats.completed and room.media_ms_played == 2000
     assert room.frames_pushed == len(frames) - 1  # all but the EndFrame came from the player
@@ -488,12 +491,24 @@ def envelope_room(tmp_path: Path) -> Path:
             "events": [
                 {"atMs": 0, "type": "join", "participant": "p-bob"},
                 {"atMs": 0, "type": "join", "participant": "p-eve"},
-                {"atMs": 100, "type": "app_message", "participant": "p-bob",
-                 "envelope": {"topic": "room.vote.cast", "payload": {"choice": "yes"}}},
-                {"atMs": 200, "type": "app_message", "participant": "p-eve",
-                 "envelope": {"topic": "room.vote.cast", "payload": {"choice": "no"}}},
-                {"atMs": 300, "type": "app_message", "participant": "p-bob",
-                 "envelope": {"topic": "room.vote.cast", "payload": {"choice": "no"}}},
+                {
+                    "atMs": 100,
+                    "type": "app_message",
+                    "participant": "p-bob",
+                    "envelope": {"topic": "room.vote.cast", "payload": {"choice": "yes"}},
+                },
+                {
+                    "atMs": 200,
+                    "type": "app_message",
+                    "participant": "p-eve",
+                    "envelope": {"topic": "room.vote.cast", "payload": {"choice": "no"}},
+                },
+                {
+                    "atMs": 300,
+                    "type": "app_message",
+                    "participant": "p-bob",
+                    "envelope": {"topic": "room.vote.cast", "payload": {"choice": "no"}},
+                },
             ],
         },
     )

@@ -20,7 +20,8 @@ from jsonschema import Draft202012Validator
 from bot.events import Envelope
 from bot.generated import SPEC_VERSION
 from bot.scenarios import all_scenarios
-from bot.scenarios.tools.scoring import payloads as of, score_room
+from bot.scenarios.tools.scoring import payloads as of
+from bot.scenarios.tools.scoring import score_room
 from bot.scenarios.tools.truth import load_truth
 
 REPO = Path(__file__).resolve().parents[2]
@@ -115,13 +116,26 @@ def test_bad_inbound_messages_are_rejected_and_votes_tallied(room: str) -> None:
 
 def test_same_events_at_real_time_and_as_fast_as_possible() -> None:
     """Media time, not wall time: a short room gives the same payloads at --speed 0 and --speed 8."""
+
     def payloads(speed: str) -> list[tuple[str, str]]:
         proc = subprocess.run(
             [sys.executable, "-m", "bot", "--simulate", str(ROOMS["balanced"]), "--speed", speed, "--view", "off"],
-            cwd=REPO, capture_output=True, text=True, timeout=600,
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=600,
         )
         assert proc.returncode == 0, proc.stderr[-2000:]
-        skip = {"bot.health.heartbeat", "assistant.session.ended", "assistant.room.join.succeeded", "assistant.session.started"}
-        return [(e["topic"], json.dumps(e["payload"], sort_keys=True)) for e in map(json.loads, proc.stdout.splitlines()) if e["topic"] not in skip]
+        skip = {
+            "bot.health.heartbeat",
+            "assistant.session.ended",
+            "assistant.room.join.succeeded",
+            "assistant.session.started",
+        }
+        return [
+            (e["topic"], json.dumps(e["payload"], sort_keys=True))
+            for e in map(json.loads, proc.stdout.splitlines())
+            if e["topic"] not in skip
+        ]
 
     assert payloads("0") == payloads("8")

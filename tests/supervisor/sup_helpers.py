@@ -6,8 +6,9 @@ import asyncio
 import contextlib
 import sys
 import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any, AsyncIterator, Awaitable, Callable, TypeVar
+from typing import Any, TypeVar
 
 import aiohttp
 
@@ -69,7 +70,9 @@ class Client:
         assert status == 201, room
         return room
 
-    async def wait_room(self, room_id: str, until: Callable[[dict[str, Any]], bool], timeout: float = 30.0) -> dict[str, Any]:
+    async def wait_room(
+        self, room_id: str, until: Callable[[dict[str, Any]], bool], timeout: float = 30.0
+    ) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         while True:
             status, room = await self.request("GET", f"/rooms/{room_id}")
@@ -122,6 +125,6 @@ NEVER_STARTS = python_bot("time.sleep(60)\n")
 STARTS_THEN_HANGS = python_bot("start()\ntime.sleep(60)\n")
 GARBAGE_THEN_ENDS = python_bot(
     "start()\n"
-    "sys.stdout.buffer.write(b'not json at all\\n{\"topic\": \"room.nope\"}\\n[1,2]\\n'); sys.stdout.buffer.flush()\n"
+    'sys.stdout.buffer.write(b\'not json at all\\n{"topic": "room.nope"}\\n[1,2]\\n\'); sys.stdout.buffer.flush()\n'
     "bus.publish(AssistantSessionEnded(reason='completed', duration_ms=1, published=1, dropped=0))\n"
 )

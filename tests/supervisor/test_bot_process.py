@@ -12,16 +12,50 @@ from supervisor.process import bot_command, bot_environment, read_lines
 
 def test_the_bot_gets_only_allow_listed_variables() -> None:
     source = {
-        "PATH": "/usr/bin", "HOME": "/home/x", "LANG": "C.UTF-8",
-        "MESH_API_TOKEN": "mesh", "OPENAI_API_KEY": "sk", "DAILY_API_KEY": "daily",
-        "SUPERVISOR_TOKEN": "leak", "AWS_SECRET_ACCESS_KEY": "leak", "AWS_ACCESS_KEY_ID": "leak", "GITHUB_TOKEN": "leak",
-        "BOT_SPEED": "leak", "ROOM_URL": "https://leak.daily.co/other", "MY_EXTRA": "extra",
+        "PATH": "/usr/bin",
+        "HOME": "/home/x",
+        "LANG": "C.UTF-8",
+        "MESH_API_TOKEN": "mesh",
+        "OPENAI_API_KEY": "sk",
+        "DAILY_API_KEY": "daily",
+        "SUPERVISOR_TOKEN": "leak",
+        "AWS_SECRET_ACCESS_KEY": "leak",
+        "AWS_ACCESS_KEY_ID": "leak",
+        "GITHUB_TOKEN": "leak",
+        "BOT_SPEED": "leak",
+        "ROOM_URL": "https://leak.daily.co/other",
+        "MY_EXTRA": "extra",
     }
-    env = bot_environment(source=source, room_env={"ASSISTANT_ID": "a1", "ROOM_URL": "https://x.daily.co/r"}, extra_names=["MY_EXTRA"], fallback={"MESH_URL": "https://mesh"})
+    env = bot_environment(
+        source=source,
+        room_env={"ASSISTANT_ID": "a1", "ROOM_URL": "https://x.daily.co/r"},
+        extra_names=["MY_EXTRA"],
+        fallback={"MESH_URL": "https://mesh"},
+    )
     assert "leak" not in env.values()
-    assert {k: env[k] for k in ("PATH", "HOME", "MESH_API_TOKEN", "OPENAI_API_KEY", "DAILY_API_KEY", "MY_EXTRA", "MESH_URL", "ASSISTANT_ID", "ROOM_URL")} == {
-        "PATH": "/usr/bin", "HOME": "/home/x", "MESH_API_TOKEN": "mesh", "OPENAI_API_KEY": "sk", "DAILY_API_KEY": "daily",
-        "MY_EXTRA": "extra", "MESH_URL": "https://mesh", "ASSISTANT_ID": "a1", "ROOM_URL": "https://x.daily.co/r",
+    assert {
+        k: env[k]
+        for k in (
+            "PATH",
+            "HOME",
+            "MESH_API_TOKEN",
+            "OPENAI_API_KEY",
+            "DAILY_API_KEY",
+            "MY_EXTRA",
+            "MESH_URL",
+            "ASSISTANT_ID",
+            "ROOM_URL",
+        )
+    } == {
+        "PATH": "/usr/bin",
+        "HOME": "/home/x",
+        "MESH_API_TOKEN": "mesh",
+        "OPENAI_API_KEY": "sk",
+        "DAILY_API_KEY": "daily",
+        "MY_EXTRA": "extra",
+        "MESH_URL": "https://mesh",
+        "ASSISTANT_ID": "a1",
+        "ROOM_URL": "https://x.daily.co/r",
     }
     assert env["PYTHONPATH"].split(":")[0] == str(REPO) and env["PYTHONUNBUFFERED"] == "1"
 

@@ -40,7 +40,11 @@ def speaking(bus: EventBus, i: int = 0) -> dict[str, Any]:
 
 def test_a_valid_line_is_ingested_and_counted(bus: EventBus, ingestor: Ingestor) -> None:
     stats = StreamStats()
-    env = bus.publish(AssistantSessionStarted(assistant_id="a", tenant_id="t", bot_version="0", room_url="simulated://x", transport="simulated"))
+    env = bus.publish(
+        AssistantSessionStarted(
+            assistant_id="a", tenant_id="t", bot_version="0", room_url="simulated://x", transport="simulated"
+        )
+    )
     assert ingestor.ingest(line(env), stats) == env
     m = ingestor.metrics
     assert stats.ingested == 1 and m.published[("bot", "assistant.session.started")] == 1 and m.lines["ok"] == 1
@@ -63,15 +67,21 @@ def test_garbage_is_counted_never_fatal(ingestor: Ingestor, raw: bytes, kind: st
     assert getattr(stats, kind) == 1 and ingestor.metrics.dropped[reason] == 1 and ingestor.metrics.lines[kind] == 1
 
 
-@pytest.mark.parametrize(("change", "where"), [
-    (lambda e: e["payload"].pop("participantId"), "/payload/participantId: missing"),
-    (lambda e: e["payload"].__setitem__("mediaTimeMs", "12"), "/payload/mediaTimeMs: int_type"),
-    (lambda e: e["payload"].__setitem__("extra", 1), "/payload/extra: extra_forbidden"),
-    (lambda e: e["meta"].__setitem__("seq", 0), "/meta/seq: greater_than_equal"),
-    (lambda e: e.__setitem__("id", "not-a-uuid"), "/id: string_pattern_mismatch"),
-    (lambda e: e.__setitem__("runtime", "toaster"), "/runtime: literal_error"),
-], ids=["missing-field", "wrong-type", "extra-field", "bad-seq", "bad-id", "bad-runtime"])
-def test_an_invalid_envelope_is_rejected_naming_the_rule(bus: EventBus, ingestor: Ingestor, change: Any, where: str) -> None:
+@pytest.mark.parametrize(
+    ("change", "where"),
+    [
+        (lambda e: e["payload"].pop("participantId"), "/payload/participantId: missing"),
+        (lambda e: e["payload"].__setitem__("mediaTimeMs", "12"), "/payload/mediaTimeMs: int_type"),
+        (lambda e: e["payload"].__setitem__("extra", 1), "/payload/extra: extra_forbidden"),
+        (lambda e: e["meta"].__setitem__("seq", 0), "/meta/seq: greater_than_equal"),
+        (lambda e: e.__setitem__("id", "not-a-uuid"), "/id: string_pattern_mismatch"),
+        (lambda e: e.__setitem__("runtime", "toaster"), "/runtime: literal_error"),
+    ],
+    ids=["missing-field", "wrong-type", "extra-field", "bad-seq", "bad-id", "bad-runtime"],
+)
+def test_an_invalid_envelope_is_rejected_naming_the_rule(
+    bus: EventBus, ingestor: Ingestor, change: Any, where: str
+) -> None:
     env = orjson.loads(line(speaking(bus)))
     change(env)
     stats = StreamStats()
@@ -96,7 +106,11 @@ def test_seq_gaps_and_duplicates_are_counted_per_session(registry: SpecRegistry,
 def test_violations_and_spec_mismatches_are_counted(bus: EventBus, ingestor: Ingestor) -> None:
     stats = StreamStats()
     for kind in ("turn_limit", "content", "content"):
-        env = bus.publish(ConversationPolicyViolation(policy_version="sha256:" + "1" * 64, rule="r", kind=kind, action="warn", severity="low"))  # type: ignore[arg-type]
+        env = bus.publish(
+            ConversationPolicyViolation(
+                policy_version="sha256:" + "1" * 64, rule="r", kind=kind, action="warn", severity="low"
+            )
+        )  # type: ignore[arg-type]
         ingestor.ingest(line(env), stats)
     other = {**speaking(bus), "specVersion": "sha256:" + "f" * 64}
     assert ingestor.ingest(line(other), stats) is not None, "another spec version is fine while the payload is valid"

@@ -23,6 +23,7 @@ from sup_helpers import (
 
 from bot.forwarding.dryrun_check import check_file
 
+
 def iso_seconds(text: str) -> float:
     from datetime import datetime
 
@@ -41,7 +42,10 @@ def test_every_route_but_health_needs_the_token(tmp_path: Path) -> None:
             status, body = await client.request("POST", "/rooms", token=None, json=ROOM)
             assert status == 401 and body["error"] == "unauthorized"
             assert (await client.request("DELETE", "/rooms/x", token=None))[0] == 401
-            assert (await client.request("GET", "/health", token=None)) == (200, {"status": "ok", "version": __import__("bot").__version__})
+            assert (await client.request("GET", "/health", token=None)) == (
+                200,
+                {"status": "ok", "version": __import__("bot").__version__},
+            )
             assert (await client.request("GET", "/rooms"))[0] == 200
             assert client.sup.rooms.rooms == {}, "nothing was started by the refused requests"
 
@@ -59,9 +63,46 @@ BAD_BODIES = [
     ("speed-out-of-range", {**ROOM, "speed": 5000}, 422, "speed"),
     ("unknown-field", {**ROOM, "colour": "red"}, 422, "colour"),
     ("layer-not-an-object", {**ROOM, "policyLayers": [1]}, 422, "policyLayers.0"),
-    ("layer-not-a-policy-layer", {**ROOM, "policyLayers": [{"name": "tenant", "rules": {"maxTurnSecs": 90}}]}, 422, "policyLayers.0.schemaVersion"),
-    ("layer-with-a-bad-limit", {**ROOM, "policyLayers": [{"kind": "prism.policy.layer", "schemaVersion": 1, "name": "t", "level": "tenant", "turns": {"maxTurnMs": "s3cr3t-in-the-wrong-field"}}]}, 422, "policyLayers.0.turns.maxTurnMs"),
-    ("layer-with-a-bad-nested-item", {**ROOM, "policyLayers": [{"kind": "prism.policy.layer", "schemaVersion": 1, "name": "t", "level": "tenant", "content": {"rules": [{"id": "r", "patterns": ["(s3cr3t"], "action": "warn"}]}}]}, 422, "policyLayers.0.content.rules.0.patterns.0"),
+    (
+        "layer-not-a-policy-layer",
+        {**ROOM, "policyLayers": [{"name": "tenant", "rules": {"maxTurnSecs": 90}}]},
+        422,
+        "policyLayers.0.schemaVersion",
+    ),
+    (
+        "layer-with-a-bad-limit",
+        {
+            **ROOM,
+            "policyLayers": [
+                {
+                    "kind": "prism.policy.layer",
+                    "schemaVersion": 1,
+                    "name": "t",
+                    "level": "tenant",
+                    "turns": {"maxTurnMs": "s3cr3t-in-the-wrong-field"},
+                }
+            ],
+        },
+        422,
+        "policyLayers.0.turns.maxTurnMs",
+    ),
+    (
+        "layer-with-a-bad-nested-item",
+        {
+            **ROOM,
+            "policyLayers": [
+                {
+                    "kind": "prism.policy.layer",
+                    "schemaVersion": 1,
+                    "name": "t",
+                    "level": "tenant",
+                    "content": {"rules": [{"id": "r", "patterns": ["(s3cr3t"], "action": "warn"}]},
+                }
+            ],
+        },
+        422,
+        "policyLayers.0.content.rules.0.patterns.0",
+    ),
     ("no-such-scenario", {**ROOM, "scenario": "/nonexistent.json"}, 422, "scenario"),
     ("token-without-room", {**ROOM, "roomToken": "s3cr3t-token-value"}, 422, "roomToken"),
     ("command-not-allowed", {**ROOM, "command": ["/bin/sh", "-c", "id"]}, 403, "command"),
@@ -111,7 +152,7 @@ def test_a_bot_that_never_starts_is_killed_restarted_then_failed(tmp_path: Path)
 
 def test_a_non_retryable_failure_is_not_restarted(tmp_path: Path) -> None:
     bad = tmp_path / "broken-room.json"
-    bad.write_text("{\"participants\": 3}")
+    bad.write_text('{"participants": 3}')
 
     async def go() -> None:
         async with running(make_settings(tmp_path)) as client:
@@ -155,9 +196,19 @@ def test_garbage_on_stdout_is_counted_and_the_room_goes_on(tmp_path: Path) -> No
             room = await client.post_room({**ROOM, "command": GARBAGE_THEN_ENDS})
             room = await client.wait_room(room["id"], finished)
             assert room["status"] == "ended" and room["endReason"] == "completed"
-            assert room["events"] == {"lines": 5, "ingested": 2, "garbage": 2, "invalid": 1, "seqGaps": 0, "seqDuplicates": 0}
+            assert room["events"] == {
+                "lines": 5,
+                "ingested": 2,
+                "garbage": 2,
+                "invalid": 1,
+                "seqGaps": 0,
+                "seqDuplicates": 0,
+            }
             m = await client.metrics()
-            assert m['events_dropped_total{reason="garbage"}'] == 2 and m['events_dropped_total{reason="unknown_topic"}'] == 1
+            assert (
+                m['events_dropped_total{reason="garbage"}'] == 2
+                and m['events_dropped_total{reason="unknown_topic"}'] == 1
+            )
 
     run(go())
 
@@ -166,7 +217,9 @@ def test_garbage_on_stdout_is_counted_and_the_room_goes_on(tmp_path: Path) -> No
 def test_two_rooms_and_a_crashing_one(tmp_path: Path) -> None:
     """Both simulated rooms' eventbridge topics are forwarded (dry run); the crashing bot is restarted
     with backoff, then its room fails; neither affects the others; the metrics add up."""
-    settings = make_settings(tmp_path, allow_command=True, restart_attempts=2, backoff_base_secs=0.2, backoff_max_secs=1.0)
+    settings = make_settings(
+        tmp_path, allow_command=True, restart_attempts=2, backoff_base_secs=0.2, backoff_max_secs=1.0
+    )
 
     async def go() -> None:
         async with running(settings) as client:
@@ -181,7 +234,9 @@ def test_two_rooms_and_a_crashing_one(tmp_path: Path) -> None:
             assert crash["status"] == "failed" and crash["attempt"] == 3 and crash["restarts"] == 2
             assert [e["exitCode"] for e in crash["exits"]] == [3, 3, 3]
             delays = [e.get("restartInSecs") for e in crash["exits"]]
-            assert 0.1 <= delays[0] <= 0.2 and 0.2 <= delays[1] <= 0.4 and delays[2] is None, "backoff doubles (equal jitter)"
+            assert 0.1 <= delays[0] <= 0.2 and 0.2 <= delays[1] <= 0.4 and delays[2] is None, (
+                "backoff doubles (equal jitter)"
+            )
             for before, after in zip(crash["exits"], crash["exits"][1:]):
                 gap = iso_seconds(after["spawnedAt"]) - iso_seconds(before["exitedAt"])
                 assert gap >= before["restartInSecs"] - 0.01
@@ -203,7 +258,11 @@ def test_two_rooms_and_a_crashing_one(tmp_path: Path) -> None:
         # after stop(): the dry-run log holds every eventbridge-destined envelope of both rooms, once
         requests, entries, problems = check_file(settings.dry_run_path)
         assert problems == []
-        sent = [json.loads(e["Detail"]) for line in settings.dry_run_path.read_text().splitlines() for e in json.loads(line)["request"]["Entries"]]
+        sent = [
+            json.loads(e["Detail"])
+            for line in settings.dry_run_path.read_text().splitlines()
+            for e in json.loads(line)["request"]["Entries"]
+        ]
         sessions = {a["sessionId"], b["sessionId"]}
         assert {d["sessionId"] for d in sent} >= sessions
         for session in sessions:
@@ -212,9 +271,13 @@ def test_two_rooms_and_a_crashing_one(tmp_path: Path) -> None:
             assert topics.count("assistant.session.started") == 1 and topics.count("assistant.session.ended") == 1
             assert "room.speaking.started" not in topics and "bot.health.heartbeat" not in topics
             assert len({d["id"] for d in mine}) == len(mine)
-        assert all(len(json.loads(line)["request"]["Entries"]) <= 10 for line in settings.dry_run_path.read_text().splitlines())
+        assert all(
+            len(json.loads(line)["request"]["Entries"]) <= 10 for line in settings.dry_run_path.read_text().splitlines()
+        )
         joined = [d for d in sent if d["topic"] == "room.participant.joined"]
-        assert joined and all("displayName" not in d["payload"] and d["payload"]["participantId"].startswith("h:") for d in joined)
+        assert joined and all(
+            "displayName" not in d["payload"] and d["payload"]["participantId"].startswith("h:") for d in joined
+        )
 
     run(go(), timeout=120)
 
@@ -223,16 +286,33 @@ def test_delete_sends_sigterm_and_the_bot_ends_with_reason_signal(tmp_path: Path
     """A real bot at real-time speed: only allow-listed variables reach it, its policy layers are in
     BOT_POLICY_PATH, and DELETE ends it gracefully."""
     layers = [
-        {"kind": "prism.policy.layer", "schemaVersion": 1, "name": "tenant", "level": "tenant", "turns": {"maxTurnMs": 90000}},
+        {
+            "kind": "prism.policy.layer",
+            "schemaVersion": 1,
+            "name": "tenant",
+            "level": "tenant",
+            "turns": {"maxTurnMs": 90000},
+        },
         {"kind": "prism.policy.layer", "schemaVersion": 1, "name": "room", "level": "room"},
     ]
-    environ = {**os.environ, "SUPERVISOR_TOKEN": TOKEN, "AWS_SECRET_ACCESS_KEY": "must-not-leak", "MESH_API_TOKEN": "mesh-token"}
+    environ = {
+        **os.environ,
+        "SUPERVISOR_TOKEN": TOKEN,
+        "AWS_SECRET_ACCESS_KEY": "must-not-leak",
+        "MESH_API_TOKEN": "mesh-token",
+    }
 
     async def go() -> None:
         async with running(make_settings(tmp_path), environ=environ) as client:
             room = await client.post_room({**ROOM, "speed": 1, "policyLayers": layers})
-            room = await client.wait_room(room["id"], lambda r: r["status"] == "running" and r["events"]["ingested"] >= 4)
-            bot_env = dict(item.split("=", 1) for item in open(f"/proc/{room['pid']}/environ", encoding="utf-8", errors="replace").read().split("\0") if "=" in item)
+            room = await client.wait_room(
+                room["id"], lambda r: r["status"] == "running" and r["events"]["ingested"] >= 4
+            )
+            bot_env = dict(
+                item.split("=", 1)
+                for item in open(f"/proc/{room['pid']}/environ", encoding="utf-8", errors="replace").read().split("\0")
+                if "=" in item
+            )
             assert "SUPERVISOR_TOKEN" not in bot_env and "AWS_SECRET_ACCESS_KEY" not in bot_env
             assert bot_env["MESH_API_TOKEN"] == "mesh-token" and bot_env["PRISM_PII_SALT"] == "test-salt"
             assert (bot_env["ASSISTANT_ID"], bot_env["TENANT_ID"]) == ("asst-1", "tenant-1")
@@ -242,7 +322,12 @@ def test_delete_sends_sigterm_and_the_bot_ends_with_reason_signal(tmp_path: Path
             assert oct(Path(bot_env["BOT_POLICY_PATH"]).stat().st_mode & 0o777) == "0o600"
             status, done = await client.request("DELETE", f"/rooms/{room['id']}")
             assert status == 200
-            assert (done["status"], done["stopReason"], done["endReason"], done["exitCode"]) == ("ended", "deleted", "signal", 0)
+            assert (done["status"], done["stopReason"], done["endReason"], done["exitCode"]) == (
+                "ended",
+                "deleted",
+                "signal",
+                0,
+            )
             assert not Path(bot_env["BOT_POLICY_PATH"]).exists(), "the room's folder is removed"
             with pytest.raises(ProcessLookupError):
                 os.kill(room["pid"], 0)

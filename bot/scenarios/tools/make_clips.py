@@ -59,78 +59,176 @@ VOICES: dict[str, tuple[str, int]] = {
 #   "say" (optional) is what espeak-ng is given when it differs from the transcript "text"
 CLIPS: list[dict] = [
     # --- alice ---------------------------------------------------------------------------
-    {"name": "alice-1", "speaker": "alice", "kind": "speech",
-     "text": "Good morning everyone. Let's start with the release status."},
-    {"name": "alice-2", "speaker": "alice", "kind": "speech",
-     "text": "Thanks. Let's vote on it in the chat."},
-    {"name": "alice-monologue", "speaker": "alice", "kind": "monologue", "sentences": [
-        "Let me walk you through where the release stands right now.",
-        "The importer handles every format our customers asked for.",
-        "We fixed the memory problem that slowed down big uploads.",
-        "The dashboards still need one more pass from design before launch.",
-        "If nothing else breaks by Thursday I think we can ship on Friday morning.",
-    ]},
-    {"name": "alice-cut", "speaker": "alice", "kind": "cutoff",
-     "text": "So the second thing I wanted to mention is the migration schedule for next week.",
-     "prefix": "So the second thing I wanted to mention is the migration",
-     "spoken": "So the second thing I wanted to mention is the migration sched-"},
-    {"name": "alice-mmhm", "speaker": "alice", "kind": "backchannel",
-     "text": "mm-hm", "say": "[[@m'h@m]]"},
+    {
+        "name": "alice-1",
+        "speaker": "alice",
+        "kind": "speech",
+        "text": "Good morning everyone. Let's start with the release status.",
+    },
+    {"name": "alice-2", "speaker": "alice", "kind": "speech", "text": "Thanks. Let's vote on it in the chat."},
+    {
+        "name": "alice-monologue",
+        "speaker": "alice",
+        "kind": "monologue",
+        "sentences": [
+            "Let me walk you through where the release stands right now.",
+            "The importer handles every format our customers asked for.",
+            "We fixed the memory problem that slowed down big uploads.",
+            "The dashboards still need one more pass from design before launch.",
+            "If nothing else breaks by Thursday I think we can ship on Friday morning.",
+        ],
+    },
+    {
+        "name": "alice-cut",
+        "speaker": "alice",
+        "kind": "cutoff",
+        "text": "So the second thing I wanted to mention is the migration schedule for next week.",
+        "prefix": "So the second thing I wanted to mention is the migration",
+        "spoken": "So the second thing I wanted to mention is the migration sched-",
+    },
+    {"name": "alice-mmhm", "speaker": "alice", "kind": "backchannel", "text": "mm-hm", "say": "[[@m'h@m]]"},
     # --- bob -----------------------------------------------------------------------------
-    {"name": "bob-1", "speaker": "bob", "kind": "speech",
-     "text": "The build is green and the tests pass on every platform."},
-    {"name": "bob-2", "speaker": "bob", "kind": "speech",
-     "text": "I can take the migration if someone reviews it tomorrow."},
-    {"name": "bob-3", "speaker": "bob", "kind": "speech",
-     "text": "We could also split the release into two smaller parts."},
-    {"name": "bob-interject", "speaker": "bob", "kind": "speech",
-     "text": "Sorry to jump in, but the migration is blocked on the database team."},
-    {"name": "bob-cut", "speaker": "bob", "kind": "cutoff",
-     "text": "My main worry is the load testing because we only ran it on the small cluster.",
-     "prefix": "My main worry is the load testing because we only ran it on the small",
-     "spoken": "My main worry is the load testing because we only ran it on the small clus-"},
-    {"name": "bob-short", "speaker": "bob", "kind": "speech",
-     "text": "That is a fair point too."},
+    {
+        "name": "bob-1",
+        "speaker": "bob",
+        "kind": "speech",
+        "text": "The build is green and the tests pass on every platform.",
+    },
+    {
+        "name": "bob-2",
+        "speaker": "bob",
+        "kind": "speech",
+        "text": "I can take the migration if someone reviews it tomorrow.",
+    },
+    {
+        "name": "bob-3",
+        "speaker": "bob",
+        "kind": "speech",
+        "text": "We could also split the release into two smaller parts.",
+    },
+    {
+        "name": "bob-interject",
+        "speaker": "bob",
+        "kind": "speech",
+        "text": "Sorry to jump in, but the migration is blocked on the database team.",
+    },
+    {
+        "name": "bob-cut",
+        "speaker": "bob",
+        "kind": "cutoff",
+        "text": "My main worry is the load testing because we only ran it on the small cluster.",
+        "prefix": "My main worry is the load testing because we only ran it on the small",
+        "spoken": "My main worry is the load testing because we only ran it on the small clus-",
+    },
+    {"name": "bob-short", "speaker": "bob", "kind": "speech", "text": "That is a fair point too."},
     {"name": "bob-yeah", "speaker": "bob", "kind": "backchannel", "text": "yeah"},
     # --- carol ---------------------------------------------------------------------------
-    {"name": "carol-1", "speaker": "carol", "kind": "speech",
-     "text": "The biggest risk is the payment provider changing their API."},
-    {"name": "carol-2", "speaker": "carol", "kind": "speech",
-     "text": "I agree, let's keep Friday but with a rollback plan."},
-    {"name": "carol-3", "speaker": "carol", "kind": "speech",
-     "text": "We should also tell support before we flip the switch."},
-    {"name": "carol-interject", "speaker": "carol", "kind": "speech",
-     "text": "Hold on, the load tests found a real memory leak yesterday."},
+    {
+        "name": "carol-1",
+        "speaker": "carol",
+        "kind": "speech",
+        "text": "The biggest risk is the payment provider changing their API.",
+    },
+    {
+        "name": "carol-2",
+        "speaker": "carol",
+        "kind": "speech",
+        "text": "I agree, let's keep Friday but with a rollback plan.",
+    },
+    {
+        "name": "carol-3",
+        "speaker": "carol",
+        "kind": "speech",
+        "text": "We should also tell support before we flip the switch.",
+    },
+    {
+        "name": "carol-interject",
+        "speaker": "carol",
+        "kind": "speech",
+        "text": "Hold on, the load tests found a real memory leak yesterday.",
+    },
     {"name": "carol-right", "speaker": "carol", "kind": "backchannel", "text": "right"},
     # --- dan -----------------------------------------------------------------------------
-    {"name": "dan-1", "speaker": "dan", "kind": "speech",
-     "text": "The documentation is ready and the screenshots are updated."},
-    {"name": "dan-2", "speaker": "dan", "kind": "speech",
-     "text": "Can we move the retrospective to next Tuesday afternoon?"},
-    {"name": "dan-3", "speaker": "dan", "kind": "speech",
-     "text": "I will send the release notes to marketing tonight."},
+    {
+        "name": "dan-1",
+        "speaker": "dan",
+        "kind": "speech",
+        "text": "The documentation is ready and the screenshots are updated.",
+    },
+    {
+        "name": "dan-2",
+        "speaker": "dan",
+        "kind": "speech",
+        "text": "Can we move the retrospective to next Tuesday afternoon?",
+    },
+    {
+        "name": "dan-3",
+        "speaker": "dan",
+        "kind": "speech",
+        "text": "I will send the release notes to marketing tonight.",
+    },
     {"name": "dan-okay", "speaker": "dan", "kind": "backchannel", "text": "okay"},
     # --- erin / frank / grace / hank (eight-person and noisy rooms) ----------------------
-    {"name": "erin-1", "speaker": "erin", "kind": "speech",
-     "text": "I reviewed the onboarding flow and it feels much faster now."},
-    {"name": "erin-2", "speaker": "erin", "kind": "speech",
-     "text": "The survey results came back mostly positive this month."},
-    {"name": "erin-3", "speaker": "erin", "kind": "speech",
-     "text": "Let's make sure the fix ships before the holidays."},
-    {"name": "frank-1", "speaker": "frank", "kind": "speech",
-     "text": "Our latency numbers improved after the cache change went live."},
-    {"name": "frank-2", "speaker": "frank", "kind": "speech",
-     "text": "I still see a few timeouts from the European region."},
-    {"name": "frank-3", "speaker": "frank", "kind": "speech",
-     "text": "Agreed, I will open a ticket for it right after this call."},
-    {"name": "grace-1", "speaker": "grace", "kind": "speech",
-     "text": "Design signed off on the new settings page this morning."},
-    {"name": "grace-2", "speaker": "grace", "kind": "speech",
-     "text": "I can pair with Frank on the timeouts this afternoon."},
-    {"name": "hank-1", "speaker": "hank", "kind": "speech",
-     "text": "Security review is scheduled for Wednesday at ten."},
-    {"name": "hank-2", "speaker": "hank", "kind": "speech",
-     "text": "Please add your questions to the shared document before then."},
+    {
+        "name": "erin-1",
+        "speaker": "erin",
+        "kind": "speech",
+        "text": "I reviewed the onboarding flow and it feels much faster now.",
+    },
+    {
+        "name": "erin-2",
+        "speaker": "erin",
+        "kind": "speech",
+        "text": "The survey results came back mostly positive this month.",
+    },
+    {
+        "name": "erin-3",
+        "speaker": "erin",
+        "kind": "speech",
+        "text": "Let's make sure the fix ships before the holidays.",
+    },
+    {
+        "name": "frank-1",
+        "speaker": "frank",
+        "kind": "speech",
+        "text": "Our latency numbers improved after the cache change went live.",
+    },
+    {
+        "name": "frank-2",
+        "speaker": "frank",
+        "kind": "speech",
+        "text": "I still see a few timeouts from the European region.",
+    },
+    {
+        "name": "frank-3",
+        "speaker": "frank",
+        "kind": "speech",
+        "text": "Agreed, I will open a ticket for it right after this call.",
+    },
+    {
+        "name": "grace-1",
+        "speaker": "grace",
+        "kind": "speech",
+        "text": "Design signed off on the new settings page this morning.",
+    },
+    {
+        "name": "grace-2",
+        "speaker": "grace",
+        "kind": "speech",
+        "text": "I can pair with Frank on the timeouts this afternoon.",
+    },
+    {
+        "name": "hank-1",
+        "speaker": "hank",
+        "kind": "speech",
+        "text": "Security review is scheduled for Wednesday at ten.",
+    },
+    {
+        "name": "hank-2",
+        "speaker": "hank",
+        "kind": "speech",
+        "text": "Please add your questions to the shared document before then.",
+    },
 ]
 
 
@@ -153,9 +251,33 @@ def synth(text: str, speaker: str, workdir: Path, tag: str) -> array.array:
     raw = workdir / f"{tag}.raw.wav"
     out = workdir / f"{tag}.16k.wav"
     _run(["espeak-ng", "-v", voice, "-s", str(speed), "-w", str(raw), text])
-    _run(["sox", "-R", "-D", str(raw), "-r", str(SAMPLE_RATE), "-c", "1", "-b", "16",
-          "-e", "signed-integer", str(out),
-          "silence", "1", "0.01", "0.5%", "reverse", "silence", "1", "0.01", "0.5%", "reverse"])
+    _run(
+        [
+            "sox",
+            "-R",
+            "-D",
+            str(raw),
+            "-r",
+            str(SAMPLE_RATE),
+            "-c",
+            "1",
+            "-b",
+            "16",
+            "-e",
+            "signed-integer",
+            str(out),
+            "silence",
+            "1",
+            "0.01",
+            "0.5%",
+            "reverse",
+            "silence",
+            "1",
+            "0.01",
+            "0.5%",
+            "reverse",
+        ]
+    )
     return read_wav(out)
 
 
@@ -184,7 +306,7 @@ def frame_rms(samples: array.array) -> list[float]:
     n = SAMPLE_RATE * FRAME_MS // 1000
     out = []
     for i in range(0, len(samples), n):
-        chunk = samples[i:i + n]
+        chunk = samples[i : i + n]
         out.append(math.sqrt(sum(s * s for s in chunk) / len(chunk)))
     return out
 
@@ -314,8 +436,10 @@ def main() -> int:
     print(hdr)
     print("-" * len(hdr))
     for name, e in entries.items():
-        print(f"{name:<18} {e['voice']:<20} {e['speed']:>3} {e['kind']:<11} {e['durationMs']:>6} "
-              f"{e['voicedMs']:>8} {len(e['voiced']):>3} {e['words']:>5}")
+        print(
+            f"{name:<18} {e['voice']:<20} {e['speed']:>3} {e['kind']:<11} {e['durationMs']:>6} "
+            f"{e['voicedMs']:>8} {len(e['voiced']):>3} {e['words']:>5}"
+        )
     total_ms = sum(e["durationMs"] for e in entries.values())
     print("-" * len(hdr))
     print(f"{len(entries)} clips, {total_ms / 1000:.1f} s of audio, {total_bytes / 1e6:.2f} MB in {CLIPS_DIR}")

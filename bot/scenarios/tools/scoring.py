@@ -6,7 +6,8 @@ Stdlib and the generated Topic enum only. ``envelopes`` are the parsed JSON line
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from bot.generated.topics import Topic
 
@@ -51,8 +52,11 @@ def score_room(truth: dict[str, Any], envelopes: list[dict[str, Any]]) -> dict[s
 
     def near(o: dict[str, Any]) -> list[dict[str, Any]]:
         return [
-            r for r in reported
-            if r["speakerId"] == o["holder"] and r["overlapperId"] == o["overlapper"] and abs(r["mediaTimeMs"] - o["startMs"]) <= 600
+            r
+            for r in reported
+            if r["speakerId"] == o["holder"]
+            and r["overlapperId"] == o["overlapper"]
+            and abs(r["mediaTimeMs"] - o["startMs"]) <= 600
         ]
 
     scripted_interruptions = [o for o in truth["overlaps"] if o["label"] == "interruption"]
@@ -68,11 +72,17 @@ def score_room(truth: dict[str, Any], envelopes: list[dict[str, Any]]) -> dict[s
         "maxShareErrorPoints": 100 * max(share_errors.values(), default=0.0),
         "shareErrors": share_errors,
         "interruptionsScripted": len(scripted_interruptions),
-        "interruptionsDetected": sum(1 for o in scripted_interruptions if any(r["kind"] == "interruption" for r in near(o))),
+        "interruptionsDetected": sum(
+            1 for o in scripted_interruptions if any(r["kind"] == "interruption" for r in near(o))
+        ),
         "interruptionsReported": sum(1 for r in reported if r["kind"] == "interruption"),
         "backchannelsScripted": len(scripted_backchannels),
-        "backchannelsAsInterruption": sum(1 for o in scripted_backchannels if any(r["kind"] == "interruption" for r in near(o))),
-        "backchannelsDetected": sum(1 for o in scripted_backchannels if any(r["kind"] == "backchannel" for r in near(o))),
+        "backchannelsAsInterruption": sum(
+            1 for o in scripted_backchannels if any(r["kind"] == "interruption" for r in near(o))
+        ),
+        "backchannelsDetected": sum(
+            1 for o in scripted_backchannels if any(r["kind"] == "backchannel" for r in near(o))
+        ),
         "noiseFramesCounted": noise_frames,
         "inboundRejected": len(payloads(envelopes, Topic.EVENTS_INBOUND_REJECTED)),
     }

@@ -29,7 +29,7 @@ import wave
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Truth", "load_truth", "check", "classify", "format_table", "markdown_row", "RULES"]
+__all__ = ["RULES", "Truth", "check", "classify", "format_table", "load_truth", "markdown_row"]
 
 RULES = {
     "backchannelMaxMs": 1000,
@@ -39,10 +39,10 @@ RULES = {
     "interruptStopMaxMs": 1500,
     "interruptContinueMs": 1500,
 }
-MIN_TURN_GAP_MS = 400     # two speakers closer than this without a designed overlap: violation
-CLEAR_TURN_GAP_MS = 600   # ... closer than this: warning (VAD on/off latency is ~100-300 ms)
+MIN_TURN_GAP_MS = 400  # two speakers closer than this without a designed overlap: violation
+CLEAR_TURN_GAP_MS = 600  # ... closer than this: warning (VAD on/off latency is ~100-300 ms)
 NOISE_CLEARANCE_MS = 600  # noise on a participant this close to their own speech: warning
-ROBUST_MARGIN_MS = 300    # a labelled class decided by less than this: warning
+ROBUST_MARGIN_MS = 300  # a labelled class decided by less than this: warning
 LABELS = ("backchannel", "interruption")
 NOISE_KINDS = ("white", "pink", "tone")
 
@@ -102,8 +102,9 @@ def classify(holder_intervals: list[list[int]], b_start: int, b_end: int, onset:
     stop_after = a_stop - onset
     intr = {
         "holderBeforeMs>=1000": (onset - a_iv[0]) - r["interruptHolderBeforeMs"],
-        "holderStopAfterOnsetMs in 200..1500": min(stop_after - r["interruptStopMinMs"],
-                                                   r["interruptStopMaxMs"] - stop_after),
+        "holderStopAfterOnsetMs in 200..1500": min(
+            stop_after - r["interruptStopMinMs"], r["interruptStopMaxMs"] - stop_after
+        ),
         "bAfterHolderStopMs>=1500": (b_end - a_stop) - r["interruptContinueMs"],
     }
     if min(bc.values()) >= 0:
@@ -114,15 +115,23 @@ def classify(holder_intervals: list[list[int]], b_start: int, b_end: int, onset:
         kind = "overlap"
         # how clearly it fails each class: the largest failing margin of each, the weaker of two
         robust = min(-min(bc.values()), -min(intr.values()))
-    return {"kind": kind, "robustMs": robust,
-            "measures": {"bLenMs": b_len, "holderStopAfterOnsetMs": stop_after,
-                         "holderBeforeMs": onset - a_iv[0], "holderAfterBMs": a_stop - b_end,
-                         "bAfterHolderStopMs": b_end - a_stop},
-            "margins": {"backchannel": bc, "interruption": intr}}
+    return {
+        "kind": kind,
+        "robustMs": robust,
+        "measures": {
+            "bLenMs": b_len,
+            "holderStopAfterOnsetMs": stop_after,
+            "holderBeforeMs": onset - a_iv[0],
+            "holderAfterBMs": a_stop - b_end,
+            "bAfterHolderStopMs": b_end - a_stop,
+        },
+        "margins": {"backchannel": bc, "interruption": intr},
+    }
 
 
-def load_truth(scenario: str | Path | dict, manifest: str | Path | dict | None = None,
-               base_dir: str | Path | None = None) -> Truth:
+def load_truth(
+    scenario: str | Path | dict, manifest: str | Path | dict | None = None, base_dir: str | Path | None = None
+) -> Truth:
     """Ground truth of one scenario.
 
     Args:
@@ -153,8 +162,14 @@ def load_truth(scenario: str | Path | dict, manifest: str | Path | dict | None =
 
     problems: list[str] = []
     participants: dict[str, dict] = {
-        p["id"]: {"name": p.get("name", p["id"]), "intervals": [], "talkTimeMs": 0,
-                  "utterances": [], "joinMs": None, "leaveMs": None}
+        p["id"]: {
+            "name": p.get("name", p["id"]),
+            "intervals": [],
+            "talkTimeMs": 0,
+            "utterances": [],
+            "joinMs": None,
+            "leaveMs": None,
+        }
         for p in data.get("participants", [])
     }
     events = data.get("events", [])
@@ -167,27 +182,48 @@ def load_truth(scenario: str | Path | dict, manifest: str | Path | dict | None =
         p = participants.get(pid)
         if kind == "speech":
             audio = (base / ev["audio"]).resolve()
-            entries = fixed_manifest or (_load_manifest(audio.parent / "manifest.json", cache)
-                                         if (audio.parent / "manifest.json").exists() else {})
+            entries = fixed_manifest or (
+                _load_manifest(audio.parent / "manifest.json", cache)
+                if (audio.parent / "manifest.json").exists()
+                else {}
+            )
             clip = entries.get(audio.name)
             if clip is None:
                 problems.append(f"event {idx}: no manifest entry for {ev['audio']}")
                 continue
             ivs = [[at + s, at + e] for s, e in clip["voiced"]]
-            utt = {"event": idx, "participant": pid, "atMs": at, "audio": ev["audio"],
-                   "clip": audio.stem, "text": ev.get("text", clip.get("text", "")),
-                   "label": ev.get("label"), "spanEndMs": at + clip["durationMs"],
-                   "startMs": ivs[0][0] if ivs else at, "endMs": ivs[-1][1] if ivs else at,
-                   "intervals": ivs, "voicedMs": sum(e - s for s, e in ivs),
-                   "words": clip.get("words", 0), "audioPath": str(audio)}
+            utt = {
+                "event": idx,
+                "participant": pid,
+                "atMs": at,
+                "audio": ev["audio"],
+                "clip": audio.stem,
+                "text": ev.get("text", clip.get("text", "")),
+                "label": ev.get("label"),
+                "spanEndMs": at + clip["durationMs"],
+                "startMs": ivs[0][0] if ivs else at,
+                "endMs": ivs[-1][1] if ivs else at,
+                "intervals": ivs,
+                "voicedMs": sum(e - s for s, e in ivs),
+                "words": clip.get("words", 0),
+                "audioPath": str(audio),
+            }
             if p is not None:
                 p["utterances"].append(utt)
             last_end = max(last_end, utt["spanEndMs"])
         elif kind == "noise":
             dur = int(ev.get("durationMs", 0))
-            noise.append({"event": idx, "participant": pid, "startMs": at, "endMs": at + dur,
-                          "kind": ev.get("kind"), "level": ev.get("level", 0.3),
-                          "freqHz": ev.get("freqHz", 440 if ev.get("kind") == "tone" else None)})
+            noise.append(
+                {
+                    "event": idx,
+                    "participant": pid,
+                    "startMs": at,
+                    "endMs": at + dur,
+                    "kind": ev.get("kind"),
+                    "level": ev.get("level", 0.3),
+                    "freqHz": ev.get("freqHz", 440 if ev.get("kind") == "tone" else None),
+                }
+            )
             last_end = max(last_end, at + dur)
         elif kind == "join" and p is not None:
             p["joinMs"] = at if p["joinMs"] is None else p["joinMs"]
@@ -196,11 +232,17 @@ def load_truth(scenario: str | Path | dict, manifest: str | Path | dict | None =
         elif kind == "chat":
             chats.append({"event": idx, "participant": pid, "atMs": at, "text": ev.get("text", "")})
         elif kind == "app_message":
-            app_messages.append({"event": idx, "participant": pid, "atMs": at,
-                                 "form": "envelope" if "envelope" in ev else "message",
-                                 "topic": (ev.get("envelope") or {}).get("topic"),
-                                 "payload": (ev.get("envelope") or {}).get("payload"),
-                                 "message": ev.get("message")})
+            app_messages.append(
+                {
+                    "event": idx,
+                    "participant": pid,
+                    "atMs": at,
+                    "form": "envelope" if "envelope" in ev else "message",
+                    "topic": (ev.get("envelope") or {}).get("topic"),
+                    "payload": (ev.get("envelope") or {}).get("payload"),
+                    "message": ev.get("message"),
+                }
+            )
         last_end = max(last_end, at)
 
     all_utts: list[dict] = []
@@ -215,22 +257,38 @@ def load_truth(scenario: str | Path | dict, manifest: str | Path | dict | None =
     overlaps = _overlaps(all_utts, participants)
     votes = _votes(chats, app_messages)
     duration = int(data.get("durationMs") or last_end + 2000)
-    return Truth(name=data.get("name", src.stem if src else "scenario"), source=str(src) if src else None,
-                 sampleRate=data.get("sampleRate", 16000), durationMs=duration,
-                 participants=participants, shares=shares, totalTalkTimeMs=total,
-                 speechUnionMs=_union_ms([iv for p in participants.values() for iv in p["intervals"]]),
-                 overlaps=overlaps, noise=noise, votes=votes, appMessages=app_messages,
-                 chats=chats, agenda=data.get("agenda", []), events=events, problems=problems)
+    return Truth(
+        name=data.get("name", src.stem if src else "scenario"),
+        source=str(src) if src else None,
+        sampleRate=data.get("sampleRate", 16000),
+        durationMs=duration,
+        participants=participants,
+        shares=shares,
+        totalTalkTimeMs=total,
+        speechUnionMs=_union_ms([iv for p in participants.values() for iv in p["intervals"]]),
+        overlaps=overlaps,
+        noise=noise,
+        votes=votes,
+        appMessages=app_messages,
+        chats=chats,
+        agenda=data.get("agenda", []),
+        events=events,
+        problems=problems,
+    )
 
 
 def _overlaps(utts: list[dict], participants: dict[str, dict]) -> list[dict]:
     out = []
     for i, u in enumerate(utts):
-        for v in utts[i + 1:]:
+        for v in utts[i + 1 :]:
             if u["participant"] == v["participant"]:
                 continue
-            regions = [[max(a[0], b[0]), min(a[1], b[1])]
-                       for a in u["intervals"] for b in v["intervals"] if max(a[0], b[0]) < min(a[1], b[1])]
+            regions = [
+                [max(a[0], b[0]), min(a[1], b[1])]
+                for a in u["intervals"]
+                for b in v["intervals"]
+                if max(a[0], b[0]) < min(a[1], b[1])
+            ]
             if not regions:
                 continue
             regions.sort()
@@ -242,14 +300,23 @@ def _overlaps(utts: list[dict], participants: dict[str, dict]) -> list[dict]:
                 holder, over = u, v
             else:
                 holder, over = v, u
-            cls = classify(participants[holder["participant"]]["intervals"],
-                           over["startMs"], over["endMs"], first)
-            out.append({"holder": holder["participant"], "overlapper": over["participant"],
-                        "startMs": first, "endMs": regions[-1][1],
-                        "overlapMs": sum(e - s for s, e in regions),
-                        "label": over["label"], "kind": cls["kind"], "robustMs": cls["robustMs"],
-                        "measures": cls["measures"], "margins": cls["margins"],
-                        "holderEvent": holder["event"], "overlapperEvent": over["event"]})
+            cls = classify(participants[holder["participant"]]["intervals"], over["startMs"], over["endMs"], first)
+            out.append(
+                {
+                    "holder": holder["participant"],
+                    "overlapper": over["participant"],
+                    "startMs": first,
+                    "endMs": regions[-1][1],
+                    "overlapMs": sum(e - s for s, e in regions),
+                    "label": over["label"],
+                    "kind": cls["kind"],
+                    "robustMs": cls["robustMs"],
+                    "measures": cls["measures"],
+                    "margins": cls["margins"],
+                    "holderEvent": holder["event"],
+                    "overlapperEvent": over["event"],
+                }
+            )
     out.sort(key=lambda o: o["startMs"])
     return out
 
@@ -262,11 +329,19 @@ def _votes(chats: list[dict], app_messages: list[dict]) -> list[dict]:
     for c in chats:
         text = c["text"].strip()
         if text.startswith("/vote "):
-            parts = [s.strip() for s in text[len("/vote "):].split("|")]
-            votes.append({"voteId": f"vote-{len(votes) + 1}", "question": parts[0],
-                          "options": [p for p in parts[1:] if p], "startedBy": c["participant"],
-                          "startedAtMs": c["atMs"], "closesAtMs": c["atMs"] + 30000,
-                          "closedAtMs": c["atMs"] + 30000, "closedBy": "timeout"})
+            parts = [s.strip() for s in text[len("/vote ") :].split("|")]
+            votes.append(
+                {
+                    "voteId": f"vote-{len(votes) + 1}",
+                    "question": parts[0],
+                    "options": [p for p in parts[1:] if p],
+                    "startedBy": c["participant"],
+                    "startedAtMs": c["atMs"],
+                    "closesAtMs": c["atMs"] + 30000,
+                    "closedAtMs": c["atMs"] + 30000,
+                    "closedBy": "timeout",
+                }
+            )
         elif text == "/endvote":
             for v in votes:
                 if v["startedAtMs"] <= c["atMs"] < v["closedAtMs"]:
@@ -275,9 +350,15 @@ def _votes(chats: list[dict], app_messages: list[dict]) -> list[dict]:
         ballots: dict[str, str] = {}
         for m in app_messages:
             pl = m["payload"]
-            if (m["form"] == "envelope" and m["topic"] == "room.vote.cast" and isinstance(pl, dict)
-                    and set(pl) == {"voteId", "option"} and pl["voteId"] == v["voteId"]
-                    and pl["option"] in v["options"] and v["startedAtMs"] <= m["atMs"] < v["closedAtMs"]):
+            if (
+                m["form"] == "envelope"
+                and m["topic"] == "room.vote.cast"
+                and isinstance(pl, dict)
+                and set(pl) == {"voteId", "option"}
+                and pl["voteId"] == v["voteId"]
+                and pl["option"] in v["options"]
+                and v["startedAtMs"] <= m["atMs"] < v["closedAtMs"]
+            ):
                 ballots[m["participant"]] = pl["option"]
         v["ballots"] = ballots
         v["tally"] = {o: sum(1 for b in ballots.values() if b == o) for o in v["options"]}
@@ -318,16 +399,16 @@ def check(truth: Truth, data: dict | None = None) -> tuple[list[str], list[str]]
             if b["atMs"] < a["spanEndMs"]:
                 errs.append(f"{pid}: events {a['event']} and {b['event']} overlap each other")
             elif b["startMs"] - a["endMs"] < CLEAR_TURN_GAP_MS:
-                warns.append(f"{pid}: only {b['startMs'] - a['endMs']} ms between own events "
-                             f"{a['event']} and {b['event']}")
+                warns.append(
+                    f"{pid}: only {b['startMs'] - a['endMs']} ms between own events {a['event']} and {b['event']}"
+                )
 
     # labelled classes must match the rules, robustly; unlabelled overlaps must be plain
     pairs = set()
     for o in truth["overlaps"]:
         pairs.add(frozenset((o["holderEvent"], o["overlapperEvent"])))
         want = o["label"] or "overlap"
-        tag = (f"overlap at {o['startMs']} ({o['holder']} <- {o['overlapper']}, "
-               f"event {o['overlapperEvent']})")
+        tag = f"overlap at {o['startMs']} ({o['holder']} <- {o['overlapper']}, event {o['overlapperEvent']})"
         if o["kind"] != want:
             errs.append(f"{tag}: labelled {want} but the rules give {o['kind']} {o['measures']}")
         elif o["robustMs"] < ROBUST_MARGIN_MS:
@@ -341,7 +422,7 @@ def check(truth: Truth, data: dict | None = None) -> tuple[list[str], list[str]]
     # accidental near-overlaps between different speakers
     utts = sorted((u for p in parts.values() for u in p["utterances"]), key=lambda u: u["atMs"])
     for i, u in enumerate(utts):
-        for v in utts[i + 1:]:
+        for v in utts[i + 1 :]:
             if u["participant"] == v["participant"] or frozenset((u["event"], v["event"])) in pairs:
                 continue
             for a in u["intervals"]:
@@ -350,8 +431,10 @@ def check(truth: Truth, data: dict | None = None) -> tuple[list[str], list[str]]
                     if gap < 0:
                         pass  # a real overlap, already in truth["overlaps"]
                     elif gap < MIN_TURN_GAP_MS:
-                        errs.append(f"events {u['event']}/{v['event']}: {u['participant']} and "
-                                    f"{v['participant']} only {gap} ms apart")
+                        errs.append(
+                            f"events {u['event']}/{v['event']}: {u['participant']} and "
+                            f"{v['participant']} only {gap} ms apart"
+                        )
                     elif gap < CLEAR_TURN_GAP_MS:
                         warns.append(f"events {u['event']}/{v['event']}: {gap} ms between speakers")
 
@@ -395,31 +478,42 @@ def check(truth: Truth, data: dict | None = None) -> tuple[list[str], list[str]]
 
 
 def format_table(t: Truth) -> str:
-    lines = [f"{t['name']}: {t['durationMs'] / 1000:.1f} s, talk {t['totalTalkTimeMs']} ms, "
-             f"speech union {t['speechUnionMs']} ms"]
+    lines = [
+        f"{t['name']}: {t['durationMs'] / 1000:.1f} s, talk {t['totalTalkTimeMs']} ms, "
+        f"speech union {t['speechUnionMs']} ms"
+    ]
     lines.append(f"  {'participant':<10} {'name':<7} {'talkMs':>7} {'share':>6} {'utts':>4} {'ivs':>4}")
     for pid, p in t["participants"].items():
-        lines.append(f"  {pid:<10} {p['name']:<7} {p['talkTimeMs']:>7} {100 * t['shares'][pid]:>5.1f}% "
-                     f"{len(p['utterances']):>4} {len(p['intervals']):>4}")
+        lines.append(
+            f"  {pid:<10} {p['name']:<7} {p['talkTimeMs']:>7} {100 * t['shares'][pid]:>5.1f}% "
+            f"{len(p['utterances']):>4} {len(p['intervals']):>4}"
+        )
     for o in t["overlaps"]:
-        lines.append(f"  overlap @{o['startMs']:>6} {o['holder']} <- {o['overlapper']}: "
-                     f"{o['overlapMs']} ms, label={o['label'] or '-'}, rules={o['kind']} "
-                     f"(margin {o['robustMs']} ms) {o['measures']}")
+        lines.append(
+            f"  overlap @{o['startMs']:>6} {o['holder']} <- {o['overlapper']}: "
+            f"{o['overlapMs']} ms, label={o['label'] or '-'}, rules={o['kind']} "
+            f"(margin {o['robustMs']} ms) {o['measures']}"
+        )
     for n in t["noise"]:
         lines.append(f"  noise {n['kind']:<5} {n['participant']} {n['startMs']}..{n['endMs']} level {n['level']}")
     for v in t["votes"]:
-        lines.append(f"  {v['voteId']} '{v['question']}' {v['startedAtMs']}..{v['closedAtMs']} "
-                     f"({v['closedBy']}) tally {v['tally']}")
+        lines.append(
+            f"  {v['voteId']} '{v['question']}' {v['startedAtMs']}..{v['closedAtMs']} "
+            f"({v['closedBy']}) tally {v['tally']}"
+        )
     if t["appMessages"]:
         n_env = sum(1 for m in t["appMessages"] if m["form"] == "envelope")
-        lines.append(f"  app messages: {len(t['appMessages'])} ({n_env} envelope form, "
-                     f"{len(t['appMessages']) - n_env} raw message form)")
+        lines.append(
+            f"  app messages: {len(t['appMessages'])} ({n_env} envelope form, "
+            f"{len(t['appMessages']) - n_env} raw message form)"
+        )
     return "\n".join(lines)
 
 
 def markdown_row(t: Truth, path: str) -> str:
-    cells = ", ".join(f"{p['name']} {p['talkTimeMs']} ms ({100 * t['shares'][pid]:.1f}%)"
-                      for pid, p in t["participants"].items())
+    cells = ", ".join(
+        f"{p['name']} {p['talkTimeMs']} ms ({100 * t['shares'][pid]:.1f}%)" for pid, p in t["participants"].items()
+    )
     kinds = [o["label"] or "overlap" for o in t["overlaps"]]
     summary = ", ".join(f"{kinds.count(k)} {k}" for k in ("backchannel", "interruption", "overlap") if k in kinds)
     return f"| `{path}` | {t['durationMs'] / 1000:.1f} s | {cells} | {summary or 'none'} |"

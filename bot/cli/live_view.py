@@ -119,7 +119,11 @@ class LiveView:
             return f"rejected inbound message from {self.name(p['senderId'])}: {p['reason']}"
         if topic == Topic.FORWARDING_DELIVERY_DEFERRED:
             return f"not delivered to {p['destination']}: {p['reason']}"
-        if topic in (Topic.ASSISTANT_SESSION_STARTED, Topic.ASSISTANT_ROOM_JOIN_SUCCEEDED, Topic.ASSISTANT_SESSION_ENDED):
+        if topic in (
+            Topic.ASSISTANT_SESSION_STARTED,
+            Topic.ASSISTANT_ROOM_JOIN_SUCCEEDED,
+            Topic.ASSISTANT_SESSION_ENDED,
+        ):
             return topic.split(".", 1)[1].replace(".", " ")
         if topic == Topic.EVENTS_RUNTIME_VERSION_MISMATCH:
             return f"spec version mismatch ({p['source']})"

@@ -1,7 +1,7 @@
 """Who a session is: the assistant, the tenant and the room, as every envelope names them.
 
-One definition for both readers of the configuration: ``bot.settings`` (the authority, with
-pydantic-settings) and ``bot.boot`` (the fast path that publishes the start before pydantic is
+One definition for both readers of the configuration: ``bot.config.settings`` (the authority, with
+pydantic-settings) and ``bot.session.boot`` (the fast path that publishes the start before pydantic is
 loaded). Stdlib only, so the fast path can import it.
 """
 
@@ -16,14 +16,24 @@ from bot import __version__
 from bot.events.framing import SessionContext
 from bot.rooms.urls import ROOM_ID_MAX, http_url_problem, room_id_from_url, sanitize_room_url
 
-__all__ = ["DEFAULT_ASSISTANT_ID", "DEFAULT_TENANT_ID", "DEMO_SCENARIO", "IDENTITY_MAX", "Identity", "InvalidIdentity", "id_problem", "identity_of", "simulated_room_id"]
+__all__ = [
+    "DEFAULT_ASSISTANT_ID",
+    "DEFAULT_TENANT_ID",
+    "DEMO_SCENARIO",
+    "IDENTITY_MAX",
+    "Identity",
+    "InvalidIdentity",
+    "id_problem",
+    "identity_of",
+    "simulated_room_id",
+]
 
 DEFAULT_ASSISTANT_ID = "demo-assistant"
 DEFAULT_TENANT_ID = "demo-tenant"
 IDENTITY_MAX = 128
 """Assistant and tenant ids are 1 to 128 characters (the envelope's ``assistantId``/``tenantId``)."""
 
-DEMO_SCENARIO = Path(__file__).resolve().parent / "scenarios" / "demo.json"
+DEMO_SCENARIO = Path(__file__).resolve().parents[1] / "scenarios" / "demo.json"
 """The simulated room played when neither a room URL nor a scenario is given."""
 
 
@@ -54,7 +64,9 @@ class Identity:
 
     def context(self, session_id: str) -> SessionContext:
         """The publisher context of this session's envelopes."""
-        return SessionContext(session_id=session_id, assistant_id=self.assistant_id, tenant_id=self.tenant_id, room_id=self.room_id)
+        return SessionContext(
+            session_id=session_id, assistant_id=self.assistant_id, tenant_id=self.tenant_id, room_id=self.room_id
+        )
 
 
 def simulated_room_id(scenario: str | os.PathLike[str] | None) -> str:
@@ -74,7 +86,9 @@ def id_problem(value: str) -> str | None:
     return None
 
 
-def identity_of(*, room_url: str | None, simulate: str | os.PathLike[str] | None, assistant_id: str, tenant_id: str) -> Identity:
+def identity_of(
+    *, room_url: str | None, simulate: str | os.PathLike[str] | None, assistant_id: str, tenant_id: str
+) -> Identity:
     """The identity from setting values; ``InvalidIdentity`` for one the settings reject too."""
     for name, value in (("assistant_id", assistant_id), ("tenant_id", tenant_id)):
         problem = id_problem(value)

@@ -73,7 +73,7 @@ class SampleClock:
         clock.now_ms                   # → 5020
     """
 
-    __slots__ = ("sample_rate", "samples", "_anchor_ms", "_anchor_sample")
+    __slots__ = ("_anchor_ms", "_anchor_sample", "sample_rate", "samples")
 
     def __init__(self, sample_rate: int, *, anchor_ms: int = 0) -> None:
         """Start a stream whose first sample is at ``anchor_ms``.

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from bot.errors import PrismError
+from bot.core.errors import PrismError
 
 __all__ = ["JoinFailed", "JoinResult", "backoff_cap_s", "join_with_retries"]
 
@@ -140,7 +140,7 @@ async def join_with_retries(
         timeout = left if attempt_timeout_s is None else min(attempt_timeout_s, left)
         try:
             if timeout <= 0:
-                raise asyncio.TimeoutError("join budget exhausted")
+                raise TimeoutError("join budget exhausted")
             count = await asyncio.wait_for(attempt_join(attempt), timeout=timeout)
         except asyncio.CancelledError:
             raise

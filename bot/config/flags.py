@@ -19,8 +19,8 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 from pydantic_settings import BaseSettings
 
-from bot.dotenv_check import dotenv_problems, dotenv_warnings_silenced
-from bot.errors import ConfigError
+from bot.config.dotenv_check import dotenv_problems, dotenv_warnings_silenced
+from bot.core.errors import ConfigError
 
 __all__ = [
     "OneLineErrorParser",
@@ -62,7 +62,9 @@ class VariableNamedSettings(BaseSettings):
 
     def __init__(self, **values: Any) -> None:
         fields = type(self).model_fields
-        super().__init__(**{env_name(type(self), key) if key in fields else key: value for key, value in values.items()})
+        super().__init__(
+            **{env_name(type(self), key) if key in fields else key: value for key, value in values.items()}
+        )
 
 
 def flag_name(field_name: str) -> str:
@@ -141,7 +143,9 @@ def settings_parser(
     return parser
 
 
-def settings_from_flags(settings_class: type[SettingsT], args: argparse.Namespace, *, dotenv_also_known: Collection[str] = ()) -> SettingsT:
+def settings_from_flags(
+    settings_class: type[SettingsT], args: argparse.Namespace, *, dotenv_also_known: Collection[str] = ()
+) -> SettingsT:
     """The settings from the flags given, over the environment and ``.env``; a bad value is a ``ConfigError``.
 
     The ``.env`` is checked first (:func:`check_env_files`): its misspelled names and lines dotenv
@@ -157,7 +161,9 @@ def settings_from_flags(settings_class: type[SettingsT], args: argparse.Namespac
         raise ConfigError(validation_error_line(exc, settings_class, given)) from None
 
 
-def check_env_files(settings_class: type[BaseModel], *, also_known: Collection[str] = (), stream: TextIO | None = None) -> None:
+def check_env_files(
+    settings_class: type[BaseModel], *, also_known: Collection[str] = (), stream: TextIO | None = None
+) -> None:
     """Warn on ``stream`` (stderr) about the ``.env`` files ``settings_class`` reads (``model_config["env_file"]``).
 
     Here rather than in each program's ``load_settings``: this is where pydantic-settings reads
@@ -204,7 +210,13 @@ def _help_text(field: FieldInfo, variable: str) -> str:
 def _shown_default(field: FieldInfo) -> Any:
     """The default worth printing in ``--help``: none for secrets, unset, empty or off values."""
     default = field.default
-    if _is_secret(field.annotation) or default is PydanticUndefined or default is None or default is False or default == "":
+    if (
+        _is_secret(field.annotation)
+        or default is PydanticUndefined
+        or default is None
+        or default is False
+        or default == ""
+    ):
         return None
     return default
 

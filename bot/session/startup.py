@@ -1,6 +1,6 @@
 """The first moments of a session: the event runtime up and ``assistant.session.started`` out.
 
-On the command line ``bot.boot`` has usually written the start already, before pydantic was
+On the command line ``bot.session.boot`` has usually written the start already, before pydantic was
 imported; ``begin`` then adopts that envelope into the bus (which continues its sequence) after
 checking that the validated settings name the same session. Otherwise (Pipecat Cloud, the live
 view, an identity only the settings can judge) ``begin`` publishes the start itself. Either way
@@ -12,20 +12,20 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 import uuid_utils
 
-from bot import __version__
-from bot.boot import Booted, wants_live_view
-from bot.identity import DEMO_SCENARIO, Identity, identity_of
+from bot.config.identity import DEMO_SCENARIO, Identity, identity_of
 from bot.events import EventRuntime, create_runtime
 from bot.generated import AssistantSessionEnded, AssistantSessionStarted
+from bot.session.boot import Booted, wants_live_view
 
 if TYPE_CHECKING:
+    from bot.config.settings import Settings
     from bot.events import EventBus
-    from bot.settings import Settings
 
 __all__ = ["DEMO_SCENARIO", "Started", "begin", "identity_from_settings", "wants_live_view"]
 
@@ -34,9 +34,14 @@ def _stdout_is_terminal() -> bool:
     return sys.stdout is not None and sys.stdout.isatty()
 
 
-def identity_from_settings(settings: "Settings") -> Identity:
+def identity_from_settings(settings: Settings) -> Identity:
     """The session's identity as the validated settings give it."""
-    return identity_of(room_url=settings.room_url, simulate=settings.simulate, assistant_id=settings.assistant_id, tenant_id=settings.tenant_id)
+    return identity_of(
+        room_url=settings.room_url,
+        simulate=settings.simulate,
+        assistant_id=settings.assistant_id,
+        tenant_id=settings.tenant_id,
+    )
 
 
 @dataclass
@@ -52,7 +57,7 @@ class Started:
 
 
 def begin(
-    settings: "Settings",
+    settings: Settings,
     *,
     claim_stdout: bool,
     live_view: bool,
@@ -62,7 +67,7 @@ def begin(
     """Build the runtime, publish (or adopt) ``assistant.session.started``, run the spec checks."""
     identity = identity_from_settings(settings)
     if booted is not None and booted.identity != identity:
-        raise RuntimeError(f"bug: bot.boot published {booted.identity} but the settings say {identity}")
+        raise RuntimeError(f"bug: bot.session.boot published {booted.identity} but the settings say {identity}")
     started = Started(runtime=None, room_id=identity.room_id, room_url=identity.room_url, transport=identity.transport)  # type: ignore[arg-type]
 
     def on_closed() -> None:  # the session installs its handler later
@@ -79,7 +84,7 @@ def begin(
     )
     started.runtime = runtime
     if live_view:
-        from bot.live_view import LiveView
+        from bot.cli.live_view import LiveView
 
         started.view = LiveView(runtime.bus, stream=sys.stderr, scenario_name=identity.room_id)
     if booted is None:
@@ -90,24 +95,29 @@ def begin(
     if not check.ok:  # on stdout as an event; a person running the bot should see it too
         print(f"warning: spec version mismatch: {check.detail}; run `python -m codegen`", file=sys.stderr)
     if settings.expect_spec_version and not runtime.expect_version(settings.expect_spec_version):
-        print(f"warning: expected spec {settings.expect_spec_version}, this bot speaks {runtime.bus.spec_version}", file=sys.stderr)
+        print(
+            f"warning: expected spec {settings.expect_spec_version}, this bot speaks {runtime.bus.spec_version}",
+            file=sys.stderr,
+        )
     return started
 
 
 def adopt_boot_envelope(runtime: EventRuntime, booted: Booted) -> None:
-    """Take the envelope ``bot.boot`` wrote into the bus, after proving it is what the typed path
+    """Take the envelope ``bot.session.boot`` wrote into the bus, after proving it is what the typed path
     would have written: the generated model accepts the payload unchanged, and the stdout emitter
-    renders the same bytes. A difference is a bug in ``bot.boot`` (it could only come from a spec
-    change that ``bot.boot`` does not know about), so it fails loudly instead of going on."""
+    renders the same bytes. A difference is a bug in ``bot.session.boot`` (it could only come from a spec
+    change that ``bot.session.boot`` does not know about), so it fails loudly instead of going on."""
     payload = booted.envelope["payload"]
     if AssistantSessionStarted.model_validate(payload).to_wire() != payload:
-        raise RuntimeError("bug: bot.boot wrote an assistant.session.started payload the generated model changes")
+        raise RuntimeError(
+            "bug: bot.session.boot wrote an assistant.session.started payload the generated model changes"
+        )
     if runtime.stdout is not None and runtime.stdout.render(booted.envelope) != booted.line:
-        raise RuntimeError("bug: bot.boot wrote a line the stdout emitter would write differently")
+        raise RuntimeError("bug: bot.session.boot wrote a line the stdout emitter would write differently")
     runtime.bus.adopt(booted.envelope)
 
 
-def session_ended(bus: "EventBus", reason: str, *, started_at: float) -> AssistantSessionEnded:
+def session_ended(bus: EventBus, reason: str, *, started_at: float) -> AssistantSessionEnded:
     """The session's last envelope: why it ended, how long it ran, what it published and dropped.
 
     ``started_at`` is ``time.monotonic()`` at spawn."""

@@ -18,24 +18,24 @@ __all__ = [
     "SECRET_ENV_VARS",
     "SECRET_FIELDS",
     "SECRET_FLAGS",
-    "secrets_given",
     "SecretScrubber",
     "log_patcher",
     "scrubber_from_env",
     "scrubbing_sink",
+    "secrets_given",
 ]
 
 MASK = "***"
 
 SECRET_FIELDS = ("token", "daily_api_key", "pii_salt", "mesh_api_token", "openai_api_key")
-"""The bot settings (``bot.settings.Settings``) that hold secrets; a test checks they are exactly
+"""The bot settings (``bot.config.settings.Settings``) that hold secrets; a test checks they are exactly
 its ``SecretStr`` fields."""
 
 SECRET_FLAGS = tuple("--" + name.replace("_", "-") for name in SECRET_FIELDS)
-"""Their flags (``bot.cli_settings.flag_name``)."""
+"""Their flags (``bot.config.flags.flag_name``)."""
 
 SECRET_ENV_VARS = (
-    # the variables of bot.settings.SECRET_FIELDS, in that order
+    # the variables of bot.config.settings.SECRET_FIELDS, in that order
     "DAILY_TOKEN",
     "DAILY_API_KEY",
     "PRISM_PII_SALT",
@@ -48,7 +48,7 @@ SECRET_ENV_VARS = (
 )
 """Environment variables whose values are secrets wherever they appear.
 
-Written out rather than derived from ``bot.settings``: this module is the last-resort scrubber of
+Written out rather than derived from ``bot.config.settings``: this module is the last-resort scrubber of
 ``python -m bot``'s error handler and of ``bot.cloud``, so it must load when the settings cannot
 (a broken or missing pydantic-settings still ends in one scrubbed line and a published
 ``assistant.session.failed``). tests/lifecycle/test_secrets.py checks it against the settings.
@@ -195,9 +195,11 @@ def secrets_given(argv: Sequence[str], env_file: str | os.PathLike[str] = ".env"
                 found.append(args[i + 1])
     if os.path.isfile(env_file):
         try:
-            from bot.dotenv_check import quiet_dotenv_values as dotenv_values
+            from bot.config.dotenv_check import quiet_dotenv_values as dotenv_values
 
-            found += [v for k, v in dotenv_values(env_file, encoding="utf-8").items() if v and k.upper() in SECRET_ENV_VARS]
+            found += [
+                v for k, v in dotenv_values(env_file, encoding="utf-8").items() if v and k.upper() in SECRET_ENV_VARS
+            ]
         except (OSError, ValueError):
             pass
     return found

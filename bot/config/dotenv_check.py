@@ -4,7 +4,7 @@ pydantic-settings reads ``.env`` with python-dotenv, which ignores what it canno
 naming the file: a misspelled ``ROOMURL`` plays the bundled demo room, a garbage line only logs
 ``could not parse statement starting at line 114``, bytes that are not UTF-8 end in an unexpected
 ``UnicodeDecodeError``. This module says each of those once, naming ``.env:LINE``, and never
-prints a value (it may be a secret). Imports: stdlib, python-dotenv and ``bot.errors``.
+prints a value (it may be a secret). Imports: stdlib, python-dotenv and ``bot.core.errors``.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from dotenv import dotenv_values
 from dotenv.parser import Original, parse_stream
 
-from bot.errors import ConfigError
+from bot.core.errors import ConfigError
 
 __all__ = [
     "PROGRAM_PREFIXES",

@@ -1,7 +1,7 @@
 """All settings of the bot, in one place: flags, environment and ``.env`` read the same fields.
 
 ``python -m bot --help``, ``.env.example`` and the settings table of docs/deploy.md are rendered
-from this class (``python -m bot.settings --env-example`` rewrites ``.env.example``,
+from this class (``python -m bot.config.settings --env-example`` rewrites ``.env.example``,
 ``--write-docs`` the table; tests check both are fresh). Secrets are ``SecretStr`` so they never
 print by accident.
 """
@@ -15,10 +15,11 @@ from typing import Literal
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import SettingsConfigDict
 
-from bot import cli_settings, secrets
-from bot.identity import DEFAULT_ASSISTANT_ID, DEFAULT_TENANT_ID, IDENTITY_MAX, id_problem
-from bot.cli_settings import VariableNamedSettings
-from bot.cli_settings import env_alias as _env
+from bot.config import flags as cli_settings
+from bot.config import secrets
+from bot.config.flags import VariableNamedSettings
+from bot.config.flags import env_alias as _env
+from bot.config.identity import DEFAULT_ASSISTANT_ID, DEFAULT_TENANT_ID, IDENTITY_MAX, id_problem
 from bot.rooms.urls import http_url_problem
 
 
@@ -33,8 +34,12 @@ class Settings(VariableNamedSettings):
         validation_alias=_env("ROOM_URL"),
         description="Daily room URL to join. Without it the bot plays a simulated room (the bundled demo, or --simulate).",
     )
-    token: SecretStr | None = Field(default=None, validation_alias=_env("DAILY_TOKEN"), description="Daily meeting token for the room (secret).")
-    daily_api_key: SecretStr | None = Field(default=None, validation_alias=_env("DAILY_API_KEY"), description="Daily REST API key (secret).")
+    token: SecretStr | None = Field(
+        default=None, validation_alias=_env("DAILY_TOKEN"), description="Daily meeting token for the room (secret)."
+    )
+    daily_api_key: SecretStr | None = Field(
+        default=None, validation_alias=_env("DAILY_API_KEY"), description="Daily REST API key (secret)."
+    )
     simulate: Path | None = Field(
         default=None,
         validation_alias=_env("BOT_SIMULATE"),
@@ -48,34 +53,85 @@ class Settings(VariableNamedSettings):
         validation_alias=_env("BOT_SPEED"),
         description="Simulated-room playback speed: 1 real time, N times real time, 0 as fast as possible.",
     )
-    bot_name: str = Field(default="Prism Facilitator", min_length=1, max_length=64, validation_alias=_env("BOT_NAME"), description="The bot's name in the Daily room.")
+    bot_name: str = Field(
+        default="Prism Facilitator",
+        min_length=1,
+        max_length=64,
+        validation_alias=_env("BOT_NAME"),
+        description="The bot's name in the Daily room.",
+    )
     transcription: bool = Field(
         default=False,
         validation_alias=_env("BOT_TRANSCRIPTION"),
         description="Start Daily transcription for every participant (the token must allow it); transcripts feed pacing.",
     )
-    join_attempts: int = Field(default=3, ge=1, le=10, validation_alias=_env("BOT_JOIN_ATTEMPTS"), description="Attempts to join the Daily room, with exponential backoff and jitter between them.")
-    join_budget_secs: float = Field(default=45.0, gt=0, le=600, validation_alias=_env("BOT_JOIN_BUDGET_SECS"), description="Total time allowed for all join attempts and the waits between them.")
+    join_attempts: int = Field(
+        default=3,
+        ge=1,
+        le=10,
+        validation_alias=_env("BOT_JOIN_ATTEMPTS"),
+        description="Attempts to join the Daily room, with exponential backoff and jitter between them.",
+    )
+    join_budget_secs: float = Field(
+        default=45.0,
+        gt=0,
+        le=600,
+        validation_alias=_env("BOT_JOIN_BUDGET_SECS"),
+        description="Total time allowed for all join attempts and the waits between them.",
+    )
     empty_timeout_secs: float | None = Field(
-        default=120.0, gt=0, validation_alias=_env("BOT_EMPTY_TIMEOUT_SECS"), description="End the session (reason room_empty) after the Daily room has been empty this long."
+        default=120.0,
+        gt=0,
+        validation_alias=_env("BOT_EMPTY_TIMEOUT_SECS"),
+        description="End the session (reason room_empty) after the Daily room has been empty this long.",
     )
     # --- assistant context
-    mesh_url: str | None = Field(default=None, validation_alias=_env("MESH_URL"), description="Prism Mesh GraphQL endpoint the assistant context is fetched from.")
-    mesh_api_token: SecretStr | None = Field(default=None, validation_alias=_env("MESH_API_TOKEN"), description="Bearer token for Prism Mesh (secret).")
+    mesh_url: str | None = Field(
+        default=None,
+        validation_alias=_env("MESH_URL"),
+        description="Prism Mesh GraphQL endpoint the assistant context is fetched from.",
+    )
+    mesh_api_token: SecretStr | None = Field(
+        default=None, validation_alias=_env("MESH_API_TOKEN"), description="Bearer token for Prism Mesh (secret)."
+    )
     mesh_rest_url: str | None = Field(
-        default=None, validation_alias=_env("MESH_REST_URL"), description="REST fallback base for the context (default: MESH_URL without /graphql)."
+        default=None,
+        validation_alias=_env("MESH_REST_URL"),
+        description="REST fallback base for the context (default: MESH_URL without /graphql).",
     )
     assistant_file: Path | None = Field(
-        default=None, validation_alias=_env("BOT_ASSISTANT_FILE"), description="Local assistant context (JSON) used when MESH_URL is not set; without either, built-in defaults apply."
+        default=None,
+        validation_alias=_env("BOT_ASSISTANT_FILE"),
+        description="Local assistant context (JSON) used when MESH_URL is not set; without either, built-in defaults apply.",
     )
-    openai_api_key: SecretStr | None = Field(default=None, validation_alias=_env("OPENAI_API_KEY"), description="OpenAI-compatible API key for the LLM facilitator (secret); setting it turns the facilitator on.")
+    openai_api_key: SecretStr | None = Field(
+        default=None,
+        validation_alias=_env("OPENAI_API_KEY"),
+        description="OpenAI-compatible API key for the LLM facilitator (secret); setting it turns the facilitator on.",
+    )
     openai_base_url: str | None = Field(
-        default=None, validation_alias=_env("OPENAI_BASE_URL"), description="Base URL of the OpenAI-compatible API (e.g. http://127.0.0.1:11434/v1 for a local server). Default: OpenAI."
+        default=None,
+        validation_alias=_env("OPENAI_BASE_URL"),
+        description="Base URL of the OpenAI-compatible API (e.g. http://127.0.0.1:11434/v1 for a local server). Default: OpenAI.",
     )
-    openai_model: str = Field(default="gpt-4.1-mini", min_length=1, max_length=128, validation_alias=_env("OPENAI_MODEL"), description="Model of the LLM facilitator.")
-    llm: bool = Field(default=False, validation_alias=_env("BOT_LLM"), description="Turn the LLM facilitator on without OPENAI_API_KEY (a local server that needs no key).")
+    openai_model: str = Field(
+        default="gpt-4.1-mini",
+        min_length=1,
+        max_length=128,
+        validation_alias=_env("OPENAI_MODEL"),
+        description="Model of the LLM facilitator.",
+    )
+    llm: bool = Field(
+        default=False,
+        validation_alias=_env("BOT_LLM"),
+        description="Turn the LLM facilitator on without OPENAI_API_KEY (a local server that needs no key).",
+    )
     llm_timeout_secs: float = Field(
-        default=10.0, gt=0, le=120, validation_alias=_env("BOT_LLM_TIMEOUT_SECS"), description="Timeout of one LLM request; a failed request is logged and retried later, never ends the room."
+        default=10.0,
+        gt=0,
+        le=120,
+        validation_alias=_env("BOT_LLM_TIMEOUT_SECS"),
+        description="Timeout of one LLM request; a failed request is logged and retried later, never ends the room.",
     )
     # --- policy
     policy: Path | None = Field(
@@ -84,10 +140,28 @@ class Settings(VariableNamedSettings):
         description="ConversationPolicy snapshot to enforce (python -m bot.policy compose LAYER... -o FILE; docs/policy.md), or a JSON list of layers. Without it the documented safe default applies.",
     )
     # --- identity
-    assistant_id: str = Field(default=DEFAULT_ASSISTANT_ID, min_length=1, max_length=IDENTITY_MAX, validation_alias=_env("ASSISTANT_ID"), description="Assistant id put on every envelope.")
-    tenant_id: str = Field(default=DEFAULT_TENANT_ID, min_length=1, max_length=IDENTITY_MAX, validation_alias=_env("TENANT_ID"), description="Tenant id put on every envelope.")
+    assistant_id: str = Field(
+        default=DEFAULT_ASSISTANT_ID,
+        min_length=1,
+        max_length=IDENTITY_MAX,
+        validation_alias=_env("ASSISTANT_ID"),
+        description="Assistant id put on every envelope.",
+    )
+    tenant_id: str = Field(
+        default=DEFAULT_TENANT_ID,
+        min_length=1,
+        max_length=IDENTITY_MAX,
+        validation_alias=_env("TENANT_ID"),
+        description="Tenant id put on every envelope.",
+    )
     # --- events
-    heartbeat_secs: float = Field(default=15.0, gt=0, le=3600, validation_alias=_env("BOT_HEARTBEAT_SECS"), description="Seconds between bot.health.heartbeat envelopes.")
+    heartbeat_secs: float = Field(
+        default=15.0,
+        gt=0,
+        le=3600,
+        validation_alias=_env("BOT_HEARTBEAT_SECS"),
+        description="Seconds between bot.health.heartbeat envelopes.",
+    )
     pii_salt: SecretStr = Field(
         default=SecretStr(""),
         validation_alias=_env("PRISM_PII_SALT"),
@@ -110,10 +184,28 @@ class Settings(VariableNamedSettings):
         validation_alias=_env("BOT_FORWARD"),
         description="stdout: envelopes on stdout only (a supervisor forwards); stdout+eventbridge: the bot also forwards eventbridge topics itself (Pipecat Cloud).",
     )
-    eventbridge_bus: str | None = Field(default=None, validation_alias=_env("EVENTBRIDGE_BUS"), description="EventBridge bus name or ARN for direct forwarding (default: the account's default bus).")
-    eventbridge_source: str = Field(default="prism.room-bot", min_length=1, max_length=256, validation_alias=_env("EVENTBRIDGE_SOURCE"), description="Source of every PutEvents entry.")
-    eventbridge_region: str | None = Field(default=None, validation_alias=_env("EVENTBRIDGE_REGION"), description="AWS region for direct forwarding (default: the AWS chain).")
-    eventbridge_endpoint_url: str | None = Field(default=None, validation_alias=_env("EVENTBRIDGE_ENDPOINT_URL"), description="EventBridge endpoint override (a local moto server).")
+    eventbridge_bus: str | None = Field(
+        default=None,
+        validation_alias=_env("EVENTBRIDGE_BUS"),
+        description="EventBridge bus name or ARN for direct forwarding (default: the account's default bus).",
+    )
+    eventbridge_source: str = Field(
+        default="prism.room-bot",
+        min_length=1,
+        max_length=256,
+        validation_alias=_env("EVENTBRIDGE_SOURCE"),
+        description="Source of every PutEvents entry.",
+    )
+    eventbridge_region: str | None = Field(
+        default=None,
+        validation_alias=_env("EVENTBRIDGE_REGION"),
+        description="AWS region for direct forwarding (default: the AWS chain).",
+    )
+    eventbridge_endpoint_url: str | None = Field(
+        default=None,
+        validation_alias=_env("EVENTBRIDGE_ENDPOINT_URL"),
+        description="EventBridge endpoint override (a local moto server).",
+    )
     forward_dry_run_path: Path | None = Field(
         default=None,
         validation_alias=_env("BOT_FORWARD_DRY_RUN_PATH"),
@@ -126,15 +218,28 @@ class Settings(VariableNamedSettings):
         validation_alias=_env("BOT_IDLE_TIMEOUT_SECS"),
         description="End the session after this long with no speech, transcript, chat or inbound message.",
     )
-    max_duration_secs: float | None = Field(default=None, gt=0, validation_alias=_env("BOT_MAX_DURATION_SECS"), description="End the session after this many seconds.")
+    max_duration_secs: float | None = Field(
+        default=None,
+        gt=0,
+        validation_alias=_env("BOT_MAX_DURATION_SECS"),
+        description="End the session after this many seconds.",
+    )
     # --- output
     view: Literal["auto", "live", "off"] = Field(
         default="auto",
         validation_alias=_env("BOT_VIEW"),
         description="Live room view on stderr: auto = when stdout and stderr are terminals, live = always, off = never. Envelopes go to stdout unless it is a terminal.",
     )
-    verbose: bool = Field(default=False, validation_alias=_env("BOT_VERBOSE"), description="Log more (INFO) and print each outbound app message on stderr.")
-    debug: bool = Field(default=False, validation_alias=_env("BOT_DEBUG"), description="Log everything (DEBUG) and show tracebacks on errors.")
+    verbose: bool = Field(
+        default=False,
+        validation_alias=_env("BOT_VERBOSE"),
+        description="Log more (INFO) and print each outbound app message on stderr.",
+    )
+    debug: bool = Field(
+        default=False,
+        validation_alias=_env("BOT_DEBUG"),
+        description="Log everything (DEBUG) and show tracebacks on errors.",
+    )
 
     @field_validator("speed")
     @classmethod
@@ -171,7 +276,11 @@ class Settings(VariableNamedSettings):
             return None
         problem = http_url_problem(value)
         if problem is not None:
-            example = " such as https://your-domain.daily.co/room" if info.field_name == "room_url" and "host" in problem else ""
+            example = (
+                " such as https://your-domain.daily.co/room"
+                if info.field_name == "room_url" and "host" in problem
+                else ""
+            )
             raise ValueError(problem + example)
         return value
 
@@ -186,7 +295,11 @@ def env_name(field_name: str) -> str:
 
 def render_env_example() -> str:
     """The ``.env.example`` file: every setting, its variable, its doc and its default."""
-    lines = ["# Prism Room Bot settings. Copy to .env and fill in what you need.", "# Rendered from bot/settings.py by `python -m bot.settings --env-example`.", ""]
+    lines = [
+        "# Prism Room Bot settings. Copy to .env and fill in what you need.",
+        "# Rendered from bot/config/settings.py by `python -m bot.config.settings --env-example`.",
+        "",
+    ]
     for name, field in Settings.model_fields.items():
         default = field.default
         if isinstance(default, SecretStr):
@@ -201,7 +314,7 @@ def render_env_example() -> str:
 DOCS_TABLE_START = "<!-- settings-table:start -->"
 DOCS_TABLE_END = "<!-- settings-table:end -->"
 DOCS_PAGE = Path("docs/deploy.md")
-"""The page holding the table, relative to the repository (where ``python -m bot.settings`` runs)."""
+"""The page holding the table, relative to the repository (where ``python -m bot.config.settings`` runs)."""
 
 
 def render_settings_table() -> str:
@@ -209,7 +322,9 @@ def render_settings_table() -> str:
     lines = ["| variable | flag | default | what it does |", "|---|---|---|---|"]
     for name, field in Settings.model_fields.items():
         doc = (field.description or "").replace("|", "\\|")
-        lines.append(f"| `{env_name(name)}` | `{cli_settings.flag_name(name)}` | {_table_default(name, field.default)} | {doc} |")
+        lines.append(
+            f"| `{env_name(name)}` | `{cli_settings.flag_name(name)}` | {_table_default(name, field.default)} | {doc} |"
+        )
     return "\n".join(lines)
 
 
@@ -238,14 +353,14 @@ def with_settings_table(page: str) -> str:
     return f"{head}\n{render_settings_table()}\n{page[end:]}"
 
 
-USAGE = """usage: python -m bot.settings --env-example | --docs-table | --write-docs
+USAGE = """usage: python -m bot.config.settings --env-example | --docs-table | --write-docs
   --env-example  rewrite .env.example
   --docs-table   print the settings table (Markdown) on stdout
   --write-docs   rewrite the table between the settings-table markers of docs/deploy.md"""
 
 
 def main(argv: list[str]) -> int:
-    """``python -m bot.settings``: render the files made from this class (run from the repository)."""
+    """``python -m bot.config.settings``: render the files made from this class (run from the repository)."""
     if argv == ["--env-example"]:
         Path(".env.example").write_text(render_env_example(), encoding="utf-8")
     elif argv == ["--docs-table"]:

@@ -38,17 +38,17 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from bot.errors import PrismError
+from bot.core.errors import PrismError
 from bot.rooms.urls import sanitize_room_url
 
 __all__ = [
     "ASSISTANT_QUERY",
+    "DEFAULT_BEHAVIOR_TEMPLATE",
+    "DEFAULT_MODEL_CONFIG",
     "AgendaEntry",
     "AssistantContext",
     "ContextFetchError",
     "ContextFileError",
-    "DEFAULT_BEHAVIOR_TEMPLATE",
-    "DEFAULT_MODEL_CONFIG",
     "default_context",
     "fetch_context",
     "load_context_file",
@@ -77,7 +77,12 @@ class AgendaEntry(BaseModel):
     model_config = ConfigDict(populate_by_name=True, extra="ignore", frozen=True)
 
     title: str = Field(min_length=1, max_length=200)
-    timebox_ms: int = Field(gt=0, le=24 * 3600 * 1000, validation_alias=AliasChoices("timeboxMs", "timebox_ms"), serialization_alias="timeboxMs")
+    timebox_ms: int = Field(
+        gt=0,
+        le=24 * 3600 * 1000,
+        validation_alias=AliasChoices("timeboxMs", "timebox_ms"),
+        serialization_alias="timeboxMs",
+    )
 
 
 class AssistantContext(BaseModel):
@@ -88,10 +93,29 @@ class AssistantContext(BaseModel):
 
     model_config = ConfigDict(populate_by_name=True, extra="ignore", frozen=True)
 
-    assistant_id: str = Field(min_length=1, max_length=128, validation_alias=AliasChoices("assistantId", "id", "assistant_id"), serialization_alias="assistantId")
-    tenant_id: str = Field(min_length=1, max_length=128, validation_alias=AliasChoices("tenantId", "tenant_id"), serialization_alias="tenantId")
-    model: dict[str, Any] = Field(default_factory=dict, validation_alias=AliasChoices("modelConfig", "model", "model_config"), serialization_alias="modelConfig")
-    behavior_template: str = Field(default="", max_length=20_000, validation_alias=AliasChoices("behaviorTemplate", "behavior_template"), serialization_alias="behaviorTemplate")
+    assistant_id: str = Field(
+        min_length=1,
+        max_length=128,
+        validation_alias=AliasChoices("assistantId", "id", "assistant_id"),
+        serialization_alias="assistantId",
+    )
+    tenant_id: str = Field(
+        min_length=1,
+        max_length=128,
+        validation_alias=AliasChoices("tenantId", "tenant_id"),
+        serialization_alias="tenantId",
+    )
+    model: dict[str, Any] = Field(
+        default_factory=dict,
+        validation_alias=AliasChoices("modelConfig", "model", "model_config"),
+        serialization_alias="modelConfig",
+    )
+    behavior_template: str = Field(
+        default="",
+        max_length=20_000,
+        validation_alias=AliasChoices("behaviorTemplate", "behavior_template"),
+        serialization_alias="behaviorTemplate",
+    )
     agenda: list[AgendaEntry] = Field(default_factory=list, max_length=100)
     source: Source = Field(default="defaults", exclude=True)
 
@@ -230,7 +254,7 @@ class _FileChecker:
     def record(self, record: Any, where: str) -> None:
         prefix = f"{where}." if where else ""
         if not isinstance(record, dict):
-            got = "null, a Mesh \"not found\" answer" if record is None else _json_type(record)
+            got = 'null, a Mesh "not found" answer' if record is None else _json_type(record)
             self.fail(where or None, f"must be a JSON object with the assistant record (got {got})")
         self.keys(record, _RECORD_KEYS, prefix)
         if record.get("agenda") is None:
@@ -282,7 +306,9 @@ def load_context_file(
     try:
         raw = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ContextFileError(path, None, f"is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
+        raise ContextFileError(
+            path, None, f"is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
+        ) from None
     check = _FileChecker(path)
     record, where = check.unwrap(raw)
     if where and isinstance(record, dict):  # a saved Mesh answer: read as Mesh answers are read
@@ -298,14 +324,22 @@ def load_context_file(
         ctx = AssistantContext.model_validate(record)
     except ValidationError as exc:
         err = exc.errors(include_url=False)[0]
-        raise ContextFileError(path, _field_path(tuple(err.get("loc", ())), where) or None, _lower_first(err["msg"])) from None
+        raise ContextFileError(
+            path, _field_path(tuple(err.get("loc", ())), where) or None, _lower_first(err["msg"])
+        ) from None
     # The session's envelopes already name its assistant and tenant (the start is published before
     # the context is read), so a file for others would be silently relabelled: refused instead.
-    for field, ours, theirs, flag in (("assistant_id", assistant_id, ctx.assistant_id, "--assistant-id"), ("tenant_id", tenant_id, ctx.tenant_id, "--tenant-id")):
+    for field, ours, theirs, flag in (
+        ("assistant_id", assistant_id, ctx.assistant_id, "--assistant-id"),
+        ("tenant_id", tenant_id, ctx.tenant_id, "--tenant-id"),
+    ):
         if ours and theirs != ours:
             key = next(k for k in _RECORD_KEYS[field] if k in record)
             what = "assistant" if field == "assistant_id" else "tenant"
-            check.fail(f"{where}.{key}" if where else key, f"is {theirs!r}, another {what} than this session's {ours!r} (set {flag}, or leave it out of the file)")
+            check.fail(
+                f"{where}.{key}" if where else key,
+                f"is {theirs!r}, another {what} than this session's {ours!r} (set {flag}, or leave it out of the file)",
+            )
     return ctx.model_copy(update={"source": "file"})
 
 
@@ -375,7 +409,9 @@ def _parse_assistant(record: Any, *, where: str) -> AssistantContext:
     except ValidationError as exc:
         err = exc.errors(include_url=False)[0]
         field = _field_path(tuple(err.get("loc", ())))
-        raise _Failure(f'{where}: answer has the wrong shape ("{field}" {_lower_first(err["msg"])})', retryable=False) from None
+        raise _Failure(
+            f'{where}: answer has the wrong shape ("{field}" {_lower_first(err["msg"])})', retryable=False
+        ) from None
 
 
 async def _request_json(
@@ -385,11 +421,16 @@ async def _request_json(
 
     try:
         async with session.request(
-            method, url, headers=headers, json=body, timeout=aiohttp.ClientTimeout(total=timeout_s), allow_redirects=False
+            method,
+            url,
+            headers=headers,
+            json=body,
+            timeout=aiohttp.ClientTimeout(total=timeout_s),
+            allow_redirects=False,
         ) as resp:
             status = resp.status
             raw = await resp.read()
-    except (asyncio.TimeoutError, TimeoutError):
+    except TimeoutError:
         raise _Failure(f"{where}: no answer within {timeout_s:g}s", retryable=True) from None
     except aiohttp.ClientError as exc:
         # The exception text can carry the URL; rebuild it from the class only.
@@ -408,7 +449,9 @@ async def _request_json(
         raise _Failure(f"{where}: answer is not JSON", retryable=False) from None
 
 
-async def _graphql_once(session: Any, url: str, assistant_id: str, headers: dict[str, str], timeout_s: float) -> AssistantContext:
+async def _graphql_once(
+    session: Any, url: str, assistant_id: str, headers: dict[str, str], timeout_s: float
+) -> AssistantContext:
     where = f"GraphQL {_sanitize_url(url)}"
     body = {"query": ASSISTANT_QUERY, "variables": {"id": assistant_id}, "operationName": "AssistantContext"}
     answer = await _request_json(session, "POST", url, headers=headers, body=body, timeout_s=timeout_s, where=where)
@@ -462,7 +505,9 @@ async def _with_retries(
             await sleep(delay)
     assert last is not None
     if last.retryable and attempts > 1:
-        raise _Failure(f"{last} (after {attempt} attempt{'s' if attempt != 1 else ''})", retryable=True, final=last.final)
+        raise _Failure(
+            f"{last} (after {attempt} attempt{'s' if attempt != 1 else ''})", retryable=True, final=last.final
+        )
     raise last
 
 
@@ -520,11 +565,21 @@ async def fetch_context(
         def per_request() -> float:
             return max(0.05, min(timeout_s, deadline - clock()))
 
-        retry = dict(attempts=max(1, attempts), base_delay_s=base_delay_s, max_delay_s=max_delay_s, deadline=deadline, rng=rng, sleep=sleep, clock=clock)
+        retry = dict(
+            attempts=max(1, attempts),
+            base_delay_s=base_delay_s,
+            max_delay_s=max_delay_s,
+            deadline=deadline,
+            rng=rng,
+            sleep=sleep,
+            clock=clock,
+        )
         ctx: AssistantContext | None = None
         source: Source = "mesh-graphql"
         try:
-            ctx = await _with_retries(lambda: _graphql_once(session, mesh_url, assistant_id, headers, per_request()), **retry)  # type: ignore[arg-type]
+            ctx = await _with_retries(
+                lambda: _graphql_once(session, mesh_url, assistant_id, headers, per_request()), **retry
+            )  # type: ignore[arg-type]
         except _Failure as failure:
             failures.append(failure)
         url = rest_url_for(mesh_url, rest_url, assistant_id)
@@ -547,11 +602,13 @@ async def fetch_context(
         )
     if ctx.assistant_id != assistant_id:
         raise ContextFetchError(
-            f"assistant context fetch returned assistant {ctx.assistant_id!r}, expected {assistant_id!r}", retryable=False
+            f"assistant context fetch returned assistant {ctx.assistant_id!r}, expected {assistant_id!r}",
+            retryable=False,
         )
     if tenant_id and ctx.tenant_id != tenant_id:
         raise ContextFetchError(
-            f"assistant {assistant_id!r} belongs to another tenant than this session's {tenant_id!r} (set --tenant-id or TENANT_ID)", retryable=False
+            f"assistant {assistant_id!r} belongs to another tenant than this session's {tenant_id!r} (set --tenant-id or TENANT_ID)",
+            retryable=False,
         )
     return ctx.model_copy(update={"source": source})
 

@@ -9,7 +9,7 @@ same precedence (flag > environment > ``.env`` > default, variable names matched
 to case, ``.env`` read by python-dotenv as pydantic-settings reads it), frames the envelope with
 the bus's own framing and writes it to fd 1.
 
-``bot.settings.Settings`` stays the one authority on configuration. ``bot.startup.begin`` checks
+``bot.config.settings.Settings`` stays the one authority on configuration. ``bot.session.startup.begin`` checks
 that what it derives from the validated settings is exactly what was published here (the bus then
 continues the sequence), and a property test holds the two readers together over random flags,
 environments and ``.env`` files. When this module is unsure of anything (an identity value the
@@ -28,15 +28,16 @@ import errno
 import json
 import os
 import sys
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import uuid_utils
 
+from bot.config.identity import DEFAULT_ASSISTANT_ID, DEFAULT_TENANT_ID, Identity, identity_of
 from bot.events.framing import frame
 from bot.generated.topics import SPEC_VERSION, Topic
-from bot.identity import DEFAULT_ASSISTANT_ID, DEFAULT_TENANT_ID, Identity, identity_of
 
 VIEWS = ("auto", "live", "off")
 
@@ -78,7 +79,9 @@ class _NeverExits(argparse.ArgumentParser):
         raise NotSure(message)
 
 
-def read_identity_settings(argv: Sequence[str], environ: Mapping[str, str], env_file: str | os.PathLike[str] = ".env") -> dict[str, str | None]:
+def read_identity_settings(
+    argv: Sequence[str], environ: Mapping[str, str], env_file: str | os.PathLike[str] = ".env"
+) -> dict[str, str | None]:
     """The identity settings as given (flag > environment > ``.env``); absent ones are left out."""
     parser = _NeverExits(add_help=False, allow_abbrev=False)
     for name in IDENTITY_SETTINGS:
@@ -89,7 +92,9 @@ def read_identity_settings(argv: Sequence[str], environ: Mapping[str, str], env_
     if path.exists():
         if not path.is_file():
             raise NotSure(f"{env_file} is not a regular file (a FIFO can be read only once)")
-        from bot.dotenv_check import quiet_dotenv_values as dotenv_values  # the parser pydantic-settings uses; only when there is a .env
+        from bot.config.dotenv_check import (
+            quiet_dotenv_values as dotenv_values,  # the parser pydantic-settings uses; only when there is a .env
+        )
 
         given.update({k.lower(): v for k, v in dotenv_values(path, encoding="utf-8").items()})
     given.update({k.lower(): v for k, v in environ.items()})
@@ -142,7 +147,13 @@ def publish_started(
             return None  # the live view draws the start itself; speed does not matter there
         identity = identity_from(values)
         session_id = str(uuid_utils.uuid4())
-        envelope = frame(Topic.ASSISTANT_SESSION_STARTED.value, identity.started_payload(), spec_version=SPEC_VERSION, context_fields=identity.context(session_id).envelope_fields(), seq=1)
+        envelope = frame(
+            Topic.ASSISTANT_SESSION_STARTED.value,
+            identity.started_payload(),
+            spec_version=SPEC_VERSION,
+            context_fields=identity.context(session_id).envelope_fields(),
+            seq=1,
+        )
         line = json.dumps(envelope, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
     except (ValueError, OSError):  # NotSure, InvalidIdentity, UnicodeError (undecodable bytes in a value)
         return None

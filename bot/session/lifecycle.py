@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 from loguru import logger
 
-from bot.errors import PrismError
+from bot.config.secrets import SecretScrubber, log_patcher, scrubber_from_env, scrubbing_sink
+from bot.core.errors import PrismError
 from bot.events import EventRuntime
 from bot.generated import (
     AssistantRoomJoinFailed,
@@ -29,13 +30,12 @@ from bot.generated import (
     BotHealthHeartbeat,
     Topic,
 )
-from bot.secrets import SecretScrubber, log_patcher, scrubber_from_env, scrubbing_sink
-from bot.startup import DEMO_SCENARIO, Started, begin, session_ended
+from bot.session.startup import DEMO_SCENARIO, Started, begin, session_ended
 
 if TYPE_CHECKING:
-    from bot.context import AssistantContext
+    from bot.config.settings import Settings
     from bot.policy import InboundRateLimiter, LoadedPolicy
-    from bot.settings import Settings
+    from bot.session.context import AssistantContext
 
 SIGNALS = (signal.SIGTERM, signal.SIGINT)
 """The signals that end a session gracefully (a second one cancels at once)."""
@@ -44,13 +44,13 @@ GRACE_SECS = 1.5
 """After a stop request, how long the pipeline may take to flush before it is cancelled (exit < 3 s)."""
 
 
-def secret_values(settings: "Settings") -> list[Any]:
-    from bot.settings import SECRET_FIELDS
+def secret_values(settings: Settings) -> list[Any]:
+    from bot.config.settings import SECRET_FIELDS
 
     return [getattr(settings, name, None) for name in SECRET_FIELDS]
 
 
-def configure_logging(settings: "Settings", scrub: SecretScrubber, *, live_view: bool) -> None:
+def configure_logging(settings: Settings, scrub: SecretScrubber, *, live_view: bool) -> None:
     """Loguru to stderr only, every line scrubbed of secrets; quiet under the live view."""
     logger.remove()
     level = "DEBUG" if settings.debug else "INFO" if settings.verbose else "WARNING"
@@ -69,7 +69,15 @@ def configure_logging(settings: "Settings", scrub: SecretScrubber, *, live_view:
 class Session:
     """Lifecycle of one room session, Daily or simulated."""
 
-    def __init__(self, settings: "Settings", runtime: EventRuntime, scrub: SecretScrubber, *, started_at: float, handle_signals: bool) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        runtime: EventRuntime,
+        scrub: SecretScrubber,
+        *,
+        started_at: float,
+        handle_signals: bool,
+    ) -> None:
         self.settings = settings
         self.runtime = runtime
         self.bus = runtime.bus
@@ -80,8 +88,8 @@ class Session:
         self.worker: Any = None
         self.room: Any = None
         self.participants_present = 0
-        self.policy: "LoadedPolicy | None" = None
-        self.limiter: "InboundRateLimiter | None" = None
+        self.policy: LoadedPolicy | None = None
+        self.limiter: InboundRateLimiter | None = None
         self._main_task: asyncio.Task[Any] | None = None
         self._stopping = False
         self._ran = False
@@ -101,7 +109,11 @@ class Session:
 
     def _fail(self, stage: str, exc: BaseException, *, retryable: bool = False) -> None:
         self._failed = True
-        self.bus.publish(AssistantSessionFailed(stage=stage, error=self.scrub(str(exc))[:500] or type(exc).__name__, retryable=retryable))  # type: ignore[arg-type]
+        self.bus.publish(
+            AssistantSessionFailed(
+                stage=stage, error=self.scrub(str(exc))[:500] or type(exc).__name__, retryable=retryable
+            )
+        )  # type: ignore[arg-type]
 
     def media_now_ms(self) -> int:
         room = self.room
@@ -145,9 +157,13 @@ class Session:
             return
         from pipecat.frames.frames import EndFrame
 
-        from bot.frames import RoomEndedFrame
+        from bot.core.frames import RoomEndedFrame
 
-        loop.create_task(self.worker.queue_frames([RoomEndedFrame(media_time_ms=self.media_now_ms(), reason=reason), EndFrame(reason=reason)]))
+        loop.create_task(
+            self.worker.queue_frames(
+                [RoomEndedFrame(media_time_ms=self.media_now_ms(), reason=reason), EndFrame(reason=reason)]
+            )
+        )
         loop.call_later(GRACE_SECS, self._cancel, f"{reason}: grace period over")
 
     def _cancel(self, why: str) -> None:
@@ -156,8 +172,8 @@ class Session:
             asyncio.get_event_loop().create_task(worker.cancel(reason=why))
 
     # ---- the stages
-    async def _context(self) -> "AssistantContext":
-        from bot.context import ContextFetchError, ContextFileError, resolve_context
+    async def _context(self) -> AssistantContext:
+        from bot.session.context import ContextFetchError, ContextFileError, resolve_context
 
         s = self.settings
         try:
@@ -173,7 +189,7 @@ class Session:
             self._fail("context_fetch", exc, retryable=bool(getattr(exc, "retryable", False)))
             raise
 
-    def _load_policy(self) -> "LoadedPolicy":
+    def _load_policy(self) -> LoadedPolicy:
         """Stage ``policy``: read and verify the snapshot (or the safe default) and install the
         inbound rate limiter. A bad snapshot fails the session before the join; the policy is
         published (``conversation.policy.loaded``) when it takes effect, as the pipeline starts."""
@@ -209,8 +225,8 @@ class Session:
         )
 
     async def _join_daily(self) -> Any:
-        from bot.join import JoinFailed, join_with_retries
         from bot.rooms.daily import DailyRoom
+        from bot.session.join import JoinFailed, join_with_retries
 
         s = self.settings
         room = DailyRoom(
@@ -228,11 +244,23 @@ class Session:
                 attempts=s.join_attempts,
                 budget_s=s.join_budget_secs,
                 describe_error=lambda e: self.scrub(str(e)),
-                on_requested=lambda a, m: bus.publish(AssistantRoomJoinRequested(room_id=room.room_id, attempt=a, max_attempts=m)),
-                on_failed=lambda a, err, will, ms: bus.publish(
-                    AssistantRoomJoinFailed(room_id=room.room_id, attempt=a, error=(err or "join failed")[:500], will_retry=will, retry_in_ms=ms)
+                on_requested=lambda a, m: bus.publish(
+                    AssistantRoomJoinRequested(room_id=room.room_id, attempt=a, max_attempts=m)
                 ),
-                on_succeeded=lambda a, lat, n: bus.publish(AssistantRoomJoinSucceeded(room_id=room.room_id, attempt=a, join_latency_ms=lat, participant_count=n)),
+                on_failed=lambda a, err, will, ms: bus.publish(
+                    AssistantRoomJoinFailed(
+                        room_id=room.room_id,
+                        attempt=a,
+                        error=(err or "join failed")[:500],
+                        will_retry=will,
+                        retry_in_ms=ms,
+                    )
+                ),
+                on_succeeded=lambda a, lat, n: bus.publish(
+                    AssistantRoomJoinSucceeded(
+                        room_id=room.room_id, attempt=a, join_latency_ms=lat, participant_count=n
+                    )
+                ),
             )
         except JoinFailed as exc:
             self._fail("join", exc, retryable=bool(getattr(exc, "retryable", True)))
@@ -242,7 +270,7 @@ class Session:
 
     async def _join_simulated(self, room_id: str) -> Any:
         """Loading the scenario is the simulated room's join: its errors are join failures."""
-        from bot.errors import ScenarioError
+        from bot.core.errors import ScenarioError
 
         self.bus.publish(AssistantRoomJoinRequested(room_id=room_id, attempt=1, max_attempts=1))
         started = time.monotonic()
@@ -251,10 +279,21 @@ class Session:
         try:
             scenario = await asyncio.to_thread(load_scenario, self.settings.simulate or DEMO_SCENARIO)
         except ScenarioError as exc:
-            self.bus.publish(AssistantRoomJoinFailed(room_id=room_id, attempt=1, error=self.scrub(str(exc))[:500], will_retry=False, retry_in_ms=0))
+            self.bus.publish(
+                AssistantRoomJoinFailed(
+                    room_id=room_id, attempt=1, error=self.scrub(str(exc))[:500], will_retry=False, retry_in_ms=0
+                )
+            )
             self._fail("join", exc)
             raise
-        self.bus.publish(AssistantRoomJoinSucceeded(room_id=room_id, attempt=1, join_latency_ms=int((time.monotonic() - started) * 1000), participant_count=0))
+        self.bus.publish(
+            AssistantRoomJoinSucceeded(
+                room_id=room_id,
+                attempt=1,
+                join_latency_ms=int((time.monotonic() - started) * 1000),
+                participant_count=0,
+            )
+        )
         self.heartbeat()  # before Pipecat's imports hold the loop for a few hundred ms
         from bot.rooms.simulated import SimulatedRoom
 
@@ -301,7 +340,7 @@ class Session:
     def install_signals(self) -> None:
         """Take SIGTERM/SIGINT on the loop (``_on_signal``), then let through any that waited.
 
-        The CLI blocks both during its start-up (bot/__main__.py), so a signal that came before
+        The CLI blocks both during its start-up (bot/cli/main.py), so a signal that came before
         this point is delivered here, to the session, not to asyncio's own SIGINT handler (which
         would cancel the task and report ``cancelled``) nor to a handler raising in the loop.
         One that comes before ``run`` only marks the session as stopping; ``run`` then returns."""
@@ -326,7 +365,9 @@ class Session:
                 self.heartbeat()
             else:
                 room = await self._join_simulated(room_id)
-            agenda = policy.policy.facilitation.agenda or (context.agenda if daily or not room.scenario.agenda else room.scenario.agenda)
+            agenda = policy.policy.facilitation.agenda or (
+                context.agenda if daily or not room.scenario.agenda else room.scenario.agenda
+            )
             await self._run_pipeline(room, agenda=agenda, daily=daily)
         except asyncio.CancelledError:
             if not self._stopping:
@@ -356,7 +397,13 @@ class Session:
         assert self.policy is not None
         self.bus.publish(self.policy.loaded_event())
         pipeline = build_room_pipeline(
-            room, self.runtime, agenda=agenda, after_input=extra, policy=self.policy, limiter=self.limiter, facilitator=self._facilitator(agenda)
+            room,
+            self.runtime,
+            agenda=agenda,
+            after_input=extra,
+            policy=self.policy,
+            limiter=self.limiter,
+            facilitator=self._facilitator(agenda),
         )
         worker = PipelineWorker(
             pipeline,
@@ -416,7 +463,7 @@ class Session:
 
 
 async def run_session_async(
-    settings: "Settings",
+    settings: Settings,
     *,
     started_at: float | None = None,
     handle_signals: bool = True,
@@ -466,7 +513,10 @@ async def run_session_async(
         except PrismError:
             raise
         except asyncio.CancelledError:  # the host cancelled the session (Pipecat Cloud's time limit, its shutdown)
-            if not (session.bus.per_topic[Topic.ASSISTANT_SESSION_ENDED] or session.bus.per_topic[Topic.ASSISTANT_SESSION_FAILED]):
+            if not (
+                session.bus.per_topic[Topic.ASSISTANT_SESSION_ENDED]
+                or session.bus.per_topic[Topic.ASSISTANT_SESSION_FAILED]
+            ):
                 session.end_reason = "cancelled"
                 session.finish()
             raise
@@ -495,11 +545,15 @@ def _cancel_requested() -> bool:
     return task is not None and task.cancelling() > 0
 
 
-def run(settings: "Settings", *, started_at: float, started: Started) -> int:
+def run(settings: Settings, *, started_at: float, started: Started) -> int:
     """The CLI's session, once ``begin`` has published the start."""
     return asyncio.run(
         run_session_async(
-            settings, started_at=started_at, handle_signals=True, configure_logs=True, live_view=started.view is not None, started=started
+            settings,
+            started_at=started_at,
+            handle_signals=True,
+            configure_logs=True,
+            live_view=started.view is not None,
+            started=started,
         )
     )
-
