@@ -51,7 +51,7 @@ SECRET_ENV_VARS = (
 Written out rather than derived from ``bot.config.settings``: this module is the last-resort scrubber of
 ``python -m bot``'s error handler and of ``bot.cloud``, so it must load when the settings cannot
 (a broken or missing pydantic-settings still ends in one scrubbed line and a published
-``assistant.session.failed``). tests/lifecycle/test_secrets.py checks it against the settings.
+``assistant.session.failed``). tests/config/test_secrets.py checks it against the settings.
 """
 
 MIN_SECRET_LENGTH = 4

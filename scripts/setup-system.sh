@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Debian packages the tests need beyond Python and Node: Chromium (browser end-to-end tests),
+# espeak-ng and sox (speech clips and a local TTS server in tests), codec2-examples and alsa-utils
+# (real human speech recordings the real-speech rooms are cut from).
+# Installs only what is missing, only as root with apt-get; otherwise says what to install.
+set -euo pipefail
+need=()
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v espeak-ng >/dev/null 2>&1 || need+=(espeak-ng)
+command -v sox >/dev/null 2>&1 || need+=(sox)
+[ -d /usr/share/codec2/raw ] || need+=(codec2-examples)
+[ -d /usr/share/sounds/alsa ] || need+=(alsa-utils)
+[ ${#need[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "setup: installing Debian packages: ${need[*]}" >&2
+  apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+else
+  echo "setup: missing Debian packages for some tests: ${need[*]} (install them, e.g. sudo apt-get install ${need[*]})" >&2
+fi
