@@ -85,7 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         secrets = secrets_given(args)  # flag and .env secrets too, not only the environment's
         if settings is not None:
-            from bot.session.lifecycle import secret_values
+            from bot.config.settings import secret_values
 
             secrets += secret_values(settings)
         scrub = scrubber_from_env(None, *secrets)

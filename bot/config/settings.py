@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import SettingsConfigDict
@@ -286,6 +286,11 @@ class Settings(VariableNamedSettings):
 
 
 SECRET_FIELDS = secrets.SECRET_FIELDS
+
+
+def secret_values(settings: Settings) -> list[Any]:
+    """The values of the secret settings (some unset): what the scrubber must mask."""
+    return [getattr(settings, name, None) for name in SECRET_FIELDS]
 
 
 def env_name(field_name: str) -> str:

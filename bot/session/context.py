@@ -33,13 +33,16 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, Literal, NoReturn
+from typing import TYPE_CHECKING, Any, Literal, NoReturn
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from bot.core.errors import PrismError
 from bot.rooms.urls import sanitize_room_url
+
+if TYPE_CHECKING:
+    from bot.config.settings import Settings
 
 __all__ = [
     "ASSISTANT_QUERY",
@@ -50,6 +53,7 @@ __all__ = [
     "ContextFetchError",
     "ContextFileError",
     "default_context",
+    "fetch_assistant_context",
     "fetch_context",
     "load_context_file",
     "resolve_context",
@@ -649,3 +653,15 @@ async def resolve_context(
     if assistant_file:
         return load_context_file(assistant_file, assistant_id=assistant_id, tenant_id=tenant_id)
     return default_context(assistant_id, tenant_id)
+
+
+async def fetch_assistant_context(settings: Settings) -> AssistantContext:
+    """The context step of a session: :func:`resolve_context` with the session's settings."""
+    return await resolve_context(
+        assistant_id=settings.assistant_id,
+        tenant_id=settings.tenant_id,
+        mesh_url=settings.mesh_url,
+        mesh_token=settings.mesh_api_token.get_secret_value() if settings.mesh_api_token else None,
+        mesh_rest_url=settings.mesh_rest_url,
+        assistant_file=settings.assistant_file,
+    )

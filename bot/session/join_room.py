@@ -1,0 +1,99 @@
+"""The join step: into a Daily room with retries, or into a simulated room by loading its scenario.
+
+Each publishes ``assistant.room.join.requested`` then ``join.succeeded`` or ``join.failed``
+(per attempt) and raises on failure; the lifecycle reports the stage. The room object is handed
+to ``on_room`` as soon as it exists, so a stop asked for during the join finds it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bot.config.identity import DEMO_SCENARIO
+from bot.config.secrets import SecretScrubber
+from bot.events import EventBus
+from bot.generated import AssistantRoomJoinFailed, AssistantRoomJoinRequested, AssistantRoomJoinSucceeded
+
+if TYPE_CHECKING:
+    from bot.config.settings import Settings
+    from bot.rooms.daily import DailyRoom
+    from bot.rooms.simulated import SimulatedRoom
+
+__all__ = ["join_daily", "join_simulated"]
+
+
+async def join_daily(
+    settings: Settings, bus: EventBus, scrub: SecretScrubber, *, on_room: Callable[[Any], None]
+) -> DailyRoom:
+    """Join the Daily room with retries (``--join-attempts`` within ``--join-budget-secs``).
+
+    Raises ``JoinFailed`` after the last attempt."""
+    from bot.rooms.daily import DailyRoom
+    from bot.session.join import join_with_retries
+
+    room = DailyRoom(
+        settings.room_url or "",
+        token=settings.token.get_secret_value() if settings.token else None,
+        bot_name=settings.bot_name,
+        transcription=settings.transcription,
+        scrubber=scrub,
+    )
+    on_room(room)  # the lifecycle closes it, joined or not
+    await join_with_retries(
+        room.join,
+        attempts=settings.join_attempts,
+        budget_s=settings.join_budget_secs,
+        describe_error=lambda e: scrub(str(e)),
+        on_requested=lambda a, m: bus.publish(
+            AssistantRoomJoinRequested(room_id=room.room_id, attempt=a, max_attempts=m)
+        ),
+        on_failed=lambda a, err, will, ms: bus.publish(
+            AssistantRoomJoinFailed(
+                room_id=room.room_id, attempt=a, error=(err or "join failed")[:500], will_retry=will, retry_in_ms=ms
+            )
+        ),
+        on_succeeded=lambda a, lat, n: bus.publish(
+            AssistantRoomJoinSucceeded(room_id=room.room_id, attempt=a, join_latency_ms=lat, participant_count=n)
+        ),
+    )
+    return room
+
+
+async def join_simulated(
+    settings: Settings,
+    bus: EventBus,
+    scrub: SecretScrubber,
+    *,
+    room_id: str,
+    on_room: Callable[[Any], None],
+    on_joined: Callable[[], None],
+) -> SimulatedRoom:
+    """Load the scenario (``--simulate`` or the bundled demo): its errors are join failures.
+
+    ``on_joined`` runs right after ``join.succeeded`` (the first heartbeat), before Pipecat's
+    imports hold the loop for a few hundred milliseconds. Raises ``ScenarioError``."""
+    from bot.core.errors import ScenarioError
+
+    bus.publish(AssistantRoomJoinRequested(room_id=room_id, attempt=1, max_attempts=1))
+    started = time.monotonic()
+    from bot.rooms.scenario import load_scenario  # numpy and the clips: after the request is out
+
+    path: Path = settings.simulate or DEMO_SCENARIO
+    try:
+        scenario = await asyncio.to_thread(load_scenario, path)
+    except ScenarioError as exc:
+        error = scrub(str(exc))[:500]
+        bus.publish(AssistantRoomJoinFailed(room_id=room_id, attempt=1, error=error, will_retry=False, retry_in_ms=0))
+        raise
+    latency_ms = int((time.monotonic() - started) * 1000)
+    bus.publish(AssistantRoomJoinSucceeded(room_id=room_id, attempt=1, join_latency_ms=latency_ms, participant_count=0))
+    on_joined()
+    from bot.rooms.simulated import SimulatedRoom
+
+    room = SimulatedRoom(scenario, speed=settings.speed, verbose=settings.verbose)
+    on_room(room)
+    return room

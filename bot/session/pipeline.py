@@ -1,0 +1,124 @@
+"""The pipeline step: the room's Pipecat pipeline runs until the room ends or the session is stopped.
+
+Here the session hands the room to ``bot.pipelines.room`` (the one place that lists processors),
+adds what only a live session has (the Daily media clock, the LLM facilitator when configured),
+publishes ``conversation.policy.loaded`` as the policy takes effect, and runs the worker with
+heartbeats, the empty-room watch and the duration limit beside it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+from loguru import logger
+
+from bot.session.control import SessionControl
+from bot.session.heartbeats import Heartbeats
+
+if TYPE_CHECKING:
+    from bot.config.settings import Settings
+    from bot.events import EventRuntime
+    from bot.policy import InboundRateLimiter, LoadedPolicy
+
+__all__ = ["facilitator_processors", "run_room_pipeline", "watch_daily_room"]
+
+
+def facilitator_processors(settings: Settings, policy: LoadedPolicy, agenda: Any) -> list[Any]:
+    """The LLM facilitator's processors when OPENAI_API_KEY or --llm is set, else none."""
+    if not (settings.llm or settings.openai_api_key):
+        return []
+    from bot.processors.facilitator import build_facilitator
+
+    return build_facilitator(
+        policy,
+        api_key=settings.openai_api_key.get_secret_value() if settings.openai_api_key else "not-needed",
+        base_url=settings.openai_base_url,
+        model=settings.openai_model,
+        timeout_secs=settings.llm_timeout_secs,
+        bot_name=settings.bot_name,
+        agenda=agenda,
+    )
+
+
+async def run_room_pipeline(
+    room: Any,
+    *,
+    settings: Settings,
+    runtime: EventRuntime,
+    policy: LoadedPolicy,
+    limiter: InboundRateLimiter,
+    agenda: Any,
+    daily: bool,
+    control: SessionControl,
+    heartbeats: Heartbeats,
+) -> None:
+    """Build the room's pipeline and run it to its end; the worker is on ``control`` while it runs."""
+    from pipecat.pipeline.worker import PipelineParams, PipelineWorker
+    from pipecat.workers.runner import WorkerRunner
+
+    from bot.pipelines.room import IDLE_FRAMES, build_room_pipeline
+
+    extra = []
+    if daily:
+        from bot.processors.media_clock import MediaClockStamper
+
+        extra.append(MediaClockStamper(clock=room.clock.now_ms))
+    runtime.bus.publish(policy.loaded_event())
+    pipeline = build_room_pipeline(
+        room,
+        runtime,
+        agenda=agenda,
+        after_input=extra,
+        policy=policy,
+        limiter=limiter,
+        facilitator=facilitator_processors(settings, policy, agenda),
+    )
+    worker = PipelineWorker(
+        pipeline,
+        params=PipelineParams(audio_in_sample_rate=16000 if daily else room.scenario.sample_rate),
+        enable_rtvi=False,  # RTVI lets any participant end the session and broadcasts to all
+        enable_turn_tracking=False,
+        idle_timeout_secs=settings.idle_timeout_secs,
+        idle_timeout_frames=IDLE_FRAMES,
+        cancel_on_idle_timeout=True,
+    )
+    control.worker = worker
+
+    @worker.event_handler("on_idle_timeout")
+    async def _idle(_worker: object) -> None:
+        control.end_reason = "idle_timeout"
+
+    runner = WorkerRunner(handle_sigint=False, handle_sigterm=False)
+    await runner.add_workers(worker)
+    loop = asyncio.get_running_loop()
+    beating = asyncio.create_task(heartbeats.every(settings.heartbeat_secs))
+    watcher = asyncio.create_task(watch_daily_room(room, settings, control)) if daily else None
+    limit = settings.max_duration_secs
+    deadline = loop.call_later(limit, control.end, "max_duration") if limit else None
+    try:
+        await runner.run()
+    finally:
+        beating.cancel()
+        if watcher is not None:
+            watcher.cancel()
+        if deadline is not None:
+            deadline.cancel()
+
+
+async def watch_daily_room(room: Any, settings: Settings, control: SessionControl) -> None:
+    """End the session when the room stays empty, or the call drops underneath the bot."""
+    waits = [asyncio.create_task(room.disconnected.wait())]
+    if settings.empty_timeout_secs:
+        waits.append(asyncio.create_task(room.wait_until_empty(settings.empty_timeout_secs)))
+    try:
+        done, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        if waits[0] in done:
+            logger.warning("the call ended underneath the bot")
+            control.end("error")
+        else:
+            logger.info(f"the room was empty for {settings.empty_timeout_secs:g}s")
+            control.end("room_empty")
+    finally:
+        for task in waits:
+            task.cancel()
