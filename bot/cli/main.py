@@ -15,7 +15,7 @@ import argparse
 import signal
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # imported lazily below: pydantic loads only after the start is published
@@ -40,12 +40,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
 
-def load_settings(argv: Sequence[str] | None) -> Settings:
-    """Parse flags over environment and .env; a bad value is a one-line ``ConfigError``, exit 2."""
+def load_settings(argv: Sequence[str] | None, *, already_read: Mapping[str, str] | None = None) -> Settings:
+    """Parse flags over environment and .env; a bad value is a one-line ``ConfigError``, exit 2.
+
+    ``already_read``: the identity settings ``bot.session.boot`` read for the first envelope,
+    taken as given so the session's identity is read once (bot/config/early_identity.py)."""
     from bot.config.flags import settings_from_flags
     from bot.config.settings import Settings
 
-    return settings_from_flags(Settings, build_parser().parse_args(argv))
+    return settings_from_flags(Settings, build_parser().parse_args(argv), already_read=already_read)
 
 
 STARTUP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
@@ -65,7 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from bot.session.boot import publish_started
 
         booted = publish_started(args)  # the first envelope, before pydantic (bot/session/boot.py says why)
-        settings = load_settings(args)
+        settings = load_settings(args, already_read=booted.values if booted is not None else None)
         debug = debug or settings.debug
         from bot.session.startup import begin, wants_live_view
 

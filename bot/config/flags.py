@@ -144,21 +144,28 @@ def settings_parser(
 
 
 def settings_from_flags(
-    settings_class: type[SettingsT], args: argparse.Namespace, *, dotenv_also_known: Collection[str] = ()
+    settings_class: type[SettingsT],
+    args: argparse.Namespace,
+    *,
+    dotenv_also_known: Collection[str] = (),
+    already_read: Mapping[str, Any] | None = None,
 ) -> SettingsT:
     """The settings from the flags given, over the environment and ``.env``; a bad value is a ``ConfigError``.
 
     The ``.env`` is checked first (:func:`check_env_files`): its misspelled names and lines dotenv
     skips are warnings on stderr, bytes it cannot decode a ``ConfigError``. ``dotenv_also_known``
     are variables that belong in the same ``.env`` though they are not settings of this class.
+    ``already_read`` are settings another reader already took from the same sources with the
+    same precedence (the bot's early identity): given, they are not read again.
     """
-    given = {name: value for name, value in vars(args).items() if value is not None}
+    flags = {name: value for name, value in vars(args).items() if value is not None}
+    given = {**(already_read or {}), **flags}
     check_env_files(settings_class, also_known=dotenv_also_known)
     try:
         with dotenv_warnings_silenced():  # check_env_files named those lines, with the file
             return settings_class(**given)
     except ValidationError as exc:
-        raise ConfigError(validation_error_line(exc, settings_class, given)) from None
+        raise ConfigError(validation_error_line(exc, settings_class, flags)) from None
 
 
 def check_env_files(

@@ -18,10 +18,11 @@ from typing import TYPE_CHECKING, Any
 
 import uuid_utils
 
+from bot.config.early_identity import wants_live_view
 from bot.config.identity import DEMO_SCENARIO, Identity, identity_of
 from bot.events import EventRuntime, create_runtime
 from bot.generated import AssistantSessionEnded, AssistantSessionStarted
-from bot.session.boot import Booted, wants_live_view
+from bot.session.boot import Booted
 
 if TYPE_CHECKING:
     from bot.config.settings import Settings

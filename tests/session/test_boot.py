@@ -16,15 +16,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot import __version__
-from bot.config import identity
-from bot.session import boot
 from bot.cli.main import load_settings
+from bot.config import early_identity, identity
 from bot.config.identity import Identity, InvalidIdentity
 from bot.config.settings import Settings, env_name
 from bot.core.errors import ConfigError
 from bot.events import Envelope, SessionContext, create_runtime
 from bot.generated import AssistantSessionStarted
-from bot.session.boot import Booted, NotSure, identity_from, publish_started, read_identity_settings
+from bot.config.early_identity import NotSure, identity_from, read_identity_settings
+from bot.session.boot import Booted, publish_started
 from bot.session.startup import adopt_boot_envelope, begin, identity_from_settings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -47,11 +47,11 @@ def publish_to_pipe(
 
 
 def test_identity_settings_name_the_same_variables_flags_and_defaults_as_settings() -> None:
-    for field, variable in boot.IDENTITY_SETTINGS.items():
+    for field, variable in early_identity.IDENTITY_SETTINGS.items():
         assert env_name(field) == variable
     assert Settings.model_fields["assistant_id"].default == identity.DEFAULT_ASSISTANT_ID
     assert Settings.model_fields["tenant_id"].default == identity.DEFAULT_TENANT_ID
-    assert Settings.model_fields["view"].annotation.__args__ == boot.VIEWS  # type: ignore[union-attr]
+    assert Settings.model_fields["view"].annotation.__args__ == early_identity.VIEWS  # type: ignore[union-attr]
     meta = {type(m).__name__: m for m in Settings.model_fields["assistant_id"].metadata}
     assert meta["MaxLen"].max_length == identity.IDENTITY_MAX
 
@@ -188,7 +188,7 @@ def sources(draw: st.DrawFn) -> tuple[list[str], dict[str, str], str | None]:
     environ: dict[str, str] = {}
     dotenv: list[str] = []
     for field, values in FIELDS.items():
-        variable = boot.IDENTITY_SETTINGS[field]
+        variable = early_identity.IDENTITY_SETTINGS[field]
         for where in draw(
             st.lists(
                 st.sampled_from(
@@ -235,7 +235,7 @@ def process_state(environ: dict[str, str], cwd: Path) -> Iterator[None]:
         {
             k: v
             for k, v in saved_env.items()
-            if k.upper() not in boot.IDENTITY_SETTINGS.values() and not k.startswith("BOT_")
+            if k.upper() not in early_identity.IDENTITY_SETTINGS.values() and not k.startswith("BOT_")
         },
         **environ,
     )
@@ -474,3 +474,14 @@ def test_sigterm_while_starting_ends_the_published_session() -> None:
     assert envelopes[-1]["topic"] == "assistant.session.ended" and envelopes[-1]["payload"]["reason"] == "signal"
     assert [e["meta"]["seq"] for e in envelopes] == list(range(1, len(envelopes) + 1))
     assert len({e["sessionId"] for e in envelopes}) == 1 and b"Traceback" not in stderr
+
+
+def test_the_settings_take_the_identity_the_boot_read_instead_of_reading_it_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """One read of the identity per session: what the first envelope named is what the session uses,
+    even if the environment it came from were read differently a moment later."""
+    monkeypatch.setenv("TENANT_ID", "tenant-from-env")
+    settings = load_settings(["--assistant-id", "a-1"], already_read={"tenant_id": "tenant-the-boot-read"})
+    assert (settings.assistant_id, settings.tenant_id) == ("a-1", "tenant-the-boot-read")
+    assert load_settings(["--assistant-id", "a-1"]).tenant_id == "tenant-from-env"
