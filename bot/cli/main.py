@@ -53,7 +53,7 @@ def load_settings(argv: Sequence[str] | None, *, already_read: Mapping[str, str]
 
 STARTUP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
 """Blocked from the first line of ``main`` until the session takes them on its event loop
-(``Session.install_signals``): one that comes during start-up waits, then ends the session like
+(``SessionControl.install_signals`` in bot/session/control.py): one that comes during start-up waits, then ends the session like
 any other (``assistant.session.ended``, reason ``signal``), after what was published is on
 record. Without this, a signal could land between the first envelope going out and the code
 that knows it went out, or reach asyncio's own SIGINT handler, which reports ``cancelled``."""
@@ -111,7 +111,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _ignore_signals_while_exiting() -> None:
     """The end is published (or about to be): a SIGTERM now could only kill the exit itself.
-    What ``Session.release_signals`` does after a session; why ignored and not blocked is said there."""
+    What ``SessionControl.release_signals`` does after a session; why ignored and not blocked is said there."""
     for sig in STARTUP_SIGNALS:
         signal.signal(sig, signal.SIG_IGN)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, STARTUP_SIGNALS)
