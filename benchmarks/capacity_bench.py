@@ -1,0 +1,270 @@
+"""Capacity: how many real-time rooms one machine holds, through the real supervisor.
+
+Usage::
+
+    python benchmarks/capacity_bench.py [--rooms 1,8,16,24,32] [--scenario eight] [--media-secs 60]
+
+For each N, the real supervisor (room manager, asyncio subprocesses, ingestion, forwarder to a
+dry-run sink) starts N bots at once, each playing the bundled 8-person room at real time
+(``--speed 1``), and the bench taps the supervisor's ingestion to note when each envelope arrived.
+Per N it prints:
+
+- **CPU per room**: user+system CPU seconds of each bot process (``/proc/PID/stat``, sampled every
+  0.5 s until it exits) over the room's media duration, as a share of one core; start-up (spawn to
+  ``conversation.policy.loaded``, published as the pipeline starts: imports, model load, scenario)
+  is shown apart from the room's steady state.
+- **Memory per room**: USS (private pages) and PSS (proportional set size, shared pages divided
+  among the processes sharing them) from ``/proc/PID/smaps_rollup`` at mid-room, median over the
+  rooms; RSS beside them.
+- **Event lag**: for ``room.speaking.started``/``stopped`` and the periodic topics
+  (``room.dominance.score``, ``room.pacing.updated``), the room's clock at the envelope's arrival in
+  the supervisor minus the envelope's ``meta.mediaTimeMs``. The room's clock is media time as the
+  simulated room plays it: ``wall - epoch`` at speed 1, where the epoch is when media 0 was due.
+  The epoch is taken from the room's heartbeats (``ts - payload.mediaTimeMs``; the smallest, i.e.
+  a heartbeat published while playback was on schedule), not from the least-lagged envelope.
+  ``room.speaking.started`` lag includes the detector's own decision delay (a start is decided
+  ~100-400 ms after its back-dated onset), so it has a floor even on an idle machine.
+- **Spawn → join**: from the room's creation in the supervisor to ``assistant.room.join.succeeded``
+  arriving, p50/p95 over the rooms.
+- The largest N whose ``room.speaking.started`` lag p99 stays within ``--lag-target-ms`` (300).
+
+One room alone is always measured first in the same run, as the baseline the ratios refer to. The
+machine should be otherwise idle; say so when it is not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+TICKS = os.sysconf("SC_CLK_TCK")
+PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
+PERIODIC = ("room.dominance.score", "room.pacing.updated")
+
+
+@dataclass
+class RoomProbe:
+    """What the bench learns about one room's bot."""
+
+    room_id: str
+    created_wall: float
+    pid: int | None = None
+    arrivals: list[tuple[dict[str, Any], float]] = field(default_factory=list)
+    cpu_ticks: int = 0
+    cpu_ticks_at_join: int | None = None
+    joined_wall: float | None = None
+    memory_kb: dict[str, int] = field(default_factory=dict)
+
+
+def proc_cpu_ticks(pid: int) -> int | None:
+    """utime + stime of a process, in clock ticks (None once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            fields = fh.read().rsplit(b")", 1)[1].split()
+    except OSError:
+        return None
+    return int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15 of stat)
+
+
+def proc_memory_kb(pid: int) -> dict[str, int]:
+    """RSS, PSS and USS (private clean + dirty) in kB from smaps_rollup."""
+    values: dict[str, int] = {}
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as fh:
+            for line in fh:
+                parts = line.split()
+                if len(parts) >= 2 and parts[0].endswith(":") and parts[1].isdigit():
+                    values[parts[0][:-1]] = int(parts[1])
+    except OSError:
+        return {}
+    return {
+        "rss": values.get("Rss", 0),
+        "pss": values.get("Pss", 0),
+        "uss": values.get("Private_Clean", 0) + values.get("Private_Dirty", 0),
+    }
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+async def run_rooms(n: int, scenario: str, media_secs: float) -> list[RoomProbe]:
+    """Start ``n`` rooms at once through an in-process supervisor and watch them to their end."""
+    from supervisor import Supervisor
+    from supervisor.rooms import RoomRequest
+    from supervisor.settings import SupervisorSettings
+
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = SupervisorSettings(  # type: ignore[call-arg]
+            _env_file=None,
+            port=0,
+            insecure_no_auth=True,
+            dry_run_path=Path(tmp) / "dryrun.jsonl",
+            max_rooms=max(16, n),
+            idle_timeout_secs=max(120.0, media_secs * 2),
+        )
+        sup = Supervisor(settings)
+        probes: dict[str, RoomProbe] = {}
+        ingestor = sup.ingestor
+        plain_ingest = ingestor.ingest
+
+        def tapped(line: bytes, stats: Any, *, room: str = "-") -> dict[str, Any] | None:
+            envelope = plain_ingest(line, stats, room=room)
+            probe = probes.get(room)
+            if envelope is not None and probe is not None:
+                now = time.time()
+                probe.arrivals.append((envelope, now))
+                topic = envelope["topic"]
+                if topic == "assistant.room.join.succeeded" and probe.joined_wall is None:
+                    probe.joined_wall = now
+                elif topic == "conversation.policy.loaded" and probe.pid is not None:
+                    probe.cpu_ticks_at_join = proc_cpu_ticks(probe.pid)  # the pipeline starts: start-up is over
+            return envelope
+
+        ingestor.ingest = tapped  # type: ignore[method-assign]
+        await sup.forwarder.start()
+        rooms = []
+        for _ in range(n):
+            created = time.time()
+            room = await sup.rooms.create(
+                RoomRequest.model_validate(
+                    {"scenario": scenario, "speed": 1, "assistantId": "bench-assistant", "tenantId": "bench-tenant"}
+                )
+            )
+            probes[room.id] = RoomProbe(room_id=room.id, created_wall=created, pid=room.pid)
+            rooms.append(room)
+        mid_sampled = False
+        start = time.time()
+        while not all(room.done_event.is_set() for room in rooms):
+            for room in rooms:
+                probe = probes[room.id]
+                if probe.pid is None and room.pid is not None:
+                    probe.pid = room.pid
+                if probe.pid is not None:
+                    ticks = proc_cpu_ticks(probe.pid)
+                    if ticks is not None:
+                        probe.cpu_ticks = ticks
+            if not mid_sampled and time.time() - start > media_secs / 2:
+                for probe in probes.values():
+                    if probe.pid is not None:
+                        probe.memory_kb = proc_memory_kb(probe.pid)
+                mid_sampled = True
+            await asyncio.sleep(0.5)
+        await sup.forwarder.close()
+        return list(probes.values())
+
+
+def summarize(probes: list[RoomProbe], media_secs: float) -> dict[str, float]:
+    lags: dict[str, list[float]] = {"started": [], "stopped": [], "periodic": []}
+    cpu_room: list[float] = []
+    cpu_start: list[float] = []
+    spawn_join: list[float] = []
+    for probe in probes:
+        beats = [
+            env["ts"] - env["payload"]["mediaTimeMs"]
+            for env, _ in probe.arrivals
+            if env["topic"] == "bot.health.heartbeat" and env["payload"].get("mediaTimeMs", 0) > 0
+        ]
+        if beats:
+            epoch_ms = min(beats)
+            for env, arrived in probe.arrivals:
+                media = env.get("meta", {}).get("mediaTimeMs")
+                if media is None:
+                    continue
+                lag = arrived * 1000.0 - epoch_ms - media
+                topic = env["topic"]
+                if topic == "room.speaking.started":
+                    lags["started"].append(lag)
+                elif topic == "room.speaking.stopped":
+                    lags["stopped"].append(lag)
+                elif topic in PERIODIC:
+                    lags["periodic"].append(lag)
+        if probe.joined_wall is not None:
+            spawn_join.append((probe.joined_wall - probe.created_wall) * 1000.0)
+        if probe.cpu_ticks_at_join is not None:
+            cpu_start.append(probe.cpu_ticks_at_join / TICKS)
+            cpu_room.append((probe.cpu_ticks - probe.cpu_ticks_at_join) / TICKS / media_secs)
+    mem = [p.memory_kb for p in probes if p.memory_kb]
+    return {
+        "cpu_room": statistics.median(cpu_room) if cpu_room else float("nan"),
+        "cpu_start_s": statistics.median(cpu_start) if cpu_start else float("nan"),
+        "uss_mb": statistics.median(m["uss"] for m in mem) / 1024 if mem else float("nan"),
+        "pss_mb": statistics.median(m["pss"] for m in mem) / 1024 if mem else float("nan"),
+        "rss_mb": statistics.median(m["rss"] for m in mem) / 1024 if mem else float("nan"),
+        "started_p50": pct(lags["started"], 0.5),
+        "started_p99": pct(lags["started"], 0.99),
+        "stopped_p50": pct(lags["stopped"], 0.5),
+        "stopped_p99": pct(lags["stopped"], 0.99),
+        "periodic_p50": pct(lags["periodic"], 0.5),
+        "periodic_p99": pct(lags["periodic"], 0.99),
+        "join_p50": pct(spawn_join, 0.5),
+        "join_p95": pct(spawn_join, 0.95),
+        "rooms_ok": sum(1 for p in probes if p.joined_wall is not None),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rooms", default="1,8,16,24,32", help="room counts to measure (comma-separated)")
+    parser.add_argument("--scenario", default="eight", help="bundled room to play (default: eight, 8 people)")
+    parser.add_argument("--lag-target-ms", type=float, default=300.0)
+    args = parser.parse_args(argv)
+    counts = [int(x) for x in args.rooms.split(",") if x.strip()]
+    from bot.rooms.scenario import load_scenario
+    from supervisor.rooms import resolve_scenario
+
+    media_secs = load_scenario(resolve_scenario(args.scenario)).media_duration_ms / 1000.0
+    from loguru import logger
+
+    logger.remove()  # the supervisor's per-room log lines would drown the table
+    if counts[0] != 1:
+        counts.insert(0, 1)
+    print(f"{args.scenario}: {media_secs:.0f} s of media per room at real time; {os.cpu_count()} cores", flush=True)
+    header = (
+        f"{'rooms':>5} {'ok':>3} {'CPU/room':>8} {'start CPU s':>11} {'USS MB':>7} {'PSS MB':>7} {'RSS MB':>7}"
+        f" {'started p50/p99 ms':>19} {'stopped p50/p99':>16} {'periodic p50/p99':>17} {'spawn→join p50/p95':>19}"
+    )
+    print(header)
+    results = {}
+    for n in counts:
+        probes = asyncio.run(run_rooms(n, args.scenario, media_secs))
+        r = summarize(probes, media_secs)
+        results[n] = r
+        print(
+            f"{n:>5} {r['rooms_ok']:>3.0f} {r['cpu_room']:>8.3f} {r['cpu_start_s']:>11.2f} {r['uss_mb']:>7.0f}"
+            f" {r['pss_mb']:>7.0f} {r['rss_mb']:>7.0f} {r['started_p50']:>9.0f}/{r['started_p99']:<9.0f}"
+            f" {r['stopped_p50']:>7.0f}/{r['stopped_p99']:<8.0f} {r['periodic_p50']:>8.0f}/{r['periodic_p99']:<8.0f}"
+            f" {r['join_p50']:>9.0f}/{r['join_p95']:<9.0f}",
+            flush=True,
+        )
+    base = results[1]
+    held = [n for n, r in results.items() if r["started_p99"] <= args.lag_target_ms and r["rooms_ok"] == n]
+    print(
+        f"\nlargest N with room.speaking.started lag p99 <= {args.lag_target_ms:.0f} ms: {max(held) if held else 'none'}"
+    )
+    for n, r in results.items():
+        if n != 1:
+            print(
+                f"N={n}: CPU/room x{r['cpu_room'] / base['cpu_room']:.2f}, PSS x{r['pss_mb'] / base['pss_mb']:.2f},"
+                f" started p99 x{r['started_p99'] / base['started_p99']:.2f} (vs one room alone)"
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
