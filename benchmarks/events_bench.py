@@ -87,7 +87,7 @@ def payload_mix(n: int) -> list[TopicModel]:
                 window_ms=60_000,
                 participants=[
                     DominanceShare(participant_id=p, talk_time_ms=ms, share=round(ms / total, 4))
-                    for p, ms in zip(PARTICIPANTS, talk)
+                    for p, ms in zip(PARTICIPANTS, talk, strict=True)
                 ],
                 gini=0.1234,
                 dominant_participant_id=None,

@@ -100,7 +100,7 @@ def room_mix(n: int) -> list[TopicModel]:
                 window_ms=60_000,
                 participants=[
                     DominanceShare(participant_id=x, talk_time_ms=ms, share=round(ms / total, 4))
-                    for x, ms in zip(PARTICIPANTS, talk)
+                    for x, ms in zip(PARTICIPANTS, talk, strict=True)
                 ],
                 gini=0.1234,
                 dominant_participant_id=p,
@@ -286,7 +286,7 @@ def pct(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
     values = sorted(values)
-    return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
+    return values[min(len(values) - 1, round(q * (len(values) - 1)))]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -166,7 +166,7 @@ async def run_bot(runner_args: Any) -> int:
     settings = None
     running = False
     try:
-        settings, body = settings_from_runner_args(runner_args)
+        settings, _body = settings_from_runner_args(runner_args)
         from bot.config.settings import SECRET_FIELDS
 
         scrub.add(*(getattr(settings, name, None) for name in SECRET_FIELDS))

@@ -239,8 +239,7 @@ def _check_semantics(spec: Spec, topic: dict[str, Any], file: Path) -> None:
     """Rules a JSON Schema cannot express: required fields exist, paths resolve, redaction is safe."""
     schema = topic["schema"]
     _check_required_exist(schema, file, ["schema"])
-    for index, regex_owner in enumerate(_patterns(schema, ["schema"])):
-        where, pattern = regex_owner
+    for where, pattern in _patterns(schema, ["schema"]):
         try:
             re.compile(pattern)
         except re.error as exc:

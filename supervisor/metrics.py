@@ -129,7 +129,7 @@ class _Collector(Collector):
             counts = h.counts[topic]
             running = 0
             buckets: list[tuple[str, float]] = []
-            for bound, n in zip((*(str(b) for b in h.buckets), "+Inf"), counts):
+            for bound, n in zip((*(str(b) for b in h.buckets), "+Inf"), counts, strict=True):
                 running += n
                 buckets.append((bound, running))
             latency.add_metric([topic], buckets, h.sums[topic])

@@ -162,7 +162,7 @@ def compose_policy(layers: list[dict[str, Any]]) -> bytes:
         field = re.sub(r"\[(\d+)\]", r".\1", exc.field or "").strip(".")
         where = f"policyLayers.{field}" if field else "policyLayers"
         # the API never echoes request values (a token pasted in the wrong field must not come back)
-        raise RequestError(where, getattr(exc, "without_value", None) or "is invalid") from None
+        raise RequestError(where, exc.without_value or "is invalid") from None
 
 
 def resolve_scenario(value: str) -> Path:

@@ -202,7 +202,9 @@ class DominanceTracker:
         dominant = self._update_dominant(ids, talk, fractions)
         since = None if self._last_emit_ms is None else now - self._last_emit_ms
         p = self.params
-        moved = max((abs(f - self._last_shares.get(pid, 0.0)) for pid, f in zip(ids, fractions)), default=0.0)
+        moved = max(
+            (abs(f - self._last_shares.get(pid, 0.0)) for pid, f in zip(ids, fractions, strict=True)), default=0.0
+        )
         changed = moved >= p.change_threshold - 1e-9 or dominant != self._last_dominant
         if changed and (since is None or since >= p.min_interval_ms):
             trigger = "change"
@@ -247,7 +249,7 @@ class DominanceTracker:
             self._dominant = None
             return None
         enter = p.enter_share(n)
-        by_id = dict(zip(ids, fractions))
+        by_id = dict(zip(ids, fractions, strict=True))
         if self._dominant is not None and by_id.get(self._dominant, 0.0) >= enter - p.hysteresis:
             return self._dominant
         top = max(range(n), key=lambda i: (fractions[i], -i))
@@ -264,12 +266,13 @@ class DominanceTracker:
         trigger: str,
     ) -> RoomDominanceScore:
         self._last_emit_ms = now
-        self._last_shares = dict(zip(ids, fractions))
+        self._last_shares = dict(zip(ids, fractions, strict=True))
         self._last_dominant = dominant
         return RoomDominanceScore(
             window_ms=now,
             participants=[
-                DominanceShare(participant_id=pid, talk_time_ms=t, share=f) for pid, t, f in zip(ids, talk, fractions)
+                DominanceShare(participant_id=pid, talk_time_ms=t, share=f)
+                for pid, t, f in zip(ids, talk, fractions, strict=True)
             ],
             gini=gini(talk),
             dominant_participant_id=dominant,

@@ -228,7 +228,7 @@ class OverlapClassifier:
                 holder = self._holder(runs, b_id, rb.start)
                 if holder is None:
                     continue  # not yet known whether someone held the floor
-                if holder == "":
+                if isinstance(holder, str):  # only ever "": see _holder
                     self._done.add(key)  # nobody held the floor: a plain start
                     continue
                 a_id, ra = holder

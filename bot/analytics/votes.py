@@ -160,7 +160,7 @@ class VoteBook:
             return self._end(media_time_ms, participant_id, events)
         return self._start(media_time_ms, participant_id, args, events)
 
-    def _start(self, now: int, participant_id: str, args: str | None, events: list) -> VoteResult:
+    def _start(self, now: int, participant_id: str, args: str | None, events: list[RoomVoteStarted | RoomVoteClosed]) -> VoteResult:
         p = self.params
         if p.host_ids is not None and participant_id not in p.host_ids:
             return self._refuse("not_host", events)
@@ -206,7 +206,7 @@ class VoteBook:
         self._apply_held(vote)
         return VoteResult(events=tuple(events), is_command=True)
 
-    def _end(self, now: int, participant_id: str, events: list) -> VoteResult:
+    def _end(self, now: int, participant_id: str, events: list[RoomVoteStarted | RoomVoteClosed]) -> VoteResult:
         vote = self._open
         if vote is None:
             return self._refuse("no_open_vote", events)
@@ -216,7 +216,7 @@ class VoteBook:
         events.append(self._close(vote))
         return VoteResult(events=tuple(events), is_command=True)
 
-    def _refuse(self, reason: str, events: list) -> VoteResult:
+    def _refuse(self, reason: str, events: list[RoomVoteStarted | RoomVoteClosed]) -> VoteResult:
         self.ignored[reason] += 1
         return VoteResult(events=tuple(events), error=reason, is_command=True)
 

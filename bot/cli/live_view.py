@@ -135,7 +135,7 @@ class LiveView:
         people = list(dict.fromkeys(self.present + list(self.shares)))
         for pid in people:
             share = self.shares.get(pid, 0.0)
-            filled = int(round(share * BAR_WIDTH))
+            filled = round(share * BAR_WIDTH)
             bar = "█" * filled + "·" * (BAR_WIDTH - filled)
             mic = "\x1b[32m● speaking\x1b[0m" if pid in self.speaking else "          "
             mark = " ◀ dominant" if pid == self.dominant else ""

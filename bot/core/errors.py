@@ -84,6 +84,9 @@ class PolicyError(PrismError):
         file: the policy file (or source name, for a policy posted in a request body).
         field: the offending field, or ``None`` for the whole document.
         message: what is wrong.
+
+    ``without_value`` is the message without the offending input quoted, when the error came from
+    validation: for callers that must not echo input (an HTTP API); None otherwise.
     """
 
     def __init__(self, file: str | os.PathLike[str], field: str | None, message: str) -> None:
@@ -91,6 +94,7 @@ class PolicyError(PrismError):
         self.field = field
         super().__init__(f"{self.file}: {_quoted(field)}{message}")
         self.detail = message
+        self.without_value: str | None = None
 
 
 class ConfigError(PrismError):

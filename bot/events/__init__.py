@@ -29,7 +29,26 @@ _WHERE = {
     "uuid7_ms": "envelope",
 }
 
-__all__ = sorted(_WHERE)
+# Spelled out (not sorted(_WHERE)) so linters and type checkers see the re-exports; a test keeps the two in step.
+__all__ = [
+    "Accepted",
+    "AppMessageForwarder",
+    "Envelope",
+    "EventBus",
+    "EventRuntime",
+    "InboundValidator",
+    "Redactor",
+    "Rejected",
+    "Sampler",
+    "SessionContext",
+    "SpecCheck",
+    "SpecRegistry",
+    "StdoutEmitter",
+    "TopicRule",
+    "check_spec",
+    "create_runtime",
+    "uuid7_ms",
+]
 
 
 def __getattr__(name: str) -> Any:

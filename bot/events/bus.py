@@ -11,7 +11,7 @@ from __future__ import annotations
 import inspect
 import threading
 from collections import Counter, deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +24,8 @@ if TYPE_CHECKING:
     import asyncio
 
 Envelope = dict[str, Any]
-Handler = Callable[[Envelope], None | Awaitable[None]]
+Handler = Callable[[Envelope], object]
+"""A subscriber: a coroutine function runs as a task; a plain function's return value is ignored."""
 
 
 @dataclass
@@ -163,7 +164,10 @@ class EventBus:
         import asyncio  # only when an async subscriber exists (the runtime itself needs no event loop)
 
         loop = asyncio.get_running_loop()  # RuntimeError (counted) when called with no loop
-        task = loop.create_task(sub.handler(envelope))  # type: ignore[arg-type]
+        coro = sub.handler(envelope)
+        if not inspect.iscoroutine(coro):  # subscribe() saw a coroutine function: only a wrapper can lie
+            raise TypeError(f"async subscriber returned {type(coro).__name__}, not a coroutine")
+        task: asyncio.Task[Any] = loop.create_task(coro)
         self._tasks.add(task)
 
         def done(t: asyncio.Task[Any]) -> None:

@@ -102,7 +102,9 @@ class BotForwarding:
     async def start(self) -> None:
         await self.forwarder.start()
 
-    async def aclose(self, timeout: float | None = None, *, publish_losses: bool = False) -> dict[str, Any]:
+    # Why the noqa: ``timeout`` is Forwarder.close's sending budget, after which losses are still counted and
+    # logged; a caller's asyncio.timeout would cancel that accounting.
+    async def aclose(self, timeout: float | None = None, *, publish_losses: bool = False) -> dict[str, Any]:  # noqa: ASYNC109
         """Send what is left (bounded by ``timeout``), detach; returns the forwarder's stats.
 
         Called after ``assistant.session.ended``, which is the session's last envelope: losses found

@@ -10,9 +10,42 @@ is what bot/session/boot.py needs for the first envelope."""
 from __future__ import annotations
 
 from importlib import import_module
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.generated.topics import SPEC_VERSION, Topic
+
+if TYPE_CHECKING:  # the static view of the lazy names below: type checkers see the real classes
+    from bot.generated._base import PayloadModel as PayloadModel
+    from bot.generated._base import TopicModel as TopicModel
+    from bot.generated.models import MODELS as MODELS
+    from bot.generated.payload_assistant_room_join_failed import AssistantRoomJoinFailed as AssistantRoomJoinFailed
+    from bot.generated.payload_assistant_room_join_requested import AssistantRoomJoinRequested as AssistantRoomJoinRequested
+    from bot.generated.payload_assistant_room_join_succeeded import AssistantRoomJoinSucceeded as AssistantRoomJoinSucceeded
+    from bot.generated.payload_assistant_session_ended import AssistantSessionEnded as AssistantSessionEnded
+    from bot.generated.payload_assistant_session_failed import AssistantSessionFailed as AssistantSessionFailed
+    from bot.generated.payload_assistant_session_started import AssistantSessionStarted as AssistantSessionStarted
+    from bot.generated.payload_bot_health_heartbeat import BotHealthHeartbeat as BotHealthHeartbeat
+    from bot.generated.payload_conversation_policy_loaded import ConversationPolicyLoaded as ConversationPolicyLoaded
+    from bot.generated.payload_conversation_policy_violation import ConversationPolicyViolation as ConversationPolicyViolation
+    from bot.generated.payload_room_dominance_score import DominanceShare as DominanceShare
+    from bot.generated.payload_events_inbound_rejected import EventsInboundRejected as EventsInboundRejected
+    from bot.generated.payload_events_runtime_version_mismatch import EventsRuntimeVersionMismatch as EventsRuntimeVersionMismatch
+    from bot.generated.payload_facilitator_message import FacilitatorMessage as FacilitatorMessage
+    from bot.generated.payload_forwarding_delivery_deferred import ForwardingDeliveryDeferred as ForwardingDeliveryDeferred
+    from bot.generated.payload_room_dominance_score import RoomDominanceScore as RoomDominanceScore
+    from bot.generated.payload_room_interrupt_executed import RoomInterruptExecuted as RoomInterruptExecuted
+    from bot.generated.payload_room_interrupt_request import RoomInterruptRequest as RoomInterruptRequest
+    from bot.generated.payload_room_overlap_detected import RoomOverlapDetected as RoomOverlapDetected
+    from bot.generated.payload_room_pacing_updated import RoomPacingUpdated as RoomPacingUpdated
+    from bot.generated.payload_room_participant_joined import RoomParticipantJoined as RoomParticipantJoined
+    from bot.generated.payload_room_participant_left import RoomParticipantLeft as RoomParticipantLeft
+    from bot.generated.payload_room_speaking_started import RoomSpeakingStarted as RoomSpeakingStarted
+    from bot.generated.payload_room_speaking_stopped import RoomSpeakingStopped as RoomSpeakingStopped
+    from bot.generated.payload_room_topic_shift_suggested import RoomTopicShiftSuggested as RoomTopicShiftSuggested
+    from bot.generated.payload_room_vote_cast import RoomVoteCast as RoomVoteCast
+    from bot.generated.payload_room_vote_closed import RoomVoteClosed as RoomVoteClosed
+    from bot.generated.payload_room_vote_started import RoomVoteStarted as RoomVoteStarted
+    from bot.generated.payload_room_wrapup_prompt import RoomWrapupPrompt as RoomWrapupPrompt
 
 _LAZY: dict[str, str] = {
     'AssistantRoomJoinFailed': 'payload_assistant_room_join_failed',

@@ -26,7 +26,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
@@ -45,7 +45,7 @@ from bot.policy.model import (
 
 __all__ = ["LAYER_KIND", "LEVELS", "MERGE", "PolicyLayer", "compose", "load_layer", "parse_layer", "parse_layers"]
 
-LAYER_KIND = "prism.policy.layer"
+LAYER_KIND: Final = "prism.policy.layer"
 LEVELS: tuple[str, ...] = ("platform", "tenant", "assistant", "room")
 """Layer levels in the order they apply; a stack must not go backwards."""
 

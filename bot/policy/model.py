@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Annotated, Literal
+from typing import Annotated, Final, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
@@ -35,7 +35,7 @@ __all__ = [
     "strip_accents",
 ]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Final = 1
 """Version of the policy document format; a change that old readers would misread bumps it."""
 
 Action = Literal["warn", "redact", "block", "interrupt"]
@@ -45,7 +45,7 @@ ACTIONS: tuple[str, ...] = ("warn", "redact", "block", "interrupt")
 Severity = Literal["low", "medium", "high", "critical"]
 SEVERITIES: tuple[str, ...] = ("low", "medium", "high", "critical")
 Channel = Literal["transcript", "chat", "bot"]
-CHANNELS: tuple[str, ...] = ("transcript", "chat", "bot")
+CHANNELS: tuple[Channel, ...] = ("transcript", "chat", "bot")
 NudgeStyle = Literal["gentle", "direct", "silent"]
 
 RULE_ID = r"^[a-z0-9][a-z0-9_.-]{0,63}$"

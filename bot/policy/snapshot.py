@@ -17,7 +17,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 import rfc8785
 from pydantic import Field, ValidationError
@@ -39,7 +39,7 @@ __all__ = [
     "snapshot_of",
 ]
 
-SNAPSHOT_KIND = "prism.policy.snapshot"
+SNAPSHOT_KIND: Final = "prism.policy.snapshot"
 DEFAULT_LAYER = "prism-default"
 """The layer name of the built-in safe default (what applies with no policy configured)."""
 

@@ -248,7 +248,9 @@ class FacilitatorInput(FrameProcessor):
 
     async def _drain(self) -> None:
         deadline = time.monotonic() + self.drain_secs
-        while (self.brain.busy or self.llm.busy) and time.monotonic() < deadline:
+        # The brain is a plain class without asyncio (analytics design), so it has no event to await;
+        # a bounded 10 ms poll is the adapter's way to wait for it.
+        while (self.brain.busy or self.llm.busy) and time.monotonic() < deadline:  # noqa: ASYNC110
             await asyncio.sleep(0.01)
 
     async def _on_tool_call(self, params: FunctionCallParams) -> None:

@@ -695,7 +695,7 @@ class _Validator:
                 first = stays.get(event.participant)
                 hint = f"joins at {first[0][0]} ms" if first else "never joins"
                 self.fail("atMs", f"is {event.at_ms} but {event.participant} is not in the room yet ({hint})")
-            join, leave, leave_index = spans[-1]
+            _join, leave, leave_index = spans[-1]
             if leave is None:
                 continue
             if event.at_ms >= leave:

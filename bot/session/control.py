@@ -18,6 +18,7 @@ from typing import Any
 from loguru import logger
 
 from bot.config.secrets import SecretScrubber
+from bot.core.tasks import spawn
 from bot.events import EventBus
 from bot.generated import AssistantSessionFailed
 
@@ -120,13 +121,13 @@ class SessionControl:
         from bot.core.frames import RoomEndedFrame
 
         ended = RoomEndedFrame(media_time_ms=self.media_now_ms(), reason=reason)
-        loop.create_task(self.worker.queue_frames([ended, EndFrame(reason=reason)]))
+        spawn(self.worker.queue_frames([ended, EndFrame(reason=reason)]))
         loop.call_later(GRACE_SECS, self.cancel, f"{reason}: grace period over")
 
     def cancel(self, why: str) -> None:
         worker = self.worker
         if worker is not None and not worker.has_finished():
-            asyncio.get_event_loop().create_task(worker.cancel(reason=why))
+            spawn(worker.cancel(reason=why))
 
     # ---- the process's signals
     def install_signals(self) -> None:

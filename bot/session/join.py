@@ -160,13 +160,13 @@ async def join_with_retries(
                     will_retry = False
                     delay_s = 0.0
                     stop_reason = f" (join time budget of {budget_s:g}s used up)"
-            retry_in_ms = int(round(delay_s * 1000)) if will_retry else 0
+            retry_in_ms = round(delay_s * 1000) if will_retry else 0
             await _call(on_failed, attempt, last_error, will_retry, retry_in_ms)
             if not will_retry:
                 break
             await sleep(delay_s)
             continue
-        latency_ms = max(0, int(round((clock() - t0) * 1000)))
+        latency_ms = max(0, round((clock() - t0) * 1000))
         await _call(on_succeeded, attempt, latency_ms, int(count))
         return JoinResult(attempt=attempt, join_latency_ms=latency_ms, participant_count=int(count))
     raise JoinFailed(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from itertools import pairwise
 
 import pytest
 
@@ -31,7 +32,7 @@ def test_shares_sum_to_one(talk_ms):
     assert sum(round(f * 1_000_000) for f in fractions) == 1_000_000
     assert math.isclose(math.fsum(fractions), 1.0, abs_tol=1e-12)
     assert all(0.0 <= f <= 1.0 for f in fractions)
-    for f, t in zip(fractions, talk_ms):
+    for f, t in zip(fractions, talk_ms, strict=True):
         assert abs(f - t / sum(talk_ms)) <= 1e-6
 
 
@@ -92,7 +93,7 @@ def test_dominance_is_not_emitted_on_every_tick():
     dt.speaking(0, "a", True)
     scores = ticks(dt, 100, 60_000)  # 600 ticks, a talking all along
     assert 1 <= len(scores) <= 60_000 // DominanceParams().min_interval_ms
-    gaps = [b.media_time_ms - a.media_time_ms for a, b in zip(scores, scores[1:])]
+    gaps = [b.media_time_ms - a.media_time_ms for a, b in pairwise(scores)]
     assert all(g >= DominanceParams().min_interval_ms for g in gaps)
 
 

@@ -107,7 +107,7 @@ def test_check_fails_and_names_stale_files_after_a_descriptor_edit(workspace: tu
 
 
 def test_check_fails_when_a_generated_file_is_missing_or_extra(workspace: tuple[Path, Path, Path]) -> None:
-    _, py, ts = workspace
+    _, py, _ts = workspace
     assert codegen(*outs(workspace)).returncode == 0
     (py / "topics.py").unlink()
     (py / "leftover.py").write_text("# from a removed topic\n", encoding="utf-8")

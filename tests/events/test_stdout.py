@@ -46,7 +46,7 @@ def test_each_envelope_is_one_compact_json_line_flushed_at_once(context: Session
     lines = out.getvalue().split(b"\n")
     assert lines[-1] == b""
     assert [orjson.loads(line) for line in lines[:-1]] == envelopes
-    for line, env in zip(lines, envelopes):
+    for line, env in zip(lines[:-1], envelopes, strict=True):
         assert line == orjson.dumps(env)  # compact: no spaces between tokens
         assert b": " not in line and b", " not in line
         Envelope.model_validate(orjson.loads(line))

@@ -149,7 +149,7 @@ def test_an_allowed_tool_call_acts_and_a_denied_one_is_only_reported() -> None:
         None,
         30_000,
     )
-    nudge = [f for f in down if isinstance(f, EnvelopeFrame) and isinstance(f.payload, FacilitatorMessage)][0]
+    nudge = next(f for f in down if isinstance(f, EnvelopeFrame) and isinstance(f.payload, FacilitatorMessage))
     assert (nudge.recipient, nudge.media_time_ms) == ("p-b", 60_000)
     assert not any(isinstance(f, ChatMessageFrame) for f in down), "the denied vote was never started"
 

@@ -107,17 +107,26 @@ class ScriptedSink:
         self.delivered: list[dict[str, Any]] = []
         self.gate: asyncio.Event | None = None
         self.closed = False
+        self._called = asyncio.Event()
 
     async def send(self, entries: list[dict[str, Any]]) -> list[str | None]:
         self.calls.append(list(entries))
         self.times.append(time.monotonic())
+        self._called.set()
         if self.gate is not None:
             await self.gate.wait()
         if self.delay:
             await asyncio.sleep(self.delay)
         results = self.script(entries, len(self.calls)) if self.script else [None] * len(entries)
-        self.delivered.extend(e for e, r in zip(entries, results) if r is None)
+        self.delivered.extend(e for e, r in zip(entries, results, strict=True) if r is None)
         return results
+
+    async def wait_calls(self, n: int = 1, *, within_s: float = 5.0) -> None:
+        """Until ``send`` has been called ``n`` times; fails after ``within_s``."""
+        async with asyncio.timeout(within_s):
+            while len(self.calls) < n:
+                self._called.clear()
+                await self._called.wait()
 
     async def close(self) -> None:
         self.closed = True

@@ -111,7 +111,7 @@ class ThrottlingClient:
             passing.append((i, entry))
         if passing:
             response = self.real.put_events(Entries=[e for _, e in passing])
-            for (i, entry), result in zip(passing, response["Entries"]):
+            for (i, entry), result in zip(passing, response["Entries"], strict=True):
                 results[i] = result
                 if "EventId" in result:
                     self.sent[json.loads(entry["Detail"])["id"]] += 1

@@ -6,6 +6,7 @@ import asyncio
 import json
 import threading
 import time
+from itertools import pairwise
 from typing import Any
 
 import pytest
@@ -159,8 +160,7 @@ def test_a_partial_batch_waits_for_the_window_then_goes(bus: EventBus) -> None:
         fwd.submit(bus.publish(shift(2)))
         await asyncio.sleep(0.15)
         assert sink.calls == [], "normal priority waits for the batch window"
-        while not sink.calls:
-            await asyncio.sleep(0.01)
+        await sink.wait_calls()
         waited = sink.times[0] - t0
         await fwd.close()
         return waited
@@ -180,8 +180,7 @@ def test_critical_and_high_flush_at_once_with_what_is_pending(bus: EventBus, mak
         await asyncio.sleep(0.05)
         t0 = time.monotonic()
         fwd.submit(bus.publish(make()))
-        while not sink.calls:
-            await asyncio.sleep(0.005)
+        await sink.wait_calls()
         latency = sink.times[0] - t0
         await fwd.close()
         return latency
@@ -278,10 +277,10 @@ def test_backoff_grows_between_failed_attempts(bus: EventBus) -> None:
         await fwd.close()
 
     run(go())
-    gaps = [b - a for a, b in zip(sink.times, sink.times[1:])]
+    gaps = [b - a for a, b in pairwise(sink.times)]
     assert len(sink.calls) == 5 and len(sink.delivered) == 1
     ceilings = [0.04, 0.08, 0.16, 0.32]
-    assert all(gap <= ceiling + 0.05 for gap, ceiling in zip(gaps, ceilings)), gaps
+    assert all(gap <= ceiling + 0.05 for gap, ceiling in zip(gaps, ceilings, strict=True)), gaps
     assert sum(gaps) >= 0.05, "full jitter still waits on average"
 
 
@@ -345,6 +344,33 @@ def test_a_failed_call_is_retried_only_when_retryable(bus: EventBus, retryable: 
     assert len(sink.calls) == calls
     assert len(sink.delivered) == (1 if retryable else 0)
     assert fwd.stats.dropped.get("rejected", 0) == (0 if retryable else 1)
+
+
+class ShortAnswerSink(ScriptedSink):
+    """A buggy sink: its first call answers one result for a batch of several entries."""
+
+    async def send(self, entries: list[dict[str, Any]]) -> list[str | None]:
+        self.calls.append(list(entries))
+        if len(self.calls) == 1:
+            return [None]
+        self.delivered.extend(entries)
+        return [None] * len(entries)
+
+
+def test_a_sink_answering_too_few_results_is_a_retryable_failure_not_a_silent_loss(bus: EventBus) -> None:
+    sink = ShortAnswerSink()
+
+    async def go() -> Forwarder:
+        fwd = await Forwarder(bus.registry, sink, config=FAST).start()
+        fwd.submit(bus.publish(shift(1)))
+        fwd.submit(bus.publish(shift(2)))
+        await fwd.flush(5)
+        await fwd.close()
+        return fwd
+
+    fwd = run(go())
+    assert [len(c) for c in sink.calls] == [2, 2], "the whole batch is resent"
+    assert len(sink.delivered) == 2 and fwd.stats.delivered == 2 and not fwd.stats.dropped
 
 
 def test_a_full_buffer_evicts_lowest_priority_oldest_first_and_reports_it(bus: EventBus) -> None:
@@ -501,8 +527,7 @@ def test_bot_forwarding_reports_losses_on_the_bus(bus: EventBus, tmp_path: Any) 
             config=ForwarderConfig(max_delay_s=0.01),
         )
         await fb.start()
-        while len(sink.calls) < 2:
-            await asyncio.sleep(0.01)
+        await sink.wait_calls(2)
         bus.publish(ended())
         return await fb.aclose(timeout=2)
 

@@ -366,7 +366,7 @@ def test_room_end_stops_every_speaker_at_their_last_audio(session):
     a, b = silent_track(3000), silent_track(3000)
     a.place("alice-cut", 500)
     b.place("bob-cut", 800)
-    frames = chunks({"alice": a.audio, "bob": b.audio}) + [RoomEndedFrame(media_time_ms=3000)]
+    frames = [*chunks({"alice": a.audio, "bob": b.audio}), RoomEndedFrame(media_time_ms=3000)]
     down = run(make_vad(session), frames)
     stops = [f for f in states(down) if not f.speaking]
     assert sorted(f.participant_id for f in stops) == ["alice", "bob"]

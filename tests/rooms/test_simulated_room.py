@@ -525,7 +525,7 @@ def test_envelope_form_is_wrapped_like_a_browser_would(envelope_room: Path) -> N
         if isinstance(f, DailyInputTransportMessageFrame)
     ]
     assert [(pid, m["meta"]["seq"]) for pid, m in messages] == [("p-bob", 1), ("p-eve", 1), ("p-bob", 2)]
-    pid, env = messages[0]
+    _, env = messages[0]
     assert set(env) == {"id", "ts", "topic", "specVersion", "runtime", "sessionId", "payload", "meta"}
     assert (env["topic"], env["payload"], env["specVersion"]) == ("room.vote.cast", {"choice": "yes"}, "9.9.9")
     assert (env["runtime"], env["sessionId"]) == ("browser", "browser-p-bob")

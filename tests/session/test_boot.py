@@ -14,16 +14,17 @@ import jsonschema
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from bot import __version__
 from bot.cli.main import load_settings
 from bot.config import early_identity, identity
+from bot.config.early_identity import NotSure, identity_from, read_identity_settings
 from bot.config.identity import Identity, InvalidIdentity
 from bot.config.settings import Settings, env_name
 from bot.core.errors import ConfigError
 from bot.events import Envelope, SessionContext, create_runtime
 from bot.generated import AssistantSessionStarted
-from bot.config.early_identity import NotSure, identity_from, read_identity_settings
 from bot.session.boot import Booted, publish_started
 from bot.session.startup import adopt_boot_envelope, begin, identity_from_settings
 
@@ -306,7 +307,7 @@ def test_begin_adopts_the_boot_envelope_and_continues_the_sequence(capfd: pytest
 def test_begin_refuses_a_boot_that_named_another_session() -> None:
     booted, _ = booted_for(["--assistant-id", "a-1"])
     other = load_settings(["--assistant-id", "a-2"])
-    with pytest.raises(RuntimeError, match="bug: bot.session.boot published"):
+    with pytest.raises(RuntimeError, match=r"bug: bot\.session\.boot published"):
         begin(other, claim_stdout=False, live_view=False, booted=booted)
 
 
@@ -322,7 +323,7 @@ def test_adoption_refuses_a_line_the_typed_path_would_write_differently() -> Non
     with pytest.raises(RuntimeError, match="stdout emitter would write differently"):
         adopt_boot_envelope(runtime, forged)
     bad_payload = dict(booted.envelope, payload={**booted.envelope["payload"], "transport": "carrier-pigeon"})
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError, match="transport"):
         adopt_boot_envelope(runtime, Booted(booted.identity, booted.session_id, bad_payload, booted.line))
     assert AssistantSessionStarted.model_validate(booted.envelope["payload"]).to_wire() == booted.envelope["payload"]
 

@@ -213,7 +213,7 @@ def test_always_500_on_graphql_falls_back_to_rest(mesh: MeshStub) -> None:
     ctx = fetch(mesh, attempts=3)
     assert ctx.source == "mesh-rest" and ctx.agenda[0].title == "Intro"
     assert mesh.count("graphql") == 3 and mesh.count("rest") == 1
-    rest = [r for r in mesh.requests if r["kind"] == "rest"][0]
+    rest = next(r for r in mesh.requests if r["kind"] == "rest")
     assert rest["path"] == "/assistants/asst-1" and rest["headers"]["Authorization"] == f"Bearer {TOKEN}"
 
 

@@ -144,7 +144,7 @@ def test_full_jitter_delays_stay_within_the_exponential_cap(seed: int) -> None:
         )
     assert len(t.sleeps) == 5
     caps = [0.5, 1.0, 2.0, 3.0, 3.0]
-    for delay, cap in zip(t.sleeps, caps):
+    for delay, cap in zip(t.sleeps, caps, strict=True):
         assert 0.0 <= delay <= cap
 
 

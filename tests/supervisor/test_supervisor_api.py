@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -237,7 +239,7 @@ def test_two_rooms_and_a_crashing_one(tmp_path: Path) -> None:
             assert 0.1 <= delays[0] <= 0.2 and 0.2 <= delays[1] <= 0.4 and delays[2] is None, (
                 "backoff doubles (equal jitter)"
             )
-            for before, after in zip(crash["exits"], crash["exits"][1:]):
+            for before, after in pairwise(crash["exits"]):
                 gap = iso_seconds(after["spawnedAt"]) - iso_seconds(before["exitedAt"])
                 assert gap >= before["restartInSecs"] - 0.01
             assert len({e["sessionId"] for e in crash["exits"]}) == 3, "a new session per attempt"
@@ -256,7 +258,7 @@ def test_two_rooms_and_a_crashing_one(tmp_path: Path) -> None:
             assert m['forward_entries_total{outcome="delivered"}'] > 0 and m["buffer_fill_ratio"] == 0
 
         # after stop(): the dry-run log holds every eventbridge-destined envelope of both rooms, once
-        requests, entries, problems = check_file(settings.dry_run_path)
+        _, _, problems = check_file(settings.dry_run_path)
         assert problems == []
         sent = [
             json.loads(e["Detail"])
@@ -308,18 +310,19 @@ def test_delete_sends_sigterm_and_the_bot_ends_with_reason_signal(tmp_path: Path
             room = await client.wait_room(
                 room["id"], lambda r: r["status"] == "running" and r["events"]["ingested"] >= 4
             )
-            bot_env = dict(
-                item.split("=", 1)
-                for item in open(f"/proc/{room['pid']}/environ", encoding="utf-8", errors="replace").read().split("\0")
-                if "=" in item
+            # the supervisor runs on this loop: file reads go to a thread so they cannot stall it
+            environ_text = await asyncio.to_thread(
+                Path(f"/proc/{room['pid']}/environ").read_text, encoding="utf-8", errors="replace"
             )
+            bot_env = dict(item.split("=", 1) for item in environ_text.split("\0") if "=" in item)
             assert "SUPERVISOR_TOKEN" not in bot_env and "AWS_SECRET_ACCESS_KEY" not in bot_env
             assert bot_env["MESH_API_TOKEN"] == "mesh-token" and bot_env["PRISM_PII_SALT"] == "test-salt"
             assert (bot_env["ASSISTANT_ID"], bot_env["TENANT_ID"]) == ("asst-1", "tenant-1")
-            snapshot = json.loads(Path(bot_env["BOT_POLICY_PATH"]).read_text())
+            policy_path = Path(bot_env["BOT_POLICY_PATH"])
+            snapshot = json.loads(await asyncio.to_thread(policy_path.read_text))
             assert snapshot["kind"] == "prism.policy.snapshot" and snapshot["layers"] == ["tenant", "room"]
             assert snapshot["policy"]["turns"]["maxTurnMs"] <= 90000
-            assert oct(Path(bot_env["BOT_POLICY_PATH"]).stat().st_mode & 0o777) == "0o600"
+            assert oct((await asyncio.to_thread(policy_path.stat)).st_mode & 0o777) == "0o600"
             status, done = await client.request("DELETE", f"/rooms/{room['id']}")
             assert status == 200
             assert (done["status"], done["stopReason"], done["endReason"], done["exitCode"]) == (
@@ -328,7 +331,7 @@ def test_delete_sends_sigterm_and_the_bot_ends_with_reason_signal(tmp_path: Path
                 "signal",
                 0,
             )
-            assert not Path(bot_env["BOT_POLICY_PATH"]).exists(), "the room's folder is removed"
+            assert not await asyncio.to_thread(policy_path.exists), "the room's folder is removed"
             with pytest.raises(ProcessLookupError):
                 os.kill(room["pid"], 0)
 

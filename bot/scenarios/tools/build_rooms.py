@@ -190,7 +190,7 @@ def balanced() -> None:
         ("dan", "dan-3"),
     ]
     gaps = [800, 700, 750, 800, 650, 750, 700, 800, 700]  # 600..800 ms: clear, no overlap
-    for (who, clip), gap in zip(turns, gaps):
+    for (who, clip), gap in zip(turns, gaps, strict=True):
         if r.cursor == 0:
             r.say_at(who, clip, 800)
         else:

@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import sys
 import wave
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -395,7 +396,7 @@ def check(truth: Truth, data: dict | None = None) -> tuple[list[str], list[str]]
                 errs.append(f"event {u['event']}: {pid} speaks before joining")
             if p["leaveMs"] is not None and u["spanEndMs"] > p["leaveMs"]:
                 errs.append(f"event {u['event']}: {pid} speaks after leaving")
-        for a, b in zip(utts, utts[1:]):
+        for a, b in pairwise(utts):
             if b["atMs"] < a["spanEndMs"]:
                 errs.append(f"{pid}: events {a['event']} and {b['event']} overlap each other")
             elif b["startMs"] - a["endMs"] < CLEAR_TURN_GAP_MS:
