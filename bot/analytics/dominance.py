@@ -7,6 +7,8 @@ periodic beat and once at session end); ``MonologueDetector`` turns them into
 
 from __future__ import annotations
 
+from typing import Literal
+
 from dataclasses import dataclass
 
 from bot.analytics.segments import BackchannelRule
@@ -58,6 +60,10 @@ def gini(values: list[int]) -> float:
     ordered = sorted(values)
     weighted = sum((2 * (i + 1) - n - 1) * x for i, x in enumerate(ordered))
     return min(1.0, max(0.0, round(weighted / (n * total), 6)))
+
+
+ScoreTrigger = Literal["change", "periodic", "final"]
+"""Why a ``room.dominance.score`` was emitted."""
 
 
 @dataclass(frozen=True)
@@ -206,6 +212,7 @@ class DominanceTracker:
             (abs(f - self._last_shares.get(pid, 0.0)) for pid, f in zip(ids, fractions, strict=True)), default=0.0
         )
         changed = moved >= p.change_threshold - 1e-9 or dominant != self._last_dominant
+        trigger: ScoreTrigger
         if changed and (since is None or since >= p.min_interval_ms):
             trigger = "change"
         elif (now if since is None else since) >= p.periodic_ms:
@@ -263,7 +270,7 @@ class DominanceTracker:
         talk: list[int],
         fractions: list[float],
         dominant: str | None,
-        trigger: str,
+        trigger: ScoreTrigger,
     ) -> RoomDominanceScore:
         self._last_emit_ms = now
         self._last_shares = dict(zip(ids, fractions, strict=True))

@@ -34,12 +34,18 @@ only what is certain: speech is known up to ``now - settle_ms``.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from dataclasses import dataclass, field
 
 from bot.analytics.segments import BackchannelRule, Segment, SegmentLog, overlap_ms
 from bot.generated import RoomOverlapDetected
 
 __all__ = ["OverlapClassifier", "OverlapParams"]
+
+
+OverlapKind = Literal["backchannel", "interruption", "overlap"]
+"""The kinds of ``room.overlap.detected``."""
 
 
 @dataclass(frozen=True)
@@ -279,7 +285,7 @@ class OverlapClassifier:
             return None
         return "" if best is None else (best[1], best[2])
 
-    def _classify(self, ra: _Run, rb: _Run) -> str | None:
+    def _classify(self, ra: _Run, rb: _Run) -> OverlapKind | None:
         """``backchannel``/``interruption``/``overlap``, or None while it cannot be decided yet."""
         p = self.params
         t0 = rb.start

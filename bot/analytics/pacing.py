@@ -24,6 +24,8 @@ participant's first utterance reports one turn, not zero).
 
 from __future__ import annotations
 
+from typing import Literal
+
 import bisect
 from collections import Counter
 from dataclasses import dataclass, field
@@ -43,6 +45,10 @@ MAX_SEGMENTS = 4_000
 def count_words(text: str) -> int:
     """Words in a transcript: whitespace-separated tokens with at least one letter or digit."""
     return sum(1 for token in text.split() if any(ch.isalnum() for ch in token))
+
+
+PacingState = Literal["slow", "normal", "fast"]
+"""The bands of ``room.pacing.updated``'s ``state``."""
 
 
 @dataclass(frozen=True)
@@ -91,7 +97,7 @@ class PacingParams:
             raise ValueError("PacingParams: min_speaking_ms > 0, min_words >= 1")
 
 
-def pacing_state(previous: str | None, wpm: float, params: PacingParams) -> str:
+def pacing_state(previous: PacingState | None, wpm: float, params: PacingParams) -> PacingState:
     """The band for ``wpm`` given the previous state (hysteresis at both band edges)."""
     h = params.hysteresis_wpm
     if previous == "fast" and wpm >= params.fast_above_wpm - h:
@@ -116,7 +122,7 @@ class _Block:
 class _Person:
     log: SegmentLog = field(default_factory=SegmentLog)
     blocks: list[_Block] = field(default_factory=list)
-    state: str | None = None
+    state: PacingState | None = None
 
 
 class PacingTracker:

@@ -153,14 +153,18 @@ class VoteBook:
         if parsed is None:
             return VoteResult()
         name, args = parsed
-        events = list(self.tick(media_time_ms))  # a vote past its deadline closes first
+        events: list[RoomVoteStarted | RoomVoteClosed] = list(
+            self.tick(media_time_ms)
+        )  # a vote past its deadline closes first
         if self._finished:
             return self._refuse("session_ended", events)
         if name == "endvote":
             return self._end(media_time_ms, participant_id, events)
         return self._start(media_time_ms, participant_id, args, events)
 
-    def _start(self, now: int, participant_id: str, args: str | None, events: list[RoomVoteStarted | RoomVoteClosed]) -> VoteResult:
+    def _start(
+        self, now: int, participant_id: str, args: str | None, events: list[RoomVoteStarted | RoomVoteClosed]
+    ) -> VoteResult:
         p = self.params
         if p.host_ids is not None and participant_id not in p.host_ids:
             return self._refuse("not_host", events)

@@ -11,7 +11,10 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:
+    from loguru import Record
 
 __all__ = [
     "MASK",
@@ -205,7 +208,7 @@ def secrets_given(argv: Sequence[str], env_file: str | os.PathLike[str] = ".env"
     return found
 
 
-def log_patcher(scrubber: SecretScrubber) -> Callable[[dict[str, Any]], None]:
+def log_patcher(scrubber: SecretScrubber) -> Callable[[Record], None]:
     """A loguru patcher that scrubs each record's message and string ``extra`` values.
 
     Install it once for every sink, present and future::
@@ -216,7 +219,7 @@ def log_patcher(scrubber: SecretScrubber) -> Callable[[dict[str, Any]], None]:
     :func:`scrubbing_sink` for sinks that print tracebacks (``--debug``).
     """
 
-    def patch(record: dict[str, Any]) -> None:
+    def patch(record: Record) -> None:
         record["message"] = scrubber.scrub(record["message"])
         extra = record.get("extra")
         if extra:

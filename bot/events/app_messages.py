@@ -7,7 +7,7 @@ An envelope over the limit is not sent, is counted as dropped, and is reported w
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 import orjson
 
@@ -16,7 +16,7 @@ from bot.events.bus import EventBus
 from bot.events.governance import Redactor, Sampler
 from bot.generated import ForwardingDeliveryDeferred
 
-DESTINATION = "app_message"
+DESTINATION: Final = "app_message"
 
 
 class AppMessageForwarder:

@@ -22,7 +22,7 @@ import time
 from collections import Counter, OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from bot.events._log import logger
 from bot.events.governance import Redactor, Sampler
@@ -40,7 +40,7 @@ from bot.forwarding.entries import (
 )
 from bot.forwarding.sinks import CALL_RETRYABLE_CODES, SendFailed, Sink
 
-DESTINATION = "eventbridge"
+DESTINATION: Final = "eventbridge"
 _REPORT_REASON = {"shutdown": "retry_exhausted"}
 """Drop reasons whose report uses another of the topic's enum values."""
 

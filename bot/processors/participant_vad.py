@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from loguru import logger
@@ -80,7 +81,7 @@ class ParticipantVAD(FrameProcessor):
         gate: GateParams | None = GateParams(),
         forward_audio: bool = False,
         streams: SileroStreams | None = None,
-        **kwargs,
+        **kwargs: Any,
     ) -> None:
         """Create the processor; the model is loaded in ``setup()``.
 
@@ -110,11 +111,20 @@ class ParticipantVAD(FrameProcessor):
         """Participants currently speaking."""
         return {pid for pid, p in self._participants.items() if p.tracker.speaking}
 
-    async def setup(self, setup: FrameProcessorSetup) -> None:
+    # Pipecat's FrameProcessor.setup (untyped) takes a FrameProcessorSetup where its base BaseObject
+    # declares a BaseTaskManager; this override follows FrameProcessor, which is what calls it.
+    async def setup(self, setup: FrameProcessorSetup) -> None:  # type: ignore[override]
         """Load the Silero session off the event loop (processors are set up concurrently)."""
         await super().setup(setup)
         if self._streams is None:
             self._streams = await asyncio.to_thread(SileroStreams.load, gate=self._gate)
+
+    @property
+    def _silero(self) -> SileroStreams:
+        """The loaded streams; using the processor before ``setup()`` is a bug, said plainly."""
+        if self._streams is None:
+            raise RuntimeError("ParticipantVAD: audio arrived before setup() loaded the Silero model")
+        return self._streams
 
     async def cleanup(self) -> None:
         """Drop every stream's state."""
@@ -165,7 +175,7 @@ class ParticipantVAD(FrameProcessor):
         # The stamp, when there is one, is the chunk's start: nothing is counted on top of it.
         clock = participant.clock
         clock.place(samples.size, stamped)
-        for window in self._streams.feed(pid, samples):
+        for window in self._silero.feed(pid, samples):
             sound = None
             if window.sound is not None:
                 first, last = window.sound
@@ -174,8 +184,8 @@ class ParticipantVAD(FrameProcessor):
         return out
 
     def _open(self, pid: str, sample_rate: int, anchor_ms: int) -> _Participant:
-        self._streams.open(pid, sample_rate=sample_rate)
-        window_ms = samples_to_ms(self._streams.window_samples(pid), sample_rate)
+        self._silero.open(pid, sample_rate=sample_rate)
+        window_ms = samples_to_ms(self._silero.window_samples(pid), sample_rate)
         participant = _Participant(
             tracker=SpeakingTracker(pid, params=self._params, window_ms=window_ms),
             clock=SampleClock(sample_rate, anchor_ms=anchor_ms),
@@ -189,7 +199,7 @@ class ParticipantVAD(FrameProcessor):
         participant = self._participants.pop(pid, None)
         if participant is None:
             return []
-        self._streams.close(pid)
+        self._silero.close(pid)
         return participant.tracker.close(participant.clock.now_ms)
 
     def _warn_once(self, key: str, message: str) -> None:
@@ -219,6 +229,7 @@ class ParticipantVAD(FrameProcessor):
 
     @staticmethod
     def _envelope(t: Transition) -> EnvelopeFrame | None:
+        payload: RoomSpeakingStarted | RoomSpeakingStopped
         try:
             if isinstance(t, SpeechStopped):
                 payload = RoomSpeakingStopped(

@@ -159,7 +159,7 @@ class _RoomTransport(DailyTransport):
     def input(self) -> DailyRoomInput:
         if not self._input:
             self._input = DailyRoomInput(self, self._client, self._params, room=self._room, name=self._input_name)
-        return self._input  # type: ignore[return-value]
+        return self._input  # type: ignore[return-value]  # Pipecat types _input as its base input; set just above
 
     async def _on_joined(self, data: Any) -> None:
         self.join_data = data or {}
@@ -352,7 +352,7 @@ class DailyRoom:
         return self._joined
 
     @property
-    def transport(self) -> DailyTransport:
+    def transport(self) -> _RoomTransport:
         """The joined ``DailyTransport`` (for event handlers the session may add)."""
         if self._transport is None or not self._joined:
             raise RuntimeError("DailyRoom: join() first")
@@ -485,9 +485,10 @@ class DailyRoom:
         if transport is None:
             return
         client = transport._client
-        call_client, client._client = client._client, None  # pipecat's cleanup then skips release()
+        # pipecat's cleanup then skips release(); its attribute is typed non-optional, None is its "released"
+        call_client, client._client = client._client, None  # type: ignore[assignment]
         # daily-core may still report on this client, after the loop has closed even; drop it all.
-        client._call_async_callback = _drop  # type: ignore[method-assign]
+        client._call_async_callback = _drop  # type: ignore[method-assign,assignment]  # deliberate patch of Pipecat's method
         if call_client is not None:
             threading.Thread(target=_release_quietly, args=(call_client,), name="daily-release", daemon=True).start()
         with contextlib.suppress(Exception, asyncio.CancelledError):

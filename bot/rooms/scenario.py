@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, ClassVar, NoReturn
+from typing import Any, ClassVar, Literal, NoReturn, overload
 
 import numpy as np
 
@@ -412,6 +412,40 @@ class _Validator:
                 names = ", ".join(allowed) if allowed else "none"
                 self.fail(f"{prefix}{key}", f"is not a known field here (known: {names})")
 
+    # The overloads say when the answer cannot be None: a required field, or one with a default.
+    @overload
+    def int_field(
+        self,
+        obj: Mapping[str, Any],
+        key: str,
+        *,
+        name: str | None = ...,
+        minimum: int | None = ...,
+        default: int | None = ...,
+        required: Literal[True] = ...,
+    ) -> int: ...
+    @overload
+    def int_field(
+        self,
+        obj: Mapping[str, Any],
+        key: str,
+        *,
+        name: str | None = ...,
+        minimum: int | None = ...,
+        default: int,
+        required: bool,
+    ) -> int: ...
+    @overload
+    def int_field(
+        self,
+        obj: Mapping[str, Any],
+        key: str,
+        *,
+        name: str | None = ...,
+        minimum: int | None = ...,
+        default: None = ...,
+        required: bool,
+    ) -> int | None: ...
     def int_field(
         self,
         obj: Mapping[str, Any],
@@ -434,6 +468,39 @@ class _Validator:
             self.fail(name, f"must be ≥ {minimum} (got {value})")
         return value
 
+    @overload
+    def str_field(
+        self,
+        obj: Mapping[str, Any],
+        key: str,
+        *,
+        name: str | None = ...,
+        required: Literal[True] = ...,
+        non_empty: bool = ...,
+        default: str | None = ...,
+    ) -> str: ...
+    @overload
+    def str_field(
+        self,
+        obj: Mapping[str, Any],
+        key: str,
+        *,
+        name: str | None = ...,
+        required: bool,
+        non_empty: bool = ...,
+        default: str,
+    ) -> str: ...
+    @overload
+    def str_field(
+        self,
+        obj: Mapping[str, Any],
+        key: str,
+        *,
+        name: str | None = ...,
+        required: bool,
+        non_empty: bool = ...,
+        default: None = ...,
+    ) -> str | None: ...
     def str_field(
         self,
         obj: Mapping[str, Any],
@@ -584,7 +651,7 @@ class _Validator:
         if declared is not None and pid not in {p.id for p in declared}:
             known = ", ".join(p.id for p in declared) or "none declared"
             self.fail("participant", f'{_show(pid)} is not in "participants" (known: {known})')
-        common = {"index": index, "at_ms": at_ms, "participant": pid}
+        common: dict[str, Any] = {"index": index, "at_ms": at_ms, "participant": pid}
 
         if kind == "join":
             return JoinEvent(**common)
@@ -671,8 +738,8 @@ class _Validator:
                         "type",
                         f"is join but {event.participant} is already in the room (joined at {spans[-1][0]} ms)",
                     )
-                if spans:
-                    left = spans[-1][1]
+                left = spans[-1][1] if spans else None  # not None: ``inside`` failed above
+                if left is not None:
                     after = -(-left // STEP_MS) * STEP_MS
                     if event.at_ms // STEP_MS * STEP_MS < after:
                         self.fail(

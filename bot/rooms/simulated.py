@@ -242,12 +242,13 @@ class ScenarioPlayer:
             }
             return DailyInputTransportMessageFrame(message=message, participant_id=pid)
         if isinstance(event, AppMessageEvent):
-            if event.is_raw:
+            spec = event.envelope
+            if spec is None:  # the raw form (``is_raw``)
                 return DailyInputTransportMessageFrame(message=event.message, participant_id=pid)
             seq = self._seq[pid] = self._seq.get(pid, 0) + 1
             envelope = browser_envelope(
-                topic=event.envelope.topic,
-                payload=event.envelope.payload,
+                topic=spec.topic,
+                payload=spec.payload,
                 participant_id=pid,
                 seq=seq,
                 version=self._version if self._version is not None else spec_version(),

@@ -53,7 +53,8 @@ def sanitize_room_url(url: str) -> str:
 def split_room_url(url: str) -> tuple[str, str | None]:
     """``(clean URL, meeting token from a ?t= query parameter or None)``."""
     parts = urlsplit(url.strip())
-    token = (parse_qs(parts.query).get("t") or [None])[0]
+    tokens = parse_qs(parts.query).get("t")
+    token = tokens[0] if tokens else None
     return sanitize_room_url(url), token or None
 
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import difflib
+import functools
 import json
 import os
 import random
@@ -274,7 +275,8 @@ def _json_type(value: Any) -> str:
         return "a boolean"
     if isinstance(value, (int, float)):
         return "a number"
-    return {str: "a string", list: "an array"}.get(type(value), type(value).__name__)
+    names: dict[type, str] = {str: "a string", list: "an array"}
+    return names.get(type(value), type(value).__name__)
 
 
 def load_context_file(
@@ -569,7 +571,8 @@ async def fetch_context(
         def per_request() -> float:
             return max(0.05, min(timeout_s, deadline - clock()))
 
-        retry = dict(
+        retry = functools.partial(
+            _with_retries,
             attempts=max(1, attempts),
             base_delay_s=base_delay_s,
             max_delay_s=max_delay_s,
@@ -581,16 +584,14 @@ async def fetch_context(
         ctx: AssistantContext | None = None
         source: Source = "mesh-graphql"
         try:
-            ctx = await _with_retries(
-                lambda: _graphql_once(session, mesh_url, assistant_id, headers, per_request()), **retry
-            )  # type: ignore[arg-type]
+            ctx = await retry(lambda: _graphql_once(session, mesh_url, assistant_id, headers, per_request()))
         except _Failure as failure:
             failures.append(failure)
         url = rest_url_for(mesh_url, rest_url, assistant_id)
         if ctx is None and rest_fallback and url and not failures[-1].final and clock() < deadline:
             source = "mesh-rest"
             try:
-                ctx = await _with_retries(lambda: _rest_once(session, url, headers, per_request()), **retry)  # type: ignore[arg-type]
+                ctx = await retry(lambda: _rest_once(session, url, headers, per_request()))
             except _Failure as failure:
                 failures.append(failure)
     finally:
