@@ -88,7 +88,7 @@ def _read_json(path: Path) -> Any:
         for key, value in pairs:
             if key in seen:
                 seen = _Duplicated(seen)
-                seen.duplicate = key  # type: ignore[attr-defined]
+                seen.duplicate = key
             seen[key] = value
         return seen
 
@@ -100,7 +100,7 @@ def _read_json(path: Path) -> Any:
     return value
 
 
-class _Duplicated(dict):  # type: ignore[type-arg]
+class _Duplicated(dict[str, Any]):
     """An object that had a key twice (``duplicate``); found after parsing so the error has a pointer."""
 
     duplicate: str
@@ -177,7 +177,9 @@ def _check_payload_path(
 
 def _types_of(node: dict[str, Any]) -> set[str]:
     t = node.get("type")
-    return set(t) if isinstance(t, list) else {t}
+    if isinstance(t, list):
+        return set(t)
+    return {t} if isinstance(t, str) else set()  # no "type": no type is known
 
 
 def load_spec(root: Path | str) -> Spec:

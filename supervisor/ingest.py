@@ -35,7 +35,7 @@ def envelope_models() -> dict[str, type[BaseModel]]:
     models: dict[str, type[BaseModel]] = {}
     for topic, payload_model in MODELS.items():
         name = "Envelope_" + topic.value.replace(".", "_")
-        models[topic.value] = create_model(name, __base__=Envelope, payload=(payload_model, ...))  # type: ignore[call-overload]
+        models[topic.value] = create_model(name, __base__=Envelope, payload=(payload_model, ...))
     return models
 
 
@@ -84,30 +84,35 @@ class Ingestor:
         m = self.metrics
         stats.lines += 1
         if line is TOO_LONG:
-            return self._reject(stats, room, "garbage", "line over the length limit")
+            self._reject(stats, room, "garbage", "line over the length limit")
+            return None
         try:
             data = orjson.loads(line)
         except orjson.JSONDecodeError as exc:
             if not line.strip():
                 stats.lines -= 1
                 return None  # a blank line is not worth a count
-            return self._reject(stats, room, "garbage", f"not JSON ({str(exc).split(':')[0]})")
+            self._reject(stats, room, "garbage", f"not JSON ({str(exc).split(':')[0]})")
+            return None
         if not isinstance(data, dict):
-            return self._reject(stats, room, "garbage", f"a JSON {type(data).__name__}, not an envelope object")
+            self._reject(stats, room, "garbage", f"a JSON {type(data).__name__}, not an envelope object")
+            return None
         topic = data.get("topic")
         validator = self._validators.get(topic) if isinstance(topic, str) else None
-        if validator is None:
-            return self._reject(
+        if validator is None or not isinstance(topic, str):
+            self._reject(
                 stats,
                 room,
                 "invalid",
                 "unknown topic" if isinstance(topic, str) else "no string topic",
                 reason="unknown_topic",
             )
+            return None
         try:
             validator.validate_python(data)
         except ValidationError as exc:  # a pointer and the rule, never content (key names sanitized)
-            return self._reject(stats, room, "invalid", f"{topic}: {first_error(exc, 'envelope')}")
+            self._reject(stats, room, "invalid", f"{topic}: {first_error(exc, 'envelope')}")
+            return None
         # ---- valid
         stats.ingested += 1
         m.lines["ok"] += 1

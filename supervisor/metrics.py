@@ -29,14 +29,14 @@ class Histogram:
     def __init__(self, buckets: tuple[float, ...]) -> None:
         self.buckets = buckets
         self.counts: dict[str, list[int]] = {}
-        self.sums: Counter[str] = Counter()
+        self.sums: dict[str, float] = {}
 
     def observe(self, label: str, value: float) -> None:
         counts = self.counts.get(label)
         if counts is None:
             counts = self.counts[label] = [0] * (len(self.buckets) + 1)
         counts[bisect_left(self.buckets, value)] += 1
-        self.sums[label] += value
+        self.sums[label] = self.sums.get(label, 0.0) + value
 
     def total(self) -> int:
         return sum(sum(c) for c in self.counts.values())

@@ -110,10 +110,14 @@ class RequestError(ValueError):
         self.status = status
 
 
-_WIRE_NAMES = {
-    name: (f.validation_alias.choices[0] if isinstance(f.validation_alias, AliasChoices) else name)
-    for name, f in RoomRequest.model_fields.items()
-}
+def _wire_name(name: str, alias: object) -> str:
+    """The name a field has on the wire: its first string alias choice, else its own name."""
+    if isinstance(alias, AliasChoices):
+        return next((c for c in alias.choices if isinstance(c, str)), name)
+    return name
+
+
+_WIRE_NAMES = {name: _wire_name(name, f.validation_alias) for name, f in RoomRequest.model_fields.items()}
 
 
 def parse_request(body: Any, settings: SupervisorSettings) -> RoomRequest:

@@ -203,7 +203,7 @@ class SupervisorSettings(VariableNamedSettings):
     def _endpoint(cls, value: str | None) -> str | None:
         if value in (None, ""):
             return None
-        if not value.startswith(("https://", "http://")):  # type: ignore[union-attr]
+        if not value.startswith(("https://", "http://")):
             raise ValueError("must be an http(s) URL")
         return value
 

@@ -7,9 +7,8 @@ periodic beat and once at session end); ``MonologueDetector`` turns them into
 
 from __future__ import annotations
 
-from typing import Literal
-
 from dataclasses import dataclass
+from typing import Literal
 
 from bot.analytics.segments import BackchannelRule
 from bot.generated import DominanceShare, RoomDominanceScore, RoomInterruptRequest
@@ -19,6 +18,7 @@ __all__ = [
     "DominanceTracker",
     "MonologueDetector",
     "MonologueParams",
+    "ScoreTrigger",
     "gini",
     "shares",
 ]

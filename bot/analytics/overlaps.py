@@ -34,14 +34,13 @@ only what is certain: speech is known up to ``now - settle_ms``.
 
 from __future__ import annotations
 
-from typing import Literal
-
 from dataclasses import dataclass, field
+from typing import Literal
 
 from bot.analytics.segments import BackchannelRule, Segment, SegmentLog, overlap_ms
 from bot.generated import RoomOverlapDetected
 
-__all__ = ["OverlapClassifier", "OverlapParams"]
+__all__ = ["OverlapClassifier", "OverlapKind", "OverlapParams"]
 
 
 OverlapKind = Literal["backchannel", "interruption", "overlap"]

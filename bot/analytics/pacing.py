@@ -24,16 +24,15 @@ participant's first utterance reports one turn, not zero).
 
 from __future__ import annotations
 
-from typing import Literal
-
 import bisect
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Literal
 
 from bot.analytics.segments import BackchannelRule, SegmentLog
 from bot.generated import RoomPacingUpdated
 
-__all__ = ["PacingParams", "PacingTracker", "count_words", "pacing_state"]
+__all__ = ["PacingParams", "PacingState", "PacingTracker", "count_words", "pacing_state"]
 
 MAX_WPM = 1000.0
 """Schema maximum of ``wordsPerMinute``; a transcript with no measured speech would exceed it."""

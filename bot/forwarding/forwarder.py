@@ -44,8 +44,8 @@ DESTINATION: Final = "eventbridge"
 _REPORT_REASON = {"shutdown": "retry_exhausted"}
 """Drop reasons whose report uses another of the topic's enum values."""
 
-DeferredCallback = Callable[[Any], None]
-"""Gets a ``ForwardingDeliveryDeferred`` model; the owner publishes it on its bus."""
+DeferredCallback = Callable[[Any], object]
+"""Gets a ``ForwardingDeliveryDeferred`` model; the owner publishes it on its bus (the result is ignored)."""
 DropCallback = Callable[[str, str, int], None]
 """``(reason, topic, count)`` for every envelope not delivered, sampling included."""
 DeliveredCallback = Callable[[list[Item], float], None]

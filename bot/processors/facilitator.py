@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from typing import Any, cast
 
 from loguru import logger
 from openai import AsyncOpenAI
@@ -46,7 +46,7 @@ from pipecat.frames.frames import (
     TranscriptionFrame,
     UserTurnInferenceCompletedFrame,
 )
-from pipecat.processors.aggregators.llm_context import NOT_GIVEN, LLMContext
+from pipecat.processors.aggregators.llm_context import NOT_GIVEN, LLMContext, LLMContextMessage
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.services.llm_service import FunctionCallParams
 from pipecat.services.openai.llm import OpenAILLMService
@@ -102,8 +102,14 @@ class FacilitatorLLMService(OpenAILLMService):
         super().__init__(**kwargs)
 
     def create_client(
-        self, api_key=None, base_url=None, organization=None, project=None, default_headers=None, **kwargs
-    ):  # type: ignore[no-untyped-def]
+        self,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        organization: str | None = None,
+        project: str | None = None,
+        default_headers: Mapping[str, str] | None = None,
+        **kwargs: Any,
+    ) -> AsyncOpenAI:
         return AsyncOpenAI(
             api_key=api_key,
             base_url=base_url,
@@ -218,7 +224,9 @@ class FacilitatorInput(FrameProcessor):
         await self.push_frame(frame, direction)
         if request is not None:
             context = LLMContext(
-                messages=list(request.messages), tools=tools_schema(request.tools) if request.tools else NOT_GIVEN
+                # the brain (no OpenAI import) writes OpenAI chat messages as plain dicts
+                messages=cast("list[LLMContextMessage]", list(request.messages)),
+                tools=tools_schema(request.tools) if request.tools else NOT_GIVEN,
             )
             self._requests[id(context)] = request
             while len(self._requests) > 8:  # tool calls only ever refer to the latest requests

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pipecat.frames.frames import Frame, InputTransportMessageFrame
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
@@ -26,7 +28,7 @@ class InboundMessages(FrameProcessor):
         InboundMessages(validator=runtime.inbound)
     """
 
-    def __init__(self, *, validator: InboundValidator, **kwargs: object) -> None:
+    def __init__(self, *, validator: InboundValidator, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._validator = validator
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pipecat.frames.frames import Frame
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.transports.daily.transport import DailyOutputTransportMessageUrgentFrame
@@ -26,7 +28,7 @@ class EnvelopeSink(FrameProcessor):
         Pipeline([room.input(), ..., EnvelopeSink(runtime=runtime), room.output()])
     """
 
-    def __init__(self, *, runtime: EventRuntime, **kwargs: object) -> None:
+    def __init__(self, *, runtime: EventRuntime, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._runtime = runtime
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 MANIFEST = json.loads((ROOT / "clips" / "manifest.json").read_text())["clips"]
@@ -51,7 +52,7 @@ class Room:
         if label:
             ev["label"] = label
         self.events.append(ev)
-        utt = {"at": int(at), "voiced": [[at + s, at + e] for s, e in c["voiced"]]}
+        utt: dict[str, Any] = {"at": int(at), "voiced": [[at + s, at + e] for s, e in c["voiced"]]}
         utt["start"], utt["end"] = utt["voiced"][0][0], utt["voiced"][-1][1]
         self.cursor = max(self.cursor, utt["end"])
         return utt
@@ -99,7 +100,7 @@ class Room:
     def write(self, duration: int) -> None:
         order = {"join": 0, "leave": 2}
         events = sorted(self.events, key=lambda e: (e["atMs"], order.get(e["type"], 1)))
-        doc = {
+        doc: dict[str, Any] = {
             "name": self.name,
             "sampleRate": 16000,
             "durationMs": int(duration),

@@ -73,16 +73,17 @@ def _containing(intervals: list[list[int]], t: int) -> list[int] | None:
 
 
 def _union_ms(intervals: list[list[int]]) -> int:
-    total, cur_s, cur_e = 0, None, None
+    total = 0
+    cur: tuple[int, int] | None = None  # the run being merged: (start, end)
     for s, e in sorted(intervals):
-        if cur_e is None or s > cur_e:
-            if cur_e is not None:
-                total += cur_e - cur_s
-            cur_s, cur_e = s, e
+        if cur is None or s > cur[1]:
+            if cur is not None:
+                total += cur[1] - cur[0]
+            cur = (s, e)
         else:
-            cur_e = max(cur_e, e)
-    if cur_e is not None:
-        total += cur_e - cur_s
+            cur = (cur[0], max(cur[1], e))
+    if cur is not None:
+        total += cur[1] - cur[0]
     return total
 
 
