@@ -183,9 +183,9 @@ class SupervisorSettings(VariableNamedSettings):
     @field_validator("bus_name")
     @classmethod
     def _bus_name(cls, value: str | None) -> str | None:
-        if normalize_bus_name(value) is None:
+        if value is None or normalize_bus_name(value) is None:
             return None
-        why = check_bus_name(value)  # type: ignore[arg-type]
+        why = check_bus_name(value)
         if why:
             raise ValueError(why)
         return value

@@ -51,8 +51,9 @@ def agenda_items(items: Iterable[AgendaItem | Mapping[str, Any] | Any]) -> tuple
         if isinstance(item, AgendaItem):
             out.append(item)
         elif isinstance(item, Mapping):
+            title: Any = item.get("title")  # untrusted: AgendaItem.__post_init__ checks both fields
             timebox = item.get("timebox_ms", item.get("timeboxMs"))
-            out.append(AgendaItem(title=item.get("title"), timebox_ms=timebox))  # type: ignore[arg-type]
+            out.append(AgendaItem(title=title, timebox_ms=timebox))
         else:
             out.append(AgendaItem(title=item.title, timebox_ms=item.timebox_ms))
     return tuple(out)

@@ -212,11 +212,11 @@ class OverlapClassifier:
         for i, run in enumerate(runs):
             last = run.segs[-1]
             run.open = last.end is None
-            if run.open:
+            if last.end is None:
                 run.extent = max(last.start, horizon)
                 run.final = False
             else:
-                run.extent = last.end  # type: ignore[assignment]
+                run.extent = last.end
                 later = i + 1 < len(runs)
                 gone = person.left_at is not None and person.left_at <= horizon
                 run.final = later or gone or horizon >= run.extent + bridge

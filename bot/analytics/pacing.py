@@ -159,9 +159,9 @@ class PacingTracker:
                 person.log.drop_oldest(MAX_SEGMENTS // 2)  # nobody's transcripts prune them (no STT)
             return
         closed = person.log.stop(media_time_ms, duration_ms)  # duration: we joined mid-segment
-        if closed is None:
+        if closed is None or closed.end is None:  # a closed segment always has its end
             return
-        onset, end = int(closed.start), int(closed.end)  # type: ignore[arg-type]
+        onset, end = int(closed.start), int(closed.end)
         if not self._is_backchannel(participant_id, onset, end):
             bisect.insort(self._utterances, (onset, participant_id))
             if len(self._utterances) > self.params.compact_after:

@@ -99,10 +99,10 @@ class SegmentLog:
         A repeated start changes nothing: the caller may ignore it altogether.
         """
         last = self.last
-        if last is not None and last.end is None:
-            return None
-        if last is not None and at < last.end:  # type: ignore[operator]
-            at = last.end  # type: ignore[assignment]
+        if last is not None:
+            if last.end is None:
+                return None
+            at = max(at, last.end)
         segment = Segment(start=at)
         self._segments.append(segment)
         return segment

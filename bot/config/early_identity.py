@@ -31,6 +31,7 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from bot.config.identity import DEFAULT_ASSISTANT_ID, DEFAULT_TENANT_ID, Identity, identity_of
 
@@ -79,7 +80,7 @@ class _NeverExits(argparse.ArgumentParser):
     """argparse exits on what it cannot parse (``--tenant-id -x``); here that only means "not sure":
     the full parser reports it properly."""
 
-    def error(self, message: str) -> None:  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         raise NotSure(message)
 
 

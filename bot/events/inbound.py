@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final, Literal
 
 import orjson
 from pydantic import ValidationError
@@ -23,7 +23,7 @@ from bot.generated import EventsInboundRejected, EventsRuntimeVersionMismatch, T
 
 MAX_BYTES = 4096
 MAX_DEPTH = 16
-RATE_LIMITED = "rate_limited"
+RATE_LIMITED: Final = "rate_limited"
 
 
 @dataclass(frozen=True)
@@ -37,9 +37,13 @@ class Accepted:
     version_matches: bool = True
 
 
+RejectReason = Literal["not_json", "too_large", "unknown_topic", "origin", "schema", "spec_version", "rate_limited"]
+"""The reasons of ``events.inbound.rejected``."""
+
+
 @dataclass(frozen=True)
 class Rejected:
-    reason: str
+    reason: RejectReason
     detail: str = ""
     topic: str | None = None
 
@@ -102,7 +106,7 @@ class InboundValidator:
             self.stats.rejected[result.reason] += 1
             self._bus.publish(
                 EventsInboundRejected(
-                    reason=result.reason,  # type: ignore[arg-type]
+                    reason=result.reason,
                     sender_id=(sender_id or "unknown")[:128],
                     topic=result.topic,
                     detail=result.detail[:300] or None,
@@ -168,8 +172,7 @@ class InboundValidator:
         try:
             payload = model.model_validate(value["payload"])
         except ValidationError as exc:
-            reason = "schema" if version_matches else "spec_version"
-            return Rejected(reason, first_error(exc, "payload"), hint)
+            return Rejected("schema" if version_matches else "spec_version", first_error(exc, "payload"), hint)
         return Accepted(Topic(topic), payload, sender_id, value, version_matches)
 
     def _report_version(self, remote: str, sender_id: str, media_time_ms: int | None) -> None:

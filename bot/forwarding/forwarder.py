@@ -22,7 +22,7 @@ import time
 from collections import Counter, OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 from bot.events._log import logger
 from bot.events.governance import Redactor, Sampler
@@ -41,8 +41,21 @@ from bot.forwarding.entries import (
 from bot.forwarding.sinks import CALL_RETRYABLE_CODES, SendFailed, Sink
 
 DESTINATION: Final = "eventbridge"
-_REPORT_REASON = {"shutdown": "retry_exhausted"}
-"""Drop reasons whose report uses another of the topic's enum values."""
+DeferredReason = Literal[
+    "too_large", "buffer_full", "evicted", "throttled", "retry_exhausted", "rejected", "forwarding_disabled"
+]
+"""The reasons of ``forwarding.delivery.deferred``."""
+
+_REPORT_REASON: dict[str, DeferredReason] = {
+    "too_large": "too_large",
+    "buffer_full": "buffer_full",
+    "evicted": "evicted",
+    "rejected": "rejected",
+    "retry_exhausted": "retry_exhausted",
+    "shutdown": "retry_exhausted",
+}
+"""The reported drop reasons and the topic's enum value each is reported as (closed, duplicate and
+sampled drops are counted but never reported)."""
 
 DeferredCallback = Callable[[Any], object]
 """Gets a ``ForwardingDeliveryDeferred`` model; the owner publishes it on its bus (the result is ignored)."""
@@ -186,7 +199,8 @@ class Forwarder:
     # ---- intake (any thread, never blocks)
     def submit(self, envelope: dict[str, Any]) -> bool:
         """Offer one envelope; ``True`` when it was buffered for delivery."""
-        rule = self._rules.get(envelope.get("topic"))  # type: ignore[arg-type]
+        topic = envelope.get("topic")
+        rule = self._rules.get(topic) if isinstance(topic, str) else None
         if rule is None:
             self.stats.not_forwarded += 1
             return False
@@ -509,7 +523,7 @@ class Forwarder:
             model = ForwardingDeliveryDeferred(
                 destination=DESTINATION,
                 count=count,
-                reason=_REPORT_REASON.get(reason, reason),  # type: ignore[arg-type]
+                reason=_REPORT_REASON[reason],
                 topic=topic,
                 size_bytes=size if size >= 0 else None,
                 limit_bytes=self._limit if reason == "too_large" else None,

@@ -15,12 +15,13 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from bot.analytics.dominance import MonologueDetector, MonologueParams
 from bot.generated import ConversationPolicyViolation, FacilitatorMessage, RoomInterruptRequest
 from bot.policy.buckets import SlidingWindow, TokenBucket
 from bot.policy.guard import ContentGuard, GuardResult
+from bot.policy.model import Action, Severity
 from bot.policy.snapshot import LoadedPolicy
 
 __all__ = [
@@ -31,11 +32,15 @@ __all__ = [
     "TextDecision",
     "ToolDecision",
     "ToolGate",
+    "ViolationKind",
     "nudge_text",
     "violation",
 ]
 
-SEVERITY: dict[str, str] = {
+ViolationKind = Literal["turn_limit", "rate_limit", "content", "tool_denied"]
+"""The kinds of ``conversation.policy.violation``."""
+
+SEVERITY: dict[str, Severity] = {
     "turns.maxTurnMs": "medium",
     "turns.maxShare": "low",
     "turns.maxBotTurnsPerMinute": "low",
@@ -53,21 +58,21 @@ SEVERITY: dict[str, str] = {
 def violation(
     loaded: LoadedPolicy,
     rule: str,
-    kind: str,
-    action: str,
+    kind: ViolationKind,
+    action: Action,
     media_time_ms: int | None,
     participant_id: str | None = None,
-    severity: str | None = None,
+    severity: Severity | None = None,
 ) -> ConversationPolicyViolation:
     """A violation payload; the severity defaults to :data:`SEVERITY` of the rule's family."""
     family = rule if rule in SEVERITY else rule.rsplit(".", 1)[0]
     return ConversationPolicyViolation(
         policy_version=loaded.version,
         rule=rule[:128],
-        kind=kind,  # type: ignore[arg-type]
+        kind=kind,
         participant_id=participant_id[:128] if participant_id else None,
-        action=action,  # type: ignore[arg-type]
-        severity=(severity or SEVERITY.get(family, "medium")),  # type: ignore[arg-type]
+        action=action,
+        severity=(severity or SEVERITY.get(family, "medium")),
         media_time_ms=None if media_time_ms is None else max(0, int(media_time_ms)),
     )
 
@@ -353,6 +358,7 @@ class ToolGate:
 
     def check(self, media_time_ms: int, name: str) -> ToolDecision:
         """May the LLM's call of ``name`` run now? A refusal carries its violation."""
+        kind: ViolationKind
         if name not in self.known:
             rule, kind = "tools.unknown", "tool_denied"  # never echo a name the LLM made up
         elif name in self.rules.deny:

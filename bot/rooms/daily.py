@@ -232,7 +232,7 @@ def _install_safe_completions() -> None:
 
         return callback
 
-    completion_callback._prism_safe = True  # type: ignore[attr-defined]
+    completion_callback._prism_safe = True  # type: ignore[attr-defined]  # marks our replacement: installed once
     daily_transport.completion_callback = completion_callback
 
 
@@ -486,7 +486,7 @@ class DailyRoom:
             return
         client = transport._client
         # pipecat's cleanup then skips release(); its attribute is typed non-optional, None is its "released"
-        call_client, client._client = client._client, None  # type: ignore[assignment]
+        call_client, client._client = client._client, None  # type: ignore[assignment]  # see above
         # daily-core may still report on this client, after the loop has closed even; drop it all.
         client._call_async_callback = _drop  # type: ignore[method-assign,assignment]  # deliberate patch of Pipecat's method
         if call_client is not None:

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import signal
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Literal
 
 from loguru import logger
 
@@ -22,7 +22,13 @@ from bot.core.tasks import spawn
 from bot.events import EventBus
 from bot.generated import AssistantSessionFailed
 
-__all__ = ["GRACE_SECS", "SIGNALS", "SessionControl"]
+__all__ = ["GRACE_SECS", "SIGNALS", "EndReason", "FailedStage", "SessionControl"]
+
+EndReason = Literal["signal", "room_empty", "max_duration", "idle_timeout", "cancelled", "error", "completed"]
+"""Why a session ended (``assistant.session.ended``'s ``reason``)."""
+
+FailedStage = Literal["config", "context_fetch", "join", "policy", "pipeline"]
+"""The stages ``assistant.session.failed`` names (its ``stage``)."""
 
 SIGNALS = (signal.SIGTERM, signal.SIGINT)
 """The signals that end a session gracefully (a second one cancels at once)."""
@@ -43,7 +49,7 @@ class SessionControl:
         self.bus = bus
         self.scrub = scrub
         self.handle_signals = handle_signals
-        self.end_reason = "completed"
+        self.end_reason: EndReason = "completed"
         self.worker: Any = None
         self.room: Any = None
         self.main_task: asyncio.Task[Any] | None = None
@@ -65,15 +71,19 @@ class SessionControl:
             return int(room.clock.now_ms())
         return int(room.stats.media_ms_played)
 
-    def fail(self, stage: str, exc: BaseException, *, retryable: bool = False) -> None:
+    def fail(self, stage: FailedStage, exc: BaseException, *, retryable: bool = False) -> None:
         """Publish ``assistant.session.failed`` for ``stage`` (the error scrubbed, at most 500 chars)."""
         self.failed = True
         error = self.scrub(str(exc))[:500] or type(exc).__name__
-        self.bus.publish(AssistantSessionFailed(stage=stage, error=error, retryable=retryable))  # type: ignore[arg-type]
+        self.bus.publish(AssistantSessionFailed(stage=stage, error=error, retryable=retryable))
 
     @contextlib.contextmanager
     def stage(
-        self, name: str, errors: type[BaseException] | tuple[type[BaseException], ...], *, retryable: bool = False
+        self,
+        name: FailedStage,
+        errors: type[BaseException] | tuple[type[BaseException], ...],
+        *,
+        retryable: bool = False,
     ) -> Iterator[None]:
         """Run a step as lifecycle stage ``name``: an error of ``errors`` publishes
         ``assistant.session.failed`` for that stage (retryable as the error says, else
@@ -99,7 +109,7 @@ class SessionControl:
         logger.warning(f"{name} received; ending the session")
         self.end("signal")
 
-    def end(self, reason: str) -> None:
+    def end(self, reason: EndReason) -> None:
         """End gracefully: session totals are emitted and queues flushed within ``GRACE_SECS``,
         then the worker is cancelled. Before the pipeline exists, the start-up is abandoned.
 

@@ -27,6 +27,7 @@ from bot.session.boot import Booted
 if TYPE_CHECKING:
     from bot.config.settings import Settings
     from bot.events import EventBus
+    from bot.session.control import EndReason
 
 __all__ = ["DEMO_SCENARIO", "Started", "begin", "identity_from_settings", "wants_live_view"]
 
@@ -69,10 +70,10 @@ def begin(
     identity = identity_from_settings(settings)
     if booted is not None and booted.identity != identity:
         raise RuntimeError(f"bug: bot.session.boot published {booted.identity} but the settings say {identity}")
-    started = Started(runtime=None, room_id=identity.room_id, room_url=identity.room_url, transport=identity.transport)  # type: ignore[arg-type]
+    started: Started | None = None  # built once the runtime exists, below
 
     def on_closed() -> None:  # the session installs its handler later
-        if started.on_stdout_closed is not None:
+        if started is not None and started.on_stdout_closed is not None:
             started.on_stdout_closed()
 
     runtime = create_runtime(
@@ -83,7 +84,9 @@ def begin(
         stdout=None if claim_stdout or live_view else sys.stdout.buffer,
         on_stdout_closed=on_closed,
     )
-    started.runtime = runtime
+    started = Started(
+        runtime=runtime, room_id=identity.room_id, room_url=identity.room_url, transport=identity.transport
+    )
     if live_view:
         from bot.cli.live_view import LiveView
 
@@ -118,12 +121,12 @@ def adopt_boot_envelope(runtime: EventRuntime, booted: Booted) -> None:
     runtime.bus.adopt(booted.envelope)
 
 
-def session_ended(bus: EventBus, reason: str, *, started_at: float) -> AssistantSessionEnded:
+def session_ended(bus: EventBus, reason: EndReason, *, started_at: float) -> AssistantSessionEnded:
     """The session's last envelope: why it ended, how long it ran, what it published and dropped.
 
     ``started_at`` is ``time.monotonic()`` at spawn."""
     return AssistantSessionEnded(
-        reason=reason,  # type: ignore[arg-type]
+        reason=reason,
         duration_ms=int((time.monotonic() - started_at) * 1000),
         published=bus.published,
         dropped=bus.dropped,
