@@ -28,4 +28,5 @@ def readyz() -> dict[str, Any]:
     cloud = sys.modules.get("bot.cloud")
     if cloud is None:
         return {"ready": True, "sessions": 0}
-    return cloud.readyz()
+    ready: dict[str, Any] = cloud.readyz()
+    return ready

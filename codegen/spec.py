@@ -167,7 +167,7 @@ def _schema_nodes_at(
 
 def _check_payload_path(
     path_text: str, schema: dict[str, Any], file: Path, where: str
-) -> tuple[dict, dict | None, str | None]:
+) -> tuple[dict[str, Any], dict[str, Any] | None, str | None]:
     parts = path_text.split("/")[2:]  # drop "" and "payload"
     found = _schema_nodes_at(schema, parts)
     if not found:
@@ -286,7 +286,13 @@ def _check_semantics(spec: Spec, topic: dict[str, Any], file: Path) -> None:
 
 
 def _check_action(
-    action: str, node: dict, parent: dict | None, name: str | None, file: Path, where: str, path_text: str
+    action: str,
+    node: dict[str, Any],
+    parent: dict[str, Any] | None,
+    name: str | None,
+    file: Path,
+    where: str,
+    path_text: str,
 ) -> None:
     if action == "drop":
         if parent is None or name is None:

@@ -41,7 +41,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import onnxruntime
@@ -122,7 +122,9 @@ class _Stream:
     context: np.ndarray
     pending: np.ndarray  # int16 samples not yet making a full window
     samples: int = 0  # samples consumed into complete windows
-    recent: deque = field(default_factory=deque)  # (context, window) of recent gated windows, bounded
+    recent: deque[tuple[np.ndarray, np.ndarray]] = field(
+        default_factory=deque
+    )  # (context, window) of recent gated windows, bounded
     sr: np.ndarray = field(default_factory=lambda: np.array(16000, dtype="int64"))  # the model's rate input
     stats: StreamStats = field(default_factory=StreamStats)
 
@@ -157,7 +159,7 @@ class SileroStreams:
         self._closed_stats = StreamStats()
 
     @classmethod
-    def load(cls, path: str | Path | None = None, **kwargs) -> SileroStreams:
+    def load(cls, path: str | Path | None = None, **kwargs: Any) -> SileroStreams:
         """Load the model (blocking, ~20-40 ms: call it via ``asyncio.to_thread``).
 
         The session options are Pipecat's: CPU provider, one intra-op and one inter-op thread.

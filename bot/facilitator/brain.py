@@ -263,7 +263,8 @@ class FacilitatorBrain:
             return ToolOutcome({"ok": False, "error": f"invalid arguments: {where}: {err.get('type', 'invalid')}"})
         self._errors = 0
         self.stats[f"tool.{name}"] += 1
-        return getattr(self, f"_tool_{name}")(at, args)
+        outcome: ToolOutcome = getattr(self, f"_tool_{name}")(at, args)
+        return outcome
 
     def _guarded(self, at: int, *texts: str) -> tuple[bool, list[Any]]:
         """Bot-channel content guard on text the bot would publish as a host (vote texts)."""

@@ -128,7 +128,7 @@ class RoomSummary:
                 media_time_ms,
                 f"{payload.reason}: {self.name_of(payload.target_participant_id)} ({payload.target_participant_id}) has held the floor {seconds} s",
             )
-            return payload.reason
+            return str(payload.reason)
         elif kind == "RoomTopicShiftSuggested":
             self.agenda_index += 1
             nxt = f", next: {payload.next_item}" if payload.next_item else ", last item"

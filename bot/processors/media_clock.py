@@ -110,7 +110,7 @@ class MediaClockStamper(FrameProcessor):
         self._clock = clock
         self._tick_ms = tick_ms
         self._timeline = AudioTimeline(resync_ms=resync_ms)
-        self._tick_task: asyncio.Task | None = None
+        self._tick_task: asyncio.Task[None] | None = None
         self.last_tick_ms = 0
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
@@ -131,7 +131,7 @@ class MediaClockStamper(FrameProcessor):
 
     async def cleanup(self) -> None:
         await self._stop_ticks()
-        await super().cleanup()
+        await super().cleanup()  # type: ignore[no-untyped-call]  # Pipecat's method is unannotated
 
     def _stamp(self, frame: Frame) -> None:
         if isinstance(frame, InputAudioRawFrame):

@@ -128,7 +128,7 @@ class ParticipantVAD(FrameProcessor):
 
     async def cleanup(self) -> None:
         """Drop every stream's state."""
-        await super().cleanup()
+        await super().cleanup()  # type: ignore[no-untyped-call]  # Pipecat's method is unannotated
         self._participants.clear()
         if self._streams is not None:
             self._streams.close_all()

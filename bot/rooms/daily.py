@@ -163,7 +163,7 @@ class _RoomTransport(DailyTransport):
 
     async def _on_joined(self, data: Any) -> None:
         self.join_data = data or {}
-        await super()._on_joined(data)
+        await super()._on_joined(data)  # type: ignore[no-untyped-call]  # Pipecat's method is unannotated
 
     async def _on_error(self, error: Any) -> None:
         message = self._room._scrub(str(error))
@@ -173,7 +173,7 @@ class _RoomTransport(DailyTransport):
             # output channel"). Record it; join() reports it.
             await self._call_event_handler("on_error", message)
             return
-        await super()._on_error(message)
+        await super()._on_error(message)  # type: ignore[no-untyped-call]  # Pipecat's method is unannotated
 
     async def _on_participant_joined(self, participant: Any) -> None:
         if str(participant.get("id") or "") in self._room.present:
@@ -183,12 +183,12 @@ class _RoomTransport(DailyTransport):
         pipecat_captures = (
             self._input is not None and self._params.audio_in_enabled and self._params.audio_in_user_tracks
         )
-        await super()._on_participant_joined(participant)
+        await super()._on_participant_joined(participant)  # type: ignore[no-untyped-call]  # Pipecat's method is unannotated
         await self._room._on_participant_joined(participant, audio_captured=pipecat_captures)
 
     async def _on_participant_left(self, participant: Any, reason: Any) -> None:
         await self._room._on_participant_left(participant, reason)
-        await super()._on_participant_left(participant, reason)
+        await super()._on_participant_left(participant, reason)  # type: ignore[no-untyped-call]  # Pipecat's method is unannotated
 
     async def _on_call_state_updated(self, state: str) -> None:
         self._room._on_call_state(state)
@@ -217,7 +217,7 @@ def _install_safe_completions() -> None:
     if getattr(daily_transport.completion_callback, "_prism_safe", False):
         return
 
-    def completion_callback(future: asyncio.Future) -> Callable[..., None]:
+    def completion_callback(future: asyncio.Future[Any]) -> Callable[..., None]:
         loop = future.get_loop()
 
         def set_result(*args: Any) -> None:

@@ -466,7 +466,8 @@ class _Validator:
             self.fail(name, f"must be an integer (got {_show(value)})")
         if minimum is not None and value < minimum:
             self.fail(name, f"must be ≥ {minimum} (got {value})")
-        return value
+        checked: int = value
+        return checked
 
     @overload
     def str_field(

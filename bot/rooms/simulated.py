@@ -338,7 +338,7 @@ class SimulatedRoomInput(BaseInputTransport):
     def __init__(self, params: TransportParams, *, room: SimulatedRoom, **kwargs: Any) -> None:
         super().__init__(params, **kwargs)
         self._room = room
-        self._playback_task: asyncio.Task | None = None
+        self._playback_task: asyncio.Task[None] | None = None
 
     async def start(self, frame: StartFrame) -> None:
         """Mark the transport ready (creates Pipecat's audio input task), then start playback."""
@@ -359,7 +359,7 @@ class SimulatedRoomInput(BaseInputTransport):
 
     async def cleanup(self) -> None:
         """Never leave the playback task behind, whatever ended the pipeline."""
-        await super().cleanup()
+        await super().cleanup()  # type: ignore[no-untyped-call]  # Pipecat's method is unannotated
         await self._stop_playback()
 
     async def _stop_playback(self) -> None:

@@ -56,7 +56,7 @@ class JoinResult:
 
 def backoff_cap_s(attempt: int, *, base_delay_s: float, max_delay_s: float) -> float:
     """Upper bound of the delay after failed ``attempt`` (1-based): ``min(max, base * 2**(attempt-1))``."""
-    return min(max_delay_s, base_delay_s * (2 ** (attempt - 1)))
+    return min(max_delay_s, base_delay_s * (2.0 ** (attempt - 1)))
 
 
 async def _call(callback: Callable[..., Any] | None, *args: Any) -> None:

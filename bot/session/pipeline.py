@@ -85,9 +85,10 @@ async def run_room_pipeline(
     )
     control.worker = worker
 
-    @worker.event_handler("on_idle_timeout")
     async def _idle(_worker: object) -> None:
         control.end_reason = "idle_timeout"
+
+    worker.add_event_handler("on_idle_timeout", _idle)  # what @worker.event_handler does (untyped)
 
     runner = WorkerRunner(handle_sigint=False, handle_sigterm=False)
     await runner.add_workers(worker)

@@ -35,12 +35,12 @@ class Room:
         self.name, self.path = name, path
         self.people = people
         self.agenda = agenda
-        self.events: list[dict] = []
+        self.events: list[dict[str, Any]] = []
         self.cursor = 0
         self.clip_prefix = "clips/" if path.parent == ROOT else "../clips/"
 
     # --- speech ---------------------------------------------------------------------------
-    def _speech(self, who: str, clip: str, at: int, label: str | None = None) -> dict:
+    def _speech(self, who: str, clip: str, at: int, label: str | None = None) -> dict[str, Any]:
         c = MANIFEST[clip]
         ev = {
             "atMs": int(at),
@@ -57,39 +57,39 @@ class Room:
         self.cursor = max(self.cursor, utt["end"])
         return utt
 
-    def say(self, who: str, clip: str, gap: int = 700) -> dict:
+    def say(self, who: str, clip: str, gap: int = 700) -> dict[str, Any]:
         """Next turn: voiced onset ``gap`` ms after the latest voiced end in the room."""
         return self._speech(who, clip, self.cursor + gap - MANIFEST[clip]["voiced"][0][0])
 
-    def say_at(self, who: str, clip: str, at: int) -> dict:
+    def say_at(self, who: str, clip: str, at: int) -> dict[str, Any]:
         return self._speech(who, clip, at)
 
-    def backchannel(self, who: str, clip: str, holder: dict, interval: int, offset: int) -> dict:
+    def backchannel(self, who: str, clip: str, holder: dict[str, Any], interval: int, offset: int) -> dict[str, Any]:
         """Backchannel ``offset`` ms into the holder's voiced interval number ``interval``."""
         at = holder["voiced"][interval][0] + offset - MANIFEST[clip]["voiced"][0][0]
         return self._speech(who, clip, at, "backchannel")
 
-    def interrupt(self, who: str, clip: str, holder: dict, before_end: int = 500) -> dict:
+    def interrupt(self, who: str, clip: str, holder: dict[str, Any], before_end: int = 500) -> dict[str, Any]:
         """B's onset ``before_end`` ms before the (cut-off) holder stops."""
         at = holder["end"] - before_end - MANIFEST[clip]["voiced"][0][0]
         return self._speech(who, clip, at, "interruption")
 
-    def overlap(self, who: str, clip: str, holder: dict, before_end: int) -> dict:
+    def overlap(self, who: str, clip: str, holder: dict[str, Any], before_end: int) -> dict[str, Any]:
         """Plain (unlabelled) overlap: B's onset ``before_end`` ms before the holder stops."""
         at = holder["end"] - before_end - MANIFEST[clip]["voiced"][0][0]
         return self._speech(who, clip, at)
 
     # --- other events ---------------------------------------------------------------------
-    def add(self, at: int, etype: str, who: str, **fields) -> None:
+    def add(self, at: int, etype: str, who: str, **fields: Any) -> None:
         self.events.append({"atMs": int(at), "type": etype, "participant": f"p-{who}", **fields})
 
-    def noise(self, who: str, at: int, dur: int, kind: str, **extra) -> None:
+    def noise(self, who: str, at: int, dur: int, kind: str, **extra: Any) -> None:
         self.add(at, "noise", who, durationMs=dur, kind=kind, **extra)
 
     def chat(self, who: str, at: int, text: str) -> None:
         self.add(at, "chat", who, text=text)
 
-    def vote(self, who: str, at: int, vote_id: str, option) -> None:
+    def vote(self, who: str, at: int, vote_id: str, option: Any) -> None:
         self.add(
             at,
             "app_message",
@@ -120,7 +120,7 @@ class Room:
         json.loads(self.path.read_text())  # sanity
 
 
-def browser_envelope(n: int, sender: str, topic: str, payload, spec: str = SPEC_ZERO) -> dict:
+def browser_envelope(n: int, sender: str, topic: str, payload: Any, spec: str = SPEC_ZERO) -> dict[str, Any]:
     return {
         "id": f"0190a6e4-0000-7000-8000-{n:012d}",
         "ts": 1720000000000 + n,
@@ -307,7 +307,7 @@ def noisy() -> None:
     r.write(g2["end"] + 4000)
 
 
-def _nested(depth: int):
+def _nested(depth: int) -> object:
     node: object = 1
     for _ in range(depth):
         node = {"n": node}

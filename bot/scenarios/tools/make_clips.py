@@ -31,6 +31,7 @@ import sys
 import tempfile
 import wave
 from pathlib import Path
+from typing import Any
 
 SAMPLE_RATE = 16000
 FRAME_MS = 10
@@ -57,7 +58,7 @@ VOICES: dict[str, tuple[str, int]] = {
 #   monologue: "sentences" synthesized one by one, joined by MONOLOGUE_PAUSE_MS of silence
 #   cutoff:    "text" synthesized, then cut mid-word inside the word after "prefix"
 #   "say" (optional) is what espeak-ng is given when it differs from the transcript "text"
-CLIPS: list[dict] = [
+CLIPS: list[dict[str, Any]] = [
     # --- alice ---------------------------------------------------------------------------
     {
         "name": "alice-1",
@@ -245,7 +246,7 @@ def _tool_version(cmd: list[str]) -> str:
         return "unknown"
 
 
-def synth(text: str, speaker: str, workdir: Path, tag: str) -> array.array:
+def synth(text: str, speaker: str, workdir: Path, tag: str) -> array.array[int]:
     """espeak-ng -> trimmed 16 kHz mono 16-bit samples."""
     voice, speed = VOICES[speaker]
     raw = workdir / f"{tag}.raw.wav"
@@ -281,7 +282,7 @@ def synth(text: str, speaker: str, workdir: Path, tag: str) -> array.array:
     return read_wav(out)
 
 
-def read_wav(path: Path) -> array.array:
+def read_wav(path: Path) -> array.array[int]:
     with wave.open(str(path), "rb") as w:
         assert w.getframerate() == SAMPLE_RATE and w.getnchannels() == 1 and w.getsampwidth() == 2
         data = array.array("h")
@@ -291,7 +292,7 @@ def read_wav(path: Path) -> array.array:
     return data
 
 
-def write_wav(path: Path, samples: array.array) -> None:
+def write_wav(path: Path, samples: array.array[int]) -> None:
     data = array.array("h", samples)
     if sys.byteorder == "big":
         data.byteswap()
@@ -302,7 +303,7 @@ def write_wav(path: Path, samples: array.array) -> None:
         w.writeframes(data.tobytes())
 
 
-def frame_rms(samples: array.array) -> list[float]:
+def frame_rms(samples: array.array[int]) -> list[float]:
     n = SAMPLE_RATE * FRAME_MS // 1000
     out = []
     for i in range(0, len(samples), n):
@@ -311,7 +312,7 @@ def frame_rms(samples: array.array) -> list[float]:
     return out
 
 
-def voiced_intervals(samples: array.array) -> list[list[int]]:
+def voiced_intervals(samples: array.array[int]) -> list[list[int]]:
     """Voiced [startMs, endMs) intervals on the 10 ms grid (see module docstring)."""
     rms = frame_rms(samples)
     peak = max(rms) if rms else 0.0
@@ -336,7 +337,7 @@ def voiced_intervals(samples: array.array) -> list[list[int]]:
     return merged
 
 
-def build_monologue(clip: dict, workdir: Path) -> array.array:
+def build_monologue(clip: dict[str, Any], workdir: Path) -> array.array[int]:
     pause = array.array("h", bytes(2 * SAMPLE_RATE * MONOLOGUE_PAUSE_MS // 1000))
     out = array.array("h")
     for i, sentence in enumerate(clip["sentences"]):
@@ -346,7 +347,7 @@ def build_monologue(clip: dict, workdir: Path) -> array.array:
     return out
 
 
-def build_cutoff(clip: dict, workdir: Path) -> array.array:
+def build_cutoff(clip: dict[str, Any], workdir: Path) -> array.array[int]:
     """Full sentence truncated inside the word that follows ``prefix`` (mid-word)."""
     full = synth(clip["text"], clip["speaker"], workdir, clip["name"])
     prefix = synth(clip["prefix"], clip["speaker"], workdir, clip["name"] + "-prefix")
@@ -366,7 +367,7 @@ def build_cutoff(clip: dict, workdir: Path) -> array.array:
     return out
 
 
-def build(clip: dict, workdir: Path) -> array.array:
+def build(clip: dict[str, Any], workdir: Path) -> array.array[int]:
     kind = clip["kind"]
     if kind == "monologue":
         return build_monologue(clip, workdir)
@@ -375,12 +376,12 @@ def build(clip: dict, workdir: Path) -> array.array:
     return synth(clip.get("say", clip["text"]), clip["speaker"], workdir, clip["name"])
 
 
-def transcript(clip: dict) -> str:
+def transcript(clip: dict[str, Any]) -> str:
     if clip["kind"] == "monologue":
         return " ".join(clip["sentences"])
     if clip["kind"] == "cutoff":
-        return clip["spoken"]
-    return clip["text"]
+        return str(clip["spoken"])
+    return str(clip["text"])
 
 
 def main() -> int:
@@ -394,7 +395,7 @@ def main() -> int:
         if stale.name not in wanted:
             stale.unlink()
 
-    entries: dict[str, dict] = {}
+    entries: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory(prefix="prism-clips-") as tmp:
         workdir = Path(tmp)
         for clip in CLIPS:

@@ -48,7 +48,7 @@ LABELS = ("backchannel", "interruption")
 NOISE_KINDS = ("white", "pink", "tone")
 
 
-class Truth(dict):
+class Truth(dict[str, Any]):
     """A dict that also allows attribute access (``t.participants`` == ``t["participants"]``)."""
 
     def __getattr__(self, item: str) -> Any:
@@ -58,7 +58,7 @@ class Truth(dict):
             raise AttributeError(item) from exc
 
 
-def _load_manifest(path: Path, cache: dict[Path, dict]) -> dict:
+def _load_manifest(path: Path, cache: dict[Path, dict[str, Any]]) -> dict[str, Any]:
     if path not in cache:
         data = json.loads(path.read_text())
         cache[path] = {c["file"]: c for c in data["clips"].values()}
@@ -87,7 +87,7 @@ def _union_ms(intervals: list[list[int]]) -> int:
     return total
 
 
-def classify(holder_intervals: list[list[int]], b_start: int, b_end: int, onset: int) -> dict:
+def classify(holder_intervals: list[list[int]], b_start: int, b_end: int, onset: int) -> dict[str, Any]:
     """Apply the overlap rules. ``holder_intervals``: all of A's voiced intervals (room time);
     ``b_start``/``b_end``: B's utterance voiced extent; ``onset``: where the overlap begins.
 
@@ -132,7 +132,9 @@ def classify(holder_intervals: list[list[int]], b_start: int, b_end: int, onset:
 
 
 def load_truth(
-    scenario: str | Path | dict, manifest: str | Path | dict | None = None, base_dir: str | Path | None = None
+    scenario: str | Path | dict[str, Any],
+    manifest: str | Path | dict[str, Any] | None = None,
+    base_dir: str | Path | None = None,
 ) -> Truth:
     """Ground truth of one scenario.
 
@@ -156,14 +158,14 @@ def load_truth(
         src = Path(scenario)
         data = json.loads(src.read_text())
         base = Path(base_dir) if base_dir else src.resolve().parent
-    cache: dict[Path, dict] = {}
+    cache: dict[Path, dict[str, Any]] = {}
     fixed_manifest = None
     if manifest is not None:
         m = manifest if isinstance(manifest, dict) else json.loads(Path(manifest).read_text())
         fixed_manifest = {c["file"]: c for c in m["clips"].values()}
 
     problems: list[str] = []
-    participants: dict[str, dict] = {
+    participants: dict[str, dict[str, Any]] = {
         p["id"]: {
             "name": p.get("name", p["id"]),
             "intervals": [],
@@ -175,9 +177,9 @@ def load_truth(
         for p in data.get("participants", [])
     }
     events = data.get("events", [])
-    noise: list[dict] = []
-    app_messages: list[dict] = []
-    chats: list[dict] = []
+    noise: list[dict[str, Any]] = []
+    app_messages: list[dict[str, Any]] = []
+    chats: list[dict[str, Any]] = []
     last_end = 0
     for idx, ev in enumerate(events):
         kind, pid, at = ev.get("type"), ev.get("participant"), int(ev.get("atMs", 0))
@@ -247,7 +249,7 @@ def load_truth(
             )
         last_end = max(last_end, at)
 
-    all_utts: list[dict] = []
+    all_utts: list[dict[str, Any]] = []
     for p in participants.values():
         p["utterances"].sort(key=lambda u: u["atMs"])
         p["intervals"] = sorted(iv for u in p["utterances"] for iv in u["intervals"])
@@ -279,7 +281,7 @@ def load_truth(
     )
 
 
-def _overlaps(utts: list[dict], participants: dict[str, dict]) -> list[dict]:
+def _overlaps(utts: list[dict[str, Any]], participants: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     out = []
     for i, u in enumerate(utts):
         for v in utts[i + 1 :]:
@@ -323,11 +325,11 @@ def _overlaps(utts: list[dict], participants: dict[str, dict]) -> list[dict]:
     return out
 
 
-def _votes(chats: list[dict], app_messages: list[dict]) -> list[dict]:
+def _votes(chats: list[dict[str, Any]], app_messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Expected votes: ``/vote Q | a | b`` opens vote-N, ``/endvote`` or 30 s of media closes it.
     Only ``envelope``-form ``room.vote.cast`` with exactly {voteId, option}, a listed option and an
     open vote counts; a participant's last valid cast wins."""
-    votes: list[dict] = []
+    votes: list[dict[str, Any]] = []
     for c in chats:
         text = c["text"].strip()
         if text.startswith("/vote "):
@@ -368,7 +370,7 @@ def _votes(chats: list[dict], app_messages: list[dict]) -> list[dict]:
     return votes
 
 
-def check(truth: Truth, data: dict | None = None) -> tuple[list[str], list[str]]:
+def check(truth: Truth, data: dict[str, Any] | None = None) -> tuple[list[str], list[str]]:
     """Rule check of a scenario's truth. Returns ``(violations, warnings)``."""
     errs: list[str] = list(truth["problems"])
     warns: list[str] = []
