@@ -110,7 +110,7 @@ async def run_rooms(n: int, scenario: str, media_secs: float) -> list[RoomProbe]
     from supervisor.settings import SupervisorSettings
 
     with tempfile.TemporaryDirectory() as tmp:
-        settings = SupervisorSettings(  # type: ignore[call-arg]
+        settings = SupervisorSettings(
             _env_file=None,
             port=0,
             insecure_no_auth=True,
@@ -124,7 +124,7 @@ async def run_rooms(n: int, scenario: str, media_secs: float) -> list[RoomProbe]
         plain_ingest = ingestor.ingest
 
         def tapped(line: bytes, stats: Any, *, room: str = "-") -> dict[str, Any] | None:
-            envelope = plain_ingest(line, stats, room=room)
+            envelope: dict[str, Any] | None = plain_ingest(line, stats, room=room)
             probe = probes.get(room)
             if envelope is not None and probe is not None:
                 now = time.time()
@@ -136,7 +136,7 @@ async def run_rooms(n: int, scenario: str, media_secs: float) -> list[RoomProbe]
                     probe.cpu_ticks_at_join = proc_cpu_ticks(probe.pid)  # the pipeline starts: start-up is over
             return envelope
 
-        ingestor.ingest = tapped  # type: ignore[method-assign]
+        ingestor.ingest = tapped
         await sup.forwarder.start()
         rooms = []
         for _ in range(n):

@@ -47,9 +47,9 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor  #
 from pipecat.workers.runner import WorkerRunner  # noqa: E402
 
 from bot.audio.silero_stream import model_path  # noqa: E402
-from bot.events import SessionContext, create_runtime  # noqa: E402
+from bot.events import EventRuntime, SessionContext, create_runtime  # noqa: E402
 from bot.pipelines.room import build_room_pipeline  # noqa: E402
-from bot.rooms.scenario import load_scenario  # noqa: E402
+from bot.rooms.scenario import Scenario, load_scenario  # noqa: E402
 from bot.rooms.simulated import SimulatedRoom  # noqa: E402
 from bot.scenarios.tools.truth import load_truth  # noqa: E402
 
@@ -84,15 +84,19 @@ class NaivePerParticipantVAD(FrameProcessor):
         await self.push_frame(frame, direction)
 
     async def cleanup(self) -> None:
-        await super().cleanup()
+        await super().cleanup()  # type: ignore[no-untyped-call]  # Pipecat's method is unannotated
         for vad in self._analyzers.values():
             await vad.cleanup()
 
 
-async def play(scenario, middle: list[FrameProcessor] | None, *, runtime=None) -> tuple[float, int]:
+async def play(
+    scenario: Scenario, middle: list[FrameProcessor] | None, *, runtime: EventRuntime | None = None
+) -> tuple[float, int]:
     """Wall seconds to play the room through ``middle`` (None = the real room pipeline)."""
     room = SimulatedRoom(scenario, speed=0)
     if middle is None:
+        if runtime is None:
+            raise ValueError("the real room pipeline (middle=None) needs a runtime")
         pipeline = build_room_pipeline(room, runtime, agenda=scenario.agenda)
     else:
         pipeline = Pipeline([room.input(), *middle, room.output()])
@@ -133,7 +137,7 @@ def floor_seconds(scenario_path: Path, *, speech_only: bool) -> tuple[float, int
     return time.perf_counter() - started, len(windows)
 
 
-def _tracks(scenario) -> dict[str, np.ndarray]:
+def _tracks(scenario: Scenario) -> dict[str, np.ndarray]:
     n = scenario.media_duration_ms * scenario.sample_rate // 1000
     tracks = {p.id: np.zeros(n, dtype=np.int16) for p in scenario.participants}
     for pid, events in scenario.speech_by_participant().items():
@@ -152,7 +156,7 @@ def main() -> int:
     media_s = scenario.media_duration_ms / 1000
     people = len(scenario.participants)
 
-    def runtime():
+    def runtime() -> EventRuntime:
         return create_runtime(SessionContext(session_id="bench"), stdout=open(os.devnull, "wb"))
 
     results: dict[str, list[float]] = {"ours": [], "naive": [], "pass-through": [], "floor": [], "speech floor": []}

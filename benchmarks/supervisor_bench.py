@@ -251,7 +251,7 @@ async def _latency(command: list[str] | None, scenario: str | None, devnull: Any
     with tempfile.TemporaryDirectory() as tmp:
         settings = SupervisorSettings(
             _env_file=None, port=0, insecure_no_auth=True, allow_command=True, dry_run_path=Path(tmp) / "x.jsonl"
-        )  # type: ignore[call-arg]
+        )
         sink = RecordingSink(devnull)
         sup = Supervisor(settings, sink=sink)
         await sup.forwarder.start()  # no HTTP needed: drive the room manager directly

@@ -33,6 +33,7 @@ import time
 import wave
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -76,7 +77,7 @@ class Room:
         return sorted(x for x in starts if x + WINDOW <= self.tracks[p].size)
 
 
-def load_clip(entry: dict) -> np.ndarray:
+def load_clip(entry: dict[str, Any]) -> np.ndarray:
     with wave.open(str(CLIPS / entry["file"])) as w:
         return np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16)
 

@@ -2,8 +2,8 @@
 # Static checks, each with a one-line header; exits non-zero when any of them finds something.
 #   ruff format --check   formatting (pyproject.toml [tool.ruff])
 #   ruff check            lint rules (pyproject.toml [tool.ruff.lint])
-#   mypy                  types: bot, supervisor, codegen; strict on bot/events, bot/analytics,
-#                         bot/policy (pyproject.toml [tool.mypy])
+#   mypy                  types, strict: bot, supervisor, codegen, benchmarks (pyproject.toml
+#                         [tool.mypy]; bot/events, bot/analytics, bot/policy included)
 #   tsc --strict          the web/ TypeScript (web/tsconfig.json: strict and then some)
 # Every check runs even when an earlier one fails, so one run shows everything to fix.
 # Needs .venv and web/node_modules (scripts/setup.sh installs both; ./test runs it first).
