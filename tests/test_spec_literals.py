@@ -1,0 +1,49 @@
+"""The Literal types the code names for spec enums say exactly what the generated models accept.
+
+mypy checks that every value the code passes is one the model accepts; this checks the other way
+round too, so a value added to the spec shows up here instead of going unnoticed.
+"""
+
+from __future__ import annotations
+
+from typing import Any, get_args
+
+import pytest
+
+from bot.analytics.dominance import ScoreTrigger
+from bot.analytics.overlaps import OverlapKind
+from bot.analytics.pacing import PacingState
+from bot.events.inbound import RejectReason
+from bot.forwarding.forwarder import DeferredReason
+from bot.generated import (
+    AssistantSessionEnded,
+    AssistantSessionFailed,
+    ConversationPolicyViolation,
+    EventsInboundRejected,
+    ForwardingDeliveryDeferred,
+    RoomDominanceScore,
+    RoomOverlapDetected,
+    RoomPacingUpdated,
+)
+from bot.policy.enforce import ViolationKind
+from bot.policy.model import Action, Severity
+from bot.session.control import EndReason, FailedStage
+
+
+@pytest.mark.parametrize(
+    ("alias", "model", "field"),
+    [
+        (PacingState, RoomPacingUpdated, "state"),
+        (OverlapKind, RoomOverlapDetected, "kind"),
+        (ScoreTrigger, RoomDominanceScore, "trigger"),
+        (RejectReason, EventsInboundRejected, "reason"),
+        (DeferredReason, ForwardingDeliveryDeferred, "reason"),
+        (ViolationKind, ConversationPolicyViolation, "kind"),
+        (Action, ConversationPolicyViolation, "action"),
+        (Severity, ConversationPolicyViolation, "severity"),
+        (FailedStage, AssistantSessionFailed, "stage"),
+        (EndReason, AssistantSessionEnded, "reason"),
+    ],
+)
+def test_alias_matches_the_generated_field(alias: Any, model: Any, field: str) -> None:
+    assert set(get_args(alias)) == set(get_args(model.model_fields[field].annotation))
