@@ -31,6 +31,8 @@ if TYPE_CHECKING:  # the static view of the lazy names below: type checkers see 
     from bot.generated.payload_events_inbound_rejected import EventsInboundRejected as EventsInboundRejected
     from bot.generated.payload_events_runtime_version_mismatch import EventsRuntimeVersionMismatch as EventsRuntimeVersionMismatch
     from bot.generated.payload_facilitator_message import FacilitatorMessage as FacilitatorMessage
+    from bot.generated.payload_facilitator_speech_started import FacilitatorSpeechStarted as FacilitatorSpeechStarted
+    from bot.generated.payload_facilitator_speech_stopped import FacilitatorSpeechStopped as FacilitatorSpeechStopped
     from bot.generated.payload_forwarding_delivery_deferred import ForwardingDeliveryDeferred as ForwardingDeliveryDeferred
     from bot.generated.payload_room_dominance_score import RoomDominanceScore as RoomDominanceScore
     from bot.generated.payload_room_interrupt_executed import RoomInterruptExecuted as RoomInterruptExecuted
@@ -61,6 +63,8 @@ _LAZY: dict[str, str] = {
     'EventsInboundRejected': 'payload_events_inbound_rejected',
     'EventsRuntimeVersionMismatch': 'payload_events_runtime_version_mismatch',
     'FacilitatorMessage': 'payload_facilitator_message',
+    'FacilitatorSpeechStarted': 'payload_facilitator_speech_started',
+    'FacilitatorSpeechStopped': 'payload_facilitator_speech_stopped',
     'ForwardingDeliveryDeferred': 'payload_forwarding_delivery_deferred',
     'PayloadModel': '_base',
     'RoomDominanceScore': 'payload_room_dominance_score',

@@ -16,6 +16,8 @@ from bot.generated.payload_conversation_policy_violation import ConversationPoli
 from bot.generated.payload_events_inbound_rejected import EventsInboundRejected
 from bot.generated.payload_events_runtime_version_mismatch import EventsRuntimeVersionMismatch
 from bot.generated.payload_facilitator_message import FacilitatorMessage
+from bot.generated.payload_facilitator_speech_started import FacilitatorSpeechStarted
+from bot.generated.payload_facilitator_speech_stopped import FacilitatorSpeechStopped
 from bot.generated.payload_forwarding_delivery_deferred import ForwardingDeliveryDeferred
 from bot.generated.payload_room_dominance_score import DominanceShare, RoomDominanceScore
 from bot.generated.payload_room_interrupt_executed import RoomInterruptExecuted
@@ -47,6 +49,8 @@ MODELS: dict[Topic, type[TopicModel]] = {
     Topic.EVENTS_INBOUND_REJECTED: EventsInboundRejected,
     Topic.EVENTS_RUNTIME_VERSION_MISMATCH: EventsRuntimeVersionMismatch,
     Topic.FACILITATOR_MESSAGE: FacilitatorMessage,
+    Topic.FACILITATOR_SPEECH_STARTED: FacilitatorSpeechStarted,
+    Topic.FACILITATOR_SPEECH_STOPPED: FacilitatorSpeechStopped,
     Topic.FORWARDING_DELIVERY_DEFERRED: ForwardingDeliveryDeferred,
     Topic.ROOM_DOMINANCE_SCORE: RoomDominanceScore,
     Topic.ROOM_INTERRUPT_EXECUTED: RoomInterruptExecuted,
@@ -79,6 +83,8 @@ __all__ = [
     'EventsInboundRejected',
     'EventsRuntimeVersionMismatch',
     'FacilitatorMessage',
+    'FacilitatorSpeechStarted',
+    'FacilitatorSpeechStopped',
     'ForwardingDeliveryDeferred',
     'RoomDominanceScore',
     'RoomInterruptExecuted',

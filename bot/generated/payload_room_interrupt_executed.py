@@ -13,13 +13,18 @@ from bot.generated.topics import Topic
 
 
 class RoomInterruptExecuted(TopicModel):
-    """The bot carried out an interrupt request."""
+    """The bot carried out an interrupt request (outcome executed), or decided not to and says why (outcome skipped)."""
 
     TOPIC: ClassVar[Topic] = Topic.ROOM_INTERRUPT_EXECUTED
 
     target_participant_id: Annotated[str, Field(min_length=1, max_length=128)] = Field(alias='targetParticipantId', description='Daily participant (session) id.')
     method: Literal["speech", "message"] = Field(description='How the interruption was delivered.')
-    latency_ms: Annotated[int, Field(ge=0)] = Field(alias='latencyMs', description='Time from the request to delivery.')
+    latency_ms: Annotated[int, Field(ge=0)] = Field(alias='latencyMs', description="Media time from the request to the bot's first audio of the interruption (executed), or to the decision not to (skipped).")
+    outcome: Literal["executed", "skipped"] | None = Field(default=None, description='executed: the interruption was spoken (or sent); skipped: it was not (see skipReason). Absent = executed.', exclude_if=is_none)
+    skip_reason: Literal["policy", "barge_in", "stopped_speaking", "rate_limited", "tts_error", "expired"] | None = Field(default=None, alias='skipReason', description="Why it was not carried out: the policy does not allow spoken interrupts, someone spoke over the bot, the person stopped on their own, the bot's talk-time or rate limit, the TTS service failed, or no gap came in time.", exclude_if=is_none)
+    request_reason: Literal["monologue", "dominance", "time_box", "policy"] | None = Field(default=None, alias='requestReason', description='The reason of the room.interrupt.request this answers.', exclude_if=is_none)
+    utterance_id: Annotated[str, Field(min_length=1, max_length=64)] | None = Field(default=None, alias='utteranceId', description='The facilitator.speech.* utterance that carried it, when one was spoken.', exclude_if=is_none)
+    media_time_ms: Annotated[int, Field(ge=0)] | None = Field(default=None, alias='mediaTimeMs', description="Media time of the delivery or of the decision, ms since the room's media clock started.", exclude_if=is_none)
 
 
 __all__ = ['RoomInterruptExecuted']

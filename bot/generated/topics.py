@@ -4,7 +4,7 @@
 
 from enum import StrEnum
 
-SPEC_VERSION = 'sha256:94521eb3c0ac065944479798272d700cd7d4061f2b912fa16908ed4c2117357b'
+SPEC_VERSION = 'sha256:9ebd6753aa136a45a9680023ddf7792bc3c564c10135373482cc02211ea21e67'
 """Hash of the spec this code was generated from (see docs/events.md)."""
 
 
@@ -23,6 +23,8 @@ class Topic(StrEnum):
     EVENTS_INBOUND_REJECTED = 'events.inbound.rejected'
     EVENTS_RUNTIME_VERSION_MISMATCH = 'events.runtime.version.mismatch'
     FACILITATOR_MESSAGE = 'facilitator.message'
+    FACILITATOR_SPEECH_STARTED = 'facilitator.speech.started'
+    FACILITATOR_SPEECH_STOPPED = 'facilitator.speech.stopped'
     FORWARDING_DELIVERY_DEFERRED = 'forwarding.delivery.deferred'
     ROOM_DOMINANCE_SCORE = 'room.dominance.score'
     ROOM_INTERRUPT_EXECUTED = 'room.interrupt.executed'

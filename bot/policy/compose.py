@@ -68,6 +68,9 @@ MERGE: dict[str, dict[str, str]] = {
         "summary_every_ms": "set",
         "min_gap_ms": "set",
         "max_transcript_lines": "set",
+        "voice": "set",
+        "voice_max_share": "min",
+        "voice_min_gap_ms": "set",
     },
 }
 """How each field merges over a non-platform layer (a platform layer sets every field it gives)."""

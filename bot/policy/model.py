@@ -10,9 +10,18 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Annotated, Final, Literal
+from typing import Annotated, Any, Final, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 
 __all__ = [
@@ -31,6 +40,7 @@ __all__ = [
     "TokenBucketSpec",
     "ToolRules",
     "TurnRules",
+    "VoiceMode",
     "rule_ids",
     "strip_accents",
 ]
@@ -47,6 +57,8 @@ SEVERITIES: tuple[str, ...] = ("low", "medium", "high", "critical")
 Channel = Literal["transcript", "chat", "bot"]
 CHANNELS: tuple[Channel, ...] = ("transcript", "chat", "bot")
 NudgeStyle = Literal["gentle", "direct", "silent"]
+VoiceMode = Literal["off", "prompts", "prompts_and_interrupts"]
+"""What the facilitator's voice may say when the deployment turns it on (``--voice``)."""
 
 RULE_ID = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
 TOOL_NAME = r"^[a-z][a-z0-9_]{0,63}$"
@@ -293,6 +305,42 @@ class Facilitation(PolicyModel):
     max_transcript_lines: int = Field(
         default=12, ge=0, le=100, description="Recent (guarded) transcript and chat lines in the summary."
     )
+    voice: VoiceMode = Field(
+        default="prompts_and_interrupts",
+        description="What the bot may say aloud when the deployment turns its voice on (--voice): off, prompts "
+        "(wrap-up, time box, topic shift, nudges, LLM messages) or prompts_and_interrupts (also interrupt requests).",
+    )
+    voice_max_share: float = Field(
+        default=0.15,
+        gt=0.0,
+        le=1.0,
+        description="The bot's spoken share of all talk time (participants' and its own) may not pass this; "
+        "an utterance that would pass it is not spoken.",
+    )
+    voice_min_gap_ms: int = Field(
+        default=15_000,
+        ge=0,
+        le=3_600_000,
+        description="At least this much media time from the end of one spoken utterance to the start of the next.",
+    )
+
+    @model_serializer(mode="wrap")
+    def _omit_default_voice(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """Leave the voice settings out while they are the defaults, so every policy written before
+        the voice existed keeps its ``policyVersion`` hash (and stored snapshots still verify)."""
+        data: dict[str, Any] = handler(self)
+        for name, alias in _VOICE_FIELDS:
+            if getattr(self, name) == Facilitation.model_fields[name].default:
+                data.pop(alias, None)
+                data.pop(name, None)
+        return data
+
+
+_VOICE_FIELDS: tuple[tuple[str, str], ...] = (
+    ("voice", "voice"),
+    ("voice_max_share", "voiceMaxShare"),
+    ("voice_min_gap_ms", "voiceMinGapMs"),
+)
 
 
 class ConversationPolicy(PolicyModel):

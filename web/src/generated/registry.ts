@@ -60,7 +60,7 @@ export const registry = {
       "sampled": false
     }
   },
-  "specVersion": "sha256:94521eb3c0ac065944479798272d700cd7d4061f2b912fa16908ed4c2117357b",
+  "specVersion": "sha256:9ebd6753aa136a45a9680023ddf7792bc3c564c10135373482cc02211ea21e67",
   "topics": {
     "assistant.room.join.failed": {
       "description": "One join attempt failed.",
@@ -841,6 +841,205 @@ export const registry = {
       },
       "version": 1
     },
+    "facilitator.speech.started": {
+      "description": "The bot (the facilitator's voice) started speaking in the room.",
+      "forwarding": {
+        "destinations": [
+          "stdout",
+          "app_message",
+          "eventbridge"
+        ],
+        "priority": "normal",
+        "redact": [
+          {
+            "action": "hash",
+            "destinations": [
+              "eventbridge"
+            ],
+            "path": "/payload/targetParticipantId"
+          }
+        ],
+        "sampleRate": 1.0
+      },
+      "id": "facilitator.speech.started",
+      "origin": [
+        "bot"
+      ],
+      "pii": {
+        "fields": [
+          "/payload/targetParticipantId"
+        ],
+        "level": 1
+      },
+      "schema": {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "additionalProperties": false,
+        "properties": {
+          "gapMs": {
+            "description": "How long the room had been silent when the bot started.",
+            "minimum": 0,
+            "type": "integer"
+          },
+          "kind": {
+            "description": "What the bot says: a wrap-up prompt, an agenda time-box notice, a topic-shift suggestion, a nudge to a quiet participant, an interruption (room.interrupt.request), or an LLM facilitator message.",
+            "enum": [
+              "wrapup",
+              "time_box",
+              "topic_shift",
+              "nudge",
+              "interrupt",
+              "facilitation"
+            ],
+            "type": "string"
+          },
+          "latencyMs": {
+            "description": "Media time from the reason to speak (the event) to the first audio.",
+            "minimum": 0,
+            "type": "integer"
+          },
+          "mediaTimeMs": {
+            "description": "Media time of the bot's first (started) or last (stopped) audio, ms since the room's media clock started.",
+            "minimum": 0,
+            "type": "integer"
+          },
+          "targetParticipantId": {
+            "description": "The participant addressed (nudge, interrupt), if any.",
+            "maxLength": 128,
+            "minLength": 1,
+            "type": "string"
+          },
+          "textLength": {
+            "description": "Characters spoken (never the text itself).",
+            "maximum": 1000,
+            "minimum": 0,
+            "type": "integer"
+          },
+          "utteranceId": {
+            "description": "Identifies the utterance; started and stopped share it.",
+            "maxLength": 64,
+            "minLength": 1,
+            "type": "string"
+          }
+        },
+        "required": [
+          "kind",
+          "mediaTimeMs",
+          "textLength",
+          "utteranceId"
+        ],
+        "type": "object"
+      },
+      "version": 1
+    },
+    "facilitator.speech.stopped": {
+      "description": "The bot stopped speaking: it finished, yielded to a participant (barge-in) or failed.",
+      "forwarding": {
+        "destinations": [
+          "stdout",
+          "app_message",
+          "eventbridge"
+        ],
+        "priority": "normal",
+        "redact": [
+          {
+            "action": "hash",
+            "destinations": [
+              "eventbridge"
+            ],
+            "path": "/payload/targetParticipantId"
+          }
+        ],
+        "sampleRate": 1.0
+      },
+      "id": "facilitator.speech.stopped",
+      "origin": [
+        "bot"
+      ],
+      "pii": {
+        "fields": [
+          "/payload/targetParticipantId"
+        ],
+        "level": 1
+      },
+      "schema": {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "additionalProperties": false,
+        "properties": {
+          "botShare": {
+            "description": "The bot's talk time as a share of all talk (participants' and the bot's) so far.",
+            "maximum": 1,
+            "minimum": 0,
+            "type": "number"
+          },
+          "botTalkMs": {
+            "description": "The bot's total talk time in this session so far, ms.",
+            "minimum": 0,
+            "type": "integer"
+          },
+          "durationMs": {
+            "description": "Audio the bot played, ms.",
+            "minimum": 0,
+            "type": "integer"
+          },
+          "kind": {
+            "description": "What the bot says: a wrap-up prompt, an agenda time-box notice, a topic-shift suggestion, a nudge to a quiet participant, an interruption (room.interrupt.request), or an LLM facilitator message.",
+            "enum": [
+              "wrapup",
+              "time_box",
+              "topic_shift",
+              "nudge",
+              "interrupt",
+              "facilitation"
+            ],
+            "type": "string"
+          },
+          "mediaTimeMs": {
+            "description": "Media time of the bot's first (started) or last (stopped) audio, ms since the room's media clock started.",
+            "minimum": 0,
+            "type": "integer"
+          },
+          "reason": {
+            "description": "completed: said in full; barge_in: a participant started speaking and the bot yielded; error: the TTS service failed mid-utterance; ended: the room ended.",
+            "enum": [
+              "completed",
+              "barge_in",
+              "error",
+              "ended"
+            ],
+            "type": "string"
+          },
+          "targetParticipantId": {
+            "description": "The participant addressed (nudge, interrupt), if any.",
+            "maxLength": 128,
+            "minLength": 1,
+            "type": "string"
+          },
+          "textLength": {
+            "description": "Characters spoken (never the text itself).",
+            "maximum": 1000,
+            "minimum": 0,
+            "type": "integer"
+          },
+          "utteranceId": {
+            "description": "Identifies the utterance; started and stopped share it.",
+            "maxLength": 64,
+            "minLength": 1,
+            "type": "string"
+          }
+        },
+        "required": [
+          "botTalkMs",
+          "durationMs",
+          "kind",
+          "mediaTimeMs",
+          "reason",
+          "textLength",
+          "utteranceId"
+        ],
+        "type": "object"
+      },
+      "version": 1
+    },
     "forwarding.delivery.deferred": {
       "description": "Envelopes were not delivered to a destination (too large, buffer full, retries exhausted).",
       "forwarding": {
@@ -1040,7 +1239,7 @@ export const registry = {
       "version": 1
     },
     "room.interrupt.executed": {
-      "description": "The bot carried out an interrupt request.",
+      "description": "The bot carried out an interrupt request (outcome executed), or decided not to and says why (outcome skipped).",
       "forwarding": {
         "destinations": [
           "stdout",
@@ -1074,7 +1273,12 @@ export const registry = {
         "additionalProperties": false,
         "properties": {
           "latencyMs": {
-            "description": "Time from the request to delivery.",
+            "description": "Media time from the request to the bot's first audio of the interruption (executed), or to the decision not to (skipped).",
+            "minimum": 0,
+            "type": "integer"
+          },
+          "mediaTimeMs": {
+            "description": "Media time of the delivery or of the decision, ms since the room's media clock started.",
             "minimum": 0,
             "type": "integer"
           },
@@ -1086,9 +1290,45 @@ export const registry = {
             ],
             "type": "string"
           },
+          "outcome": {
+            "description": "executed: the interruption was spoken (or sent); skipped: it was not (see skipReason). Absent = executed.",
+            "enum": [
+              "executed",
+              "skipped"
+            ],
+            "type": "string"
+          },
+          "requestReason": {
+            "description": "The reason of the room.interrupt.request this answers.",
+            "enum": [
+              "monologue",
+              "dominance",
+              "time_box",
+              "policy"
+            ],
+            "type": "string"
+          },
+          "skipReason": {
+            "description": "Why it was not carried out: the policy does not allow spoken interrupts, someone spoke over the bot, the person stopped on their own, the bot's talk-time or rate limit, the TTS service failed, or no gap came in time.",
+            "enum": [
+              "policy",
+              "barge_in",
+              "stopped_speaking",
+              "rate_limited",
+              "tts_error",
+              "expired"
+            ],
+            "type": "string"
+          },
           "targetParticipantId": {
             "description": "Daily participant (session) id.",
             "maxLength": 128,
+            "minLength": 1,
+            "type": "string"
+          },
+          "utteranceId": {
+            "description": "The facilitator.speech.* utterance that carried it, when one was spoken.",
+            "maxLength": 64,
             "minLength": 1,
             "type": "string"
           }
@@ -1863,6 +2103,8 @@ export const TOPIC_IDS: readonly TopicId[] = [
   "events.inbound.rejected",
   "events.runtime.version.mismatch",
   "facilitator.message",
+  "facilitator.speech.started",
+  "facilitator.speech.stopped",
   "forwarding.delivery.deferred",
   "room.dominance.score",
   "room.interrupt.executed",
