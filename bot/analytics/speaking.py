@@ -180,6 +180,15 @@ class SpeakingTracker:
         return self._state is _State.SPEAKING
 
     @property
+    def pending_onset_ms(self) -> int | None:
+        """The onset of speech entered but not yet confirmed (``min_speech_ms``), else ``None``.
+
+        An early, provisional sign that someone is starting to speak: the facilitator's voice
+        yields on it rather than wait ~100 ms for the confirmation.
+        """
+        return self._onset_ms if self._state is _State.PENDING else None
+
+    @property
     def onset_ms(self) -> int | None:
         """Onset of the current segment while speaking, else ``None``."""
         return self._onset_ms if self._state is _State.SPEAKING else None

@@ -133,6 +133,65 @@ class Settings(VariableNamedSettings):
         validation_alias=_env("BOT_LLM_TIMEOUT_SECS"),
         description="Timeout of one LLM request; a failed request is logged and retried later, never ends the room.",
     )
+    # --- voice
+    voice: bool = Field(
+        default=False,
+        validation_alias=_env("BOT_VOICE"),
+        description="Give the facilitator a voice: it speaks prompts and interrupt requests in the room's silences and yields when someone starts (what it may say: the policy's facilitation.voice).",
+    )
+    voice_tts: str = Field(
+        default="openai",
+        min_length=1,
+        max_length=200,
+        validation_alias=_env("BOT_VOICE_TTS"),
+        description="The voice's Pipecat TTS service: openai (OPENAI_API_KEY, OPENAI_BASE_URL) or an import path package.module:ClassName of another Pipecat TTSService.",
+    )
+    voice_tts_options: str | None = Field(
+        default=None,
+        max_length=4000,
+        validation_alias=_env("BOT_VOICE_TTS_OPTIONS"),
+        description="JSON object of keyword arguments for the TTS service class (a non-openai BOT_VOICE_TTS), e.g. its api_key and voice_id.",
+    )
+    voice_model: str = Field(
+        default="gpt-4o-mini-tts",
+        min_length=1,
+        max_length=128,
+        validation_alias=_env("BOT_VOICE_MODEL"),
+        description="OpenAI TTS model of the voice.",
+    )
+    voice_name: str = Field(
+        default="alloy",
+        min_length=1,
+        max_length=64,
+        validation_alias=_env("BOT_VOICE_NAME"),
+        description="OpenAI TTS voice (alloy, ash, coral, echo, nova, sage, shimmer, ...).",
+    )
+    voice_gap_ms: int = Field(
+        default=700,
+        ge=200,
+        le=10_000,
+        validation_alias=_env("BOT_VOICE_GAP_MS"),
+        description="The room must have been silent this long (media time) before the bot speaks.",
+    )
+    voice_interrupt_gap_ms: int = Field(
+        default=300,
+        ge=200,
+        le=10_000,
+        validation_alias=_env("BOT_VOICE_INTERRUPT_GAP_MS"),
+        description="To carry out an interrupt request, the interrupted speaker's own pause this long is enough.",
+    )
+    voice_timeout_secs: float = Field(
+        default=5.0,
+        gt=0,
+        le=60,
+        validation_alias=_env("BOT_VOICE_TIMEOUT_SECS"),
+        description="Timeout of one TTS request; a failed utterance is counted and skipped, never ends the room.",
+    )
+    bot_audio: Path | None = Field(
+        default=None,
+        validation_alias=_env("BOT_AUDIO_PATH"),
+        description="Simulated rooms: write the bot's voice as WAV here, aligned to the room's media time, and the room mixed with it beside it (*.mix.wav). Default with --voice: ./<room>-bot.wav.",
+    )
     # --- policy
     policy: Path | None = Field(
         default=None,
@@ -241,6 +300,21 @@ class Settings(VariableNamedSettings):
         description="Log everything (DEBUG) and show tracebacks on errors.",
     )
 
+    @field_validator("voice_tts_options")
+    @classmethod
+    def _json_object(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        import json
+
+        try:
+            parsed = json.loads(value)
+        except ValueError as exc:
+            raise ValueError(f"must be a JSON object: {exc}") from None
+        if not isinstance(parsed, dict):
+            raise ValueError('must be a JSON object such as {"voice_id": "..."}')
+        return value
+
     @field_validator("speed")
     @classmethod
     def _speed_is_usable(cls, value: float) -> float:
@@ -248,7 +322,7 @@ class Settings(VariableNamedSettings):
             raise ValueError("must be 0 (as fast as possible) or at least 0.05 (20× slower than real time)")
         return value
 
-    @field_validator("simulate", "assistant_file", "policy", "forward_dry_run_path", mode="before")
+    @field_validator("simulate", "assistant_file", "policy", "forward_dry_run_path", "bot_audio", mode="before")
     @classmethod
     def _empty_path_is_unset(cls, value: object) -> object:
         """``BOT_SIMULATE=`` means "not set", as an empty URL does (not the current directory)."""

@@ -61,13 +61,29 @@ class SpeakingStateFrame(SystemFrame):
     """Per-participant speaking state from ``ParticipantVAD``, on media time.
 
     ``media_time_ms`` is the corrected onset for a start and the end for a stop;
-    ``duration_ms`` is the segment length on a stop.
+    ``duration_ms`` is the segment length on a stop; ``decided_at_ms`` is the media time the
+    VAD decided it (the onset is traced back; the facilitator's voice yields from here).
     """
 
     participant_id: str = ""
     speaking: bool = False
     media_time_ms: int = 0
     duration_ms: int = 0
+    decided_at_ms: int | None = None
+
+
+@dataclass
+class SpeechOnsetFrame(SystemFrame):
+    """A participant may be starting to speak: the VAD entered speech, not yet confirmed.
+
+    Provisional and early (one or two 32 ms windows after the onset, ~100 ms before the
+    ``SpeakingStateFrame``); only the facilitator's voice reads it (to yield at once), so it is
+    pushed only when ``ParticipantVAD(report_onsets=True)``. Analytics use ``SpeakingStateFrame``.
+    """
+
+    participant_id: str = ""
+    media_time_ms: int = 0
+    decided_at_ms: int = 0
 
 
 @dataclass
@@ -98,3 +114,14 @@ class RoomEndedFrame(SystemFrame):
 
     media_time_ms: int = 0
     reason: str = "completed"
+
+
+@dataclass
+class BotAudioCutFrame(SystemFrame):
+    """The bot's voice stopped at ``media_time_ms`` (barge-in, room end): audio sent for later is void.
+
+    A live transport flushes its queue on the ``InterruptionFrame`` pushed with it; a simulated
+    room's recorder truncates the bot's track here.
+    """
+
+    media_time_ms: int = 0

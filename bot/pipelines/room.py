@@ -14,6 +14,8 @@
     Votes                 /vote in chat, room.vote.cast from browsers, tallies
     (facilitator)         optional LLM facilitator: FacilitatorInput → OpenAI LLM service → FacilitatorOutput
     PolicyOutputGate      ConversationPolicy on the bot's messages: content guard, bot rate limits
+    (voice)               optional facilitator's voice: VoiceInput → Pipecat TTS service → VoiceOutput
+                          (speaks in the room's silences, yields on barge-in; audio to room.output())
     EnvelopeSink          bus.publish + app messages to browsers
     room.output()
 
@@ -59,6 +61,7 @@ def build_room_pipeline(
     policy: LoadedPolicy | None = None,
     limiter: InboundRateLimiter | None = None,
     facilitator: Sequence[FrameProcessor] = (),
+    voice: Sequence[FrameProcessor] = (),
 ) -> Pipeline:
     """The processors between ``room.input()`` and ``room.output()``, in order.
 
@@ -66,7 +69,10 @@ def build_room_pipeline(
     ``MediaClockStamper``, which stamps media time on what Pipecat's DailyTransport pushes).
     ``policy``: the ConversationPolicy (default: the safe default); ``limiter``: the inbound rate
     limiter installed on ``runtime.inbound`` (told the media time on ticks); ``facilitator``: the
-    LLM facilitator's processors (``bot.processors.facilitator.build_facilitator``), or none.
+    LLM facilitator's processors (``bot.processors.facilitator.build_facilitator``), or none;
+    ``voice``: the facilitator's voice (``bot.processors.voice.build_voice``), or none. It sits
+    after every analytic (its audio is never analysed as a participant) and after the gate (it
+    speaks only what passed the policy).
     """
     policy = policy or default_policy()
     items = [AgendaSpec(title=item.title, timebox_ms=item.timebox_ms) for item in agenda]
@@ -75,7 +81,7 @@ def build_room_pipeline(
         [
             room.input(),
             *after_input,
-            ParticipantVAD(),
+            ParticipantVAD(report_onsets=bool(voice)),
             ChatRouter(),
             InboundMessages(validator=runtime.inbound),
             Pacing(),
@@ -86,6 +92,7 @@ def build_room_pipeline(
             Votes(),
             *facilitator,
             PolicyOutputGate(policy=policy),
+            *voice,
             EnvelopeSink(runtime=runtime),
             room.output(),
         ]

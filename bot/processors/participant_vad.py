@@ -25,7 +25,13 @@ from bot.analytics.speaking import (
     Transition,
 )
 from bot.audio.silero_stream import SUPPORTED_RATES, SileroStreams, StreamStats
-from bot.core.frames import EnvelopeFrame, ParticipantLeftFrame, RoomEndedFrame, SpeakingStateFrame
+from bot.core.frames import (
+    EnvelopeFrame,
+    ParticipantLeftFrame,
+    RoomEndedFrame,
+    SpeakingStateFrame,
+    SpeechOnsetFrame,
+)
 from bot.core.media import SampleClock, media_time_of, samples_to_ms
 from bot.generated import RoomSpeakingStarted, RoomSpeakingStopped
 
@@ -36,6 +42,7 @@ __all__ = ["ParticipantVAD"]
 class _Participant:
     tracker: SpeakingTracker
     clock: SampleClock  # media time of the stream's samples (indices as SileroStreams counts them)
+    onset_reported: int | None = None  # the pending onset already reported (report_onsets)
 
 
 class ParticipantVAD(FrameProcessor):
@@ -80,6 +87,7 @@ class ParticipantVAD(FrameProcessor):
         params: SpeakingParams | None = None,
         gate: GateParams | None = GateParams(),
         forward_audio: bool = False,
+        report_onsets: bool = False,
         streams: SileroStreams | None = None,
         **kwargs: Any,
     ) -> None:
@@ -89,6 +97,8 @@ class ParticipantVAD(FrameProcessor):
             params: speaking state machine parameters (``SpeakingParams()`` by default).
             gate: energy gate parameters; ``None`` runs the model on every window.
             forward_audio: also forward the ``UserAudioRawFrame``s downstream.
+            report_onsets: also push a ``SpeechOnsetFrame`` when a participant's speech is
+                entered but not yet confirmed (the facilitator's voice yields on it).
             streams: an already loaded ``SileroStreams`` to use (e.g. shared by tests); its own
                 gate settings apply and ``gate`` is ignored.
             **kwargs: passed to ``FrameProcessor``.
@@ -97,6 +107,7 @@ class ParticipantVAD(FrameProcessor):
         self._params = params or SpeakingParams()
         self._gate = gate
         self._forward_audio = forward_audio
+        self._report_onsets = report_onsets
         self._streams = streams
         self._participants: dict[str, _Participant] = {}
         self._warned: set[str] = set()
@@ -140,6 +151,8 @@ class ParticipantVAD(FrameProcessor):
             transitions = self._on_audio(frame)
             if transitions:  # almost never: this is the per-20-ms path
                 await self._push_transitions(transitions)
+            if self._report_onsets:
+                await self._report_onset(frame.user_id)
             if self._forward_audio:
                 await self.push_frame(frame, direction)
             return
@@ -183,6 +196,16 @@ class ParticipantVAD(FrameProcessor):
             out += participant.tracker.observe(clock.at(window.end), window.confidence, sound)
         return out
 
+    async def _report_onset(self, pid: str) -> None:
+        participant = self._participants.get(pid)
+        if participant is None:
+            return
+        onset = participant.tracker.pending_onset_ms
+        if onset is not None and onset != participant.onset_reported:
+            participant.onset_reported = onset
+            decided = participant.tracker.last_window_end_ms or onset
+            await self.push_frame(SpeechOnsetFrame(participant_id=pid, media_time_ms=onset, decided_at_ms=decided))
+
     def _open(self, pid: str, sample_rate: int, anchor_ms: int) -> _Participant:
         self._silero.open(pid, sample_rate=sample_rate)
         window_ms = samples_to_ms(self._silero.window_samples(pid), sample_rate)
@@ -213,7 +236,10 @@ class ParticipantVAD(FrameProcessor):
         for t in transitions:
             if isinstance(t, SpeechStarted):
                 state = SpeakingStateFrame(
-                    participant_id=t.participant_id, speaking=True, media_time_ms=t.media_time_ms
+                    participant_id=t.participant_id,
+                    speaking=True,
+                    media_time_ms=t.media_time_ms,
+                    decided_at_ms=t.decided_at_ms,
                 )
             else:
                 state = SpeakingStateFrame(
@@ -221,6 +247,7 @@ class ParticipantVAD(FrameProcessor):
                     speaking=False,
                     media_time_ms=t.media_time_ms,
                     duration_ms=t.duration_ms,
+                    decided_at_ms=t.decided_at_ms,
                 )
             await self.push_frame(state)
             envelope = self._envelope(t)

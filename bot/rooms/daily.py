@@ -269,6 +269,8 @@ class DailyRoom:
         bot_name: the bot's name in the room.
         transcription: start Daily transcription and transcribe every participant (the token
             must allow it: an owner token, or a room with transcription enabled).
+        voice: publish the bot's microphone track (the facilitator's voice, ``bot.processors.voice``);
+            off, the bot sends no audio at all.
         sample_rate: audio rate the participants' tracks are resampled to (Silero needs 16000).
         join_timeout_s: limit of one ``client.join()`` call.
         dns_timeout_s: limit of the host lookup made before each attempt; ``None`` skips it.
@@ -297,6 +299,7 @@ class DailyRoom:
         token: str | None = None,
         bot_name: str = "Prism Facilitator",
         transcription: bool = False,
+        voice: bool = False,
         sample_rate: int = 16000,
         join_timeout_s: float = 20.0,
         dns_timeout_s: float | None = 5.0,
@@ -324,9 +327,9 @@ class DailyRoom:
             audio_in_sample_rate=sample_rate,
             audio_in_channels=1,
             audio_in_passthrough=True,
-            audio_out_enabled=False,
+            audio_out_enabled=voice,
             audio_out_end_silence_secs=0,
-            microphone_out_enabled=False,
+            microphone_out_enabled=voice,
             camera_out_enabled=False,
             video_in_enabled=False,
             video_out_enabled=False,

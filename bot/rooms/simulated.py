@@ -16,6 +16,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -26,6 +27,7 @@ from pipecat.frames.frames import (
     EndWorkerFrame,
     Frame,
     InputAudioRawFrame,
+    OutputAudioRawFrame,
     OutputTransportMessageFrame,
     OutputTransportMessageUrgentFrame,
     StartFrame,
@@ -39,8 +41,15 @@ from pipecat.transports.base_transport import BaseTransport, TransportParams
 from pipecat.transports.daily.transport import DailyInputTransportMessageFrame
 
 from bot.core.errors import ConfigError, ScenarioError
-from bot.core.frames import MediaTickFrame, ParticipantJoinedFrame, ParticipantLeftFrame, RoomEndedFrame
+from bot.core.frames import (
+    BotAudioCutFrame,
+    MediaTickFrame,
+    ParticipantJoinedFrame,
+    ParticipantLeftFrame,
+    RoomEndedFrame,
+)
 from bot.core.media import media_time_of, stamp
+from bot.rooms.bot_track import BotTrack
 from bot.rooms.scenario import (
     STEP_MS,
     AppMessageEvent,
@@ -434,12 +443,14 @@ class SimulatedRoomInput(BaseInputTransport):
 
 
 class SimulatedRoomOutput(BaseOutputTransport):
-    """Output half of :class:`SimulatedRoom`: captures app messages instead of sending them.
+    """Output half of :class:`SimulatedRoom`: captures app messages and the bot's voice instead of sending them.
 
     Records each ``OutputTransportMessage[Urgent]Frame`` (and the Daily subclasses, whose
     ``participant_id`` is the recipient; ``None`` = everyone) in ``room.sent_messages``; with
-    ``verbose`` also prints one line per message to stderr. It also reports the media time of
-    frames reaching it, which the input uses for backpressure.
+    ``verbose`` also prints one line per message to stderr. The bot's ``OutputAudioRawFrame``s go
+    to ``room.bot_track`` at their media time (``BotAudioCutFrame`` truncates it), written as WAV
+    at the end when the room has a ``bot_audio`` path. It also reports the media time of frames
+    reaching it, which the input uses for backpressure.
     """
 
     def __init__(self, params: TransportParams, *, room: SimulatedRoom, **kwargs: Any) -> None:
@@ -453,6 +464,16 @@ class SimulatedRoomOutput(BaseOutputTransport):
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         """Let the base transport route the frame, then note its media time."""
+        if direction == FrameDirection.DOWNSTREAM:
+            if isinstance(frame, OutputAudioRawFrame):
+                # Recorded on media time, not played on the wall clock (the base would pace it).
+                at = media_time_of(frame, default=self._room.watermark.media_ms) or 0
+                self._room.bot_track.add(at, frame.audio, frame.sample_rate)
+                return
+            if isinstance(frame, BotAudioCutFrame):
+                self._room.bot_track.cut(frame.media_time_ms)
+            elif isinstance(frame, EndFrame):
+                self._room.write_bot_audio()
         await super().process_frame(frame, direction)
         if direction == FrameDirection.DOWNSTREAM:
             media_ms = media_time_of(frame)
@@ -485,6 +506,8 @@ class SimulatedRoom(BaseTransport):
         max_lead_ms: how far (media ms) the input may run ahead of what reaches the output;
             ``None`` disables backpressure.
         stall_secs: how long the input waits for the output to move before it stops waiting.
+        bot_audio: write the bot's voice here as WAV when the room ends (``*.mix.wav`` beside it:
+            the room with the bot), aligned to the room's media time.
         direct_audio: push audio frames straight downstream (default) instead of through Pipecat's
             audio input task. That task exists for real devices (filters, passthrough switch) and
             costs one ``asyncio.wait_for`` per frame, about half of a 20 ms frame's whole trip
@@ -507,6 +530,7 @@ class SimulatedRoom(BaseTransport):
         max_lead_ms: int | None = 2000,
         stall_secs: float = 1.0,
         direct_audio: bool = True,
+        bot_audio: str | os.PathLike[str] | None = None,
         name: str | None = None,
         input_name: str | None = None,
         output_name: str | None = None,
@@ -530,10 +554,13 @@ class SimulatedRoom(BaseTransport):
             audio_out_end_silence_secs=0,
         )
         self.sent_messages: list[dict[str, Any]] = []
+        self.bot_track = BotTrack(self.scenario.sample_rate)
+        self.bot_audio = Path(bot_audio) if bot_audio is not None else None
         self.stats = PlaybackStats()
         self.watermark = _Watermark()
         self._input: SimulatedRoomInput | None = None
         self._output: SimulatedRoomOutput | None = None
+        self._bot_audio_written = False
 
     def _resolve_spec_version(self) -> str | None:
         """Envelope-form app messages need the generated spec version: fail now, not mid-room."""
@@ -549,6 +576,18 @@ class SimulatedRoom(BaseTransport):
                 event_index=first.index,
                 field="envelope",
             ) from None
+
+    def write_bot_audio(self) -> None:
+        """Write the bot's track (and the room mix) to ``bot_audio``, if set; once per room."""
+        if self.bot_audio is None or self._bot_audio_written:
+            return
+        self._bot_audio_written = True
+        duration = max(self.stats.media_ms_played, self.watermark.media_ms)
+        try:
+            self.bot_track.write(self.bot_audio, duration_ms=duration, scenario=self.scenario)
+            logger.info(f"simulated room: bot audio written to {self.bot_audio}")
+        except OSError as exc:
+            logger.error(f"simulated room: cannot write the bot audio to {self.bot_audio}: {exc}")
 
     @property
     def sample_rate(self) -> int:

@@ -40,6 +40,7 @@ async def join_daily(
         token=settings.token.get_secret_value() if settings.token else None,
         bot_name=settings.bot_name,
         transcription=settings.transcription,
+        voice=settings.voice,
         scrubber=scrub,
     )
     on_room(room)  # the lifecycle closes it, joined or not
@@ -94,6 +95,9 @@ async def join_simulated(
     on_joined()
     from bot.rooms.simulated import SimulatedRoom
 
-    room = SimulatedRoom(scenario, speed=settings.speed, verbose=settings.verbose)
+    from bot.session.voice import bot_audio_path
+
+    audio = bot_audio_path(settings, scenario.path)
+    room = SimulatedRoom(scenario, speed=settings.speed, verbose=settings.verbose, bot_audio=audio)
     on_room(room)
     return room

@@ -1,7 +1,8 @@
 """The pipeline step: the room's Pipecat pipeline runs until the room ends or the session is stopped.
 
 Here the session hands the room to ``bot.pipelines.room`` (the one place that lists processors),
-adds what only a live session has (the Daily media clock, the LLM facilitator when configured),
+adds what only a live session has (the Daily media clock, the LLM facilitator and the voice when
+configured),
 publishes ``conversation.policy.loaded`` as the policy takes effect, and runs the worker with
 heartbeats, the empty-room watch and the duration limit beside it.
 """
@@ -64,6 +65,10 @@ async def run_room_pipeline(
         from bot.processors.media_clock import MediaClockStamper
 
         extra.append(MediaClockStamper(clock=room.clock.now_ms))
+    from bot.session.voice import voice_processors
+
+    facilitator = facilitator_processors(settings, policy, agenda)
+    voice = voice_processors(settings, policy, llm=bool(facilitator))
     runtime.bus.publish(policy.loaded_event())
     pipeline = build_room_pipeline(
         room,
@@ -72,7 +77,8 @@ async def run_room_pipeline(
         after_input=extra,
         policy=policy,
         limiter=limiter,
-        facilitator=facilitator_processors(settings, policy, agenda),
+        facilitator=facilitator,
+        voice=voice,
     )
     worker = PipelineWorker(
         pipeline,
