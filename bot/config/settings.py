@@ -174,11 +174,11 @@ class Settings(VariableNamedSettings):
         description="The room must have been silent this long (media time) before the bot speaks.",
     )
     voice_interrupt_gap_ms: int = Field(
-        default=300,
+        default=500,
         ge=200,
         le=10_000,
         validation_alias=_env("BOT_VOICE_INTERRUPT_GAP_MS"),
-        description="To carry out an interrupt request, the interrupted speaker's own pause this long is enough.",
+        description="To carry out an interrupt request, the interrupted speaker's own pause this long is enough (longer than the pauses between their sentences).",
     )
     voice_timeout_secs: float = Field(
         default=5.0,

@@ -77,7 +77,7 @@ class VoiceParams:
     """
 
     gap_ms: int = 700
-    interrupt_gap_ms: int = 300
+    interrupt_gap_ms: int = 500
     interrupt_stale_ms: int = 2_000
     llm_wait_ms: int = 6_000
     ttl_ms: int | None = None
@@ -220,10 +220,12 @@ class VoiceDirector:
         known = max(onset_ms, decided_ms or onset_ms)
         self.now = max(self.now, known)
         self.pending.pop(participant_id, None)
+        took_floor = not self.speaking  # starting in silence takes the floor; a backchannel does not
         self._others_took_floor(participant_id)
         self.speaking[participant_id] = onset_ms
         self.silent_since = None
-        self.last_speaker = participant_id
+        if took_floor:
+            self.last_speaker = participant_id
         self._barge_in(known)
 
     def speaking_stopped(self, end_ms: int, participant_id: str, duration_ms: int) -> None:
