@@ -191,10 +191,11 @@ class VoiceOutput(FrameProcessor):
                 out = self.director.advance(self._now, self._now + LEAD_MS)
             elif isinstance(frame, (SpeakingStateFrame, SpeechOnsetFrame)):
                 out = self.director.drain()
-            elif isinstance(frame, RoomEndedFrame):
-                out = self.director.finish(max(self._now, frame.media_time_ms))
-            elif isinstance(frame, EndFrame):
-                out = self.director.finish(self._now)
+            elif isinstance(frame, (RoomEndedFrame, EndFrame)) and not self.director.ended:
+                at = max(self._now, getattr(frame, "media_time_ms", 0) or 0)
+                out = self.director.finish(at)
+                failed = self.director.stats.get("tts_errors", 0) > 0
+                (logger.warning if failed else logger.info)(f"voice: {self.director.summary()}")
         except Exception as exc:  # never let the voice end the room
             logger.exception(f"voice: {type(frame).__name__} ignored: {exc}")
         if isinstance(frame, EndFrame):

@@ -179,6 +179,7 @@ class VoiceDirector:
         self.last_bot_end_ms: int | None = None
         self.now = 0
         self.finished = False
+        self.ended = False
         self.stats: Counter[str] = Counter()
         self._next_id = 1
         self._out: list[Any] = []
@@ -437,6 +438,7 @@ class VoiceDirector:
         """The room ends: stop speaking, drop what waits."""
         if not self.finished:
             self.finished = True
+            self.ended = True
             if self.playing is not None:
                 u = self.playing
                 stop = min(max(media_time_ms, u.start_ms or 0), int(u.cursor_ms))
@@ -445,6 +447,13 @@ class VoiceDirector:
             for u in list(self.queue):
                 self._skip(u, "expired")
         return self.drain()
+
+    def summary(self) -> str:
+        """One log line: what the voice did in this room (errors included, so they are counted)."""
+        keys = ("spoken", "barge_ins", "tts_errors", "blocked", "share_limited", "llm_phrased")
+        counts = " ".join(f"{k}={self.stats.get(k, 0)}" for k in keys)
+        skipped = {k.split(".", 1)[1]: v for k, v in sorted(self.stats.items()) if k.startswith("skipped.")}
+        return f"{counts} bot_talk_ms={self.bot_talk_ms} skipped={skipped or {}}"
 
     def _expire(self, now: int) -> None:
         for u in list(self.queue):
