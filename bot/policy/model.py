@@ -311,7 +311,7 @@ class Facilitation(PolicyModel):
         "(wrap-up, time box, topic shift, nudges, LLM messages) or prompts_and_interrupts (also interrupt requests).",
     )
     voice_max_share: float = Field(
-        default=0.15,
+        default=0.2,
         gt=0.0,
         le=1.0,
         description="The bot's spoken share of all talk time (participants' and its own) may not pass this; "

@@ -86,7 +86,7 @@ class VoiceParams:
     min_audio_ms: int = 400
     prompts: bool = True
     interrupts: bool = True
-    max_share: float = 0.15
+    max_share: float = 0.2
     min_gap_ms: int = 15_000
     nudge_style: str = "gentle"
     llm_phrasing: bool = False
