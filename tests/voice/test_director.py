@@ -139,7 +139,9 @@ def test_a_tts_error_is_counted_and_the_next_utterance_still_plays() -> None:
     assert d.next_synthesis() is not None
     d.tts_failed("HTTP 500")
     assert d.stats["tts_errors"] == 1 and d.queue == []
-    d.event(10_500, RoomTopicShiftSuggested(current_item="A", next_item="B", reason="time_box", elapsed_ms=1, timebox_ms=1))
+    d.event(
+        10_500, RoomTopicShiftSuggested(current_item="A", next_item="B", reason="time_box", elapsed_ms=1, timebox_ms=1)
+    )
     synthesize(d)
     assert of(run(d, 10_500, 11_000), FacilitatorSpeechStarted)
 
@@ -168,7 +170,9 @@ def test_min_gap_between_utterances_and_the_share_bound() -> None:
     d.event(20_000, wrapup())
     synthesize(d)
     run(d, 20_000, 22_000)  # spoken 20.7-21.7 s
-    d.event(22_000, RoomTopicShiftSuggested(current_item="A", next_item="B", reason="time_box", elapsed_ms=1, timebox_ms=1))
+    d.event(
+        22_000, RoomTopicShiftSuggested(current_item="A", next_item="B", reason="time_box", elapsed_ms=1, timebox_ms=1)
+    )
     synthesize(d)
     assert of(run(d, 22_000, 36_600), FacilitatorSpeechStarted) == []
     assert [s.media_time_ms for s in of(run(d, 36_700, 36_800), FacilitatorSpeechStarted)] == [36_700]
@@ -225,7 +229,9 @@ def test_the_llm_phrasing_replaces_the_template_when_it_comes_in_time() -> None:
     d = director(llm_phrasing=True, llm_wait_ms=5_000)
     d.event(10_000, wrapup())
     assert d.next_synthesis() is None  # waiting for the LLM
-    d.event(11_000, FacilitatorMessage(text="Two minutes left, let's agree on owners.", audience="room", reason="wrapup"))
+    d.event(
+        11_000, FacilitatorMessage(text="Two minutes left, let's agree on owners.", audience="room", reason="wrapup")
+    )
     u = d.next_synthesis()
     assert u is not None and u.text == "Two minutes left, let's agree on owners."
     d2 = director(llm_phrasing=True, llm_wait_ms=5_000)
@@ -239,7 +245,12 @@ def test_a_share_nudge_invites_the_quietest_participant_aloud() -> None:
     d = director()
     talk(d, "p-alice", 0, 10_000)
     talk(d, "p-bob", 10_000, 12_000)
-    d.event(12_000, FacilitatorMessage(text="You have spoken a lot", audience="participant", participant_id="p-alice", reason="nudge"))
+    d.event(
+        12_000,
+        FacilitatorMessage(
+            text="You have spoken a lot", audience="participant", participant_id="p-alice", reason="nudge"
+        ),
+    )
     u = d.next_synthesis()
     assert u is not None and u.kind == "nudge" and u.target == "p-carol" and u.text.startswith("Carol")
 

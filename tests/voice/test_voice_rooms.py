@@ -41,8 +41,21 @@ def play(
         env["OPENAI_BASE_URL"] = server.base_url
         env.update(env_extra or {})
         proc = subprocess.run(
-            [sys.executable, "-m", "bot", "--simulate", str(scenario), "--speed", speed, "--view", "off", "--voice"]
-            + ["--bot-audio", str(tmp / "bot.wav"), *extra],
+            [
+                sys.executable,
+                "-m",
+                "bot",
+                "--simulate",
+                str(scenario),
+                "--speed",
+                speed,
+                "--view",
+                "off",
+                "--voice",
+                "--bot-audio",
+                str(tmp / "bot.wav"),
+                *extra,
+            ],
             cwd=REPO,
             env=env,
             capture_output=True,
@@ -72,7 +85,7 @@ def intervals(room_path: Path) -> dict[str, list[list[int]]]:
 
 @pytest.mark.parametrize("room", sorted(ROOMS), ids=sorted(ROOMS))
 def test_the_bot_speaks_in_gaps_never_over_anyone_and_yields_within_200_ms(room: str) -> None:
-    code, envelopes, stderr, tmp = voiced(room)
+    code, envelopes, stderr, _tmp = voiced(room)
     assert code == 0, stderr[-2000:]
     for e in envelopes:
         errors = list(Draft202012Validator(REGISTRY["topics"][e["topic"]]["schema"]).iter_errors(e["payload"]))
@@ -166,8 +179,20 @@ def test_an_interrupt_request_is_carried_out_aloud_in_the_speakers_pause(tmp_pat
         "events": [
             {"atMs": 0, "type": "join", "participant": "p-alice"},
             {"atMs": 0, "type": "join", "participant": "p-bob"},
-            {"atMs": 500, "type": "speech", "participant": "p-alice", "audio": str(CLIPS / "alice-monologue.wav"), "text": "..."},
-            {"atMs": 25000, "type": "speech", "participant": "p-bob", "audio": str(CLIPS / "bob-1.wav"), "text": "Sure."},
+            {
+                "atMs": 500,
+                "type": "speech",
+                "participant": "p-alice",
+                "audio": str(CLIPS / "alice-monologue.wav"),
+                "text": "...",
+            },
+            {
+                "atMs": 25000,
+                "type": "speech",
+                "participant": "p-bob",
+                "audio": str(CLIPS / "bob-1.wav"),
+                "text": "Sure.",
+            },
         ],
     }
     path = tmp_path / "room.json"
