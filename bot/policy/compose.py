@@ -68,9 +68,9 @@ MERGE: dict[str, dict[str, str]] = {
         "summary_every_ms": "set",
         "min_gap_ms": "set",
         "max_transcript_lines": "set",
-        "voice": "set",
+        "voice": "voice",
         "voice_max_share": "min",
-        "voice_min_gap_ms": "set",
+        "voice_min_gap_ms": "max",
     },
 }
 """How each field merges over a non-platform layer (a platform layer sets every field it gives)."""
@@ -209,9 +209,17 @@ def _merge_rules(current: list[ContentRule], new: list[ContentRule]) -> list[Con
     return list(out.values())
 
 
+VOICE_ORDER: tuple[str, ...] = ("off", "prompts", "prompts_and_interrupts")
+"""``facilitation.voice`` from most to least restrained: a later layer can only restrain it more."""
+
+
 def _merge_field(kind: str, current: Any, new: Any) -> Any:
     if kind == "set":
         return new
+    if kind == "voice":
+        return min(current, new, key=VOICE_ORDER.index)
+    if kind == "max":
+        return max(current, new)
     if kind == "min":
         return _min_limit(current, new)
     if kind == "bucket":

@@ -95,6 +95,21 @@ def test_every_field_has_a_merge_rule() -> None:
 
 MERGE_CASES = [
     (
+        "a-room-cannot-give-the-voice-more-than-its-tenant",
+        [layer(facilitation={"voice": "prompts"}), layer("room", facilitation={"voice": "prompts_and_interrupts"})],
+        "facilitation",
+        {"voice": "prompts"},
+    ),
+    (
+        "voice-bounds-take-the-strictest",
+        [
+            layer(facilitation={"voice": "off", "voiceMaxShare": 0.1, "voiceMinGapMs": 30_000}),
+            layer("room", facilitation={"voiceMaxShare": 0.3, "voiceMinGapMs": 20_000}),
+        ],
+        "facilitation",
+        {"voice": "off", "voiceMaxShare": 0.1, "voiceMinGapMs": 30_000},
+    ),
+    (
         "limits-take-the-strictest",
         [layer(turns={"maxTurnMs": 30_000}), layer("room", turns={"maxTurnMs": 60_000})],
         "turns",
@@ -235,6 +250,14 @@ def test_layers_merge_by_the_documented_rules(
 ) -> None:
     got = dump(composed(*layers), section)
     assert {k: got[k] for k in expected} == expected
+
+
+def test_default_voice_settings_leave_the_policy_version_as_it_was() -> None:
+    """Policies written before the voice existed keep their hash: the defaults are not serialized."""
+    assert "voice" not in dump(ConversationPolicy(), "facilitation")
+    assert "voiceMaxShare" not in dump(ConversationPolicy(), "facilitation")
+    quiet = ConversationPolicy.model_validate({"facilitation": {"voice": "off"}})
+    assert dump(quiet, "facilitation")["voice"] == "off"
 
 
 def test_deny_wins_over_allow() -> None:
