@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, ValidationInfo, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from bot.config import flags as cli_settings
@@ -299,6 +299,16 @@ class Settings(VariableNamedSettings):
         validation_alias=_env("BOT_DEBUG"),
         description="Log everything (DEBUG) and show tracebacks on errors.",
     )
+
+    @model_validator(mode="after")
+    def _voice_has_a_tts_service(self) -> Settings:
+        """--voice with the OpenAI TTS needs a key or a local server: fail before any join."""
+        if self.voice and self.voice_tts == "openai" and self.openai_api_key is None and self.openai_base_url is None:
+            raise ValueError(
+                "--voice: the openai TTS service needs OPENAI_API_KEY, or OPENAI_BASE_URL for a local"
+                " OpenAI-compatible server (or set BOT_VOICE_TTS to another Pipecat TTS service)"
+            )
+        return self
 
     @field_validator("voice_tts_options")
     @classmethod

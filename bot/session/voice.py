@@ -12,21 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from bot.config.settings import Settings
-from bot.core.errors import ConfigError
 from bot.policy.snapshot import LoadedPolicy
 
-__all__ = ["bot_audio_path", "check_voice_settings", "voice_processors"]
-
-
-def check_voice_settings(settings: Settings) -> None:
-    """Fail before the join when ``--voice`` has no TTS service to speak through."""
-    if not settings.voice or settings.voice_tts != "openai":
-        return
-    if settings.openai_api_key is None and settings.openai_base_url is None:
-        raise ConfigError(
-            "--voice: the openai TTS service needs OPENAI_API_KEY, or OPENAI_BASE_URL for a local"
-            " OpenAI-compatible server (or set BOT_VOICE_TTS to another Pipecat TTS service)"
-        )
+__all__ = ["bot_audio_path", "voice_processors"]
 
 
 def bot_audio_path(settings: Settings, scenario_path: Path | None) -> Path | None:
@@ -48,7 +36,6 @@ def voice_processors(settings: Settings, policy: LoadedPolicy, *, llm: bool) -> 
     from bot.voice.director import VoiceDirector, VoiceParams
     from bot.voice.tts import build_tts
 
-    check_voice_settings(settings)
     options = json.loads(settings.voice_tts_options) if settings.voice_tts_options else None
     tts = build_tts(
         settings.voice_tts,
