@@ -11,6 +11,7 @@ import asyncio
 import time
 from typing import Any
 
+import pytest
 from pipecat.frames.frames import OutputAudioRawFrame
 from pipecat.pipeline.pipeline import Pipeline
 from pipecat.pipeline.worker import PipelineParams, PipelineWorker
@@ -88,6 +89,7 @@ async def speak_then_barge_in(room: FakeDailyRoom, base_url: str) -> tuple[list[
     return written, director, (stopped_writing_at[0] - cut_at) if stopped_writing_at else -1.0
 
 
+@pytest.mark.slow
 def test_the_voice_goes_out_on_dailys_microphone_and_a_barge_in_flushes_it() -> None:
     fake = FakeCallClient([participant("alice")])
     room: Any = FakeDailyRoom(fake, voice=True)
