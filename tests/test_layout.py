@@ -23,6 +23,7 @@ NEVER_IMPORT = {
     "bot.config": ("bot.session", "bot.cli", "bot.cloud", "bot.pipelines", "bot.processors"),
     "bot.events": ("bot.session", "bot.cli", "bot.cloud", "bot.processors", "bot.pipelines", "bot.rooms"),
     "bot.analytics": ("bot.session", "bot.cli", "bot.cloud", "bot.processors", "bot.pipelines", "bot.rooms"),
+    "bot.voice": ("bot.session", "bot.cli", "bot.cloud", "bot.processors", "bot.pipelines", "bot.rooms"),
 }
 
 
