@@ -194,8 +194,6 @@ class VoiceOutput(FrameProcessor):
             elif isinstance(frame, (RoomEndedFrame, EndFrame)) and not self.director.ended:
                 at = max(self._now, getattr(frame, "media_time_ms", 0) or 0)
                 out = self.director.finish(at)
-                failed = self.director.stats.get("tts_errors", 0) > 0
-                (logger.warning if failed else logger.info)(f"voice: {self.director.summary()}")
         except Exception as exc:  # never let the voice end the room
             logger.exception(f"voice: {type(frame).__name__} ignored: {exc}")
         if isinstance(frame, EndFrame):
@@ -204,6 +202,12 @@ class VoiceOutput(FrameProcessor):
             return
         await self.push_frame(frame, direction)
         await self._push_out(out)
+
+    async def cleanup(self) -> None:
+        """Report what the voice did, failures included (a synthesis may fail after the room's end)."""
+        await super().cleanup()
+        failed = self.director.stats.get("tts_errors", 0) > 0
+        (logger.warning if failed else logger.info)(f"voice: {self.director.summary()}")
 
     def _from_tts(self, frame: Frame) -> None:
         d = self.director
