@@ -23,7 +23,7 @@ from pipecat.tests.utils import run_test
 
 from bot.analytics.speaking import GateParams
 from bot.audio.silero_stream import SileroStreams, model_path
-from bot.core.frames import EnvelopeFrame, ParticipantLeftFrame, RoomEndedFrame, SpeakingStateFrame
+from bot.core.frames import EnvelopeFrame, ParticipantLeftFrame, RoomEndedFrame, SpeakingStateFrame, SpeechOnsetFrame
 from bot.core.media import media_time_of, stamp
 from bot.generated import RoomSpeakingStarted, RoomSpeakingStopped
 from bot.processors.media_clock import MediaClockStamper
@@ -510,3 +510,26 @@ def test_scores_match_pipecats_silero_model_window_by_window(session):
         theirs.append(float(reference(window.astype(np.float32) / 32768.0, RATE)[0][0]))
     assert [w.confidence for w in mine_a] == pytest.approx(theirs, abs=1e-6)
     assert [w.end for w in mine_a] == list(range(512, 512 * (len(theirs) + 1), 512))
+
+
+# --- provisional onsets (the facilitator's voice yields on them) -------------------------------
+
+
+@needs_clips
+def test_a_provisional_onset_comes_before_the_confirmed_start_only_when_asked(session):
+    track = silent_track(4_000)
+    track.place("bob-1", 1_000)
+    frames = chunks({"p-bob": track.audio})
+    down = run(make_vad(session, report_onsets=True), frames)
+    onsets = [f for f in down if isinstance(f, SpeechOnsetFrame)]
+    starts = [f for f in states(down) if f.speaking]
+    assert onsets and starts
+    first_onset = down.index(onsets[0])
+    assert first_onset < down.index(starts[0])  # earlier in the stream than the confirmation
+    assert onsets[0].decided_at_ms < starts[0].decided_at_ms
+    assert onsets[0].decided_at_ms - track.truth[0][0] <= 100  # known within 100 ms of the truth
+    quiet = run(make_vad(session), chunks({"p-bob": track.audio}))
+    assert not any(isinstance(f, SpeechOnsetFrame) for f in quiet)  # analytics' stream unchanged
+    assert [(f.speaking, f.media_time_ms) for f in states(quiet)] == [
+        (f.speaking, f.media_time_ms) for f in states(down)
+    ]
