@@ -51,7 +51,19 @@ def fmt(v: float | None) -> str:
     return "-" if v is None else f"{v:.0f}"
 
 
-def run_room(path: Path, speed: str, base_url: str, tmp: Path) -> tuple[list[dict], float]:
+def bundled_rooms() -> dict[str, tuple[Path, Path | None]]:
+    """Every bundled room: the demo, the test rooms, and the policy rooms with their snapshot."""
+    rooms: dict[str, tuple[Path, Path | None]] = {
+        p.stem if p.parent.name == "rooms" else "demo": (p, None) for p in all_scenarios()
+    }
+    for policy in sorted((REPO / "bot" / "scenarios" / "policy").glob("*.policy.json")):
+        room = policy.with_name(policy.name.replace(".policy.json", ".json"))
+        if room.exists():
+            rooms[f"policy/{room.stem}"] = (room, policy)
+    return rooms
+
+
+def run_room(path: Path, speed: str, base_url: str, tmp: Path, policy: Path | None) -> tuple[list[dict], float]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BOT_", "ROOM_URL", "DAILY_", "OPENAI_"))}
     env["OPENAI_BASE_URL"] = base_url
     t0 = time.monotonic()
@@ -69,6 +81,7 @@ def run_room(path: Path, speed: str, base_url: str, tmp: Path) -> tuple[list[dic
             "--voice",
             "--bot-audio",
             str(tmp / f"{path.stem}-bot.wav"),
+            *(["--policy", str(policy)] if policy else []),
         ],
         cwd=REPO,
         env=env,
@@ -86,7 +99,7 @@ def main() -> None:
     parser.add_argument("--speed", default="1")
     parser.add_argument("--rooms", nargs="*", default=None)
     args = parser.parse_args()
-    rooms = {p.stem if p.parent.name == "rooms" else "demo": p for p in all_scenarios()}
+    rooms = bundled_rooms()
     names = args.rooms or sorted(rooms)
     all_response: list[int] = []
     all_stop: list[int] = []
@@ -94,8 +107,9 @@ def main() -> None:
     rows = []
     with LocalTTSServer(lifetime_secs=1800) as server, tempfile.TemporaryDirectory() as tmp:
         for name in names:
-            envelopes, wall = run_room(rooms[name], args.speed, server.base_url, Path(tmp))
-            truth = load_truth(rooms[name])
+            path, policy = rooms[name]
+            envelopes, wall = run_room(path, args.speed, server.base_url, Path(tmp), policy)
+            truth = load_truth(path)
             timing = measure({pid: p["intervals"] for pid, p in truth["participants"].items()}, bot_spans(envelopes))
             all_response += timing.response_ms
             all_stop += timing.barge_in_stop_ms
