@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from bot.generated import (
     FacilitatorMessage,
@@ -45,7 +45,14 @@ from bot.policy.guard import ContentGuard
 from bot.policy.snapshot import LoadedPolicy
 from bot.voice import phrases
 
-__all__ = ["Audio", "Cut", "Utterance", "VoiceDirector", "VoiceParams"]
+__all__ = ["Audio", "Cut", "SkipReason", "StopReason", "Utterance", "UtteranceKind", "VoiceDirector", "VoiceParams"]
+
+UtteranceKind = Literal["wrapup", "time_box", "topic_shift", "nudge", "interrupt", "facilitation"]
+"""``facilitator.speech.*`` ``kind``: what the bot says."""
+StopReason = Literal["completed", "barge_in", "error", "ended"]
+"""``facilitator.speech.stopped`` ``reason``."""
+SkipReason = Literal["policy", "barge_in", "stopped_speaking", "rate_limited", "tts_error", "expired"]
+"""``room.interrupt.executed`` ``skipReason``: why an interrupt request was not carried out."""
 
 PRIORITY = {"interrupt": 0, "wrapup": 1, "time_box": 2, "topic_shift": 3, "nudge": 4, "facilitation": 5}
 """Lower plays first; an utterance of a kind replaces a queued one of the same kind."""
@@ -126,7 +133,7 @@ class Utterance:
     """One thing the bot will say, from its reason to its last sample."""
 
     id: str
-    kind: str
+    kind: UtteranceKind
     text: str
     created_ms: int
     expires_ms: int
@@ -303,7 +310,7 @@ class VoiceDirector:
     def _queue(
         self,
         now: int,
-        kind: str,
+        kind: UtteranceKind,
         text: str,
         *,
         target: str | None = None,
@@ -512,7 +519,7 @@ class VoiceDirector:
             )
         )
 
-    def _finish(self, u: Utterance, end_ms: int, reason: str) -> None:
+    def _finish(self, u: Utterance, end_ms: int, reason: StopReason) -> None:
         start = u.start_ms if u.start_ms is not None else end_ms
         duration = max(0, end_ms - start)
         self.bot_talk_ms += duration
@@ -550,10 +557,12 @@ class VoiceDirector:
                     )
                 )
             else:
-                skip = "barge_in" if reason == "barge_in" else "tts_error" if reason == "error" else "expired"
+                skip: SkipReason = (
+                    "barge_in" if reason == "barge_in" else "tts_error" if reason == "error" else "expired"
+                )
                 self._publish_skip(u.request, end_ms, skip, u, created_ms=u.created_ms)
 
-    def _skip(self, u: Utterance, reason: str) -> None:
+    def _skip(self, u: Utterance, reason: SkipReason) -> None:
         if u in self.queue:
             self.queue.remove(u)
         u.state = "done"  # a synthesis in flight runs out (``tts_done``); its audio is dropped
@@ -565,7 +574,7 @@ class VoiceDirector:
         self,
         request: RoomInterruptRequest,
         now: int,
-        reason: str,
+        reason: SkipReason,
         u: Utterance | None,
         *,
         created_ms: int | None = None,
