@@ -28,6 +28,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -63,7 +64,9 @@ def bundled_rooms() -> dict[str, tuple[Path, Path | None]]:
     return rooms
 
 
-def run_room(path: Path, speed: str, base_url: str, tmp: Path, policy: Path | None) -> tuple[list[dict], float]:
+def run_room(
+    path: Path, speed: str, base_url: str, tmp: Path, policy: Path | None
+) -> tuple[list[dict[str, Any]], float]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BOT_", "ROOM_URL", "DAILY_", "OPENAI_"))}
     env["OPENAI_BASE_URL"] = base_url
     t0 = time.monotonic()

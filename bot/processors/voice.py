@@ -205,7 +205,7 @@ class VoiceOutput(FrameProcessor):
 
     async def cleanup(self) -> None:
         """Report what the voice did, failures included (a synthesis may fail after the room's end)."""
-        await super().cleanup()
+        await super().cleanup()  # type: ignore[no-untyped-call]  # Pipecat's method is unannotated
         failed = self.director.stats.get("tts_errors", 0) > 0
         (logger.warning if failed else logger.info)(f"voice: {self.director.summary()}")
 

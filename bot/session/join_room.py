@@ -94,7 +94,6 @@ async def join_simulated(
     bus.publish(AssistantRoomJoinSucceeded(room_id=room_id, attempt=1, join_latency_ms=latency_ms, participant_count=0))
     on_joined()
     from bot.rooms.simulated import SimulatedRoom
-
     from bot.session.voice import bot_audio_path
 
     audio = bot_audio_path(settings, scenario.path)
