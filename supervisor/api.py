@@ -57,11 +57,14 @@ def auth_middleware(token: str | None) -> Callable[..., Awaitable[web.StreamResp
         if expected is not None and request.path not in OPEN_PATHS:
             header = request.headers.get("Authorization", "")
             scheme, _, given = header.partition(" ")
-            if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode("utf-8"), expected):
+            # aiohttp hands undecodable header bytes over as surrogates: compare bytes, never raise
+            given_bytes = given.strip().encode("utf-8", "surrogateescape")
+            if scheme.lower() != "bearer" or not hmac.compare_digest(given_bytes, expected):
                 return error(
                     401,
                     "unauthorized",
                     "a valid bearer token is required (Authorization: Bearer <SUPERVISOR_TOKEN>)",
+                    field="Authorization",
                     headers={"WWW-Authenticate": "Bearer"},
                 )
         try:

@@ -23,6 +23,7 @@ from bot.events.inbound import first_error
 from bot.generated import MODELS
 from bot.generated.topics import Topic
 from supervisor.metrics import Metrics
+from supervisor.provenance import Provenance
 
 TOO_LONG = b"\x00too-long\x00"
 """Stands for a line over the reader's limit (its bytes were skipped)."""
@@ -47,6 +48,7 @@ class StreamStats:
     ingested: int = 0
     garbage: int = 0
     invalid: int = 0
+    refused: int = 0
     gaps: int = 0
     duplicates: int = 0
     last_seq: dict[str, int] = field(default_factory=dict)  # per session id
@@ -58,6 +60,7 @@ class StreamStats:
             "ingested": self.ingested,
             "garbage": self.garbage,
             "invalid": self.invalid,
+            "refused": self.refused,
             "seqGaps": self.gaps,
             "seqDuplicates": self.duplicates,
         }
@@ -79,8 +82,11 @@ class Ingestor:
         }
         self._clock_ms = clock_ms or (lambda: time.time() * 1000.0)
 
-    def ingest(self, line: bytes, stats: StreamStats, *, room: str = "-") -> dict[str, Any] | None:
-        """The envelope of ``line`` as a dict when it is valid, else ``None`` (counted and logged)."""
+    def ingest(
+        self, line: bytes, stats: StreamStats, *, room: str = "-", expect: Provenance | None = None
+    ) -> dict[str, Any] | None:
+        """The envelope of ``line`` as a dict when it is valid (and, with ``expect``, from the room
+        that wrote it: :mod:`supervisor.provenance`), else ``None`` (counted and logged)."""
         m = self.metrics
         stats.lines += 1
         if line is TOO_LONG:
@@ -113,6 +119,18 @@ class Ingestor:
         except ValidationError as exc:  # a pointer and the rule, never content (key names sanitized)
             self._reject(stats, room, "invalid", f"{topic}: {first_error(exc, 'envelope')}")
             return None
+        if expect is not None:
+            field_name = expect.mismatch(data, self.registry)
+            if field_name is not None:
+                stats.refused += 1
+                stats.last_error = f"{topic}: {field_name} is not this room's"
+                m.lines["refused"] += 1
+                m.refused[field_name] += 1
+                m.dropped["identity_mismatch"] += 1
+                logger.bind(room=room).warning(
+                    f"stdout line {stats.lines} refused: a {topic} envelope whose {field_name} is not this room's"
+                )
+                return None
         # ---- valid
         stats.ingested += 1
         m.lines["ok"] += 1

@@ -50,7 +50,8 @@ class Metrics:
         self.dropped: Counter[str] = Counter()  # reason (ingestion); the forwarder's are added at scrape
         self.violations: Counter[str] = Counter()  # kind
         self.spec_mismatch: Counter[str] = Counter()  # source: envelope | reported
-        self.lines: Counter[str] = Counter()  # result: ok | garbage | invalid
+        self.lines: Counter[str] = Counter()  # result: ok | garbage | invalid | refused
+        self.refused: Counter[str] = Counter()  # field: runtime | origin | tenantId | assistantId | sessionId
         self.seq_gaps = 0
         self.seq_duplicates = 0
         self.spawns = 0
@@ -113,6 +114,15 @@ class _Collector(Collector):
         for result, n in sorted(m.lines.items()):
             lines.add_metric([result], n)
         yield lines
+
+        refused = CounterMetricFamily(
+            "ingest_refused_total",
+            "Valid envelopes refused because they claim another identity than the room's bot (by the first field that did not match).",
+            labels=["field"],
+        )
+        for field_name, n in sorted(m.refused.items()):
+            refused.add_metric([field_name], n)
+        yield refused
 
         yield CounterMetricFamily("seq_gaps_total", "meta.seq values missing within a session.", value=m.seq_gaps)
         yield CounterMetricFamily(

@@ -45,16 +45,21 @@ from pydantic import (
 
 from bot.forwarding.entries import rfc3339_ms
 from bot.generated.topics import Topic
-from bot.rooms.urls import sanitize_room_url
+from bot.rooms.urls import http_url_problem, sanitize_room_url
 from supervisor.ingest import Ingestor, StreamStats
 from supervisor.metrics import Metrics
 from supervisor.process import BotProcess, bot_command, bot_environment
+from supervisor.provenance import Provenance
+from supervisor.scenarios import ScenarioRefused, resolve_scenario
 from supervisor.settings import SupervisorSettings
 
 Status = Literal["starting", "running", "restarting", "stopping", "ended", "failed"]
 ACTIVE: frozenset[str] = frozenset({"starting", "running", "restarting", "stopping"})
-BUNDLED_SCENARIOS = Path(__file__).resolve().parent.parent / "bot" / "scenarios"
 MAX_FINISHED_KEPT = 200
+MAX_BODY_DEPTH = 32
+"""Deepest nesting of a ``POST /rooms`` body (a policy layer needs 4); deeper is a 422 naming the
+field, before any recursive code (pydantic, ``json.dumps``, the policy composer) sees it."""
+MAX_TOKEN_CHARS = 4096
 STDERR_LINE_CHARS = 2000
 
 
@@ -89,14 +94,48 @@ class RoomRequest(BaseModel):
         default=None, gt=0, le=86_400, validation_alias=_alias("maxDurationSecs", "max_duration_secs")
     )
     command: list[str] | None = Field(default=None, min_length=1, max_length=64)
+    _scenario_path: Path | None = PrivateAttr(default=None)
+    """The resolved, confined scenario file, set by :func:`parse_request`."""
     _policy_snapshot: bytes | None = PrivateAttr(default=None)
     """The composed policy (RFC 8785 bytes), set by :func:`parse_request`."""
 
     @field_validator("room_url")
     @classmethod
     def _http(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(("https://", "http://")):
-            raise ValueError("must be an http(s) URL such as https://your-domain.daily.co/room")
+        """The bot's own rule (``bot.rooms.urls``): what passes here never fails the bot's start."""
+        if value is not None:
+            problem = http_url_problem(value)
+            if problem is not None:
+                raise ValueError(f"{problem}, such as https://your-domain.daily.co/room")
+        return value
+
+    @field_validator("room_token")
+    @classmethod
+    def _token(cls, value: SecretStr | None) -> SecretStr | None:
+        """A meeting token travels as ``DAILY_TOKEN``: no NUL (no process could get it), no
+        control characters or spaces (no Daily token has them), bounded."""
+        if value is not None:
+            token = value.get_secret_value()
+            if not token or len(token) > MAX_TOKEN_CHARS:
+                raise ValueError(f"must be 1..{MAX_TOKEN_CHARS} characters")
+            if any(c.isspace() or not c.isprintable() for c in token):
+                raise ValueError("must not contain spaces or control characters")
+        return value
+
+    @field_validator("scenario")
+    @classmethod
+    def _no_control(cls, value: str | None) -> str | None:
+        """A scenario names a file: no NUL or other control character."""
+        if value is not None and any(not c.isprintable() for c in value):
+            raise ValueError("must not contain control characters")
+        return value
+
+    @field_validator("command")
+    @classmethod
+    def _no_nul(cls, value: list[str] | None) -> list[str] | None:
+        """No process argument can hold a NUL (``exec`` would fail after the room exists)."""
+        if value is not None and any("\x00" in arg for arg in value):
+            raise ValueError("must not contain NUL characters")
         return value
 
 
@@ -120,10 +159,41 @@ def _wire_name(name: str, alias: object) -> str:
 _WIRE_NAMES = {name: _wire_name(name, f.validation_alias) for name, f in RoomRequest.model_fields.items()}
 
 
+_KNOWN_WIRE = frozenset(
+    name
+    for f in RoomRequest.model_fields.values()
+    if isinstance(f.validation_alias, AliasChoices)
+    for name in f.validation_alias.choices
+    if isinstance(name, str)
+) | frozenset(RoomRequest.model_fields)
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether ``value`` nests lists/objects more than ``limit`` levels (iterative: no recursion)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
+
+
 def parse_request(body: Any, settings: SupervisorSettings) -> RoomRequest:
     """Validate a ``POST /rooms`` body; raises :class:`RequestError` naming the field (never echoing values)."""
     if not isinstance(body, dict):
         raise RequestError("body", "must be a JSON object", 400)
+    for key, value in body.items():
+        if _deeper_than(value, MAX_BODY_DEPTH - 1):
+            raise RequestError(
+                str(key) if str(key) in _KNOWN_WIRE else "body", f"is nested deeper than {MAX_BODY_DEPTH} levels"
+            )
     try:
         request = RoomRequest.model_validate(body)
     except ValidationError as exc:
@@ -146,6 +216,11 @@ def parse_request(body: Any, settings: SupervisorSettings) -> RoomRequest:
         json.dumps(request.policy_layers)
     except (TypeError, ValueError):
         raise RequestError("policyLayers", "must be JSON objects") from None
+    if request.scenario is not None:  # confined to the scenarios folder; checked before a room exists
+        try:
+            request._scenario_path = resolve_scenario(request.scenario, settings.scenarios_dir)
+        except ScenarioRefused as exc:
+            raise RequestError(exc.field, exc.message) from None
     if request.policy_layers:  # a bad layer is the caller's 422, not a bot that fails to start
         request._policy_snapshot = compose_policy(request.policy_layers)
     return request
@@ -167,21 +242,6 @@ def compose_policy(layers: list[dict[str, Any]]) -> bytes:
         where = f"policyLayers.{field}" if field else "policyLayers"
         # the API never echoes request values (a token pasted in the wrong field must not come back)
         raise RequestError(where, exc.without_value or "is invalid") from None
-
-
-def resolve_scenario(value: str) -> Path:
-    """A scenario path (relative to the supervisor's folder) or a bundled room's name (``dominant``)."""
-    path = Path(value).expanduser()
-    if path.is_file():
-        return path.resolve()
-    if "/" not in value and "\\" not in value:
-        stem = value.removesuffix(".json")
-        for candidate in (BUNDLED_SCENARIOS / "rooms" / f"{stem}.json", BUNDLED_SCENARIOS / f"{stem}.json"):
-            if candidate.is_file():
-                return candidate
-    raise RequestError(
-        "scenario", "no such scenario file (a path, or a bundled room: demo, balanced, dominant, eight, noisy)"
-    )
 
 
 def public_url(url: str) -> str:
@@ -225,6 +285,10 @@ class Room:
     stop_event: asyncio.Event = field(default_factory=asyncio.Event)
     done_event: asyncio.Event = field(default_factory=asyncio.Event)
     spawned_event: asyncio.Event = field(default_factory=asyncio.Event)
+    provenance: Provenance = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.provenance = Provenance(tenant_id=self.request.tenant_id, assistant_id=self.request.assistant_id)
 
     def as_dict(self) -> dict[str, Any]:
         r = self.request
@@ -295,7 +359,9 @@ class RoomManager:
             raise TooManyRooms("the supervisor is shutting down")
         if len(self.active()) >= self.settings.max_rooms:
             raise TooManyRooms(f"{self.settings.max_rooms} rooms are running (SUPERVISOR_MAX_ROOMS)")
-        scenario = resolve_scenario(request.scenario) if request.scenario else None
+        scenario = request._scenario_path
+        if request.scenario is not None and scenario is None:
+            raise RequestError("scenario", "was not checked (use parse_request)")
         room_id = "r-" + uuid.uuid4().hex[:12]
         workdir = Path(tempfile.mkdtemp(prefix=f"prism-{room_id}-"))
         room = Room(id=room_id, request=request, workdir=workdir, scenario_path=scenario)
@@ -431,6 +497,7 @@ class RoomManager:
         room.failure = None
         room.end_reason = None
         room.spawn_timed_out = False
+        room.provenance.new_process()
         if room.first_start_mono is None:
             room.first_start_mono = time.monotonic()
         cmd = (
@@ -543,7 +610,7 @@ class RoomManager:
         stats = room.stats
         log = logger.bind(room=room.id)
         async for line in proc.stdout_lines():
-            envelope = ingest(line, stats, room=room.id)
+            envelope = ingest(line, stats, room=room.id, expect=room.provenance)
             if envelope is None:
                 continue
             room.last_line_at = time.monotonic()

@@ -17,6 +17,7 @@ from bot.config import flags as cli_settings
 from bot.config.flags import VariableNamedSettings
 from bot.config.flags import env_alias as _env
 from bot.forwarding.entries import DEFAULT_MAX_BYTES, DEFAULT_SOURCE, check_bus_name, check_source, normalize_bus_name
+from supervisor.scenarios import BUNDLED_SCENARIOS
 
 ENV_ONLY = frozenset({"token", "pii_salt"})
 """Secrets: settable through the environment or ``.env`` only, never a flag."""
@@ -108,6 +109,11 @@ class SupervisorSettings(VariableNamedSettings):
         description="Salt of the `hash` redactions for EventBridge; also given to the bots (secret).",
     )
     # --- rooms
+    scenarios_dir: Path = Field(
+        default=BUNDLED_SCENARIOS,
+        validation_alias=_env("SUPERVISOR_SCENARIOS_DIR"),
+        description="The folder POST /rooms may play scenarios from (names and relative paths only; nothing outside it, symlinks included). Default: the bundled rooms.",
+    )
     max_rooms: int = Field(
         default=16,
         ge=1,
@@ -206,6 +212,13 @@ class SupervisorSettings(VariableNamedSettings):
         if not value.startswith(("https://", "http://")):
             raise ValueError("must be an http(s) URL")
         return value
+
+    @field_validator("scenarios_dir")
+    @classmethod
+    def _folder(cls, value: Path) -> Path:
+        if not value.expanduser().is_dir():
+            raise ValueError("must be an existing folder")
+        return value.expanduser().resolve()
 
     @field_validator("bot_env")
     @classmethod

@@ -157,8 +157,8 @@ def test_a_non_retryable_failure_is_not_restarted(tmp_path: Path) -> None:
     bad.write_text('{"participants": 3}')
 
     async def go() -> None:
-        async with running(make_settings(tmp_path)) as client:
-            room = await client.post_room({**ROOM, "scenario": str(bad)})
+        async with running(make_settings(tmp_path, scenarios_dir=tmp_path)) as client:
+            room = await client.post_room({**ROOM, "scenario": bad.name})
             room = await client.wait_room(room["id"], finished)
             assert room["status"] == "failed" and room["restarts"] == 0 and room["exitCode"] == 2
             assert "retrying will not help" in room["error"] and "join" in room["error"]
@@ -203,6 +203,7 @@ def test_garbage_on_stdout_is_counted_and_the_room_goes_on(tmp_path: Path) -> No
                 "ingested": 2,
                 "garbage": 2,
                 "invalid": 1,
+                "refused": 0,
                 "seqGaps": 0,
                 "seqDuplicates": 0,
             }
@@ -225,7 +226,7 @@ def test_two_rooms_and_a_crashing_one(tmp_path: Path) -> None:
 
     async def go() -> None:
         async with running(settings) as client:
-            a = await client.post_room({**ROOM, "scenario": str(SCENARIOS / "balanced.json")})
+            a = await client.post_room({**ROOM, "scenario": "rooms/balanced.json"})
             b = await client.post_room({**ROOM, "scenario": "dominant", "assistantId": "asst-2"})
             crash = await client.post_room({**ROOM, "command": CRASH_AFTER_START})
             crash = await client.wait_room(crash["id"], finished)
