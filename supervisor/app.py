@@ -68,10 +68,17 @@ class Supervisor:
             sink or make_sink(settings),
             config=config,
             salt=settings.pii_salt.get_secret_value(),
-            on_deferred=self._deferred,
+            on_flow_deferred=self._deferred,
         )
         self.metrics.forwarder = self.forwarder
-        self.rooms = RoomManager(settings, self.ingestor, self.metrics, submit=self.forwarder.submit, environ=environ)
+        self.rooms = RoomManager(
+            settings,
+            self.ingestor,
+            self.metrics,
+            submit=self.forwarder.submit,
+            forwarding=self.forwarder,
+            environ=environ,
+        )
         self.own_bus = self._own_bus()
         self.app = build_app(self)
         self._runner: web.AppRunner | None = None
@@ -90,9 +97,12 @@ class Supervisor:
         bus.subscribe("*", self.forwarder.submit)
         return bus
 
-    def _deferred(self, model: Any) -> None:
-        """A forwarding loss: always logged and counted; published when the spec allows it."""
-        logger.warning(f"eventbridge: {model.count} {model.topic or ''} envelope(s) not delivered ({model.reason})")
+    def _deferred(self, model: Any, flow: str) -> None:
+        """A forwarding loss: always logged (tagged with its room) and counted; published when the spec allows it."""
+        room = flow if flow in self.rooms.rooms else "-"
+        logger.bind(room=room).warning(
+            f"eventbridge: {model.count} {model.topic or ''} envelope(s) not delivered ({model.reason})"
+        )
         if self.own_bus is not None:
             self.own_bus.publish(model)
 

@@ -29,7 +29,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from loguru import logger
 from pydantic import (
@@ -286,6 +286,8 @@ class Room:
     done_event: asyncio.Event = field(default_factory=asyncio.Event)
     spawned_event: asyncio.Event = field(default_factory=asyncio.Event)
     provenance: Provenance = field(init=False)
+    forwarding: Callable[[], dict[str, Any]] | None = None
+    """This room's forwarding counters (accepted, delivered, dropped by reason), when forwarded."""
 
     def __post_init__(self) -> None:
         self.provenance = Provenance(tenant_id=self.request.tenant_id, assistant_id=self.request.assistant_id)
@@ -312,11 +314,20 @@ class Room:
             "error": self.error,
             "exits": self.exits,
             "events": self.stats.as_dict(),
+            "forwarding": self.forwarding() if self.forwarding is not None else None,
         }
 
 
 class TooManyRooms(Exception):
     pass
+
+
+class Forwarding(Protocol):
+    """What the room manager needs of the forwarder beyond ``submit``: per-room counters."""
+
+    def flow_stats(self, flow: str) -> dict[str, Any]: ...
+
+    def forget_flow(self, flow: str) -> None: ...
 
 
 class RoomManager:
@@ -328,7 +339,8 @@ class RoomManager:
         ingestor: Ingestor,
         metrics: Metrics,
         *,
-        submit: Callable[[dict[str, Any]], Any] | None = None,
+        submit: Callable[[dict[str, Any], str], Any] | None = None,
+        forwarding: Forwarding | None = None,
         environ: dict[str, str] | None = None,
         rng: random.Random | None = None,
     ) -> None:
@@ -336,6 +348,7 @@ class RoomManager:
         self.ingestor = ingestor
         self.metrics = metrics
         self.submit = submit
+        self.forwarding = forwarding
         self.environ = os.environ if environ is None else environ
         self.rooms: dict[str, Room] = {}
         self._rng = rng or random.Random()
@@ -365,6 +378,9 @@ class RoomManager:
         room_id = "r-" + uuid.uuid4().hex[:12]
         workdir = Path(tempfile.mkdtemp(prefix=f"prism-{room_id}-"))
         room = Room(id=room_id, request=request, workdir=workdir, scenario_path=scenario)
+        if self.forwarding is not None:
+            fwd = self.forwarding
+            room.forwarding = lambda: fwd.flow_stats(room_id)
         if request._policy_snapshot is not None:  # without layers the bot applies its documented safe default
             policy = workdir / "policy.json"
             fd = os.open(policy, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -384,6 +400,8 @@ class RoomManager:
         finished = [r for r in self.rooms.values() if r.status not in ACTIVE]
         for room in finished[: max(0, len(finished) - MAX_FINISHED_KEPT)]:
             del self.rooms[room.id]
+            if self.forwarding is not None:
+                self.forwarding.forget_flow(room.id)
 
     # ---- stop
     async def stop(self, room_id: str, reason: str = "deleted", *, wait: bool = True) -> Room | None:
@@ -629,7 +647,7 @@ class RoomManager:
                     f"the bot failed at {room.failure.get('stage')}: {room.failure.get('error')} (retryable: {room.failure.get('retryable')})"
                 )
             if submit is not None:
-                submit(envelope)
+                submit(envelope, room.id)
 
     async def _read_stderr(self, room: Room, proc: BotProcess) -> None:
         log = logger.bind(room=room.id)

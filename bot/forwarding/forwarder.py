@@ -8,7 +8,13 @@ the oldest entry arrived, at once for ``critical``/``high`` topics. Entries that
 retryable code (``ThrottlingException``, ``InternalFailure``) are resent alone, after a capped
 exponential backoff with full jitter; nothing that was accepted is sent twice by the forwarder.
 Every loss (too large, evicted from the full buffer, rejected, retries exhausted, left at shutdown)
-is counted and reported through ``on_deferred`` as ``forwarding.delivery.deferred``.
+is counted (in total and per flow) and reported through ``on_deferred`` as
+``forwarding.delivery.deferred``, one report per flow, reason and topic.
+
+The buffer is fair across *flows* (``submit(envelope, flow=…)``: the supervisor passes the room, the
+default is the envelope's session): one room's flood evicts only its own entries, and a session's
+lifecycle and summary topics (:data:`SUMMARY_TOPICS`) are never evicted by another room's. See
+``bot/forwarding/buffer.py``.
 
 Imports no Pipecat: the supervisor and the bot process (Pipecat Cloud) both run it.
 """
@@ -27,7 +33,7 @@ from typing import Any, Final, Literal
 from bot.events._log import logger
 from bot.events.governance import Redactor, Sampler
 from bot.events.registry import SpecRegistry
-from bot.forwarding.buffer import URGENT, Item, PriorityBuffer
+from bot.forwarding.buffer import DEFAULT_PROTECTED_PER_FLOW, URGENT, Item, PriorityBuffer
 from bot.forwarding.entries import (
     DEFAULT_MAX_BYTES,
     DEFAULT_SOURCE,
@@ -59,6 +65,24 @@ sampled drops are counted but never reported)."""
 
 DeferredCallback = Callable[[Any], object]
 """Gets a ``ForwardingDeliveryDeferred`` model; the owner publishes it on its bus (the result is ignored)."""
+SUMMARY_TOPICS = frozenset(
+    {
+        "assistant.room.join.succeeded",
+        "assistant.room.join.failed",
+        "conversation.policy.loaded",
+        "room.vote.started",
+        "room.vote.closed",
+        "room.topic.shift.suggested",
+        "forwarding.delivery.deferred",
+    }
+)
+"""Topics a session publishes a bounded number of times and a consumer reads as its record
+(decisions, agenda moves, which policy governed, what was lost): ``protected`` in the buffer. With
+the lifecycle (``critical``) and the final ``room.dominance.score`` (``trigger: final``, the whole
+session's shares) they are what another room's flood must never cost a room. High-rate or
+per-participant topics (violations, interrupts, joins and leaves, change/periodic scores) are not."""
+FlowDeferredCallback = Callable[[Any, str], object]
+"""``(model, flow)``: the same report, with the flow (room) whose envelopes were lost."""
 DropCallback = Callable[[str, str, int], None]
 """``(reason, topic, count)`` for every envelope not delivered, sampling included."""
 DeliveredCallback = Callable[[list[Item], float], None]
@@ -82,6 +106,7 @@ class ForwarderConfig:
     backoff_max_s: float = 20.0
     close_timeout_s: float = 5.0
     dedupe_window: int = 8192
+    protected_per_flow: int = DEFAULT_PROTECTED_PER_FLOW
 
     def __post_init__(self) -> None:
         problems = []
@@ -109,6 +134,18 @@ class ForwarderConfig:
 
 
 @dataclass
+class FlowStats:
+    """One flow's (room's) share of the counters."""
+
+    accepted: int = 0
+    delivered: int = 0
+    dropped: Counter[str] = field(default_factory=Counter)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"accepted": self.accepted, "delivered": self.delivered, "dropped": dict(self.dropped)}
+
+
+@dataclass
 class ForwarderStats:
     """Counters since start; ``dropped`` is keyed by reason."""
 
@@ -122,6 +159,14 @@ class ForwarderStats:
     reports: int = 0
     dropped: Counter[str] = field(default_factory=Counter)
     error_codes: Counter[str] = field(default_factory=Counter)
+    flows: dict[str, FlowStats] = field(default_factory=dict)
+    """Per flow (room) while the owner keeps it (``Forwarder.forget_flow``)."""
+
+    def flow(self, name: str) -> FlowStats:
+        stats = self.flows.get(name)
+        if stats is None:
+            stats = self.flows[name] = FlowStats()
+        return stats
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -160,6 +205,7 @@ class Forwarder:
         sampler: Sampler | None = None,
         salt: str | bytes = b"",
         on_deferred: DeferredCallback | None = None,
+        on_flow_deferred: FlowDeferredCallback | None = None,
         on_drop: DropCallback | None = None,
         on_delivered: DeliveredCallback | None = None,
         rng: random.Random | None = None,
@@ -170,6 +216,7 @@ class Forwarder:
         self.redactor = redactor or Redactor(registry, salt)
         self.sampler = sampler or Sampler(registry)
         self.on_deferred = on_deferred
+        self.on_flow_deferred = on_flow_deferred
         self.on_drop = on_drop
         self.on_delivered = on_delivered
         self.stats = ForwarderStats()
@@ -177,10 +224,14 @@ class Forwarder:
         self._bus_name = normalize_bus_name(self.config.bus_name)
         self._limit = self.config.max_batch_bytes
         self._rules = {tid: rule for tid, rule in registry.topics.items() if DESTINATION in rule.destinations}
-        self._buffer = PriorityBuffer(max_entries=self.config.buffer_entries, max_bytes=self.config.buffer_bytes)
+        self._buffer = PriorityBuffer(
+            max_entries=self.config.buffer_entries,
+            max_bytes=self.config.buffer_bytes,
+            protected_per_flow=self.config.protected_per_flow,
+        )
         self._lock = threading.Lock()
         self._seen: OrderedDict[str, None] = OrderedDict()
-        self._reports: dict[tuple[str, str], list[int]] = {}
+        self._reports: dict[tuple[str, str, str], list[int]] = {}
         self._rng = rng or random.Random()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: int | None = None
@@ -197,29 +248,31 @@ class Forwarder:
         self._backoff_until = 0.0
 
     # ---- intake (any thread, never blocks)
-    def submit(self, envelope: dict[str, Any]) -> bool:
-        """Offer one envelope; ``True`` when it was buffered for delivery."""
+    def submit(self, envelope: dict[str, Any], flow: str | None = None) -> bool:
+        """Offer one envelope of ``flow`` (a room; default: its session); ``True`` when it was buffered."""
         topic = envelope.get("topic")
         rule = self._rules.get(topic) if isinstance(topic, str) else None
         if rule is None:
             self.stats.not_forwarded += 1
             return False
         topic = rule.id
+        if flow is None:
+            flow = str(envelope.get("sessionId", ""))
         with self._lock:
             self.stats.submitted += 1
             if self._closed or self._closing:
-                self._drop("closed", topic, 1, report=False)
+                self._drop("closed", topic, 1, flow, report=False)
                 return False
             envelope_id = envelope.get("id", "")
             if envelope_id in self._seen:
-                self._drop("duplicate", topic, 1, report=False)
+                self._drop("duplicate", topic, 1, flow, report=False)
                 return False
             self._seen[envelope_id] = None
             if len(self._seen) > self.config.dedupe_window:
                 self._seen.popitem(last=False)
         if not self.sampler.keep(rule, DESTINATION):
             with self._lock:
-                self._drop("sampled", topic, 1, report=False)
+                self._drop("sampled", topic, 1, flow, report=False)
             return False
         copy = self.redactor.apply(envelope, rule, DESTINATION)
         if rule.sample_rate < 1.0 and rule.priority != "critical":
@@ -227,7 +280,7 @@ class Forwarder:
         entry, size = build_entry(copy, source=self._source, bus_name=self._bus_name)
         if size >= self._limit:
             with self._lock:
-                self._drop("too_large", topic, 1, size=size)
+                self._drop("too_large", topic, 1, flow, size=size)
             logger().warning(
                 f"{topic} entry is {size} bytes, not under the {self._limit}-byte PutEvents limit; not forwarded"
             )
@@ -241,15 +294,18 @@ class Forwarder:
             envelope_id=envelope_id,
             ts=int(envelope.get("ts", 0)),
             enqueued=time.monotonic(),
+            flow=flow,
+            protected=is_summary(topic, envelope),
         )
         with self._lock:
             admitted, evicted = self._buffer.push(item)
             for gone in evicted:
-                self._drop("evicted", gone.topic, 1)
+                self._drop("evicted", gone.topic, 1, gone.flow)
             if admitted:
                 self.stats.accepted += 1
+                self.stats.flow(flow).accepted += 1
             else:
-                self._drop("buffer_full", topic, 1)
+                self._drop("buffer_full", topic, 1, flow)
             wake = admitted and (
                 len(self._buffer) == 1
                 or rule.priority in URGENT
@@ -265,11 +321,26 @@ class Forwarder:
 
     __call__ = submit
 
-    def _drop(self, reason: str, topic: str, n: int, *, report: bool = True, size: int | None = None) -> None:
+    def flow_stats(self, flow: str) -> dict[str, Any]:
+        """``flow``'s counters: accepted, delivered, dropped by reason (zeros for an unknown flow)."""
+        with self._lock:
+            stats = self.stats.flows.get(flow)
+            return (stats or FlowStats()).as_dict() | {"buffered": self._buffer.flow_len(flow)}
+
+    def forget_flow(self, flow: str) -> None:
+        """Stop keeping ``flow``'s counters (the owner forgot the room): bounded memory."""
+        with self._lock:
+            self.stats.flows.pop(flow, None)
+
+    def _drop(
+        self, reason: str, topic: str, n: int, flow: str = "", *, report: bool = True, size: int | None = None
+    ) -> None:
         """Count (and queue a report of) ``n`` undelivered envelopes. Call with the lock held."""
         self.stats.dropped[reason] += n
+        if reason != "duplicate":
+            self.stats.flow(flow).dropped[reason] += n
         if report:
-            key = (reason, topic)
+            key = (flow, reason, topic)
             pending = self._reports.get(key)
             if pending is None:
                 self._reports[key] = [n, size if size is not None else -1]
@@ -363,7 +434,7 @@ class Forwarder:
             self._closed = True
             left = self._buffer.drain()
             for item in left:
-                self._drop("shutdown", item.topic, 1)
+                self._drop("shutdown", item.topic, 1, item.flow)
             lost_in_flight = self._in_flight_items
         tasks = tuple(self._in_flight)
         for task in tasks:
@@ -428,7 +499,7 @@ class Forwarder:
         if task.cancelled():  # close() gave up on it: the sink may or may not have taken it
             with self._lock:
                 for item in batch:
-                    self._drop("shutdown", item.topic, 1)
+                    self._drop("shutdown", item.topic, 1, item.flow)
         self._wake.set()  # a sending slot is free
 
     def _due_at(self, now: float) -> float:
@@ -481,13 +552,15 @@ class Forwarder:
                 self.stats.error_codes[code] += 1
                 item.attempts += 1
                 if final or (code not in RETRYABLE_CODES and code not in CALL_RETRYABLE_CODES):
-                    self._drop("rejected", item.topic, 1)
+                    self._drop("rejected", item.topic, 1, item.flow)
                     logger().error(f"EventBridge rejected a {item.topic} entry ({code}); not retried")
                 elif item.attempts >= cfg.max_attempts or self._closed:
-                    self._drop("retry_exhausted", item.topic, 1)
+                    self._drop("retry_exhausted", item.topic, 1, item.flow)
                 else:
                     retry.append(item)
             self.stats.delivered += len(delivered)
+            for item in delivered:
+                self.stats.flow(item.flow).delivered += 1
             if len(delivered) < len(batch):
                 self.stats.failed_batches += 1
             if retry:
@@ -497,9 +570,9 @@ class Forwarder:
                 self._backoff_until = max(self._backoff_until, now + self._rng.uniform(0, ceiling))  # full jitter
                 refused, evicted = self._buffer.push_front_all(retry)
                 for gone in evicted:
-                    self._drop("evicted", gone.topic, 1)
+                    self._drop("evicted", gone.topic, 1, gone.flow)
                 for item in refused:
-                    self._drop("buffer_full", item.topic, 1)
+                    self._drop("buffer_full", item.topic, 1, item.flow)
                 self._urgent = self._urgent or any(item.priority in URGENT for item in retry)
             elif delivered:
                 self._failures = 0
@@ -515,11 +588,11 @@ class Forwarder:
             if not self._reports:
                 return
             reports, self._reports = self._reports, {}
-        if self.on_deferred is None:
+        if self.on_deferred is None and self.on_flow_deferred is None:
             return
         from bot.generated import ForwardingDeliveryDeferred
 
-        for (reason, topic), (count, size) in reports.items():
+        for (flow, reason, topic), (count, size) in reports.items():
             model = ForwardingDeliveryDeferred(
                 destination=DESTINATION,
                 count=count,
@@ -530,6 +603,19 @@ class Forwarder:
             )
             self.stats.reports += 1
             try:
-                self.on_deferred(model)
+                if self.on_flow_deferred is not None:
+                    self.on_flow_deferred(model, flow)
+                elif self.on_deferred is not None:
+                    self.on_deferred(model)
             except Exception as exc:
                 logger().error(f"forwarder on_deferred failed: {exc!r}")
+
+
+def is_summary(topic: str, envelope: dict[str, Any]) -> bool:
+    """Whether the buffer protects this envelope (:data:`SUMMARY_TOPICS`, or the final dominance score)."""
+    if topic in SUMMARY_TOPICS:
+        return True
+    if topic == "room.dominance.score":
+        payload = envelope.get("payload")
+        return isinstance(payload, dict) and payload.get("trigger") == "final"
+    return False

@@ -383,7 +383,7 @@ def test_a_full_buffer_evicts_lowest_priority_oldest_first_and_reports_it(bus: E
         fwd = await Forwarder(bus.registry, sink, config=config, on_deferred=reports.append).start()
         fwd.submit(bus.publish(started()))
         await asyncio.sleep(0.02)  # in flight now
-        normal = [bus.publish(shift(i)) for i in range(3)]
+        normal = [bus.publish(joined(i)) for i in range(3)]  # ordinary (not a summary)
         for env in normal:
             fwd.submit(env)
         fwd.submit(bus.publish(violation()))  # high: buffer full now (3 normal + 1 high)
@@ -397,13 +397,13 @@ def test_a_full_buffer_evicts_lowest_priority_oldest_first_and_reports_it(bus: E
 
     fwd = run(go())
     delivered = details(sink)
-    shifts = [d["payload"]["currentItem"] for d in delivered if d["topic"] == "room.topic.shift.suggested"]
-    assert shifts == ["item 2"], "the two oldest normal entries gave way"
+    joins = [d["payload"]["mediaTimeMs"] for d in delivered if d["topic"] == "room.participant.joined"]
+    assert joins == [2], "the two oldest normal entries gave way"
     assert [d["topic"] for d in delivered].count("conversation.policy.violation") == 2
     assert "assistant.session.ended" in [d["topic"] for d in delivered]
     assert fwd.stats.dropped["evicted"] == 2
     evictions = [r for r in reports if r.reason == "evicted"]
-    assert sum(r.count for r in evictions) == 2 and {r.topic for r in evictions} == {"room.topic.shift.suggested"}
+    assert sum(r.count for r in evictions) == 2 and {r.topic for r in evictions} == {"room.participant.joined"}
 
 
 def test_a_low_priority_entry_is_refused_when_the_buffer_is_full_of_higher_ones(bus: EventBus) -> None:
