@@ -15,6 +15,7 @@ its values (a room token may be in it).
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -84,9 +85,14 @@ def _sup(request: web.Request) -> Supervisor:
 async def create_room(request: web.Request) -> web.Response:
     sup = _sup(request)
     try:
-        raw = await request.read()
+        async with asyncio.timeout(sup.settings.body_timeout_secs):
+            raw = await request.read()
     except web.HTTPRequestEntityTooLarge:
         return error(413, "too_large", f"the body is over {MAX_BODY_BYTES} bytes", field="body")
+    except TimeoutError:
+        return error(
+            408, "request_timeout", f"the body did not arrive within {sup.settings.body_timeout_secs:g}s", field="body"
+        )
     try:
         body = orjson.loads(raw) if raw else None
     except orjson.JSONDecodeError:

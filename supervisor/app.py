@@ -24,6 +24,7 @@ from supervisor.api import build_app
 from supervisor.ingest import Ingestor
 from supervisor.metrics import Metrics
 from supervisor.rooms import RoomManager
+from supervisor.server import AcceptErrorLog, GuardedServer, busy_middleware, connection_cap, guard
 from supervisor.settings import SupervisorSettings
 
 LOG_FORMAT = "{time:HH:mm:ss.SSS} {level: <7} [{extra[room]}] {message}"
@@ -81,6 +82,9 @@ class Supervisor:
         )
         self.own_bus = self._own_bus()
         self.app = build_app(self)
+        self.app.middlewares.append(busy_middleware(lambda: self.http_server))
+        self.http_server: GuardedServer | None = None
+        self.accept_log: AcceptErrorLog | None = None
         self._runner: web.AppRunner | None = None
         self.url: str | None = None
         self.port: int | None = None
@@ -108,8 +112,22 @@ class Supervisor:
 
     async def start(self) -> Supervisor:
         await self.forwarder.start()
-        self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
+        s = self.settings
+        # keepalive_timeout is aiohttp's idle timer: it also closes a connection still sending its head
+        self._runner = web.AppRunner(
+            self.app, access_log=None, handle_signals=False, keepalive_timeout=s.header_timeout_secs
+        )
         await self._runner.setup()
+        assert self._runner.server is not None
+        cap = connection_cap(s.max_connections, s.max_rooms)
+        if cap < s.max_connections:
+            logger.warning(f"at most {cap} API connections (the file-descriptor limit allows no more)")
+        self.http_server = guard(self._runner.server, cap)
+        loop = asyncio.get_running_loop()
+        self.accept_log = AcceptErrorLog(loop.get_exception_handler())
+        loop.set_exception_handler(self.accept_log)
+        http, accept_log = self.http_server, self.accept_log
+        self.metrics.http = lambda: (len(http.connections), http.shed, accept_log.count)
         site = web.TCPSite(self._runner, self.settings.host, self.settings.port)
         await site.start()
         server = site._server
@@ -132,6 +150,9 @@ class Supervisor:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        if self.accept_log is not None:
+            asyncio.get_running_loop().set_exception_handler(self.accept_log.previous)
+            self.accept_log = None
         stats = self.forwarder.stats
         logger.info(
             f"stopped: {stats.delivered} entries delivered in {stats.batches} requests; dropped {dict(stats.dropped) or 0}"

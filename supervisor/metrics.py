@@ -59,6 +59,8 @@ class Metrics:
         self.exits: Counter[str] = Counter()  # outcome: completed | stopped | crashed | failed
         self.latency = Histogram(LATENCY_BUCKETS_MS)
         self.forwarder: Forwarder | None = None
+        self.http: Callable[[], tuple[int, int, int]] | None = None
+        """``(open connections, connections shed at the cap, failed accepts)``, once the API serves."""
         self.room_states: Callable[[], Counter[str]] = Counter
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(_Collector(self))
@@ -159,6 +161,18 @@ class _Collector(Collector):
         for status, n in sorted(m.room_states().items()):
             rooms.add_metric([status], n)
         yield rooms
+
+        if m.http is not None:
+            open_, shed, accept_errors = m.http()
+            yield GaugeMetricFamily("http_connections", "Open API connections.", value=open_)
+            yield CounterMetricFamily(
+                "http_connections_shed_total",
+                "API connections closed at the connection cap (the oldest idle one, or the new one when all are busy).",
+                value=shed,
+            )
+            yield CounterMetricFamily(
+                "http_accept_errors_total", "Failed accept() calls (out of file descriptors).", value=accept_errors
+            )
 
         if fwd is not None:
             s = fwd.stats

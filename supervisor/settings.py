@@ -51,6 +51,27 @@ class SupervisorSettings(VariableNamedSettings):
         validation_alias=_env("SUPERVISOR_INSECURE_NO_AUTH"),
         description="Serve the API without a token (local development only; refused unless the host is loopback).",
     )
+    header_timeout_secs: float = Field(
+        default=10.0,
+        gt=0,
+        le=600,
+        validation_alias=_env("SUPERVISOR_HEADER_TIMEOUT_SECS"),
+        description="A connection must send a complete request head within this (from its start or its last response; also the keep-alive idle time).",
+    )
+    body_timeout_secs: float = Field(
+        default=10.0,
+        gt=0,
+        le=600,
+        validation_alias=_env("SUPERVISOR_BODY_TIMEOUT_SECS"),
+        description="A request body must arrive within this (408 otherwise).",
+    )
+    max_connections: int = Field(
+        default=512,
+        ge=16,
+        le=100_000,
+        validation_alias=_env("SUPERVISOR_MAX_CONNECTIONS"),
+        description="Open API connections at most (lowered to fit the file-descriptor limit); beyond it the oldest idle one is closed.",
+    )
     # --- forwarding
     forward: Literal["dry-run", "eventbridge"] = Field(
         default="dry-run",
