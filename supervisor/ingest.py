@@ -22,6 +22,7 @@ from bot.events import Envelope, SpecRegistry
 from bot.events.inbound import first_error
 from bot.generated import MODELS
 from bot.generated.topics import Topic
+from supervisor.logbudget import LogBudget, printable
 from supervisor.metrics import Metrics
 from supervisor.provenance import Provenance
 
@@ -53,6 +54,17 @@ class StreamStats:
     duplicates: int = 0
     last_seq: dict[str, int] = field(default_factory=dict)  # per session id
     last_error: str | None = None
+    log_budgets: dict[str, LogBudget] = field(default_factory=dict)
+    """Per kind of warning (rejected, refused, seq): a flooding bot's lines are counted, not all logged."""
+
+    def warn(self, kind: str, room: str, message: str) -> None:
+        """Log ``message`` for this room within the kind's :class:`LogBudget`."""
+        budget = self.log_budgets.get(kind)
+        if budget is None:
+            budget = self.log_budgets[kind] = LogBudget()
+        ok, skipped = budget.take()
+        if ok:
+            logger.bind(room=room).warning(message + LogBudget.suffix(skipped))
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -127,8 +139,10 @@ class Ingestor:
                 m.lines["refused"] += 1
                 m.refused[field_name] += 1
                 m.dropped["identity_mismatch"] += 1
-                logger.bind(room=room).warning(
-                    f"stdout line {stats.lines} refused: a {topic} envelope whose {field_name} is not this room's"
+                stats.warn(
+                    "refused",
+                    room,
+                    f"stdout line {stats.lines} refused: a {topic} envelope whose {field_name} is not this room's",
                 )
                 return None
         # ---- valid
@@ -158,13 +172,15 @@ class Ingestor:
             stats.gaps += missing
             self.metrics.seq_gaps += missing
             stats.last_seq[key] = seq
-            logger.bind(room=room).warning(
-                f"meta.seq jumped from {last} to {seq} in session {key}: {missing} envelope(s) missing"
+            stats.warn(
+                "seq",
+                room,
+                f"meta.seq jumped from {last} to {seq} in session {printable(key)}: {missing} envelope(s) missing",
             )
         else:
             stats.duplicates += 1
             self.metrics.seq_duplicates += 1
-            logger.bind(room=room).warning(f"meta.seq {seq} again (last {last}) in session {key}")
+            stats.warn("seq", room, f"meta.seq {seq} again (last {last}) in session {printable(key)}")
         if len(stats.last_seq) > MAX_SESSIONS_TRACKED:
             stats.last_seq.pop(next(iter(stats.last_seq)))
 
@@ -176,5 +192,5 @@ class Ingestor:
         stats.last_error = why
         self.metrics.lines[kind] += 1
         self.metrics.dropped[reason or kind] += 1
-        logger.bind(room=room).warning(f"stdout line {stats.lines} rejected ({kind}): {why}")
+        stats.warn("rejected", room, f"stdout line {stats.lines} rejected ({kind}): {why}")
         return None

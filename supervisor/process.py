@@ -154,10 +154,21 @@ class BotProcess:
             yield line
 
 
+YIELD_EVERY_LINES = 64
+"""``readuntil`` does not yield while whole lines are buffered (up to 4 MB here): a flooding bot's
+reader would hold the event loop, and every other room and the API, for its whole buffer."""
+
+
 async def read_lines(stream: asyncio.StreamReader) -> AsyncIterator[bytes]:
-    """Lines without their newline; a line over the stream's limit comes as :data:`TOO_LONG`."""
+    """Lines without their newline; a line over the stream's limit comes as :data:`TOO_LONG`.
+
+    Gives the loop a turn every :data:`YIELD_EVERY_LINES` lines (fair to the other rooms)."""
     skipping = False
+    count = 0
     while True:
+        count += 1
+        if count % YIELD_EVERY_LINES == 0:
+            await asyncio.sleep(0)
         try:
             line = await stream.readuntil(b"\n")
         except asyncio.IncompleteReadError as exc:

@@ -47,6 +47,7 @@ from bot.forwarding.entries import rfc3339_ms
 from bot.generated.topics import Topic
 from bot.rooms.urls import http_url_problem, sanitize_room_url
 from supervisor.ingest import Ingestor, StreamStats
+from supervisor.logbudget import LogBudget, RateBudget, printable
 from supervisor.metrics import Metrics
 from supervisor.process import BotProcess, bot_command, bot_environment
 from supervisor.provenance import Provenance
@@ -286,6 +287,8 @@ class Room:
     done_event: asyncio.Event = field(default_factory=asyncio.Event)
     spawned_event: asyncio.Event = field(default_factory=asyncio.Event)
     provenance: Provenance = field(init=False)
+    stderr_budget: RateBudget = field(default_factory=RateBudget)
+    """A bot's stderr in the supervisor's log: 50 lines a second, bursts of 500."""
     forwarding: Callable[[], dict[str, Any]] | None = None
     """This room's forwarding counters (accepted, delivered, dropped by reason), when forwarded."""
 
@@ -651,10 +654,13 @@ class RoomManager:
 
     async def _read_stderr(self, room: Room, proc: BotProcess) -> None:
         log = logger.bind(room=room.id)
+        budget = room.stderr_budget
         async for line in proc.stderr_lines():
             text = line.decode("utf-8", errors="replace").rstrip()
             if text:
-                log.info(f"bot: {text[:STDERR_LINE_CHARS]}")
+                ok, skipped = budget.take()
+                if ok:
+                    log.info(f"bot: {printable(text[:STDERR_LINE_CHARS])}{LogBudget.suffix(skipped)}")
 
     def _finish(self, room: Room, status: Status, error: str | None) -> None:
         if room.done_event.is_set():

@@ -82,7 +82,7 @@ def test_at_the_connection_cap_the_oldest_idle_connection_gives_way(tmp_path: Pa
             for _, writer in slow:
                 writer.write(PARTIAL_HEAD)
             await asyncio.sleep(0.3)
-            status, body = await asyncio.wait_for(client.request("GET", "/health"), 5)
+            status, _body = await asyncio.wait_for(client.request("GET", "/health"), 5)
             assert status == 200
             m = await client.metrics()
             assert m["http_connections_shed_total"] >= 40 - 16
@@ -128,7 +128,7 @@ def test_a_thousand_slow_connections_under_a_low_fd_limit(tmp_path: Path) -> Non
             slow = []
             for _ in range(1000):
                 try:
-                    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                    _reader, writer = await asyncio.open_connection("127.0.0.1", port)
                 except OSError:
                     continue
                 writer.write(PARTIAL_HEAD)

@@ -1,0 +1,71 @@
+"""Bounded logging per room: a bot (or what it relays) must not be able to flood the supervisor's log.
+
+:class:`LogBudget` lets the first ``burst`` lines of a kind through, then one line per ``every``
+further ones, saying how many were left out (they are all counted in the metrics). One budget per
+room and kind, so one room's flood never silences another room's lines.
+
+:func:`printable` escapes control and bidirectional-formatting characters in text a bot wrote
+(its stderr), so no line in the supervisor's log can move the cursor, set a terminal's title, write
+its clipboard (OSC 52) or reorder what an operator reads.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """``text`` with control and bidi characters as ``\\xNN``/``\\uNNNN`` escapes (tabs kept)."""
+    return _UNSAFE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+
+
+@dataclass
+class LogBudget:
+    """How many lines of one kind to log: the first ``burst``, then one per ``every``."""
+
+    burst: int = 20
+    every: int = 1000
+    seen: int = 0
+    _skipped: int = 0
+
+    def take(self) -> tuple[bool, int]:
+        """``(log this one, lines left out since the last logged one)``."""
+        self.seen += 1
+        if self.seen <= self.burst or (self.seen - self.burst) % self.every == 0:
+            skipped, self._skipped = self._skipped, 0
+            return True, skipped
+        self._skipped += 1
+        return False, 0
+
+    @staticmethod
+    def suffix(skipped: int) -> str:
+        return f" ({skipped} more like it not logged)" if skipped else ""
+
+
+@dataclass
+class RateBudget:
+    """A token bucket for a steady stream (a bot's stderr): ``rate`` lines a second, bursts of
+    ``burst``; what is left out is said on the next line that gets through."""
+
+    rate: float = 50.0
+    burst: float = 500.0
+    _tokens: float = -1.0
+    _at: float = 0.0
+    _skipped: int = 0
+
+    def take(self, now: float | None = None) -> tuple[bool, int]:
+        now = time.monotonic() if now is None else now
+        if self._tokens < 0:
+            self._tokens, self._at = self.burst, now
+        self._tokens = min(self.burst, self._tokens + (now - self._at) * self.rate)
+        self._at = now
+        if self._tokens >= 1:
+            self._tokens -= 1
+            skipped, self._skipped = self._skipped, 0
+            return True, skipped
+        self._skipped += 1
+        return False, 0
