@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -97,3 +98,60 @@ def test_the_supervisor_forwards_only_its_rooms_identity(tmp_path: Path) -> None
         assert {d["tenantId"] for d in details if d["runtime"] == "bot"} == {"tenant-1"}
 
     run(scenario())
+
+
+class _RejectingSink:
+    """Rejects every room.vote.closed entry (a final code), accepts the rest."""
+
+    name = "rejecting"
+
+    def __init__(self) -> None:
+        self.delivered: list[dict[str, Any]] = []
+
+    async def send(self, entries: list[dict[str, Any]]) -> list[str | None]:
+        results: list[str | None] = []
+        for entry in entries:
+            if entry["DetailType"] == "room.vote.closed":
+                results.append("!ValidationException")
+            else:
+                results.append(None)
+                self.delivered.append(orjson.loads(entry["Detail"]))
+        return results
+
+    async def close(self) -> None:
+        pass
+
+
+def test_the_supervisor_publishes_its_own_losses_as_the_spec_allows(tmp_path: Path) -> None:
+    """docs/supervisor.md said only the bot publishes forwarding.delivery.deferred; the spec's origin
+    lists the supervisor too, and the supervisor does publish (runtime supervisor, its own session)."""
+    assert "supervisor" in REGISTRY.rule("forwarding.delivery.deferred").origin  # type: ignore[union-attr]
+    sink = _RejectingSink()
+    bot = python_bot(
+        "from bot.generated import RoomVoteClosed\n"
+        "start()\n"
+        "bus.publish(RoomVoteClosed(vote_id='v', tally={'yes': 1}, total_votes=1))\n"
+        "bus.publish(AssistantSessionEnded(reason='completed', duration_ms=1, published=2, dropped=0))\n"
+    )
+
+    async def scenario() -> None:
+        async with running(make_settings(tmp_path, allow_command=True), sink=sink) as client:
+            room = await client.post_room({"scenario": "demo", "assistantId": "a", "tenantId": "t", "command": bot})
+            room = await client.wait_room(room["id"], lambda r: r["status"] in ("ended", "failed"))
+            for _ in range(100):
+                if any(d["topic"] == "forwarding.delivery.deferred" for d in sink.delivered):
+                    break
+                await asyncio.sleep(0.05)
+            room = (await client.request("GET", f"/rooms/{room['id']}"))[1]
+            assert room["forwarding"]["dropped"] == {"rejected": 1}
+
+    run(scenario())
+    reports = [d for d in sink.delivered if d["topic"] == "forwarding.delivery.deferred"]
+    assert len(reports) == 1 and reports[0]["runtime"] == "supervisor"
+    assert reports[0]["payload"] == {
+        "destination": "eventbridge",
+        "count": 1,
+        "reason": "rejected",
+        "topic": "room.vote.closed",
+    }
+    assert reports[0]["sessionId"].startswith("supervisor-")
