@@ -262,6 +262,8 @@ class Room:
     request: RoomRequest
     workdir: Path
     scenario_path: Path | None
+    scenario_name: str | None = None
+    """The scenario as the API shows it: relative to the scenarios folder (no host path leaks)."""
     status: Status = "starting"
     attempt: int = 0
     restarts: int = 0
@@ -303,7 +305,7 @@ class Room:
             "assistantId": r.assistant_id,
             "tenantId": r.tenant_id,
             "roomUrl": public_url(r.room_url) if r.room_url else None,
-            "scenario": str(self.scenario_path) if self.scenario_path else None,
+            "scenario": self.scenario_name,
             "pid": self.pid if self.status in ACTIVE else None,
             "sessionId": self.session_id,
             "attempt": self.attempt,
@@ -375,12 +377,24 @@ class RoomManager:
             raise TooManyRooms("the supervisor is shutting down")
         if len(self.active()) >= self.settings.max_rooms:
             raise TooManyRooms(f"{self.settings.max_rooms} rooms are running (SUPERVISOR_MAX_ROOMS)")
+        per_tenant = self.settings.max_rooms_per_tenant
+        if (
+            per_tenant is not None
+            and sum(r.request.tenant_id == request.tenant_id for r in self.active()) >= per_tenant
+        ):
+            raise TooManyRooms(f"this tenant runs {per_tenant} rooms already (SUPERVISOR_MAX_ROOMS_PER_TENANT)")
         scenario = request._scenario_path
         if request.scenario is not None and scenario is None:
             raise RequestError("scenario", "was not checked (use parse_request)")
         room_id = "r-" + uuid.uuid4().hex[:12]
         workdir = Path(tempfile.mkdtemp(prefix=f"prism-{room_id}-"))
-        room = Room(id=room_id, request=request, workdir=workdir, scenario_path=scenario)
+        room = Room(
+            id=room_id,
+            request=request,
+            workdir=workdir,
+            scenario_path=scenario,
+            scenario_name=scenario.relative_to(self.settings.scenarios_dir).as_posix() if scenario else None,
+        )
         if self.forwarding is not None:
             fwd = self.forwarding
             room.forwarding = lambda: fwd.flow_stats(room_id)

@@ -142,6 +142,13 @@ class SupervisorSettings(VariableNamedSettings):
         validation_alias=_env("SUPERVISOR_MAX_ROOMS"),
         description="Rooms (bot processes) running at once.",
     )
+    max_rooms_per_tenant: int | None = Field(
+        default=None,
+        ge=1,
+        le=1000,
+        validation_alias=_env("SUPERVISOR_MAX_ROOMS_PER_TENANT"),
+        description="Rooms one tenantId may run at once, so one tenant cannot take every room (default: no cap below --max-rooms).",
+    )
     restart_attempts: int = Field(
         default=3,
         ge=0,

@@ -65,6 +65,9 @@ sampled drops are counted but never reported)."""
 
 DeferredCallback = Callable[[Any], object]
 """Gets a ``ForwardingDeliveryDeferred`` model; the owner publishes it on its bus (the result is ignored)."""
+LOG_BURST: Final = 10
+LOG_EVERY: Final = 1000
+"""The forwarder's lines about bad entries: the first ``LOG_BURST`` of a kind, then one per ``LOG_EVERY``."""
 SUMMARY_TOPICS = frozenset(
     {
         "assistant.room.join.succeeded",
@@ -230,9 +233,12 @@ class Forwarder:
             protected_per_flow=self.config.protected_per_flow,
         )
         self._lock = threading.Lock()
-        self._seen: OrderedDict[str, None] = OrderedDict()
+        self._seen: dict[str, OrderedDict[str, None]] = {}
+        """Per flow, the last ``dedupe_window`` ids: one room's volume never pushes another's ids out,
+        and one room's id never makes another room's envelope a duplicate."""
         self._reports: dict[tuple[str, str, str], list[int]] = {}
         self._rng = rng or random.Random()
+        self._logged: dict[str, int] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: int | None = None
         self._wake = asyncio.Event()
@@ -264,12 +270,15 @@ class Forwarder:
                 self._drop("closed", topic, 1, flow, report=False)
                 return False
             envelope_id = envelope.get("id", "")
-            if envelope_id in self._seen:
+            seen = self._seen.get(flow)
+            if seen is None:
+                seen = self._seen[flow] = OrderedDict()
+            if envelope_id in seen:
                 self._drop("duplicate", topic, 1, flow, report=False)
                 return False
-            self._seen[envelope_id] = None
-            if len(self._seen) > self.config.dedupe_window:
-                self._seen.popitem(last=False)
+            seen[envelope_id] = None
+            if len(seen) > self.config.dedupe_window:
+                seen.popitem(last=False)
         if not self.sampler.keep(rule, DESTINATION):
             with self._lock:
                 self._drop("sampled", topic, 1, flow, report=False)
@@ -281,8 +290,10 @@ class Forwarder:
         if size >= self._limit:
             with self._lock:
                 self._drop("too_large", topic, 1, flow, size=size)
-            logger().warning(
-                f"{topic} entry is {size} bytes, not under the {self._limit}-byte PutEvents limit; not forwarded"
+            self._log_limited(
+                "too_large",
+                "warning",
+                f"{topic} entry is {size} bytes, not under the {self._limit}-byte PutEvents limit; not forwarded",
             )
             self._kick()
             return False
@@ -331,6 +342,7 @@ class Forwarder:
         """Stop keeping ``flow``'s counters (the owner forgot the room): bounded memory."""
         with self._lock:
             self.stats.flows.pop(flow, None)
+            self._seen.pop(flow, None)
 
     def _drop(
         self, reason: str, topic: str, n: int, flow: str = "", *, report: bool = True, size: int | None = None
@@ -353,6 +365,15 @@ class Forwarder:
                 self.on_drop(reason, topic, n)
             except Exception as exc:  # the owner's counter must not break intake
                 logger().error(f"forwarder on_drop failed: {exc!r}")
+
+    def _log_limited(self, kind: str, level: str, message: str) -> None:
+        """Log the first :data:`LOG_BURST` lines of a kind, then one per :data:`LOG_EVERY` (all are
+        counted in ``stats``): a flood of bad entries must not become a flood of log lines."""
+        n = self._logged[kind] = self._logged.get(kind, 0) + 1
+        if n <= LOG_BURST:
+            getattr(logger(), level)(message)
+        elif (n - LOG_BURST) % LOG_EVERY == 0:
+            getattr(logger(), level)(f"{message} ({LOG_EVERY - 1} more like it not logged)")
 
     def _kick(self) -> None:
         loop = self._loop
@@ -522,8 +543,10 @@ class Forwarder:
                     results = ["InternalFailure"] * len(batch)
             except SendFailed as exc:
                 results = [exc.code if exc.retryable else f"!{exc.code}" for _ in batch]
-                logger().warning(
-                    f"PutEvents call failed ({exc.code}, {'will retry' if exc.retryable else 'not retryable'}): {exc.message}"
+                self._log_limited(
+                    "call_failed",
+                    "warning",
+                    f"PutEvents call failed ({exc.code}, {'will retry' if exc.retryable else 'not retryable'}): {exc.message}",
                 )
             except asyncio.CancelledError:
                 raise
@@ -553,7 +576,9 @@ class Forwarder:
                 item.attempts += 1
                 if final or (code not in RETRYABLE_CODES and code not in CALL_RETRYABLE_CODES):
                     self._drop("rejected", item.topic, 1, item.flow)
-                    logger().error(f"EventBridge rejected a {item.topic} entry ({code}); not retried")
+                    self._log_limited(
+                        "rejected", "error", f"EventBridge rejected a {item.topic} entry ({code}); not retried"
+                    )
                 elif item.attempts >= cfg.max_attempts or self._closed:
                     self._drop("retry_exhausted", item.topic, 1, item.flow)
                 else:

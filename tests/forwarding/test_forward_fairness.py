@@ -80,3 +80,50 @@ def test_a_flood_beside_a_normal_room_costs_the_normal_room_nothing() -> None:
         "assistant.session.ended",
     }
     assert reports and {flow for _, flow in reports} == {"flood"}, "losses are reported per room"
+
+
+def test_duplicates_are_per_room() -> None:
+    """One room's id never makes another room's envelope a duplicate, and one room's volume never
+    pushes another room's ids out of the dedupe window."""
+    sink = ScriptedSink()
+    config = ForwarderConfig(dedupe_window=100, buffer_entries=100_000)
+    quiet_bus, flood_bus = _bus("quiet"), _bus("flood")
+
+    async def go() -> Forwarder:
+        fwd = await Forwarder(REGISTRY, sink, config=config).start()
+        mine = quiet_bus.publish(shift(1))
+        assert fwd.submit(mine, "quiet")
+        assert fwd.submit({**mine, "tenantId": "flood"}, "flood"), "same id, another room: not a duplicate"
+        for _ in range(1000):
+            fwd.submit(flood_bus.publish(violation()), "flood")
+        assert not fwd.submit(mine, "quiet"), "still a duplicate after another room's 1,000 envelopes"
+        await fwd.close()
+        return fwd
+
+    fwd = run(go(), 30)
+    assert fwd.stats.dropped["duplicate"] == 1
+
+
+def test_a_flood_of_rejected_entries_is_counted_but_logged_boundedly() -> None:
+    from loguru import logger
+
+    sink = ScriptedSink(lambda entries, _n: ["!ValidationException"] * len(entries))
+    bus = _bus("flood")
+    lines: list[str] = []
+
+    async def go() -> Forwarder:
+        fwd = await Forwarder(REGISTRY, sink, config=ForwarderConfig(max_delay_s=0, buffer_entries=10_000)).start()
+        for _ in range(3000):
+            fwd.submit(bus.publish(violation()))
+        await fwd.flush(20)
+        await fwd.close()
+        return fwd
+
+    handle = logger.add(lines.append, level="WARNING", format="{message}")
+    try:
+        fwd = run(go(), 60)
+    finally:
+        logger.remove(handle)
+    assert fwd.stats.dropped["rejected"] == 3000
+    rejected = [line for line in lines if "rejected a" in line]
+    assert 10 <= len(rejected) <= 13, len(rejected)

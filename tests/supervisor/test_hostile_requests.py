@@ -85,3 +85,22 @@ def test_a_non_utf8_authorization_header_is_401_naming_the_header(tmp_path: Path
             assert orjson.loads(body)["field"] == "Authorization"
 
     run(scenario())
+
+
+def test_one_tenant_cannot_take_every_room(tmp_path: Path) -> None:
+    from sup_helpers import STARTS_THEN_HANGS
+
+    settings = make_settings(tmp_path, allow_command=True, max_rooms=4, max_rooms_per_tenant=2, grace_period_secs=1)
+
+    async def scenario() -> None:
+        async with running(settings) as client:
+            body = {"scenario": "demo", "assistantId": "a", "tenantId": "greedy", "command": STARTS_THEN_HANGS}
+            first = [await client.post_room(body) for _ in range(2)]
+            status, answer = await client.request("POST", "/rooms", json=body)
+            assert status == 429 and "SUPERVISOR_MAX_ROOMS_PER_TENANT" in answer["message"]
+            other = await client.post_room({**body, "tenantId": "other"})
+            assert other["scenario"] == "demo.json", "the API shows the scenario relative to the folder"
+            for room in [*first, other]:
+                await client.request("DELETE", f"/rooms/{room['id']}?wait=false")
+
+    run(scenario())
