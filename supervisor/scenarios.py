@@ -39,8 +39,9 @@ class ScenarioRefused(ValueError):
         self.message = message
 
 
-def resolve_scenario(value: str, root: Path) -> Path:
-    """The resolved scenario file ``value`` names inside ``root``; raises :class:`ScenarioRefused`."""
+def resolve_scenario(value: str, root: Path = BUNDLED_SCENARIOS) -> Path:
+    """The resolved scenario file ``value`` names inside ``root`` (default: the bundled rooms); raises
+    :class:`ScenarioRefused`."""
     folder = root.resolve()
     if "\\" in value or "\x00" in value:
         raise ScenarioRefused(NOT_IN_FOLDER)
