@@ -169,6 +169,16 @@ _KNOWN_WIRE = frozenset(
 ) | frozenset(RoomRequest.model_fields)
 
 
+_SAFE_SEGMENT = re.compile(r"[A-Za-z0-9_]{1,64}")
+
+
+def _segment(part: object) -> str:
+    """A field-path segment fit to echo: a name of ours or an index. A key the client made up may be
+    anything (a token pasted as a key, control or bidi characters): it is shown as ``?``."""
+    text = str(part)
+    return text if _SAFE_SEGMENT.fullmatch(text) else "?"
+
+
 def _deeper_than(value: Any, limit: int) -> bool:
     """Whether ``value`` nests lists/objects more than ``limit`` levels (iterative: no recursion)."""
     stack: list[tuple[Any, int]] = [(value, 1)]
@@ -199,7 +209,7 @@ def parse_request(body: Any, settings: SupervisorSettings) -> RoomRequest:
         request = RoomRequest.model_validate(body)
     except ValidationError as exc:
         err = exc.errors(include_url=False, include_input=False, include_context=False)[0]
-        loc = [str(p) for p in err.get("loc", ())]
+        loc = [_segment(p) for p in err.get("loc", ())]
         head = _WIRE_NAMES.get(loc[0], loc[0]) if loc else "body"
         field_path = ".".join([head, *loc[1:]])
         raise RequestError(field_path, str(err["msg"])) from None
@@ -240,6 +250,7 @@ def compose_policy(layers: list[dict[str, Any]]) -> bytes:
         return compose_snapshot(parse_layers(layers, "policyLayers")).canonical_bytes()
     except PolicyError as exc:
         field = re.sub(r"\[(\d+)\]", r".\1", exc.field or "").strip(".")
+        field = ".".join(_segment(part) for part in field.split(".")) if field else field
         where = f"policyLayers.{field}" if field else "policyLayers"
         # the API never echoes request values (a token pasted in the wrong field must not come back)
         raise RequestError(where, exc.without_value or "is invalid") from None

@@ -104,3 +104,35 @@ def test_one_tenant_cannot_take_every_room(tmp_path: Path) -> None:
                 await client.request("DELETE", f"/rooms/{room['id']}?wait=false")
 
     run(scenario())
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {**ROOM, "scenario": "demo", "eyJhbGciOiJIUzI1NiJ9.secret-token": 1},
+        {
+            **ROOM,
+            "scenario": "demo",
+            "policyLayers": [
+                {
+                    "kind": "prism.policy.layer",
+                    "schemaVersion": 1,
+                    "name": "x",
+                    "level": "tenant",
+                    "\u202eevil\x1b[2J": 1,
+                }
+            ],
+        },
+    ],
+    ids=["unknown-top-level-key", "unknown-policy-key"],
+)
+def test_a_key_the_client_made_up_is_never_echoed(tmp_path: Path, body: dict[str, object]) -> None:
+    async def scenario() -> None:
+        async with running(make_settings(tmp_path)) as client:
+            status, answer = await client.request("POST", "/rooms", json=body)
+            assert status == 422, answer
+            text = orjson.dumps(answer).decode()
+            assert "secret-token" not in text and "evil" not in text and "\\u001b" not in text, answer
+            assert answer["field"] in ("?", "policyLayers.0", "policyLayers.0.?"), answer
+
+    run(scenario())
