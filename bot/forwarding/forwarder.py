@@ -110,6 +110,8 @@ class ForwarderConfig:
     close_timeout_s: float = 5.0
     dedupe_window: int = 8192
     protected_per_flow: int = DEFAULT_PROTECTED_PER_FLOW
+    report_interval_s: float = 1.0
+    """Losses are reported at once, then at most once per interval (aggregated per flow, reason, topic)."""
 
     def __post_init__(self) -> None:
         problems = []
@@ -239,6 +241,7 @@ class Forwarder:
         self._reports: dict[tuple[str, str, str], list[int]] = {}
         self._rng = rng or random.Random()
         self._logged: dict[str, int] = {}
+        self._last_report = -float("inf")
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: int | None = None
         self._wake = asyncio.Event()
@@ -468,6 +471,7 @@ class Forwarder:
             )
         self._emit_reports()
         if self._task is not None:
+            self._wake.set()
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
         try:
@@ -477,7 +481,7 @@ class Forwarder:
 
     # ---- the sending task
     async def _run(self) -> None:
-        while True:
+        while not self._closed:  # close() also cancels; this ends the loop should a cancel be lost
             try:
                 await self._step()
             except asyncio.CancelledError:
@@ -489,8 +493,9 @@ class Forwarder:
     async def _step(self) -> None:
         """Send one batch if one is due, else wait until one is (or something changes)."""
         cfg = self.config
-        self._emit_reports()
         now = time.monotonic()
+        if self._reports and now >= self._last_report + cfg.report_interval_s:
+            self._emit_reports()
         with self._lock:
             pending = len(self._buffer)
             due = self._due_at(now) if pending else None
@@ -510,8 +515,12 @@ class Forwarder:
             return
         self._wake.clear()
         wait = None if due is None or not can_send else max(0.0, due - now)
-        try:
-            await asyncio.wait_for(self._wake.wait(), wait)
+        if self._reports:  # losses waiting for the next report interval
+            report_in = max(0.0, self._last_report + cfg.report_interval_s - now)
+            wait = report_in if wait is None else min(wait, report_in)
+        try:  # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancel racing its timeout
+            async with asyncio.timeout(wait):
+                await self._wake.wait()
         except TimeoutError:
             pass
 
@@ -613,6 +622,7 @@ class Forwarder:
             if not self._reports:
                 return
             reports, self._reports = self._reports, {}
+            self._last_report = time.monotonic()
         if self.on_deferred is None and self.on_flow_deferred is None:
             return
         from bot.generated import ForwardingDeliveryDeferred

@@ -127,3 +127,24 @@ def test_a_flood_of_rejected_entries_is_counted_but_logged_boundedly() -> None:
     assert fwd.stats.dropped["rejected"] == 3000
     rejected = [line for line in lines if "rejected a" in line]
     assert 10 <= len(rejected) <= 13, len(rejected)
+
+
+def test_losses_are_reported_at_once_then_at_most_once_per_interval() -> None:
+    sink = ScriptedSink(delay=0.01)
+    config = ForwarderConfig(buffer_entries=64, max_delay_s=0.01, max_in_flight=1, report_interval_s=1.0)
+    bus = _bus("flood")
+    reports: list[Any] = []
+
+    async def go() -> Forwarder:
+        fwd = await Forwarder(REGISTRY, sink, config=config, on_deferred=reports.append).start()
+        for k in range(5000):  # about 0.5 s of evictions
+            fwd.submit(bus.publish(violation()))
+            if k % 50 == 0:
+                await asyncio.sleep(0.005)
+        await fwd.close()
+        return fwd
+
+    fwd = run(go(), 60)
+    assert fwd.stats.dropped["evicted"] > 1000
+    assert sum(r.count for r in reports) == sum(fwd.stats.dropped.values())
+    assert 1 <= len(reports) <= 4, f"{len(reports)} reports: one per sending round would be hundreds"
