@@ -24,7 +24,15 @@ from supervisor.api import build_app
 from supervisor.ingest import Ingestor
 from supervisor.metrics import Metrics
 from supervisor.rooms import RoomManager
-from supervisor.server import AcceptErrorLog, GuardedServer, busy_middleware, connection_cap, guard
+from supervisor.server import (
+    AcceptErrorLog,
+    GuardedServer,
+    HttpLog,
+    busy_middleware,
+    connection_cap,
+    guard,
+    http_logger,
+)
 from supervisor.settings import SupervisorSettings
 
 LOG_FORMAT = "{time:HH:mm:ss.SSS} {level: <7} [{extra[room]}] {message}"
@@ -85,6 +93,7 @@ class Supervisor:
         self.app.middlewares.append(busy_middleware(lambda: self.http_server))
         self.http_server: GuardedServer | None = None
         self.accept_log: AcceptErrorLog | None = None
+        self.http_log: HttpLog | None = None
         self._runner: web.AppRunner | None = None
         self.url: str | None = None
         self.port: int | None = None
@@ -114,8 +123,13 @@ class Supervisor:
         await self.forwarder.start()
         s = self.settings
         # keepalive_timeout is aiohttp's idle timer: it also closes a connection still sending its head
+        http_log, self.http_log = http_logger()
         self._runner = web.AppRunner(
-            self.app, access_log=None, handle_signals=False, keepalive_timeout=s.header_timeout_secs
+            self.app,
+            access_log=None,
+            handle_signals=False,
+            keepalive_timeout=s.header_timeout_secs,
+            logger=http_log,
         )
         await self._runner.setup()
         assert self._runner.server is not None
@@ -126,8 +140,8 @@ class Supervisor:
         loop = asyncio.get_running_loop()
         self.accept_log = AcceptErrorLog(loop.get_exception_handler())
         loop.set_exception_handler(self.accept_log)
-        http, accept_log = self.http_server, self.accept_log
-        self.metrics.http = lambda: (len(http.connections), http.shed, accept_log.count)
+        http, accept_log, errors = self.http_server, self.accept_log, self.http_log
+        self.metrics.http = lambda: (len(http.connections), http.shed, accept_log.count, errors.bad_requests)
         site = web.TCPSite(self._runner, self.settings.host, self.settings.port)
         await site.start()
         server = site._server

@@ -59,8 +59,8 @@ class Metrics:
         self.exits: Counter[str] = Counter()  # outcome: completed | stopped | crashed | failed
         self.latency = Histogram(LATENCY_BUCKETS_MS)
         self.forwarder: Forwarder | None = None
-        self.http: Callable[[], tuple[int, int, int]] | None = None
-        """``(open connections, connections shed at the cap, failed accepts)``, once the API serves."""
+        self.http: Callable[[], tuple[int, int, int, int]] | None = None
+        """``(open connections, shed at the cap, failed accepts, malformed requests)``, once the API serves."""
         self.room_states: Callable[[], Counter[str]] = Counter
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(_Collector(self))
@@ -163,7 +163,7 @@ class _Collector(Collector):
         yield rooms
 
         if m.http is not None:
-            open_, shed, accept_errors = m.http()
+            open_, shed, accept_errors, malformed = m.http()
             yield GaugeMetricFamily("http_connections", "Open API connections.", value=open_)
             yield CounterMetricFamily(
                 "http_connections_shed_total",
@@ -172,6 +172,11 @@ class _Collector(Collector):
             )
             yield CounterMetricFamily(
                 "http_accept_errors_total", "Failed accept() calls (out of file descriptors).", value=accept_errors
+            )
+            yield CounterMetricFamily(
+                "http_malformed_requests_total",
+                "Requests aiohttp could not parse (answered 400 and closed).",
+                value=malformed,
             )
 
         if fwd is not None:

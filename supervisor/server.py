@@ -20,14 +20,18 @@ at most one summary line per interval.
 from __future__ import annotations
 
 import asyncio
+import logging
 import resource
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_protocol import RequestHandler
 from loguru import logger
+
+from supervisor.logbudget import LogBudget
 
 FDS_RESERVED = 64
 """File descriptors kept for everything but API connections (logs, the dry-run file, boto3)."""
@@ -124,3 +128,47 @@ class AcceptErrorLog:
         logger.warning(f"API: cannot accept connections: {why}{more}; retrying (SUPERVISOR_MAX_CONNECTIONS)")
         self._unlogged = 0
         self._last = now
+
+
+class HttpLog(logging.Handler):
+    """Where aiohttp's server logs (``RequestHandler(logger=...)``): every malformed request used
+    to be an "Error handling request" traceback quoting the client's bytes. A request the client
+    got wrong (``HttpProcessingError``: a bad line, a header over 8 KB, a NUL in the path) is now one
+    line naming the exception class, never its bytes; anything else (a bug of ours) keeps its
+    traceback. Both are bounded by a :class:`~supervisor.logbudget.LogBudget` and counted."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.ERROR)
+        self.bad_requests = 0
+        self.errors = 0
+        self._budgets = {"bad": LogBudget(), "error": LogBudget()}
+
+    def emit(self, record: logging.LogRecord) -> None:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, HttpProcessingError):
+            self.bad_requests += 1
+            ok, skipped = self._budgets["bad"].take()
+            if ok:
+                logger.warning(
+                    f"API: malformed request ({type(exc).__name__}, {exc.code}); answered and closed"
+                    + LogBudget.suffix(skipped)
+                )
+            return
+        self.errors += 1
+        ok, skipped = self._budgets["error"].take()
+        if ok:
+            message = f"API: {record.getMessage()}{LogBudget.suffix(skipped)}"
+            if exc is not None:
+                logger.opt(exception=exc).error(message)
+            else:
+                logger.error(message)
+
+
+def http_logger() -> tuple[logging.Logger, HttpLog]:
+    """A logger for aiohttp's server that goes through :class:`HttpLog` only (not propagated)."""
+    log = logging.Logger("supervisor.http")  # not registered globally: one per supervisor
+    log.propagate = False
+    log.setLevel(logging.ERROR)
+    handler = HttpLog()
+    log.addHandler(handler)
+    return log, handler

@@ -155,3 +155,40 @@ def test_a_thousand_slow_connections_under_a_low_fd_limit(tmp_path: Path) -> Non
     finally:
         proc.terminate()
         proc.wait(20)
+
+
+def test_malformed_requests_are_counted_and_logged_in_bounded_lines(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """aiohttp logged each malformed request as a traceback quoting the client's bytes."""
+    from loguru import logger
+
+    bad = [
+        b"GARBAGE\r\n\r\n",
+        b"GET / HTTP/1.1\r\nX: " + b"q" * 20000 + b"\r\n\r\n",
+        b"GET /\x00secret HTTP/1.1\r\n\r\n",
+        b"POST /rooms HTTP/1.1\r\nContent-Length: -1\r\n\r\n",
+    ]
+    lines: list[str] = []
+
+    async def scenario() -> float:
+        async with running(make_settings(tmp_path)) as client:
+            sink = logger.add(lines.append, level="WARNING", format="{message}")
+            try:
+                for i in range(300):
+                    reader, writer = await asyncio.open_connection("127.0.0.1", client.sup.port)
+                    writer.write(bad[i % len(bad)])
+                    await writer.drain()
+                    answer = await asyncio.wait_for(reader.read(200), 5)
+                    assert answer[:12] in (b"HTTP/1.1 400", b"HTTP/1.0 400"), answer
+                    writer.close()
+            finally:
+                logger.remove(sink)
+            return (await client.metrics())["http_malformed_requests_total"]
+
+    malformed = run(scenario())
+    assert malformed >= 225  # GARBAGE on a fresh connection is aiohttp's debug-level case
+    captured = capfd.readouterr()
+    assert "Error handling request" not in captured.err and "Traceback" not in captured.err
+    api = [line for line in lines if line.startswith("API: malformed request")]
+    assert 1 <= len(api) <= 21 and not any("qqqq" in line or "secret" in line for line in lines)
