@@ -368,7 +368,7 @@ def main(argv: list[str] | None = None) -> int:
         paced = ["" + sys.executable, "-c", PACED_BOT.format(repo=str(REPO), rate=args.rate, secs=args.latency_secs)]
         for label, command, scenario in (
             (f"stand-in bot, {args.rate:g} envelopes/s for {args.latency_secs:g}s", paced, None),
-            ("real bot, dominant.json at --speed 0", None, str(REPO / "bot/scenarios/rooms/dominant.json")),
+            ("real bot, dominant.json at --speed 0", None, "dominant"),  # a bundled name: scenarios are confined
         ):
             result = asyncio.run(_latency(command, scenario, devnull))
             print(f"{label}  ({result['lines']} lines; ts -> ingested: mean {result['ingest_mean']:.2f} ms)")

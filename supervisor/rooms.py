@@ -395,8 +395,11 @@ class RoomManager:
         ):
             raise TooManyRooms(f"this tenant runs {per_tenant} rooms already (SUPERVISOR_MAX_ROOMS_PER_TENANT)")
         scenario = request._scenario_path
-        if request.scenario is not None and scenario is None:
-            raise RequestError("scenario", "was not checked (use parse_request)")
+        if request.scenario is not None and scenario is None:  # built without parse_request (benchmarks)
+            try:
+                scenario = resolve_scenario(request.scenario, self.settings.scenarios_dir)
+            except ScenarioRefused as exc:
+                raise RequestError(exc.field, exc.message) from None
         room_id = "r-" + uuid.uuid4().hex[:12]
         workdir = Path(tempfile.mkdtemp(prefix=f"prism-{room_id}-"))
         room = Room(
