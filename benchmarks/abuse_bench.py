@@ -48,6 +48,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -158,7 +159,7 @@ async def flood_run(
     sink = SlowSink(delay)
     with tempfile.TemporaryDirectory() as tmp:
         settings = SupervisorSettings(
-            _env_file=None,  # type: ignore[call-arg]
+            _env_file=None,
             port=0,
             token=TOKEN,
             scenarios_dir=folder,
@@ -169,7 +170,7 @@ async def flood_run(
         sup = Supervisor(settings, sink=sink)
         saved = fwd_module.is_summary, sup.forwarder.submit
         if one_queue:  # before issue 11: one queue for every room, no protected summaries
-            fwd_module.is_summary = lambda topic, envelope: False  # type: ignore[assignment]
+            fwd_module.is_summary = lambda topic, envelope: False
             submit = sup.forwarder.submit
             sup.rooms.submit = lambda envelope, flow: submit(envelope, "")
         await sup.start()
@@ -204,7 +205,7 @@ async def flood_run(
                         assert time.monotonic() < deadline, "the flood never filled the buffer"
                         await asyncio.sleep(0.05)
                 ids.append(await post({"scenario": "demo", "speed": 0, "assistantId": "a", "tenantId": NORMAL}))
-                rooms = {}
+                rooms: dict[str, dict[str, Any]] = {}
                 peak_buffer = 0
                 while len(rooms) < len(ids):
                     for room_id in ids:
@@ -372,7 +373,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'topic':<34}" + "".join(f"{label:>{width}}" for label in labels))
     for topic in topics:
         print(f"{topic:<34}" + "".join(f"{runs[label]['normal'].get(topic, 0):>{width}}" for label in labels))
-    rows = [
+    rows: list[tuple[str, Callable[[dict[str, Any]], object]]] = [
         ("normal room: entries", lambda r: sum(r["normal"].values())),
         ("normal room: equal to alone", lambda r: "yes" if r["normal_set"] == alone["normal_set"] else "NO"),
         ("normal room: dropped", lambda r: "-" if r["normal_dropped"] is None else r["normal_dropped"]),

@@ -226,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     counts = [int(x) for x in args.rooms.split(",") if x.strip()]
     from bot.rooms.scenario import load_scenario
-    from supervisor.rooms import resolve_scenario
+    from supervisor.scenarios import resolve_scenario
 
     media_secs = load_scenario(resolve_scenario(args.scenario)).media_duration_ms / 1000.0
     from loguru import logger

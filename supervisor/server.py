@@ -24,7 +24,7 @@ import logging
 import resource
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
@@ -73,7 +73,7 @@ class GuardedServer(web.Server):
 def guard(server: web.Server, max_connections: int) -> GuardedServer:
     """Give ``server`` the connection cap (in place); returns it."""
     server.__class__ = GuardedServer
-    guarded: GuardedServer = server  # type: ignore[assignment]
+    guarded = cast(GuardedServer, server)  # the same object, now of the subclass
     guarded.max_connections = max_connections
     guarded.busy = set()
     guarded.shed = 0

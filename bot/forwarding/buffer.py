@@ -192,11 +192,11 @@ class PriorityBuffer:
             heads = [f.ordinary[0] for f in self._flows.values() if f.ordinary[0]]
             if not heads:
                 break
-            queue = min(heads, key=lambda q: q[0].order)
-            if total + queue[0].size >= max_bytes and batch:
+            oldest = min(heads, key=lambda q: q[0].order)
+            if total + oldest[0].size >= max_bytes and batch:
                 return batch
-            total += queue[0].size
-            batch.append(self._pop(queue))
+            total += oldest[0].size
+            batch.append(self._pop(oldest))
         names = list(self._flows)
         if names:
             start = self._turn % len(names)

@@ -79,7 +79,9 @@ def test_a_non_utf8_authorization_header_is_401_naming_the_header(tmp_path: Path
     async def scenario() -> None:
         async with running(make_settings(tmp_path)) as client:
             request = b"GET /rooms HTTP/1.1\r\nHost: x\r\nAuthorization: " + value + b"\r\nConnection: close\r\n\r\n"
-            answer = await _raw(client.sup.port, request)  # type: ignore[arg-type]
+            port = client.sup.port
+            assert port is not None
+            answer = await _raw(port, request)
             head, _, body = answer.partition(b"\r\n\r\n")
             assert head.startswith(b"HTTP/1.1 401"), answer[:200]
             assert orjson.loads(body)["field"] == "Authorization"

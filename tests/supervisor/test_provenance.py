@@ -125,7 +125,8 @@ class _RejectingSink:
 def test_the_supervisor_publishes_its_own_losses_as_the_spec_allows(tmp_path: Path) -> None:
     """docs/supervisor.md said only the bot publishes forwarding.delivery.deferred; the spec's origin
     lists the supervisor too, and the supervisor does publish (runtime supervisor, its own session)."""
-    assert "supervisor" in REGISTRY.rule("forwarding.delivery.deferred").origin  # type: ignore[union-attr]
+    rule = REGISTRY.rule("forwarding.delivery.deferred")
+    assert rule is not None and "supervisor" in rule.origin
     sink = _RejectingSink()
     bot = python_bot(
         "from bot.generated import RoomVoteClosed\n"

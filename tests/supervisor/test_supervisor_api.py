@@ -14,7 +14,6 @@ from sup_helpers import (
     CRASH_AFTER_START,
     GARBAGE_THEN_ENDS,
     NEVER_STARTS,
-    SCENARIOS,
     STARTS_THEN_HANGS,
     TOKEN,
     finished,
