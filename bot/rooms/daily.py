@@ -42,6 +42,7 @@ from pipecat.utils.asyncio.task_manager import TaskManager
 from bot.config.secrets import SecretScrubber
 from bot.core.frames import ParticipantJoinedFrame, ParticipantLeftFrame, RoomEndedFrame
 from bot.core.media import stamp
+from bot.rooms.daily_errors import classify_join_error
 from bot.rooms.urls import ROOM_ID_MAX, room_id_from_url, sanitize_room_url, split_room_url  # noqa: F401 (re-exported)
 
 __all__ = [
@@ -100,12 +101,22 @@ class DailyJoinError(Exception):
     """One join attempt failed. The message is free of tokens.
 
     Attributes:
-        retryable: whether another attempt may succeed (read by ``join_with_retries``).
+        retryable: whether another attempt may succeed (read by ``join_with_retries``); ``False``
+            for the permanent classes of :func:`bot.rooms.daily_errors.classify_join_error`.
+        kind: the error's class (``token``, ``no_room``, ``full``, ``network``, …).
     """
 
-    def __init__(self, message: str, *, retryable: bool = True) -> None:
+    def __init__(self, message: str, *, retryable: bool = True, kind: str = "unknown") -> None:
         super().__init__(message)
         self.retryable = retryable
+        self.kind = kind
+
+    @classmethod
+    def classified(cls, message: str, daily_error: str) -> DailyJoinError:
+        """An attempt's error, permanent or transient as ``daily_error`` (Daily's text) says."""
+        found = classify_join_error(daily_error)
+        hint = f" ({found.hint})" if found.hint and found.hint not in message else ""
+        return cls(message + hint, retryable=not found.permanent, kind=found.kind)
 
 
 # --------------------------------------------------------------------------------------------
@@ -236,10 +247,26 @@ def _install_safe_completions() -> None:
     daily_transport.completion_callback = completion_callback
 
 
-def _release_quietly(call_client: Any) -> None:
+ABANDON_LEAVE_TIMEOUT_S = 30.0
+"""How long an abandoned client's ``leave()`` may wait for its pending join before release anyway."""
+
+
+def _leave_and_release(call_client: Any, leave_timeout_s: float = ABANDON_LEAVE_TIMEOUT_S) -> None:
+    """Leave, then release, an abandoned ``CallClient`` (on a background thread; both block).
+
+    daily-core answers ``leave()`` only once the pending join has ended. If that join completes
+    after all, the bot is in the room: ``leave()`` takes it out, so a late join never leaves a
+    second bot behind when the next attempt joins. ``release()`` follows either way.
+    """
+    done = threading.Event()
+    try:
+        call_client.leave(completion=lambda *_: done.set())
+        done.wait(leave_timeout_s)
+    except Exception:  # best effort on a background thread: release below regardless
+        pass
     try:
         call_client.release()
-    except Exception:  # best effort on a background thread
+    except Exception:
         pass
 
 
@@ -252,6 +279,12 @@ def _display_name(participant: Mapping[str, Any]) -> str | None:
 def _is_local(key: str, participant: Mapping[str, Any]) -> bool:
     info = participant.get("info") or {}
     return key == "local" or (isinstance(info, Mapping) and bool(info.get("isLocal")))
+
+
+def _has_daily_fallback(host: str) -> bool:
+    """Whether daily-python can reach ``host``'s rooms without this lookup (its fallback domains)."""
+    host = host.lower().rstrip(".")
+    return host == "daily.co" or host.endswith(".daily.co")
 
 
 def _left_reason(reason: Any) -> str:
@@ -389,22 +422,32 @@ class DailyRoom:
         )
         t0 = time.monotonic()
         failure: str | None = None
+        abandoned = False
         try:
             await client.setup(setup)
             await asyncio.wait_for(client.join(), timeout=self._join_timeout_s)
         except TimeoutError:
+            # Even when daily-core completed the join a moment ago (join_data is set), this
+            # attempt is over: the client is abandoned, which leaves the call once the join ends.
             failure = f"Daily did not complete the join within {self._join_timeout_s:g}s"
+            abandoned = True
             await self._abandon()
         except asyncio.CancelledError:
             await self._abandon()  # e.g. the retry budget ran out mid-join
+            self._reset_call_state()
             raise
         except Exception as exc:  # a failing join must become one attempt's error, not a crash
             failure = f"{type(exc).__name__}: {exc}"
-        if transport.join_data is None:
-            detail = transport.errors[-1] if transport.errors else (failure or "join failed")
+        if abandoned or transport.join_data is None:
+            detail = transport.errors[-1] if transport.errors and not abandoned else (failure or "join failed")
             detail = detail.replace(f"Error joining {self.url}: ", "")
-            await self._release()
-            raise DailyJoinError(self._scrub(f"joining {self.url} failed: {detail}"))
+            if not abandoned:
+                await self._release()
+            self._reset_call_state()
+            message = self._scrub(f"joining {self.url} failed: {detail}")
+            if abandoned:
+                raise DailyJoinError(message, kind="timeout")
+            raise DailyJoinError.classified(message, detail)
         self._joined = True
         self.clock.start()
         logger.info(f"joined Daily room {self.room_id} in {time.monotonic() - t0:.2f}s")
@@ -415,11 +458,26 @@ class DailyRoom:
             await self._capture_transcription(pid)
         return len(self.present)
 
+    def _reset_call_state(self) -> None:
+        """Forget what a failed or abandoned attempt saw: the next attempt starts clean."""
+        self._joined = False
+        self.present.clear()
+        self._audio_captured.clear()
+        self._transcribed.clear()
+
     def _new_transport(self) -> _RoomTransport:
         # The clean URL only: a ?t= token never reaches Daily's or Pipecat's log lines.
         return _RoomTransport(self, self.url, self._token, self.bot_name, self.params)
 
     async def _resolve_host(self) -> None:
+        """Look the room's host up before asking Daily; fail the attempt only when that is certain to fail.
+
+        daily-python (0.30 and later) falls back to other domains when ``daily.co``'s name
+        servers cannot be reached, so a failed lookup of a ``*.daily.co`` host never stops the
+        attempt: it is logged and daily-core tries. For another host (a custom domain) only a
+        definite "no such name" (NXDOMAIN) ends the attempt at once, as a permanent error; a
+        lookup that times out or fails temporarily lets daily-core try too.
+        """
         if self._dns_timeout_s is None:
             return
         parts = urlsplit(self.url)
@@ -428,12 +486,19 @@ class DailyRoom:
         resolve = self._resolver or (lambda h, p: asyncio.get_running_loop().getaddrinfo(h, p, type=socket.SOCK_STREAM))
         try:
             await asyncio.wait_for(resolve(host, port), timeout=self._dns_timeout_s)
+            return
         except socket.gaierror as exc:
-            raise DailyJoinError(f"cannot resolve {host}: {exc.strerror or exc}") from None
+            problem = f"cannot resolve {host}: {exc.strerror or exc}"
+            no_such_name = exc.errno == socket.EAI_NONAME
         except TimeoutError:
-            raise DailyJoinError(f"looking up {host} took longer than {self._dns_timeout_s:g}s") from None
+            problem = f"looking up {host} took longer than {self._dns_timeout_s:g}s"
+            no_such_name = False
         except OSError as exc:
-            raise DailyJoinError(f"cannot resolve {host}: {exc.strerror or type(exc).__name__}") from None
+            problem = f"cannot resolve {host}: {exc.strerror or type(exc).__name__}"
+            no_such_name = False
+        if no_such_name and not _has_daily_fallback(host):
+            raise DailyJoinError(problem + " (check the room URL)", retryable=False, kind="no_room")
+        logger.warning(f"{problem}; letting daily-python try (it has fallback domains for daily.co)")
 
     # -- the pipeline's ends --------------------------------------------------------------------
 
@@ -481,8 +546,8 @@ class DailyRoom:
         """Drop a client whose join is still in flight without waiting for daily-core.
 
         ``CallClient.leave()`` and ``release()`` both block until the pending join ends (about
-        19 s for a host that does not resolve), so the release runs on a daemon thread and the
-        room moves on.
+        19 s for a host that does not resolve), so they run on a daemon thread
+        (:func:`_leave_and_release`) and the room moves on.
         """
         transport, self._transport = self._transport, None
         if transport is None:
@@ -493,7 +558,7 @@ class DailyRoom:
         # daily-core may still report on this client, after the loop has closed even; drop it all.
         client._call_async_callback = _drop  # type: ignore[method-assign,assignment]  # deliberate patch of Pipecat's method
         if call_client is not None:
-            threading.Thread(target=_release_quietly, args=(call_client,), name="daily-release", daemon=True).start()
+            threading.Thread(target=_leave_and_release, args=(call_client,), name="daily-abandon", daemon=True).start()
         with contextlib.suppress(Exception, asyncio.CancelledError):
             await asyncio.wait_for(asyncio.shield(client.cleanup()), timeout=2.0)
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from bot.core.errors import PrismError
 
-__all__ = ["JoinFailed", "JoinResult", "backoff_cap_s", "join_with_retries"]
+__all__ = ["EXIT_JOIN_FAILED", "EXIT_JOIN_REFUSED", "JoinFailed", "JoinResult", "backoff_cap_s", "join_with_retries"]
 
 OnRequested = Callable[[int, int], Any]
 """``(attempt, max_attempts)``; may be async."""
@@ -27,22 +27,35 @@ OnFailed = Callable[[int, str, bool, int], Any]
 """``(attempt, error, will_retry, retry_in_ms)``; may be async."""
 
 
+EXIT_JOIN_FAILED = 4
+"""Joining failed for a reason that may pass (network, Daily busy, timeouts): starting again may help."""
+EXIT_JOIN_REFUSED = 5
+"""Joining failed for a reason that will not pass (bad or expired token, no such room, room full,
+entry refused): starting again with the same room and token cannot help (docs/deploy.md)."""
+
+
 class JoinFailed(PrismError):
-    """Every join attempt failed (or the budget ran out): one line for the CLI, exit code 4.
+    """Every join attempt failed (or the budget ran out, or one failed permanently): one line for the CLI.
+
+    The exit code is :data:`EXIT_JOIN_FAILED` (4) when starting again may help and
+    :data:`EXIT_JOIN_REFUSED` (5) when the last error was permanent (``retryable = False``).
 
     Attributes:
         attempts: attempts made.
         last_error: what the last attempt reported (already free of secrets).
         retryable: whether starting the session again later may succeed.
+        kind: the last error's class (``bot.rooms.daily_errors``), ``unknown`` if it had none.
     """
 
-    exit_code = 4
+    exit_code = EXIT_JOIN_FAILED
 
-    def __init__(self, message: str, *, attempts: int, last_error: str, retryable: bool) -> None:
+    def __init__(self, message: str, *, attempts: int, last_error: str, retryable: bool, kind: str = "unknown") -> None:
         super().__init__(message)
         self.attempts = attempts
         self.last_error = last_error
         self.retryable = retryable
+        self.kind = kind
+        self.exit_code = EXIT_JOIN_FAILED if retryable else EXIT_JOIN_REFUSED
 
 
 @dataclass(frozen=True)
@@ -131,6 +144,7 @@ async def join_with_retries(
     started = clock()
     last_error = "no attempt made"
     retryable = True
+    kind = "unknown"
     stop_reason = ""
     attempt = 0
     for attempt in range(1, attempts + 1):
@@ -150,6 +164,7 @@ async def join_with_retries(
             else:
                 last_error = describe_error(exc)
             retryable = getattr(exc, "retryable", True) is not False
+            kind = str(getattr(exc, "kind", "unknown"))
             delay_s = 0.0
             will_retry = retryable and attempt < attempts
             if not retryable and attempt < attempts:
@@ -174,4 +189,5 @@ async def join_with_retries(
         attempts=attempt,
         last_error=last_error,
         retryable=retryable,
+        kind=kind,
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import sys
+import threading
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -43,6 +44,7 @@ from bot.rooms.daily import (  # noqa: E402
     DailyJoinError,
     DailyRoom,
     MediaClock,
+    _RoomTransport,
     room_id_from_url,
     sanitize_room_url,
     split_room_url,
@@ -135,14 +137,17 @@ async def resolves(host: str, port: int) -> list[Any]:
 class FakeDailyRoom(DailyRoom):
     """A DailyRoom whose transports talk to FakeCallClients (one per join attempt)."""
 
-    def __init__(self, *clients: FakeCallClient, **kwargs: Any) -> None:
+    def __init__(self, *clients: FakeCallClient, url: str = URL, **kwargs: Any) -> None:
         kwargs.setdefault("resolver", resolves)
-        super().__init__(URL, token=TOKEN, **kwargs)
+        super().__init__(url, token=TOKEN, **kwargs)
         self.clients = list(clients)
         self.used: list[FakeCallClient] = []
 
+    def _make_transport(self) -> Any:
+        return super()._new_transport()
+
     def _new_transport(self) -> Any:
-        transport = super()._new_transport()
+        transport = self._make_transport()
         real, transport._client._client = transport._client._client, self.clients.pop(0)
         real.release()
         self.used.append(transport._client._client)
@@ -338,15 +343,215 @@ def test_join_retries_with_a_fresh_transport_per_attempt() -> None:
     assert first.released == 1 and second.released == 1 and second.left == 1
 
 
-def test_an_unresolvable_host_fails_before_daily_is_asked() -> None:
+def test_a_host_that_does_not_exist_fails_before_daily_is_asked_and_is_permanent() -> None:
     async def no_such_host(host: str, port: int) -> Any:
         raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
 
     fake = FakeCallClient()
-    room = FakeDailyRoom(fake, resolver=no_such_host)
-    with pytest.raises(DailyJoinError, match=r"cannot resolve acme\.daily\.co"):
+    room = FakeDailyRoom(fake, url="https://video.acme.example/standup", resolver=no_such_host)
+    with pytest.raises(DailyJoinError, match=r"cannot resolve video\.acme\.example") as info:
         asyncio.run(room.join(1))
+    assert not info.value.retryable and info.value.kind == "no_room"
     assert fake.joined_with is None and room.clients == [fake]
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        socket.gaierror(socket.EAI_NONAME, "Name or service not known"),  # daily.co blocked by the resolver
+        socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution"),  # its name servers unreachable
+        TimeoutError(),
+    ],
+    ids=["nxdomain", "eai-again", "timeout"],
+)
+def test_a_failed_lookup_of_a_daily_co_host_still_lets_daily_python_try_its_fallback_domains(
+    failure: BaseException,
+) -> None:
+    async def lookup_fails(host: str, port: int) -> Any:
+        raise failure
+
+    fake = FakeCallClient([participant("alice")])
+    room = FakeDailyRoom(fake, resolver=lookup_fails)
+
+    async def go() -> int:
+        try:
+            return await room.join(1)
+        finally:
+            await room.close()
+
+    assert asyncio.run(go()) == 1
+    assert fake.joined_with == (URL, TOKEN)
+
+
+def test_a_temporary_lookup_failure_of_another_host_lets_daily_try_too() -> None:
+    async def eai_again(host: str, port: int) -> Any:
+        raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+
+    fake = FakeCallClient()
+    room = FakeDailyRoom(fake, url="https://video.acme.example/standup", resolver=eai_again)
+
+    async def go() -> int:
+        try:
+            return await room.join(1)
+        finally:
+            await room.close()
+
+    assert asyncio.run(go()) == 0 and fake.joined_with is not None
+
+
+# Join errors as daily-python 0.36 reports them (the join completion's error string): English
+# messages from its daily.abi3.so and Daily's error types.
+PERMANENT_JOIN_ERRORS = [
+    ("You are not authorized to join this meeting.", "not_allowed"),
+    ("exp-token", "token"),
+    ("nbf-token: meeting token is not valid yet", "token"),
+    ("no-room", "no_room"),
+    ("This room is no longer available", "room_expired"),
+    ("exp-room", "room_expired"),
+    ("This room is not available yet, please try later", "room_not_yet"),
+    ("meeting-full", "full"),
+    ("knocking was refused: access request denied", "refused"),
+    ("ejected", "refused"),
+    ("Invalid join properties", "client"),
+    ("Server returned 401 Unauthorized (authorization failed)", "not_allowed"),
+]
+TRANSIENT_JOIN_ERRORS = [
+    "Failed to lookup room",
+    "This room has no worker available",
+    "Unknown error while trying to fetch room info",
+    "RoomLookup(failed to lookup address information: Temporary failure in name resolution)",
+    "Timed out waiting for response",
+    "something nobody has seen before",
+]
+
+
+@pytest.mark.parametrize(("error", "kind"), PERMANENT_JOIN_ERRORS)
+def test_a_permanent_join_error_fails_at_once_not_retryable_with_exit_5(error: str, kind: str) -> None:
+    fake, spare = FakeCallClient(join_error=error), FakeCallClient()
+    room = FakeDailyRoom(fake, spare)
+    failed: list[tuple[Any, ...]] = []
+
+    async def go() -> JoinFailed:
+        try:
+            await join_with_retries(room.join, attempts=3, base_delay_s=0.01, on_failed=lambda *a: failed.append(a))
+        except JoinFailed as exc:
+            return exc
+        finally:
+            await room.close()
+        raise AssertionError("joined")
+
+    exc = asyncio.run(go())
+    assert exc.attempts == 1 and room.clients == [spare]  # no second attempt
+    assert not exc.retryable and exc.kind == kind and exc.exit_code == 5
+    assert failed == [(1, str(exc.last_error), False, 0)]
+    assert "(not retryable)" in str(exc)
+
+
+@pytest.mark.parametrize("error", TRANSIENT_JOIN_ERRORS)
+def test_a_transient_join_error_is_retried_and_exits_4(error: str) -> None:
+    room = FakeDailyRoom(*(FakeCallClient(join_error=error) for _ in range(3)))
+
+    async def go() -> JoinFailed:
+        try:
+            await join_with_retries(room.join, attempts=3, base_delay_s=0.01)
+        except JoinFailed as exc:
+            return exc
+        finally:
+            await room.close()
+        raise AssertionError("joined")
+
+    exc = asyncio.run(go())
+    assert exc.attempts == 3 and exc.retryable and exc.exit_code == 4
+
+
+def test_a_room_named_like_an_error_does_not_decide_the_class() -> None:
+    fake = FakeCallClient(join_error="Failed to lookup room")
+    room = FakeDailyRoom(fake, url="https://acme.daily.co/meeting-full-token-404")
+    with pytest.raises(DailyJoinError) as info:
+        asyncio.run(room.join(1))
+    assert info.value.retryable
+
+
+class SlowOnJoinedTransport(_RoomTransport):
+    async def _on_joined(self, data: Any) -> None:
+        await super()._on_joined(data)
+        if self._room.slow_first and not getattr(self._room, "slowed", False):
+            self._room.slowed = True
+            await asyncio.sleep(2)
+
+
+class SlowJoinedTransportRoom(FakeDailyRoom):
+    """daily-core completes the first join, but the transport's on-joined work outlasts the attempt's limit."""
+
+    slow_first = True
+
+    def _make_transport(self) -> Any:
+        return SlowOnJoinedTransport(self, self.url, self._token, self.bot_name, self.params)
+
+
+def test_a_join_that_completes_as_the_attempt_times_out_leaves_the_call_and_the_next_attempt_joins() -> None:
+    late, second = FakeCallClient([participant("alice")]), FakeCallClient([participant("alice")])
+    room = SlowJoinedTransportRoom(late, second, join_timeout_s=0.3)
+
+    async def go() -> Any:
+        try:
+            result = await join_with_retries(room.join, attempts=3, base_delay_s=0.01)
+            return result, dict(room.present)
+        finally:
+            await room.close()
+
+    result, present = asyncio.run(go())
+    assert result.attempt == 2 and present == {"alice": "Alice"}
+    deadline = time.monotonic() + 5
+    while late.released == 0 and time.monotonic() < deadline:  # the abandon runs on its own thread
+        time.sleep(0.01)
+    assert late.left == 1 and late.released == 1  # the late join left the call: no second bot
+    assert second.left == 1 and second.released == 1
+
+
+class LateJoinCallClient(FakeCallClient):
+    """A CallClient whose join completes only after ``delay_s``; leave() waits for it, as daily-core's does."""
+
+    def __init__(self, delay_s: float, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.delay_s = delay_s
+        self.join_done = threading.Event()
+        self.in_call_after_release: bool | None = None
+
+    def join(self, url: str, token: str | None, completion: Any = None, client_settings: Any = None) -> None:
+        self.joined_with = (url, token)
+
+        def later() -> None:
+            time.sleep(self.delay_s)
+            self.join_done.set()
+            completion({"participants": {"local": {"id": "bot"}}, "meetingSession": {"id": "m-1"}}, None)
+
+        threading.Thread(target=later, daemon=True).start()
+
+    def leave(self, completion: Any = None) -> None:
+        self.join_done.wait(5)
+        super().leave(completion)
+
+    def release(self) -> None:
+        self.in_call_after_release = self.join_done.is_set() and self.left == 0
+        super().release()
+
+
+def test_an_abandoned_join_that_completes_later_leaves_before_release() -> None:
+    late, second = LateJoinCallClient(0.5), FakeCallClient()
+    room = FakeDailyRoom(late, second, join_timeout_s=0.1)
+
+    async def go() -> Any:
+        try:
+            return await join_with_retries(room.join, attempts=2, base_delay_s=0.01)
+        finally:
+            await room.close()
+
+    assert asyncio.run(go()).attempt == 2
+    deadline = time.monotonic() + 5
+    while late.released == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert late.left == 1 and late.released == 1 and late.in_call_after_release is False
 
 
 def test_input_before_join_is_an_error() -> None:
