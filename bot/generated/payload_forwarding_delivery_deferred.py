@@ -13,13 +13,13 @@ from bot.generated.topics import Topic
 
 
 class ForwardingDeliveryDeferred(TopicModel):
-    """Envelopes were not delivered to a destination (too large, buffer full, retries exhausted)."""
+    """Envelopes were not delivered to a destination (too large, buffer full, retries exhausted, a send that failed, timed out or found the transport disconnected)."""
 
     TOPIC: ClassVar[Topic] = Topic.FORWARDING_DELIVERY_DEFERRED
 
     destination: Literal["stdout", "app_message", "eventbridge"] = Field(description='Where they were not delivered.')
     count: Annotated[int, Field(ge=1)] = Field(description='How many envelopes this report covers.')
-    reason: Literal["too_large", "buffer_full", "evicted", "throttled", "retry_exhausted", "rejected", "forwarding_disabled"] = Field(description='Why.')
+    reason: Literal["too_large", "buffer_full", "evicted", "throttled", "retry_exhausted", "rejected", "forwarding_disabled", "timed_out", "not_connected"] = Field(description='Why. timed_out: the destination did not confirm in time (an app message send); not_connected: the transport was not connected (Daily signalling interrupted, or the call ended).')
     topic: Annotated[str, Field(max_length=128)] | None = Field(default=None, description='Topic of the affected envelope, when the report covers one topic.', exclude_if=is_none)
     size_bytes: Annotated[int, Field(ge=0)] | None = Field(default=None, alias='sizeBytes', description='Serialized size of the affected envelope.', exclude_if=is_none)
     limit_bytes: Annotated[int, Field(ge=0)] | None = Field(default=None, alias='limitBytes', description="The destination's size limit.", exclude_if=is_none)

@@ -4,7 +4,7 @@
 
 from enum import StrEnum
 
-SPEC_VERSION = 'sha256:9ebd6753aa136a45a9680023ddf7792bc3c564c10135373482cc02211ea21e67'
+SPEC_VERSION = 'sha256:f37d07b7b923125b0a9a499b3292603c848baac6217dd7c8c56ca204991cbe7a'
 """Hash of the spec this code was generated from (see docs/events.md)."""
 
 

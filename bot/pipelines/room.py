@@ -75,6 +75,9 @@ def build_room_pipeline(
     speaks only what passed the policy).
     """
     policy = policy or default_policy()
+    report_app_messages_to = getattr(room, "report_app_messages_to", None)
+    if report_app_messages_to is not None:  # the Daily room says what became of each app message
+        report_app_messages_to(runtime.app_messages.record, runtime.app_messages.flush)
     items = [AgendaSpec(title=item.title, timebox_ms=item.timebox_ms) for item in agenda]
     agenda_params = AgendaParams(wrapup_lead_ms=policy.policy.facilitation.wrap_up_lead_ms)
     return Pipeline(

@@ -42,6 +42,7 @@ from pipecat.utils.asyncio.task_manager import TaskManager
 from bot.config.secrets import SecretScrubber
 from bot.core.frames import ParticipantJoinedFrame, ParticipantLeftFrame, RoomEndedFrame
 from bot.core.media import stamp
+from bot.rooms.app_message_delivery import AppMessageDelivery, OnOutcome
 from bot.rooms.daily_errors import classify_join_error
 from bot.rooms.urls import ROOM_ID_MAX, room_id_from_url, sanitize_room_url, split_room_url  # noqa: F401 (re-exported)
 
@@ -153,6 +154,31 @@ class DailyRoomInput(DailyInputTransport):
         await super().cancel(frame)
 
 
+class DailyRoomOutput(DailyOutputTransport):
+    """``DailyOutputTransport`` whose app messages go through the room's :class:`AppMessageDelivery`.
+
+    Pipecat's own ``send_message`` reports a send to a disconnected call as a success and waits
+    on daily-core without limit; this one reports every outcome and bounds each send.
+    """
+
+    def __init__(
+        self, transport: DailyTransport, client: Any, params: DailyParams, *, room: DailyRoom, **kwargs: Any
+    ) -> None:
+        super().__init__(transport, client, params, **kwargs)
+        self._room = room
+
+    async def send_message(self, frame: Any) -> None:
+        await self._room.delivery.send(self._client, frame)
+
+    async def stop(self, frame: EndFrame) -> None:
+        await super().stop(frame)
+        self._room.delivery.finished()
+
+    async def cancel(self, frame: CancelFrame) -> None:
+        await super().cancel(frame)
+        self._room.delivery.finished()
+
+
 class _RoomTransport(DailyTransport):
     """``DailyTransport`` with the room's hooks on join, errors, participants and call state.
 
@@ -171,6 +197,11 @@ class _RoomTransport(DailyTransport):
         if not self._input:
             self._input = DailyRoomInput(self, self._client, self._params, room=self._room, name=self._input_name)
         return self._input  # type: ignore[return-value]  # Pipecat types _input as its base input; set just above
+
+    def output(self) -> DailyRoomOutput:
+        if not self._output:
+            self._output = DailyRoomOutput(self, self._client, self._params, room=self._room, name=self._output_name)
+        return self._output  # type: ignore[return-value]
 
     async def _on_joined(self, data: Any) -> None:
         self.join_data = data or {}
@@ -309,6 +340,7 @@ class DailyRoom:
         dns_timeout_s: limit of the host lookup made before each attempt; ``None`` skips it.
         resolver: (tests) ``(host, port) -> awaitable`` used instead of the loop's getaddrinfo.
         scrubber: shared secret scrubber (the token is added to it).
+        app_message_timeout_s: limit of one app message send (then it counts as ``timed_out``).
 
     Attributes:
         url: the sanitized room URL (for events); ``room_id``: its last path segment.
@@ -338,6 +370,7 @@ class DailyRoom:
         dns_timeout_s: float | None = 5.0,
         resolver: Callable[[str, int], Any] | None = None,
         scrubber: SecretScrubber | None = None,
+        app_message_timeout_s: float = 5.0,
     ) -> None:
         _install_safe_completions()
         clean, url_token = split_room_url(room_url)
@@ -380,6 +413,7 @@ class DailyRoom:
         self._input_started = False
         self._audio_captured: set[str] = set()
         self._transcribed: set[str] = set()
+        self.delivery = AppMessageDelivery(timeout_s=app_message_timeout_s)
 
     # -- joining --------------------------------------------------------------------------------
 
@@ -508,9 +542,15 @@ class DailyRoom:
             self._input = self.transport.input()
         return self._input
 
-    def output(self) -> DailyOutputTransport:
+    def output(self) -> DailyRoomOutput:
         """The output processor: sends app messages (``Daily/OutputTransportMessage[Urgent]Frame``)."""
-        return self.transport.output()
+        return self.transport.output()  # type: ignore[return-value]
+
+    def report_app_messages_to(self, on_outcome: OnOutcome, on_finished: Callable[[], None] | None = None) -> None:
+        """Tell ``on_outcome(outcome, topic, error)`` what became of each app message sent, and
+        ``on_finished()`` when the output has stopped (no more sends)."""
+        self.delivery.on_outcome = on_outcome
+        self.delivery.on_finished = on_finished
 
     async def end(self, reason: str = "completed") -> bool:
         """End the pipeline gracefully: ``RoomEndedFrame(reason)`` then ``EndWorkerFrame`` from the input.

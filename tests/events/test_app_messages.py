@@ -52,7 +52,7 @@ def test_only_app_message_topics_pass(bus: EventBus, model: TopicModel, goes: bo
     out = forwarder.prepare(env)
     assert (out is not None) == goes
     assert out is None or out == env
-    assert forwarder.sent == int(goes)
+    assert forwarder.prepared == int(goes)
     assert bus.dropped == 0
 
 
@@ -132,3 +132,60 @@ def test_sampled_copies_say_their_sample_rate_and_drops_are_counted(raw_registry
     assert 400 < len(sent) < 600
     assert all(out["meta"]["sampleRate"] == 0.5 for out in sent)
     assert bus.drops_by_reason == {"sampled": 1_000 - len(sent)}
+
+
+# ---- what became of each send (the room reports it back) -----------------------------------------
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.t = 100.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def test_sends_are_counted_by_outcome_and_losses_reported_rate_limited_never_lost(bus: EventBus, collect) -> None:
+    deferred = collect("forwarding.delivery.deferred")
+    clock = FakeClock()
+    forwarder = AppMessageForwarder(bus, Redactor(bus.registry, "salt"), Sampler(bus.registry, seed=0), monotonic=clock)
+    forwarder.record("sent", "room.speaking.started")
+    forwarder.record("not_connected", "room.speaking.started", "signalling interrupted")  # reported at once
+    forwarder.record("not_connected", "room.speaking.stopped")  # within the second: held
+    forwarder.record("not_connected", "room.speaking.stopped")
+    clock.t += 1.0
+    forwarder.record("not_connected", "room.speaking.stopped")  # a second later: carries the held ones
+    forwarder.record("timed_out", "facilitator.message")  # another reason: reported at once
+    forwarder.record("failed", "facilitator.message", "ChannelNotOpen")
+    forwarder.record("failed", "facilitator.message")
+    forwarder.flush()
+
+    reports = [(d["payload"]["reason"], d["payload"]["count"], d["payload"].get("topic")) for d in deferred]
+    assert reports == [
+        ("not_connected", 1, "room.speaking.started"),
+        ("not_connected", 3, "room.speaking.stopped"),  # all three of one topic: the report names it
+        ("timed_out", 1, "facilitator.message"),
+        ("rejected", 1, "facilitator.message"),
+        ("rejected", 1, "facilitator.message"),
+    ]
+    assert dict(forwarder.outcomes) == {"sent": 1, "failed": 2, "timed_out": 1, "not_connected": 4, "too_large": 0}
+    assert forwarder.sent == 1 and forwarder.lost == 7
+    assert sum(count for _, count, _ in reports) == forwarder.lost  # every loss is in a report
+    assert bus.drops_by_reason == {"app_message_not_connected": 4, "app_message_timed_out": 1, "app_message_failed": 2}
+
+
+def test_a_send_that_succeeds_again_reports_the_held_losses_at_once(bus: EventBus, collect) -> None:
+    deferred = collect("forwarding.delivery.deferred")
+    forwarder = AppMessageForwarder(
+        bus, Redactor(bus.registry, "salt"), Sampler(bus.registry, seed=0), monotonic=FakeClock()
+    )
+    for _ in range(3):
+        forwarder.record("not_connected", "room.speaking.started")
+    assert [d["payload"]["count"] for d in deferred] == [1]
+    forwarder.record("sent", "room.speaking.started")
+    assert [d["payload"]["count"] for d in deferred] == [1, 2]
+
+
+def test_an_unknown_outcome_is_refused(bus: EventBus) -> None:
+    with pytest.raises(ValueError, match="unknown app message outcome"):
+        forwarder_for(bus).record("delivered")

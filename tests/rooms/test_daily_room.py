@@ -837,3 +837,62 @@ def test_real_transport_join_retries_stop_at_the_time_budget() -> None:
     assert elapsed < 5, elapsed
     assert failed and failed[-1][2] is False  # the last report says no retry follows
     assert "budget" in str(exc) or "timed out" in str(exc)
+
+
+class SendingCallClient(FakeCallClient):
+    """send_app_message answers per message: ``ok``, an error string, or never (``hang``)."""
+
+    def __init__(self, *args: Any, answers: dict[str, str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.answers = answers
+
+    def send_app_message(self, message: Any, participant_id: str | None, completion: Any = None) -> None:
+        self.sent.append((message, participant_id))
+        answer = self.answers.get(message.get("topic"), "ok")
+        if answer == "hang":
+            return
+        threading.Thread(target=completion, args=(None if answer == "ok" else answer,), daemon=True).start()
+
+
+def test_each_app_message_send_ends_in_one_reported_outcome() -> None:
+    fake = SendingCallClient([participant("alice")], answers={"bad": "ChannelNotOpen", "slow": "hang"})
+    room = FakeDailyRoom(fake, app_message_timeout_s=0.3)
+    outcomes: list[tuple[str, str | None]] = []
+    finished: list[bool] = []
+    room.report_app_messages_to(
+        lambda outcome, topic, error: outcomes.append((outcome, topic)), lambda: finished.append(True)
+    )
+
+    async def send(topic: str) -> None:
+        await room.input().push_frame(DailyOutputTransportMessageUrgentFrame(message={"topic": topic}))
+
+    async def until(n: int) -> None:
+        deadline = time.monotonic() + 5
+        while len(outcomes) < n and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+
+    async def script(room: FakeDailyRoom, rec: Recorder) -> None:
+        for topic in ("ok", "bad", "slow"):
+            await send(topic)
+            await until(len(outcomes) + 1)
+        # daily-core reports the signalling connection interrupted (Pipecat 1.14 would drop the
+        # next message silently, as if sent)
+        await room.fire("on_network_connection_status_updated", {"connection": "signalling", "event": "interrupted"})
+        await asyncio.sleep(0.1)
+        await send("during-interruption")
+        await until(4)
+        await room.fire("on_network_connection_status_updated", {"connection": "signalling", "event": "connected"})
+        await asyncio.sleep(0.1)
+        await send("after")
+        await until(5)
+
+    asyncio.run(run_room(room, script))
+    assert outcomes == [
+        ("sent", "ok"),
+        ("failed", "bad"),
+        ("timed_out", "slow"),
+        ("not_connected", "during-interruption"),
+        ("sent", "after"),
+    ]
+    assert [m["topic"] for m, _ in fake.sent] == ["ok", "bad", "slow", "after"]  # nothing sent into the outage
+    assert finished == [True]

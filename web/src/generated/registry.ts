@@ -60,7 +60,7 @@ export const registry = {
       "sampled": false
     }
   },
-  "specVersion": "sha256:9ebd6753aa136a45a9680023ddf7792bc3c564c10135373482cc02211ea21e67",
+  "specVersion": "sha256:f37d07b7b923125b0a9a499b3292603c848baac6217dd7c8c56ca204991cbe7a",
   "topics": {
     "assistant.room.join.failed": {
       "description": "One join attempt failed.",
@@ -1041,7 +1041,7 @@ export const registry = {
       "version": 1
     },
     "forwarding.delivery.deferred": {
-      "description": "Envelopes were not delivered to a destination (too large, buffer full, retries exhausted).",
+      "description": "Envelopes were not delivered to a destination (too large, buffer full, retries exhausted, a send that failed, timed out or found the transport disconnected).",
       "forwarding": {
         "destinations": [
           "stdout",
@@ -1084,7 +1084,7 @@ export const registry = {
             "type": "integer"
           },
           "reason": {
-            "description": "Why.",
+            "description": "Why. timed_out: the destination did not confirm in time (an app message send); not_connected: the transport was not connected (Daily signalling interrupted, or the call ended).",
             "enum": [
               "too_large",
               "buffer_full",
@@ -1092,7 +1092,9 @@ export const registry = {
               "throttled",
               "retry_exhausted",
               "rejected",
-              "forwarding_disabled"
+              "forwarding_disabled",
+              "timed_out",
+              "not_connected"
             ],
             "type": "string"
           },
