@@ -114,8 +114,8 @@ def test_rejection_events_never_carry_the_content(bus: EventBus, validator: Inbo
     assert published
     text = orjson.dumps(published).decode()
     assert SECRET not in text
-    # the payloads, not the headers: specVersion is a sha256 and may hold any four digits
-    assert "4711" not in orjson.dumps([e["payload"] for e in published]).decode()
+    # without the spec versions: a sha256 may hold any four digits
+    assert "4711" not in text.replace(bus.registry.spec_version, "")
 
 
 def test_rate_limited_senders_are_rejected_before_parsing(bus: EventBus, collect: Callable) -> None:

@@ -8,6 +8,7 @@ tests join a real ``DailyTransport`` against an unresolvable host.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import socket
 import sys
 import threading
@@ -582,7 +583,8 @@ def test_participants_already_present_are_announced_and_their_audio_captured() -
     audio = of(rec.frames, UserAudioRawFrame)
     assert {a.user_id for a in audio} == {"alice", "bob"}
     alice = [media_time_of(a) for a in audio if a.user_id == "alice"]
-    assert alice[1] - alice[0] == 20 and alice[2] - alice[1] == 20  # sample-counted, 20 ms apart
+    # sample-counted, 20 ms apart; delivered back to back (a burst), so each may slew back by 10 %
+    assert all(18 <= b - a <= 20 for a, b in itertools.pairwise(alice))
     assert all(t is not None and t >= 0 for t in alice)
     kinds = [type(f).__name__ for f in rec.frames]
     assert kinds[-3:] == ["RoomEndedFrame", "EndWorkerFrame", "EndFrame"]
