@@ -127,7 +127,40 @@ def settings_from_runner_args(runner_args: Any, **overrides: Any) -> tuple[Any, 
         err = exc.errors(include_url=False, include_input=False)[0]
         field = ".".join(str(p) for p in err.get("loc", ()))
         raise ConfigError(f"cloud session setting {field}: {err['msg']}") from None
-    return settings, body
+    from bot.session.startup import identity_from_settings
+
+    identity_from_settings(settings)  # a room with no assistant or tenant: no session (ConfigError)
+    if settings.stdout_pii_max_level is None:  # stdout is the container log here: no personal data by default
+        settings = settings.model_copy(update={"stdout_pii_max_level": CLOUD_STDOUT_PII_MAX_LEVEL})
+    return _bounded_duration(settings), body
+
+
+CLOUD_STDOUT_PII_MAX_LEVEL = 0
+"""On Pipecat Cloud stdout is the container log (and its structured log lane): unless
+``BOT_STDOUT_PII_MAX_LEVEL`` says otherwise, envelopes there carry no personal data (ids,
+names and text are dropped; EventBridge and app messages keep their own ceilings)."""
+
+
+PLATFORM_MAX_SESSION_SECS = 14400
+"""pcc-deploy.toml's ``max_session_duration``: the base image cancels ``bot()`` after this long."""
+DURATION_MARGIN_SECS = 60
+"""The bot ends this long before the platform would cancel it (its own end is the one with totals)."""
+
+
+def _bounded_duration(settings: Any) -> Any:
+    """``max_duration_secs`` set below the platform's limit, so the session ends as ``max_duration``.
+
+    Not given (body, secret set): the limit less the margin. Given above that: lowered to it, with
+    one log line (a longer session would end as ``cancelled``, without its totals)."""
+    ceiling = float(PLATFORM_MAX_SESSION_SECS - DURATION_MARGIN_SECS)
+    asked = settings.max_duration_secs
+    if asked is not None and asked <= ceiling:
+        return settings
+    if asked is not None:
+        logger.warning(
+            f"maxDurationSecs {asked:g} is above the deployment's session limit ({PLATFORM_MAX_SESSION_SECS} s); using {ceiling:g}"
+        )
+    return settings.model_copy(update={"max_duration_secs": ceiling})
 
 
 def _write_snapshot(layers: list[dict[str, Any]]) -> Path:

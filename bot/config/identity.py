@@ -89,7 +89,11 @@ def id_problem(value: str) -> str | None:
 def identity_of(
     *, room_url: str | None, simulate: str | os.PathLike[str] | None, assistant_id: str, tenant_id: str
 ) -> Identity:
-    """The identity from setting values; ``InvalidIdentity`` for one the settings reject too."""
+    """The identity from setting values; ``InvalidIdentity`` for one the settings reject too.
+
+    The demo ids (``demo-assistant``, ``demo-tenant``) are for simulated rooms only: a Daily room
+    (production) that names no assistant or tenant is refused, not published under the demo's names.
+    """
     for name, value in (("assistant_id", assistant_id), ("tenant_id", tenant_id)):
         problem = id_problem(value)
         if problem is not None:
@@ -100,6 +104,19 @@ def identity_of(
         problem = http_url_problem(room_url)
         if problem is not None:
             raise InvalidIdentity(f"room_url {problem}")
+        missing = [
+            name
+            for name, value, demo in (
+                ("an assistant id (--assistant-id, ASSISTANT_ID)", assistant_id, DEFAULT_ASSISTANT_ID),
+                ("a tenant id (--tenant-id, TENANT_ID)", tenant_id, DEFAULT_TENANT_ID),
+            )
+            if value == demo
+        ]
+        if missing:  # a real room's events labelled demo-assistant/demo-tenant would be misfiled downstream
+            raise InvalidIdentity(
+                f"a Daily room needs {' and '.join(missing)}: its events would otherwise be labelled "
+                f"{DEFAULT_ASSISTANT_ID}/{DEFAULT_TENANT_ID} (on Pipecat Cloud: assistantId/tenantId in the body, or the secret set)"
+            )
         clean = sanitize_room_url(room_url)
         return Identity(assistant_id, tenant_id, room_id_from_url(clean), clean, "daily")
     room_id = simulated_room_id(simulate)

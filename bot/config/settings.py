@@ -238,10 +238,17 @@ class Settings(VariableNamedSettings):
         description="When the boot spec check fails, stop forwarding app messages (stdout always carries everything).",
     )
     # --- forwarding
-    forward: Literal["stdout", "stdout+eventbridge"] = Field(
+    forward: Literal["stdout", "stdout+eventbridge", "eventbridge"] = Field(
         default="stdout",
         validation_alias=_env("BOT_FORWARD"),
-        description="stdout: envelopes on stdout only (a supervisor forwards); stdout+eventbridge: the bot also forwards eventbridge topics itself (Pipecat Cloud).",
+        description="stdout: envelopes on stdout only (a supervisor forwards); stdout+eventbridge: the bot also forwards eventbridge topics itself; eventbridge: the bot forwards them itself and writes no envelopes to stdout (Pipecat Cloud, where stdout is the container log).",
+    )
+    stdout_pii_max_level: int | None = Field(
+        default=None,
+        ge=0,
+        le=3,
+        validation_alias=_env("BOT_STDOUT_PII_MAX_LEVEL"),
+        description="Highest PII level envelopes on stdout may carry (spec/config/pii.json: 0 none, 1 pseudonymous ids, 2 names, 3 content); fields above it are dropped. Default: the spec's (3); on Pipecat Cloud 0, as stdout is the container log there.",
     )
     eventbridge_bus: str | None = Field(
         default=None,
@@ -268,7 +275,7 @@ class Settings(VariableNamedSettings):
     forward_dry_run_path: Path | None = Field(
         default=None,
         validation_alias=_env("BOT_FORWARD_DRY_RUN_PATH"),
-        description="With BOT_FORWARD=stdout+eventbridge: write the PutEvents requests to this JSON-lines file instead of calling AWS ('-' = stderr).",
+        description="With BOT_FORWARD=stdout+eventbridge or eventbridge: write the PutEvents requests to this JSON-lines file instead of calling AWS ('-' = stderr).",
     )
     # --- session limits
     idle_timeout_secs: float | None = Field(
@@ -331,6 +338,16 @@ class Settings(VariableNamedSettings):
         if 0 < value < 0.05:
             raise ValueError("must be 0 (as fast as possible) or at least 0.05 (20× slower than real time)")
         return value
+
+    @property
+    def forwards_to_eventbridge(self) -> bool:
+        """The bot runs the EventBridge forwarder itself (``BOT_FORWARD`` names ``eventbridge``)."""
+        return "eventbridge" in self.forward
+
+    @property
+    def stdout_envelopes(self) -> bool:
+        """Envelopes go to stdout (all modes but ``BOT_FORWARD=eventbridge``)."""
+        return self.forward != "eventbridge"
 
     @field_validator("simulate", "assistant_file", "policy", "forward_dry_run_path", "bot_audio", mode="before")
     @classmethod

@@ -6,6 +6,7 @@ the effective forwarding of every topic. Only stdlib and orjson: this is on the 
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -86,6 +87,23 @@ class SpecRegistry:
 
     def rule(self, topic: str) -> TopicRule | None:
         return self.topics.get(topic)
+
+    def pii_ceiling(self, destination: str) -> int:
+        """The highest PII level ``destination`` may carry as-is (``spec/config/pii.json``)."""
+        return int(self.raw["piiPolicy"]["destinations"][destination]["maxLevel"])
+
+    def with_pii_ceiling(self, destination: str, max_level: int | None) -> SpecRegistry:
+        """This spec with ``destination`` allowed at most ``max_level`` (never more than the spec allows).
+
+        A deployment lowers a destination's ceiling where it is less private than the spec assumes
+        (on Pipecat Cloud stdout is the platform's container log): the fields of topics above it
+        are then redacted for that destination with the spec's action, as for any destination.
+        """
+        if max_level is None or max_level >= self.pii_ceiling(destination):
+            return self
+        raw = copy.deepcopy(self.raw)
+        raw["piiPolicy"]["destinations"][destination]["maxLevel"] = max(0, int(max_level))
+        return SpecRegistry(raw)
 
 
 def _redaction(pointer: str, action: str) -> Redaction:

@@ -66,18 +66,26 @@ def create_runtime(
     on_stdout_closed: Callable[[], None] | None = None,
     ring_size: int = 2048,
     sample_seed: int | None = None,
+    stdout_pii_max_level: int | None = None,
+    stdout_envelopes: bool = True,
 ) -> EventRuntime:
-    """Build the runtime. ``claim_stdout`` takes the process's fd 1 (the CLI); ``stdout`` writes to a stream."""
+    """Build the runtime. ``claim_stdout`` takes the process's fd 1 (the CLI); ``stdout`` writes to a stream.
+
+    stdout is governed like every destination: ``stdout_pii_max_level`` lowers its PII ceiling
+    below the spec's (fields above it are redacted there), and ``stdout_envelopes=False`` writes no
+    envelopes at all (``BOT_FORWARD=eventbridge``: the bot forwards itself, stdout is a log)."""
     registry = registry or SpecRegistry.load()
     bus = EventBus(registry=registry, context=context, ring_size=ring_size)
     redactor = Redactor(registry, salt)
     sampler = Sampler(registry, seed=sample_seed)
+    stdout_registry = registry.with_pii_ceiling("stdout", stdout_pii_max_level)
+    stdout_redactor = redactor if stdout_registry is registry else Redactor(stdout_registry, salt)
     emitter: StdoutEmitter | None = None
     if claim_stdout:
-        emitter = StdoutEmitter.claim_process_stdout(registry, redactor, on_closed=on_stdout_closed)
+        emitter = StdoutEmitter.claim_process_stdout(stdout_registry, stdout_redactor, on_closed=on_stdout_closed)
     elif stdout is not None:
-        emitter = StdoutEmitter(registry, redactor, stream=stdout, on_closed=on_stdout_closed)
-    if emitter is not None:
+        emitter = StdoutEmitter(stdout_registry, stdout_redactor, stream=stdout, on_closed=on_stdout_closed)
+    if emitter is not None and stdout_envelopes:
         bus.subscribe("*", emitter)
     return EventRuntime(
         bus=bus,

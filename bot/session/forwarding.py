@@ -1,4 +1,4 @@
-"""Direct forwarding from the bot to EventBridge (``--forward stdout+eventbridge``), as on Pipecat
+"""Direct forwarding from the bot to EventBridge (``--forward eventbridge`` or ``stdout+eventbridge``), as on Pipecat
 Cloud where no supervisor reads stdout. Started before the steps, closed after the end is out."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ __all__ = ["start_forwarding"]
 
 async def start_forwarding(settings: Settings, runtime: EventRuntime) -> BotForwarding | None:
     """The session's forwarder when direct forwarding is on, started; else None."""
-    if settings.forward != "stdout+eventbridge":
+    if not settings.forwards_to_eventbridge:
         return None
     from bot.forwarding import BotForwarding
 

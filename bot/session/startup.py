@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any
 import uuid_utils
 
 from bot.config.early_identity import wants_live_view
-from bot.config.identity import DEMO_SCENARIO, Identity, identity_of
+from bot.config.identity import DEMO_SCENARIO, Identity, InvalidIdentity, identity_of
+from bot.core.errors import ConfigError
 from bot.events import EventRuntime, create_runtime
 from bot.generated import AssistantSessionEnded, AssistantSessionStarted
 from bot.session.boot import Booted
@@ -37,7 +38,19 @@ def _stdout_is_terminal() -> bool:
 
 
 def identity_from_settings(settings: Settings) -> Identity:
-    """The session's identity as the validated settings give it."""
+    """The session's identity as the validated settings give it.
+
+    Raises:
+        ConfigError: the settings are valid one by one but name no session (a Daily room without
+            an assistant or tenant id): one line, exit 2, nothing published.
+    """
+    try:
+        return _identity_of(settings)
+    except InvalidIdentity as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def _identity_of(settings: Settings) -> Identity:
     return identity_of(
         room_url=settings.room_url,
         simulate=settings.simulate,
@@ -83,6 +96,8 @@ def begin(
         claim_stdout=claim_stdout and not (live_view and _stdout_is_terminal()),
         stdout=None if claim_stdout or live_view else sys.stdout.buffer,
         on_stdout_closed=on_closed,
+        stdout_pii_max_level=settings.stdout_pii_max_level,
+        stdout_envelopes=settings.stdout_envelopes,
     )
     started = Started(
         runtime=runtime, room_id=identity.room_id, room_url=identity.room_url, transport=identity.transport

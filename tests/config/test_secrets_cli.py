@@ -76,8 +76,8 @@ def test_no_secret_in_any_output(args: list[str], env: dict[str, str]) -> None:
 
 
 def test_join_failure_is_one_line_exit_nonzero_and_fast() -> None:
-    proc = run("--room-url", UNRESOLVABLE, "--join-attempts", "2")
-    assert proc.returncode != 0
+    proc = run("--room-url", UNRESOLVABLE, "--join-attempts", "2", "--assistant-id", "a", "--tenant-id", "t")
+    assert proc.returncode == 5  # a host that does not exist: permanent, one attempt
     lines = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
     assert len(lines) == 1 and "Traceback" not in proc.stderr
     topics = [json.loads(line)["topic"] for line in proc.stdout.splitlines()]
@@ -85,10 +85,17 @@ def test_join_failure_is_one_line_exit_nonzero_and_fast() -> None:
         "assistant.session.started",
         "assistant.room.join.requested",
         "assistant.room.join.failed",
-        "assistant.room.join.requested",
-        "assistant.room.join.failed",
         "assistant.session.failed",
     ]
+    assert json.loads(proc.stdout.splitlines()[-1])["payload"]["retryable"] is False
+
+
+def test_a_room_without_an_assistant_or_tenant_id_is_one_line_exit_2_and_nothing_published() -> None:
+    proc = run("--room-url", UNRESOLVABLE)
+    assert proc.returncode == 2 and proc.stdout == "" and "Traceback" not in proc.stderr
+    (line,) = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert "a Daily room needs an assistant id (--assistant-id, ASSISTANT_ID) and a tenant id" in line
+    assert URL_TOKEN not in proc.stderr
 
 
 def test_context_fetch_failure_publishes_failed_with_its_stage() -> None:

@@ -227,3 +227,53 @@ def test_a_second_claim_writes_to_the_real_stdout_too() -> None:
     assert result.returncode == 0, result.stderr.decode()
     assert [orjson.loads(line)["payload"]["participantId"] for line in result.stdout.splitlines()] == ["p1", "p2"]
     assert b"participantId" not in result.stderr
+
+
+# ---- stdout is a governed destination with a per-deployment PII ceiling ---------------------------
+
+
+def joined_and_facilitator_lines(**runtime_kwargs: Any) -> list[dict[str, Any]]:
+    from bot.generated import FacilitatorMessage
+
+    out = io.BytesIO()
+    runtime = create_runtime(
+        SessionContext(session_id="s", assistant_id="a", tenant_id="t", room_id="r"),
+        salt="salt",
+        stdout=out,
+        **runtime_kwargs,
+    )
+    runtime.bus.publish(RoomParticipantJoined(participant_id="p-1", display_name="Ann Example", media_time_ms=0))
+    runtime.bus.publish(FacilitatorMessage(text="Ann, you said the budget is late", audience="room", reason="nudge"))
+    runtime.bus.publish(started())
+    copy_for_browsers = runtime.app_messages.prepare(runtime.bus.publish(started(20)))
+    assert copy_for_browsers is not None and copy_for_browsers["payload"]["participantId"] == "p1"  # unchanged
+    return [orjson.loads(line) for line in out.getvalue().splitlines()][:3]
+
+
+def test_by_default_stdout_carries_what_the_spec_allows() -> None:
+    joined, said, speaking = joined_and_facilitator_lines()
+    assert joined["payload"]["displayName"] == "Ann Example" and said["payload"]["text"].startswith("Ann")
+    assert speaking["payload"]["participantId"] == "p1"
+
+
+def test_a_stdout_ceiling_of_0_drops_every_personal_field_there() -> None:
+    joined, said, speaking = joined_and_facilitator_lines(stdout_pii_max_level=0)
+    assert "displayName" not in joined["payload"] and "participantId" not in joined["payload"]
+    assert joined["pii"]["redacted"] == ["/payload/displayName", "/payload/participantId"]
+    assert "text" not in said["payload"] and "participantId" not in speaking["payload"]
+    assert "Ann" not in orjson.dumps([joined, said, speaking]).decode()
+
+
+def test_a_stdout_ceiling_of_1_keeps_pseudonymous_ids_and_drops_names_and_text() -> None:
+    joined, said, speaking = joined_and_facilitator_lines(stdout_pii_max_level=1)
+    assert speaking["payload"]["participantId"] == "p1"  # level 1: kept
+    assert "displayName" not in joined["payload"] and "text" not in said["payload"]  # levels 2 and 3: dropped
+
+
+def test_stdout_can_carry_no_envelopes_at_all() -> None:
+    assert joined_and_facilitator_lines(stdout_envelopes=False) == []
+
+
+def test_a_ceiling_above_the_spec_does_not_raise_it(registry: SpecRegistry) -> None:
+    assert registry.with_pii_ceiling("stdout", 5) is registry
+    assert registry.with_pii_ceiling("eventbridge", 3).pii_ceiling("eventbridge") == 1

@@ -104,10 +104,12 @@ def test_daily_runner_args_map_to_settings_and_run_the_session(monkeypatch: pyte
 def test_pipecat_cloud_session_arguments_work_by_attribute(monkeypatch: pytest.MonkeyPatch) -> None:
     runner = FakeRunner(result=4)
     runner.install(monkeypatch)
-    args = SimpleNamespace(room_url=ROOM, token=TOKEN, session_id="s-1", body='{"assistantId": "a-1"}')
+    args = SimpleNamespace(
+        room_url=ROOM, token=TOKEN, session_id="s-1", body='{"assistantId": "a-1", "tenantId": "t-1"}'
+    )
     assert asyncio.run(bot.bot(args)) == 4
     settings, _ = runner.calls[0]
-    assert settings.assistant_id == "a-1" and settings.tenant_id == "demo-tenant"
+    assert settings.assistant_id == "a-1" and settings.tenant_id == "t-1"
 
 
 def test_environment_fills_what_the_body_leaves_out(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -164,7 +166,12 @@ def test_no_room_is_refused() -> None:
 
 
 def test_an_existing_room_can_come_in_the_body_when_the_runner_has_none() -> None:
-    body = {"roomUrl": "https://acme.daily.co/weekly", "roomToken": "body-token-123"}
+    body = {
+        "roomUrl": "https://acme.daily.co/weekly",
+        "roomToken": "body-token-123",
+        "assistantId": "a",
+        "tenantId": "t",
+    }
     settings, parsed = cloud.settings_from_runner_args(SimpleNamespace(room_url=None, token=None, body=body))
     assert settings.room_url == "https://acme.daily.co/weekly" and settings.token.get_secret_value() == "body-token-123"
     assert "body-token-123" not in repr(parsed)
@@ -180,7 +187,7 @@ def test_a_failing_session_is_logged_once_without_the_token(monkeypatch: pytest.
     sink = io.StringIO()
     handler = logger.add(sink, format="{message}", level="DEBUG")
     try:
-        assert asyncio.run(bot.bot(daily_args())) == 1
+        assert asyncio.run(bot.bot(daily_args({"assistantId": "a", "tenantId": "t"}))) == 1
     finally:
         logger.remove(handler)
         logger.configure(patcher=None)
@@ -234,3 +241,49 @@ def test_a_session_the_host_cancels_publishes_its_end_and_stays_cancelled(tmp_pa
     assert envelopes[0]["topic"] == "assistant.session.started"
     assert envelopes[-1]["topic"] == "assistant.session.ended" and envelopes[-1]["payload"]["reason"] == "cancelled"
     assert [e["meta"]["seq"] for e in envelopes] == list(range(1, len(envelopes) + 1))
+
+
+@pytest.mark.parametrize(
+    ("body", "missing"),
+    [({}, "an assistant id"), ({"assistantId": "a"}, "a tenant id"), ({"tenantId": "t"}, "an assistant id")],
+    ids=["neither", "no-tenant", "no-assistant"],
+)
+def test_a_room_whose_body_and_secrets_name_no_assistant_or_tenant_is_no_session(
+    monkeypatch: pytest.MonkeyPatch, body: dict[str, str], missing: str
+) -> None:
+    for name in ("ASSISTANT_ID", "TENANT_ID", "assistant_id", "tenant_id"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(ConfigError, match=f"a Daily room needs {missing}") as info:
+        cloud.settings_from_runner_args(daily_args(body))
+    assert "demo-assistant/demo-tenant" in str(info.value)
+
+
+def test_the_session_ends_itself_before_the_platform_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """pcc-deploy.toml's max_session_duration bounds bot(); the bot's own limit is below it, so it ends with totals."""
+    import tomllib
+
+    limit = tomllib.loads((ROOT / "pcc-deploy.toml").read_text())["max_session_duration"]
+    assert cloud.PLATFORM_MAX_SESSION_SECS == limit and 60 <= limit <= 14400
+    ids = {"assistantId": "a", "tenantId": "t"}
+    monkeypatch.delenv("BOT_MAX_DURATION_SECS", raising=False)
+    settings, _ = cloud.settings_from_runner_args(daily_args(ids))
+    assert settings.max_duration_secs == limit - 60
+    settings, _ = cloud.settings_from_runner_args(daily_args({**ids, "maxDurationSecs": 600}))
+    assert settings.max_duration_secs == 600
+    settings, _ = cloud.settings_from_runner_args(daily_args({**ids, "maxDurationSecs": limit + 100}))
+    assert settings.max_duration_secs == limit - 60
+
+
+def test_stdout_carries_no_personal_data_on_pipecat_cloud_unless_the_deployment_says_so(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ids = {"assistantId": "a", "tenantId": "t"}
+    monkeypatch.delenv("BOT_STDOUT_PII_MAX_LEVEL", raising=False)
+    settings, _ = cloud.settings_from_runner_args(daily_args(ids))
+    assert settings.stdout_pii_max_level == 0
+    monkeypatch.setenv("BOT_STDOUT_PII_MAX_LEVEL", "2")
+    settings, _ = cloud.settings_from_runner_args(daily_args(ids))
+    assert settings.stdout_pii_max_level == 2
+    monkeypatch.setenv("BOT_FORWARD", "eventbridge")
+    settings, _ = cloud.settings_from_runner_args(daily_args(ids))
+    assert settings.forwards_to_eventbridge and not settings.stdout_envelopes

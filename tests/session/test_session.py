@@ -168,11 +168,11 @@ def test_a_signal_while_the_room_closes_after_the_pipeline_does_not_cut_the_clos
 
 def test_a_signal_after_a_failed_join_keeps_the_failure_and_its_exit_code() -> None:
     code, envelopes, err = run_with_signals(
-        ["--room-url", "https://nonexistent-xyz.daily.co/r", "--join-attempts", "1"],
+        ["--room-url", "https://nonexistent-xyz.invalid/r", "--assistant-id", "a", "--tenant-id", "t"],
         [signal.SIGTERM],
         wait_for='"assistant.session.failed"',
     )
-    assert code == 4 and envelopes[-1]["topic"] == "assistant.session.failed" and "error: could not join" in err
+    assert code == 5 and envelopes[-1]["topic"] == "assistant.session.failed" and "error: could not join" in err
 
 
 def test_closed_stdout_ends_the_bot_quietly() -> None:
