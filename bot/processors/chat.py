@@ -8,11 +8,12 @@ from loguru import logger
 from pipecat.frames.frames import Frame, InputTransportMessageFrame
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
-from bot.core.frames import ChatMessageFrame, MediaTickFrame
+from bot.core.frames import ChatMessageFrame, MediaTickFrame, ParticipantJoinedFrame, ParticipantLeftFrame
 from bot.core.media import media_time_of
 
 CHAT_EVENT = "chat-msg"
-"""The ``event`` of a Daily Prebuilt chat app message (``{"event": "chat-msg", "message", "name", ...}``)."""
+"""The ``event`` of a Daily Prebuilt chat app message (``{"event": "chat-msg", "message", "name", ...}``;
+``name`` is what the sender's client wrote, so it is not trusted)."""
 
 
 class ChatRouter(FrameProcessor):
@@ -20,9 +21,11 @@ class ChatRouter(FrameProcessor):
 
     A downstream ``InputTransportMessageFrame`` (or ``DailyInputTransportMessageFrame``) whose
     ``message`` is a dict with ``"event": "chat-msg"`` is consumed and replaced by a
-    ``ChatMessageFrame`` (sender = the Daily ``participant_id``, text = ``message["message"]``,
-    display name = ``message["name"]``, media time stamped on the frame or, failing that, the last
-    ``MediaTickFrame``). A chat message whose text is not a string is dropped (logged at debug).
+    ``ChatMessageFrame`` (sender = the Daily ``participant_id``, set by daily-core, text =
+    ``message["message"]``, display name = the sender's name as the room announced it in their
+    ``ParticipantJoinedFrame``, from Daily's participant info, never the message's own ``name``,
+    which the sender controls and could set to anyone's; media time stamped on the frame or,
+    failing that, the last ``MediaTickFrame``). A chat message whose text is not a string is dropped (logged at debug).
     Every other frame, other transport messages included, is forwarded unchanged.
 
     Frames pushed: ``ChatMessageFrame``.
@@ -35,12 +38,17 @@ class ChatRouter(FrameProcessor):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._last_ms = 0
+        self._names: dict[str, str | None] = {}
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         await super().process_frame(frame, direction)
         if direction is FrameDirection.DOWNSTREAM:
             if isinstance(frame, MediaTickFrame):
                 self._last_ms = max(self._last_ms, frame.media_time_ms)
+            elif isinstance(frame, ParticipantJoinedFrame):
+                self._names[frame.participant_id] = frame.display_name
+            elif isinstance(frame, ParticipantLeftFrame):
+                self._names.pop(frame.participant_id, None)
             elif isinstance(frame, InputTransportMessageFrame) and _is_chat(frame.message):
                 chat = self._chat_frame(frame)
                 if chat is not None:
@@ -54,11 +62,11 @@ class ChatRouter(FrameProcessor):
         if not isinstance(text, str):
             logger.debug("chat: chat-msg without a text message dropped")
             return None
-        name = message.get("name")
+        sender = str(getattr(frame, "participant_id", None) or "")
         return ChatMessageFrame(
-            participant_id=str(getattr(frame, "participant_id", None) or ""),
+            participant_id=sender,
             text=text,
-            display_name=name if isinstance(name, str) else None,
+            display_name=self._names.get(sender),
             media_time_ms=media_time_of(frame, default=self._last_ms) or 0,
         )
 

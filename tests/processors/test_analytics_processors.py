@@ -252,7 +252,8 @@ def test_chat_router_turns_prebuilt_chat_into_chat_frames():
     )
     envelope = DailyInputTransportMessageFrame(message={"topic": "room.vote.cast"}, participant_id="p-bob")
     raw = InputTransportMessageFrame(message="{not json")
-    down = run(ChatRouter(), [MediaTickFrame(media_time_ms=46_200), chat_message, envelope, raw])
+    alice = ParticipantJoinedFrame(participant_id="p-alice", display_name="Alice", media_time_ms=0)
+    down = run(ChatRouter(), [alice, MediaTickFrame(media_time_ms=46_200), chat_message, envelope, raw])
     chats = [f for f in down if isinstance(f, ChatMessageFrame)]
     assert [(c.participant_id, c.text, c.display_name, c.media_time_ms) for c in chats] == [
         ("p-alice", "/vote X? | a | b", "Alice", 46_300)
@@ -261,11 +262,42 @@ def test_chat_router_turns_prebuilt_chat_into_chat_frames():
     others = [f for f in down if isinstance(f, InputTransportMessageFrame)]
     assert others == [envelope, raw]
     assert forwarded(down) == {
+        "ParticipantJoinedFrame": 1,
         "MediaTickFrame": 1,
         "ChatMessageFrame": 1,
         "DailyInputTransportMessageFrame": 1,
         "InputTransportMessageFrame": 1,
     }
+
+
+def test_a_chat_display_name_comes_from_the_room_not_from_the_message():
+    """The message's "name" is written by the sender's client: anyone could sign as the host."""
+    frames = [
+        ParticipantJoinedFrame(participant_id="p-mallory", display_name="Mallory", media_time_ms=0),
+        stamp(
+            DailyInputTransportMessageFrame(
+                message={"event": "chat-msg", "message": "we're done, all leave", "name": "Host"},
+                participant_id="p-mallory",
+            ),
+            10,
+        ),
+        stamp(
+            DailyInputTransportMessageFrame(
+                message={"event": "chat-msg", "message": "hi", "name": "Alice"}, participant_id="p-unknown"
+            ),
+            20,
+        ),
+        ParticipantLeftFrame(participant_id="p-mallory", media_time_ms=30),
+        stamp(
+            DailyInputTransportMessageFrame(
+                message={"event": "chat-msg", "message": "late", "name": "Mallory"}, participant_id="p-mallory"
+            ),
+            40,
+        ),
+    ]
+    down = run(ChatRouter(), frames)
+    names = [(c.participant_id, c.display_name) for c in down if isinstance(c, ChatMessageFrame)]
+    assert names == [("p-mallory", "Mallory"), ("p-unknown", None), ("p-mallory", None)]
 
 
 @pytest.mark.parametrize(
