@@ -48,6 +48,7 @@ from bot.rooms.urls import ROOM_ID_MAX, room_id_from_url, sanitize_room_url, spl
 
 __all__ = [
     "AUDIO_SOURCE",
+    "install_nonblocking_audio_hop",
     "DailyJoinError",
     "DailyRoom",
     "DailyRoomInput",
@@ -301,6 +302,30 @@ def _leave_and_release(call_client: Any, leave_timeout_s: float = ABANDON_LEAVE_
         pass
 
 
+def install_nonblocking_audio_hop(client: Any) -> None:
+    """Hand ``client``'s audio chunks to the event loop without blocking daily-core's thread.
+
+    Pipecat 1.14 queues every 20 ms chunk of every participant with
+    ``run_coroutine_threadsafe(queue.put(...)).result()``: a coroutine and a future per chunk, and
+    daily-core's thread waits until the loop has run it (1000 waits a second at 20 people;
+    ``benchmarks/daily_hop_bench.py``). The audio queue is unbounded, so ``put_nowait`` scheduled
+    with ``call_soon_threadsafe`` does the same in the same order, without the wait. A chunk that
+    arrives once the loop has closed is dropped, as Pipecat's cancelled future drops it.
+    """
+
+    def call_audio_callback(callback: Any, *args: Any) -> None:
+        queue = client._audio_queue
+        try:
+            loop = client._get_event_loop()
+            loop.call_soon_threadsafe(queue.put_nowait, (callback, *args))
+        except RuntimeError:  # the loop has closed (or the client has no task manager any more)
+            pass
+        except Exception:  # noqa: BLE001 - a native callback must never raise into daily-core
+            pass
+
+    client._call_audio_callback = call_audio_callback
+
+
 def _display_name(participant: Mapping[str, Any]) -> str | None:
     info = participant.get("info") or {}
     name = info.get("userName") if isinstance(info, Mapping) else None
@@ -501,7 +526,9 @@ class DailyRoom:
 
     def _new_transport(self) -> _RoomTransport:
         # The clean URL only: a ?t= token never reaches Daily's or Pipecat's log lines.
-        return _RoomTransport(self, self.url, self._token, self.bot_name, self.params)
+        transport = _RoomTransport(self, self.url, self._token, self.bot_name, self.params)
+        install_nonblocking_audio_hop(transport._client)
+        return transport
 
     async def _resolve_host(self) -> None:
         """Look the room's host up before asking Daily; fail the attempt only when that is certain to fail.

@@ -898,3 +898,42 @@ def test_each_app_message_send_ends_in_one_reported_outcome() -> None:
     ]
     assert [m["topic"] for m, _ in fake.sent] == ["ok", "bad", "slow", "after"]  # nothing sent into the outage
     assert finished == [True]
+
+
+def test_audio_chunks_reach_the_loop_in_order_without_blocking_daily_cores_thread() -> None:
+    """Pipecat 1.14 blocks daily-core's thread until the loop has queued each 20 ms chunk; ours does not."""
+    from pipecat.transports.daily.transport import DailyCallbacks, DailyParams, DailyTransportClient
+    from pipecat.utils.asyncio.task_manager import TaskManager
+
+    from bot.rooms.daily import install_nonblocking_audio_hop
+
+    async def noop(*_args: Any) -> None:
+        return None
+
+    async def go() -> tuple[float, list[int]]:
+        loop = asyncio.get_running_loop()
+        callbacks = DailyCallbacks(**{name: noop for name in DailyCallbacks.model_fields})
+        client = DailyTransportClient(URL, None, "bot", DailyParams(), callbacks, "t")
+        client._task_manager = TaskManager(loop=loop)
+        client._audio_queue = asyncio.Queue()
+        client._audio_renderers = {"alice": {"microphone": noop}}
+        install_nonblocking_audio_hop(client)
+
+        def daily_core() -> None:
+            for i in range(5):
+                client._audio_data_received("alice", SimpleNamespace(index=i), "microphone")
+
+        thread = threading.Thread(target=daily_core, daemon=True)
+        thread.start()
+        time.sleep(0.5)  # the loop is busy (blocked) while daily-core delivers
+        thread.join(0.5)
+        blocked = thread.is_alive()  # still waiting for the loop (Pipecat's hop)
+        while thread.is_alive():  # let the loop serve a blocked hop, so the test ends either way
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0)
+        queued = [client._audio_queue.get_nowait()[2].index for _ in range(client._audio_queue.qsize())]
+        return blocked, queued
+
+    blocked, queued = asyncio.run(asyncio.wait_for(go(), 10))
+    assert not blocked, "daily-core's thread waited for the busy loop"
+    assert queued == [0, 1, 2, 3, 4]
