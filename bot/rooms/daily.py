@@ -44,15 +44,15 @@ from bot.core.frames import ParticipantJoinedFrame, ParticipantLeftFrame, RoomEn
 from bot.core.media import stamp
 from bot.rooms.app_message_delivery import AppMessageDelivery, OnOutcome
 from bot.rooms.daily_errors import classify_join_error
-from bot.rooms.urls import ROOM_ID_MAX, room_id_from_url, sanitize_room_url, split_room_url  # noqa: F401 (re-exported)
+from bot.rooms.urls import ROOM_ID_MAX, room_id_from_url, sanitize_room_url, split_room_url
 
 __all__ = [
     "AUDIO_SOURCE",
-    "install_nonblocking_audio_hop",
     "DailyJoinError",
     "DailyRoom",
     "DailyRoomInput",
     "MediaClock",
+    "install_nonblocking_audio_hop",
     "room_id_from_url",
     "sanitize_room_url",
     "split_room_url",
@@ -320,7 +320,7 @@ def install_nonblocking_audio_hop(client: Any) -> None:
             loop.call_soon_threadsafe(queue.put_nowait, (callback, *args))
         except RuntimeError:  # the loop has closed (or the client has no task manager any more)
             pass
-        except Exception:  # noqa: BLE001 - a native callback must never raise into daily-core
+        except Exception:
             pass
 
     client._call_audio_callback = call_audio_callback
