@@ -44,7 +44,7 @@ from bot.core.frames import ParticipantJoinedFrame, ParticipantLeftFrame, RoomEn
 from bot.core.media import stamp
 from bot.rooms.app_message_delivery import AppMessageDelivery, OnOutcome
 from bot.rooms.daily_errors import classify_join_error
-from bot.rooms.urls import ROOM_ID_MAX, room_id_from_url, sanitize_room_url, split_room_url
+from bot.rooms.urls import ROOM_ID_MAX, room_id_from_url, sanitize_room_url, split_room_url  # noqa: F401 (re-exported)
 
 __all__ = [
     "AUDIO_SOURCE",
