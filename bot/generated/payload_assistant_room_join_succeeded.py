@@ -20,6 +20,7 @@ class AssistantRoomJoinSucceeded(TopicModel):
     room_id: Annotated[str, Field(min_length=1, max_length=128)] = Field(alias='roomId', description='Room name.')
     attempt: Annotated[int, Field(ge=1)] = Field(description='The attempt that succeeded.')
     join_latency_ms: Annotated[int, Field(ge=0)] = Field(alias='joinLatencyMs', description='Time from the join request of this attempt to joined.')
+    transcription: Literal["off", "on", "failed"] | None = Field(default=None, description='Daily transcription for this session: off (not asked for), on (started), failed (asked for but Daily refused, e.g. a token without transcription rights: pacing and the facilitator get no words, speaking analytics still run). Absent for rooms without transcription (simulated).', exclude_if=is_none)
     participant_count: Annotated[int, Field(ge=0)] = Field(alias='participantCount', description='Participants already in the room, the bot excluded.')
 
 

@@ -4,7 +4,7 @@
 
 from enum import StrEnum
 
-SPEC_VERSION = 'sha256:f37d07b7b923125b0a9a499b3292603c848baac6217dd7c8c56ca204991cbe7a'
+SPEC_VERSION = 'sha256:642c2272a71dc37706fa26dda60b7affd0c3ca8a470d55d0cffd96a172c93f77'
 """Hash of the spec this code was generated from (see docs/events.md)."""
 
 

@@ -61,6 +61,9 @@ __all__ = [
 AUDIO_SOURCE = "microphone"
 """The participant track the bot listens to."""
 
+TRANSCRIPTION_START_FAILED = "Unable to start transcription:"
+"""How Pipecat 1.14's ``_on_joined`` reports a refused ``start_transcription`` (to ``on_error`` only)."""
+
 # --------------------------------------------------------------------------------------------
 # Media clock
 # --------------------------------------------------------------------------------------------
@@ -211,6 +214,8 @@ class _RoomTransport(DailyTransport):
     async def _on_error(self, error: Any) -> None:
         message = self._room._scrub(str(error))
         self.errors.append(message)
+        if message.startswith(TRANSCRIPTION_START_FAILED):  # Pipecat's _on_joined, with daily-core's answer
+            self._room._transcription_failed(message[len(TRANSCRIPTION_START_FAILED) :].strip())
         if self._input is None and self._output is None:
             # Our own join, before any pipeline: Pipecat would raise here ("No valid input or
             # output channel"). Record it; join() reports it.
@@ -232,6 +237,23 @@ class _RoomTransport(DailyTransport):
     async def _on_participant_left(self, participant: Any, reason: Any) -> None:
         await self._room._on_participant_left(participant, reason)
         await super()._on_participant_left(participant, reason)  # type: ignore[no-untyped-call]  # Pipecat's method is unannotated
+        # Pipecat keeps every participant it was asked to transcribe and sends the whole list on
+        # each update: one who left stays "requested" for the rest of the call. Forget them.
+        pid = str(participant.get("id") or "")
+        ids = self._client._transcription_ids
+        if pid in ids:
+            ids[:] = [i for i in ids if i != pid]
+            if ids and self._client._transcription_status and self._room.transcription_status == "on":
+                await self._client.update_transcription(ids)
+
+    async def _on_transcription_error(self, message: Any) -> None:
+        self._room._transcription_failed(self._room._scrub(str(message)))
+        await super()._on_transcription_error(message)
+
+    async def _on_transcription_stopped(self, stopped_by: Any, stopped_by_error: Any) -> None:
+        if stopped_by_error:
+            self._room._transcription_failed(f"stopped by an error ({stopped_by})")
+        await super()._on_transcription_stopped(stopped_by, stopped_by_error)
 
     async def _on_call_state_updated(self, state: str) -> None:
         self._room._on_call_state(state)
@@ -439,6 +461,9 @@ class DailyRoom:
         self._audio_captured: set[str] = set()
         self._transcribed: set[str] = set()
         self.delivery = AppMessageDelivery(timeout_s=app_message_timeout_s)
+        self.transcription_status: str = "off"
+        """``off`` (not asked for), ``on`` (started at join), ``failed`` (Daily refused or stopped it)."""
+        self.transcription_error: str | None = None
 
     # -- joining --------------------------------------------------------------------------------
 
@@ -508,6 +533,8 @@ class DailyRoom:
                 raise DailyJoinError(message, kind="timeout")
             raise DailyJoinError.classified(message, detail)
         self._joined = True
+        if self.transcription and self.transcription_status != "failed":
+            self.transcription_status = "on"
         self.clock.start()
         logger.info(f"joined Daily room {self.room_id} in {time.monotonic() - t0:.2f}s")
         for key, participant in dict(transport.participants() or {}).items():
@@ -520,6 +547,7 @@ class DailyRoom:
     def _reset_call_state(self) -> None:
         """Forget what a failed or abandoned attempt saw: the next attempt starts clean."""
         self._joined = False
+        self.transcription_status, self.transcription_error = "off", None
         self.present.clear()
         self._audio_captured.clear()
         self._transcribed.clear()
@@ -657,6 +685,17 @@ class DailyRoom:
     def _scrub(self, text: str) -> str:
         return self._scrubber.scrub(text)
 
+    def _transcription_failed(self, error: str) -> None:
+        """Daily transcription is not (or no longer) running: one clear log line, once."""
+        if self.transcription_status == "failed":
+            return
+        self.transcription_status, self.transcription_error = "failed", error or "unknown error"
+        logger.warning(
+            f"Daily transcription is off in room {self.room_id}: {self.transcription_error}; pacing and the "
+            "facilitator get no words (speaking time, overlaps and dominance still run from audio). "
+            "The token needs transcription rights: a room owner or transcription admin token."
+        )
+
     def _add_present(self, pid: str, participant: Mapping[str, Any]) -> bool:
         if not pid or pid in self.present:
             return False
@@ -707,6 +746,7 @@ class DailyRoom:
             return
         del self.present[pid]
         self._audio_captured.discard(pid)
+        self._transcribed.discard(pid)
         self._presence_changed.set()
         if self._input_started and self._input is not None:
             await self._input.push_frame(

@@ -58,7 +58,13 @@ async def join_daily(
             )
         ),
         on_succeeded=lambda a, lat, n: bus.publish(
-            AssistantRoomJoinSucceeded(room_id=room.room_id, attempt=a, join_latency_ms=lat, participant_count=n)
+            AssistantRoomJoinSucceeded(
+                room_id=room.room_id,
+                attempt=a,
+                join_latency_ms=lat,
+                participant_count=n,
+                transcription=room.transcription_status,  # type: ignore[arg-type]
+            )
         ),
     )
     return room

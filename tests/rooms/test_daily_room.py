@@ -937,3 +937,91 @@ def test_audio_chunks_reach_the_loop_in_order_without_blocking_daily_cores_threa
     blocked, queued = asyncio.run(asyncio.wait_for(go(), 10))
     assert not blocked, "daily-core's thread waited for the busy loop"
     assert queued == [0, 1, 2, 3, 4]
+
+
+# daily-core's answer to start_transcription without the rights (daily-python 0.36's daily.abi3.so)
+NO_TRANSCRIPTION_RIGHTS = (
+    "unable to start transcription (is transcription enabled? are you a room owner or transcription admin?)"
+)
+
+
+class NoTranscriptionCallClient(FakeCallClient):
+    def start_transcription(self, settings: Any = None, completion: Any = None) -> None:
+        completion(NO_TRANSCRIPTION_RIGHTS)
+
+
+def test_a_token_without_transcription_rights_is_reported_not_silent() -> None:
+    from loguru import logger
+
+    fake = NoTranscriptionCallClient([participant("alice")])
+    room = FakeDailyRoom(fake, transcription=True)
+    lines: list[str] = []
+    handler = logger.add(lambda m: lines.append(str(m)), level="WARNING", format="{message}")
+
+    async def go() -> int:
+        try:
+            return await room.join(1)
+        finally:
+            await room.close()
+
+    try:
+        assert asyncio.run(go()) == 1  # the join itself succeeds
+    finally:
+        logger.remove(handler)
+    assert room.transcription_status == "failed" and "room owner or transcription admin" in (
+        room.transcription_error or ""
+    )
+    said = [line for line in lines if "Daily transcription is off" in line]
+    assert len(said) == 1 and "pacing and the facilitator get no words" in said[0]
+
+
+def test_join_succeeded_says_whether_transcription_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.events import SessionContext, create_runtime
+    from bot.session import join_room
+
+    def published(client: FakeCallClient, transcription: bool) -> dict[str, Any]:
+        monkeypatch.setattr(
+            "bot.rooms.daily.DailyRoom", lambda *a, **k: FakeDailyRoom(client, transcription=transcription)
+        )
+        runtime = create_runtime(SessionContext(session_id="s", assistant_id="a", tenant_id="t", room_id="standup"))
+        seen: list[dict[str, Any]] = []
+        runtime.bus.subscribe("assistant.room.join.succeeded", seen.append)
+        settings = SimpleNamespace(
+            room_url=URL,
+            token=None,
+            bot_name="Prism",
+            transcription=transcription,
+            join_attempts=1,
+            join_budget_secs=10,
+        )
+        rooms: list[Any] = []
+
+        async def go() -> None:
+            try:
+                await join_room.join_daily(settings, runtime.bus, lambda s: s, on_room=rooms.append)
+            finally:
+                await rooms[0].close()
+
+        asyncio.run(go())
+        return seen[0]["payload"]
+
+    assert published(NoTranscriptionCallClient(), True)["transcription"] == "failed"
+    assert published(FakeCallClient(), True)["transcription"] == "on"
+    assert published(FakeCallClient(), False)["transcription"] == "off"
+
+
+def test_participants_who_left_are_no_longer_asked_to_be_transcribed() -> None:
+    fake = FakeCallClient([participant("alice"), participant("bob")])
+    room = FakeDailyRoom(fake, transcription=True)
+
+    async def script(room: FakeDailyRoom, rec: Recorder) -> None:
+        await settle(rec, lambda fs: len(of(fs, ParticipantJoinedFrame)) == 2)
+        await asyncio.to_thread(room.transport._client.on_transcription_started, {"instanceId": "tx-1"})
+        await room.fire("on_participant_left", participant("alice"), "leftCall")
+        await settle(rec, lambda fs: len(of(fs, ParticipantLeftFrame)) == 1)
+        await room.fire("on_participant_joined", participant("carol"))
+        await settle(rec, lambda fs: len(of(fs, ParticipantJoinedFrame)) == 3)
+
+    asyncio.run(run_room(room, script))
+    assert fake.transcription_allow[-1] == ["bob", "carol"]
+    assert all("alice" not in allowed for allowed in fake.transcription_allow[-2:])

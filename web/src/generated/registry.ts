@@ -60,7 +60,7 @@ export const registry = {
       "sampled": false
     }
   },
-  "specVersion": "sha256:f37d07b7b923125b0a9a499b3292603c848baac6217dd7c8c56ca204991cbe7a",
+  "specVersion": "sha256:642c2272a71dc37706fa26dda60b7affd0c3ca8a470d55d0cffd96a172c93f77",
   "topics": {
     "assistant.room.join.failed": {
       "description": "One join attempt failed.",
@@ -213,6 +213,15 @@ export const registry = {
             "description": "Room name.",
             "maxLength": 128,
             "minLength": 1,
+            "type": "string"
+          },
+          "transcription": {
+            "description": "Daily transcription for this session: off (not asked for), on (started), failed (asked for but Daily refused, e.g. a token without transcription rights: pacing and the facilitator get no words, speaking analytics still run). Absent for rooms without transcription (simulated).",
+            "enum": [
+              "off",
+              "on",
+              "failed"
+            ],
             "type": "string"
           }
         },
