@@ -301,6 +301,13 @@ def _install_safe_completions() -> None:
     daily_transport.completion_callback = completion_callback
 
 
+def _release_quietly(call_client: Any) -> None:
+    try:
+        call_client.release()
+    except Exception:  # best effort on a background thread
+        pass
+
+
 ABANDON_LEAVE_TIMEOUT_S = 30.0
 """How long an abandoned client's ``leave()`` may wait for its pending join before release anyway."""
 
@@ -633,7 +640,8 @@ class DailyRoom:
                     return
 
     async def close(self, *, timeout_s: float = 10.0) -> None:
-        """Leave the room and release the Daily client. Call after the pipeline has ended; idempotent."""
+        """Leave the room and release the Daily client within ``timeout_s`` in all. Call after the
+        pipeline has ended (and the session's end is out); idempotent."""
         self._closing = True
         await self._release(timeout_s=timeout_s)
 
@@ -658,25 +666,50 @@ class DailyRoom:
             await asyncio.wait_for(asyncio.shield(client.cleanup()), timeout=2.0)
 
     async def _release(self, *, timeout_s: float = 10.0) -> None:
+        """Leave (if joined) and release the client, all of it within ``timeout_s``.
+
+        ``CallClient.release()`` can block in daily-core; Pipecat runs it with
+        ``asyncio.to_thread``, on the loop's default executor, which ``asyncio.run`` waits for at
+        exit however long it takes. So the release runs on a daemon thread of its own, waited for
+        only until the deadline: the process can always exit on time.
+        """
         transport, self._transport = self._transport, None
         if transport is None:
             return
+        deadline = time.monotonic() + timeout_s
         client = transport._client
         joined, self._joined = self._joined, False
         # The client counts its owners (this room, then the pipeline's input and output). Calls
-        # past zero are no-ops, so three calls always reach the real leave/cleanup even if the
-        # pipeline never ran or never tore down.
+        # past zero are no-ops, so three calls always reach the real leave even if the pipeline
+        # never ran or never tore down.
         try:
             if joined:
                 for _ in range(3):
-                    await asyncio.wait_for(client.leave(), timeout=timeout_s)
+                    await asyncio.wait_for(client.leave(), timeout=max(0.01, deadline - time.monotonic()))
         except Exception as exc:  # leaving is best effort; the client is released below anyway
-            logger.warning(self._scrub(f"leaving {self.room_id}: {type(exc).__name__}: {exc}"))
+            logger.warning(self._scrub(f"leaving {self.room_id}: {type(exc).__name__ or 'timeout'}: {exc}"))
+        call_client, client._client = client._client, None  # Pipecat's cleanup then skips release()
+        released = asyncio.Event()
+        if call_client is None:
+            released.set()
+        else:
+            loop = asyncio.get_running_loop()
+
+            def release() -> None:
+                _release_quietly(call_client)
+                with contextlib.suppress(RuntimeError):  # the loop has closed: nobody waits
+                    loop.call_soon_threadsafe(released.set)
+
+            threading.Thread(target=release, name="daily-release", daemon=True).start()
         try:
             for _ in range(3):
-                await asyncio.wait_for(client.cleanup(), timeout=timeout_s)
+                await asyncio.wait_for(client.cleanup(), timeout=max(0.01, deadline - time.monotonic()))
         except Exception as exc:  # releasing is best effort
             logger.warning(self._scrub(f"releasing the Daily client: {type(exc).__name__}: {exc}"))
+        try:
+            await asyncio.wait_for(released.wait(), timeout=max(0.01, deadline - time.monotonic()))
+        except TimeoutError:
+            logger.warning(f"releasing the Daily client took longer than {timeout_s:g}s; not waiting for it")
         self._input = None
         self._input_started = False
 

@@ -13,7 +13,9 @@ reads top to bottom in that order:
 6. pipeline, with heartbeats beside it, until the room ends or the session is stopped — stage
    ``pipeline``;
 7. end: ``assistant.session.ended`` with the session's totals (or ``assistant.session.failed``
-   at the stage that failed, published by that stage).
+   at the stage that failed, published by that stage);
+8. leave: the room is left and released after the end is out, bounded (``bot.session.closing``),
+   so a slow leave can neither delay nor lose the end.
 
 Each step is a function in a module of its own beside this one; this module only orders them.
 Arrows point one way: the steps use rooms, pipelines, policy and events, and nothing they use
@@ -23,7 +25,6 @@ imports ``bot.session``.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -100,8 +101,14 @@ async def run_session_async(
             control.end_reason = "cancelled"
         _publish_end(control, started_at)  # 7. end
     finally:
+        # 8. leave the room, bounded, now that the end (or failure) is out; the forwarder closes
+        # beside it (after ended/failed, so they are delivered too)
+        from bot.session.closing import close_room
+
+        closing = [close_room(control.room)]
         if forwarding is not None:
-            await forwarding.aclose(timeout=3.0)  # after ended/failed, so they are delivered too
+            closing.append(forwarding.aclose(timeout=3.0))
+        await asyncio.gather(*closing)
         if started.view is not None:
             started.view.close()
         control.release_signals()
@@ -172,10 +179,7 @@ async def _steps(
         if task is not None:
             task.uncancel()  # our own cancel (end() during start-up), handled here
         logger.info(f"start-up abandoned ({control.end_reason})")
-    finally:  # the signal handlers stay until the end is published (release_signals)
-        if control.room is not None and hasattr(control.room, "close"):
-            with contextlib.suppress(Exception):
-                await control.room.close()
+    # the room is left after the end is out (run_session_async, bot.session.closing)
     await bus.drain()
     control.ran = True
 
