@@ -43,7 +43,7 @@ from bot.config.secrets import SecretScrubber
 from bot.core.frames import ParticipantJoinedFrame, ParticipantLeftFrame, RoomEndedFrame
 from bot.core.media import stamp
 from bot.rooms.app_message_delivery import AppMessageDelivery, OnOutcome
-from bot.rooms.daily_errors import classify_join_error
+from bot.rooms.daily_errors import CallDrop, classify_drop, classify_join_error
 from bot.rooms.urls import ROOM_ID_MAX, room_id_from_url, sanitize_room_url, split_room_url  # noqa: F401 (re-exported)
 
 __all__ = [
@@ -223,6 +223,11 @@ class _RoomTransport(DailyTransport):
             return
         await super()._on_error(message)  # type: ignore[no-untyped-call]  # Pipecat's method is unannotated
 
+    async def _on_daily_error(self, message: Any) -> None:
+        text = self._room._scrub(str(message))
+        self.errors.append(text)
+        logger.warning(f"Daily reported an error in room {self._room.room_id}: {text}")
+
     async def _on_participant_joined(self, participant: Any) -> None:
         if str(participant.get("id") or "") in self._room.present:
             return  # already known (present at join, or a repeated event): captured once only
@@ -355,6 +360,23 @@ def install_nonblocking_audio_hop(client: Any) -> None:
     client._call_audio_callback = call_audio_callback
 
 
+def _forward_daily_errors(transport: _RoomTransport) -> None:
+    """Hear daily-core's ``on_error`` events, which Pipecat 1.14's client does not implement.
+
+    daily-python calls ``on_error(message)`` on the event handler (the client) for errors outside
+    any call it made: being ejected, the meeting ending, reconnection given up. Pipecat's
+    ``DailyTransportClient`` has no such method, so they were lost; the message is what says why
+    a call dropped. It is queued on the client's event task like every other event (in order,
+    after the join).
+    """
+    client = transport._client
+
+    def on_error(message: Any) -> None:
+        client._call_event_callback(transport._on_daily_error, message)
+
+    client.on_error = on_error
+
+
 def _display_name(participant: Mapping[str, Any]) -> str | None:
     info = participant.get("info") or {}
     name = info.get("userName") if isinstance(info, Mapping) else None
@@ -471,6 +493,9 @@ class DailyRoom:
         self.transcription_status: str = "off"
         """``off`` (not asked for), ``on`` (started at join), ``failed`` (Daily refused or stopped it)."""
         self.transcription_error: str | None = None
+        self.drop: CallDrop | None = None
+        """Why the call ended underneath the bot, once ``disconnected`` is set."""
+        self._errors_at_join = 0
 
     # -- joining --------------------------------------------------------------------------------
 
@@ -540,6 +565,7 @@ class DailyRoom:
                 raise DailyJoinError(message, kind="timeout")
             raise DailyJoinError.classified(message, detail)
         self._joined = True
+        self._errors_at_join = len(transport.errors)
         if self.transcription and self.transcription_status != "failed":
             self.transcription_status = "on"
         self.clock.start()
@@ -563,6 +589,7 @@ class DailyRoom:
         # The clean URL only: a ?t= token never reaches Daily's or Pipecat's log lines.
         transport = _RoomTransport(self, self.url, self._token, self.bot_name, self.params)
         install_nonblocking_audio_hop(transport._client)
+        _forward_daily_errors(transport)
         return transport
 
     async def _resolve_host(self) -> None:
@@ -788,5 +815,7 @@ class DailyRoom:
 
     def _on_call_state(self, state: str) -> None:
         if state == "left" and self._joined and not self._closing:
-            logger.warning(f"the call in room {self.room_id} ended underneath the bot")
+            errors = self._transport.errors[self._errors_at_join :] if self._transport is not None else []
+            self.drop = classify_drop(errors)
+            logger.warning(f"the call in room {self.room_id} ended underneath the bot: {self.drop.describe()}")
             self.disconnected.set()

@@ -29,7 +29,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-__all__ = ["TRANSIENT", "JoinErrorClass", "classify_join_error"]
+__all__ = ["TRANSIENT", "CallDrop", "JoinErrorClass", "classify_drop", "classify_join_error"]
 
 
 @dataclass(frozen=True)
@@ -107,3 +107,52 @@ def classify_join_error(message: str) -> JoinErrorClass:
         if pattern.search(text):
             return cls
     return TRANSIENT
+
+
+@dataclass(frozen=True)
+class CallDrop:
+    """Why the call ended underneath the bot (it did not leave by itself).
+
+    Attributes:
+        kind: as :class:`JoinErrorClass` (``refused`` for an ejection, ``room_expired``,
+            ``token`` for a token that expired and ejected the bot, ``network`` when daily-core
+            gave up reconnecting), or ``ended`` when Daily said nothing but ended the call (the
+            meeting was ended for everyone).
+        retryable: a new session may join again (network trouble): a supervisor restarts the bot
+            with its backoff. Not for ejections, expired rooms or tokens, or an ended meeting.
+        error: Daily's last error before the drop, if any (free of secrets).
+    """
+
+    kind: str
+    retryable: bool
+    error: str | None
+
+    def describe(self) -> str:
+        what = {
+            "refused": "the bot was ejected from the room",
+            "room_expired": "the room expired or its meeting was ended",
+            "token": "the meeting token expired",
+            "network": "the connection to Daily was lost and not recovered",
+            "ended": "Daily ended the call",
+        }.get(self.kind, "the call ended")
+        return f"{what}: {self.error}" if self.error else what
+
+
+_PIPECAT_DISCONNECTED = "Disconnected from "
+"""Pipecat 1.14's own ``on_error`` line when the call state becomes ``left`` (says nothing of why)."""
+
+
+def classify_drop(errors: list[str]) -> CallDrop:
+    """Why the call dropped, from Daily's errors since the join (oldest first).
+
+    The last error that is not Pipecat's own "Disconnected from …" decides; with none, the call
+    was ended by Daily without a reason the SDK reports (``ended``, not retryable: a meeting
+    ended for everyone does not come back by rejoining)."""
+    reasons = [e for e in errors if not e.startswith(_PIPECAT_DISCONNECTED)]
+    if not reasons:
+        return CallDrop("ended", False, None)
+    error = reasons[-1]
+    found = classify_join_error(error)
+    if found.kind in ("unknown", "network", "unavailable"):
+        return CallDrop("network", True, error)
+    return CallDrop(found.kind, not found.permanent, error)

@@ -35,6 +35,7 @@ from bot.config.settings import secret_values
 from bot.core.errors import PrismError, ScenarioError
 from bot.generated import Topic
 from bot.session.control import SessionControl
+from bot.session.dropped import call_dropped
 from bot.session.heartbeats import Heartbeats
 from bot.session.logs import configure_logging, scrub_logs
 from bot.session.startup import Started, begin, session_ended
@@ -99,6 +100,10 @@ async def run_session_async(
         cancelled = _cancel_requested()
         if cancelled and not control.stopping:
             control.end_reason = "cancelled"
+        dropped = call_dropped(control.room)  # ejected, meeting ended, connection lost: a failure
+        if dropped is not None and not cancelled:
+            control.fail("pipeline", dropped, retryable=dropped.retryable)
+            raise dropped
         _publish_end(control, started_at)  # 7. end
     finally:
         # 8. leave the room, bounded, now that the end (or failure) is out; the forwarder closes

@@ -26,9 +26,11 @@ class SlowRoom:
         self.room_id = "standup"
         self.clock = SimpleNamespace(now_ms=lambda: 0)
 
+    hang_s = 60.0
+
     async def close(self, *, timeout_s: float = 10.0) -> None:
         self.log.append("close")
-        await asyncio.sleep(60)
+        await asyncio.sleep(self.hang_s)
 
 
 def test_the_end_is_published_before_the_room_is_left_and_a_hanging_leave_is_cut_off(
@@ -88,3 +90,88 @@ def test_a_daily_room_that_cannot_leave_or_release_still_closes_within_its_budge
     took = asyncio.run(asyncio.wait_for(go(), 20))  # asyncio.run waits for no executor thread either
     assert took < 2.0, took
     assert fake.left == 1 and fake.release_started.wait(2)  # both were asked for
+
+
+# ---- a call that drops underneath the bot -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("errors", "kind", "retryable"),
+    [
+        ([], "ended", False),
+        (["Disconnected from https://acme.daily.co/standup; app messages will not be sent"], "ended", False),
+        (["You were ejected from the meeting", "Disconnected from https://acme.daily.co/x; …"], "refused", False),
+        (["exp-room"], "room_expired", False),
+        (["meeting token expired: exp-token"], "token", False),
+        (["signalling connection lost: websocket closed", "Disconnected from x"], "network", True),
+        (["something nobody has seen"], "network", True),
+    ],
+    ids=["no-error", "pipecat-only", "ejected", "room-expired", "token-expired", "network", "unknown"],
+)
+def test_a_dropped_call_is_classified(errors: list[str], kind: str, retryable: bool) -> None:
+    from bot.rooms.daily_errors import classify_drop
+
+    drop = classify_drop(errors)
+    assert (drop.kind, drop.retryable) == (kind, retryable)
+
+
+def test_daily_room_records_why_the_call_dropped() -> None:
+    fake = FakeCallClient([participant("alice")])
+    room = FakeDailyRoom(fake)
+
+    async def go() -> None:
+        try:
+            await room.join(1)
+            await room.fire("on_error", "You were ejected from the meeting")
+            await room.fire("on_call_state_updated", "left")
+            await asyncio.wait_for(room.disconnected.wait(), 5)
+        finally:
+            await room.close()
+
+    asyncio.run(go())
+    assert room.drop is not None and room.drop.kind == "refused" and not room.drop.retryable
+    assert "ejected" in room.drop.describe()
+
+
+@pytest.mark.parametrize(("retryable", "kind"), [(True, "network"), (False, "refused")])
+def test_a_dropped_call_fails_the_session_with_exit_6_and_says_whether_to_retry(
+    monkeypatch: pytest.MonkeyPatch, retryable: bool, kind: str
+) -> None:
+    from bot.rooms.daily_errors import CallDrop
+    from bot.session.dropped import CallDropped
+
+    log: list[str] = []
+    room = SlowRoom(log)
+    room.hang_s = 0
+    room.drop = CallDrop(kind, retryable, "daily said so")  # type: ignore[attr-defined]
+
+    async def join_daily(settings: Any, bus: Any, scrub: Any, *, on_room: Any) -> Any:
+        on_room(room)
+        return room
+
+    async def run_room_pipeline(room: Any, **_: Any) -> None:
+        return None
+
+    monkeypatch.setattr(join_room, "join_daily", join_daily)
+    monkeypatch.setattr(pipeline, "run_room_pipeline", run_room_pipeline)
+    settings = Settings(room_url="https://acme.daily.co/standup", assistant_id="a", tenant_id="t", view="off")
+    ends: list[dict[str, Any]] = []
+
+    async def go() -> BaseException:
+        started = begin(settings, claim_stdout=False, live_view=False)
+        started.runtime.bus.subscribe("assistant.session.*", ends.append)
+        try:
+            await run_session_async(settings, handle_signals=False, started=started)
+        except CallDropped as exc:
+            return exc
+        raise AssertionError("the session ended normally")
+
+    exc = asyncio.run(asyncio.wait_for(go(), 30))
+    assert exc.exit_code == 6 and exc.retryable is retryable  # type: ignore[attr-defined]
+    (failed,) = [e for e in ends if e["topic"] != "assistant.session.started"]
+    assert failed["topic"] == "assistant.session.failed"
+    assert failed["payload"]["stage"] == "pipeline" and failed["payload"]["retryable"] is retryable
+    assert (
+        failed["payload"]["error"].startswith("the call ended underneath the bot")
+        and "daily said so" in failed["payload"]["error"]
+    )
