@@ -36,6 +36,7 @@ from pipecat.transports.daily.transport import (
     DailyOutputTransport,
     DailyParams,
     DailyTransport,
+    _CallState,
 )
 from pipecat.utils.asyncio.task_manager import TaskManager
 
@@ -576,6 +577,73 @@ class DailyRoom:
         for pid in list(self.present):
             await self._capture_transcription(pid)
         return len(self.present)
+
+    async def rejoin(self, attempt: int = 1) -> int:
+        """Join the same call again, on the same client, after the connection to Daily was lost.
+
+        For a drop that :func:`bot.rooms.daily_errors.classify_drop` calls retryable (network):
+        the pipeline keeps running while the bot rejoins; use it as ``join_with_retries``'s
+        ``attempt_join``. On success the room is as before the drop: participants who left during
+        the outage are announced as left, newcomers as joined, everyone's audio (and
+        transcription) is captured again, app messages flow again. Returns the participants present.
+
+        Raises:
+            DailyJoinError: this attempt failed (classified as a join error), or the room is
+                closing or its client released (not retryable).
+        """
+        transport = self._transport
+        if transport is None or self._closing or transport._client._client is None:
+            raise DailyJoinError("the room is closing", retryable=False, kind="closing")
+        client = transport._client
+        transport.join_data = None
+        errors_before = len(transport.errors)
+        t0 = time.monotonic()
+        try:
+            data, error = await asyncio.wait_for(client._join(), timeout=self._join_timeout_s)
+        except TimeoutError:
+            raise DailyJoinError(
+                f"rejoining {self.url}: Daily did not complete the join within {self._join_timeout_s:g}s",
+                kind="timeout",
+            ) from None
+        if error:
+            detail = self._scrub(str(error))
+            raise DailyJoinError.classified(f"rejoining {self.url} failed: {detail}", detail)
+        client._call_state = _CallState.JOINED
+        client._joined_event.set()
+        await transport._on_joined(data)  # Pipecat's: transcription started again, BotConnectedFrame
+        self.drop = None
+        self.disconnected.clear()
+        self._errors_at_join = len(transport.errors)
+        if self.transcription and not any(
+            e.startswith(TRANSCRIPTION_START_FAILED) for e in transport.errors[errors_before:]
+        ):
+            self.transcription_status = "on"
+        logger.info(f"rejoined Daily room {self.room_id} in {time.monotonic() - t0:.2f}s")
+        await self._reconcile_presence(dict(client.participants() or {}))
+        await client._flush_join_messages()
+        return len(self.present)
+
+    async def _reconcile_presence(self, participants: Mapping[str, Any]) -> None:
+        """After a rejoin: who left during the outage, who came, and capture everyone's audio again."""
+        now = {
+            str(p.get("id") or key): p
+            for key, p in participants.items()
+            if isinstance(p, Mapping) and not _is_local(key, p)
+        }
+        for pid in [pid for pid in self.present if pid not in now]:
+            await self._on_participant_left({"id": pid}, "left")
+        self._audio_captured.clear()  # daily-core's renderers belonged to the call that dropped
+        self._transcribed.clear()
+        if self._transport is not None:
+            self._transport._client._transcription_ids.clear()  # asked again below, once each
+        for pid, participant in now.items():
+            if pid not in self.present:
+                await self._on_participant_joined(participant, audio_captured=False)
+        for pid in list(self.present):
+            await self._capture_transcription(pid)
+            if self._input_started and self._input is not None and pid not in self._audio_captured:
+                self._audio_captured.add(pid)
+                await self._input.capture_participant_audio(pid, AUDIO_SOURCE, self.sample_rate)
 
     def _reset_call_state(self) -> None:
         """Forget what a failed or abandoned attempt saw: the next attempt starts clean."""

@@ -4,9 +4,10 @@ Ejected, the meeting ended, the token expired, or daily-core gave up reconnectin
 became ``assistant.session.ended`` with reason ``error`` and exit 0, so nothing downstream could
 tell it from a meeting that simply finished. Now the session publishes
 ``assistant.session.failed`` (stage ``pipeline``, the error saying what happened) and exits
-:data:`EXIT_CALL_DROPPED`. Network loss is ``retryable: true``: a supervisor restarts the bot with
-its backoff, which is the rejoin (a fresh process joins the room again, with the whole lifecycle).
-An ejection, an expired room or token, or a meeting ended for everyone is ``retryable: false``.
+:data:`EXIT_CALL_DROPPED`. A network loss is first rejoined in-process (``bot.session.rejoin``);
+only when that fails too does it end here, ``retryable: true``, so a supervisor restarts the bot
+with its backoff. An ejection, an expired room or token, or a meeting ended for everyone is
+``retryable: false``.
 """
 
 from __future__ import annotations

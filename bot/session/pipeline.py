@@ -114,18 +114,25 @@ async def run_room_pipeline(
 
 
 async def watch_daily_room(room: Any, settings: Settings, control: SessionControl) -> None:
-    """End the session when the room stays empty, or the call drops underneath the bot."""
-    waits = [asyncio.create_task(room.disconnected.wait())]
-    if settings.empty_timeout_secs:
-        waits.append(asyncio.create_task(room.wait_until_empty(settings.empty_timeout_secs)))
-    try:
-        done, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    """End the session when the room stays empty, or the call drops underneath the bot and
+    cannot be rejoined (``bot.session.rejoin``: a network drop is rejoined with backoff)."""
+    from bot.session.rejoin import rejoin_after_drop
+
+    while True:
+        waits = [asyncio.create_task(room.disconnected.wait())]
+        if settings.empty_timeout_secs:
+            waits.append(asyncio.create_task(room.wait_until_empty(settings.empty_timeout_secs)))
+        try:
+            done, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in waits:
+                task.cancel()
         if waits[0] in done:
+            if not control.stopping and await rejoin_after_drop(room, settings, control.bus, control.scrub):
+                continue
             logger.warning("the call ended underneath the bot")
             control.end("error")
         else:
             logger.info(f"the room was empty for {settings.empty_timeout_secs:g}s")
             control.end("room_empty")
-    finally:
-        for task in waits:
-            task.cancel()
+        return

@@ -1025,3 +1025,70 @@ def test_participants_who_left_are_no_longer_asked_to_be_transcribed() -> None:
     asyncio.run(run_room(room, script))
     assert fake.transcription_allow[-1] == ["bob", "carol"]
     assert all("alice" not in allowed for allowed in fake.transcription_allow[-2:])
+
+
+class RejoinableCallClient(FakeCallClient):
+    """Joins more than once, as daily-python's CallClient can after a call that dropped."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.joins = 0
+
+    def join(self, url: str, token: str | None, completion: Any = None, client_settings: Any = None) -> None:
+        self.joins += 1
+        super().join(url, token, completion, client_settings)
+
+
+def test_after_a_network_drop_the_room_rejoins_the_same_call_and_reconciles_who_is_there() -> None:
+    fake = RejoinableCallClient([participant("alice"), participant("bob")])
+    room = FakeDailyRoom(fake, transcription=True)
+
+    async def script(room: FakeDailyRoom, rec: Recorder) -> None:
+        await settle(rec, lambda fs: len(of(fs, ParticipantJoinedFrame)) == 2)
+        await asyncio.to_thread(room.transport._client.on_transcription_started, {"instanceId": "tx-1"})
+        await room.fire("on_error", "signalling connection lost: websocket closed")
+        await room.fire("on_call_state_updated", "left")
+        await asyncio.wait_for(room.disconnected.wait(), 5)
+        assert room.drop is not None and room.drop.retryable and room.drop.kind == "network"
+        # during the outage bob left and carol came
+        del fake.present["bob"]
+        fake.present["carol"] = participant("carol")
+        fake.renderers.clear()
+        assert await room.rejoin(1) == 2
+        assert room.drop is None and not room.disconnected.is_set()
+        await settle(
+            rec, lambda fs: len(of(fs, ParticipantLeftFrame)) == 1 and len(of(fs, ParticipantJoinedFrame)) == 3
+        )
+        assert set(fake.renderers) == {"alice", "carol"}  # audio captured again
+        await room.audio("alice", 2)
+        await settle(rec, lambda fs: len(of(fs, UserAudioRawFrame)) == 2)
+        await room.input().push_frame(DailyOutputTransportMessageUrgentFrame(message={"topic": "after"}))
+        deadline = time.monotonic() + 5
+        while not fake.sent and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+
+    rec = asyncio.run(run_room(room, script))
+    assert fake.joins == 2
+    (left,) = of(rec.frames, ParticipantLeftFrame)
+    assert left.participant_id == "bob"
+    assert [j.participant_id for j in of(rec.frames, ParticipantJoinedFrame)][-1] == "carol"
+    assert [m["topic"] for m, _ in fake.sent] == ["after"]
+    assert sorted(fake.transcription_allow[-1]) == ["alice", "carol"]
+
+
+def test_a_rejoin_refused_by_daily_is_classified_like_a_join() -> None:
+    fake = RejoinableCallClient([participant("alice")])
+    room = FakeDailyRoom(fake)
+
+    async def go() -> DailyJoinError:
+        try:
+            await room.join(1)
+            fake.join_error = "exp-room"
+            with pytest.raises(DailyJoinError) as info:
+                await room.rejoin(1)
+            return info.value
+        finally:
+            await room.close()
+
+    error = asyncio.run(go())
+    assert not error.retryable and error.kind == "room_expired"

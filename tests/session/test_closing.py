@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 from types import SimpleNamespace
@@ -175,3 +176,82 @@ def test_a_dropped_call_fails_the_session_with_exit_6_and_says_whether_to_retry(
         failed["payload"]["error"].startswith("the call ended underneath the bot")
         and "daily said so" in failed["payload"]["error"]
     )
+
+
+class DroppingRoom:
+    """A room whose call drops once; ``rejoin`` fails ``failures`` times, then succeeds (or never)."""
+
+    def __init__(self, failures: int, *, retryable: bool = True) -> None:
+        from bot.rooms.daily_errors import CallDrop
+
+        self.room_id = "standup"
+        self.transcription_status = "off"
+        self.disconnected = asyncio.Event()
+        self.disconnected.set()
+        self.drop: Any = CallDrop("network" if retryable else "refused", retryable, "connection lost")
+        self.failures = failures
+        self.calls = 0
+
+    async def wait_until_empty(self, timeout_s: float) -> None:
+        await asyncio.sleep(3600)
+
+    async def rejoin(self, attempt: int) -> int:
+        from bot.rooms.daily import DailyJoinError
+
+        self.calls += 1
+        if self.calls <= self.failures:
+            raise DailyJoinError("rejoining failed: Failed to lookup room")
+        self.drop = None
+        self.disconnected.clear()
+        return 2
+
+
+class Control:
+    def __init__(self, bus: Any) -> None:
+        self.bus = bus
+        self.scrub = lambda text: text
+        self.stopping = False
+        self.ended: list[str] = []
+
+    def end(self, reason: str) -> None:
+        self.ended.append(reason)
+
+
+def watch(room: DroppingRoom, attempts: int = 3) -> tuple[Control, list[tuple[str, dict[str, Any]]]]:
+    from bot.events import SessionContext, create_runtime
+    from bot.session.pipeline import watch_daily_room
+
+    runtime = create_runtime(SessionContext(session_id="s", assistant_id="a", tenant_id="t", room_id="standup"))
+    seen: list[tuple[str, dict[str, Any]]] = []
+    runtime.bus.subscribe("assistant.room.join.*", lambda e: seen.append((e["topic"], e["payload"])))
+    control = Control(runtime.bus)
+    settings = SimpleNamespace(empty_timeout_secs=0, join_attempts=attempts, join_budget_secs=30)
+
+    async def go() -> None:
+        task = asyncio.create_task(watch_daily_room(room, settings, control))  # type: ignore[arg-type]
+        while not control.ended and not (room.calls > room.failures):
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.05)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    asyncio.run(asyncio.wait_for(go(), 30))
+    return control, seen
+
+
+def test_a_network_drop_is_rejoined_with_backoff_and_published_like_a_join() -> None:
+    room = DroppingRoom(failures=1)
+    control, seen = watch(room)
+    assert control.ended == [] and room.calls == 2
+    assert [t.rsplit(".", 1)[-1] for t, _ in seen] == ["requested", "failed", "requested", "succeeded"]
+    assert seen[1][1]["willRetry"] is True and seen[-1][1]["attempt"] == 2
+
+
+def test_a_drop_that_cannot_be_rejoined_ends_the_session() -> None:
+    room = DroppingRoom(failures=99)
+    control, seen = watch(room, attempts=2)
+    assert control.ended == ["error"] and room.calls == 2 and room.drop is not None
+    refused = DroppingRoom(failures=0, retryable=False)
+    control, seen = watch(refused)
+    assert control.ended == ["error"] and refused.calls == 0 and seen == []  # an ejection is not rejoined
