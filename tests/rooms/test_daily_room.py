@@ -1092,3 +1092,22 @@ def test_a_rejoin_refused_by_daily_is_classified_like_a_join() -> None:
 
     error = asyncio.run(go())
     assert not error.retryable and error.kind == "room_expired"
+
+
+def test_real_call_client_takes_the_rooms_hooks_and_an_abandoned_one_leaves_and_releases() -> None:
+    """daily-python's real CallClient, never joined: the room's hooks sit on Pipecat's client (an
+    instance daily-core calls back), and leave-then-release of an abandoned one returns at once."""
+    from bot.rooms.daily import _drop, _leave_and_release
+
+    room = DailyRoom(URL)
+    transport = room._new_transport()
+    client = transport._client
+    assert type(client._client).__module__ == "daily" and type(client._client).__name__ == "CallClient"
+    assert client.on_error.__qualname__.startswith("_forward_daily_errors")
+    assert client._call_audio_callback.__qualname__.startswith("install_nonblocking_audio_hop")
+    client._event_queue = None  # (setup() would have made the queues)
+    client._call_async_callback = _drop  # as _abandon does: daily-core's late events go nowhere
+    call_client, client._client = client._client, None
+    t0 = time.monotonic()
+    _leave_and_release(call_client, leave_timeout_s=5)
+    assert time.monotonic() - t0 < 2
