@@ -254,12 +254,12 @@ class _RoomTransport(DailyTransport):
 
     async def _on_transcription_error(self, message: Any) -> None:
         self._room._transcription_failed(self._room._scrub(str(message)))
-        await super()._on_transcription_error(message)
+        await super()._on_transcription_error(message)  # type: ignore[no-untyped-call]  # Pipecat's method is unannotated
 
     async def _on_transcription_stopped(self, stopped_by: Any, stopped_by_error: Any) -> None:
         if stopped_by_error:
             self._room._transcription_failed(f"stopped by an error ({stopped_by})")
-        await super()._on_transcription_stopped(stopped_by, stopped_by_error)
+        await super()._on_transcription_stopped(stopped_by, stopped_by_error)  # type: ignore[no-untyped-call]
 
     async def _on_call_state_updated(self, state: str) -> None:
         self._room._on_call_state(state)
@@ -375,7 +375,7 @@ def _forward_daily_errors(transport: _RoomTransport) -> None:
     def on_error(message: Any) -> None:
         client._call_event_callback(transport._on_daily_error, message)
 
-    client.on_error = on_error
+    client.on_error = on_error  # type: ignore[method-assign]  # daily-python looks it up on the instance
 
 
 def _display_name(participant: Mapping[str, Any]) -> str | None:
@@ -701,7 +701,7 @@ class DailyRoom:
 
     def output(self) -> DailyRoomOutput:
         """The output processor: sends app messages (``Daily/OutputTransportMessage[Urgent]Frame``)."""
-        return self.transport.output()  # type: ignore[return-value]
+        return self.transport.output()
 
     def report_app_messages_to(self, on_outcome: OnOutcome, on_finished: Callable[[], None] | None = None) -> None:
         """Tell ``on_outcome(outcome, topic, error)`` what became of each app message sent, and
@@ -783,7 +783,7 @@ class DailyRoom:
                     await asyncio.wait_for(client.leave(), timeout=max(0.01, deadline - time.monotonic()))
         except Exception as exc:  # leaving is best effort; the client is released below anyway
             logger.warning(self._scrub(f"leaving {self.room_id}: {type(exc).__name__ or 'timeout'}: {exc}"))
-        call_client, client._client = client._client, None  # Pipecat's cleanup then skips release()
+        call_client, client._client = client._client, None  # type: ignore[assignment]  # Pipecat's cleanup then skips release()
         released = asyncio.Event()
         if call_client is None:
             released.set()

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any
 
 from loguru import logger
@@ -110,7 +111,7 @@ async def run_session_async(
         # beside it (after ended/failed, so they are delivered too)
         from bot.session.closing import close_room
 
-        closing = [close_room(control.room)]
+        closing: list[Awaitable[object]] = [close_room(control.room)]
         if forwarding is not None:
             closing.append(forwarding.aclose(timeout=3.0))
         await asyncio.gather(*closing)

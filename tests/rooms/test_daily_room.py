@@ -870,7 +870,9 @@ def test_each_app_message_send_ends_in_one_reported_outcome() -> None:
 
     async def until(n: int) -> None:
         deadline = time.monotonic() + 5
-        while len(outcomes) < n and time.monotonic() < deadline:
+        while len(outcomes) < n:
+            if time.monotonic() > deadline:
+                return
             await asyncio.sleep(0.01)
 
     async def script(room: FakeDailyRoom, rec: Recorder) -> None:
@@ -925,10 +927,11 @@ def test_audio_chunks_reach_the_loop_in_order_without_blocking_daily_cores_threa
 
         thread = threading.Thread(target=daily_core, daemon=True)
         thread.start()
-        time.sleep(0.5)  # the loop is busy (blocked) while daily-core delivers
+        time.sleep(0.5)  # noqa: ASYNC251  # the loop is busy (blocked, on purpose) while daily-core delivers
         thread.join(0.5)
         blocked = thread.is_alive()  # still waiting for the loop (Pipecat's hop)
         while thread.is_alive():  # let the loop serve a blocked hop, so the test ends either way
+            thread.join(0)
             await asyncio.sleep(0.05)
         await asyncio.sleep(0)
         queued = [client._audio_queue.get_nowait()[2].index for _ in range(client._audio_queue.qsize())]
@@ -1064,7 +1067,9 @@ def test_after_a_network_drop_the_room_rejoins_the_same_call_and_reconciles_who_
         await settle(rec, lambda fs: len(of(fs, UserAudioRawFrame)) == 2)
         await room.input().push_frame(DailyOutputTransportMessageUrgentFrame(message={"topic": "after"}))
         deadline = time.monotonic() + 5
-        while not fake.sent and time.monotonic() < deadline:
+        while not fake.sent:
+            if time.monotonic() > deadline:
+                return
             await asyncio.sleep(0.01)
 
     rec = asyncio.run(run_room(room, script))

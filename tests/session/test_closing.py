@@ -229,7 +229,9 @@ def watch(room: DroppingRoom, attempts: int = 3) -> tuple[Control, list[tuple[st
 
     async def go() -> None:
         task = asyncio.create_task(watch_daily_room(room, settings, control))  # type: ignore[arg-type]
-        while not control.ended and not (room.calls > room.failures):
+        while not control.ended:
+            if room.calls > room.failures:
+                break
             await asyncio.sleep(0.01)
         await asyncio.sleep(0.05)
         task.cancel()
