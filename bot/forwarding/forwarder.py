@@ -48,9 +48,17 @@ from bot.forwarding.sinks import CALL_RETRYABLE_CODES, SendFailed, Sink
 
 DESTINATION: Final = "eventbridge"
 DeferredReason = Literal[
-    "too_large", "buffer_full", "evicted", "throttled", "retry_exhausted", "rejected", "forwarding_disabled"
+    "too_large",
+    "buffer_full",
+    "evicted",
+    "throttled",
+    "retry_exhausted",
+    "rejected",
+    "forwarding_disabled",
+    "timed_out",
+    "not_connected",
 ]
-"""The reasons of ``forwarding.delivery.deferred``."""
+"""The reasons of ``forwarding.delivery.deferred`` (the last two are app-message send outcomes)."""
 
 _REPORT_REASON: dict[str, DeferredReason] = {
     "too_large": "too_large",
