@@ -994,6 +994,7 @@ def test_join_succeeded_says_whether_transcription_runs(monkeypatch: pytest.Monk
             token=None,
             bot_name="Prism",
             transcription=transcription,
+            voice=False,
             join_attempts=1,
             join_budget_secs=10,
         )
