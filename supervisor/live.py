@@ -147,7 +147,14 @@ async def room_events(request: web.Request) -> web.StreamResponse:
             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
             send_timeout=SEND_TIMEOUT_SECS,
         ) as resp:
-            hello = {"roomId": room_id, "status": room.status, "sessionId": feed.session_id, "missed": missed}
+            title = f"{room.scenario_path.stem} (simulated room)" if room.scenario_path else "Daily room"
+            hello = {
+                "roomId": room_id,
+                "title": title,
+                "status": room.status,
+                "sessionId": feed.session_id,
+                "missed": missed,
+            }
             await resp.send(orjson.dumps(hello).decode(), event="hello", retry=RETRY_MS)
             for item in items:
                 await resp.send(item.data, id=str(item.seq))

@@ -30,6 +30,12 @@ export class SseTransport implements Transport {
   connects = 0;
   /** `dropped` events: the supervisor ended the stream because this page fell behind. */
   droppedByServer = 0;
+  /** The room's title from the feed's `hello` (the scenario's name, or "Daily room"). */
+  title: string | undefined;
+  /** Envelopes the resume point was behind the supervisor's backlog (lost to this page), summed. */
+  missed = 0;
+  /** Called on every `hello` (first connect and each resume). */
+  onHello: ((hello: { roomId?: string; title?: string; status?: string; sessionId?: string | null; missed?: number }) => void) | undefined;
 
   constructor(private readonly options: SseOptions) {}
 
@@ -46,8 +52,11 @@ export class SseTransport implements Transport {
     source.addEventListener("hello", (e) => {
       this.connects += 1;
       try {
-        const hello = JSON.parse((e as MessageEvent<string>).data) as { sessionId?: string | null; status?: string };
+        const hello = JSON.parse((e as MessageEvent<string>).data) as { sessionId?: string | null; status?: string; title?: string; missed?: number };
         if (typeof hello.sessionId === "string") this.session = hello.sessionId;
+        if (typeof hello.title === "string") this.title = hello.title;
+        if (typeof hello.missed === "number") this.missed += hello.missed;
+        this.onHello?.(hello);
       } catch {
         /* a malformed hello only loses the session hint */
       }

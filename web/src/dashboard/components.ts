@@ -236,11 +236,11 @@ export class AgendaPanel {
       this.fill.style.transform = `scaleX(${frac})`;
       toggle(this.bar, "over", box !== null && used > box);
       setAttr(this.bar, "aria-valuenow", String(Math.round(frac * 100)));
-      setText(this.time, box ? `${clock(used)} of ${clock(box)}${used > box ? " · over time" : ""}` : clock(used));
+      setText(this.time, box ? `${clock(used)} of ${clock(box)}${used > box ? " · over" : ""}` : clock(used));
       setText(this.next, a.next ? `Next: ${a.next}` : "Last item");
     }
     const w = model.wrapup;
-    setText(this.wrap, w === null ? "" : `Wrap-up: ${w.message} (${clock(Math.max(0, w.remainingMs - (model.nowMs - w.atMs)))} left)`);
+    setText(this.wrap, w === null ? "" : w.message);
   }
 }
 
@@ -363,7 +363,7 @@ export class OtherEventsPanel {
   private readonly rows = new Map<string, HTMLElement>();
 
   constructor() {
-    const { root, body } = panel("Other events", "other");
+    const { root, body } = panel("Other events (no view of their own)", "other");
     this.list = h("ul", { class: "other-list" });
     body.append(this.list);
     this.element = root;

@@ -24,6 +24,8 @@ export interface DashboardHandle {
   /** ms from an envelope's arrival to the end of the frame that drew it (last 5000). */
   latencies: number[];
   renders: number;
+  /** Change the header's title (the page learns the room's name from the feed). */
+  setTitle(title: string): void;
   destroy(): void;
 }
 
@@ -44,10 +46,11 @@ export function mountDashboard(container: HTMLElement, client: EventsClient, opt
   const time = h("span", { class: "clock", "aria-label": "meeting time" }, "0:00");
   const bot = h("span", { class: "bot-speaking", "aria-live": "polite" }, "");
   const counts = h("span", { class: "counts" }, "");
+  const heading = h("h1", {}, options.title ?? "Room");
   const header = h(
     "header",
     { class: "top" },
-    h("h1", {}, options.title ?? "Room"),
+    heading,
     h("div", { class: "top-status" }, roomState, time, bot, conn),
   );
   const footer = h("footer", { class: "bottom" }, counts);
@@ -59,7 +62,17 @@ export function mountDashboard(container: HTMLElement, client: EventsClient, opt
   );
   container.replaceChildren(header, grid, footer);
 
-  const handle: DashboardHandle = { model, client, latencies: [], renders: 0, destroy };
+  const handle: DashboardHandle = {
+    model,
+    client,
+    latencies: [],
+    renders: 0,
+    destroy,
+    setTitle: (title) => {
+      heading.textContent = title;
+      document.title = `${title} · Prism`;
+    },
+  };
   let pending: number[] = [];
   let frame = 0;
 

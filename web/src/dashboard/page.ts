@@ -6,7 +6,7 @@
  * a supervisor started with `--insecure-no-auth`.
  */
 
-import { SseEventsClient } from "../client/sse.js";
+import { SseEventsClient, type SseTransport } from "../client/sse.js";
 import { h } from "./components.js";
 import { mountDashboard, type DashboardHandle } from "./dashboard.js";
 
@@ -62,10 +62,13 @@ function main(): void {
   }
   const client = new SseEventsClient({ roomId, ...(token === undefined ? {} : { token }) });
   const voter = participantOf(token);
-  window.prismDashboard = mountDashboard(app, client, {
-    title: `Room ${roomId}${voter ? ` · you are ${voter}` : ""}`,
-    canVote: voter !== undefined,
-  });
+  const who = voter ? ` · you vote as ${voter}` : " · watching";
+  const dashboard = mountDashboard(app, client, { title: `Room ${roomId}${who}`, canVote: voter !== undefined });
+  window.prismDashboard = dashboard;
+  const transport = client.transport as SseTransport;
+  transport.onHello = (hello) => {
+    if (hello.title) dashboard.setTitle(`${hello.title}${who}`);
+  };
   void client.start();
 }
 
