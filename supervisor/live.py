@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from aiohttp import web
@@ -46,7 +46,7 @@ RETRY_MS = 2000
 VIEW_ROUTES = frozenset({"events", "messages", "view-rooms"})
 """Routes a view token may open (the rest of the API needs the bearer token)."""
 OPEN_ROUTES = frozenset({"page-index", "page-room", "static"})
-GRANT_KEY = "prism.grant"
+GRANT_KEY: Any = web.RequestKey("prism.grant", object) if hasattr(web, "RequestKey") else "prism.grant"
 """``request[GRANT_KEY]``: a :class:`ViewGrant`, or ``None`` for the supervisor's bearer token."""
 
 
@@ -96,9 +96,7 @@ async def issue_view_token(request: web.Request) -> web.Response:
         return _error(422, "invalid_request", "ttlSecs: a number of seconds in (0, 86400]")
     token, expires = sup.view_tokens.issue(room_id, participant_id=participant, ttl_secs=float(ttl))
     path = "/" if room_id == "*" else f"/rooms/{room_id}/view"
-    return web.json_response(
-        {"token": token, "expiresAt": expires, "viewPath": f"{path}#token={token}"}, status=201
-    )
+    return web.json_response({"token": token, "expiresAt": expires, "viewPath": f"{path}#token={token}"}, status=201)
 
 
 def _after(request: web.Request) -> int | None:
@@ -305,5 +303,3 @@ def view_token_of(request: web.Request) -> str | None:
         return token
     scheme, _, given = request.headers.get("Authorization", "").partition(" ")
     return given.strip() if scheme.lower() == "bearer" and given.strip().startswith("v1.") else None
-
-
