@@ -62,6 +62,9 @@ export class EventsClient {
   private seq = 0;
   private seqSession: string | undefined;
   private lastSessionSeen: string | undefined;
+  /** `performance.now()` when the message being dispatched arrived from the transport (before
+   * any checks): a view reads it in its handler to measure arrival → screen. */
+  arrivedAt = 0;
 
   constructor(
     readonly transport: Transport,
@@ -121,6 +124,7 @@ export class EventsClient {
   }
 
   private onMessage(raw: unknown, from: string | undefined): void {
+    this.arrivedAt = typeof performance === "undefined" ? Date.now() : performance.now();
     if (!this.transport.isBot(from)) {
       this.runtime.drop("sender", "not from the bot participant");
       return;

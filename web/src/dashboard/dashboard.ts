@@ -21,7 +21,8 @@ export interface DashboardOptions {
 export interface DashboardHandle {
   model: RoomModel;
   client: EventsClient;
-  /** ms from an envelope's arrival to the end of the frame that drew it (last 5000). */
+  /** ms from an envelope's arrival (the transport's message, before validation) to the end of the
+   * frame that drew it (last 5000). */
   latencies: number[];
   renders: number;
   /** Change the header's title (the page learns the room's name from the feed). */
@@ -133,7 +134,7 @@ export function mountDashboard(container: HTMLElement, client: EventsClient, opt
   const unsubscribe = client.runtime.subscribe(
     "*",
     (e) => {
-      pending.push(performance.now());
+      pending.push(client.arrivedAt > 0 ? client.arrivedAt : performance.now());
       applyEnvelope(model, e);
       schedule();
     },
