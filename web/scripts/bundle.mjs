@@ -14,3 +14,13 @@ const common = { bundle: true, format: "esm", platform: "browser", target: "es20
 await build({ ...common, entryPoints: [join(root, "src/dashboard/page.ts")], outfile: join(out, "dashboard.js") });
 await build({ ...common, entryPoints: [join(root, "src/client/index.ts")], outfile: join(out, "client.js") });
 copyFileSync(join(root, "src/dashboard/dashboard.css"), join(out, "dashboard.css"));
+
+// `--example`: web/examples/dist/ (daily.html, daily.js with daily-js bundled, dashboard.css)
+if (process.argv.includes("--example")) {
+  const dist = join(root, "examples", "dist");
+  rmSync(dist, { recursive: true, force: true });
+  mkdirSync(dist, { recursive: true });
+  await build({ ...common, entryPoints: [join(root, "examples/daily.ts")], outfile: join(dist, "daily.js") });
+  copyFileSync(join(root, "examples/daily.html"), join(dist, "daily.html"));
+  copyFileSync(join(root, "src/dashboard/dashboard.css"), join(dist, "dashboard.css"));
+}
