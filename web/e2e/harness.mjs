@@ -2,7 +2,7 @@
 // killed at the end), a reader of its SSE feed in Node (the truth the page is compared with), and
 // headless Debian Chromium through playwright-core (no browser download).
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -109,6 +109,9 @@ export function readFeed(base, roomId, { lastEventId, onEnvelope } = {}) {
 
 /** Headless Debian Chromium with a fresh profile; resolves with {browser, close}. */
 export async function launchChromium() {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(`no Chromium at ${CHROMIUM}: run scripts/setup-system.sh (Debian's chromium package) or set PRISM_CHROMIUM`);
+  }
   const profile = mkdtempSync(join(tmpdir(), "prism-chromium-"));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
