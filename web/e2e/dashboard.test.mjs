@@ -9,7 +9,7 @@ import { after, before, test } from "node:test";
 import { api, launchChromium, readFeed, startSupervisor, WEB, withTimeout } from "./harness.mjs";
 
 const ARTIFACTS = join(WEB, "test-artifacts");
-const SPEED = Number(process.env.PRISM_E2E_SPEED ?? 2);
+const SPEED = Number(process.env.PRISM_E2E_SPEED ?? 1.5); // the vote is open ~8 s of media: ~5 s of wall time
 const VOTER = "viewer-e2e";
 let sup;
 let chrome;
@@ -97,6 +97,9 @@ test("the demo room on the dashboard: speaking, shares, interruptions, a vote by
   const button = page.locator('.vote-options button[data-option="no"]');
   await button.waitFor({ timeout: 90_000 });
   await page.waitForFunction(() => !document.querySelector('.vote-options button[data-option="no"]')?.disabled, null, { timeout: 30_000 });
+  await button.click();
+  await page.waitForSelector('.vote-options button[data-option="no"][aria-pressed="true"]', { timeout: 10_000 });
+  await page.waitForFunction(() => /Your vote: "no"/.test(document.querySelector(".vote-status")?.textContent ?? ""), null, { timeout: 20_000 });
   mkdirSync(ARTIFACTS, { recursive: true });
   await page.screenshot({ path: join(ARTIFACTS, "dashboard-mid.png") });
   // ---- bad input never breaks the page: 20+ malformed envelopes dropped and counted
@@ -115,9 +118,6 @@ test("the demo room on the dashboard: speaking, shares, interruptions, a vote by
   assert.equal(afterBad.dispatched - before.dispatched, 1, "only the local version-mismatch notice is dispatched");
   await page.waitForFunction((n) => Number(document.querySelector(".counts")?.dataset.dropped) >= n, afterBad.droppedTotal, { timeout: 10_000 });
 
-  await button.click();
-  await page.waitForSelector('.vote-options button[data-option="no"][aria-pressed="true"]', { timeout: 10_000 });
-  await page.waitForFunction(() => /Your vote: "no"/.test(document.querySelector(".vote-status")?.textContent ?? ""), null, { timeout: 20_000 });
   const dispatchedAtVote = (await page.evaluate(() => window.prismDashboard.client.runtime.stats())).dispatched;
 
   // ---- the room ends; compare the page with the feed
@@ -128,6 +128,7 @@ test("the demo room on the dashboard: speaking, shares, interruptions, a vote by
   assert.equal(stats.gaps, 0, "no envelope of the feed was missed");
   assert.deepEqual(consoleErrors, []);
 
+  await page.screenshot({ path: join(ARTIFACTS, "dashboard-end.png") });
   const closed = feed.envelopes.filter((e) => e.topic === "room.vote.closed");
   assert.equal(closed.length, 1);
   assert.equal(closed[0].payload.tally.no, 1, `the click was counted: ${JSON.stringify(closed[0].payload)}`);
@@ -171,4 +172,11 @@ test("a view token for one room cannot read another, and a watch-only token cann
   await page.waitForSelector(".room-state.ended", { timeout: 90_000 });
   assert.match((await page.locator(".vote-status").textContent()) ?? "", /^$|watch only/);
   await page.close();
+  // the room list, with a token for every room
+  const all = await api(sup.url, "POST", "/view-tokens", { roomId: "*" });
+  const list = await chrome.context.newPage();
+  await list.goto(sup.url + all.body.viewPath);
+  await list.waitForSelector(`.room-list a[href^="/rooms/${a.body.id}/view#token="]`, { timeout: 30_000 });
+  assert.match((await list.locator(".room-list").textContent()) ?? "", /balanced \(simulated\)/);
+  await list.close();
 });

@@ -142,7 +142,9 @@ export class TimelinePanel {
   }
 
   update(model: RoomModel): void {
-    const span = Math.max(60_000, Math.ceil((model.nowMs + 5000) / 30_000) * 30_000);
+    // the axis fits the meeting: 5 s of headroom while live, exact at the end; quarters on round seconds
+    const live = model.status !== "ended" && model.status !== "failed";
+    const span = Math.max(60_000, Math.ceil((model.nowMs + (live ? 5000 : 0)) / 20_000) * 20_000);
     const pos = (ms: number): string => `${((100 * ms) / span).toFixed(3)}%`;
     for (const p of sortedPeople(model)) {
       let r = this.rows.get(p.id);
@@ -292,7 +294,7 @@ export class VotePanel {
       setAttr(b, "aria-pressed", String(chosen));
     }
     let status: string;
-    if (!open) status = "Closed";
+    if (!open) status = v.myChoice ? `Closed · your vote: "${v.myChoice}"` : "Closed";
     else if (!this.canVote) status = `Open · closes at ${clock(v.closesAtMs)} · this view can watch only`;
     else if (v.myStatus === "sending") status = `Sending your vote for "${v.myChoice}"…`;
     else if (v.myStatus === "sent") status = `Your vote: "${v.myChoice}" (counted when the vote closes; you can change it)`;
