@@ -39,6 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 async def serve(args: argparse.Namespace) -> int:
+    from pydantic import SecretStr
+
     from supervisor.app import Supervisor, configure_logging
     from supervisor.rooms import RoomRequest
     from supervisor.settings import SupervisorSettings
@@ -49,7 +51,7 @@ async def serve(args: argparse.Namespace) -> int:
         _env_file=None,
         host="127.0.0.1",
         port=args.port,
-        token=secrets.token_urlsafe(24),
+        token=SecretStr(secrets.token_urlsafe(24)),
         dry_run_path=workdir / "forward-dryrun.jsonl",
         idle_timeout_secs=None,
     )

@@ -154,9 +154,9 @@ async def room_events(request: web.Request) -> web.StreamResponse:
                 "missed": missed,
             }
             await resp.send(orjson.dumps(hello).decode(), event="hello", retry=RETRY_MS)
-            for item in items:
-                await resp.send(item.data, id=str(item.seq))
-                last = item.seq
+            for old in items:
+                await resp.send(old.data, id=str(old.seq))
+                last = old.seq
             if feed.ended and sub.queue.empty():
                 await resp.send("{}", event="end")
                 return resp
