@@ -66,3 +66,17 @@ test("the model: a vote opens, closes with its tally; a new bot session starts a
   assert.equal(vote(), null);
   assert.deepEqual([...m.people.keys()], ["p-a"]);
 });
+
+test("the model: 'facilitator is speaking' follows facilitator.speech.* once the spec has them; other topics are listed", () => {
+  const m = emptyModel();
+  const speech = (topic: string): void => {
+    applyEnvelope(m, { ...(envelope("room.speaking.started", { participantId: "p-a", mediaTimeMs: 1 }, ++seq) as object), topic, payload: {} } as unknown as AnyEnvelope);
+  };
+  speech("facilitator.speech.started");
+  assert.equal(m.botSpeaking, true);
+  speech("facilitator.speech.stopped");
+  assert.equal(m.botSpeaking, false);
+  assert.equal(m.other.size, 0);
+  speech("room.brand.new.topic");
+  assert.equal(m.other.get("room.brand.new.topic"), 1);
+});
