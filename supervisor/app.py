@@ -89,6 +89,7 @@ class Supervisor:
             queue=settings.feed_queue,
             max_subscribers=settings.feed_max_clients,
         )
+        self.metrics.feeds = self.feeds
         self.view_tokens = ViewTokens()
         self.rooms = RoomManager(
             settings,

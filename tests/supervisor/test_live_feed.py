@@ -197,6 +197,9 @@ def test_a_client_that_cannot_keep_up_is_dropped_and_resumes(tmp_path: Path, mon
             feed = c.sup.feeds.feed(room["id"])
             assert feed.stats.dropped_subscribers >= 1, "the stalled client was dropped"
             assert len(feed.subscribers) == 0
+            metrics = await c.metrics()
+            assert metrics["live_feed_dropped_clients_total"] >= 1
+            assert metrics["live_feed_connections"] == 0
             data = b""
             while b"event: dropped" not in data and b"event: end" not in data:
                 chunk = await asyncio.wait_for(loop.sock_recv(sock, 65536), 20)
