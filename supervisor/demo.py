@@ -34,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--speed", type=float, default=1.0, help="playback speed: 1 = real time (default), 2 = twice as fast"
     )
     parser.add_argument("--port", type=int, default=8780, help="port on 127.0.0.1 (default 8780; 0 = any free port)")
-    parser.add_argument("--voter", default="you", help="the participant id your votes carry (default: you)")
+    parser.add_argument("--voter", default="viewer", help="the participant id your votes carry (default: viewer)")
     return parser
 
 

@@ -62,7 +62,7 @@ function main(): void {
   }
   const client = new SseEventsClient({ roomId, ...(token === undefined ? {} : { token }) });
   const voter = participantOf(token);
-  const who = voter ? ` · you vote as ${voter}` : " · watching";
+  const who = voter ? ` · voting as ${voter}` : " · watching only";
   const dashboard = mountDashboard(app, client, { title: `Room ${roomId}${who}`, canVote: voter !== undefined });
   window.prismDashboard = dashboard;
   const transport = client.transport as SseTransport;
