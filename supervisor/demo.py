@@ -47,7 +47,7 @@ async def serve(args: argparse.Namespace) -> int:
 
     configure_logging("WARNING")
     workdir = Path(tempfile.mkdtemp(prefix="prism-dashboard-"))
-    settings = SupervisorSettings(  # type: ignore[call-arg]
+    settings = SupervisorSettings(
         _env_file=None,
         host="127.0.0.1",
         port=args.port,

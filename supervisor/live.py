@@ -57,7 +57,7 @@ class Overflowed(Exception):
 def _sup(request: web.Request) -> Supervisor:
     from supervisor.api import SUPERVISOR_KEY
 
-    return request.app[SUPERVISOR_KEY]  # type: ignore[return-value]
+    return request.app[SUPERVISOR_KEY]
 
 
 def _error(status: int, code: str, message: str) -> web.Response:

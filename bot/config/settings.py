@@ -56,7 +56,7 @@ class Settings(VariableNamedSettings):
     stdin_messages: bool = Field(
         default=False,
         validation_alias=_env("BOT_STDIN_MESSAGES"),
-        description="Simulated room: read browser app messages from stdin, one JSON line each ({\"senderId\", \"message\"}); the supervisor sets it to pass dashboard votes on.",
+        description='Simulated room: read browser app messages from stdin, one JSON line each ({"senderId", "message"}); the supervisor sets it to pass dashboard votes on.',
     )
     bot_name: str = Field(
         default="Prism Facilitator",

@@ -35,7 +35,6 @@ export const DEFAULT_BOT_NAME = "Prism Facilitator";
 
 /** A {@link Transport} over daily-js app messages. */
 export class DailyTransport implements Transport {
-  private sink: TransportSink | undefined;
   private botId: string | undefined;
   private session: string | undefined;
   private readonly handlers: [string, (event?: any) => void][] = [];
@@ -48,7 +47,6 @@ export class DailyTransport implements Transport {
   }
 
   start(sink: TransportSink): void {
-    this.sink = sink;
     const on = (event: string, handler: (e?: any) => void): void => {
       this.call.on(event, handler);
       this.handlers.push([event, handler]);
@@ -73,7 +71,6 @@ export class DailyTransport implements Transport {
 
   stop(): void {
     for (const [event, handler] of this.handlers.splice(0)) this.call.off(event, handler);
-    this.sink = undefined;
   }
 
   async send(envelope: object): Promise<void> {

@@ -110,7 +110,7 @@ export class EventRuntime {
   private readonly seqs = new Map<string, SeqTracker>();
   private readonly validator = new PayloadValidator();
   private readonly mismatchReported = new Set<string>();
-  private readonly options: Required<Omit<RuntimeOptions, "onHandlerError">> & Pick<RuntimeOptions, "onHandlerError">;
+  private readonly options: Required<Omit<RuntimeOptions, "onHandlerError">> & { onHandlerError: RuntimeOptions["onHandlerError"] | undefined };
   private arrivalCounter = 0;
   private localSeq = 0;
   private readonly localSession = `browser-${Math.random().toString(36).slice(2, 10)}`;
