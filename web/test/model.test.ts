@@ -67,16 +67,15 @@ test("the model: a vote opens, closes with its tally; a new bot session starts a
   assert.deepEqual([...m.people.keys()], ["p-a"]);
 });
 
-test("the model: 'facilitator is speaking' follows facilitator.speech.* once the spec has them; other topics are listed", () => {
+test("the model: 'facilitator is speaking' follows facilitator.speech.*; unknown topics are listed", () => {
   const m = emptyModel();
-  const speech = (topic: string): void => {
-    applyEnvelope(m, { ...(envelope("room.speaking.started", { participantId: "p-a", mediaTimeMs: 1 }, ++seq) as object), topic, payload: {} } as unknown as AnyEnvelope);
-  };
-  speech("facilitator.speech.started");
+  apply(m, "facilitator.speech.started", { utteranceId: "u-1", kind: "nudge", textLength: 40, targetParticipantId: "p-dan", mediaTimeMs: 1000 });
   assert.equal(m.botSpeaking, true);
-  speech("facilitator.speech.stopped");
+  assert.deepEqual(m.botSpeech, { kind: "nudge", targetId: "p-dan" });
+  apply(m, "facilitator.speech.stopped", { utteranceId: "u-1", kind: "nudge", textLength: 40, mediaTimeMs: 2000, reason: "barge_in", durationMs: 1000, botTalkMs: 1000, botShare: 0.1 });
   assert.equal(m.botSpeaking, false);
+  assert.match(m.feed[0]?.text ?? "", /someone started talking/);
   assert.equal(m.other.size, 0);
-  speech("room.brand.new.topic");
+  applyEnvelope(m, { ...(envelope("room.speaking.started", { participantId: "p-a", mediaTimeMs: 1 }, ++seq) as object), topic: "room.brand.new.topic" } as unknown as AnyEnvelope);
   assert.equal(m.other.get("room.brand.new.topic"), 1);
 });

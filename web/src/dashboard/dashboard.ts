@@ -8,7 +8,7 @@
 
 import type { EventsClient } from "../client/transport.js";
 import { AgendaPanel, FeedPanel, h, OtherEventsPanel, ParticipantsPanel, TimelinePanel, VotePanel, clock } from "./components.js";
-import { applyEnvelope, emptyModel, type RoomModel } from "./model.js";
+import { applyEnvelope, emptyModel, label, type RoomModel } from "./model.js";
 
 export interface DashboardOptions {
   /** The room's name in the header. */
@@ -90,7 +90,9 @@ export function mountDashboard(container: HTMLElement, client: EventsClient, opt
     roomState.className = `room-state ${model.status}`;
     const now = clock(model.nowMs);
     if (time.textContent !== now) time.textContent = now;
-    const speaking = model.botSpeaking ? "🔊 facilitator is speaking" : "";
+    const KIND: Record<string, string> = { wrapup: "wrap-up", time_box: "time box", topic_shift: "next topic", nudge: "nudge", interrupt: "stepping in", facilitation: "facilitation" };
+    const about = model.botSpeech ? ` (${KIND[model.botSpeech.kind] ?? model.botSpeech.kind}${model.botSpeech.targetId ? `, to ${label(model, model.botSpeech.targetId)}` : ""})` : "";
+    const speaking = model.botSpeaking ? `🔊 facilitator is speaking${about}` : "";
     if (bot.textContent !== speaking) bot.textContent = speaking;
     const s = client.runtime.stats();
     const reasons = Object.entries(s.dropped).map(([k, v]) => `${k} ${v}`).join(", ");

@@ -72,6 +72,8 @@ export interface RoomModel {
   feed: FeedItem[];
   other: Map<string, number>;
   botSpeaking: boolean;
+  /** What the facilitator's voice is saying now (kind and who it addresses; never the text). */
+  botSpeech: { kind: string; targetId: string | null } | null;
   envelopes: number;
   /** Bumped on every change; components compare it to skip work. */
   version: number;
@@ -93,6 +95,7 @@ export function emptyModel(): RoomModel {
     feed: [],
     other: new Map(),
     botSpeaking: false,
+    botSpeech: null,
     envelopes: 0,
     version: 0,
   };
@@ -269,11 +272,18 @@ export function applyEnvelope(model: RoomModel, e: AnyEnvelope): void {
     case "facilitator.message":
       pushFeed(model, "facilitator", e.payload.audience === "participant" && e.payload.participantId ? `To ${label(model, e.payload.participantId)}: ${e.payload.text}` : e.payload.text, at ?? null);
       break;
+    case "facilitator.speech.started":
+      model.botSpeaking = true;
+      model.botSpeech = { kind: e.payload.kind, targetId: e.payload.targetParticipantId ?? null };
+      break;
+    case "facilitator.speech.stopped":
+      model.botSpeaking = false;
+      model.botSpeech = null;
+      if (e.payload.reason === "barge_in") pushFeed(model, "facilitator", "The facilitator stopped speaking: someone started talking", at ?? null);
+      break;
     default: {
-      const topic = e.topic as string;
-      if (topic === "facilitator.speech.started") model.botSpeaking = true;
-      else if (topic === "facilitator.speech.stopped") model.botSpeaking = false;
-      else if (!HANDLED.has(topic)) model.other.set(topic, (model.other.get(topic) ?? 0) + 1);
+      const topic: string = e.topic;
+      if (!HANDLED.has(topic)) model.other.set(topic, (model.other.get(topic) ?? 0) + 1);
     }
   }
 }
