@@ -28,7 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--scenario",
         default="demo",
-        help="a bundled room (demo, balanced, dominant, eight, noisy) or a scenario file (default: demo)",
+        help="a bundled room (demo, balanced, dominant, eight, noisy) or a path inside bot/scenarios (default: demo)",
     )
     parser.add_argument(
         "--speed", type=float, default=1.0, help="playback speed: 1 = real time (default), 2 = twice as fast"
@@ -87,11 +87,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.speed > 0:
         print("error: --speed must be above 0 (the page is for watching)", file=sys.stderr)
         return 2
-    from supervisor.rooms import RequestError, resolve_scenario
+    from supervisor.scenarios import ScenarioRefused, resolve_scenario
 
     try:
         resolve_scenario(args.scenario)
-    except RequestError as exc:
+    except ScenarioRefused as exc:
         print(f"error: --scenario {args.scenario}: {exc.message}", file=sys.stderr)
         return 2
     try:

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.timeout(120)
 def test_bad_arguments_are_one_line_errors(capsys: pytest.CaptureFixture[str]) -> None:
     assert demo.main(["--scenario", "no-such-room"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: --scenario no-such-room: no such scenario") and err.count("\n") == 1
+    assert err.startswith("error: --scenario no-such-room: must name a scenario file") and err.count("\n") == 1
     assert demo.main(["--speed", "0"]) == 2
     assert "--speed must be above 0" in capsys.readouterr().err
 

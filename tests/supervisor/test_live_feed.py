@@ -19,7 +19,7 @@ pytestmark = pytest.mark.timeout(120)
 
 
 DAILY = {"roomUrl": "https://example.daily.co/room", "assistantId": "a", "tenantId": "t"}
-BALANCED = str(Path(__file__).resolve().parents[2] / "bot" / "scenarios" / "rooms" / "balanced.json")
+BALANCED = "balanced"
 
 
 def item(seq: int, session: str = "s-1") -> FeedItem:
