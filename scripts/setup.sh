@@ -35,3 +35,12 @@ if [ "$(cat "$stamp_web" 2>/dev/null || true)" != "$want_web" ]; then
   (cd web && npm ci --no-audit --no-fund --loglevel=error >&2)
   echo "$want_web" > "$stamp_web"
 fi
+
+# the browser bundle the supervisor serves (web/dist-browser, git-ignored): rebuilt when its inputs change
+stamp_bundle=web/dist-browser/.prism-setup
+want_bundle=$(cat web/package-lock.json web/scripts/bundle.mjs $(find web/src -type f | sort) | sha256sum | cut -d' ' -f1)
+if [ "$(cat "$stamp_bundle" 2>/dev/null || true)" != "$want_bundle" ]; then
+  echo "setup: building the dashboard bundle" >&2
+  (cd web && npm run --silent bundle >&2)
+  echo "$want_bundle" > "$stamp_bundle"
+fi

@@ -9,6 +9,8 @@
 | GET | /health | liveness; the only route without a token |
 | GET | /metrics | Prometheus text |
 
+and the browser routes of :mod:`supervisor.live` (live feed, view tokens, votes, dashboard).
+
 Errors are ``{"error": <code>, "field"?: <body field>, "message": <text>}``; a bad body never echoes
 its values (a room token may be in it).
 """
@@ -24,11 +26,13 @@ import orjson
 from aiohttp import web
 
 from bot import __version__
+from supervisor import live
 from supervisor.metrics import CONTENT_TYPE
 from supervisor.rooms import RequestError, TooManyRooms, parse_request
 
 if TYPE_CHECKING:
     from supervisor.app import Supervisor
+    from supervisor.view_tokens import ViewGrant
 
 MAX_BODY_BYTES = 256 * 1024
 OPEN_PATHS = frozenset({"/health"})
@@ -48,14 +52,24 @@ def error(
     return _json(body, status, headers)
 
 
-def auth_middleware(token: str | None) -> Callable[..., Awaitable[web.StreamResponse]]:
+def auth_middleware(
+    token: str | None, check_view: Callable[[str], ViewGrant | None] | None = None
+) -> Callable[..., Awaitable[web.StreamResponse]]:
+    """Bearer token on every route but the open ones; a view token (``check_view``) on the routes
+    a page uses (``supervisor.live.VIEW_ROUTES``), where it also scopes the request to its room."""
     expected = token.encode("utf-8") if token else None
 
     @web.middleware
     async def middleware(
         request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
     ) -> web.StreamResponse:
-        if expected is not None and request.path not in OPEN_PATHS:
+        name = live.route_name(request)
+        grant = None
+        if name in live.VIEW_ROUTES and check_view is not None:
+            view_token = live.view_token_of(request)
+            grant = check_view(view_token) if view_token else None
+        request[live.GRANT_KEY] = grant
+        if expected is not None and request.path not in OPEN_PATHS and name not in live.OPEN_ROUTES and grant is None:
             header = request.headers.get("Authorization", "")
             scheme, _, given = header.partition(" ")
             # aiohttp hands undecodable header bytes over as surrogates: compare bytes, never raise
@@ -144,7 +158,9 @@ async def metrics(request: web.Request) -> web.Response:
 def build_app(supervisor: Supervisor) -> web.Application:
     settings = supervisor.settings
     token = None if settings.insecure_no_auth else settings.token.get_secret_value() if settings.token else None
-    app = web.Application(middlewares=[auth_middleware(token)], client_max_size=MAX_BODY_BYTES)
+    app = web.Application(
+        middlewares=[auth_middleware(token, supervisor.view_tokens.check)], client_max_size=MAX_BODY_BYTES
+    )
     app[SUPERVISOR_KEY] = supervisor
     app.router.add_post("/rooms", create_room)
     app.router.add_get("/rooms", list_rooms)
@@ -152,4 +168,5 @@ def build_app(supervisor: Supervisor) -> web.Application:
     app.router.add_delete("/rooms/{room_id}", delete_room)
     app.router.add_get("/health", health)
     app.router.add_get("/metrics", metrics)
+    live.add_routes(app)
     return app

@@ -21,6 +21,7 @@ from bot.forwarding import Forwarder, ForwarderConfig, Sink
 from bot.forwarding.attach import make_sink as attach_make_sink
 from bot.generated.topics import Topic
 from supervisor.api import build_app
+from supervisor.feed import FeedHub
 from supervisor.ingest import Ingestor
 from supervisor.metrics import Metrics
 from supervisor.rooms import RoomManager
@@ -34,6 +35,7 @@ from supervisor.server import (
     http_logger,
 )
 from supervisor.settings import SupervisorSettings
+from supervisor.view_tokens import ViewTokens
 
 LOG_FORMAT = "{time:HH:mm:ss.SSS} {level: <7} [{extra[room]}] {message}"
 
@@ -80,6 +82,15 @@ class Supervisor:
             on_flow_deferred=self._deferred,
         )
         self.metrics.forwarder = self.forwarder
+        self.feeds = FeedHub(
+            self.registry,
+            salt=settings.pii_salt.get_secret_value(),
+            backlog=settings.feed_backlog,
+            queue=settings.feed_queue,
+            max_subscribers=settings.feed_max_clients,
+        )
+        self.metrics.feeds = self.feeds
+        self.view_tokens = ViewTokens()
         self.rooms = RoomManager(
             settings,
             self.ingestor,
@@ -87,6 +98,7 @@ class Supervisor:
             submit=self.forwarder.submit,
             forwarding=self.forwarder,
             environ=environ,
+            feeds=self.feeds,
         )
         self.own_bus = self._own_bus()
         self.app = build_app(self)

@@ -18,6 +18,7 @@ from prometheus_client.registry import Collector
 
 if TYPE_CHECKING:
     from bot.forwarding import Forwarder
+    from supervisor.feed import FeedHub
 
 LATENCY_BUCKETS_MS = (1.0, 2.5, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0, 5000.0, 10000.0)
 CONTENT_TYPE = CONTENT_TYPE_LATEST
@@ -61,6 +62,7 @@ class Metrics:
         self.forwarder: Forwarder | None = None
         self.http: Callable[[], tuple[int, int, int, int]] | None = None
         """``(open connections, shed at the cap, failed accepts, malformed requests)``, once the API serves."""
+        self.feeds: FeedHub | None = None
         self.room_states: Callable[[], Counter[str]] = Counter
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(_Collector(self))
@@ -161,6 +163,23 @@ class _Collector(Collector):
         for status, n in sorted(m.room_states().items()):
             rooms.add_metric([status], n)
         yield rooms
+        if m.feeds is not None:
+            feeds = list(m.feeds.feeds.values())
+            yield GaugeMetricFamily(
+                "live_feed_connections",
+                "Open GET /rooms/{id}/events streams (browsers).",
+                value=sum(len(f.subscribers) for f in feeds),
+            )
+            yield CounterMetricFamily(
+                "live_feed_dropped_clients_total",
+                "Streams ended because the client fell behind (it resumes on reconnect).",
+                value=sum(f.stats.dropped_subscribers for f in feeds),
+            )
+            yield CounterMetricFamily(
+                "live_feed_refused_clients_total",
+                "Streams refused over SUPERVISOR_FEED_MAX_CLIENTS.",
+                value=sum(f.stats.refused_subscribers for f in feeds),
+            )
 
         if m.http is not None:
             open_, shed, accept_errors, malformed = m.http()

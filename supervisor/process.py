@@ -100,7 +100,7 @@ class BotProcess:
     async def spawn(cls, cmd: Sequence[str], *, env: Mapping[str, str], cwd: Path) -> BotProcess:
         proc = await asyncio.create_subprocess_exec(
             *cmd,
-            stdin=asyncio.subprocess.DEVNULL,
+            stdin=asyncio.subprocess.PIPE,  # browser app messages of simulated rooms (send_line)
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
             env=dict(env),
@@ -109,6 +109,18 @@ class BotProcess:
             limit=MAX_LINE_BYTES,
         )
         return cls(proc)
+
+    async def send_line(self, line: bytes, timeout_s: float = 2.0) -> bool:
+        """Write one line to the bot's stdin; ``False`` when it is gone or not reading."""
+        stdin = self.proc.stdin
+        if stdin is None or stdin.is_closing() or self.proc.returncode is not None:
+            return False
+        try:
+            stdin.write(line)
+            await asyncio.wait_for(stdin.drain(), timeout_s)
+        except (ConnectionError, TimeoutError, RuntimeError):
+            return False
+        return True
 
     @property
     def returncode(self) -> int | None:

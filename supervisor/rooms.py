@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
+import orjson
 from loguru import logger
 from pydantic import (
     AliasChoices,
@@ -46,6 +47,7 @@ from pydantic import (
 from bot.forwarding.entries import rfc3339_ms
 from bot.generated.topics import Topic
 from bot.rooms.urls import http_url_problem, sanitize_room_url
+from supervisor.feed import FeedHub
 from supervisor.ingest import Ingestor, StreamStats
 from supervisor.logbudget import LogBudget, RateBudget, printable
 from supervisor.metrics import Metrics
@@ -359,12 +361,14 @@ class RoomManager:
         forwarding: Forwarding | None = None,
         environ: dict[str, str] | None = None,
         rng: random.Random | None = None,
+        feeds: FeedHub | None = None,
     ) -> None:
         self.settings = settings
         self.ingestor = ingestor
         self.metrics = metrics
         self.submit = submit
         self.forwarding = forwarding
+        self.feeds = feeds
         self.environ = os.environ if environ is None else environ
         self.rooms: dict[str, Room] = {}
         self._rng = rng or random.Random()
@@ -433,6 +437,8 @@ class RoomManager:
             del self.rooms[room.id]
             if self.forwarding is not None:
                 self.forwarding.forget_flow(room.id)
+            if self.feeds is not None:
+                self.feeds.forget(room.id)
 
     # ---- stop
     async def stop(self, room_id: str, reason: str = "deleted", *, wait: bool = True) -> Room | None:
@@ -474,6 +480,8 @@ class RoomManager:
             "BOT_VIEW": "off",
             "BOT_FORWARD": "stdout",  # the supervisor forwards; a bot forwarding too would send everything twice
         }
+        if room.scenario_path is not None:
+            env["BOT_STDIN_MESSAGES"] = "1"  # votes from dashboards (POST /rooms/{id}/messages)
         if s.pii_salt.get_secret_value():
             env["PRISM_PII_SALT"] = s.pii_salt.get_secret_value()
         if r.room_url:
@@ -491,6 +499,21 @@ class RoomManager:
 
     def _idle_timeout(self, room: Room) -> float | None:
         return room.request.idle_timeout_secs or self.settings.idle_timeout_secs
+
+    async def send_message(self, room_id: str, sender_id: str, message: dict[str, Any]) -> str | None:
+        """Pass a browser app message to a simulated room's bot (on its stdin); why not, or ``None``."""
+        room = self.rooms.get(room_id)
+        if room is None:
+            return "no such room"
+        if room.scenario_path is None:
+            return "a Daily room's browsers send app messages through Daily, not the supervisor"
+        proc = room.process
+        if room.status != "running" or proc is None:
+            return f"the room is {room.status}"
+        line = orjson.dumps({"senderId": sender_id, "message": message}) + b"\n"
+        if not await proc.send_line(line):
+            return "the bot is not reading messages"
+        return None
 
     async def _supervise(self, room: Room) -> None:
         log = logger.bind(room=room.id)
@@ -656,6 +679,7 @@ class RoomManager:
     async def _read_stdout(self, room: Room, proc: BotProcess) -> None:
         ingest = self.ingestor.ingest
         submit = self.submit
+        feeds = self.feeds
         stats = room.stats
         log = logger.bind(room=room.id)
         async for line in proc.stdout_lines():
@@ -679,6 +703,8 @@ class RoomManager:
                 )
             if submit is not None:
                 submit(envelope, room.id)
+            if feeds is not None:
+                feeds.publish(room.id, envelope)
 
     async def _read_stderr(self, room: Room, proc: BotProcess) -> None:
         log = logger.bind(room=room.id)
@@ -701,6 +727,8 @@ class RoomManager:
             self.metrics.exits["failed"] += 1
             logger.bind(room=room.id).error(f"room failed: {room.error}")
         shutil.rmtree(room.workdir, ignore_errors=True)
+        if self.feeds is not None:
+            self.feeds.end(room.id)
         room.spawned_event.set()
         room.done_event.set()
 

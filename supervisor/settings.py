@@ -206,6 +206,35 @@ class SupervisorSettings(VariableNamedSettings):
         validation_alias=_env("SUPERVISOR_ALLOW_COMMAND"),
         description="TESTS ONLY: accept a `command` in POST /rooms replacing the bot command. Lets any API client run any program.",
     )
+    # --- browsers (the live feed and the dashboard)
+    feed_backlog: int = Field(
+        default=2048,
+        ge=16,
+        le=100_000,
+        validation_alias=_env("SUPERVISOR_FEED_BACKLOG"),
+        description="Envelopes kept per room for pages that connect late or resume (GET /rooms/{id}/events).",
+    )
+    feed_queue: int = Field(
+        default=256,
+        ge=8,
+        le=100_000,
+        validation_alias=_env("SUPERVISOR_FEED_QUEUE"),
+        description="Envelopes waiting per live-feed connection; a connection further behind is dropped and resumes from the backlog.",
+    )
+    feed_max_clients: int = Field(
+        default=64,
+        ge=1,
+        le=10_000,
+        validation_alias=_env("SUPERVISOR_FEED_MAX_CLIENTS"),
+        description="Live-feed connections per room (429 beyond).",
+    )
+    view_token_ttl_secs: float = Field(
+        default=3600.0,
+        gt=0,
+        le=86_400,
+        validation_alias=_env("SUPERVISOR_VIEW_TOKEN_TTL_SECS"),
+        description="Default lifetime of a view token (POST /view-tokens); a page needs one to connect or reconnect.",
+    )
     # --- output
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", validation_alias=_env("SUPERVISOR_LOG_LEVEL"), description="Log level (stderr)."

@@ -53,6 +53,11 @@ class Settings(VariableNamedSettings):
         validation_alias=_env("BOT_SPEED"),
         description="Simulated-room playback speed: 1 real time, N times real time, 0 as fast as possible.",
     )
+    stdin_messages: bool = Field(
+        default=False,
+        validation_alias=_env("BOT_STDIN_MESSAGES"),
+        description='Simulated room: read browser app messages from stdin, one JSON line each ({"senderId", "message"}); the supervisor sets it to pass dashboard votes on.',
+    )
     bot_name: str = Field(
         default="Prism Facilitator",
         min_length=1,

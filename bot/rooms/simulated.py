@@ -61,6 +61,7 @@ from bot.rooms.scenario import (
     SpeechEvent,
     load_scenario,
 )
+from bot.rooms.stdin_messages import StdinMessages
 
 __all__ = [
     "SCENARIO_EPOCH",
@@ -353,6 +354,8 @@ class SimulatedRoomInput(BaseInputTransport):
         """Mark the transport ready (creates Pipecat's audio input task), then start playback."""
         await super().start(frame)
         await self.set_transport_ready(frame)
+        if self._room.inbound is not None:
+            self._room.inbound.start()
         if self._playback_task is None and not self._room.stats.completed:
             self._playback_task = self.create_task(self._play(), name=f"{self}::playback")
 
@@ -403,6 +406,11 @@ class SimulatedRoomInput(BaseInputTransport):
                 await asyncio.sleep(0)
             if room.max_lead_ms is not None:
                 await room.watermark.wait_within(media_ms, room.max_lead_ms, stall_secs=room.stall_secs)
+            if room.inbound is not None:
+                frames = frames + [
+                    DailyInputTransportMessageFrame(message=message, participant_id=sender)
+                    for sender, message in room.inbound.drain()
+                ]
             audio = 0
             for frame in frames:
                 stamp(frame, media_ms)
@@ -513,6 +521,8 @@ class SimulatedRoom(BaseTransport):
             costs one ``asyncio.wait_for`` per frame, about half of a 20 ms frame's whole trip
             through the room pipeline (benchmarks/pipeline_bench.py); a player needs none of it.
             ``False`` exercises exactly the path Daily audio takes.
+        inbound: live browser app messages (from the supervisor, on stdin) pushed at the next
+            step like the scenario's own ``app_message`` events; ``None`` = the scenario's only.
         name, input_name, output_name: Pipecat object names.
 
     Example::
@@ -531,6 +541,7 @@ class SimulatedRoom(BaseTransport):
         stall_secs: float = 1.0,
         direct_audio: bool = True,
         bot_audio: str | os.PathLike[str] | None = None,
+        inbound: StdinMessages | None = None,
         name: str | None = None,
         input_name: str | None = None,
         output_name: str | None = None,
@@ -544,6 +555,7 @@ class SimulatedRoom(BaseTransport):
         self.max_lead_ms = max_lead_ms
         self.stall_secs = stall_secs
         self.direct_audio = direct_audio
+        self.inbound = inbound
         self.spec_version = self._resolve_spec_version()
         self.params = TransportParams(
             audio_in_enabled=True,

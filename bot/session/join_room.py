@@ -100,9 +100,11 @@ async def join_simulated(
     bus.publish(AssistantRoomJoinSucceeded(room_id=room_id, attempt=1, join_latency_ms=latency_ms, participant_count=0))
     on_joined()
     from bot.rooms.simulated import SimulatedRoom
+    from bot.rooms.stdin_messages import StdinMessages
     from bot.session.voice import bot_audio_path
 
     audio = bot_audio_path(settings, scenario.path)
-    room = SimulatedRoom(scenario, speed=settings.speed, verbose=settings.verbose, bot_audio=audio)
+    inbound = StdinMessages() if settings.stdin_messages else None  # votes from dashboards, via the supervisor
+    room = SimulatedRoom(scenario, speed=settings.speed, verbose=settings.verbose, bot_audio=audio, inbound=inbound)
     on_room(room)
     return room

@@ -157,9 +157,11 @@ function reject(reason: InboundRejectReason, detail: string, topic?: unknown): I
  * topic is in the spec, and that the envelope's `runtime` may publish it. It does not validate the
  * payload's fields against the topic's JSON Schema (`registry.topics[topic].schema` has it), and it
  * cannot tell who sent the message: compare Daily's sender id with the bot's participant id too.
+ * `acceptSpecVersion` lets one other spec version through (the runtime's "continue" mode, which then
+ * validates each payload against this build's schemas).
  * Never throws.
  */
-export function checkInbound(raw: unknown): InboundResult {
+export function checkInbound(raw: unknown, options: { acceptSpecVersion?: string } = {}): InboundResult {
   try {
     let value: unknown = raw;
     if (typeof raw === "string") {
@@ -179,7 +181,7 @@ export function checkInbound(raw: unknown): InboundResult {
     if (typeof value.specVersion !== "string" || !SPEC_VERSION_PATTERN.test(value.specVersion)) {
       return reject("schema", "/specVersion: not sha256: + 64 lower-case hex", topic);
     }
-    if (value.specVersion !== SPEC_VERSION) {
+    if (value.specVersion !== SPEC_VERSION && value.specVersion !== options.acceptSpecVersion) {
       return reject("spec_version", `sender is on spec ${value.specVersion}, this build on ${SPEC_VERSION}`, topic);
     }
     if (!isTopicId(topic)) {
