@@ -24,7 +24,7 @@ trap 'rm -f "$tmp" "$tmp.x"' EXIT
 # pyproject.toml, so --check reports a changed requirement, not a new release on PyPI.
 [[ -f "$LOCK" ]] && grep -v '^#' "$LOCK" > "$tmp"
 "$UV" pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes \
-  --no-header --no-annotate --quiet --output-file "$tmp" --index-url https://pypi.org/simple >/dev/null
+  --no-header --no-annotate --quiet --output-file "$tmp" >/dev/null
 # Drop the excluded packages (a requirement block is its "name==version \" line and the hash lines after it).
 awk -v excluded="$EXCLUDED" '
   BEGIN { n = split(excluded, names, " "); for (i = 1; i <= n; i++) skip[names[i]] = 1 }
