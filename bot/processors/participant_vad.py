@@ -35,7 +35,12 @@ from bot.core.frames import (
 from bot.core.media import SampleClock, media_time_of, samples_to_ms
 from bot.generated import RoomSpeakingStarted, RoomSpeakingStopped
 
-__all__ = ["ParticipantVAD"]
+__all__ = ["DECIDED_KEY", "ParticipantVAD"]
+
+DECIDED_KEY = "prism.decided_ms"
+"""``frame.metadata`` key on speaking envelopes: media time of the audio chunk whose window decided
+the transition. The envelope leaves the sink while that chunk is the newest audio, so this is the
+media time at which it is published (benchmarks/accuracy.py measures detection latency with it)."""
 
 
 @dataclass
@@ -252,6 +257,8 @@ class ParticipantVAD(FrameProcessor):
             await self.push_frame(state)
             envelope = self._envelope(t)
             if envelope is not None:
+                # when it was decided (the media time of the audio that decided it), for latency
+                envelope.metadata[DECIDED_KEY] = t.decided_at_ms
                 await self.push_frame(envelope)
 
     @staticmethod
