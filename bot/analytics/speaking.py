@@ -25,6 +25,7 @@ How a tracker decides (one tracker per participant, one observation per 32 ms Si
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass
 from enum import Enum
 
@@ -362,16 +363,53 @@ class GateParams:
             speech without the reset, none with it. The price is a slower first syllable after
             a pause (mean onset error 18 ms instead of 4). Shorter stretches (pauses between
             words, <= 350 ms in the clips) keep the state, as if there were no gate.
+        refresh_after_ms: the model's state is also refreshed when it has run this long on sound it
+            scores below ``refresh_below`` (room tone, line noise, a fan: sound above the gate
+            that is not speech). Left running on such sound, Silero's recurrent state sinks into
+            a "long silence" state in which a soft word scores 0.05-0.2 instead of 0.6-0.9: on real
+            recordings, a -36 dBFS word after 20 s of -46 dBFS room tone and a -42 dBFS word after
+            7 s of room tone were missed with it (docs/vad.md, "Real-speech rooms"). 0 disables it.
+        refresh_below: windows scoring under this count as non-speech for ``refresh_after_ms``
+            (Silero's scores on room tone and noise stay < 0.13; speech, even soft, goes above).
+        floor_margin_db: the gate also follows the track's own noise floor: a window is quiet
+            unless its loudest block is this far above the floor (or above ``threshold_dbfs``,
+            whichever is higher). A window above ``threshold_dbfs`` but within the floor margin
+            is silence for the tracker, yet still runs through the model (its state keeps
+            following the room tone: a zeroed state scored a soft word in -46 dBFS room tone
+            0.07-0.24, a state that had heard 1 s of it 0.55-0.9). So on a track with room tone
+            or line noise, speech stops where the voice sinks into the noise rather than where
+            Silero's slowly decaying score on the noise drops under ``leave_threshold``
+            (400-1000 ms later at -46 dBFS room tone).
+            6 dB: room tone's loudest 8 ms block stays within 4.3 dB of its 3 s minimum on 99.9 %
+            of windows (pink noise, 8 and 16 kHz, telephone band). 0 disables it.
+        floor_window_ms: the floor is the lowest window level of the last this-many ms, once the
+            stream is that old (before, only ``threshold_dbfs`` applies). 3 s always holds a
+            pause between words or phrases.
+        refresh_warmup_windows: after a refresh, the last windows (already scored) are run again
+            from the zeroed state, scores discarded, so the model's onset transient is spent on
+            the noise it already saw, not on the next window: a bare reset on a loud steady tone
+            scored 0.34-0.62 and started speech.
     """
 
     threshold_dbfs: float = -55.0
     trail_windows: int = 1
     preroll_windows: int = 1
     reset_after_ms: int = 500
+    refresh_after_ms: int = 1000
+    refresh_below: float = 0.15
+    refresh_warmup_windows: int = 3
+    floor_margin_db: float = 6.0
+    floor_window_ms: int = 3000
 
     def __post_init__(self) -> None:
         if min(self.trail_windows, self.preroll_windows, self.reset_after_ms) < 0:
             raise ValueError("GateParams: trail_windows, preroll_windows and reset_after_ms must be >= 0")
+        if self.floor_margin_db < 0 or self.floor_window_ms < 0:
+            raise ValueError("GateParams: floor_margin_db and floor_window_ms must be >= 0")
+        if min(self.refresh_after_ms, self.refresh_warmup_windows) < 0 or not 0 <= self.refresh_below <= 1:
+            raise ValueError(
+                "GateParams: refresh_after_ms and refresh_warmup_windows must be >= 0, refresh_below in 0..1"
+            )
 
 
 @dataclass(frozen=True)
@@ -416,6 +454,11 @@ class EnergyGate:
         """
         self.params = params or GateParams()
         self._reset_after_windows = max(1, math.ceil(self.params.reset_after_ms / window_ms))
+        self._floor_windows = max(1, self.params.floor_window_ms // window_ms) if self.params.floor_margin_db else 0
+        self._levels: deque[tuple[int, float]] = deque()  # increasing levels: a sliding minimum
+        self._count = 0
+        self.threshold_dbfs = self.params.threshold_dbfs
+        """The threshold the last window was held to (the fixed one, or floor + margin)."""
         self._quiet_run = self.params.trail_windows  # quiet windows since the last sounding one
         self._gated_run = 0  # gated windows since the last model run
         self._fresh = True  # no model run yet: the state is still the initial one
@@ -423,7 +466,16 @@ class EnergyGate:
     def step(self, dbfs: float) -> GateDecision:
         """Decide for the next window, given its loudest block's level in dBFS."""
         p = self.params
-        if dbfs >= p.threshold_dbfs:
+        if self._floor_windows:
+            self._track_floor(dbfs)
+        if dbfs < self.threshold_dbfs and dbfs >= p.threshold_dbfs:
+            # Above the fixed threshold but within the track's noise floor: silence for the
+            # tracker, but the model still runs, so its state keeps following the room tone.
+            self._quiet_run = 0
+            self._gated_run = 0
+            self._fresh = False
+            return _TRAIL
+        if dbfs >= self.threshold_dbfs:
             if self._gated_run == 0:  # the common case while someone talks
                 decision = _SOUNDING
             else:
@@ -442,3 +494,16 @@ class EnergyGate:
             return _TRAIL
         self._gated_run += 1
         return _GATED
+
+    def _track_floor(self, dbfs: float) -> None:
+        """Sliding minimum of the window levels (monotonic deque: O(1) per window)."""
+        i = self._count
+        self._count += 1
+        levels = self._levels
+        while levels and levels[-1][1] >= dbfs:
+            levels.pop()
+        levels.append((i, dbfs))
+        if levels[0][0] <= i - self._floor_windows:
+            levels.popleft()
+        if self._count >= self._floor_windows:
+            self.threshold_dbfs = max(self.params.threshold_dbfs, levels[0][1] + self.params.floor_margin_db)

@@ -2,8 +2,9 @@
 
 Two small rooms are written out by hand (``quiet-hello``, ``backchannel-early``); the others are
 laid out by :func:`conversation` from a seed, so they are long without being typed in, and the
-same seed always gives the same room. Held out while tuning (``held_out=True``): ``phone`` and
-``meeting-5``; the VAD and the overlap classifier were tuned on the others only.
+same seed always gives the same room. Held out while tuning (``held_out=True``):
+``fast-exchange`` and ``meeting-5``; the VAD and the overlap classifier were tuned on the others
+(``quiet-hello``, ``backchannel-early``, ``phone``, ``meeting-4``) only.
 """
 
 from __future__ import annotations
@@ -166,6 +167,7 @@ def _build() -> dict[str, RoomRecipe]:
             seed=3,
             duration_ms=75_000,
             backchanneler="p-hal",
+            held_out=True,
             description="Three people taking fast turns (gaps and 50-500 ms overlaps), interruptions, backchannels; bleed",
         )
     )
@@ -185,7 +187,6 @@ def _build() -> dict[str, RoomRecipe]:
             quiet="p-kim",
             sample_rate=8000,
             fmt="flac",
-            held_out=True,
             description="8 kHz room: two telephone-band (300-3400 Hz) participants from 8 kHz radio/codec recordings, FLAC tracks",
         )
     )

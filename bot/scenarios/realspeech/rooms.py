@@ -112,6 +112,13 @@ def _band(x: np.ndarray, lo: float = 300.0, hi: float = 3400.0, edge: float = 50
     return np.fft.irfft(spectrum * gain, len(x))
 
 
+def _room_tone(recipe: RoomRecipe, track: Track, n: int) -> np.ndarray:
+    """The track's room tone as it ends up on the track (band-limited on a telephone track)."""
+    i = [t.pid for t in recipe.tracks].index(track.pid)
+    tone = _pink(n, seed=1000 * len(recipe.name) + i) * 10 ** (track.room_tone_db / 20)
+    return _band(tone) if track.phone else tone
+
+
 def _placed(p: Place) -> tuple[int, np.ndarray, Utterance]:
     """(first sample on the timeline, scaled samples, utterance) of one placement."""
     u = catalog()[p.uid]
@@ -127,22 +134,37 @@ def _placed(p: Place) -> tuple[int, np.ndarray, Utterance]:
     return start, x, u
 
 
-def _truth_intervals(p: Place, x: np.ndarray, u: Utterance, room_tone_db: float) -> list[list[int]]:
-    """Checked intervals on the room timeline, edges trimmed to what is above the room tone."""
+AUDIBLE_ABOVE_DB = 3.0
+"""A 10 ms frame of placed speech counts as heard when it is this far above the track's room tone."""
+MERGE_MS = 200
+"""Heard stretches closer than this are one interval (the same merge as the recordings' truth)."""
+
+
+def _truth_intervals(p: Place, x: np.ndarray, u: Utterance, noise_db: float) -> list[list[int]]:
+    """Checked intervals on the room timeline, cut to what is heard above the room tone.
+
+    ``x`` is the placed speech as it is on the track (level, soft onset, telephone band);
+    ``noise_db`` the RMS level of the track's room tone as it is on the track. Inside each
+    checked interval, frames more than ``AUDIBLE_ABOVE_DB`` above the room tone are heard; heard
+    stretches closer than ``MERGE_MS`` are joined (word gaps that sink into the room tone split)."""
     db = frame_dbfs(x)
     offset = p.at_ms - u.voiced[0][0]
-    out = []
+    out: list[list[int]] = []
     for a, b in u.voiced:
-        fa, fb = a // 10, min(len(db), b // 10)
-        audible = [i for i in range(fa, fb) if db[i] > room_tone_db + 3]
-        if not audible:
-            continue
-        out.append([offset + max(a, audible[0] * 10), offset + min(b, (audible[-1] + 1) * 10)])
-    return out
+        heard = [i for i in range(a // 10, min(len(db), b // 10)) if db[i] > noise_db + AUDIBLE_ABOVE_DB]
+        for i in heard:
+            lo, hi = offset + max(a, i * 10), offset + min(b, (i + 1) * 10)
+            if out and lo - out[-1][1] < MERGE_MS:
+                out[-1][1] = max(out[-1][1], hi)
+            else:
+                out.append([lo, hi])
+    return [iv for iv in out if iv[1] - iv[0] >= 30]
 
 
 def _speech_track(recipe: RoomRecipe, pid: str, n: int) -> tuple[np.ndarray, list[list[int]], list[dict]]:
     track = next(t for t in recipe.tracks if t.pid == pid)
+    tone = _room_tone(recipe, track, n)
+    noise_db = 10 * np.log10(np.mean(tone**2))
     x = np.zeros(n)
     intervals: list[list[int]] = []
     utts: list[dict] = []
@@ -153,7 +175,8 @@ def _speech_track(recipe: RoomRecipe, pid: str, n: int) -> tuple[np.ndarray, lis
         if start < 0 or start + len(s) > n:
             raise ValueError(f"{recipe.name}: {p.uid} at {p.at_ms} ms does not fit the room")
         x[start : start + len(s)] += s
-        ivs = _truth_intervals(p, s, u, track.room_tone_db)
+        heard = _band(s) if track.phone else s
+        ivs = _truth_intervals(p, heard, u, noise_db)
         intervals += ivs
         utts.append(
             {
@@ -200,11 +223,9 @@ def render(recipe: RoomRecipe) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         if t.bleed_from:
             d = BLEED_DELAY_MS * RATE // 1000
             x[d:] += speech[t.bleed_from][:-d] * 10 ** (BLEED_DB / 20)
-        x += _pink(n, seed=hash((recipe.name, i)) & 0xFFFF if False else 1000 * len(recipe.name) + i) * 10 ** (
-            t.room_tone_db / 20
-        )
         if t.phone:
             x = _band(x)
+        x += _room_tone(recipe, t, n)
         tracks[t.pid] = x
     total = sum(p["talkTimeMs"] for p in participants.values())
     truth = {

@@ -149,9 +149,9 @@ def score_conventions(truth: dict[str, Any], envelopes: list[dict[str, Any]]) ->
         collar = frames([(t - COLLAR_MS, t + COLLAR_MS) for iv in ivs for t in iv], duration)
         w, g = want - collar, got - collar
         tp = len(w & g)
-        per[pid] = {
-            "precision": tp / max(1, len(g)),
-            "recall": tp / max(1, len(w)),
+        per[pid] = {  # nothing to find and nothing found is perfect, not 0/0
+            "precision": tp / len(g) if g else 1.0,
+            "recall": tp / len(w) if w else 1.0,
             "detections": len(det),
         }
         prev_end = -(10**9)
