@@ -190,6 +190,11 @@ class SpeakingTracker:
         return self._onset_ms if self._state is _State.PENDING else None
 
     @property
+    def active(self) -> bool:
+        """Speaking, or a start not yet confirmed (the crosstalk filter treats both as a voice)."""
+        return self._state is not _State.QUIET
+
+    @property
     def onset_ms(self) -> int | None:
         """Onset of the current segment while speaking, else ``None``."""
         return self._onset_ms if self._state is _State.SPEAKING else None
@@ -382,9 +387,12 @@ class GateParams:
             (400-1000 ms later at -46 dBFS room tone).
             6 dB: room tone's loudest 8 ms block stays within 4.3 dB of its 3 s minimum on 99.9 %
             of windows (pink noise, 8 and 16 kHz, telephone band). 0 disables it.
-        floor_window_ms: the floor is the lowest window level of the last this-many ms, once the
-            stream is that old (before, only ``threshold_dbfs`` applies). 3 s always holds a
-            pause between words or phrases.
+        floor_window_ms: the floor is the lowest window level of the last this-many ms. 3 s
+            always holds a pause between words or phrases.
+        floor_after_ms: the floor applies once the stream is this old (before, only
+            ``threshold_dbfs``): a stream's first 500 ms (a join, room tone before the first
+            word) give a floor; waiting for the whole ``floor_window_ms`` let room tone under a
+            neighbour's bleed keep the model saying "speech" for a whole first sentence.
         refresh_warmup_windows: after a refresh, the last windows (already scored) are run again
             from the zeroed state, scores discarded, so the model's onset transient is spent on
             the noise it already saw, not on the next window: a bare reset on a loud steady tone
@@ -400,6 +408,7 @@ class GateParams:
     refresh_warmup_windows: int = 3
     floor_margin_db: float = 6.0
     floor_window_ms: int = 3000
+    floor_after_ms: int = 500
 
     def __post_init__(self) -> None:
         if min(self.trail_windows, self.preroll_windows, self.reset_after_ms) < 0:
@@ -455,6 +464,7 @@ class EnergyGate:
         self.params = params or GateParams()
         self._reset_after_windows = max(1, math.ceil(self.params.reset_after_ms / window_ms))
         self._floor_windows = max(1, self.params.floor_window_ms // window_ms) if self.params.floor_margin_db else 0
+        self._floor_after = max(1, self.params.floor_after_ms // window_ms)
         self._levels: deque[tuple[int, float]] = deque()  # increasing levels: a sliding minimum
         self._count = 0
         self.threshold_dbfs = self.params.threshold_dbfs
@@ -505,5 +515,5 @@ class EnergyGate:
         levels.append((i, dbfs))
         if levels[0][0] <= i - self._floor_windows:
             levels.popleft()
-        if self._count >= self._floor_windows:
+        if self._count >= self._floor_after:
             self.threshold_dbfs = max(self.params.threshold_dbfs, levels[0][1] + self.params.floor_margin_db)
