@@ -24,7 +24,7 @@ sys.path.insert(0, str(REPO))
 
 from bot.scenarios import all_scenarios  # noqa: E402
 from bot.scenarios.realspeech.rooms import ROOMS as REAL_ROOMS  # noqa: E402
-from bot.scenarios.realspeech.rooms import build_room, default_out_dir  # noqa: E402
+from bot.scenarios.realspeech.rooms import build_room  # noqa: E402
 from bot.scenarios.tools.play import play_scenario  # noqa: E402
 from bot.scenarios.tools.scoring import score_conventions  # noqa: E402
 from bot.scenarios.tools.truth import load_truth  # noqa: E402
@@ -35,9 +35,7 @@ def rooms() -> list[tuple[str, Path, dict]]:
     for path in all_scenarios():
         out.append((path.stem, path, load_truth(path)))
     for name, recipe in REAL_ROOMS.items():
-        scenario = default_out_dir() / name / "scenario.json"
-        if not scenario.exists():
-            scenario = build_room(recipe)
+        scenario = build_room(recipe)  # deterministic and quick: always from the installed packages
         out.append((name, scenario, json.loads((scenario.parent / "truth.json").read_text())))
     return out
 
