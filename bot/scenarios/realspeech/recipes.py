@@ -35,6 +35,11 @@ def _span(uid: str) -> int:
     return b - a
 
 
+def _long_enough(voice: str, min_ms: int) -> str | None:
+    """The voice's first utterance at least ``min_ms`` long, if any."""
+    return next((uid for uid in LONG[voice] if _span(uid) >= min_ms), None)
+
+
 def conversation(
     name: str,
     tracks: tuple[Track, ...],
@@ -57,7 +62,13 @@ def conversation(
     free = dict.fromkeys(pids, 0)  # a participant's own track is free from here on
     places: list[Place] = []
 
+    forced: str | None = None  # the interrupter's utterance, long enough to take the floor
+
     def next_long(pid: str) -> str:
+        nonlocal forced
+        if forced is not None:
+            uid, forced = forced, None
+            return uid
         pool = LONG[voices[pid]]
         uid = pool[cursor[pid] % len(pool)]
         cursor[pid] += 1
@@ -93,8 +104,12 @@ def conversation(
             stop = put(quiet, SHORT[int(rng.integers(len(SHORT)))], start, level_db=-42.0)
             last_quiet = start
             t = max(stop + 900, free[nxt])
-        elif r < 0.2 and span >= 1800 and free[nxt] <= end - 900:
-            t = end - int(rng.integers(400, 901))  # interruption: the holder is cut off 400-900 ms in
+        elif r < 0.35 and span >= 1800 and free[nxt] <= end - 900 and _long_enough(voices[nxt], 400 + 1750):
+            # interruption: the holder stops 400-700 ms after the interrupter's onset, and the
+            # interrupter (a long sentence) goes on well past that
+            cut = int(rng.integers(400, 701))
+            forced = _long_enough(voices[nxt], cut + 1750)
+            t = end - cut
         elif r < 0.45:
             t = max(end - int(rng.integers(50, 501)), free[nxt])  # fast exchange with a short overlap
         else:

@@ -249,12 +249,11 @@ SCRIPTED_MARGIN_MS = 100
 
 def _scripted(overlaps: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Label each overlap with the kind the rules give it, when that is clear-cut: robust by
-    ``SCRIPTED_MARGIN_MS`` and the overlapper's utterance overlapping one other speaker only (a word
-    said across a hand-over between two others has no single holder)."""
-    partners: dict[int, set[int]] = {}
+    ``SCRIPTED_MARGIN_MS`` and the overlapper's utterance coming in over one other speaker only (a
+    word said across a hand-over between two others has no single holder)."""
+    partners: dict[int, set[int]] = {}  # event -> the events it came in over
     for o in overlaps:
         partners.setdefault(o["overlapperEvent"], set()).add(o["holderEvent"])
-        partners.setdefault(o["holderEvent"], set()).add(o["overlapperEvent"])
     for o in overlaps:
         clear = o["robustMs"] >= SCRIPTED_MARGIN_MS and len(partners[o["overlapperEvent"]]) == 1
         o["label"] = o["kind"] if clear and o["kind"] != "overlap" else None
