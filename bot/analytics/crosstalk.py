@@ -21,12 +21,12 @@ adds) only when the level check says bleed is possible. No asyncio, no Pipecat.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["CrosstalkFilter", "CrosstalkParams"]
+__all__ = ["DEFAULT_CROSSTALK", "CrosstalkFilter", "CrosstalkParams"]
 
 
 @dataclass(frozen=True)
@@ -112,8 +112,8 @@ class CrosstalkFilter:
         if ring.end_ms is None:
             return None
         end_ms = min(end_ms, ring.end_ms)
-        first = int(round((ring.end_ms - start_ms) * self.rate / 1000))
-        last = int(round((ring.end_ms - end_ms) * self.rate / 1000))
+        first = round((ring.end_ms - start_ms) * self.rate / 1000)
+        last = round((ring.end_ms - end_ms) * self.rate / 1000)
         first = min(first, ring.filled)
         if first - last <= 0:
             return None
@@ -172,4 +172,5 @@ def _max_correlation(x: np.ndarray, y: np.ndarray) -> float:
     return float(np.max(np.abs(dots) / norm))
 
 
-Talking = Callable[[], Iterable[str]]
+DEFAULT_CROSSTALK = CrosstalkParams()
+"""The defaults, as a module-level value for argument defaults."""

@@ -16,7 +16,7 @@ from pipecat.frames.frames import CancelFrame, EndFrame, Frame, UserAudioRawFram
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor, FrameProcessorSetup
 from pydantic import ValidationError
 
-from bot.analytics.crosstalk import CrosstalkFilter, CrosstalkParams
+from bot.analytics.crosstalk import DEFAULT_CROSSTALK, CrosstalkFilter, CrosstalkParams
 from bot.analytics.speaking import (
     GateParams,
     SpeakingParams,
@@ -95,7 +95,7 @@ class ParticipantVAD(FrameProcessor):
         forward_audio: bool = False,
         report_onsets: bool = False,
         streams: SileroStreams | None = None,
-        crosstalk: CrosstalkParams | None = CrosstalkParams(),  # noqa: B008
+        crosstalk: CrosstalkParams | None = DEFAULT_CROSSTALK,
         **kwargs: Any,
     ) -> None:
         """Create the processor; the model is loaded in ``setup()``.

@@ -43,7 +43,9 @@ def _plot_room(name: str, out: Path, page_s: int) -> None:
             x = soxr.resample(x, rate, 16000)
         for start in range(0, truth["durationMs"], page_s * 1000):
             png = out / name / f"{pid}-{start // 1000:04d}s.png"
-            print(plot_signal(x, p["intervals"], png, title=f"{name} {pid}", start_ms=start, end_ms=start + page_s * 1000))
+            print(
+                plot_signal(x, p["intervals"], png, title=f"{name} {pid}", start_ms=start, end_ms=start + page_s * 1000)
+            )
 
 
 def main(argv: list[str]) -> int:

@@ -218,7 +218,7 @@ def render(recipe: RoomRecipe) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         }
         all_utts += utts
     tracks: dict[str, np.ndarray] = {}
-    for i, t in enumerate(recipe.tracks):
+    for t in recipe.tracks:
         x = speech[t.pid].copy()
         if t.bleed_from:
             d = BLEED_DELAY_MS * RATE // 1000

@@ -16,6 +16,7 @@ __all__ = ["play_scenario"]
 
 
 async def _play(scenario: Any) -> list[dict[str, Any]]:
+    from loguru import logger
     from pipecat.pipeline.worker import PipelineParams, PipelineWorker
     from pipecat.workers.runner import WorkerRunner
 
@@ -25,8 +26,6 @@ async def _play(scenario: Any) -> list[dict[str, Any]]:
     from bot.processors.participant_vad import DECIDED_KEY
     from bot.processors.sink import EnvelopeSink
     from bot.rooms.simulated import SimulatedRoom
-
-    from loguru import logger
 
     logger.remove()
     runtime = create_runtime(SessionContext(session_id="s-acc", assistant_id="a-1", tenant_id="t-1", room_id="acc"))

@@ -176,9 +176,7 @@ def score_conventions(truth: dict[str, Any], envelopes: list[dict[str, Any]]) ->
                 stop_lat.append(decided - max(e for _, e in inside))
     total_truth = sum(sum(b - a for a, b in p["intervals"]) for p in truth["participants"].values()) or 1
     total_det = sum(detected_total.values()) or 1
-    share_err = max(
-        abs(detected_total[pid] / total_det - truth["shares"][pid]) * 100 for pid in truth["participants"]
-    )
+    share_err = max(abs(detected_total[pid] / total_det - truth["shares"][pid]) * 100 for pid in truth["participants"])
     del total_truth
     reported = payloads(envelopes, Topic.ROOM_OVERLAP_DETECTED)
     labelled = [o for o in truth["overlaps"] if o.get("label") in ("backchannel", "interruption")]
