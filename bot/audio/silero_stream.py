@@ -211,7 +211,11 @@ class SileroStreams:
             state=np.zeros((2, 1, 128), dtype=np.float32),
             context=np.zeros((1, context_size), dtype=np.float32),
             pending=np.zeros(0, dtype=np.int16),
-            recent=deque(maxlen=self._gate_params.preroll_windows if self._gate_params else 1),
+            recent=deque(
+                maxlen=max(1, self._gate_params.preroll_windows, self._gate_params.warmup_windows)
+                if self._gate_params
+                else 1
+            ),
             scored=deque(maxlen=max(1, self._gate_params.refresh_warmup_windows) if self._gate_params else 1),
             sr=np.array(sample_rate, dtype="int64"),
         )

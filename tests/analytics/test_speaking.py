@@ -245,11 +245,6 @@ GATE = {
     "preroll_replays_the_last_gated_window": (
         GateParams(),
         [LOUD, QUIET, QUIET, QUIET, LOUD],
-        [YES, TRAIL, NO, NO, GateDecision(sounding=True, infer=True, replay=2)],
-    ),
-    "preroll_is_bounded": (
-        GateParams(preroll_windows=1),
-        [LOUD, QUIET, QUIET, QUIET, LOUD],
         [YES, TRAIL, NO, NO, GateDecision(sounding=True, infer=True, replay=1)],
     ),
     "first_window_of_a_stream_has_no_reset": (
@@ -265,7 +260,12 @@ GATE = {
     "short_gated_stretch_keeps_the_state": (
         GateParams(reset_after_ms=96),
         [LOUD, QUIET, QUIET, QUIET, LOUD],
-        [YES, TRAIL, NO, NO, GateDecision(sounding=True, infer=True, replay=2)],
+        [YES, TRAIL, NO, NO, GateDecision(sounding=True, infer=True, replay=1)],
+    ),
+    "warmup_after_a_reset_is_bounded": (
+        GateParams(reset_after_ms=64, warmup_windows=3),
+        [LOUD] + [QUIET] * 6 + [LOUD],
+        [YES, TRAIL] + [NO] * 5 + [GateDecision(sounding=True, infer=True, replay=3, reset=True)],
     ),
     "room_tone_within_the_floor_margin_runs_the_model_but_is_silence": (
         GateParams(floor_after_ms=96, floor_window_ms=320),
