@@ -21,6 +21,7 @@ adds) only when the level check says bleed is possible. No asyncio, no Pipecat.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -60,19 +61,27 @@ class CrosstalkParams:
 
 
 class _Ring:
-    """The last samples of one participant with the media time of their end."""
+    """The last chunks of one participant, with the media time of the end of the newest.
+
+    Pushing is an append (the per-20-ms path, paid by every participant); the chunks are joined
+    only when a window is checked, which happens during overlaps and bleed only.
+    """
 
     def __init__(self, size: int) -> None:
-        self.buf = np.zeros(size, dtype=np.float32)
-        self.filled = 0
+        self.size = size
+        self.chunks: deque[np.ndarray] = deque()
+        self.held = 0
         self.end_ms: float | None = None
 
     def push(self, samples: np.ndarray, end_ms: float) -> None:
-        n = min(samples.size, self.buf.size)
-        self.buf = np.roll(self.buf, -n)
-        self.buf[-n:] = samples[-n:]
-        self.filled = min(self.buf.size, self.filled + samples.size)
+        self.chunks.append(samples)
+        self.held += samples.size
+        while self.chunks and self.held - self.chunks[0].size >= self.size:
+            self.held -= self.chunks.popleft().size
         self.end_ms = end_ms
+
+    def audio(self) -> np.ndarray:
+        return np.concatenate(self.chunks).astype(np.float32) if self.chunks else np.zeros(0, np.float32)
 
 
 class CrosstalkFilter:
@@ -97,11 +106,12 @@ class CrosstalkFilter:
         self.bleed_windows = 0
 
     def push(self, pid: str, samples: np.ndarray, end_ms: float) -> None:
-        """``samples`` (int16 or float, mono, at ``sample_rate``) end at media time ``end_ms``."""
+        """``samples`` (int16 or float, mono, at ``sample_rate``; kept by reference, not copied)
+        end at media time ``end_ms``."""
         ring = self._rings.get(pid)
         if ring is None:
             ring = self._rings[pid] = _Ring(self._size)
-        ring.push(np.asarray(samples, dtype=np.float32), end_ms)
+        ring.push(samples, end_ms)
 
     def forget(self, pid: str) -> None:
         self._rings.pop(pid, None)
@@ -114,10 +124,11 @@ class CrosstalkFilter:
         end_ms = min(end_ms, ring.end_ms)
         first = round((ring.end_ms - start_ms) * self.rate / 1000)
         last = round((ring.end_ms - end_ms) * self.rate / 1000)
-        first = min(first, ring.filled)
+        buf = ring.audio()
+        first = min(first, buf.size)
         if first - last <= 0:
             return None
-        return ring.buf[ring.buf.size - first : ring.buf.size - last]
+        return buf[buf.size - first : buf.size - last]
 
     def is_bleed(self, pid: str, window_end_ms: float, window_ms: float, talking: Iterable[str]) -> bool:
         """Is ``pid``'s window ending at ``window_end_ms`` a copy of a louder ``talking`` track?"""
