@@ -251,25 +251,26 @@ class OverlapClassifier:
                 swapped = self._short_inside(ra, rb)
                 if swapped is None:
                     continue
+                kind: OverlapKind | None
+                speaker_id, speaker_run, overlapper_id, overlapper_run = a_id, ra, b_id, rb
                 if swapped:  # the earlier-detected run is the backchannel inside B's turn
-                    a_id, ra, b_id_, rb_ = b_id, rb, a_id, ra
-                    kind: OverlapKind | None = "backchannel"
+                    speaker_id, speaker_run, overlapper_id, overlapper_run = b_id, rb, a_id, ra
+                    kind = "backchannel"
                 else:
-                    b_id_, rb_ = b_id, rb
                     kind = self._classify(ra, rb)
                 if kind is None:
                     continue
                 self._done.add(key)
-                both_ms, first = overlap_ms(ra.segs, rb_.segs, horizon)
+                both_ms, first = overlap_ms(speaker_run.segs, overlapper_run.segs, horizon)
                 if both_ms <= 0 or first is None:
                     continue  # B spoke inside A's pause: nobody spoke at once
                 events.append(
                     (
                         first,
-                        b_id_,
+                        overlapper_id,
                         RoomOverlapDetected(
-                            speaker_id=a_id,
-                            overlapper_id=b_id_,
+                            speaker_id=speaker_id,
+                            overlapper_id=overlapper_id,
                             overlap_ms=both_ms,
                             kind=kind,
                             media_time_ms=max(0, first),

@@ -21,6 +21,7 @@ from bot.rooms.audio_files import AudioFileError, decode_audio
 from bot.rooms.scenario import (
     DEFAULT_SAMPLE_RATE,
     STEP_MS,
+    Event,
     JoinEvent,
     Participant,
     Scenario,
@@ -48,7 +49,7 @@ def participant_ids(paths: Sequence[Path]) -> list[str]:
 
 def _native_rate(path: Path) -> int | None:
     try:
-        import soundfile as sf
+        import soundfile as sf  # type: ignore[import-untyped]
 
         return int(sf.info(str(path)).samplerate)
     except Exception:  # not a libsndfile format (Opus/WebM): decode at the default rate
@@ -68,7 +69,7 @@ def scenario_from_tracks(paths: Sequence[str | os.PathLike[str]], *, sample_rate
         rates = [_native_rate(f) for f in files]
         sample_rate = 8000 if all(r is not None and r <= 8000 for r in rates) else DEFAULT_SAMPLE_RATE
     ids = participant_ids(files)
-    events = []
+    events: list[Event] = []
     for i, (pid, path) in enumerate(zip(ids, files, strict=True)):
         try:
             samples = decode_audio(path, sample_rate)
