@@ -18,6 +18,7 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -30,8 +31,8 @@ from bot.scenarios.tools.scoring import score_conventions  # noqa: E402
 from bot.scenarios.tools.truth import load_truth  # noqa: E402
 
 
-def rooms() -> list[tuple[str, Path, dict]]:
-    out = []
+def rooms() -> list[tuple[str, Path, dict[str, Any]]]:
+    out: list[tuple[str, Path, dict[str, Any]]] = []
     for path in all_scenarios():
         out.append((path.stem, path, load_truth(path)))
     for name, recipe in REAL_ROOMS.items():

@@ -37,7 +37,7 @@ def decode_audio(path: str | Path, sample_rate: int) -> np.ndarray:
     if signal.size == 0:
         raise AudioFileError("has no audio samples")
     if rate != sample_rate:
-        import soxr  # type: ignore[import-untyped]
+        import soxr
 
         signal = soxr.resample(signal, rate, sample_rate, quality="HQ")
     pcm: np.ndarray = np.clip(np.round(signal * 32768.0), -32768, 32767).astype(np.int16)
@@ -45,7 +45,7 @@ def decode_audio(path: str | Path, sample_rate: int) -> np.ndarray:
 
 
 def _read_soundfile(path: Path) -> tuple[np.ndarray | None, int]:
-    import soundfile as sf  # type: ignore[import-untyped]
+    import soundfile as sf
 
     try:
         data, rate = sf.read(str(path), dtype="float32", always_2d=True)

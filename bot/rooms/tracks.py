@@ -49,7 +49,7 @@ def participant_ids(paths: Sequence[Path]) -> list[str]:
 
 def _native_rate(path: Path) -> int | None:
     try:
-        import soundfile as sf  # type: ignore[import-untyped]
+        import soundfile as sf
 
         return int(sf.info(str(path)).samplerate)
     except Exception:  # not a libsndfile format (Opus/WebM): decode at the default rate

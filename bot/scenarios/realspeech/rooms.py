@@ -100,8 +100,9 @@ def _pink(n: int, seed: int) -> np.ndarray:
     freqs = np.fft.rfftfreq(n, d=1.0 / RATE)
     spectrum[0] = 0.0
     spectrum[1:] /= np.sqrt(np.maximum(freqs[1:], 20.0))
-    x = np.fft.irfft(spectrum, n)
-    return x / np.sqrt(np.mean(x**2))
+    x: np.ndarray = np.fft.irfft(spectrum, n)
+    scaled: np.ndarray = x / np.sqrt(np.mean(x**2))
+    return scaled
 
 
 def _band(x: np.ndarray, lo: float = 300.0, hi: float = 3400.0, edge: float = 50.0) -> np.ndarray:
@@ -109,7 +110,8 @@ def _band(x: np.ndarray, lo: float = 300.0, hi: float = 3400.0, edge: float = 50
     f = np.fft.rfftfreq(len(x), d=1.0 / RATE)
     gain = np.clip((f - (lo - edge)) / (2 * edge), 0, 1) * np.clip(((hi + edge) - f) / (2 * edge), 0, 1)
     gain = 0.5 - 0.5 * np.cos(np.pi * gain)
-    return np.fft.irfft(spectrum * gain, len(x))
+    out: np.ndarray = np.fft.irfft(spectrum * gain, len(x))
+    return out
 
 
 def _room_tone(recipe: RoomRecipe, track: Track, n: int) -> np.ndarray:
@@ -161,13 +163,13 @@ def _truth_intervals(p: Place, x: np.ndarray, u: Utterance, noise_db: float) -> 
     return [iv for iv in out if iv[1] - iv[0] >= 30]
 
 
-def _speech_track(recipe: RoomRecipe, pid: str, n: int) -> tuple[np.ndarray, list[list[int]], list[dict]]:
+def _speech_track(recipe: RoomRecipe, pid: str, n: int) -> tuple[np.ndarray, list[list[int]], list[dict[str, Any]]]:
     track = next(t for t in recipe.tracks if t.pid == pid)
     tone = _room_tone(recipe, track, n)
     noise_db = 10 * np.log10(np.mean(tone**2))
     x = np.zeros(n)
     intervals: list[list[int]] = []
-    utts: list[dict] = []
+    utts: list[dict[str, Any]] = []
     for i, p in enumerate(recipe.places):
         if p.who != pid:
             continue
@@ -203,7 +205,7 @@ def render(recipe: RoomRecipe) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     n = recipe.duration_ms * RATE // 1000
     speech: dict[str, np.ndarray] = {}
     participants: dict[str, dict[str, Any]] = {}
-    all_utts: list[dict] = []
+    all_utts: list[dict[str, Any]] = []
     for t in recipe.tracks:
         x, ivs, utts = _speech_track(recipe, t.pid, n)
         speech[t.pid] = x

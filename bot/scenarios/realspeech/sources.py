@@ -117,15 +117,17 @@ def load_source(name: str) -> np.ndarray:
         x = x.mean(axis=1)
     if rate != RATE:
         x = soxr.resample(x, rate, RATE, quality="VHQ").astype(np.float32)
-    x.setflags(write=False)
-    return x
+    out: np.ndarray = np.asarray(x, dtype=np.float32)
+    out.setflags(write=False)
+    return out
 
 
 def frame_dbfs(x: np.ndarray, frame_ms: int = FRAME_MS) -> np.ndarray:
     """RMS level of each ``frame_ms`` frame in dBFS (1.0 = full scale); silence is -120."""
     n = RATE * frame_ms // 1000
     frames = x[: len(x) // n * n].reshape(-1, n).astype(np.float64)
-    return 10 * np.log10(np.maximum((frames**2).mean(axis=1), 1e-12))
+    levels: np.ndarray = 10 * np.log10(np.maximum((frames**2).mean(axis=1), 1e-12))
+    return levels
 
 
 def energy_intervals(

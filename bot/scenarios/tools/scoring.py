@@ -6,7 +6,7 @@ Stdlib and the generated Topic enum only. ``envelopes`` are the parsed JSON line
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from bot.generated.topics import Topic
@@ -102,7 +102,7 @@ MISS_MIN_MS = 300
 MISS_MIN_LEVEL_DB = -45.0
 
 
-def _percentile(values: list[float], q: float) -> float | None:
+def _percentile(values: Sequence[float], q: float) -> float | None:
     if not values:
         return None
     s = sorted(values)
