@@ -1,58 +1,81 @@
-"""Accuracy of the room pipeline on every bundled room, as a table.
+"""Accuracy of the room pipeline on every room, synthetic and real speech, as a table.
 
-Plays each room with ``python -m bot --simulate ROOM --speed 0`` (the real CLI, real Silero) and
-scores the envelopes against the ground truth of the scenario and its clips. The same scoring
-backs tests/scenarios/test_rooms.py; this script prints the figures.
+Plays each room in-process through the bot's room pipeline (``bot.scenarios.tools.play``: real
+Silero, real processors, the simulated room at speed 0) and scores the envelopes with the field's
+conventions (``bot.scenarios.tools.scoring.score_conventions``): per-participant precision and
+recall with a 250 ms collar, talk-share error, onset error on utterances >= 200 ms, missed
+utterances >= 300 ms at >= -45 dBFS, scripted backchannels/interruptions classified right, and
+the detection latency of room.speaking.started/stopped (media time the envelope left the sink
+minus the true onset/offset). The real-speech rooms are built from the Debian packages first
+(``python -m bot.scenarios.realspeech build``).
 
-    python benchmarks/accuracy.py
+    python benchmarks/accuracy.py [ROOM ...]
 """
 
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bot.scenarios import all_scenarios  # noqa: E402
-from bot.scenarios.tools.scoring import score_room  # noqa: E402
+from bot.scenarios.realspeech.rooms import ROOMS as REAL_ROOMS  # noqa: E402
+from bot.scenarios.realspeech.rooms import build_room  # noqa: E402
+from bot.scenarios.tools.play import play_scenario  # noqa: E402
+from bot.scenarios.tools.scoring import score_conventions  # noqa: E402
 from bot.scenarios.tools.truth import load_truth  # noqa: E402
 
 
-def main() -> int:
-    header = f"{'room':<10} {'media s':>7} {'wall s':>6} {'share err pt':>12} {'precision':>9} {'recall':>6} {'interrupt':>9} {'bc→int':>6} {'noise fr':>8} {'rejected':>8}"
+def rooms() -> list[tuple[str, Path, dict[str, Any]]]:
+    out: list[tuple[str, Path, dict[str, Any]]] = []
+    for path in all_scenarios():
+        out.append((path.stem, path, load_truth(path)))
+    for name, recipe in REAL_ROOMS.items():
+        scenario = build_room(recipe)  # deterministic and quick: always from the installed packages
+        out.append((name, scenario, json.loads((scenario.parent / "truth.json").read_text())))
+    return out
+
+
+def _f(value: float | None, fmt: str = ".0f") -> str:
+    return "-" if value is None else format(value, fmt)
+
+
+def main(argv: list[str]) -> int:
+    header = (
+        f"{'room':<18} {'s':>5} {'minP':>6} {'minR':>6} {'share pp':>8} {'onset p50/p95/max':>18} "
+        f"{'missed':>6} {'start lat p50/p95':>17} {'stop lat p50/p95':>16} {'scripted ok':>11} {'wall s':>6}"
+    )
     print(header)
     print("-" * len(header))
-    for path in all_scenarios():
-        truth = load_truth(path)
+    for name, scenario, truth in rooms():
+        if argv and name not in argv:
+            continue
         started = time.perf_counter()
-        proc = subprocess.run(
-            [sys.executable, "-m", "bot", "--simulate", str(path), "--speed", "0", "--view", "off"],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-        )
+        s = score_conventions(truth, play_scenario(scenario))
         wall = time.perf_counter() - started
-        if proc.returncode != 0:
-            print(f"{path.stem}: exit {proc.returncode}\n{proc.stderr[-1000:]}")
-            return 1
-        s = score_room(truth, [json.loads(line) for line in proc.stdout.splitlines()])
+        held = " (held out)" if truth.get("heldOut") else ""
         print(
-            f"{path.stem:<10} {truth['durationMs'] / 1000:7.1f} {wall:6.1f} {s['maxShareErrorPoints']:12.2f} {s['precision']:9.3f} {s['recall']:6.3f} "
-            f"{s['interruptionsDetected']}/{s['interruptionsScripted']:<7} {s['backchannelsAsInterruption']:>6} {s['noiseFramesCounted']:>8} {s['inboundRejected']:>8}"
+            f"{name:<18} {truth['durationMs'] / 1000:5.0f} {s['minPrecision']:6.3f} {s['minRecall']:6.3f} "
+            f"{s['shareErrorPoints']:8.2f} {_f(s['onsetP50']):>6}/{_f(s['onsetP95'])}/{_f(s['onsetMax']):<5} "
+            f"{len(s['missed']):>6} {_f(s['startLatencyP50']):>8}/{_f(s['startLatencyP95']):<8} "
+            f"{_f(s['stopLatencyP50']):>7}/{_f(s['stopLatencyP95']):<8} {s['scriptedRight']:>5}/{s['scriptedOverlaps']:<5} "
+            f"{wall:6.1f}{held}",
+            flush=True,
         )
     print(
-        "\nshare err pt: worst per-participant talk-time share error (percentage points); precision/recall at 10 ms frames;"
-    )
-    print(
-        "interrupt: scripted interruptions detected; bc→int: backchannels reported as interruptions; noise fr: noise-only frames counted as speech."
+        "\nminP/minR: lowest per-participant precision/recall at 10 ms frames, 250 ms collar; share pp: worst talk-share "
+        "error (percentage points, from detected talk time); onset: |detected - true start| (ms) of utterances >= 200 ms "
+        "after >= 300 ms of own silence; missed: utterances >= 300 ms at >= -45 dBFS with no detection; latency: media "
+        "time the envelope left the sink minus the true onset/offset (ms); scripted ok: scripted backchannels and "
+        "interruptions reported as such."
     )
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

@@ -23,6 +23,11 @@ FACILITATION_METRICS §2), thresholds from :class:`OverlapParams`:
 * **interruption**: A's run started at least ``holder_lead_ms`` before B's, A stops between
   ``cutoff_min_ms`` and ``cutoff_max_ms`` after B's onset while B still speaks, and B goes on at
   least ``takeover_ms`` past A's stop. A was cut off and the floor changed.
+* **simultaneous start**: when B's run starts within ``simultaneous_ms`` of A's, which onset came
+  first is VAD jitter. If A's (earlier-detected) run is backchannel-short and B's goes on past it,
+  A's is the **backchannel** (reported with B as the speaker): a short turn inside a longer one is a
+  backchannel whoever's onset was detected first. Otherwise the rules below apply (and a start
+  within A's first second is never an interruption).
 * **overlap**: everything else (terminal overlap, both keep talking, B started within A's first
   second, A stopped too soon or too late, B gave up). Emitted when the first of the two runs ends,
   so ``overlap_ms`` is complete.
@@ -83,6 +88,12 @@ class OverlapParams:
     takeover_ms: int = 1500
     pause_bridge_ms: int = 500
     settle_ms: int = 500
+    simultaneous_ms: int = 400
+    """Two runs starting this close are a simultaneous start: which onset the VAD found first is
+    jitter (a soft first syllable is found up to a few hundred ms late), so it decides nothing. If
+    the earlier-detected run is short and the other goes on past it, the short one is the
+    backchannel (see :meth:`OverlapClassifier._short_inside`); otherwise it is a plain overlap
+    (``holder_lead_ms`` already rules out an interruption)."""
     retain_ms: int = 30_000
     """History kept for finished runs; far longer than any decision waits."""
 
@@ -237,20 +248,29 @@ class OverlapClassifier:
                     self._done.add(key)  # nobody held the floor: a plain start
                     continue
                 a_id, ra = holder
-                kind = self._classify(ra, rb)
+                swapped = self._short_inside(ra, rb)
+                if swapped is None:
+                    continue
+                kind: OverlapKind | None
+                speaker_id, speaker_run, overlapper_id, overlapper_run = a_id, ra, b_id, rb
+                if swapped:  # the earlier-detected run is the backchannel inside B's turn
+                    speaker_id, speaker_run, overlapper_id, overlapper_run = b_id, rb, a_id, ra
+                    kind = "backchannel"
+                else:
+                    kind = self._classify(ra, rb)
                 if kind is None:
                     continue
                 self._done.add(key)
-                both_ms, first = overlap_ms(ra.segs, rb.segs, horizon)
+                both_ms, first = overlap_ms(speaker_run.segs, overlapper_run.segs, horizon)
                 if both_ms <= 0 or first is None:
                     continue  # B spoke inside A's pause: nobody spoke at once
                 events.append(
                     (
                         first,
-                        b_id,
+                        overlapper_id,
                         RoomOverlapDetected(
-                            speaker_id=a_id,
-                            overlapper_id=b_id,
+                            speaker_id=speaker_id,
+                            overlapper_id=overlapper_id,
                             overlap_ms=both_ms,
                             kind=kind,
                             media_time_ms=max(0, first),
@@ -283,6 +303,19 @@ class OverlapClassifier:
         if pending and (best is None or min(pending) < (best[0], best[1])):
             return None
         return "" if best is None else (best[1], best[2])
+
+    def _short_inside(self, ra: _Run, rb: _Run) -> bool | None:
+        """Is the holder's run ``ra`` really a backchannel inside ``rb``? True when both started
+        within ``simultaneous_ms`` (the order of their onsets is jitter), ``ra`` is backchannel-short
+        and ``rb`` goes on ``holder_continues_ms`` past its end; None while that is not known yet."""
+        p = self.params
+        if not 0 <= rb.start - ra.start <= p.simultaneous_ms:
+            return False
+        if not ra.final:
+            return None if p.backchannel.fits(ra.extent - ra.start) else False
+        if not p.backchannel.fits(ra.end - ra.start):
+            return False
+        return rb.reaches(ra.end + p.holder_continues_ms)
 
     def _classify(self, ra: _Run, rb: _Run) -> OverlapKind | None:
         """``backchannel``/``interruption``/``overlap``, or None while it cannot be decided yet."""

@@ -25,6 +25,7 @@ How a tracker decides (one tracker per participant, one observation per 32 ms Si
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass
 from enum import Enum
 
@@ -83,7 +84,14 @@ class SpeakingParams:
             clips' ground truth merges voiced runs.
         onset_lookback_ms: the onset is traced back at most this far before the start of the
             window that crossed ``enter_threshold``. Bounds the damage when noise scoring just
-            above ``onset_threshold`` runs into speech.
+            above ``onset_threshold`` runs into speech. The trace-back crosses one window below
+            ``onset_threshold`` (``max_dip_ms``): a soft first syllable scored 0.24, 0.25, 0.35,
+            then 0.10 on a stop closure, then 0.99, and its onset was found 136 ms late.
+        resume_within_ms: a start given up in a dip (longer than ``max_dip_ms``) is remembered
+            this long: if speech starts again that soon and is confirmed, its onset is the
+            abandoned start's (within ``onset_lookback_ms``). A soft -38 dBFS first word in
+            -47 dBFS room tone scored 0.26, 0.46, 0.75, then sank into the noise floor for
+            128 ms before the next word: found 242 ms late without it.
     """
 
     enter_threshold: float = 0.5
@@ -93,6 +101,7 @@ class SpeakingParams:
     max_dip_ms: int = 32
     hangover_ms: int = 200
     onset_lookback_ms: int = 320
+    resume_within_ms: int = 160
 
     def __post_init__(self) -> None:
         if not 0.0 < self.onset_threshold <= self.leave_threshold <= self.enter_threshold <= 1.0:
@@ -101,7 +110,7 @@ class SpeakingParams:
                 f" <= 1, got onset_threshold={self.onset_threshold}, leave_threshold="
                 f"{self.leave_threshold}, enter_threshold={self.enter_threshold}"
             )
-        for name in ("min_speech_ms", "max_dip_ms", "hangover_ms", "onset_lookback_ms"):
+        for name in ("min_speech_ms", "max_dip_ms", "hangover_ms", "onset_lookback_ms", "resume_within_ms"):
             if getattr(self, name) < 0:
                 raise ValueError(f"SpeakingParams: {name} must be >= 0, got {getattr(self, name)}")
 
@@ -167,6 +176,8 @@ class SpeakingTracker:
         self.window_ms = window_ms
         self._state = _State.QUIET
         self._onset_run_ms: int | None = None  # where the run of windows >= onset began
+        self._onset_dip_ms = 0  # windows < onset since the run's last window >= onset
+        self._abandoned: tuple[int, int] | None = None  # (onset, when) of the last start given up
         self._leave_run_ms: int | None = None  # window start of the run of windows >= leave
         self._pending_speech_ms = 0  # windows >= leave since the segment became pending
         self._pending_gap_ms = 0  # the dip (windows < leave) a pending segment is in
@@ -187,6 +198,11 @@ class SpeakingTracker:
         yields on it rather than wait ~100 ms for the confirmation.
         """
         return self._onset_ms if self._state is _State.PENDING else None
+
+    @property
+    def active(self) -> bool:
+        """Speaking, or a start not yet confirmed (the crosstalk filter treats both as a voice)."""
+        return self._state is not _State.QUIET
 
     @property
     def onset_ms(self) -> int | None:
@@ -220,9 +236,14 @@ class SpeakingTracker:
         self._last_window_end_ms = window_end_ms
         above_leave = score >= p.leave_threshold
         if score < p.onset_threshold:
-            self._onset_run_ms = None
-        elif self._onset_run_ms is None:
-            self._onset_run_ms = sound_start
+            # the trace-back crosses one low window (a stop closure, a gated dip in a soft onset)
+            self._onset_dip_ms += self.window_ms
+            if self._onset_dip_ms > p.max_dip_ms:
+                self._onset_run_ms = None
+        else:
+            self._onset_dip_ms = 0
+            if self._onset_run_ms is None:
+                self._onset_run_ms = sound_start
         if not above_leave:
             self._leave_run_ms = None
         elif self._leave_run_ms is None:
@@ -242,6 +263,11 @@ class SpeakingTracker:
             assert self._onset_run_ms is not None and self._leave_run_ms is not None
             earliest = window_start_ms - p.onset_lookback_ms
             self._onset_ms = max(self._onset_run_ms, earliest)
+            abandoned = self._abandoned
+            if abandoned is not None and window_start_ms - abandoned[1] <= p.resume_within_ms:
+                # a start given up on a moment ago was this utterance's first syllable
+                self._onset_ms = max(min(self._onset_ms, abandoned[0]), earliest)
+            self._abandoned = None
             self._pending_speech_ms = window_end_ms - max(self._leave_run_ms, earliest)
             self._pending_gap_ms = 0
             self._state = _State.PENDING
@@ -252,6 +278,7 @@ class SpeakingTracker:
             self._pending_gap_ms += self.window_ms
             if self._pending_gap_ms > p.max_dip_ms:
                 self._state = _State.QUIET
+                self._abandoned = (self._onset_ms, window_end_ms)
             return []
 
         if self._pending_speech_ms < p.min_speech_ms:
@@ -281,6 +308,8 @@ class SpeakingTracker:
             out.append(self._stop(decided_at_ms=decided))
         self._state = _State.QUIET
         self._onset_run_ms = self._leave_run_ms = None
+        self._onset_dip_ms = 0
+        self._abandoned = None
         return out
 
     def _stop(self, *, decided_at_ms: int) -> SpeechStopped:
@@ -353,8 +382,17 @@ class GateParams:
             the gate: rejecting noise is Silero's job.
         trail_windows: quiet windows still run through the model after a sounding one.
         preroll_windows: gated windows replayed through the model before a sounding one that
-            follows them. One window (32 ms) carries the 64-sample context and lets the state
-            settle on the silence before the onset.
+            follows them (scores discarded), when the model's state was kept (a short gap). One
+            window (32 ms) carries the 64-sample context and lets the state settle on the silence
+            before the onset. More would drive a mid-phrase state towards "silence": with 8, the
+            word after a 160 ms gap inside "rear center" scored 0.25 instead of 0.83 and the
+            phrase split.
+        warmup_windows: the same, when the state is the initial one (a stream's first sound, or
+            after a reset): the zeroed state warms up on the room's own silence or room tone
+            before the onset. With one window, Silero scored the first 200 ms of a clearly voiced
+            real utterance (telephone band, -30 dBFS) 0.01-0.05 and its onset was found 667 ms
+            late; with 4 windows 0.13-0.33 (the trace-back still broke), with 8 0.21-0.43 (onset
+            right). 7 model runs per utterance after a pause more than one.
         reset_after_ms: a gated stretch at least this long zeroes the model's recurrent state
             before the next model run, so what follows a real pause is scored from the fresh
             state a stream starts with. Left in the "speech just ended" state, the model takes
@@ -362,16 +400,60 @@ class GateParams:
             speech without the reset, none with it. The price is a slower first syllable after
             a pause (mean onset error 18 ms instead of 4). Shorter stretches (pauses between
             words, <= 350 ms in the clips) keep the state, as if there were no gate.
+        refresh_after_ms: the model's state is also refreshed when it has run this long on sound it
+            scores below ``refresh_below`` (room tone, line noise, a fan: sound above the gate
+            that is not speech). Left running on such sound, Silero's recurrent state sinks into
+            a "long silence" state in which a soft word scores 0.05-0.2 instead of 0.6-0.9: on real
+            recordings, a -36 dBFS word after 20 s of -46 dBFS room tone and a -42 dBFS word after
+            7 s of room tone were missed with it (docs/vad.md, "Real-speech rooms"). 0 disables it.
+        refresh_below: windows scoring under this count as non-speech for ``refresh_after_ms``
+            (Silero's scores on room tone and noise stay < 0.13; speech, even soft, goes above).
+        floor_margin_db: the gate also follows the track's own noise floor: a window is quiet
+            unless its loudest block is this far above the floor (or above ``threshold_dbfs``,
+            whichever is higher). A window above ``threshold_dbfs`` but within the floor margin
+            is silence for the tracker, yet still runs through the model (its state keeps
+            following the room tone: a zeroed state scored a soft word in -46 dBFS room tone
+            0.07-0.24, a state that had heard 1 s of it 0.55-0.9). So on a track with room tone
+            or line noise, speech stops where the voice sinks into the noise rather than where
+            Silero's slowly decaying score on the noise drops under ``leave_threshold``
+            (400-1000 ms later at -46 dBFS room tone).
+            6 dB: room tone's loudest 8 ms block stays within 4.3 dB of its 3 s minimum on 99.9 %
+            of windows (pink noise, 8 and 16 kHz, telephone band). 0 disables it.
+        floor_window_ms: the floor is the lowest window level of the last this-many ms. 3 s
+            always holds a pause between words or phrases.
+        floor_after_ms: the floor applies once the stream is this old (before, only
+            ``threshold_dbfs``): a stream's first 500 ms (a join, room tone before the first
+            word) give a floor; waiting for the whole ``floor_window_ms`` let room tone under a
+            neighbour's bleed keep the model saying "speech" for a whole first sentence.
+        refresh_warmup_windows: after a refresh, the last windows (already scored) are run again
+            from the zeroed state, scores discarded, so the model's onset transient is spent on
+            the noise it already saw, not on the next window: a bare reset on a loud steady tone
+            scored 0.34-0.62 and started speech.
     """
 
     threshold_dbfs: float = -55.0
     trail_windows: int = 1
     preroll_windows: int = 1
+    warmup_windows: int = 8
     reset_after_ms: int = 500
+    refresh_after_ms: int = 1000
+    refresh_below: float = 0.15
+    refresh_warmup_windows: int = 3
+    floor_margin_db: float = 6.0
+    floor_window_ms: int = 3000
+    floor_after_ms: int = 500
 
     def __post_init__(self) -> None:
-        if min(self.trail_windows, self.preroll_windows, self.reset_after_ms) < 0:
-            raise ValueError("GateParams: trail_windows, preroll_windows and reset_after_ms must be >= 0")
+        if min(self.trail_windows, self.preroll_windows, self.warmup_windows, self.reset_after_ms) < 0:
+            raise ValueError(
+                "GateParams: trail_windows, preroll_windows, warmup_windows and reset_after_ms must be >= 0"
+            )
+        if self.floor_margin_db < 0 or self.floor_window_ms < 0:
+            raise ValueError("GateParams: floor_margin_db and floor_window_ms must be >= 0")
+        if min(self.refresh_after_ms, self.refresh_warmup_windows) < 0 or not 0 <= self.refresh_below <= 1:
+            raise ValueError(
+                "GateParams: refresh_after_ms and refresh_warmup_windows must be >= 0, refresh_below in 0..1"
+            )
 
 
 @dataclass(frozen=True)
@@ -416,6 +498,12 @@ class EnergyGate:
         """
         self.params = params or GateParams()
         self._reset_after_windows = max(1, math.ceil(self.params.reset_after_ms / window_ms))
+        self._floor_windows = max(1, self.params.floor_window_ms // window_ms) if self.params.floor_margin_db else 0
+        self._floor_after = max(1, self.params.floor_after_ms // window_ms)
+        self._levels: deque[tuple[int, float]] = deque()  # increasing levels: a sliding minimum
+        self._count = 0
+        self.threshold_dbfs = self.params.threshold_dbfs
+        """The threshold the last window was held to (the fixed one, or floor + margin)."""
         self._quiet_run = self.params.trail_windows  # quiet windows since the last sounding one
         self._gated_run = 0  # gated windows since the last model run
         self._fresh = True  # no model run yet: the state is still the initial one
@@ -423,15 +511,26 @@ class EnergyGate:
     def step(self, dbfs: float) -> GateDecision:
         """Decide for the next window, given its loudest block's level in dBFS."""
         p = self.params
-        if dbfs >= p.threshold_dbfs:
+        if self._floor_windows:
+            self._track_floor(dbfs)
+        if dbfs < self.threshold_dbfs and dbfs >= p.threshold_dbfs:
+            # Above the fixed threshold but within the track's noise floor: silence for the
+            # tracker, but the model still runs, so its state keeps following the room tone.
+            self._quiet_run = 0
+            self._gated_run = 0
+            self._fresh = False
+            return _TRAIL
+        if dbfs >= self.threshold_dbfs:
             if self._gated_run == 0:  # the common case while someone talks
                 decision = _SOUNDING
             else:
+                reset = not self._fresh and self._gated_run >= self._reset_after_windows
+                zeroed = reset or self._fresh  # the state is the initial one: warm it up
                 decision = GateDecision(
                     sounding=True,
                     infer=True,
-                    replay=min(self._gated_run, p.preroll_windows),
-                    reset=not self._fresh and self._gated_run >= self._reset_after_windows,
+                    replay=min(self._gated_run, p.warmup_windows if zeroed else p.preroll_windows),
+                    reset=reset,
                 )
             self._quiet_run = 0
             self._gated_run = 0
@@ -442,3 +541,16 @@ class EnergyGate:
             return _TRAIL
         self._gated_run += 1
         return _GATED
+
+    def _track_floor(self, dbfs: float) -> None:
+        """Sliding minimum of the window levels (monotonic deque: O(1) per window)."""
+        i = self._count
+        self._count += 1
+        levels = self._levels
+        while levels and levels[-1][1] >= dbfs:
+            levels.pop()
+        levels.append((i, dbfs))
+        if levels[0][0] <= i - self._floor_windows:
+            levels.popleft()
+        if self._count >= self._floor_after:
+            self.threshold_dbfs = max(self.params.threshold_dbfs, levels[0][1] + self.params.floor_margin_db)

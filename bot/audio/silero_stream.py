@@ -91,7 +91,9 @@ class StreamStats:
             the cost, and what scales with speech.
         windows_gated: windows the gate skipped when they arrived (some are replayed later).
         windows_replayed: gated windows run through the model afterwards, before an onset.
-        resets: recurrent-state resets.
+        resets: recurrent-state resets (after a gated pause, or a refresh).
+        refreshes: resets after a long run of non-speech sound (``GateParams.refresh_after_ms``);
+            their warm-up runs count as ``windows_replayed``.
 
     ``windows_seen == windows_inferred - windows_replayed + windows_gated``.
     """
@@ -101,6 +103,7 @@ class StreamStats:
     windows_gated: int = 0
     windows_replayed: int = 0
     resets: int = 0
+    refreshes: int = 0
 
     def add(self, other: StreamStats) -> None:
         """Accumulate ``other`` into this one."""
@@ -109,6 +112,7 @@ class StreamStats:
         self.windows_gated += other.windows_gated
         self.windows_replayed += other.windows_replayed
         self.resets += other.resets
+        self.refreshes += other.refreshes
 
 
 @dataclass
@@ -117,7 +121,6 @@ class _Stream:
     window: int
     context_size: int
     gate: EnergyGate | None
-    gate_power: float  # the gate threshold as a mean square (1.0 = full scale)
     state: np.ndarray
     context: np.ndarray
     pending: np.ndarray  # int16 samples not yet making a full window
@@ -125,6 +128,10 @@ class _Stream:
     recent: deque[tuple[np.ndarray, np.ndarray]] = field(
         default_factory=deque
     )  # (context, window) of recent gated windows, bounded
+    scored: deque[tuple[np.ndarray, np.ndarray]] = field(
+        default_factory=deque
+    )  # (context, window) of the last scored windows, for a refresh
+    low_run: int = 0  # consecutive model runs scoring below refresh_below
     sr: np.ndarray = field(default_factory=lambda: np.array(16000, dtype="int64"))  # the model's rate input
     stats: StreamStats = field(default_factory=StreamStats)
 
@@ -201,11 +208,15 @@ class SileroStreams:
             window=window,
             context_size=context_size,
             gate=EnergyGate(self._gate_params, window_ms=window_ms) if self._gate_params else None,
-            gate_power=10 ** (self._gate_params.threshold_dbfs / 10) if self._gate_params else 0.0,
             state=np.zeros((2, 1, 128), dtype=np.float32),
             context=np.zeros((1, context_size), dtype=np.float32),
             pending=np.zeros(0, dtype=np.int16),
-            recent=deque(maxlen=self._gate_params.preroll_windows if self._gate_params else 1),
+            recent=deque(
+                maxlen=max(1, self._gate_params.preroll_windows, self._gate_params.warmup_windows)
+                if self._gate_params
+                else 1
+            ),
+            scored=deque(maxlen=max(1, self._gate_params.refresh_warmup_windows) if self._gate_params else 1),
             sr=np.array(sample_rate, dtype="int64"),
         )
 
@@ -282,6 +293,7 @@ class SileroStreams:
 
         if decision.reset:
             self._reset(stream)
+            stream.low_run = 0
         if decision.replay:
             for context, window in list(stream.recent)[-decision.replay :]:
                 stream.context = context
@@ -289,12 +301,14 @@ class SileroStreams:
                 stream.stats.windows_inferred += 1
                 stream.stats.windows_replayed += 1
         stream.recent.clear()
+        context = stream.context
         confidence = self._score(stream, audio)
+        self._maybe_refresh(stream, context, audio, confidence)
         if not decision.sounding:
             return WindowScore(stream.samples, None, None)
         block = stream.window // BLOCKS_PER_WINDOW
         # min(): the loudest block always counts, even if dB rounding put it on the threshold.
-        threshold = min(stream.gate_power, loudest)
+        threshold = min(10 ** (gate.threshold_dbfs / 10), loudest)
         sounding = [i for i, p in enumerate(power) if p >= threshold]
         sound = (start + sounding[0] * block, start + (sounding[-1] + 1) * block)
         return WindowScore(stream.samples, confidence, sound)
@@ -314,6 +328,28 @@ class SileroStreams:
         stream.state = state
         stream.context = x[..., -stream.context_size :]
         return float(out[0][0])
+
+    def _maybe_refresh(self, stream: _Stream, context: np.ndarray, audio: np.ndarray, confidence: float) -> None:
+        """Refresh the state after ``refresh_after_ms`` of model runs on non-speech sound: zero it,
+        then run the last few windows again (scores discarded) so the onset transient is spent."""
+        p = self._gate_params
+        assert p is not None
+        stream.scored.append((context, audio))
+        if not p.refresh_after_ms:
+            return
+        stream.low_run = stream.low_run + 1 if confidence < p.refresh_below else 0
+        if stream.low_run * stream.window * 1000 < p.refresh_after_ms * stream.sample_rate:
+            return
+        stream.low_run = 0
+        self._reset(stream)
+        stream.stats.refreshes += 1
+        saved = stream.context
+        for ctx, window in list(stream.scored)[-p.refresh_warmup_windows :] if p.refresh_warmup_windows else []:
+            stream.context = ctx
+            self._infer(stream, window)
+            stream.stats.windows_inferred += 1
+            stream.stats.windows_replayed += 1
+        stream.context = saved
 
     def _reset(self, stream: _Stream) -> None:
         stream.state = np.zeros((2, 1, 128), dtype=np.float32)

@@ -11,6 +11,7 @@ import locale
 import os
 import re
 import sys
+import typing
 from collections.abc import Collection, Mapping
 from typing import Any, Literal, NoReturn, TextIO, TypeVar, get_args, get_origin
 
@@ -139,8 +140,18 @@ def settings_parser(
             continue
         choices = _literal_choices(field.annotation)
         metavar = None if choices else name.upper()
-        parser.add_argument(flag_name(name), dest=name, default=None, metavar=metavar, choices=choices, help=help_text)
+        nargs = "+" if _is_list(field.annotation) else None  # --tracks a.wav b.wav
+        parser.add_argument(
+            flag_name(name), dest=name, default=None, metavar=metavar, choices=choices, nargs=nargs, help=help_text
+        )
     return parser
+
+
+def _is_list(annotation: Any) -> bool:
+    """``list[X]`` or ``list[X] | None``."""
+    if typing.get_origin(annotation) is list:
+        return True
+    return any(typing.get_origin(arg) is list for arg in typing.get_args(annotation))
 
 
 def settings_from_flags(

@@ -45,6 +45,11 @@ class Settings(VariableNamedSettings):
         validation_alias=_env("BOT_SIMULATE"),
         description="Scenario file to play as a simulated room (JSON; see docs/simulated-room.md). Default: the bundled demo.",
     )
+    tracks: list[Path] | None = Field(
+        default=None,
+        validation_alias=_env("BOT_TRACKS"),
+        description="Analyse a per-participant recording: one audio file per participant (WAV/FLAC/Opus/WebM), each named after its file. Plays at --speed 0 unless given.",
+    )
     speed: float = Field(
         default=1.0,
         ge=0,
@@ -359,6 +364,17 @@ class Settings(VariableNamedSettings):
     def _empty_path_is_unset(cls, value: object) -> object:
         """``BOT_SIMULATE=`` means "not set", as an empty URL does (not the current directory)."""
         return None if value == "" else value
+
+    @model_validator(mode="after")
+    def _tracks_play_alone(self) -> Settings:
+        """``--tracks`` is its own room: not with a room URL or a scenario; as fast as possible
+        unless a speed was given (a recording is analysed, not watched)."""
+        if self.tracks:
+            if self.room_url or self.simulate:
+                raise ValueError("--tracks cannot be combined with a room URL or --simulate")
+            if "speed" not in self.model_fields_set:
+                self.speed = 0.0
+        return self
 
     @field_validator("assistant_id", "tenant_id")
     @classmethod

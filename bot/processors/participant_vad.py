@@ -16,6 +16,7 @@ from pipecat.frames.frames import CancelFrame, EndFrame, Frame, UserAudioRawFram
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor, FrameProcessorSetup
 from pydantic import ValidationError
 
+from bot.analytics.crosstalk import DEFAULT_CROSSTALK, CrosstalkFilter, CrosstalkParams
 from bot.analytics.speaking import (
     GateParams,
     SpeakingParams,
@@ -35,7 +36,12 @@ from bot.core.frames import (
 from bot.core.media import SampleClock, media_time_of, samples_to_ms
 from bot.generated import RoomSpeakingStarted, RoomSpeakingStopped
 
-__all__ = ["ParticipantVAD"]
+__all__ = ["DECIDED_KEY", "ParticipantVAD"]
+
+DECIDED_KEY = "prism.decided_ms"
+"""``frame.metadata`` key on speaking envelopes: media time of the audio chunk whose window decided
+the transition. The envelope leaves the sink while that chunk is the newest audio, so this is the
+media time at which it is published (benchmarks/accuracy.py measures detection latency with it)."""
 
 
 @dataclass
@@ -89,6 +95,7 @@ class ParticipantVAD(FrameProcessor):
         forward_audio: bool = False,
         report_onsets: bool = False,
         streams: SileroStreams | None = None,
+        crosstalk: CrosstalkParams | None = DEFAULT_CROSSTALK,
         **kwargs: Any,
     ) -> None:
         """Create the processor; the model is loaded in ``setup()``.
@@ -101,6 +108,7 @@ class ParticipantVAD(FrameProcessor):
                 entered but not yet confirmed (the facilitator's voice yields on it).
             streams: an already loaded ``SileroStreams`` to use (e.g. shared by tests); its own
                 gate settings apply and ``gate`` is ignored.
+            crosstalk: bleed filter parameters (``bot.analytics.crosstalk``); ``None`` turns it off.
             **kwargs: passed to ``FrameProcessor``.
         """
         super().__init__(**kwargs)
@@ -111,6 +119,8 @@ class ParticipantVAD(FrameProcessor):
         self._streams = streams
         self._participants: dict[str, _Participant] = {}
         self._warned: set[str] = set()
+        self._crosstalk_params = crosstalk
+        self._crosstalk: dict[int, CrosstalkFilter] = {}  # per sample rate
 
     @property
     def stats(self) -> StreamStats:
@@ -188,12 +198,21 @@ class ParticipantVAD(FrameProcessor):
         # The stamp, when there is one, is the chunk's start: nothing is counted on top of it.
         clock = participant.clock
         clock.place(samples.size, stamped)
+        crosstalk = self._crosstalk_for(frame.sample_rate)
+        if crosstalk is not None:
+            crosstalk.push(pid, samples, clock.now_ms)
         for window in self._silero.feed(pid, samples):
             sound = None
+            confidence = window.confidence
+            end_ms = clock.at(window.end)
             if window.sound is not None:
                 first, last = window.sound
                 sound = (clock.at(first), clock.at(last))
-            out += participant.tracker.observe(clock.at(window.end), window.confidence, sound)
+            if confidence is not None and crosstalk is not None:
+                talking = [q for q, other in self._participants.items() if q != pid and other.tracker.active]
+                if talking and crosstalk.is_bleed(pid, end_ms, participant.tracker.window_ms, talking):
+                    confidence = sound = None  # another participant's voice on this microphone
+            out += participant.tracker.observe(end_ms, confidence, sound)
         return out
 
     async def _report_onset(self, pid: str) -> None:
@@ -205,6 +224,14 @@ class ParticipantVAD(FrameProcessor):
             participant.onset_reported = onset
             decided = participant.tracker.last_window_end_ms or onset
             await self.push_frame(SpeechOnsetFrame(participant_id=pid, media_time_ms=onset, decided_at_ms=decided))
+
+    def _crosstalk_for(self, sample_rate: int) -> CrosstalkFilter | None:
+        if self._crosstalk_params is None:
+            return None
+        filt = self._crosstalk.get(sample_rate)
+        if filt is None:
+            filt = self._crosstalk[sample_rate] = CrosstalkFilter(sample_rate, self._crosstalk_params)
+        return filt
 
     def _open(self, pid: str, sample_rate: int, anchor_ms: int) -> _Participant:
         self._silero.open(pid, sample_rate=sample_rate)
@@ -222,6 +249,8 @@ class ParticipantVAD(FrameProcessor):
         participant = self._participants.pop(pid, None)
         if participant is None:
             return []
+        for filt in self._crosstalk.values():
+            filt.forget(pid)
         self._silero.close(pid)
         return participant.tracker.close(participant.clock.now_ms)
 
@@ -252,6 +281,8 @@ class ParticipantVAD(FrameProcessor):
             await self.push_frame(state)
             envelope = self._envelope(t)
             if envelope is not None:
+                # when it was decided (the media time of the audio that decided it), for latency
+                envelope.metadata[DECIDED_KEY] = t.decided_at_ms
                 await self.push_frame(envelope)
 
     @staticmethod

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import struct
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -145,7 +144,8 @@ class SpeechEvent(SoundEvent):
     Parameters:
         audio: the clip path as written in the file (relative to the scenario file).
         audio_path: the resolved clip path.
-        text: transcript delivered when the utterance ends (empty: no transcript).
+        text: transcript delivered when the utterance ends (optional; empty or absent: no
+            transcript, e.g. a recording without one).
         label: free-form tag for tests (``backchannel``, ``interruption``); the player ignores it.
         samples: the decoded clip, mono int16 at the room rate (read-only).
         sample_rate: the room rate ``samples`` is at.
@@ -668,7 +668,7 @@ class _Validator:
 
     def speech(self, raw: Mapping[str, Any], common: dict[str, Any], rate: int) -> SpeechEvent:
         audio = self.str_field(raw, "audio", non_empty=True)
-        text = self.str_field(raw, "text")
+        text = self.str_field(raw, "text", required=False, default="")
         label = self.str_field(raw, "label", required=False)
         audio_path = Path(audio) if Path(audio).is_absolute() else self.base_dir / audio
         try:
@@ -801,14 +801,12 @@ class ClipError(Exception):
     """A clip that cannot be decoded; the validator turns it into a ``ScenarioError``."""
 
 
-_PCM_SUBFORMAT = bytes.fromhex("0100000000001000800000aa00389b71")
-
-
 def load_clip(path: str | os.PathLike[str], sample_rate: int) -> np.ndarray:
-    """A WAV clip as read-only mono int16 samples at ``sample_rate``.
+    """An audio file as read-only mono int16 samples at ``sample_rate``.
 
-    Any 16-bit PCM WAV (mono or multichannel, any rate, plain or WAVE_FORMAT_EXTENSIBLE) is
-    accepted; channels are averaged and the rate converted with soxr. Decoded clips are cached
+    WAV (any sample format), FLAC and OGG decode with soundfile, Opus/WebM and other FFmpeg
+    formats with PyAV (``bot.rooms.audio_files``); channels are averaged and the rate converted
+    with soxr. Decoded clips are cached
     per path (invalidated when the file changes), since scenarios reuse clips.
 
     Raises:
@@ -826,67 +824,14 @@ def load_clip(path: str | os.PathLike[str], sample_rate: int) -> np.ndarray:
 
 @lru_cache(maxsize=256)
 def _decode_clip(path: str, _mtime_ns: int, _size: int, sample_rate: int) -> np.ndarray:
-    try:
-        data = Path(path).read_bytes()
-    except IsADirectoryError:
-        raise ClipError(f"{path} is a directory") from None
-    except OSError as exc:
-        raise ClipError(f"cannot read {path}: {exc.strerror or exc}") from None
-    rate, channels, pcm = _parse_wav(data)
-    frames = np.frombuffer(pcm[: len(pcm) // (2 * channels) * 2 * channels], dtype="<i2")
-    frames = frames.reshape(-1, channels)
-    if len(frames) == 0:
-        raise ClipError("has no audio samples")
-    if channels == 1 and rate == sample_rate:
-        mono = frames[:, 0].astype(np.int16)
-    else:
-        signal = frames.astype(np.float32).mean(axis=1) / 32768.0
-        if rate != sample_rate:
-            import soxr
+    from bot.rooms.audio_files import AudioFileError, decode_audio
 
-            signal = soxr.resample(signal, rate, sample_rate, quality="HQ")
-        mono = np.clip(np.round(signal * 32768.0), -32768, 32767).astype(np.int16)
+    try:
+        mono = decode_audio(path, sample_rate)
+    except AudioFileError as exc:
+        raise ClipError(str(exc)) from None
     mono.setflags(write=False)
     return mono
-
-
-def _parse_wav(data: bytes) -> tuple[int, int, bytes]:
-    """``(rate, channels, pcm bytes)`` of a 16-bit PCM RIFF/WAVE file.
-
-    Written by hand because Python 3.11's ``wave`` rejects WAVE_FORMAT_EXTENSIBLE, which sox and
-    ffmpeg write for stereo and multichannel files.
-    """
-    if len(data) < 12 or data[:4] != b"RIFF" or data[8:12] != b"WAVE":
-        raise ClipError("is not a WAV file (no RIFF/WAVE header)")
-    pos, fmt, pcm = 12, None, None
-    while pos + 8 <= len(data):
-        chunk_id, size = data[pos : pos + 4], struct.unpack_from("<I", data, pos + 4)[0]
-        body = data[pos + 8 : pos + 8 + size]  # a streamed file may claim more than it holds
-        if chunk_id == b"fmt ":
-            fmt = body
-        elif chunk_id == b"data":
-            pcm = body
-            if fmt is not None:
-                break
-        pos += 8 + size + (size & 1)
-    if fmt is None or len(fmt) < 16:
-        raise ClipError("is not a valid WAV file (no fmt chunk)")
-    if pcm is None:
-        raise ClipError("is not a valid WAV file (no data chunk)")
-    tag, channels, rate, _, _, bits = struct.unpack_from("<HHIIHH", fmt, 0)
-    if tag == 0xFFFE and len(fmt) >= 40:
-        if fmt[24:40] != _PCM_SUBFORMAT:
-            raise ClipError("is not PCM (extensible WAV with a non-PCM subformat); need 16-bit PCM")
-    elif tag != 1:
-        names = {3: "32-bit float", 6: "A-law", 7: "µ-law", 0x11: "IMA ADPCM"}
-        raise ClipError(f"is {names.get(tag, f'format {tag}')} audio; need 16-bit PCM")
-    if bits != 16:
-        raise ClipError(f"has {bits}-bit samples; need 16-bit PCM")
-    if channels < 1:
-        raise ClipError("declares 0 channels")
-    if not 1000 <= rate <= 384000:
-        raise ClipError(f"declares an implausible sample rate ({rate} Hz)")
-    return rate, channels, pcm
 
 
 # --------------------------------------------------------------------------------------------

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bot.config.identity import DEMO_SCENARIO
@@ -79,7 +78,7 @@ async def join_simulated(
     on_room: Callable[[Any], None],
     on_joined: Callable[[], None],
 ) -> SimulatedRoom:
-    """Load the scenario (``--simulate`` or the bundled demo): its errors are join failures.
+    """Load the scenario (``--tracks`` files, ``--simulate`` or the bundled demo): its errors are join failures.
 
     ``on_joined`` runs right after ``join.succeeded`` (the first heartbeat), before Pipecat's
     imports hold the loop for a few hundred milliseconds. Raises ``ScenarioError``."""
@@ -87,11 +86,10 @@ async def join_simulated(
 
     bus.publish(AssistantRoomJoinRequested(room_id=room_id, attempt=1, max_attempts=1))
     started = time.monotonic()
-    from bot.rooms.scenario import load_scenario  # numpy and the clips: after the request is out
+    from bot.rooms.tracks import session_scenario  # numpy and the clips: after the request is out
 
-    path: Path = settings.simulate or DEMO_SCENARIO
     try:
-        scenario = await asyncio.to_thread(load_scenario, path)
+        scenario = await asyncio.to_thread(session_scenario, settings.simulate, settings.tracks, DEMO_SCENARIO)
     except ScenarioError as exc:
         error = scrub(str(exc))[:500]
         bus.publish(AssistantRoomJoinFailed(room_id=room_id, attempt=1, error=error, will_retry=False, retry_in_ms=0))

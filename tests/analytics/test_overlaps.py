@@ -179,3 +179,24 @@ def test_invalid_params_are_refused():
         OverlapParams(cutoff_min_ms=2000, cutoff_max_ms=1000)
     with pytest.raises(ValueError):
         OverlapParams(settle_ms=-1)
+
+
+@pytest.mark.parametrize("late_ms", [0, 100, 250, 400])
+def test_backchannel_detected_before_the_holders_late_onset(late_ms):
+    # Real speech: b says "mm" 100-300 ms into a's turn, but a's soft first syllable is found late,
+    # so b's onset arrives first. A short turn inside a longer one is still the backchannel.
+    events = play([("a", 4200 + late_ms - 200, 9000), ("b", 4100, 4540)])
+    assert kinds(events) == [("a", "b", "backchannel")]
+
+
+def test_simultaneous_starts_are_never_an_interruption():
+    # Both start together; a stops 1.4-1.7 s later (too long for a continuer) while b goes on: who grabbed the floor first is jitter.
+    for a_start in (3000, 3150, 3300):
+        events = play([("a", a_start, 4700), ("b", 3200, 8000)])
+        assert [k for _, _, k in kinds(events)] == ["overlap"], a_start
+
+
+def test_a_short_turn_started_well_before_is_not_swapped():
+    # b's short turn started 600 ms before a's long one: not a simultaneous start, no backchannel.
+    events = play([("b", 3000, 3700), ("a", 3600, 9000)])
+    assert [k for _, _, k in kinds(events)] != ["backchannel"]

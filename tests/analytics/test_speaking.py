@@ -68,9 +68,12 @@ STARTS = {
     "three_loud_windows": ([0, 0, S, S, S], 64, 160),
     "onset_traced_back_over_soft_start": ([0, 0.35, 0.4, S, S], 32, 128),
     "soft_windows_count_toward_min_speech": ([0, 0.31, S, 0.31, S], 32, 128),
-    "dip_below_onset_moves_the_onset": ([0.35, 0.1, 0.4, S, S], 64, 160),
+    "one_window_dip_below_onset_is_crossed": ([0.35, 0.1, 0.4, S, S], 0, 160),
+    "two_window_dip_below_onset_moves_the_onset": ([0.35, 0.1, 0.1, 0.4, S, S], 96, 192),
+    "abandoned_start_resumed_soon_keeps_its_onset": ([0, 0.4, S, 0, 0, 0, S, S, S], 32, 288),
+    "abandoned_start_resumed_late_does_not": ([0, 0.4, S, 0, 0, 0, 0, 0, 0, 0, 0, S, S, S], 352, 448),
     "one_window_dip_keeps_a_pending_start": ([0, S, S, 0.1, S], 32, 160),
-    "longer_dip_drops_a_pending_start": ([0, S, S, 0.1, 0.1, S, S, S], 160, 256),
+    "longer_dip_drops_a_pending_start_but_keeps_its_onset": ([0, S, S, 0.1, 0.1, S, S, S], 32, 256),
     "lookback_is_bounded": ([0.4] * 30 + [S, S, S], 30 * W - 320, 31 * W),
 }
 
@@ -247,17 +250,32 @@ GATE = {
     "first_window_of_a_stream_has_no_reset": (
         GateParams(reset_after_ms=64),
         [QUIET] * 5 + [LOUD],
-        [NO] * 5 + [GateDecision(sounding=True, infer=True, replay=1)],
+        [NO] * 5 + [GateDecision(sounding=True, infer=True, replay=5)],
     ),
     "long_gated_stretch_resets_the_model": (
         GateParams(reset_after_ms=64),
         [LOUD, QUIET, QUIET, QUIET, LOUD],
-        [YES, TRAIL, NO, NO, GateDecision(sounding=True, infer=True, replay=1, reset=True)],
+        [YES, TRAIL, NO, NO, GateDecision(sounding=True, infer=True, replay=2, reset=True)],
     ),
     "short_gated_stretch_keeps_the_state": (
         GateParams(reset_after_ms=96),
         [LOUD, QUIET, QUIET, QUIET, LOUD],
         [YES, TRAIL, NO, NO, GateDecision(sounding=True, infer=True, replay=1)],
+    ),
+    "warmup_after_a_reset_is_bounded": (
+        GateParams(reset_after_ms=64, warmup_windows=3),
+        [LOUD] + [QUIET] * 6 + [LOUD],
+        [YES, TRAIL] + [NO] * 5 + [GateDecision(sounding=True, infer=True, replay=3, reset=True)],
+    ),
+    "room_tone_within_the_floor_margin_runs_the_model_but_is_silence": (
+        GateParams(floor_after_ms=96, floor_window_ms=320),
+        [-45.0, -46.0, -45.5, -44.0, -45.0, -30.0, -44.5],
+        [YES, YES, TRAIL, TRAIL, TRAIL, YES, TRAIL],
+    ),
+    "without_the_floor_room_tone_is_sound": (
+        GateParams(floor_margin_db=0),
+        [-45.0, -46.0, -45.5, -44.0, -45.0, -30.0, -44.5],
+        [YES] * 7,
     ),
     "wider_trail_and_preroll": (
         GateParams(trail_windows=2, preroll_windows=3),

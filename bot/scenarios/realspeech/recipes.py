@@ -1,0 +1,249 @@
+"""The real-speech rooms: which utterance plays where, at what level, on which kind of track.
+
+Two small rooms are written out by hand (``quiet-hello``, ``backchannel-early``); the others are
+laid out by :func:`conversation` from a seed, so they are long without being typed in, and the
+same seed always gives the same room. Held out while tuning (``held_out=True``):
+``fast-exchange`` and ``meeting-5``; the VAD and the overlap classifier were tuned on the others
+(``quiet-hello``, ``backchannel-early``, ``phone``, ``meeting-4``) only.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bot.scenarios.realspeech.rooms import Place, RoomRecipe, Track
+from bot.scenarios.realspeech.sources import catalog
+
+__all__ = ["ROOMS", "conversation"]
+
+LONG = {
+    "hts-m": ["hts1#1", "hts1#2"],
+    "hts-f": ["hts2#1", "hts2#2"],
+    "dog-m": ["big_dog#1", "cross#1", "morig#1"],
+    "orig-f": ["forig#1", "Rear_Center#1", "Front_Right#1"],
+    "kristoff-m": ["kristoff#1"],
+    "orig16-m": ["speech_orig_16k#1", "speech_orig_16k#2", "speech_orig_16k#3"],
+    "vk5qi-m": ["vk5qi#1", "vk5qi#2"],
+    "alsa-f": ["Side_Left#1", "Side_Right#1", "Rear_Center#1", "Front_Right#1"],
+}
+SHORT = ["Front_Center#1", "Front_Left#1", "Rear_Left#1", "Rear_Right#1", "Front_Center#2", "Rear_Left#2"]
+"""Single words of 430-630 ms ("front", "left", "rear", ...): the backchannels and the quiet replies."""
+
+
+def _span(uid: str) -> int:
+    a, b = catalog()[uid].span_ms
+    return b - a
+
+
+def _long_enough(voice: str, min_ms: int) -> str | None:
+    """The voice's first utterance at least ``min_ms`` long, if any."""
+    return next((uid for uid in LONG[voice] if _span(uid) >= min_ms), None)
+
+
+def conversation(
+    name: str,
+    tracks: tuple[Track, ...],
+    voices: dict[str, str],
+    levels: dict[str, float],
+    *,
+    seed: int,
+    duration_ms: int,
+    backchanneler: str,
+    quiet: str | None = None,
+    **kw: object,
+) -> RoomRecipe:
+    """Turns in random order with a mix of gaps, fast exchanges (50-500 ms overlaps),
+    interruptions, backchannels 100-300 ms after a turn's onset, soft onsets and, if ``quiet`` is
+    given, a quiet short word after 6 s of silence every minute or so."""
+    rng = np.random.default_rng(seed)
+    pids = [t.pid for t in tracks]
+    talkers = [p for p in pids if p != backchanneler] + [backchanneler]
+    cursor = dict.fromkeys(pids, 0)
+    free = dict.fromkeys(pids, 0)  # a participant's own track is free from here on
+    places: list[Place] = []
+
+    forced: str | None = None  # the interrupter's utterance, long enough to take the floor
+
+    def next_long(pid: str) -> str:
+        nonlocal forced
+        if forced is not None:
+            uid, forced = forced, None
+            return uid
+        pool = LONG[voices[pid]]
+        uid = pool[cursor[pid] % len(pool)]
+        cursor[pid] += 1
+        return uid
+
+    def put(pid: str, uid: str, at: int, **extra: object) -> int:
+        places.append(Place(pid, uid, at, level_db=float(extra.pop("level_db", levels[pid])), **extra))  # type: ignore[arg-type]
+        end = at + _span(uid)
+        free[pid] = end + 400
+        return end
+
+    t, speaker, last_quiet = 1500, talkers[0], 0
+    while t < duration_ms - 12_000:
+        uid = next_long(speaker)
+        end = put(speaker, uid, t, soft=bool(rng.random() < 0.3))
+        span = end - t
+        # a backchannel 100-300 ms after this turn's onset, inside a long turn
+        if span >= 2200 and speaker != backchanneler and rng.random() < 0.45 and free[backchanneler] <= t + 100:
+            put(
+                backchanneler,
+                SHORT[int(rng.integers(len(SHORT)))],
+                t + int(rng.integers(100, 301)),
+                label="backchannel",
+            )
+        options = [p for p in talkers if p != speaker and free[p] <= end - 600]
+        if not options:
+            options = [p for p in talkers if p != speaker]
+        nxt = options[int(rng.integers(len(options)))]
+        r = rng.random()
+        if quiet and nxt != quiet and t - last_quiet > 50_000 and free[quiet] <= end + 6000:
+            # 6+ s of silence, then a quiet short word, then the room goes on
+            start = max(end, free[quiet]) + 6000 + int(rng.integers(0, 1500))
+            stop = put(quiet, SHORT[int(rng.integers(len(SHORT)))], start, level_db=-42.0)
+            last_quiet = start
+            t = max(stop + 900, free[nxt])
+        elif r < 0.35 and span >= 1800 and free[nxt] <= end - 900 and _long_enough(voices[nxt], 400 + 1750):
+            # interruption: the holder stops 400-700 ms after the interrupter's onset, and the
+            # interrupter (a long sentence) goes on well past that
+            cut = int(rng.integers(400, 701))
+            forced = _long_enough(voices[nxt], cut + 1750)
+            t = end - cut
+        elif r < 0.45:
+            t = max(end - int(rng.integers(50, 501)), free[nxt])  # fast exchange with a short overlap
+        else:
+            t = max(end + int(rng.integers(250, 1500)), free[nxt])
+        speaker = nxt
+    return RoomRecipe(name=name, tracks=tracks, places=tuple(places), duration_ms=duration_ms, **kw)  # type: ignore[arg-type]
+
+
+def _quiet_hello() -> RoomRecipe:
+    a, b = "p-ann", "p-ben"
+    return RoomRecipe(
+        name="quiet-hello",
+        description="Two people; a quiet one-word reply (-42 dBFS) after 6.5 s of room tone; soft onsets after pauses",
+        tracks=(Track(a, "Ann", room_tone_db=-58.0), Track(b, "Ben", room_tone_db=-52.0)),
+        places=(
+            Place(b, "hts1#1", 1000, -24.0),
+            Place(b, "hts1#2", 4000, -24.0),
+            Place(a, "Rear_Left#1", 13000, -42.0),  # "rear": 450 ms, after 6.9 s of silence
+            Place(b, "big_dog#1", 14300, -30.0, soft=True),
+            Place(a, "Front_Left#2", 24000, -40.0),  # another quiet word after 7.5 s
+            Place(b, "cross#1", 25500, -36.0, soft=True),
+            Place(a, "Side_Left#1", 29500, -30.0, soft=True),
+            Place(b, "morig#1", 33500, -45.0),  # a whole sentence at -45 dBFS
+            Place(a, "Rear_Center#1", 42000, -45.0, soft=True),
+        ),
+        duration_ms=46000,
+    )
+
+
+def _backchannel_early() -> RoomRecipe:
+    a, b, c = "p-cat", "p-dev", "p-eve"
+    return RoomRecipe(
+        name="backchannel-early",
+        description="Backchannels 100-300 ms after the holder's (soft) onset, with bleed of the neighbour at -20 dB",
+        tracks=(
+            Track(a, "Cat", room_tone_db=-55.0, bleed_from=b),
+            Track(b, "Dev", room_tone_db=-50.0, bleed_from=a),
+            Track(c, "Eve", room_tone_db=-57.0),
+        ),
+        places=(
+            Place(a, "speech_orig_16k#2", 1000, -28.0, soft=True),
+            Place(c, "Front_Center#1", 1150, -30.0, label="backchannel"),
+            Place(b, "vk5qi#1", 7500, -25.0, soft=True),
+            Place(c, "Rear_Left#1", 7780, -34.0, label="backchannel"),
+            Place(a, "Rear_Right#1", 10000, -30.0, label="backchannel"),
+            Place(c, "Side_Left#1", 17500, -26.0),
+            Place(a, "kristoff#1", 20000, -32.0, soft=True),
+            Place(b, "Front_Left#1", 20200, -36.0, label="backchannel"),
+            Place(c, "hts2#2", 25000, -22.0),
+            Place(a, "Rear_Left#2", 25250, -38.0, label="backchannel"),
+            Place(b, "vk5qi#2", 29000, -28.0),
+            Place(c, "Front_Center#2", 29120, -33.0, label="backchannel"),
+        ),
+        duration_ms=34000,
+    )
+
+
+def _build() -> dict[str, RoomRecipe]:
+    rooms = [_quiet_hello(), _backchannel_early()]
+    rooms.append(
+        conversation(
+            "fast-exchange",
+            (
+                Track("p-fay", "Fay", room_tone_db=-55.0),
+                Track("p-gus", "Gus", room_tone_db=-48.0, bleed_from="p-fay"),
+                Track("p-hal", "Hal", room_tone_db=-60.0),
+            ),
+            {"p-fay": "hts-f", "p-gus": "orig16-m", "p-hal": "alsa-f"},
+            {"p-fay": -27.0, "p-gus": -22.0, "p-hal": -33.0},
+            seed=3,
+            duration_ms=75_000,
+            backchanneler="p-hal",
+            held_out=True,
+            description="Three people taking fast turns (gaps and 50-500 ms overlaps), interruptions, backchannels; bleed",
+        )
+    )
+    rooms.append(
+        conversation(
+            "phone",
+            (
+                Track("p-ida", "Ida", room_tone_db=-50.0, phone=True),
+                Track("p-jon", "Jon", room_tone_db=-56.0),
+                Track("p-kim", "Kim", room_tone_db=-46.0, phone=True),
+            ),
+            {"p-ida": "vk5qi-m", "p-jon": "dog-m", "p-kim": "alsa-f"},
+            {"p-ida": -30.0, "p-jon": -25.0, "p-kim": -36.0},
+            seed=11,
+            duration_ms=70_000,
+            backchanneler="p-kim",
+            quiet="p-kim",
+            sample_rate=8000,
+            fmt="flac",
+            description="8 kHz room: two telephone-band (300-3400 Hz) participants from 8 kHz radio/codec recordings, FLAC tracks",
+        )
+    )
+    rooms.append(
+        conversation(
+            "meeting-4",
+            (
+                Track("p-lea", "Lea", room_tone_db=-58.0),
+                Track("p-max", "Max", room_tone_db=-47.0, bleed_from="p-lea"),
+                Track("p-ned", "Ned", room_tone_db=-52.0, phone=True),
+                Track("p-oli", "Oli", room_tone_db=-60.0),
+            ),
+            {"p-lea": "hts-m", "p-max": "orig-f", "p-ned": "vk5qi-m", "p-oli": "alsa-f"},
+            {"p-lea": -24.0, "p-max": -38.0, "p-ned": -30.0, "p-oli": -28.0},
+            seed=5,
+            duration_ms=200_000,
+            backchanneler="p-oli",
+            quiet="p-oli",
+            description="Four people, 3 min 20 s: levels -42..-24 dBFS, one telephone-band track, bleed, room tone -60..-47 dBFS",
+        )
+    )
+    rooms.append(
+        conversation(
+            "meeting-5",
+            (
+                Track("p-pat", "Pat", room_tone_db=-55.0),
+                Track("p-quin", "Quin", room_tone_db=-49.0),
+                Track("p-ray", "Ray", room_tone_db=-60.0, bleed_from="p-pat"),
+                Track("p-sue", "Sue", room_tone_db=-53.0, phone=True),
+                Track("p-tom", "Tom", room_tone_db=-45.0),
+            ),
+            {"p-pat": "kristoff-m", "p-quin": "hts-f", "p-ray": "orig16-m", "p-sue": "dog-m", "p-tom": "alsa-f"},
+            {"p-pat": -33.0, "p-quin": -26.0, "p-ray": -21.0, "p-sue": -40.0, "p-tom": -30.0},
+            seed=8,
+            duration_ms=210_000,
+            backchanneler="p-tom",
+            quiet="p-tom",
+            held_out=True,
+            description="Five people, 3.5 min: levels -42..-21 dBFS, telephone band, bleed, room tone up to -45 dBFS",
+        )
+    )
+    return {r.name: r for r in rooms}
+
+
+ROOMS = _build()

@@ -1,0 +1,309 @@
+"""Real-speech rooms: recipes that place checked utterances of real recordings on participant
+tracks, with the level, band, room tone and bleed a real call has, and their ground truth.
+
+A room is rendered to a folder: one WAV (or FLAC) per participant covering the whole meeting (as
+a per-participant raw-tracks recording gives), ``scenario.json`` playing them (one ``speech``
+event per participant at 0 ms, no transcript) and ``truth.json`` (the voiced intervals per
+participant on the room timeline, the scripted overlaps with their labels). Everything is
+deterministic: the same packages give the same files.
+
+How a track is made (``render``):
+
+* each placed utterance is scaled to its **active speech level** (RMS over its voiced 10 ms frames,
+  dBFS), optionally with a **soft onset** (a 250 ms raised-cosine fade from -20 dB);
+* **room tone**: pink noise at a steady RMS level (dBFS) for the whole track;
+* **bleed**: another participant's speech (their utterances at their level) mixed in 20 dB lower
+  and 3 ms late, as an open microphone picks up the speaker next to it;
+* **telephone band**: 300-3400 Hz band-pass (FFT, 50 Hz raised-cosine edges) on the whole track.
+
+Truth of a placed utterance = the checked voiced intervals of the recording
+(``sources.source_intervals``), shifted to the room timeline and trimmed at the edges to the
+frames where the placed speech is above the track's room tone (what can be heard at all).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bot.scenarios.realspeech.sources import RATE, Utterance, catalog, frame_dbfs
+
+__all__ = ["ROOMS", "Place", "RoomRecipe", "Track", "build_all", "build_room", "default_out_dir"]
+
+BLEED_DB = -20.0
+BLEED_DELAY_MS = 3
+SOFT_ONSET_MS = 250
+SOFT_ONSET_FROM_DB = -20.0
+
+
+@dataclass(frozen=True)
+class Place:
+    """One utterance on one participant's track.
+
+    ``at_ms`` is where the utterance's first *voiced* ms lands on the room timeline (not the cut's
+    start), so recipes place speech onsets exactly. ``label`` marks a scripted overlap
+    (``backchannel``/``interruption``) for scoring.
+    """
+
+    who: str
+    uid: str
+    at_ms: int
+    level_db: float = -26.0
+    soft: bool = False
+    label: str | None = None
+
+
+@dataclass(frozen=True)
+class Track:
+    """A participant's track settings."""
+
+    pid: str
+    name: str
+    room_tone_db: float = -60.0
+    phone: bool = False
+    bleed_from: str | None = None
+
+
+@dataclass(frozen=True)
+class RoomRecipe:
+    name: str
+    description: str
+    tracks: tuple[Track, ...]
+    places: tuple[Place, ...]
+    duration_ms: int
+    sample_rate: int = 16000
+    fmt: str = "wav"
+    held_out: bool = False
+    """Not looked at while tuning the VAD and the overlap classifier (docs/vad.md)."""
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------------------------
+# Rendering
+# --------------------------------------------------------------------------------------------
+
+
+def _active_level(u: Utterance, x: np.ndarray) -> float:
+    db = frame_dbfs(x)
+    idx = [i for a, b in u.voiced for i in range(a // 10, min(len(db), b // 10))]
+    power = np.mean(10 ** (db[idx] / 10)) if idx else 1e-12
+    return float(10 * np.log10(power))
+
+
+def _pink(n: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    spectrum = np.fft.rfft(rng.standard_normal(n))
+    freqs = np.fft.rfftfreq(n, d=1.0 / RATE)
+    spectrum[0] = 0.0
+    spectrum[1:] /= np.sqrt(np.maximum(freqs[1:], 20.0))
+    x: np.ndarray = np.fft.irfft(spectrum, n)
+    scaled: np.ndarray = x / np.sqrt(np.mean(x**2))
+    return scaled
+
+
+def _band(x: np.ndarray, lo: float = 300.0, hi: float = 3400.0, edge: float = 50.0) -> np.ndarray:
+    spectrum = np.fft.rfft(x)
+    f = np.fft.rfftfreq(len(x), d=1.0 / RATE)
+    gain = np.clip((f - (lo - edge)) / (2 * edge), 0, 1) * np.clip(((hi + edge) - f) / (2 * edge), 0, 1)
+    gain = 0.5 - 0.5 * np.cos(np.pi * gain)
+    out: np.ndarray = np.fft.irfft(spectrum * gain, len(x))
+    return out
+
+
+def _room_tone(recipe: RoomRecipe, track: Track, n: int) -> np.ndarray:
+    """The track's room tone as it ends up on the track (band-limited on a telephone track)."""
+    i = [t.pid for t in recipe.tracks].index(track.pid)
+    tone = _pink(n, seed=1000 * len(recipe.name) + i) * 10 ** (track.room_tone_db / 20)
+    return _band(tone) if track.phone else tone
+
+
+def _placed(p: Place) -> tuple[int, np.ndarray, Utterance]:
+    """(first sample on the timeline, scaled samples, utterance) of one placement."""
+    u = catalog()[p.uid]
+    x = np.array(u.samples(), dtype=np.float64)
+    x *= 10 ** ((p.level_db - _active_level(u, x)) / 20)
+    if p.soft:
+        n = SOFT_ONSET_MS * RATE // 1000
+        first = u.voiced[0][0] * RATE // 1000
+        floor = 10 ** (SOFT_ONSET_FROM_DB / 20)
+        ramp = floor + (1 - floor) * (0.5 - 0.5 * np.cos(np.linspace(0, np.pi, n)))
+        x[first : first + n] *= ramp[: len(x[first : first + n])]
+    start = (p.at_ms - u.voiced[0][0]) * RATE // 1000
+    return start, x, u
+
+
+AUDIBLE_ABOVE_DB = 3.0
+"""A 10 ms frame of placed speech counts as heard when it is this far above the track's room tone."""
+MERGE_MS = 200
+"""Heard stretches closer than this are one interval (the same merge as the recordings' truth)."""
+
+
+def _truth_intervals(p: Place, x: np.ndarray, u: Utterance, noise_db: float) -> list[list[int]]:
+    """Checked intervals on the room timeline, cut to what is heard above the room tone.
+
+    ``x`` is the placed speech as it is on the track (level, soft onset, telephone band);
+    ``noise_db`` the RMS level of the track's room tone as it is on the track. Inside each
+    checked interval, frames more than ``AUDIBLE_ABOVE_DB`` above the room tone are heard; heard
+    stretches closer than ``MERGE_MS`` are joined (word gaps that sink into the room tone split)."""
+    db = frame_dbfs(x)
+    offset = p.at_ms - u.voiced[0][0]
+    out: list[list[int]] = []
+    for a, b in u.voiced:
+        heard = [i for i in range(a // 10, min(len(db), b // 10)) if db[i] > noise_db + AUDIBLE_ABOVE_DB]
+        for i in heard:
+            lo, hi = offset + max(a, i * 10), offset + min(b, (i + 1) * 10)
+            if out and lo - out[-1][1] < MERGE_MS:
+                out[-1][1] = max(out[-1][1], hi)
+            else:
+                out.append([lo, hi])
+    return [iv for iv in out if iv[1] - iv[0] >= 30]
+
+
+def _speech_track(recipe: RoomRecipe, pid: str, n: int) -> tuple[np.ndarray, list[list[int]], list[dict[str, Any]]]:
+    track = next(t for t in recipe.tracks if t.pid == pid)
+    tone = _room_tone(recipe, track, n)
+    noise_db = 10 * np.log10(np.mean(tone**2))
+    x = np.zeros(n)
+    intervals: list[list[int]] = []
+    utts: list[dict[str, Any]] = []
+    for i, p in enumerate(recipe.places):
+        if p.who != pid:
+            continue
+        start, s, u = _placed(p)
+        if start < 0 or start + len(s) > n:
+            raise ValueError(f"{recipe.name}: {p.uid} at {p.at_ms} ms does not fit the room")
+        x[start : start + len(s)] += s
+        heard = _band(s) if track.phone else s
+        ivs = _truth_intervals(p, heard, u, noise_db)
+        intervals += ivs
+        utts.append(
+            {
+                "event": i,
+                "participant": pid,
+                "uid": p.uid,
+                "atMs": p.at_ms,
+                "levelDb": p.level_db,
+                "soft": p.soft,
+                "label": p.label,
+                "intervals": ivs,
+                "startMs": ivs[0][0],
+                "endMs": ivs[-1][1],
+                "voicedMs": sum(b - a for a, b in ivs),
+            }
+        )
+    return x, sorted(intervals), utts
+
+
+def render(recipe: RoomRecipe) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """Tracks (float, 16 kHz) and truth of a room."""
+    from bot.scenarios.tools.truth import _overlaps, _union_ms
+
+    n = recipe.duration_ms * RATE // 1000
+    speech: dict[str, np.ndarray] = {}
+    participants: dict[str, dict[str, Any]] = {}
+    all_utts: list[dict[str, Any]] = []
+    for t in recipe.tracks:
+        x, ivs, utts = _speech_track(recipe, t.pid, n)
+        speech[t.pid] = x
+        participants[t.pid] = {
+            "name": t.name,
+            "intervals": ivs,
+            "talkTimeMs": _union_ms(ivs),
+            "utterances": utts,
+            "roomToneDb": t.room_tone_db,
+            "phone": t.phone,
+            "bleedFrom": t.bleed_from,
+        }
+        all_utts += utts
+    tracks: dict[str, np.ndarray] = {}
+    for t in recipe.tracks:
+        x = speech[t.pid].copy()
+        if t.bleed_from:
+            d = BLEED_DELAY_MS * RATE // 1000
+            x[d:] += speech[t.bleed_from][:-d] * 10 ** (BLEED_DB / 20)
+        if t.phone:
+            x = _band(x)
+        x += _room_tone(recipe, t, n)
+        tracks[t.pid] = x
+    total = sum(p["talkTimeMs"] for p in participants.values())
+    truth = {
+        "name": recipe.name,
+        "description": recipe.description,
+        "durationMs": recipe.duration_ms,
+        "sampleRate": recipe.sample_rate,
+        "heldOut": recipe.held_out,
+        "participants": participants,
+        "shares": {pid: p["talkTimeMs"] / total for pid, p in participants.items()},
+        "overlaps": _scripted(_overlaps(sorted(all_utts, key=lambda u: u["event"]), participants)),
+        "noise": [],
+    }
+    return tracks, truth
+
+
+SCRIPTED_MARGIN_MS = 100
+"""An overlap is scored as a scripted backchannel/interruption only when the rules
+(``bot.scenarios.tools.truth.classify``) give that kind by at least this margin."""
+
+
+def _scripted(overlaps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Label each overlap with the kind the rules give it, when that is clear-cut: robust by
+    ``SCRIPTED_MARGIN_MS`` and the overlapper's utterance coming in over one other speaker only (a
+    word said across a hand-over between two others has no single holder)."""
+    partners: dict[int, set[int]] = {}  # event -> the events it came in over
+    for o in overlaps:
+        partners.setdefault(o["overlapperEvent"], set()).add(o["holderEvent"])
+    for o in overlaps:
+        clear = o["robustMs"] >= SCRIPTED_MARGIN_MS and len(partners[o["overlapperEvent"]]) == 1
+        o["label"] = o["kind"] if clear and o["kind"] != "overlap" else None
+    return overlaps
+
+
+def default_out_dir() -> Path:
+    """Where rooms are built: ``$PRISM_REAL_ROOMS`` or ``build/real-rooms`` in the repository."""
+    import os
+
+    env = os.environ.get("PRISM_REAL_ROOMS")
+    return Path(env) if env else Path(__file__).resolve().parents[3] / "build" / "real-rooms"
+
+
+def build_room(recipe: RoomRecipe, out_dir: Path | None = None) -> Path:
+    """Render a room's tracks, scenario and truth into ``out_dir/<name>/``; return the scenario path."""
+    import soundfile as sf
+    import soxr
+
+    folder = (out_dir or default_out_dir()) / recipe.name
+    folder.mkdir(parents=True, exist_ok=True)
+    tracks, truth = render(recipe)
+    events: list[dict[str, Any]] = []
+    for t in recipe.tracks:
+        x = tracks[t.pid]
+        if recipe.sample_rate != RATE:
+            x = soxr.resample(x, RATE, recipe.sample_rate, quality="VHQ")
+        file = f"{t.name.lower()}.{recipe.fmt}"
+        pcm = np.clip(np.round(x * 32768), -32768, 32767).astype(np.int16)
+        sf.write(str(folder / file), pcm, recipe.sample_rate, subtype="PCM_16", format=recipe.fmt.upper())
+        events.append({"atMs": 0, "type": "join", "participant": t.pid})
+        events.append({"atMs": 0, "type": "speech", "participant": t.pid, "audio": file})
+    scenario = {
+        "name": recipe.name,
+        "description": recipe.description,
+        "sampleRate": recipe.sample_rate,
+        "durationMs": recipe.duration_ms,
+        "participants": [{"id": t.pid, "name": t.name} for t in recipe.tracks],
+        "events": events,
+    }
+    (folder / "scenario.json").write_text(json.dumps(scenario, indent=1) + "\n")
+    (folder / "truth.json").write_text(json.dumps(truth, indent=1) + "\n")
+    return folder / "scenario.json"
+
+
+def build_all(out_dir: Path | None = None, names: list[str] | None = None) -> dict[str, Path]:
+    """Build every room (or the named ones); return name -> scenario path."""
+    return {r.name: build_room(r, out_dir) for r in ROOMS.values() if names is None or r.name in names}
+
+
+from bot.scenarios.realspeech.recipes import ROOMS  # noqa: E402  (recipes use the types above)

@@ -1,0 +1,224 @@
+"""Real human speech from Debian packages, decoded and segmented into checked utterances.
+
+The recordings are not committed: they are read from the installed packages (``codec2-examples``
+and ``alsa-utils``, both installed by ``scripts/setup-system.sh``), so the rooms are rebuilt
+reproducibly from them (``python -m bot.scenarios.realspeech build``).
+
+Ground truth per recording (docs/vad.md, "Real-speech rooms"): a first cut by an energy rule
+relative to the recording's own noise floor (10 ms frames, see :func:`energy_intervals`), then
+every recording was plotted (waveform, frame level, spectrogram, the intervals drawn on top:
+``python -m bot.scenarios.realspeech plot``) and looked at; where the plot disagreed with the
+rule (breath or click taken for speech, a soft first syllable left out, a radio squelch tail),
+the interval was corrected by hand in ``CORRECTIONS``. The corrected intervals are the truth.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+__all__ = [
+    "RATE",
+    "SOURCES",
+    "Source",
+    "Utterance",
+    "catalog",
+    "energy_intervals",
+    "frame_dbfs",
+    "load_source",
+    "source_intervals",
+]
+
+RATE = 16000
+"""Every source is converted to 16 kHz mono float32 on load (soxr)."""
+
+FRAME_MS = 10
+CODEC2 = Path(os.environ.get("PRISM_CODEC2_RAW", "/usr/share/codec2/raw"))
+ALSA = Path(os.environ.get("PRISM_ALSA_SOUNDS", "/usr/share/sounds/alsa"))
+
+
+@dataclass(frozen=True)
+class Source:
+    """One recording shipped in a Debian package.
+
+    Parameters:
+        name: short id (the file stem).
+        package: the Debian package that ships it (copyright in /usr/share/doc/<package>/copyright).
+        path: where the package installs it.
+        rate: sample rate of a headerless ``.raw`` file (16-bit little-endian mono); WAVs carry theirs.
+        voice: who speaks (speaker label from the plots and the median pitch), for the room recipes.
+        band: ``"8k"`` for narrow-band (telephone/radio) recordings, ``"16k"`` for wide-band ones.
+    """
+
+    name: str
+    package: str
+    path: Path
+    voice: str
+    band: str
+    rate: int = 8000
+
+
+def _c2(name: str, voice: str) -> Source:
+    return Source(name, "codec2-examples", CODEC2 / f"{name}.raw", voice, "8k")
+
+
+def _alsa(name: str) -> Source:
+    return Source(name, "alsa-utils", ALSA / f"{name}.wav", "alsa-f", "16k", rate=48000)
+
+
+SOURCES: dict[str, Source] = {
+    s.name: s
+    for s in (
+        _c2("hts1", "hts-m"),  # male, F0 ~116 Hz, two read sentences
+        _c2("hts2", "hts-f"),  # female, F0 ~250 Hz, two read sentences
+        _c2("big_dog", "dog-m"),  # male, F0 ~101 Hz
+        _c2("cross", "cross-m"),  # male, F0 ~120 Hz
+        _c2("forig", "orig-f"),  # female, F0 ~182 Hz
+        _c2("morig", "orig-m"),  # male, F0 ~113 Hz
+        _c2("kristoff", "kristoff-m"),  # male, F0 ~86 Hz, noise floor ~-50 dBFS
+        _c2("vk5qi", "vk5qi-m"),  # male amateur-radio operator, SSB radio channel
+        Source("speech_orig_16k", "codec2-examples", CODEC2 / "speech_orig_16k.wav", "orig16-m", "16k", 16000),
+        _alsa("Front_Center"),
+        _alsa("Front_Left"),
+        _alsa("Front_Right"),
+        _alsa("Rear_Center"),
+        _alsa("Rear_Left"),
+        _alsa("Rear_Right"),
+        _alsa("Side_Left"),
+        _alsa("Side_Right"),
+    )
+}
+
+
+class SourceMissing(Exception):
+    """A package recording is not installed."""
+
+
+@lru_cache(maxsize=64)
+def load_source(name: str) -> np.ndarray:
+    """The recording as 16 kHz mono float32 in [-1, 1) (read-only)."""
+    import soundfile as sf
+    import soxr
+
+    src = SOURCES[name]
+    if not src.path.exists():
+        raise SourceMissing(
+            f"{src.path}: not found; install the Debian package {src.package} (scripts/setup-system.sh)"
+        )
+    if src.path.suffix == ".raw":
+        x = np.fromfile(src.path, dtype="<i2").astype(np.float32) / 32768.0
+        rate = src.rate
+    else:
+        x, rate = sf.read(str(src.path), dtype="float32", always_2d=True)
+        x = x.mean(axis=1)
+    if rate != RATE:
+        x = soxr.resample(x, rate, RATE, quality="VHQ").astype(np.float32)
+    out: np.ndarray = np.asarray(x, dtype=np.float32)
+    out.setflags(write=False)
+    return out
+
+
+def frame_dbfs(x: np.ndarray, frame_ms: int = FRAME_MS) -> np.ndarray:
+    """RMS level of each ``frame_ms`` frame in dBFS (1.0 = full scale); silence is -120."""
+    n = RATE * frame_ms // 1000
+    frames = x[: len(x) // n * n].reshape(-1, n).astype(np.float64)
+    levels: np.ndarray = 10 * np.log10(np.maximum((frames**2).mean(axis=1), 1e-12))
+    return levels
+
+
+def energy_intervals(
+    x: np.ndarray, *, above_floor_db: float = 12.0, below_peak_db: float = 40.0, merge_ms: int = 200, min_ms: int = 60
+) -> list[tuple[int, int]]:
+    """First cut of the voiced intervals (ms): frames louder than the floor by ``above_floor_db``
+    and within ``below_peak_db`` of the loud frames, gaps < ``merge_ms`` merged, runs < ``min_ms``
+    dropped. The floor is the 5th percentile frame level, the peak the 99th."""
+    db = frame_dbfs(x)
+    floor, peak = np.percentile(db, 5), np.percentile(db, 99)
+    on = db > max(floor + above_floor_db, peak - below_peak_db)
+    runs: list[list[int]] = []
+    start = None
+    for i, v in enumerate([*on.tolist(), False]):
+        if v and start is None:
+            start = i
+        elif not v and start is not None:
+            if runs and (start - runs[-1][1]) * FRAME_MS < merge_ms:
+                runs[-1][1] = i
+            else:
+                runs.append([start, i])
+            start = None
+    return [(a * FRAME_MS, b * FRAME_MS) for a, b in runs if (b - a) * FRAME_MS >= min_ms]
+
+
+CORRECTIONS: dict[str, list[tuple[int, int]]] = {}
+"""Hand corrections after looking at the plots: source name -> the checked voiced intervals (ms),
+replacing the energy rule's first cut for that source. Empty where the plot agreed with the rule."""
+
+UTTERANCE_PAUSE_MS = 250
+"""Voiced intervals closer than this belong to one utterance (a phrase with its word gaps)."""
+
+
+@dataclass(frozen=True)
+class Utterance:
+    """A stretch of one recording with its checked voiced intervals.
+
+    ``start_ms``/``end_ms`` cut the recording (with ``PAD_MS`` of its own room tone around the
+    voice); ``voiced`` is relative to ``start_ms``.
+    """
+
+    uid: str
+    source: str
+    start_ms: int
+    end_ms: int
+    voiced: tuple[tuple[int, int], ...]
+
+    @property
+    def voice(self) -> str:
+        return SOURCES[self.source].voice
+
+    @property
+    def voiced_ms(self) -> int:
+        return sum(b - a for a, b in self.voiced)
+
+    @property
+    def span_ms(self) -> tuple[int, int]:
+        """First voiced ms to last voiced ms, relative to the cut."""
+        return self.voiced[0][0], self.voiced[-1][1]
+
+    def samples(self) -> np.ndarray:
+        x = load_source(self.source)
+        return x[self.start_ms * RATE // 1000 : self.end_ms * RATE // 1000]
+
+
+PAD_MS = 60
+
+
+def source_intervals(name: str) -> list[tuple[int, int]]:
+    """The checked voiced intervals of a whole recording (ms)."""
+    if name in CORRECTIONS:
+        return list(CORRECTIONS[name])
+    return energy_intervals(load_source(name))
+
+
+@lru_cache(maxsize=1)
+def catalog() -> dict[str, Utterance]:
+    """Every utterance of every source, ids ``<source>#<n>`` (n from 1)."""
+    out: dict[str, Utterance] = {}
+    for name in SOURCES:
+        x = load_source(name)
+        total = len(x) * 1000 // RATE
+        groups: list[list[tuple[int, int]]] = []
+        for iv in source_intervals(name):
+            if groups and iv[0] - groups[-1][-1][1] < UTTERANCE_PAUSE_MS:
+                groups[-1].append(iv)
+            else:
+                groups.append([iv])
+        for n, g in enumerate(groups, 1):
+            start = max(0, g[0][0] - PAD_MS)
+            end = min(total, g[-1][1] + PAD_MS)
+            uid = f"{name}#{n}"
+            out[uid] = Utterance(uid, name, start, end, tuple((a - start, b - start) for a, b in g))
+    return out

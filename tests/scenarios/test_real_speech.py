@@ -1,0 +1,134 @@
+"""Real human speech (Debian's codec2-examples and alsa-utils recordings) through the room
+pipeline, scored with the field's conventions. Thresholds sit just below today's figures
+(docs/vad.md, "Real-speech rooms"), so a regression trips them; the issue's targets are reported
+by benchmarks/accuracy.py, not asserted here."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.scenarios.realspeech.rooms import ROOMS, build_room
+from bot.scenarios.realspeech.sources import SOURCES
+from bot.scenarios.tools.play import play_scenario
+from bot.scenarios.tools.scoring import score_conventions
+
+REPO = Path(__file__).resolve().parents[2]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not all(s.path.exists() for s in SOURCES.values()),
+        reason="codec2-examples / alsa-utils not installed (scripts/setup-system.sh)",
+    ),
+]
+
+
+@cache
+def built(name: str, out: str) -> Path:
+    return build_room(ROOMS[name], Path(out))
+
+
+@cache
+def scored(name: str, out: str) -> dict[str, Any]:
+    scenario = built(name, out)
+    truth = json.loads((scenario.parent / "truth.json").read_text())
+    return score_conventions(truth, play_scenario(scenario))
+
+
+@pytest.fixture(scope="module")
+def out(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return str(tmp_path_factory.mktemp("real-rooms"))
+
+
+def test_rooms_rebuild_identically(out: str, tmp_path: Path) -> None:
+    a = built("quiet-hello", out)
+    b = build_room(ROOMS["quiet-hello"], tmp_path)
+    for file in ("ann.wav", "ben.wav", "truth.json", "scenario.json"):
+        assert (a.parent / file).read_bytes() == (b.parent / file).read_bytes(), file
+
+
+def test_truth_labels_follow_the_overlap_rules(out: str) -> None:
+    truth = json.loads((built("backchannel-early", out).parent / "truth.json").read_text())
+    labelled = [o for o in truth["overlaps"] if o["label"]]
+    assert len(labelled) >= 4
+    assert all(o["label"] == o["kind"] and o["robustMs"] >= 100 for o in labelled)
+
+
+def test_quiet_words_after_long_silence_start_on_time(out: str) -> None:
+    # -42/-40 dBFS words after 7 s of room tone, soft onsets (before: onset max 162 ms, start
+    # latency p95 336 ms, share error 2.8 points)
+    s = scored("quiet-hello", out)
+    assert s["missed"] == []
+    assert s["minPrecision"] >= 0.98
+    assert s["minRecall"] >= 0.97
+    assert s["onsetMax"] <= 100
+    assert s["startLatencyP95"] <= 200
+    assert s["shareErrorPoints"] <= 1.0
+
+
+def test_bleed_of_a_neighbour_is_not_speech_and_backchannels_stay_backchannels(out: str) -> None:
+    # -20 dB bleed between two tracks (before: precision 0.41, share error 11 points);
+    # backchannels 100-300 ms after a soft onset
+    s = scored("backchannel-early", out)
+    assert s["minPrecision"] >= 0.98
+    assert s["shareErrorPoints"] <= 1.0
+    assert s["scriptedOverlaps"] >= 4
+    assert s["scriptedRight"] == s["scriptedOverlaps"], s["scriptedWrong"]
+    assert s["minRecall"] >= 0.97
+    assert s["missed"] == []
+
+
+def test_telephone_band_words_in_room_tone_are_found(out: str) -> None:
+    # 8 kHz room, telephone band, -36 dBFS words in -46 dBFS room tone after 10-20 s of it
+    # (before: a 360 ms word missed, start latency p95 273 ms: Silero's state sank into "long silence")
+    s = scored("phone", out)
+    assert s["missed"] == []
+    assert s["minRecall"] >= 0.97
+    assert s["minPrecision"] >= 0.98
+    assert s["onsetMax"] <= 150
+    assert s["startLatencyP95"] <= 250
+
+
+def test_cli_tracks_analyses_a_recording_without_a_scenario(out: str) -> None:
+    folder = built("quiet-hello", out).parent
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BOT_", "ROOM_URL", "DAILY_"))}
+    proc = subprocess.run(
+        [sys.executable, "-m", "bot", "--tracks", str(folder / "ann.wav"), str(folder / "ben.wav"), "--view", "off"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    envelopes = [json.loads(line) for line in proc.stdout.splitlines()]
+    joined = [e["payload"] for e in envelopes if e["topic"] == "room.participant.joined"]
+    assert [(p["participantId"], p["displayName"]) for p in joined] == [("ann", "ann"), ("ben", "ben")]
+    started = {e["payload"]["participantId"] for e in envelopes if e["topic"] == "room.speaking.started"}
+    assert started == {"ann", "ben"}
+    assert envelopes[-1]["payload"]["reason"] == "completed"
+
+
+def test_cli_tracks_names_a_bad_file_in_one_line(tmp_path: Path) -> None:
+    bad = tmp_path / "carol.wav"
+    bad.write_text("not audio")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BOT_", "ROOM_URL", "DAILY_"))}
+    proc = subprocess.run(
+        [sys.executable, "-m", "bot", "--tracks", str(bad), "--view", "off"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode != 0
+    lines = [line for line in proc.stderr.splitlines() if "carol.wav" in line]
+    assert lines and "is not an audio file" in lines[0]
+    assert "Traceback" not in proc.stderr
