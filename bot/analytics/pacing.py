@@ -46,8 +46,8 @@ def count_words(text: str) -> int:
     return sum(1 for token in text.split() if any(ch.isalnum() for ch in token))
 
 
-PacingState = Literal["slow", "normal", "fast"]
-"""The bands of ``room.pacing.updated``'s ``state``."""
+PacingState = Literal["slow", "normal", "fast", "no_words"]
+"""The bands of ``room.pacing.updated``'s ``state``, and ``no_words`` (speech, no transcript)."""
 
 
 @dataclass(frozen=True)
@@ -122,6 +122,7 @@ class _Person:
     log: SegmentLog = field(default_factory=SegmentLog)
     blocks: list[_Block] = field(default_factory=list)
     state: PacingState | None = None
+    no_words_told: bool = False
 
 
 class PacingTracker:
@@ -141,6 +142,12 @@ class PacingTracker:
             params: window, bands and thresholds; ``PacingParams()`` by default.
         """
         self.params = params or PacingParams()
+        self.transcribed = True
+        """Whether the room delivers transcripts. When it does not (an audio-only recording, a Daily
+        room without transcription or whose token may not start it), each participant gets one
+        ``no_words`` update once they have spoken ``min_speaking_ms``: pacing says it cannot
+        measure instead of staying silent. A room-level fact, not a guess from missing
+        transcripts: a long utterance's transcript legitimately comes only at its end."""
         self._people: dict[str, _Person] = {}
         self._utterances: list[tuple[int, str]] = []  # (onset, participant), sorted
         self._base_turns: Counter[str] = Counter()  # turns folded out of _utterances
@@ -149,23 +156,48 @@ class PacingTracker:
 
     # -- observations ---------------------------------------------------------------------
 
-    def speaking(self, media_time_ms: int, participant_id: str, speaking: bool, duration_ms: int = 0) -> None:
-        """A participant started (``media_time_ms`` = onset) or stopped (= end) speaking."""
+    def speaking(
+        self, media_time_ms: int, participant_id: str, speaking: bool, duration_ms: int = 0
+    ) -> list[RoomPacingUpdated]:
+        """A participant started (``media_time_ms`` = onset) or stopped (= end) speaking.
+
+        Returns the participant's one ``no_words`` update when the room is not transcribed and
+        this stop takes them past ``min_speaking_ms`` of speech; otherwise nothing."""
         if not participant_id:
-            return
+            return []
         person = self._people.setdefault(participant_id, _Person())
         if speaking:
             if person.log.start(media_time_ms) is not None and len(person.log.segments) > MAX_SEGMENTS:
                 person.log.drop_oldest(MAX_SEGMENTS // 2)  # nobody's transcripts prune them (no STT)
-            return
+            return []
         closed = person.log.stop(media_time_ms, duration_ms)  # duration: we joined mid-segment
         if closed is None or closed.end is None:  # a closed segment always has its end
-            return
+            return []
         onset, end = int(closed.start), int(closed.end)
         if not self._is_backchannel(participant_id, onset, end):
             bisect.insort(self._utterances, (onset, participant_id))
             if len(self._utterances) > self.params.compact_after:
                 self._compact()
+        return self._no_words(participant_id, person, end)
+
+    def _no_words(self, participant_id: str, person: _Person, end: int) -> list[RoomPacingUpdated]:
+        if self.transcribed or person.blocks or person.no_words_told:
+            return []
+        spoken_ms = person.log.speaking_ms_in(None, end)
+        if spoken_ms < self.params.min_speaking_ms:
+            return []
+        person.no_words_told = True
+        return [
+            RoomPacingUpdated(
+                participant_id=participant_id,
+                words_per_minute=0.0,
+                state="no_words",
+                turn_count=self.turn_counts(provisional_at=end).get(participant_id, 0),
+                window_ms=spoken_ms,
+                word_count=0,
+                media_time_ms=max(0, end),
+            )
+        ]
 
     def leave(self, media_time_ms: int, participant_id: str) -> None:
         """A participant left: their open segment ends now."""

@@ -13,13 +13,13 @@ from bot.generated.topics import Topic
 
 
 class RoomPacingUpdated(TopicModel):
-    """A participant's speaking rate was updated after a transcribed utterance."""
+    """A participant's speaking rate was updated after a transcribed utterance; or, once, that the participant has spoken for a while with no transcript at all (state no_words: the room has no transcription, e.g. an audio-only recording or a token without transcription permission), so no rate can be given."""
 
     TOPIC: ClassVar[Topic] = Topic.ROOM_PACING_UPDATED
 
     participant_id: Annotated[str, Field(min_length=1, max_length=128)] = Field(alias='participantId', description='Daily participant (session) id.')
     words_per_minute: Annotated[float, Field(ge=0, le=1000, allow_inf_nan=False)] = Field(alias='wordsPerMinute', description='Words per minute of speaking time over the window.')
-    state: Literal["slow", "normal", "fast"] = Field(description='Pacing band (thresholds in docs/pipeline.md).')
+    state: Literal["slow", "normal", "fast", "no_words"] = Field(description='Pacing band (thresholds in docs/pipeline.md); no_words: speech but no transcript, wordsPerMinute is 0 and means nothing.')
     turn_count: Annotated[int, Field(ge=0)] = Field(alias='turnCount', description='Turns the participant has taken in the session.')
     window_ms: Annotated[int, Field(ge=0)] = Field(alias='windowMs', description='Speaking time the rate was computed over.')
     word_count: Annotated[int, Field(ge=0)] | None = Field(default=None, alias='wordCount', description='Words in the window.', exclude_if=is_none)

@@ -4,7 +4,7 @@
 
 from enum import StrEnum
 
-SPEC_VERSION = 'sha256:642c2272a71dc37706fa26dda60b7affd0c3ca8a470d55d0cffd96a172c93f77'
+SPEC_VERSION = 'sha256:6b9b29751e3e35aa109519f4e7c0bc241eb8a3e976c06af495792e2d18dacc6f'
 """Hash of the spec this code was generated from (see docs/events.md)."""
 
 

@@ -87,7 +87,7 @@ def build_room_pipeline(
             ParticipantVAD(report_onsets=bool(voice)),
             ChatRouter(),
             InboundMessages(validator=runtime.inbound),
-            Pacing(),
+            Pacing(transcribed=lambda: bool(getattr(room, "transcribed", True))),
             Dominance(),
             Overlaps(),
             Agenda(agenda=items, params=agenda_params),

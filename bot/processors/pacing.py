@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from pipecat.frames.frames import Frame, TranscriptionFrame
@@ -19,7 +20,8 @@ class Pacing(FrameProcessor):
     point) and ``ParticipantLeftFrame``. Every frame is forwarded unchanged.
 
     Frames pushed: ``EnvelopeFrame(RoomPacingUpdated)`` after a transcript, once the participant
-    has enough speech to measure (thresholds in docs/pipeline.md, "Pacing").
+    has enough speech to measure (thresholds in docs/pipeline.md, "Pacing"); in a room without
+    transcripts, one ``no_words`` update per participant after a stop.
 
     Example::
 
@@ -31,20 +33,30 @@ class Pacing(FrameProcessor):
         *,
         params: PacingParams | None = None,
         tracker: PacingTracker | None = None,
+        transcribed: Callable[[], bool] | None = None,
         **kwargs: Any,
     ) -> None:
         """Args:
         params: window, bands and thresholds; ``PacingParams()`` by default.
         tracker: a ready tracker (tests, or to read turn counts elsewhere); overrides ``params``.
+        transcribed: whether the room delivers transcripts now (asked at every speaking change:
+            Daily may refuse transcription after the join); None: it does.
         """
         super().__init__(**kwargs)
         self.tracker = tracker or PacingTracker(params)
+        self.transcribed = transcribed
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         await super().process_frame(frame, direction)
         if direction is FrameDirection.DOWNSTREAM:
             if isinstance(frame, SpeakingStateFrame):
-                self.tracker.speaking(frame.media_time_ms, frame.participant_id, frame.speaking, frame.duration_ms)
+                if self.transcribed is not None:
+                    self.tracker.transcribed = self.transcribed()  # Daily may refuse it after the join
+                told = self.tracker.speaking(
+                    frame.media_time_ms, frame.participant_id, frame.speaking, frame.duration_ms
+                )
+                for payload in told:
+                    await self.push_frame(EnvelopeFrame(payload=payload, media_time_ms=payload.media_time_ms))
             elif isinstance(frame, TranscriptionFrame):
                 at = media_time_of(frame)
                 if at is not None:

@@ -505,6 +505,11 @@ class DailyRoom:
         return self._joined
 
     @property
+    def transcribed(self) -> bool:
+        """Whether transcripts reach the pipeline (pacing says ``no_words`` when they do not)."""
+        return self.transcription_status == "on"
+
+    @property
     def transport(self) -> _RoomTransport:
         """The joined ``DailyTransport`` (for event handlers the session may add)."""
         if self._transport is None or not self._joined:

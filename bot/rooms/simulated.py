@@ -607,6 +607,12 @@ class SimulatedRoom(BaseTransport):
         return self.scenario.sample_rate
 
     @property
+    def transcribed(self) -> bool:
+        """Whether the scenario delivers transcripts: any ``speech`` event with text. An audio-only
+        recording (``--tracks``) has none, and pacing then says ``no_words``."""
+        return any(isinstance(event, SpeechEvent) and event.text for event in self.scenario.events)
+
+    @property
     def frames_pushed(self) -> int:
         """Frames the input has pushed downstream."""
         return self.stats.frames_pushed

@@ -204,3 +204,23 @@ def test_wpm_is_capped_at_the_schema_maximum():
 def test_invalid_params_are_refused(params):
     with pytest.raises(ValueError):
         PacingParams(**params)
+
+
+def test_a_room_without_transcripts_tells_each_speaker_once_that_it_has_no_words() -> None:
+    """An audio-only room (no transcription) gets one honest update per speaker instead of silence."""
+    pt = PacingTracker()
+    pt.transcribed = False
+    told = []
+    for k in range(3):  # 2 s turns: the 3 s minimum is crossed at the second stop
+        start = k * 5_000
+        assert pt.speaking(start, "p-ann", True) == []
+        told += pt.speaking(start + 2_000, "p-ann", False)
+    assert [(u.state, u.words_per_minute, u.word_count, u.window_ms) for u in told] == [("no_words", 0.0, 0, 4_000)]
+
+
+def test_a_transcribed_room_never_says_no_words_even_before_a_long_utterances_transcript() -> None:
+    """A monologue's transcript may come only at its end: silence from the transcriber is not 'no words'."""
+    pt = PacingTracker()
+    for k in range(6):
+        pt.speaking(k * 5_000, "p-bob", True)
+        assert pt.speaking(k * 5_000 + 4_500, "p-bob", False) == []

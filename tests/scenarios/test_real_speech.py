@@ -113,6 +113,9 @@ def test_cli_tracks_analyses_a_recording_without_a_scenario(out: str) -> None:
     assert [(p["participantId"], p["displayName"]) for p in joined] == [("ann", "ann"), ("ben", "ben")]
     started = {e["payload"]["participantId"] for e in envelopes if e["topic"] == "room.speaking.started"}
     assert started == {"ann", "ben"}
+    pacing = [e["payload"] for e in envelopes if e["topic"] == "room.pacing.updated"]
+    assert pacing and {p["state"] for p in pacing} == {"no_words"}, "a recording has no words: pacing says so"
+    assert len({p["participantId"] for p in pacing}) == len(pacing), "once per speaker"
     assert envelopes[-1]["payload"]["reason"] == "completed"
 
 

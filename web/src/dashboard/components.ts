@@ -99,7 +99,14 @@ export class ParticipantsPanel {
       setAttr(r.bar, "aria-valuenow", String(pct ?? 0));
       setAttr(r.bar, "aria-label", `${p.name} talk share`);
       setAttr(r.row, "data-share", p.share === null ? "" : String(p.share));
-      setText(r.pace, p.wpm === null ? "–" : `${Math.round(p.wpm)} wpm${p.pace && p.pace !== "normal" ? ` · ${p.pace}` : ""}`);
+      setText(
+        r.pace,
+        p.pace === "no_words"
+          ? "no transcript"
+          : p.wpm === null
+            ? "–"
+            : `${Math.round(p.wpm)} wpm${p.pace && p.pace !== "normal" ? ` · ${p.pace}` : ""}`,
+      );
       toggle(r.pace, "off-pace", p.pace === "fast" || p.pace === "slow");
     }
     const gini = model.gini === null ? "" : ` · balance (Gini) ${model.gini.toFixed(2)}, 0 = even`;

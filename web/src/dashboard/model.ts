@@ -33,7 +33,7 @@ export interface Person {
   talkMs: number;
   share: number | null;
   wpm: number | null;
-  pace: "slow" | "normal" | "fast" | null;
+  pace: "slow" | "normal" | "fast" | "no_words" | null;
   segments: Segment[];
   marks: Mark[];
   order: number;

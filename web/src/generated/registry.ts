@@ -60,7 +60,7 @@ export const registry = {
       "sampled": false
     }
   },
-  "specVersion": "sha256:642c2272a71dc37706fa26dda60b7affd0c3ca8a470d55d0cffd96a172c93f77",
+  "specVersion": "sha256:6b9b29751e3e35aa109519f4e7c0bc241eb8a3e976c06af495792e2d18dacc6f",
   "topics": {
     "assistant.room.join.failed": {
       "description": "One join attempt failed.",
@@ -1493,7 +1493,7 @@ export const registry = {
       "version": 1
     },
     "room.pacing.updated": {
-      "description": "A participant's speaking rate was updated after a transcribed utterance.",
+      "description": "A participant's speaking rate was updated after a transcribed utterance; or, once, that the participant has spoken for a while with no transcript at all (state no_words: the room has no transcription, e.g. an audio-only recording or a token without transcription permission), so no rate can be given.",
       "forwarding": {
         "destinations": [
           "stdout",
@@ -1529,11 +1529,12 @@ export const registry = {
             "type": "string"
           },
           "state": {
-            "description": "Pacing band (thresholds in docs/pipeline.md).",
+            "description": "Pacing band (thresholds in docs/pipeline.md); no_words: speech but no transcript, wordsPerMinute is 0 and means nothing.",
             "enum": [
               "slow",
               "normal",
-              "fast"
+              "fast",
+              "no_words"
             ],
             "type": "string"
           },
