@@ -162,12 +162,27 @@ class SessionControl:
         (cancel at once) instead of killing the process before the end is published. After it,
         both are ignored: Python gives handled signals their default action back as it exits,
         and native threads (onnxruntime's, daily-core's) do not share the main thread's mask, so
-        a late SIGTERM used to turn exit 0 (or 2, 3, 4) into a kill."""
+        a late SIGTERM used to turn exit 0 (or 2, 3, 4) into a kill.
+
+        The disposition goes straight from the loop's handler to "ignore", never through the
+        default: ``loop.remove_signal_handler`` resets SIGTERM to SIG_DFL before anything can set
+        SIG_IGN, and a SIGTERM in that window killed the process (exit -15 instead of the
+        failure's 4), whichever thread took it. So "ignore" is installed first and the loop's
+        record of its handler is dropped without the reset (nor the later one of ``loop.close``)."""
         if not self.handle_signals:
             return
-        with contextlib.suppress(RuntimeError):  # the loop is already closed
-            loop = asyncio.get_running_loop()
-            for sig in SIGNALS:
-                loop.remove_signal_handler(sig)
         for sig in SIGNALS:  # the end (or failure) is out and the process is exiting: nothing to
             signal.signal(sig, signal.SIG_IGN)  # interrupt, and a kill now would only change its exit code
+        with contextlib.suppress(RuntimeError):  # the loop is already closed
+            loop = asyncio.get_running_loop()
+            handlers = getattr(loop, "_signal_handlers", None)  # asyncio's unix loop: no public way without the reset
+            if isinstance(handlers, dict):
+                for sig in SIGNALS:
+                    handlers.pop(sig, None)
+                if not handlers:
+                    with contextlib.suppress(ValueError):  # not the main thread
+                        signal.set_wakeup_fd(-1)
+            else:
+                for sig in SIGNALS:
+                    loop.remove_signal_handler(sig)
+                    signal.signal(sig, signal.SIG_IGN)
