@@ -4,17 +4,27 @@ Matching runs on a normalized copy of the text (NFKD, combining marks dropped, c
 ``Prôject NIGHTINGALE`` matches the phrase ``project nightingale``. Redaction maps each match back
 to the original characters and replaces them, so the rest of the text keeps its case and accents.
 No asyncio, no Pipecat.
+
+Bounded work per text: phrases and patterns run on RE2 (:mod:`bot.policy.regex`, time linear in
+the text whatever a tenant writes), the policy model caps how many there are, and only the first
+:data:`MAX_SCAN_CHARS` characters of a text are checked; the rest is cut off, never passed on
+unchecked.
 """
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from dataclasses import dataclass, field
+from typing import Any
 
 from bot.policy.model import ACTIONS, ContentRule, ContentRules, strip_accents
+from bot.policy.regex import compile_pattern, compile_phrases, encode_for_matching
 
-__all__ = ["ContentGuard", "GuardResult", "Match", "normalize"]
+__all__ = ["MAX_SCAN_CHARS", "ContentGuard", "GuardResult", "Match", "normalize"]
+
+MAX_SCAN_CHARS = 8_000
+"""Longest text the guard checks; a longer one is cut to this many characters (``truncated``).
+Daily caps an app message at 4 KB, so only simulated chat and very long transcripts reach it."""
 
 
 def normalize(text: str) -> tuple[str, list[int]]:
@@ -35,9 +45,8 @@ def normalize(text: str) -> tuple[str, list[int]]:
     return "".join(out), index
 
 
-def _phrase_regex(phrase: str) -> str:
-    words = normalize(strip_accents(phrase))[0].split()
-    return r"(?<!\w)" + r"\s+".join(re.escape(w) for w in words) + r"(?!\w)"
+def _phrase_words(phrase: str) -> list[str]:
+    return normalize(strip_accents(phrase))[0].split()
 
 
 @dataclass(frozen=True)
@@ -63,6 +72,8 @@ class GuardResult:
     text: str | None
     matches: tuple[Match, ...] = ()
     action: str | None = None
+    truncated: bool = False
+    """The text was longer than :data:`MAX_SCAN_CHARS` and was cut to it."""
 
     @property
     def interrupt(self) -> bool:
@@ -72,7 +83,21 @@ class GuardResult:
 @dataclass
 class _Compiled:
     rule: ContentRule
-    regexes: list[re.Pattern[str]] = field(default_factory=list)
+    phrases: list[Any] = field(default_factory=list)
+    """RE2s for the phrases; group 1 is the phrase (its word edges are consumed around it)."""
+    patterns: list[Any] = field(default_factory=list)
+
+    def spans(self, data: bytes) -> list[tuple[int, int]]:
+        """Byte spans of every match in ``data`` (the UTF-8 normalized text)."""
+        found: list[tuple[int, int]] = []
+        for rx in self.phrases:
+            pos = 0
+            while (m := rx.search(data, pos)) is not None:
+                found.append(m.span(1))
+                pos = m.end(1)  # the edge after a phrase may be the edge before the next
+        for rx in self.patterns:
+            found.extend(m.span() for m in rx.finditer(data) if m.end() > m.start())
+        return found
 
 
 class ContentGuard:
@@ -88,9 +113,8 @@ class ContentGuard:
         self.replacement = rules.replacement
         self._rules: list[_Compiled] = []
         for rule in rules.rules:
-            compiled = _Compiled(rule)
-            compiled.regexes.extend(re.compile(_phrase_regex(p)) for p in rule.phrases)
-            compiled.regexes.extend(re.compile(strip_accents(p), re.IGNORECASE) for p in rule.patterns)
+            compiled = _Compiled(rule, phrases=compile_phrases([_phrase_words(p) for p in rule.phrases]))
+            compiled.patterns.extend(compile_pattern(strip_accents(p)) for p in rule.patterns)
             self._rules.append(compiled)
 
     def __bool__(self) -> bool:
@@ -98,9 +122,13 @@ class ContentGuard:
 
     def check(self, text: str, channel: str) -> GuardResult:
         """Apply every rule for ``channel`` (``transcript``, ``chat`` or ``bot``) to ``text``."""
+        truncated = len(text) > MAX_SCAN_CHARS
+        if truncated:
+            text = text[:MAX_SCAN_CHARS]
         if not self._rules or not text:
-            return GuardResult(text=text)
+            return GuardResult(text=text, truncated=truncated)
         norm, index = normalize(text)
+        data, char_at = encode_for_matching(norm)
         matches: list[Match] = []
         spans: list[tuple[int, int]] = []
         strongest = -1
@@ -108,7 +136,8 @@ class ContentGuard:
             rule = compiled.rule
             if channel not in rule.applies_to:
                 continue
-            found = [(m.start(), m.end()) for rx in compiled.regexes for m in rx.finditer(norm) if m.end() > m.start()]
+            found = [(char_at[a], char_at[b]) for a, b in compiled.spans(data)]
+            found = [(a, b) for a, b in found if b > a]
             if not found:
                 continue
             matches.append(Match(rule))
@@ -116,11 +145,12 @@ class ContentGuard:
             if rule.action != "warn":
                 spans.extend(found)
         if not matches:
-            return GuardResult(text=text)
+            return GuardResult(text=text, truncated=truncated)
         action = ACTIONS[strongest]
         if action in ("block", "interrupt"):
-            return GuardResult(text=None, matches=tuple(matches), action=action)
-        return GuardResult(text=self._redact(text, index, spans), matches=tuple(matches), action=action)
+            return GuardResult(text=None, matches=tuple(matches), action=action, truncated=truncated)
+        redacted = self._redact(text, index, spans)
+        return GuardResult(text=redacted, matches=tuple(matches), action=action, truncated=truncated)
 
     def _redact(self, text: str, index: list[int], spans: list[tuple[int, int]]) -> str:
         if not spans:

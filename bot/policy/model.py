@@ -8,7 +8,6 @@ defaults are the documented safe default that applies when no policy is configur
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from typing import Annotated, Any, Final, Literal
 
@@ -23,6 +22,8 @@ from pydantic import (
     model_validator,
 )
 from pydantic.alias_generators import to_camel
+
+from bot.policy.regex import PatternError, compile_pattern
 
 __all__ = [
     "ACTIONS",
@@ -167,10 +168,11 @@ class RateRules(PolicyModel):
 
 
 def _check_pattern(pattern: str) -> str:
+    """The guard's own compiler (RE2): a pattern it cannot run in linear time never gets in."""
     try:
-        re.compile(strip_accents(pattern), re.IGNORECASE)
-    except re.error as exc:
-        raise ValueError(f"is not a valid regular expression: {exc}") from None
+        compile_pattern(strip_accents(pattern))
+    except PatternError as exc:
+        raise ValueError(str(exc)) from None
     return pattern
 
 
@@ -189,9 +191,10 @@ class ContentRule(PolicyModel):
 
     Matching is case- and accent-insensitive: the text is NFKD-normalized, combining marks are
     dropped and it is casefolded before matching. A phrase matches whole words (``ass`` does not
-    match ``class``), its spaces match any run of whitespace. A pattern is a Python regular
-    expression matched with ``re.IGNORECASE`` against that normalized text (write it without
-    accents).
+    match ``class``), its spaces match any run of whitespace. A pattern is an RE2 regular
+    expression (Python syntax without look-around or backreferences, which RE2 rejects),
+    matched case-insensitively against that normalized text (write it without accents). RE2 runs
+    in time linear in the text whatever the pattern, so a tenant's pattern cannot stall a room.
     """
 
     id: str = Field(
@@ -223,8 +226,22 @@ class ContentRule(PolicyModel):
         return self
 
 
+MAX_TOTAL_PATTERNS = 128
+"""Patterns in a whole policy (every rule, after composition): each is one RE2 pass per text."""
+MAX_TOTAL_PHRASES = 2_000
+"""Phrases in a whole policy."""
+MAX_TOTAL_PHRASE_CHARS = 50_000
+"""Characters of all phrases together: phrases compile to RE2 alternations of about 1,000
+characters each (:data:`bot.policy.regex.PHRASE_CHUNK_CHARS`), so this bounds their number."""
+
+
 class ContentRules(PolicyModel):
-    """The content guard: rules applied to transcripts, chat and the bot's own output."""
+    """The content guard: rules applied to transcripts, chat and the bot's own output.
+
+    Bounded work per text: at most :data:`MAX_TOTAL_PATTERNS` patterns,
+    :data:`MAX_TOTAL_PHRASES` phrases and :data:`MAX_TOTAL_PHRASE_CHARS` characters of phrases in
+    the whole (composed) policy.
+    """
 
     rules: list[ContentRule] = Field(default_factory=list, max_length=200, description="Content rules; ids are unique.")
     replacement: str = Field(
@@ -235,6 +252,17 @@ class ContentRules(PolicyModel):
     @classmethod
     def _unique_ids(cls, rules: list[ContentRule]) -> list[ContentRule]:
         _unique([r.id for r in rules])
+        patterns = sum(len(r.patterns) for r in rules)
+        if patterns > MAX_TOTAL_PATTERNS:
+            raise ValueError(f"at most {MAX_TOTAL_PATTERNS} patterns in all rules together, got {patterns}")
+        phrases = sum(len(r.phrases) for r in rules)
+        if phrases > MAX_TOTAL_PHRASES:
+            raise ValueError(f"at most {MAX_TOTAL_PHRASES} phrases in all rules together, got {phrases}")
+        chars = sum(len(p) for r in rules for p in r.phrases)
+        if chars > MAX_TOTAL_PHRASE_CHARS:
+            raise ValueError(
+                f"at most {MAX_TOTAL_PHRASE_CHARS} characters of phrases in all rules together, got {chars}"
+            )
         return rules
 
 

@@ -308,7 +308,7 @@ BAD_LAYERS = [
     (
         "bad-regex",
         layer(content={"rules": [{"id": "r", "patterns": ["(x"], "action": "warn"}]}),
-        '"content.rules[0].patterns[0]" is not a valid regular expression',
+        '"content.rules[0].patterns[0]" is not a valid RE2 regular expression (missing ))',
     ),
     (
         "empty-rule",
