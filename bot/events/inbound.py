@@ -2,8 +2,10 @@
 
 Everything a browser sends is untrusted. A message is accepted only if it parses within size and
 depth limits, is an envelope, names a known topic that browsers may publish, and its payload is
-valid. Every rejection publishes ``events.inbound.rejected`` with a reason (never the content) and
-is counted; nothing here raises on bad input.
+valid. Every rejection is counted and reported with ``events.inbound.rejected`` (a reason, never
+the content), aggregated per sender and reason (:mod:`bot.events.noise`): the first in a window
+is published, the rest of the window comes as one event with ``count``. Nothing here raises on
+bad input.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pydantic import ValidationError
 import bot.generated as generated
 from bot.events.bus import EventBus
 from bot.events.envelope import Envelope
+from bot.events.noise import WINDOW_MS, NoiseAggregator
 from bot.generated import EventsInboundRejected, EventsRuntimeVersionMismatch, Topic, TopicModel
 
 MAX_BYTES = 4096
@@ -90,6 +93,7 @@ class InboundValidator:
         max_bytes: int = MAX_BYTES,
         max_depth: int = MAX_DEPTH,
         rate_limiter: Callable[[str, int | None], bool] | None = None,
+        window_ms: int = WINDOW_MS,
     ) -> None:
         self._bus = bus
         self._registry = bus.registry
@@ -98,16 +102,39 @@ class InboundValidator:
         self.rate_limiter = rate_limiter
         self.stats = InboundStats()
         self._mismatches_reported: set[str] = set()
+        self.noise = NoiseAggregator(window_ms)
+        self._last_ms = 0
+
+    def flush(self, media_time_ms: int, *, final: bool = False) -> None:
+        """Publish the summaries of aggregation windows that ended by ``media_time_ms`` (the media
+        clock's ticks; ``final`` at the end of the session publishes every open one)."""
+        self._last_ms = max(self._last_ms, int(media_time_ms))
+        for summary in self.noise.due(self._last_ms, final=final):
+            sender_id, reason = summary.key  # type: ignore[misc]
+            self._bus.publish(
+                EventsInboundRejected(
+                    reason=reason,
+                    sender_id=sender_id,
+                    count=summary.count,
+                    window_ms=summary.window_ms,
+                ),
+                media_time_ms=self._last_ms,
+            )
 
     def check(self, raw: Any, sender_id: str, *, media_time_ms: int | None = None) -> Accepted | Rejected:
         """Validate one inbound message (a JSON string/bytes, or the value Daily already parsed)."""
         result = self._check(raw, sender_id or "unknown", media_time_ms)
         if isinstance(result, Rejected):
             self.stats.rejected[result.reason] += 1
+            if media_time_ms is not None:
+                self._last_ms = max(self._last_ms, int(media_time_ms))
+            sender = (sender_id or "unknown")[:128]
+            if not self.noise.admit((sender, result.reason), self._last_ms):
+                return result  # counted; the window's summary reports it
             self._bus.publish(
                 EventsInboundRejected(
                     reason=result.reason,
-                    sender_id=(sender_id or "unknown")[:128],
+                    sender_id=sender,
                     topic=result.topic,
                     detail=result.detail[:300] or None,
                     size_bytes=self._size_hint(raw),

@@ -4,7 +4,7 @@
 
 from enum import StrEnum
 
-SPEC_VERSION = 'sha256:6b9b29751e3e35aa109519f4e7c0bc241eb8a3e976c06af495792e2d18dacc6f'
+SPEC_VERSION = 'sha256:0421729948bb84868e3d0f940f00a532e8fbc79c410848ecb0eb8bc5c2b5b344'
 """Hash of the spec this code was generated from (see docs/events.md)."""
 
 

@@ -8,6 +8,9 @@
 - :class:`InboundRateLimiter`: the ``rate_limiter`` hook of ``InboundValidator``.
 
 Every violation is a ``ConversationPolicyViolation`` naming the rule, never the offending text.
+Violations a participant causes are aggregated per participant and rule
+(:class:`bot.events.noise.NoiseAggregator`): the first in a window is reported (with its interrupt
+request, if any), the rest of the window as one violation with ``count``.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from bot.analytics.dominance import MonologueDetector, MonologueParams
+from bot.events.noise import WINDOW_MS, NoiseAggregator
 from bot.generated import ConversationPolicyViolation, FacilitatorMessage, RoomInterruptRequest
 from bot.policy.buckets import SlidingWindow, TokenBucket
 from bot.policy.guard import ContentGuard, GuardResult
@@ -33,6 +37,7 @@ __all__ = [
     "ToolDecision",
     "ToolGate",
     "ViolationKind",
+    "ViolationNoise",
     "nudge_text",
     "violation",
 ]
@@ -63,8 +68,13 @@ def violation(
     media_time_ms: int | None,
     participant_id: str | None = None,
     severity: Severity | None = None,
+    *,
+    count: int | None = None,
+    window_ms: int | None = None,
 ) -> ConversationPolicyViolation:
-    """A violation payload; the severity defaults to :data:`SEVERITY` of the rule's family."""
+    """A violation payload; the severity defaults to :data:`SEVERITY` of the rule's family.
+
+    ``count`` and ``window_ms``: an aggregate of that many violations over that window."""
     family = rule if rule in SEVERITY else rule.rsplit(".", 1)[0]
     return ConversationPolicyViolation(
         policy_version=loaded.version,
@@ -74,7 +84,46 @@ def violation(
         action=action,
         severity=(severity or SEVERITY.get(family, "medium")),
         media_time_ms=None if media_time_ms is None else max(0, int(media_time_ms)),
+        count=count,
+        window_ms=window_ms if count is not None else None,
     )
+
+
+class ViolationNoise:
+    """Per participant and rule, the first violation of a window passes and the rest are counted;
+    :meth:`due` gives the aggregate violations (``count``, ``windowMs``) of windows that ended.
+
+    Violations without a participant (the bot's own, tools) pass unchanged.
+    """
+
+    def __init__(self, loaded: LoadedPolicy, window_ms: int = WINDOW_MS) -> None:
+        self.loaded = loaded
+        self.noise = NoiseAggregator(window_ms)
+
+    def admit(self, item: ConversationPolicyViolation, media_time_ms: int) -> bool:
+        if item.participant_id is None:
+            return True
+        key = (item.participant_id, item.rule, item.kind, item.action, item.severity)
+        return self.noise.admit(key, media_time_ms)
+
+    def due(self, media_time_ms: int, *, final: bool = False) -> list[ConversationPolicyViolation]:
+        out = []
+        for summary in self.noise.due(media_time_ms, final=final):
+            pid, rule, kind, action, severity = summary.key  # type: ignore[misc]
+            out.append(
+                violation(
+                    self.loaded,
+                    rule,
+                    kind,
+                    action,
+                    media_time_ms,
+                    pid,
+                    severity,
+                    count=summary.count,
+                    window_ms=summary.window_ms,
+                )
+            )
+        return out
 
 
 def nudge_text(style: str, share: float) -> str:
@@ -128,6 +177,7 @@ class RoomPolicy:
         self._last_nudge: dict[str, int] = {}
         self._chat_buckets: dict[str, TokenBucket] = {}
         self.stats: Counter[str] = Counter()
+        self.noise = ViolationNoise(loaded)
 
     # -- presence and speech ----------------------------------------------------------------
 
@@ -188,7 +238,12 @@ class RoomPolicy:
                 )
                 self.stats["turns.maxTurnMs"] += 1
         out.extend(self._share_nudges(media_time_ms))
+        out.extend(self.noise.due(media_time_ms))
         return out
+
+    def close(self, media_time_ms: int) -> list[Any]:
+        """The end of the room: the aggregates of every open window."""
+        return list(self.noise.due(media_time_ms, final=True))
 
     def _share_nudges(self, now: int) -> list[Any]:
         turns = self.policy.turns
@@ -235,33 +290,25 @@ class RoomPolicy:
             bucket = self._chat_buckets.setdefault(participant_id, TokenBucket(spec))
             if not bucket.take(media_time_ms):
                 self.stats["rates.chatMessages"] += 1
-                return TextDecision(
-                    None,
-                    [
-                        violation(
-                            self.loaded, "rates.chatMessages", "rate_limit", "block", media_time_ms, participant_id
-                        )
-                    ],
+                item = violation(
+                    self.loaded, "rates.chatMessages", "rate_limit", "block", media_time_ms, participant_id
                 )
+                return TextDecision(None, [item] if self.noise.admit(item, media_time_ms) else [])
         return self._guarded(media_time_ms, participant_id, self.guard.check(text, "chat"))
 
     def _guarded(self, media_time_ms: int, participant_id: str, result: GuardResult) -> TextDecision:
         events: list[Any] = []
+        interrupt_reported = False
         for match in result.matches:
             rule = match.rule
             self.stats[match.rule_id] += 1
-            events.append(
-                violation(
-                    self.loaded,
-                    match.rule_id,
-                    "content",
-                    rule.action,
-                    media_time_ms,
-                    participant_id or None,
-                    rule.severity,
-                )
+            item = violation(
+                self.loaded, match.rule_id, "content", rule.action, media_time_ms, participant_id or None, rule.severity
             )
-        if result.interrupt and participant_id:
+            if self.noise.admit(item, media_time_ms):
+                events.append(item)
+                interrupt_reported |= rule.action == "interrupt"
+        if result.interrupt and participant_id and interrupt_reported:  # one request per violation reported
             talk = self._talk.get(participant_id)
             open_ms = max(0, media_time_ms - talk.open_since) if talk and talk.open_since is not None else 0
             events.append(
@@ -402,10 +449,15 @@ class InboundRateLimiter:
         self._now = 0
         self._buckets: dict[str, TokenBucket] = {}
         self.rejected: Counter[str] = Counter()
+        self.noise = ViolationNoise(loaded)
 
-    def observe(self, media_time_ms: int) -> None:
-        """The media clock advanced (fallback time when neither a media time nor a clock is given)."""
+    def observe(self, media_time_ms: int, *, final: bool = False) -> None:
+        """The media clock advanced (fallback time when neither a media time nor a clock is given):
+        report the aggregate violations of windows that ended (all of them when ``final``)."""
         self._now = max(self._now, int(media_time_ms))
+        for item in self.noise.due(self._now, final=final):
+            if self.on_violation is not None:
+                self.on_violation(item)
 
     def __call__(self, sender_id: str, media_time_ms: int | None = None) -> bool:
         if self.spec is None:
@@ -415,6 +467,7 @@ class InboundRateLimiter:
         if bucket.take(int(now)):
             return True
         self.rejected[sender_id] += 1
-        if self.on_violation is not None:
-            self.on_violation(violation(self.loaded, "rates.inboundMessages", "rate_limit", "block", now, sender_id))
+        item = violation(self.loaded, "rates.inboundMessages", "rate_limit", "block", now, sender_id)
+        if self.on_violation is not None and self.noise.admit(item, int(now)):
+            self.on_violation(item)
         return False

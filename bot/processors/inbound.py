@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipecat.frames.frames import Frame, InputTransportMessageFrame
+from pipecat.frames.frames import CancelFrame, EndFrame, Frame, InputTransportMessageFrame
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
-from bot.core.frames import InboundEnvelopeFrame
+from bot.core.frames import InboundEnvelopeFrame, MediaTickFrame
 from bot.core.media import media_time_of
 from bot.events import Accepted, InboundValidator
 
@@ -21,7 +21,8 @@ class InboundMessages(FrameProcessor):
     act on unvalidated input. Place it after ``ChatRouter``, which takes chat out first.
 
     Frames pushed: ``InboundEnvelopeFrame``. Consumes ``InputTransportMessageFrame`` (and the
-    Daily subclass); forwards everything else.
+    Daily subclass); forwards everything else. On ``MediaTickFrame`` it has the validator publish
+    the summaries of rejection windows that ended (``count``), and every open one at the end.
 
     Example::
 
@@ -35,6 +36,10 @@ class InboundMessages(FrameProcessor):
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         await super().process_frame(frame, direction)
         if not isinstance(frame, InputTransportMessageFrame):
+            if isinstance(frame, MediaTickFrame):
+                self._validator.flush(frame.media_time_ms)
+            elif isinstance(frame, (EndFrame, CancelFrame)):
+                self._validator.flush(0, final=True)
             await self.push_frame(frame, direction)
             return
         sender = str(getattr(frame, "participant_id", "") or "unknown")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from loguru import logger
-from pipecat.frames.frames import CancelFrame, Frame, InterimTranscriptionFrame, TranscriptionFrame
+from pipecat.frames.frames import CancelFrame, EndFrame, Frame, InterimTranscriptionFrame, TranscriptionFrame
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
 from bot.core.frames import (
@@ -18,7 +18,7 @@ from bot.core.frames import (
     SpeakingStateFrame,
 )
 from bot.core.media import media_time_of
-from bot.generated import FacilitatorMessage
+from bot.generated import ConversationPolicyViolation, FacilitatorMessage
 from bot.policy.enforce import BotOutputGate, InboundRateLimiter, RoomPolicy
 from bot.policy.snapshot import LoadedPolicy
 
@@ -26,9 +26,12 @@ __all__ = ["PolicyEnforcer", "PolicyOutputGate", "envelope"]
 
 
 def envelope(payload: Any, media_time_ms: int) -> EnvelopeFrame:
-    """An ``EnvelopeFrame`` for ``payload``; a facilitator message to one participant goes to them only."""
+    """An ``EnvelopeFrame`` for ``payload``; a facilitator message to one participant, and a
+    violation a participant caused, go to that participant only (not the whole room)."""
     recipient = None
     if isinstance(payload, FacilitatorMessage) and payload.audience == "participant":
+        recipient = payload.participant_id
+    elif isinstance(payload, ConversationPolicyViolation) and payload.participant_id:
         recipient = payload.participant_id
     at = getattr(payload, "media_time_ms", None)
     return EnvelopeFrame(payload=payload, media_time_ms=media_time_ms if at is None else at, recipient=recipient)
@@ -79,6 +82,11 @@ class PolicyEnforcer(FrameProcessor):
         if isinstance(frame, CancelFrame) or direction is not FrameDirection.DOWNSTREAM:
             await self.push_frame(frame, direction)
             return
+        if isinstance(frame, EndFrame):  # the aggregates of open windows go out before the end
+            for payload in self.room.close(self._last_ms):
+                await self.push_frame(envelope(payload, self._last_ms))
+            if self.limiter is not None:
+                self.limiter.observe(self._last_ms, final=True)
         events: list[Any] = []
         forward = True
         try:

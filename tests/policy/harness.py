@@ -32,7 +32,7 @@ def composed(room: str) -> LoadedPolicy:
     return LoadedPolicy.of(parse_snapshot(snapshot.model_dump(mode="json", by_alias=True)), f"<{room}>")
 
 
-async def _play(room_name: str, policy: LoadedPolicy, llm_base_url: str | None) -> dict[str, Any]:
+async def _play(room_name: str | Path, policy: LoadedPolicy, llm_base_url: str | None) -> dict[str, Any]:
     from pipecat.pipeline.worker import PipelineParams, PipelineWorker
     from pipecat.workers.runner import WorkerRunner
 
@@ -41,14 +41,15 @@ async def _play(room_name: str, policy: LoadedPolicy, llm_base_url: str | None) 
     from bot.rooms.simulated import SimulatedRoom
 
     runtime = create_runtime(
-        SessionContext(session_id="s-policy", assistant_id="a-1", tenant_id="t-1", room_id=room_name)
+        SessionContext(session_id="s-policy", assistant_id="a-1", tenant_id="t-1", room_id=Path(room_name).stem)
     )
     seen: list[dict[str, Any]] = []
     runtime.bus.subscribe("*", seen.append)
     runtime.bus.publish(policy.loaded_event())
     limiter = InboundRateLimiter(policy, on_violation=lambda v: runtime.bus.publish(v, media_time_ms=v.media_time_ms))
     runtime.inbound.rate_limiter = limiter
-    room = SimulatedRoom(POLICY_ROOMS / f"{room_name}.json", speed=0)
+    path = room_name if isinstance(room_name, Path) else POLICY_ROOMS / f"{room_name}.json"  # a Path: a test's own room
+    room = SimulatedRoom(path, speed=0)
     agenda = policy.policy.facilitation.agenda or room.scenario.agenda
     facilitator: list[Any] = []
     if llm_base_url:
@@ -77,7 +78,7 @@ async def _play(room_name: str, policy: LoadedPolicy, llm_base_url: str | None) 
     return {"envelopes": seen, "sent": list(room.sent_messages), "limiter": limiter}
 
 
-def play(room_name: str, policy: LoadedPolicy, *, llm_base_url: str | None = None) -> dict[str, Any]:
+def play(room_name: str | Path, policy: LoadedPolicy, *, llm_base_url: str | None = None) -> dict[str, Any]:
     return asyncio.run(_play(room_name, policy, llm_base_url))
 
 

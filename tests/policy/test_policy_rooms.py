@@ -34,19 +34,21 @@ GUARDED: list[Violation] = [
     ("content.vendor-names", "content", "p-carol", "block", "high"),
     ("content.phone-numbers", "content", "p-bob", "redact", "medium"),
     ("content.phone-numbers", "content", "p-alice", "redact", "medium"),
-    *[("rates.inboundMessages", "rate_limit", "p-bob", "block", "medium")] * 5,
+    ("rates.inboundMessages", "rate_limit", "p-bob", "block", "medium"),
     ("content.incidents", "content", "p-carol", "warn", "low"),
     ("content.insults", "content", "p-carol", "interrupt", "high"),
+    ("rates.inboundMessages", "rate_limit", "p-bob", "block", "medium"),  # the other 4 of the window, count 4
     ("rates.chatMessages", "rate_limit", "p-bob", "block", "low"),
-    ("rates.chatMessages", "rate_limit", "p-bob", "block", "low"),
+    ("rates.chatMessages", "rate_limit", "p-bob", "block", "low"),  # the second, as the window's count at the end
 ]
-"""Ordered by media time; the content guard's times are exact (transcripts at the utterance's end step, chat at its step)."""
+"""Ordered by media time; the content guard's times are exact (transcripts at the utterance's end step, chat at its step).
+Violations of one participant and rule are aggregated per 10 s window: the first at once, the rest as one with count."""
 GUARDED_TIMES = {
     "content.vendor-names": [7_780],
     "content.phone-numbers": [11_500, 12_000],
     "content.incidents": [18_280],
     "content.insults": [22_000],
-    "rates.chatMessages": [23_100, 23_120],
+    "rates.chatMessages": [23_100, 26_000],
 }
 
 MONOLOGUE: list[Violation] = [
@@ -102,13 +104,19 @@ def check_guarded(envelopes: list[dict[str, Any]]) -> None:
     assert {v["policyVersion"] for v in vs} == {loaded.version}
     for rule, times in GUARDED_TIMES.items():
         assert sorted(v["mediaTimeMs"] for v in vs if v["rule"] == rule) == times, rule
-    flood = [v["mediaTimeMs"] for v in vs if v["rule"] == "rates.inboundMessages"]
+    flood = [v for v in vs if v["rule"] == "rates.inboundMessages"]
+    assert [v.get("count") for v in flood] == [None, 4]  # 5 refused messages: the first, then the window's count
+    assert flood[1]["windowMs"] == 10_000 and flood[1]["mediaTimeMs"] == flood[0]["mediaTimeMs"] // 100 * 100 + 10_000
     if validator_passes_media_time():
-        assert flood == [13_000] * 5
+        assert flood[0]["mediaTimeMs"] == 13_000
     else:  # the limiter's fallback: the last tick the PolicyEnforcer saw
-        assert all(11_000 <= t <= 13_000 for t in flood), flood
+        assert 11_000 <= flood[0]["mediaTimeMs"] <= 13_000, flood
+    assert [v.get("count") for v in vs if v["rule"] == "rates.chatMessages"] == [None, 1]
     rejected = payloads(envelopes, "events.inbound.rejected")
-    assert [(r["reason"], r["senderId"]) for r in rejected] == [("rate_limited", "p-bob")] * 5
+    assert [(r["reason"], r["senderId"], r.get("count")) for r in rejected] == [
+        ("rate_limited", "p-bob", None),
+        ("rate_limited", "p-bob", 4),
+    ]
     [started] = payloads(envelopes, "room.vote.started")
     assert started["question"] == "Ship on Friday? Call [redacted] first", "chat is guarded before Votes publishes it"
     [closed] = payloads(envelopes, "room.vote.closed")

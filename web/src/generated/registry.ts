@@ -60,7 +60,7 @@ export const registry = {
       "sampled": false
     }
   },
-  "specVersion": "sha256:6b9b29751e3e35aa109519f4e7c0bc241eb8a3e976c06af495792e2d18dacc6f",
+  "specVersion": "sha256:0421729948bb84868e3d0f940f00a532e8fbc79c410848ecb0eb8bc5c2b5b344",
   "topics": {
     "assistant.room.join.failed": {
       "description": "One join attempt failed.",
@@ -544,7 +544,7 @@ export const registry = {
       "version": 1
     },
     "conversation.policy.violation": {
-      "description": "A ConversationPolicy rule was violated; never carries the offending text.",
+      "description": "A ConversationPolicy rule was violated; never carries the offending text. Aggregated per participant: see count.",
       "forwarding": {
         "destinations": [
           "stdout",
@@ -587,6 +587,11 @@ export const registry = {
             ],
             "type": "string"
           },
+          "count": {
+            "description": "How many violations of this rule by this participant this event stands for; absent = 1. Per participant and rule, the first in a window is published at once and the rest are only counted: one event with count and windowMs follows when the window ends (a flooding participant costs at most two events per window).",
+            "minimum": 1,
+            "type": "integer"
+          },
           "kind": {
             "description": "Kind of rule.",
             "enum": [
@@ -628,6 +633,11 @@ export const registry = {
               "critical"
             ],
             "type": "string"
+          },
+          "windowMs": {
+            "description": "Length of the aggregation window (media time) that count covers; present with count.",
+            "minimum": 1,
+            "type": "integer"
           }
         },
         "required": [
@@ -642,7 +652,7 @@ export const registry = {
       "version": 1
     },
     "events.inbound.rejected": {
-      "description": "An inbound message from a browser was rejected at the edge.",
+      "description": "An inbound message from a browser was rejected at the edge. Aggregated per participant: see count.",
       "forwarding": {
         "destinations": [
           "stdout"
@@ -665,6 +675,11 @@ export const registry = {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "additionalProperties": false,
         "properties": {
+          "count": {
+            "description": "How many rejections of this sender for this reason this event stands for; absent = 1. Per participant and rule, the first in a window is published at once and the rest are only counted: one event with count and windowMs follows when the window ends (a flooding participant costs at most two events per window).",
+            "minimum": 1,
+            "type": "integer"
+          },
           "detail": {
             "description": "Where validation failed (a JSON pointer and the rule), never the content.",
             "maxLength": 300,
@@ -699,6 +714,11 @@ export const registry = {
             "maxLength": 128,
             "pattern": "^[A-Za-z0-9_.*-]*$",
             "type": "string"
+          },
+          "windowMs": {
+            "description": "Length of the aggregation window (media time) that count covers; present with count.",
+            "minimum": 1,
+            "type": "integer"
           }
         },
         "required": [
