@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from bot.analytics.segments import BackchannelRule
-from bot.generated import DominanceShare, RoomDominanceScore, RoomInterruptRequest
+from bot.generated import DominanceOthers, DominanceShare, RoomDominanceScore, RoomInterruptRequest
 
 __all__ = [
     "DominanceParams",
@@ -22,6 +22,10 @@ __all__ = [
     "gini",
     "shares",
 ]
+
+MAX_LISTED = 25
+"""Participants a score lists (the spec's ``maxItems``); a bigger room lists the ones with the most
+talk time and aggregates the rest in ``others``, so scoring never fails at any room size."""
 
 SHARE_RESOLUTION = 1_000_000
 """Shares are whole millionths, apportioned so that they add up to exactly one million."""
@@ -275,12 +279,18 @@ class DominanceTracker:
         self._last_emit_ms = now
         self._last_shares = dict(zip(ids, fractions, strict=True))
         self._last_dominant = dominant
+        others = None
+        listed = list(zip(ids, talk, fractions, strict=True))
+        if len(ids) > MAX_LISTED:  # the most talk time (ties: first seen), kept in the order first seen
+            keep = sorted(sorted(range(len(ids)), key=lambda i: (-talk[i], i))[:MAX_LISTED])
+            rest_ms = sum(talk) - sum(talk[i] for i in keep)
+            split = shares([talk[i] for i in keep] + [rest_ms])  # listed + others add up to exactly 1
+            listed = [(ids[i], talk[i], split[k]) for k, i in enumerate(keep)]
+            others = DominanceOthers(participants=len(ids) - len(keep), talk_time_ms=rest_ms, share=split[-1])
         return RoomDominanceScore(
             window_ms=now,
-            participants=[
-                DominanceShare(participant_id=pid, talk_time_ms=t, share=f)
-                for pid, t, f in zip(ids, talk, fractions, strict=True)
-            ],
+            participants=[DominanceShare(participant_id=pid, talk_time_ms=t, share=f) for pid, t, f in listed],
+            others=others,
             gini=gini(talk),
             dominant_participant_id=dominant,
             trigger=trigger,

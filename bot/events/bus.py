@@ -69,6 +69,8 @@ class EventBus:
         self.dropped = 0
         self.handler_errors = 0
         self.per_topic: Counter[str] = Counter()
+        self.occurrences: Counter[str] = Counter()
+        """Per topic, what the envelopes stand for: an aggregated one (``payload.count``) counts that many."""
         self.drops_by_reason: Counter[str] = Counter()
 
     # ---- subscribing
@@ -146,6 +148,8 @@ class EventBus:
         self._ring.append(envelope)
         self.published += 1
         self.per_topic[envelope["topic"]] += 1
+        count = envelope["payload"].get("count") if isinstance(envelope.get("payload"), dict) else None
+        self.occurrences[envelope["topic"]] += count if isinstance(count, int) and count > 0 else 1
 
     def _dispatch(self, envelope: Envelope) -> None:
         topic = envelope["topic"]

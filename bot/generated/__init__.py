@@ -27,6 +27,7 @@ if TYPE_CHECKING:  # the static view of the lazy names below: type checkers see 
     from bot.generated.payload_bot_health_heartbeat import BotHealthHeartbeat as BotHealthHeartbeat
     from bot.generated.payload_conversation_policy_loaded import ConversationPolicyLoaded as ConversationPolicyLoaded
     from bot.generated.payload_conversation_policy_violation import ConversationPolicyViolation as ConversationPolicyViolation
+    from bot.generated.payload_room_dominance_score import DominanceOthers as DominanceOthers
     from bot.generated.payload_room_dominance_score import DominanceShare as DominanceShare
     from bot.generated.payload_events_inbound_rejected import EventsInboundRejected as EventsInboundRejected
     from bot.generated.payload_events_runtime_version_mismatch import EventsRuntimeVersionMismatch as EventsRuntimeVersionMismatch
@@ -59,6 +60,7 @@ _LAZY: dict[str, str] = {
     'BotHealthHeartbeat': 'payload_bot_health_heartbeat',
     'ConversationPolicyLoaded': 'payload_conversation_policy_loaded',
     'ConversationPolicyViolation': 'payload_conversation_policy_violation',
+    'DominanceOthers': 'payload_room_dominance_score',
     'DominanceShare': 'payload_room_dominance_score',
     'EventsInboundRejected': 'payload_events_inbound_rejected',
     'EventsRuntimeVersionMismatch': 'payload_events_runtime_version_mismatch',

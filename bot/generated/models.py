@@ -19,7 +19,7 @@ from bot.generated.payload_facilitator_message import FacilitatorMessage
 from bot.generated.payload_facilitator_speech_started import FacilitatorSpeechStarted
 from bot.generated.payload_facilitator_speech_stopped import FacilitatorSpeechStopped
 from bot.generated.payload_forwarding_delivery_deferred import ForwardingDeliveryDeferred
-from bot.generated.payload_room_dominance_score import DominanceShare, RoomDominanceScore
+from bot.generated.payload_room_dominance_score import DominanceShare, DominanceOthers, RoomDominanceScore
 from bot.generated.payload_room_interrupt_executed import RoomInterruptExecuted
 from bot.generated.payload_room_interrupt_request import RoomInterruptRequest
 from bot.generated.payload_room_overlap_detected import RoomOverlapDetected
@@ -79,6 +79,7 @@ __all__ = [
     'BotHealthHeartbeat',
     'ConversationPolicyLoaded',
     'ConversationPolicyViolation',
+    'DominanceOthers',
     'DominanceShare',
     'EventsInboundRejected',
     'EventsRuntimeVersionMismatch',

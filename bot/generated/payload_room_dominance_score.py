@@ -20,17 +20,26 @@ class DominanceShare(PayloadModel):
     share: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] = Field(description='Fraction of all talk time; shares sum to 1 (all 0 when nobody spoke).')
 
 
+class DominanceOthers(PayloadModel):
+    """The participants not listed, aggregated; present only when the room has more than the 25 listed. Their talk time counts in gini and the shares of the listed ones."""
+
+    participants: Annotated[int, Field(ge=1)] = Field(description='How many participants are not listed.')
+    talk_time_ms: Annotated[int, Field(ge=0)] = Field(alias='talkTimeMs', description='Their talk time in the window, together.')
+    share: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] = Field(description='Their fraction of all talk time, together; with the listed shares it sums to 1.')
+
+
 class RoomDominanceScore(TopicModel):
-    """Talk-time shares in the room changed beyond the threshold, or the periodic update fell due; the last one of a session covers the whole session."""
+    """Talk-time shares in the room changed beyond the threshold, or the periodic update fell due; the last one of a session covers the whole session. Scales to any room size: the top 25 by talk time plus an aggregate of the rest."""
 
     TOPIC: ClassVar[Topic] = Topic.ROOM_DOMINANCE_SCORE
 
     window_ms: Annotated[int, Field(ge=0)] = Field(alias='windowMs', description='Media time the shares cover.')
-    participants: Annotated[list[DominanceShare], Field(max_length=100)] = Field(description='Every participant seen, silent ones included.')
+    participants: Annotated[list[DominanceShare], Field(max_length=25)] = Field(description='Every participant seen, silent ones included, in the order first seen; in a room of more than 25, the 25 with the most talk time (ties: first seen) and the rest in others. Capped so that the score fits a 4 KB Daily app message at any room size.')
+    others: DominanceOthers | None = Field(default=None, description='The participants not listed, aggregated; present only when the room has more than the 25 listed. Their talk time counts in gini and the shares of the listed ones.', exclude_if=is_none)
     gini: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] = Field(description='Gini coefficient of talk time; silent participants count as zero.')
     dominant_participant_id: Annotated[str, Field(max_length=128)] | None = Field(alias='dominantParticipantId', description='Participant above the dominance threshold, or null.')
     trigger: Literal["change", "periodic", "final"] = Field(description='Why this score was emitted.')
     media_time_ms: Annotated[int, Field(ge=0)] = Field(alias='mediaTimeMs', description="Media time of the observation, ms since the room's media clock started.")
 
 
-__all__ = ['DominanceShare', 'RoomDominanceScore']
+__all__ = ['DominanceShare', 'DominanceOthers', 'RoomDominanceScore']

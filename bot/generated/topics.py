@@ -4,7 +4,7 @@
 
 from enum import StrEnum
 
-SPEC_VERSION = 'sha256:0421729948bb84868e3d0f940f00a532e8fbc79c410848ecb0eb8bc5c2b5b344'
+SPEC_VERSION = 'sha256:c74352b5fd497a25af9cf50fdaa6587b06401fcf02e9c0b74eaf6b6bec50ac2f'
 """Hash of the spec this code was generated from (see docs/events.md)."""
 
 

@@ -10,6 +10,7 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
 from bot.core.frames import ChatMessageFrame, MediaTickFrame, ParticipantJoinedFrame, ParticipantLeftFrame
 from bot.core.media import media_time_of
+from bot.processors.safety import safely
 
 CHAT_EVENT = "chat-msg"
 """The ``event`` of a Daily Prebuilt chat app message (``{"event": "chat-msg", "message", "name", ...}``;
@@ -50,7 +51,7 @@ class ChatRouter(FrameProcessor):
             elif isinstance(frame, ParticipantLeftFrame):
                 self._names.pop(frame.participant_id, None)
             elif isinstance(frame, InputTransportMessageFrame) and _is_chat(frame.message):
-                chat = self._chat_frame(frame)
+                chat = safely("chat", lambda: self._chat_frame(frame), None)
                 if chat is not None:
                     await self.push_frame(chat)
                 return

@@ -17,6 +17,7 @@ from bot.core.frames import (
     RoomEndedFrame,
     SpeakingStateFrame,
 )
+from bot.processors.safety import safely
 
 
 class Dominance(FrameProcessor):
@@ -68,10 +69,10 @@ class Dominance(FrameProcessor):
         events: list[Any] = []
         if isinstance(frame, CancelFrame):
             pass  # stop at once
-        elif isinstance(frame, EndFrame):
-            events = self._finish(self._last_ms)  # no RoomEndedFrame came: totals up to the last tick
+        elif isinstance(frame, EndFrame):  # no RoomEndedFrame came: totals up to the last tick
+            events = safely("dominance", lambda: self._finish(self._last_ms), [])
         elif direction is FrameDirection.DOWNSTREAM and not self._finished:
-            events = self._observe(frame)
+            events = safely("dominance", lambda: self._observe(frame), [])
         for payload in events:
             at = getattr(payload, "media_time_ms", None)
             media_ms = self._last_ms if at is None else at

@@ -65,6 +65,7 @@ from bot.facilitator.brain import BOT_ID, FacilitatorBrain, LLMRequest
 from bot.facilitator.tools import ToolSpec
 from bot.policy.snapshot import LoadedPolicy
 from bot.processors.policy import envelope
+from bot.processors.safety import internal_error
 
 __all__ = ["FacilitatorInput", "FacilitatorLLMService", "FacilitatorOutput", "build_facilitator", "tools_schema"]
 
@@ -220,7 +221,7 @@ class FacilitatorInput(FrameProcessor):
         try:
             request = self._observe(frame)
         except Exception as exc:  # the facilitator is optional: a bug here must not end the room
-            logger.exception(f"facilitator: {type(frame).__name__} ignored: {exc}")
+            internal_error("facilitator", exc)
         await self.push_frame(frame, direction)
         if request is not None:
             context = LLMContext(
@@ -279,8 +280,8 @@ class FacilitatorInput(FrameProcessor):
                         participant_id=self.brain.bot_id, text=command, display_name=self.bot_name, media_time_ms=at
                     )
                 )
-        except Exception as exc:  # never let a tool end the room
-            logger.exception(f"facilitator: tool {params.function_name!r} failed: {exc}")
+        except Exception as exc:  # never let a tool end the room (the name came from the LLM: not logged)
+            internal_error("facilitator tool", exc)
         finally:
             self.llm.pending_calls = max(0, self.llm.pending_calls - 1)
         await params.result_callback(result, properties=FunctionCallResultProperties(run_llm=False))
@@ -328,8 +329,8 @@ class FacilitatorOutput(FrameProcessor):
         request = self.brain.in_flight or self.brain.last
         try:
             messages = self.brain.completed(text, request)
-        except Exception as exc:
-            logger.exception(f"facilitator: answer dropped: {exc}")
+        except Exception as exc:  # one bad answer costs that answer
+            internal_error("facilitator answer", exc)
             return
         at = request.media_time_ms if request else 0
         for message in messages:

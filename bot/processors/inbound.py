@@ -10,6 +10,7 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from bot.core.frames import InboundEnvelopeFrame, MediaTickFrame
 from bot.core.media import media_time_of
 from bot.events import Accepted, InboundValidator
+from bot.processors.safety import internal_error
 
 
 class InboundMessages(FrameProcessor):
@@ -44,7 +45,11 @@ class InboundMessages(FrameProcessor):
             return
         sender = str(getattr(frame, "participant_id", "") or "unknown")
         media_ms = media_time_of(frame)
-        result = self._validator.check(frame.message, sender, media_time_ms=media_ms)
+        try:
+            result = self._validator.check(frame.message, sender, media_time_ms=media_ms)
+        except Exception as exc:  # check never raises on bad input; a bug is counted, the message dropped
+            internal_error("inbound", exc)
+            return
         if isinstance(result, Accepted):
             await self.push_frame(
                 InboundEnvelopeFrame(

@@ -9,6 +9,7 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
 from bot.analytics.overlaps import OverlapClassifier, OverlapParams
 from bot.core.frames import EnvelopeFrame, MediaTickFrame, ParticipantLeftFrame, RoomEndedFrame, SpeakingStateFrame
+from bot.processors.safety import safely
 
 
 class Overlaps(FrameProcessor):
@@ -43,7 +44,13 @@ class Overlaps(FrameProcessor):
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         await super().process_frame(frame, direction)
-        events = []
+        events = safely("overlaps", lambda: self._observe(frame, direction), [])
+        for payload in events:
+            await self.push_frame(EnvelopeFrame(payload=payload, media_time_ms=payload.media_time_ms))
+        await self.push_frame(frame, direction)
+
+    def _observe(self, frame: Frame, direction: FrameDirection) -> list[Any]:
+        events: list[Any] = []
         if isinstance(frame, CancelFrame):
             pass  # stop at once: nothing more is decided
         elif isinstance(frame, EndFrame):
@@ -62,6 +69,4 @@ class Overlaps(FrameProcessor):
             elif isinstance(frame, RoomEndedFrame):
                 self._last_ms = max(self._last_ms, frame.media_time_ms)
                 events = self.classifier.finish(frame.media_time_ms)
-        for payload in events:
-            await self.push_frame(EnvelopeFrame(payload=payload, media_time_ms=payload.media_time_ms))
-        await self.push_frame(frame, direction)
+        return list(events)

@@ -11,6 +11,7 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from bot.analytics.pacing import PacingParams, PacingTracker
 from bot.core.frames import EnvelopeFrame, ParticipantLeftFrame, SpeakingStateFrame
 from bot.core.media import media_time_of
+from bot.processors.safety import safely
 
 
 class Pacing(FrameProcessor):
@@ -49,20 +50,21 @@ class Pacing(FrameProcessor):
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         await super().process_frame(frame, direction)
         if direction is FrameDirection.DOWNSTREAM:
-            if isinstance(frame, SpeakingStateFrame):
-                if self.transcribed is not None:
-                    self.tracker.transcribed = self.transcribed()  # Daily may refuse it after the join
-                told = self.tracker.speaking(
-                    frame.media_time_ms, frame.participant_id, frame.speaking, frame.duration_ms
-                )
-                for payload in told:
-                    await self.push_frame(EnvelopeFrame(payload=payload, media_time_ms=payload.media_time_ms))
-            elif isinstance(frame, TranscriptionFrame):
-                at = media_time_of(frame)
-                if at is not None:
-                    for payload in self.tracker.transcript(at, frame.user_id, frame.text):
-                        envelope = EnvelopeFrame(payload=payload, media_time_ms=payload.media_time_ms)
-                        await self.push_frame(envelope)
-            elif isinstance(frame, ParticipantLeftFrame):
-                self.tracker.leave(frame.media_time_ms, frame.participant_id)
+            for payload in safely("pacing", lambda: self._observe(frame), []):
+                await self.push_frame(EnvelopeFrame(payload=payload, media_time_ms=payload.media_time_ms))
         await self.push_frame(frame, direction)
+
+    def _observe(self, frame: Frame) -> list[Any]:
+        if isinstance(frame, SpeakingStateFrame):
+            if self.transcribed is not None:
+                self.tracker.transcribed = self.transcribed()  # Daily may refuse it after the join
+            return list(
+                self.tracker.speaking(frame.media_time_ms, frame.participant_id, frame.speaking, frame.duration_ms)
+            )
+        elif isinstance(frame, TranscriptionFrame):
+            at = media_time_of(frame)
+            if at is not None:
+                return list(self.tracker.transcript(at, frame.user_id, frame.text))
+        elif isinstance(frame, ParticipantLeftFrame):
+            self.tracker.leave(frame.media_time_ms, frame.participant_id)
+        return []

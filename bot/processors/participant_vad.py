@@ -35,6 +35,7 @@ from bot.core.frames import (
 )
 from bot.core.media import SampleClock, media_time_of, samples_to_ms
 from bot.generated import RoomSpeakingStarted, RoomSpeakingStopped
+from bot.processors.safety import internal_error
 
 __all__ = ["DECIDED_KEY", "ParticipantVAD"]
 
@@ -158,7 +159,11 @@ class ParticipantVAD(FrameProcessor):
         """Consume participant audio; close streams on leave and end; forward the rest."""
         await super().process_frame(frame, direction)
         if isinstance(frame, UserAudioRawFrame):
-            transitions = self._on_audio(frame)
+            try:
+                transitions = self._on_audio(frame)
+            except Exception as exc:  # counted and logged; the room goes on
+                internal_error("participant vad", exc)
+                transitions = []
             if transitions:  # almost never: this is the per-20-ms path
                 await self._push_transitions(transitions)
             if self._report_onsets:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from loguru import logger
 from pipecat.frames.frames import CancelFrame, EndFrame, Frame, InterimTranscriptionFrame, TranscriptionFrame
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
@@ -21,6 +20,7 @@ from bot.core.media import media_time_of
 from bot.generated import ConversationPolicyViolation, FacilitatorMessage
 from bot.policy.enforce import BotOutputGate, InboundRateLimiter, RoomPolicy
 from bot.policy.snapshot import LoadedPolicy
+from bot.processors.safety import internal_error, safely
 
 __all__ = ["PolicyEnforcer", "PolicyOutputGate", "envelope"]
 
@@ -83,20 +83,19 @@ class PolicyEnforcer(FrameProcessor):
             await self.push_frame(frame, direction)
             return
         if isinstance(frame, EndFrame):  # the aggregates of open windows go out before the end
-            for payload in self.room.close(self._last_ms):
+            for payload in safely("policy", lambda: self._close(), []):
                 await self.push_frame(envelope(payload, self._last_ms))
-            if self.limiter is not None:
-                self.limiter.observe(self._last_ms, final=True)
-        events: list[Any] = []
-        forward = True
-        try:
-            events, forward = self._observe(frame)
-        except Exception as exc:  # a policy bug must not end the room: log it and pass the frame on
-            logger.exception(f"policy: {type(frame).__name__} not enforced: {exc}")
+        # a policy bug must not end the room: counted, logged (never the text), the frame goes on
+        events, forward = safely("policy", lambda: self._observe(frame), ([], True))
         for payload in events:
             await self.push_frame(envelope(payload, self._last_ms))
         if forward:
             await self.push_frame(frame, direction)
+
+    def _close(self) -> list[Any]:
+        if self.limiter is not None:
+            self.limiter.observe(self._last_ms, final=True)
+        return self.room.close(self._last_ms)
 
     def _observe(self, frame: Frame) -> tuple[list[Any], bool]:
         room = self.room
@@ -159,8 +158,8 @@ class PolicyOutputGate(FrameProcessor):
                 at = self._last_ms if frame.media_time_ms is None else frame.media_time_ms
                 try:
                     message, violations = self.gate.message(at, frame.payload)
-                except Exception as exc:  # never let a gate bug end the room; drop the message
-                    logger.exception(f"policy: facilitator message dropped: {exc}")
+                except Exception as exc:  # never let a gate bug end the room; unchecked text never goes out
+                    internal_error("policy output gate", exc)
                     return
                 for payload in violations:
                     await self.push_frame(envelope(payload, at))

@@ -10,6 +10,7 @@ from pipecat.transports.daily.transport import DailyOutputTransportMessageUrgent
 
 from bot.core.frames import EnvelopeFrame
 from bot.events import EventRuntime
+from bot.processors.safety import internal_error
 
 
 class EnvelopeSink(FrameProcessor):
@@ -37,7 +38,11 @@ class EnvelopeSink(FrameProcessor):
         if not isinstance(frame, EnvelopeFrame):
             await self.push_frame(frame, direction)
             return
-        envelope = self._runtime.bus.publish(frame.payload, media_time_ms=frame.media_time_ms)
-        copy = self._runtime.app_messages.prepare(envelope)
+        try:
+            envelope = self._runtime.bus.publish(frame.payload, media_time_ms=frame.media_time_ms)
+            copy = self._runtime.app_messages.prepare(envelope)
+        except Exception as exc:  # an event that cannot be published is counted, never the end of the room
+            internal_error("sink", exc)
+            return
         if copy is not None:
             await self.push_frame(DailyOutputTransportMessageUrgentFrame(message=copy, participant_id=frame.recipient))

@@ -13,6 +13,7 @@ from bot.analytics.votes import VoteBook, VoteParams
 from bot.core.frames import ChatMessageFrame, EnvelopeFrame, InboundEnvelopeFrame, MediaTickFrame, RoomEndedFrame
 from bot.generated import RoomVoteCast
 from bot.generated.topics import Topic
+from bot.processors.safety import safely
 
 
 class Votes(FrameProcessor):
@@ -43,6 +44,13 @@ class Votes(FrameProcessor):
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         await super().process_frame(frame, direction)
+        events, forward = safely("votes", lambda: self._observe(frame, direction), ([], True))
+        for payload in events:
+            await self.push_frame(EnvelopeFrame(payload=payload, media_time_ms=self._media_time(frame)))
+        if forward:
+            await self.push_frame(frame, direction)
+
+    def _observe(self, frame: Frame, direction: FrameDirection) -> tuple[list[Any], bool]:
         events: list[Any] = []
         forward = True
         if isinstance(frame, CancelFrame):
@@ -64,10 +72,7 @@ class Votes(FrameProcessor):
             elif isinstance(frame, RoomEndedFrame):
                 self._last_ms = max(self._last_ms, frame.media_time_ms)
                 events = self.book.finish(frame.media_time_ms)
-        for payload in events:
-            await self.push_frame(EnvelopeFrame(payload=payload, media_time_ms=self._media_time(frame)))
-        if forward:
-            await self.push_frame(frame, direction)
+        return list(events), forward
 
     def _cast(self, frame: InboundEnvelopeFrame) -> None:
         payload = frame.payload

@@ -13,6 +13,7 @@ from typing import Any
 
 from bot.events import EventBus
 from bot.generated import BotHealthHeartbeat, Topic
+from bot.processors.safety import internal_errors
 
 __all__ = ["Heartbeats"]
 
@@ -41,7 +42,8 @@ class Heartbeats:
                 uptime_ms=int((time.monotonic() - self.started_at) * 1000),
                 published=bus.published,
                 dropped=bus.dropped,
-                violations=bus.per_topic.get(Topic.CONVERSATION_POLICY_VIOLATION, 0),
+                violations=bus.occurrences.get(Topic.CONVERSATION_POLICY_VIOLATION, 0),  # aggregates count all
+                internal_errors=internal_errors(),
                 buffer_fill_percent=min(100.0, bus.buffer_fill_percent),
                 participants=self.participants_present,
                 media_time_ms=self.media_now_ms(),

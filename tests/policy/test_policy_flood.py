@@ -93,3 +93,19 @@ def test_the_aggregator_publishes_the_first_and_counts_the_rest_per_key_and_wind
     assert noise.admit("b", 3_000) and noise.admit("c", 3_000)
     assert not noise.admit("d", 3_000) and noise.overflow == 1, "bounded keys: a new one past the cap is counted"
     assert noise.admit("d", 4_000), "windows that ended make room"
+
+
+def test_the_heartbeat_counts_every_violation_an_aggregate_stands_for() -> None:
+    from bot.events import SessionContext, create_runtime
+    from bot.generated.topics import Topic
+    from bot.policy.enforce import violation
+
+    policy = policy_of()
+    runtime = create_runtime(SessionContext(session_id="s-1", assistant_id="a-1", tenant_id="t-1", room_id="r"))
+    bus = runtime.bus
+    bus.publish(violation(policy, "rates.chatMessages", "rate_limit", "block", 0, "p-1"))
+    bus.publish(
+        violation(policy, "rates.chatMessages", "rate_limit", "block", 10_000, "p-1", count=41, window_ms=10_000)
+    )
+    assert bus.per_topic[Topic.CONVERSATION_POLICY_VIOLATION] == 2
+    assert bus.occurrences[Topic.CONVERSATION_POLICY_VIOLATION] == 42  # what bot.health.heartbeat reports

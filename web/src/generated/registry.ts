@@ -60,7 +60,7 @@ export const registry = {
       "sampled": false
     }
   },
-  "specVersion": "sha256:0421729948bb84868e3d0f940f00a532e8fbc79c410848ecb0eb8bc5c2b5b344",
+  "specVersion": "sha256:c74352b5fd497a25af9cf50fdaa6587b06401fcf02e9c0b74eaf6b6bec50ac2f",
   "topics": {
     "assistant.room.join.failed": {
       "description": "One join attempt failed.",
@@ -452,6 +452,11 @@ export const registry = {
             "minimum": 0,
             "type": "integer"
           },
+          "internalErrors": {
+            "description": "Internal errors so far: a processor failed to build an event (logged, the frame went on).",
+            "minimum": 0,
+            "type": "integer"
+          },
           "mediaTimeMs": {
             "description": "Media time of the room when the heartbeat was taken.",
             "minimum": 0,
@@ -473,7 +478,7 @@ export const registry = {
             "type": "integer"
           },
           "violations": {
-            "description": "Policy violations so far.",
+            "description": "Policy violations so far (each occurrence, aggregated ones included: the sum of the violations' count).",
             "minimum": 0,
             "type": "integer"
           }
@@ -1148,7 +1153,7 @@ export const registry = {
       "version": 1
     },
     "room.dominance.score": {
-      "description": "Talk-time shares in the room changed beyond the threshold, or the periodic update fell due; the last one of a session covers the whole session.",
+      "description": "Talk-time shares in the room changed beyond the threshold, or the periodic update fell due; the last one of a session covers the whole session. Scales to any room size: the top 25 by talk time plus an aggregate of the rest.",
       "forwarding": {
         "destinations": [
           "stdout",
@@ -1208,8 +1213,37 @@ export const registry = {
             "minimum": 0,
             "type": "integer"
           },
+          "others": {
+            "additionalProperties": false,
+            "description": "The participants not listed, aggregated; present only when the room has more than the 25 listed. Their talk time counts in gini and the shares of the listed ones.",
+            "properties": {
+              "participants": {
+                "description": "How many participants are not listed.",
+                "minimum": 1,
+                "type": "integer"
+              },
+              "share": {
+                "description": "Their fraction of all talk time, together; with the listed shares it sums to 1.",
+                "maximum": 1,
+                "minimum": 0,
+                "type": "number"
+              },
+              "talkTimeMs": {
+                "description": "Their talk time in the window, together.",
+                "minimum": 0,
+                "type": "integer"
+              }
+            },
+            "required": [
+              "participants",
+              "share",
+              "talkTimeMs"
+            ],
+            "title": "DominanceOthers",
+            "type": "object"
+          },
           "participants": {
-            "description": "Every participant seen, silent ones included.",
+            "description": "Every participant seen, silent ones included, in the order first seen; in a room of more than 25, the 25 with the most talk time (ties: first seen) and the rest in others. Capped so that the score fits a 4 KB Daily app message at any room size.",
             "items": {
               "additionalProperties": false,
               "properties": {
@@ -1239,7 +1273,7 @@ export const registry = {
               "title": "DominanceShare",
               "type": "object"
             },
-            "maxItems": 100,
+            "maxItems": 25,
             "type": "array"
           },
           "trigger": {
