@@ -299,9 +299,15 @@ def _check_action(
             raise SpecError(file, where, f"cannot drop {path_text!r}: only object properties can be dropped")
         if name in parent.get("required", []):
             raise SpecError(file, where, f"{path_text!r} is required, so dropping it would make the copy invalid")
+    elif action == "hash" and "object" in _types_of(node) and isinstance(node.get("additionalProperties"), dict):
+        return  # a map whose keys are data (a vote's tally by option): its keys are hashed
     else:
         if "string" not in _types_of(node):
-            raise SpecError(file, where, f"cannot {action} {path_text!r}: only string fields can be masked or hashed")
+            raise SpecError(
+                file,
+                where,
+                f"cannot {action} {path_text!r}: only string fields can be masked or hashed (and maps' keys hashed)",
+            )
 
 
 def _check_required_exist(node: dict[str, Any], file: Path, at: list[Any]) -> None:

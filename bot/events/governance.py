@@ -41,6 +41,15 @@ class Redactor:
         if not parts:
             return node
         head, rest = parts[0], parts[1:]
+        if head == "*" and not rest and isinstance(node, list):  # every item of a list of strings
+            out = []
+            for i, item in enumerate(node):
+                if item is None or redaction.action == "drop":
+                    out.append(item)
+                    continue
+                out.append(self._registry.mask if redaction.action == "mask" else self.pseudonym(str(item)))
+                removed.append(f"{at}/{i}")
+            return out
         if head == "*":
             if isinstance(node, list):
                 return [self._apply_one(item, rest, redaction, removed, f"{at}/{i}") for i, item in enumerate(node)]
@@ -60,6 +69,8 @@ class Redactor:
             return node
         elif redaction.action == "mask":
             copy[head] = self._registry.mask
+        elif isinstance(value, dict):  # a map whose keys are data (a tally by option): hash the keys
+            copy[head] = {self.pseudonym(str(k)): v for k, v in value.items()}
         else:
             copy[head] = self.pseudonym(str(value))
         removed.append(f"{at}/{head}")

@@ -18,7 +18,7 @@ class RoomVoteCast(TopicModel):
     TOPIC: ClassVar[Topic] = Topic.ROOM_VOTE_CAST
 
     vote_id: Annotated[str, Field(pattern='^[A-Za-z0-9_.:-]{1,64}$')] = Field(alias='voteId', description='Vote id, unique within the session.')
-    option: Annotated[str, Field(min_length=1, max_length=100)] = Field(description="The chosen option, one of the vote's options.")
+    option: Annotated[str, Field(min_length=1, max_length=100)] = Field(description="The chosen option, one of the vote's options (text a participant typed: PII level 3).")
 
 
 __all__ = ['RoomVoteCast']

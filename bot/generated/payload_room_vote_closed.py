@@ -18,9 +18,9 @@ class RoomVoteClosed(TopicModel):
     TOPIC: ClassVar[Topic] = Topic.ROOM_VOTE_CLOSED
 
     vote_id: Annotated[str, Field(pattern='^[A-Za-z0-9_.:-]{1,64}$')] = Field(alias='voteId', description='Vote id, unique within the session.')
-    tally: dict[str, Annotated[int, Field(ge=0)]] = Field(description='Votes per option (every option listed).')
+    tally: dict[str, Annotated[int, Field(ge=0)]] = Field(description='Votes per option (every option listed); the keys are the options as typed (PII level 3: keys hashed for EventBridge).')
     total_votes: Annotated[int, Field(ge=0)] = Field(alias='totalVotes', description='Votes counted (one per participant, the last one wins).')
-    winner: Annotated[str, Field(max_length=100)] | None = Field(default=None, description='The option with most votes, or null on a tie or no votes.')
+    winner: Annotated[str, Field(max_length=100)] | None = Field(default=None, description='The option with most votes, or null on a tie or no votes (PII level 3: hashed for EventBridge).')
 
 
 __all__ = ['RoomVoteClosed']

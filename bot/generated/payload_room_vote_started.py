@@ -18,8 +18,8 @@ class RoomVoteStarted(TopicModel):
     TOPIC: ClassVar[Topic] = Topic.ROOM_VOTE_STARTED
 
     vote_id: Annotated[str, Field(pattern='^[A-Za-z0-9_.:-]{1,64}$')] = Field(alias='voteId', description='Vote id, unique within the session.')
-    question: Annotated[str, Field(min_length=1, max_length=300)] = Field(description='The question.')
-    options: Annotated[Annotated[list[Annotated[str, Field(min_length=1, max_length=100)]], AfterValidator(unique_items)], Field(min_length=2, max_length=10)] = Field(description='Choices, in display order.')
+    question: Annotated[str, Field(min_length=1, max_length=300)] = Field(description='The question, as a participant typed it (PII level 3: hashed for EventBridge).')
+    options: Annotated[Annotated[list[Annotated[str, Field(min_length=1, max_length=100)]], AfterValidator(unique_items)], Field(min_length=2, max_length=10)] = Field(description="Choices, in display order, as typed (PII level 3: each hashed for EventBridge, with the same salt as room.vote.closed's tally keys and winner, so they still join).")
     closes_at_ms: Annotated[int, Field(ge=0)] = Field(alias='closesAtMs', description='Media time the vote closes by itself.')
 
 

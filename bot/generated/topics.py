@@ -4,7 +4,7 @@
 
 from enum import StrEnum
 
-SPEC_VERSION = 'sha256:c74352b5fd497a25af9cf50fdaa6587b06401fcf02e9c0b74eaf6b6bec50ac2f'
+SPEC_VERSION = 'sha256:1088212aa4b46064b9b052bd6227bdba2e58ce6ee550e3757953712424bba76c'
 """Hash of the spec this code was generated from (see docs/events.md)."""
 
 

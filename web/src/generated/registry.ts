@@ -60,7 +60,7 @@ export const registry = {
       "sampled": false
     }
   },
-  "specVersion": "sha256:c74352b5fd497a25af9cf50fdaa6587b06401fcf02e9c0b74eaf6b6bec50ac2f",
+  "specVersion": "sha256:1088212aa4b46064b9b052bd6227bdba2e58ce6ee550e3757953712424bba76c",
   "topics": {
     "assistant.room.join.failed": {
       "description": "One join attempt failed.",
@@ -1946,15 +1946,17 @@ export const registry = {
         "browser"
       ],
       "pii": {
-        "fields": [],
-        "level": 0
+        "fields": [
+          "/payload/option"
+        ],
+        "level": 3
       },
       "schema": {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "additionalProperties": false,
         "properties": {
           "option": {
-            "description": "The chosen option, one of the vote's options.",
+            "description": "The chosen option, one of the vote's options (text a participant typed: PII level 3).",
             "maxLength": 100,
             "minLength": 1,
             "type": "string"
@@ -1982,7 +1984,22 @@ export const registry = {
           "eventbridge"
         ],
         "priority": "high",
-        "redact": [],
+        "redact": [
+          {
+            "action": "hash",
+            "destinations": [
+              "eventbridge"
+            ],
+            "path": "/payload/tally"
+          },
+          {
+            "action": "hash",
+            "destinations": [
+              "eventbridge"
+            ],
+            "path": "/payload/winner"
+          }
+        ],
         "sampleRate": 1.0
       },
       "id": "room.vote.closed",
@@ -1990,8 +2007,11 @@ export const registry = {
         "bot"
       ],
       "pii": {
-        "fields": [],
-        "level": 0
+        "fields": [
+          "/payload/tally",
+          "/payload/winner"
+        ],
+        "level": 3
       },
       "schema": {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -2002,7 +2022,7 @@ export const registry = {
               "minimum": 0,
               "type": "integer"
             },
-            "description": "Votes per option (every option listed).",
+            "description": "Votes per option (every option listed); the keys are the options as typed (PII level 3: keys hashed for EventBridge).",
             "type": "object"
           },
           "totalVotes": {
@@ -2016,7 +2036,7 @@ export const registry = {
             "type": "string"
           },
           "winner": {
-            "description": "The option with most votes, or null on a tie or no votes.",
+            "description": "The option with most votes, or null on a tie or no votes (PII level 3: hashed for EventBridge).",
             "maxLength": 100,
             "type": [
               "string",
@@ -2042,7 +2062,22 @@ export const registry = {
           "eventbridge"
         ],
         "priority": "high",
-        "redact": [],
+        "redact": [
+          {
+            "action": "hash",
+            "destinations": [
+              "eventbridge"
+            ],
+            "path": "/payload/question"
+          },
+          {
+            "action": "hash",
+            "destinations": [
+              "eventbridge"
+            ],
+            "path": "/payload/options/*"
+          }
+        ],
         "sampleRate": 1.0
       },
       "id": "room.vote.started",
@@ -2050,8 +2085,11 @@ export const registry = {
         "bot"
       ],
       "pii": {
-        "fields": [],
-        "level": 0
+        "fields": [
+          "/payload/question",
+          "/payload/options/*"
+        ],
+        "level": 3
       },
       "schema": {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -2063,7 +2101,7 @@ export const registry = {
             "type": "integer"
           },
           "options": {
-            "description": "Choices, in display order.",
+            "description": "Choices, in display order, as typed (PII level 3: each hashed for EventBridge, with the same salt as room.vote.closed's tally keys and winner, so they still join).",
             "items": {
               "maxLength": 100,
               "minLength": 1,
@@ -2075,7 +2113,7 @@ export const registry = {
             "uniqueItems": true
           },
           "question": {
-            "description": "The question.",
+            "description": "The question, as a participant typed it (PII level 3: hashed for EventBridge).",
             "maxLength": 300,
             "minLength": 1,
             "type": "string"
