@@ -224,7 +224,7 @@ def test_synthetic_jsdoc(synthetic: tuple[dict[str, Any], dict[str, str]]) -> No
     ):
         assert tag in payload.splitlines(), tag
     assert "a */ in" not in files["topics.ts"]
-    assert "Payload of topic `room.vote.cast` (version 1); published by browser; PII level 0." in files["topics.ts"]
+    assert "Payload of topic `room.vote.cast` (version 1); published by browser; PII level 3." in files["topics.ts"]
 
 
 @pytest.mark.skipif(not TSC.exists(), reason="web/node_modules is not installed (cd web && npm install)")
