@@ -21,6 +21,8 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
+from pydantic import ValidationError
+
 from bot.generated import RoomVoteClosed, RoomVoteStarted
 
 __all__ = ["Vote", "VoteBook", "VoteParams", "VoteResult", "parse_vote_command"]
@@ -196,17 +198,19 @@ class VoteBook:
             closes_at_ms=now + p.duration_ms,
             started_by=participant_id,
         )
-        self._next_number += 1
-        self.votes[vote.vote_id] = vote
-        self._open = vote
-        events.append(
-            RoomVoteStarted(
+        try:  # the event first: a vote that cannot be announced is never opened (nor closed later)
+            started = RoomVoteStarted(
                 vote_id=vote.vote_id,
                 question=vote.question,
                 options=list(vote.options),
                 closes_at_ms=vote.closes_at_ms,
             )
-        )
+        except ValidationError:
+            return self._refuse("invalid_text", events)
+        self._next_number += 1
+        self.votes[vote.vote_id] = vote
+        self._open = vote
+        events.append(started)
         self._apply_held(vote)
         return VoteResult(events=tuple(events), is_command=True)
 

@@ -12,6 +12,8 @@ from typing import Any
 
 from pipecat.frames.frames import DataFrame, SystemFrame
 
+from bot.core.text import clean, clean_optional
+
 
 @dataclass
 class EnvelopeFrame(SystemFrame):
@@ -36,6 +38,11 @@ class ParticipantJoinedFrame(SystemFrame):
     display_name: str | None = None
     media_time_ms: int = 0
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.participant_id = clean(self.participant_id)  # well-formed at the edge (bot.core.text)
+        self.display_name = clean_optional(self.display_name)
+
 
 @dataclass
 class ParticipantLeftFrame(SystemFrame):
@@ -44,6 +51,10 @@ class ParticipantLeftFrame(SystemFrame):
     participant_id: str = ""
     media_time_ms: int = 0
     reason: str = "left"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.participant_id = clean(self.participant_id)
 
 
 @dataclass
@@ -54,6 +65,12 @@ class ChatMessageFrame(DataFrame):
     text: str = ""
     display_name: str | None = None
     media_time_ms: int = 0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.participant_id = clean(self.participant_id)
+        self.text = clean(self.text)
+        self.display_name = clean_optional(self.display_name)
 
 
 @dataclass
@@ -85,6 +102,10 @@ class SpeechOnsetFrame(SystemFrame):
     media_time_ms: int = 0
     decided_at_ms: int = 0
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.participant_id = clean(self.participant_id)
+
 
 @dataclass
 class MediaTickFrame(SystemFrame):
@@ -106,6 +127,10 @@ class InboundEnvelopeFrame(SystemFrame):
     sender_id: str = ""
     media_time_ms: int = 0
     envelope: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.sender_id = clean(self.sender_id)
 
 
 @dataclass

@@ -26,6 +26,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from bot.core.text import clean
 from bot.facilitator.summary import RoomSummary
 from bot.facilitator.tools import TOOLS, NudgeParticipantArgs, StartVoteArgs, SuggestTopicShiftArgs, ToolSpec
 from bot.generated import FacilitatorMessage
@@ -83,7 +84,8 @@ class ToolOutcome:
 
 
 def _clean(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
-    text = " ".join(str(text).split())
+    """Well-formed (no lone surrogates, no control characters), one line, at most ``limit``."""
+    text = " ".join(clean(str(text)).split())
     if len(text) <= limit:
         return text
     cut = text[: limit - 1]
@@ -207,8 +209,12 @@ class FacilitatorBrain:
         messages = [
             {
                 "role": "user",
-                "content": f"Trigger: {reason}. Room summary: "
-                + json.dumps(summary, ensure_ascii=False, separators=(",", ":")),
+                # clean(): whatever slipped into the summary, the request must encode (one bad text
+                # in the history would otherwise fail every later request of the session)
+                "content": clean(
+                    f"Trigger: {reason}. Room summary: "
+                    + json.dumps(summary, ensure_ascii=False, separators=(",", ":"))
+                ),
             },
         ]
         request = LLMRequest(
@@ -230,11 +236,16 @@ class FacilitatorBrain:
         text = _clean(text)
         if not text or text.strip(" .").upper() == PASS:
             return []
+        reason = "facilitation" if request is None or request.reason == "periodic" else request.reason
+        try:  # built before it enters the history: a bad answer costs that answer, not the session
+            message = FacilitatorMessage(text=text, audience="room", reason=reason[:64])
+        except ValidationError:
+            self.stats["bad_answers"] += 1
+            return []
         self._errors = 0
         self.stats["messages"] += 1
         self.summary.bot_said(text)
-        reason = "facilitation" if request is None or request.reason == "periodic" else request.reason
-        return [FacilitatorMessage(text=text, audience="room", reason=reason[:64])]
+        return [message]
 
     def failed(self, error: str = "") -> None:
         """The LLM request failed (HTTP error, timeout, bad response): back off on media time."""

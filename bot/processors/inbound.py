@@ -9,6 +9,7 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
 from bot.core.frames import InboundEnvelopeFrame, MediaTickFrame
 from bot.core.media import media_time_of
+from bot.core.text import clean
 from bot.events import Accepted, InboundValidator
 from bot.processors.safety import internal_error
 
@@ -43,7 +44,7 @@ class InboundMessages(FrameProcessor):
                 self._validator.flush(0, final=True)
             await self.push_frame(frame, direction)
             return
-        sender = str(getattr(frame, "participant_id", "") or "unknown")
+        sender = clean(str(getattr(frame, "participant_id", "") or "unknown"))
         media_ms = media_time_of(frame)
         try:
             result = self._validator.check(frame.message, sender, media_time_ms=media_ms)

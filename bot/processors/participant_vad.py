@@ -34,6 +34,7 @@ from bot.core.frames import (
     SpeechOnsetFrame,
 )
 from bot.core.media import SampleClock, media_time_of, samples_to_ms
+from bot.core.text import clean
 from bot.generated import RoomSpeakingStarted, RoomSpeakingStopped
 from bot.processors.safety import internal_error
 
@@ -181,7 +182,7 @@ class ParticipantVAD(FrameProcessor):
     # -- frames in ----------------------------------------------------------------------------
 
     def _on_audio(self, frame: UserAudioRawFrame) -> list[Transition]:
-        pid = frame.user_id
+        pid = clean(frame.user_id)  # the same id the join and chat frames carry (bot.core.text)
         if not pid:
             self._warn_once("", "ParticipantVAD: ignoring audio without a user_id")
             return []

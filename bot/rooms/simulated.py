@@ -49,6 +49,7 @@ from bot.core.frames import (
     RoomEndedFrame,
 )
 from bot.core.media import media_time_of, stamp
+from bot.core.text import clean
 from bot.rooms.bot_track import BotTrack
 from bot.rooms.scenario import (
     STEP_MS,
@@ -233,7 +234,9 @@ class ScenarioPlayer:
     def _frame(self, event: Any, t: int) -> Frame:
         pid = event.participant
         if isinstance(event, SpeechEvent):
-            return TranscriptionFrame(text=event.text, user_id=pid, timestamp=media_iso(t), finalized=True)
+            return TranscriptionFrame(
+                text=clean(event.text), user_id=clean(pid), timestamp=media_iso(t), finalized=True
+            )
         if isinstance(event, JoinEvent):
             self._joined.add(pid)
             return ParticipantJoinedFrame(

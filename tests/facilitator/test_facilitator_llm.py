@@ -248,3 +248,18 @@ def test_a_hung_server_holds_the_end_of_the_room_no_longer_than_the_request_time
         elapsed = time.monotonic() - started
     assert published(list(down)) == [] and list(up) == []
     assert elapsed < 2.0
+
+
+@pytest.mark.timeout(60)
+def test_an_answer_with_a_lone_surrogate_costs_at_most_that_answer() -> None:
+    """Issue 11, item 9: the answer used to enter the "said recently" history raw, and every later
+    request failed to encode: one bad answer disabled the facilitator for the session."""
+    loaded = policy(facilitation={"summaryEveryMs": 30_000, "minGapMs": 1_000})
+    frames = [*room_start(), *ask(30_000, wait=1.0), *ask(100_000, wait=1.0)]
+    down, requests = drive([Reply.say("Good point\ud800 Bob."), Reply.say("Back on track.")], frames, loaded)
+    assert len(requests) == 2, "the request after the bad answer went out"
+    content = json.dumps(requests[1])
+    assert "\\ud800" not in content and "\ud800" not in content
+    texts = [m.text for m in published(down) if isinstance(m, FacilitatorMessage)]
+    assert texts[-1] == "Back on track."
+    assert all("\ud800" not in t for t in texts)
