@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from bot.config import settings as bot_settings
 from bot.config.flags import settings_from_flags, settings_parser
 from bot.core.errors import ConfigError
+from bot.core.text import printable
 from supervisor.settings import ENV_ONLY, SupervisorSettings, env_name
 
 
@@ -49,7 +50,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = load_settings(args)
     except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {printable(str(exc))}", file=sys.stderr)
         return exc.exit_code
     from supervisor.app import configure_logging, serve
 

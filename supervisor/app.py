@@ -16,6 +16,7 @@ from typing import Any
 from aiohttp import web
 from loguru import logger
 
+from bot.core.text import printable
 from bot.events import EventBus, SessionContext, SpecRegistry
 from bot.forwarding import Forwarder, ForwarderConfig, Sink
 from bot.forwarding.attach import make_sink as attach_make_sink
@@ -40,10 +41,19 @@ from supervisor.view_tokens import ViewTokens
 LOG_FORMAT = "{time:HH:mm:ss.SSS} {level: <7} [{extra[room]}] {message}"
 
 
+def _printable_record(record: Any) -> None:
+    """Control, bidi and surrogate characters in a log record's message and extras, escaped."""
+    record["message"] = printable(record["message"])
+    for key, value in list(record["extra"].items()):
+        if isinstance(value, str):
+            record["extra"][key] = printable(value)
+
+
 def configure_logging(level: str) -> None:
     """Loguru to stderr only; every line names its room (``-`` for the supervisor itself)."""
     logger.remove()
-    logger.configure(extra={"room": "-"})
+    # every line escaped: a bot's output, a request's values or a file name never drive the terminal
+    logger.configure(extra={"room": "-"}, patcher=_printable_record)
     logger.add(sys.stderr, level=level, format=LOG_FORMAT, backtrace=False, diagnose=False)
 
 

@@ -91,7 +91,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             from bot.config.settings import secret_values
 
             secrets += secret_values(settings)
-        scrub = scrubber_from_env(None, *secrets)
+        from bot.core.text import printable
+
+        secrets_only = scrubber_from_env(None, *secrets)
+
+        def scrub(text: str) -> str:  # secrets out, terminal controls escaped (a name, a path, a value)
+            return printable(secrets_only(text))
+
         if isinstance(exc, PrismError):
             line, code = scrub(str(exc)), exc.exit_code
         else:

@@ -3,7 +3,9 @@
 ``SecretScrubber`` replaces each configured secret value (Daily token, API keys, Mesh token) and
 anything that looks like a credential (``Authorization: Bearer …``, ``token=…``, a JWT, an
 ``sk-…`` key) with ``***``. Install :func:`log_patcher` on loguru once and every sink is covered;
-:func:`scrubbing_sink` also covers formatted tracebacks.
+:func:`scrubbing_sink` also covers formatted tracebacks. Both also escape control, bidi and
+surrogate characters (``bot.core.text.printable``): a display name or a chat line in a log can
+neither drive the operator's terminal (OSC 52, ``ESC[2J``) nor reorder the line.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
     from loguru import Record
+
+from bot.core.text import printable
 
 __all__ = [
     "MASK",
@@ -60,18 +64,35 @@ Written out rather than derived from ``bot.config.settings``: this module is the
 MIN_SECRET_LENGTH = 4
 """Shorter values are not scrubbed literally (masking ``"a"`` everywhere would wreck every line)."""
 
+_KEY = r"[a-z0-9_]*?(?:token|api[_-]?key|apikey|password|passwd|secret)"
+
+_BARE_KEYS = frozenset({"token", "password", "passwd", "secret"})
+_CREDENTIAL_LIKE = re.compile(r"[^A-Za-z]|.{12,}")
+
+
+def _colon_value(match: re.Match[str]) -> str:
+    key, sep, value = match.group(1), match.group(2), match.group(3)
+    if key.lower() in _BARE_KEYS and not _CREDENTIAL_LIKE.search(value):
+        return match.group(0)  # a word after a word: prose, not a credential
+    return key + sep + MASK
+
+
 # Credential shapes, scrubbed even when the value was never configured.
-_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+_PATTERNS: tuple[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]], ...] = (
     # Authorization: Bearer abc / Authorization: Basic abc / "Bearer abc"
     (re.compile(r"(?i)\b(bearer|basic)(\s+)[A-Za-z0-9._~+/=-]+"), r"\1\2" + MASK),
-    # token=abc, access_token: abc, api_key=abc, apikey=abc, password=abc, secret=abc (query strings, logs)
+    # token=abc, access_token=abc, api_key=abc, apikey=abc, password=abc, secret=abc (query strings,
+    # env lines): any value.
     (
-        re.compile(
-            r"(?i)\b([a-z0-9_]*?(?:token|api[_-]?key|apikey|password|passwd|secret))"
-            r"(\s*[=:]\s*)(?![*]{3})([^\s&\"',;}]+)"
-        ),
+        re.compile(rf"(?i)\b({_KEY})(\s*=\s*)(?![*]{{3}})([^\s&\"',;}}]+)"),
         r"\1\2" + MASK,
     ),
+    # key: value (logs, YAML). A bare word key ("token", "password", "passwd", "secret") is often
+    # prose or a path: after it only a value that looks like a credential is masked (a digit or a
+    # symbol in it, or 12+ characters), so "/etc/passwd: invalid JSON" and "secret: keep it short"
+    # keep their words; a compound key (MESH_API_TOKEN, access_token, api_key) masks any value.
+    # A key that is the last segment of a path ("/etc/passwd: ...") is a file name, not a key.
+    (re.compile(rf"(?i)(?<![/\\])\b({_KEY})(\s*:\s*)(?![*]{{3}})([^\s&\"',;}}]+)"), _colon_value),
     # JSON form: "token": "abc", "apiKey": "abc"
     (
         re.compile(r'(?i)("(?:[a-z_]*token|api[_-]?key|apikey|password|secret|authorization)"\s*:\s*")([^"]+)(")'),
@@ -220,12 +241,12 @@ def log_patcher(scrubber: SecretScrubber) -> Callable[[Record], None]:
     """
 
     def patch(record: Record) -> None:
-        record["message"] = scrubber.scrub(record["message"])
+        record["message"] = printable(scrubber.scrub(record["message"]))
         extra = record.get("extra")
         if extra:
             for key, value in list(extra.items()):
                 if isinstance(value, str):
-                    extra[key] = scrubber.scrub(value)
+                    extra[key] = printable(scrubber.scrub(value))
 
     return patch
 
@@ -239,7 +260,7 @@ def scrubbing_sink(stream: TextIO, scrubber: SecretScrubber) -> Callable[[Any], 
     """
 
     def write(message: Any) -> None:
-        stream.write(scrubber.scrub(str(message)))
+        stream.write(printable(scrubber.scrub(str(message))))
         stream.flush()
 
     return write

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bot.core.errors import PolicyError, PrismError
+from bot.core.text import printable
 from bot.policy.compose import LAYER_KIND, load_layer, parse_layer
 from bot.policy.errors import read_json
 from bot.policy.model import rule_ids
@@ -94,7 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PrismError as exc:
         if args.debug:
             raise
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {printable(str(exc))}", file=sys.stderr)
         return exc.exit_code
 
 

@@ -49,7 +49,7 @@ from bot.core.frames import (
     RoomEndedFrame,
 )
 from bot.core.media import media_time_of, stamp
-from bot.core.text import clean
+from bot.core.text import clean, printable
 from bot.rooms.bot_track import BotTrack
 from bot.rooms.scenario import (
     STEP_MS,
@@ -502,7 +502,7 @@ class SimulatedRoomOutput(BaseOutputTransport):
         if self._room.verbose:
             to = record["recipient"] or "*"
             body = json.dumps(record["message"], ensure_ascii=False, separators=(",", ":"), default=str)
-            sys.stderr.write(f"[room {record['media_time_ms'] / 1000:9.3f}s → {to}] {body}\n")
+            sys.stderr.write(printable(f"[room {record['media_time_ms'] / 1000:9.3f}s → {to}] {body}") + "\n")
             sys.stderr.flush()
 
 

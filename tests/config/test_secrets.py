@@ -168,3 +168,73 @@ def test_secrets_given_on_the_command_line_and_in_dotenv_are_found(tmp_path: Pat
     assert sorted(secrets_given(argv, dotenv)) == ["flag-salt", "flag-token", "from-dotenv-token", "sk-from-dotenv"]
     assert secrets_given([], tmp_path / "missing.env") == []
     assert SECRET_FLAGS == tuple("--" + name.replace("_", "-") for name in SECRET_FIELDS)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("/etc/passwd: invalid JSON", "/etc/passwd: invalid JSON"),
+        ("secret: keep it short", "secret: keep it short"),
+        ("the token: expired", "the token: expired"),
+        ("password: hunter2", "password: ***"),
+        ("token: correcthorsebattery", "token: ***"),
+        ("MESH_API_TOKEN: abcdef", "MESH_API_TOKEN: ***"),
+        ("x.token=abc", "x.token=***"),
+    ],
+    ids=["path-then-words", "prose-secret", "prose-token", "digit-value", "long-value", "compound-key", "dotted-key"],
+)
+def test_common_words_after_a_key_word_are_not_masked(text: str, expected: str) -> None:
+    """Issue 11, item 13: "/etc/passwd: invalid JSON" became "passwd: *** JSON"."""
+    assert SecretScrubber()(text) == expected
+
+
+def test_log_lines_escape_terminal_controls_and_bidi(capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 11, item 7: a display name in a log line must not drive the operator's terminal."""
+    import sys
+
+    from loguru import logger
+
+    scrub = SecretScrubber(["s3cr3t-value"])
+    logger.remove()
+    logger.configure(patcher=log_patcher(scrub))
+    logger.add(scrubbing_sink(sys.stderr, scrub), format="{message} {extra}", level="INFO")
+    try:
+        logger.bind(who="\x1b]0;title\x07").info("joined: Mal\x1b]52;c;ZXZpbA==\x07\u202eexe.txt\x1b[2J s3cr3t-value")
+        try:
+            raise ValueError("chat \x1b[2J\ud800")
+        except ValueError:
+            logger.exception("boom")
+    finally:
+        logger.remove()
+        logger.configure(patcher=None)
+    err = capsys.readouterr().err
+    assert "\x1b" not in err and "\u202e" not in err and "\x07" not in err and "\ud800" not in err
+    assert "joined: Mal\\x1b]52;c;ZXZpbA==\\x07\\u202eexe.txt\\x1b[2J ***" in err
+    assert "]0;title" in err  # escaped (extra is shown as a dict repr)
+    assert "chat \\x1b[2J\\ud800" in err, "tracebacks too"
+
+
+def test_error_lines_and_supervisor_logs_escape_terminal_controls(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json as _json
+
+    from loguru import logger
+
+    from bot.policy.__main__ import main as policy_main
+    from supervisor.app import configure_logging
+
+    layer = {"kind": "prism.policy.layer", "schemaVersion": 1, "name": "t", "level": "tenant"}
+    layer["content"] = {"rules": [{"id": "r", "patterns": ["(\x1b]0;x\x07"], "action": "warn"}]}
+    path = tmp_path / "evil\u202etxt.json"
+    path.write_text(_json.dumps(layer))
+    assert policy_main(["check", str(path)]) == 2
+    configure_logging("INFO")
+    try:
+        logger.bind(room="r-\x1b[2J").warning("bot said: \x1b]52;c;ZXZpbA==\x07")
+    finally:
+        logger.remove()
+        logger.configure(patcher=None, extra={})
+    err = capsys.readouterr().err
+    assert "\x1b" not in err and "\u202e" not in err and "\x07" not in err
+    assert "evil\\u202etxt.json" in err and "bot said: \\x1b]52;c;ZXZpbA==\\x07" in err and "[r-\\x1b[2J]" in err
