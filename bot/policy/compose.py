@@ -12,7 +12,7 @@ strictest (min)       ``turns.maxTurnMs``, ``turns.maxShare``, ``turns.maxBotTur
 strictest bucket      ``rates.*``, each bucket in ``tools.rates``: smaller capacity, slower refill
 union                 ``tools.deny``; ``content.rules`` (same id: phrases and patterns joined, the
                       stricter action, the higher severity, channels joined)
-intersection          ``tools.allow`` (null = every tool)
+intersection          ``tools.allow`` (null = every tool), ``content.allowedLinkHosts`` (null = any)
 later wins            everything else: ``turns.turnRepeatMs``, ``turns.shareMinTalkMs``,
                       ``turns.nudgeCooldownMs``, ``content.replacement``, all of ``facilitation``
 ====================  ==========================================================================
@@ -59,7 +59,7 @@ MERGE: dict[str, dict[str, str]] = {
         "max_bot_turns_per_minute": "min",
     },
     "rates": {"bot_messages": "bucket", "inbound_messages": "bucket", "chat_messages": "bucket"},
-    "content": {"rules": "rules", "replacement": "set"},
+    "content": {"rules": "rules", "replacement": "set", "allowed_link_hosts": "intersect"},
     "tools": {"allow": "intersect", "deny": "union", "rates": "buckets"},
     "facilitation": {
         "agenda": "set",

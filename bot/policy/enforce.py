@@ -25,6 +25,7 @@ from bot.events.noise import WINDOW_MS, NoiseAggregator
 from bot.generated import ConversationPolicyViolation, FacilitatorMessage, RoomInterruptRequest
 from bot.policy.buckets import SlidingWindow, TokenBucket
 from bot.policy.guard import ContentGuard, GuardResult
+from bot.policy.links import LINKS_RULE, LinkFilter
 from bot.policy.model import Action, Severity
 from bot.policy.snapshot import LoadedPolicy
 
@@ -337,6 +338,7 @@ class BotOutputGate:
         self.loaded = loaded
         policy = loaded.policy
         self.guard = ContentGuard(policy.content)
+        self.links = LinkFilter(policy.content.allowed_link_hosts, policy.content.replacement)
         limit = policy.turns.max_bot_turns_per_minute
         self._window = SlidingWindow(limit, 60_000) if limit is not None else None
         self._bucket = TokenBucket(policy.rates.bot_messages) if policy.rates.bot_messages is not None else None
@@ -354,6 +356,12 @@ class BotOutputGate:
             out.append(
                 violation(self.loaded, match.rule_id, "content", action, media_time_ms, None, match.rule.severity)
             )
+        if result.text is not None:  # links only to the hosts the policy allows (bot.policy.links)
+            links = self.links.check(result.text)
+            if links.refused:
+                self.stats[LINKS_RULE] += links.refused
+                out.append(violation(self.loaded, LINKS_RULE, "content", "redact", media_time_ms, None, "high"))
+                result = GuardResult(text=links.text, matches=result.matches, action=result.action)
         if result.text is None or not result.text.strip():
             return None, out
         if self._window is not None and self._window.full(media_time_ms):

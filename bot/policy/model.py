@@ -183,6 +183,9 @@ def _check_phrase(phrase: str) -> str:
 
 
 Phrase = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_check_phrase)]
+LinkHost = Annotated[
+    str, Field(min_length=1, max_length=253, pattern=r"^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+]
 Pattern = Annotated[str, Field(min_length=1, max_length=500), AfterValidator(_check_pattern)]
 
 
@@ -246,6 +249,13 @@ class ContentRules(PolicyModel):
     rules: list[ContentRule] = Field(default_factory=list, max_length=200, description="Content rules; ids are unique.")
     replacement: str = Field(
         default="[redacted]", min_length=1, max_length=32, description="What a redacted match is replaced with."
+    )
+    allowed_link_hosts: list[LinkHost] | None = Field(
+        default_factory=list,
+        max_length=100,
+        description="Hosts the bot may link to in its own messages (docs.acme.com, or *.acme.com for its "
+        "subdomains); any other link is replaced and reported as content.links. Empty (the default) = the "
+        "bot sends no links; null = any host. Later layers can only narrow it (intersection).",
     )
 
     @field_validator("rules")
@@ -410,6 +420,8 @@ def rule_ids(policy: ConversationPolicy) -> list[str]:
         if getattr(r, name) is not None:
             ids.append(f"rates.{to_camel(name)}")
     ids.extend(f"content.{rule.id}" for rule in policy.content.rules)
+    if policy.content.allowed_link_hosts is not None:
+        ids.append("content.links")
     if policy.tools.allow is not None:
         ids.append("tools.allow")
     ids.extend(f"tools.deny.{name}" for name in policy.tools.deny)

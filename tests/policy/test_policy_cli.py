@@ -37,7 +37,7 @@ def test_check_reports_a_snapshot_and_a_layer(tmp_path: Path, capsys: pytest.Cap
     assert main(["check", str(POLICY_ROOMS / "guarded.policy.json")]) == 0
     assert main(["check", str(LAYERS / "tenant-acme.json")]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].endswith("(13 rules; layers prism-platform → tenant-acme → room-guarded)")
+    assert lines[0].endswith("(14 rules; layers prism-platform → tenant-acme → room-guarded)")
     assert "ok, tenant layer 'tenant-acme' (turns, rates, content)" in lines[1]
 
 

@@ -74,6 +74,7 @@ def test_rule_ids_list_every_rule_in_force_and_nothing_switched_off() -> None:
         "rates.botMessages",
         "rates.inboundMessages",
         "content.a",
+        "content.links",
         "tools.allow",
         "tools.deny.start_vote",
         "tools.rates.nudge_participant",
