@@ -59,6 +59,16 @@ DEFAULT_TAIL_MS = 2000
 
 EVENT_TYPES = ("join", "leave", "speech", "chat", "noise", "app_message")
 NOISE_KINDS = ("white", "pink", "tone")
+NOISE_BLOCK = 1 << 21
+"""Samples generated at a time (131 s at 16 kHz): pink noise is shaped per block of this size."""
+
+MAX_ROOM_MS = 4 * 3_600_000
+"""Longest simulated room (``durationMs``, or where its last event ends): 4 h of media."""
+MAX_NOISE_MS = 3_600_000
+"""Longest noise event, and the most noise a file may hold in total: 1 h (generated at load as
+int16, 2 bytes a sample: 115 MB at 16 kHz)."""
+MAX_EVENTS = 100_000
+"""Events in one file (the 1,000-person benchmark room has about 10,000)."""
 
 _TOP_LEVEL_KEYS = ("name", "description", "sampleRate", "durationMs", "participants", "agenda", "events")
 _NOISE_SEED = 0x5EED
@@ -395,6 +405,7 @@ class _Validator:
         self.path = path
         self.base_dir = base_dir if base_dir is not None else path.parent
         self.index: int | None = None
+        self.noise_ms = 0
 
     # -- error helpers ---------------------------------------------------------------------
 
@@ -564,6 +575,13 @@ class _Validator:
             self.fail("events", "is required")
         if not isinstance(data["events"], list):
             self.fail("events", f"must be a list (got {_show(data['events'])})")
+        if len(data["events"]) > MAX_EVENTS:  # limits are checked before anything is built
+            self.fail("events", f"has {len(data['events'])} events; at most {MAX_EVENTS}", index=None)
+        declared_ms = data.get("durationMs")
+        if _is_int(declared_ms) and declared_ms > MAX_ROOM_MS:
+            self.fail(
+                "durationMs", f"is {declared_ms} ms; a simulated room lasts at most {MAX_ROOM_MS} ms (4 h)", index=None
+            )
 
         events = [self.event(i, raw, rate, declared) for i, raw in enumerate(data["events"])]
         self.index = None
@@ -574,6 +592,13 @@ class _Validator:
         self.index = None
 
         last_end = max((e.end_ms for e in events), default=0)
+        if last_end > MAX_ROOM_MS:
+            last = max(events, key=lambda e: e.end_ms)
+            self.fail(
+                "atMs",
+                f"ends at {last_end} ms; a simulated room lasts at most {MAX_ROOM_MS} ms (4 h)",
+                index=last.index,
+            )
         duration = self.int_field(data, "durationMs", required=False, minimum=1)
         if duration is None:
             duration = last_end + DEFAULT_TAIL_MS
@@ -687,6 +712,13 @@ class _Validator:
 
     def noise(self, raw: Mapping[str, Any], common: dict[str, Any], rate: int) -> NoiseEvent:
         duration = self.int_field(raw, "durationMs", minimum=1)
+        self.noise_ms += duration
+        if duration > MAX_NOISE_MS:  # before a sample is generated: a 10 h noise must not fill memory
+            self.fail("durationMs", f"is {duration} ms; a noise event lasts at most {MAX_NOISE_MS} ms (1 h)")
+        if self.noise_ms > MAX_NOISE_MS:
+            self.fail(
+                "durationMs", f"brings the file's noise to {self.noise_ms} ms; at most {MAX_NOISE_MS} ms (1 h) in all"
+            )
         kind = raw.get("kind")
         if "kind" not in raw:
             self.fail("kind", "is required")
@@ -845,27 +877,30 @@ def noise_samples(
     """``n`` read-only int16 samples of white, pink or tone noise peaking at ``level`` of full scale.
 
     White is uniform; pink is white noise shaped to 1/f in the frequency domain (deterministic,
-    exact spectrum, no filter warm-up); tone is a sine at ``freq_hz``. Same seed, same samples.
+    exact spectrum, no filter warm-up) per block of :data:`NOISE_BLOCK` samples; tone is a sine at
+    ``freq_hz``. Same seed, same samples. Generated block by block straight into the int16 result,
+    so memory is the result (2 bytes a sample) plus one block of floats, never float arrays of the
+    whole event (a 1 h pink noise once took 2.1 GB to load).
     """
-    if n <= 0:
-        out = np.zeros(0, dtype=np.int16)
-    else:
-        rng = np.random.default_rng(seed)
-        if kind == "white":
-            x = rng.uniform(-1.0, 1.0, n)
+    if kind not in NOISE_KINDS:
+        raise ValueError(f"unknown noise kind {kind!r}")
+    out = np.zeros(max(0, n), dtype=np.int16)
+    rng = np.random.default_rng(seed)
+    for start in range(0, max(0, n), NOISE_BLOCK):
+        size = min(NOISE_BLOCK, n - start)
+        if kind == "white":  # one generator drawn in blocks gives the same stream as one draw
+            x = rng.uniform(-1.0, 1.0, size)
         elif kind == "pink":
-            spectrum = np.fft.rfft(rng.standard_normal(n))
-            freqs = np.fft.rfftfreq(n, d=1.0 / sample_rate)
+            spectrum = np.fft.rfft(rng.standard_normal(size))
+            freqs = np.fft.rfftfreq(size, d=1.0 / sample_rate)
             spectrum[0] = 0.0
             spectrum[1:] /= np.sqrt(freqs[1:])
-            x = np.fft.irfft(spectrum, n)
+            x = np.fft.irfft(spectrum, size)
             peak = float(np.max(np.abs(x)))
             x = x / peak if peak > 0 else x
-        elif kind == "tone":
-            x = np.sin(2.0 * np.pi * freq_hz * np.arange(n) / sample_rate)
         else:
-            raise ValueError(f"unknown noise kind {kind!r}")
-        out = np.clip(np.round(x * level * 32767.0), -32768, 32767).astype(np.int16)
+            x = np.sin(2.0 * np.pi * freq_hz * np.arange(start, start + size) / sample_rate)
+        out[start : start + size] = np.clip(np.round(x * level * 32767.0), -32768, 32767).astype(np.int16)
     out.setflags(write=False)
     return out
 
