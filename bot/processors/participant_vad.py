@@ -120,6 +120,7 @@ class ParticipantVAD(FrameProcessor):
         self._report_onsets = report_onsets
         self._streams = streams
         self._participants: dict[str, _Participant] = {}
+        self._ids: dict[str, str] = {}  # raw user_id -> clean id (the per-20-ms path: clean once per participant)
         self._warned: set[str] = set()
         self._crosstalk_params = crosstalk
         self._crosstalk: dict[int, CrosstalkFilter] = {}  # per sample rate
@@ -182,7 +183,9 @@ class ParticipantVAD(FrameProcessor):
     # -- frames in ----------------------------------------------------------------------------
 
     def _on_audio(self, frame: UserAudioRawFrame) -> list[Transition]:
-        pid = clean(frame.user_id)  # the same id the join and chat frames carry (bot.core.text)
+        pid = self._ids.get(frame.user_id)  # the same id the join and chat frames carry (bot.core.text)
+        if pid is None:
+            pid = self._ids[frame.user_id] = clean(frame.user_id)
         if not pid:
             self._warn_once("", "ParticipantVAD: ignoring audio without a user_id")
             return []

@@ -172,7 +172,11 @@ class ScenarioPlayer:
     At each step ``t`` (0, 20, 40, ... up to the media duration) the frames are: transcripts of
     utterances that ended in ``(t-20, t]`` and leaves due by ``t`` (they close audio already played),
     the ``MediaTickFrame`` when ``t`` is a multiple of 100, joins/chats/app messages in ``[t, t+20)``,
-    then one ``UserAudioRawFrame`` per joined participant (participant order) for ``[t, t+20)``.
+    then one ``UserAudioRawFrame`` per joined participant with a microphone (participant order) for
+    ``[t, t+20)``. A participant who makes no sound in the whole scenario (no speech, no noise)
+    has the microphone off, as most people in a large Daily room do: Daily sends no audio track
+    for them, so neither does the simulated room. (A 1,000-person room of mostly silent people
+    used to push 50,000 frames of zeros per second of media: 0.1-0.3x real time at speed 0.)
     The last step (``t`` = media duration) carries no audio and ends with ``RoomEndedFrame``.
     Frames are returned unstamped; the transport stamps them with ``t`` as it pushes.
     """
@@ -203,7 +207,7 @@ class ScenarioPlayer:
         for table in (self._ends, self._starts):
             for items in table.values():
                 items.sort(key=lambda d: (d.rank, d.at_ms, d.index))
-        self._streams = {pid: _Stream(segs, self._sps) for pid, segs in segments.items()}
+        self._streams = {pid: _Stream(segs, self._sps) for pid, segs in segments.items() if segs}
         self._joined: set[str] = set()
 
     def steps(self) -> Iterator[tuple[int, list[Frame]]]:
@@ -218,7 +222,7 @@ class ScenarioPlayer:
             if t < end:
                 s0 = t * self._sps // STEP_MS
                 for pid in order:
-                    if pid in self._joined:
+                    if pid in self._joined and pid in self._streams:  # mic off: no audio track
                         frame = UserAudioRawFrame(
                             audio=self._streams[pid].chunk(s0, s0 + self._sps),
                             sample_rate=self._scenario.sample_rate,

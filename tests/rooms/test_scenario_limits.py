@@ -101,3 +101,22 @@ def test_a_ten_hour_noise_room_fails_at_join_with_exit_2(tmp_path: Path) -> None
     failed = [json.loads(line) for line in proc.stdout.splitlines() if '"assistant.session.failed"' in line]
     assert [f["payload"]["stage"] for f in failed] == ["join"]
     assert proc.stderr.strip().endswith('"durationMs" is 36000000 ms; a noise event lasts at most 3600000 ms (1 h)')
+
+
+def test_a_participant_who_never_makes_a_sound_sends_no_audio(tmp_path: Path) -> None:
+    """Mic off, as in a large Daily room: 1,000 silent people used to cost 50,000 frames of zeros
+    per media second (0.19x real time at speed 0; issue 11, item 13)."""
+    from pipecat.frames.frames import UserAudioRawFrame
+
+    from bot.rooms.simulated import ScenarioPlayer
+
+    data = {
+        "participants": [{"id": f"p-{i}", "name": f"P{i}"} for i in range(50)],
+        "events": [{"atMs": 0, "type": "join", "participant": f"p-{i}"} for i in range(50)]
+        + [noise(1_000, "white", at=100) | {"participant": "p-7"}],
+    }
+    path = tmp_path / "silent.json"
+    path.write_text(json.dumps(data))
+    player = ScenarioPlayer(load_scenario(path))
+    audio = [f.user_id for _, frames in player.steps() for f in frames if isinstance(f, UserAudioRawFrame)]
+    assert set(audio) == {"p-7"} and len(audio) == 3_100 // 20
