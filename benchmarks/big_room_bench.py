@@ -70,7 +70,7 @@ def ratio(path: Path) -> float:
     scenario = load_scenario(path)
     runtime = create_runtime(
         SessionContext(session_id="s-bench", assistant_id="a", tenant_id="t", room_id=scenario.name),
-        stdout=open(os.devnull, "wb"),  # noqa: SIM115
+        stdout=open(os.devnull, "wb"),
     )
     wall, _ = asyncio.run(play(scenario, None, runtime=runtime))
     return scenario.media_duration_ms / 1000 / wall
