@@ -3,8 +3,8 @@
 Everything a browser sends is untrusted. A message is accepted only if it parses within size and
 depth limits, is an envelope, names a known topic that browsers may publish, and its payload is
 valid. Every rejection is counted and reported with ``events.inbound.rejected`` (a reason, never
-the content), aggregated per sender and reason (:mod:`bot.events.noise`): the first in a window
-is published, the rest of the window comes as one event with ``count``. Nothing here raises on
+the content), aggregated per sender and reason (:mod:`bot.events.noise`): the first 3 in a
+window are published, the rest of the window comes as one event with ``count``. Nothing here raises on
 bad input.
 """
 

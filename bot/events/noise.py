@@ -2,10 +2,11 @@
 
 A flooding browser must not turn each of its messages into an event: 10,000 bad vote casts made
 9,885 ``events.inbound.rejected`` plus as many violations, and crowded every other room out of the
-forwarding buffer (issue 11). Per key (participant, topic, rule or reason) the first occurrence in
-a window is published as usual; the ones after it in the same window are only counted, and one
-summary event with ``count`` (how many it stands for) and ``windowMs`` follows when the window
-ends. So a participant costs at most two events per key per window, whatever it sends.
+forwarding buffer (issue 11). Per key (participant, topic, rule or reason) the first
+:data:`BURST` occurrences in a window are published as usual (a browser that sends a few bad
+messages keeps each one's detail); the ones after them in the same window are only counted, and
+one summary event with ``count`` (how many it stands for) and ``windowMs`` follows when the window
+ends. So a participant costs at most ``BURST + 1`` events per key per window, whatever it sends.
 
 Plain class on media time, no asyncio.
 """
@@ -15,10 +16,12 @@ from __future__ import annotations
 from collections.abc import Hashable
 from dataclasses import dataclass
 
-__all__ = ["MAX_KEYS", "WINDOW_MS", "NoiseAggregator", "Summary"]
+__all__ = ["BURST", "MAX_KEYS", "WINDOW_MS", "NoiseAggregator", "Summary"]
 
 WINDOW_MS = 10_000
-"""Default aggregation window (media time): at most 2 events per participant and key per 10 s."""
+"""Default aggregation window (media time)."""
+BURST = 3
+"""Occurrences per key and window published one by one: at most 4 events per key per 10 s."""
 MAX_KEYS = 4_096
 """Keys tracked at once; past it, occurrences under new keys are only counted (``overflow``)."""
 
@@ -36,6 +39,7 @@ class Summary:
 @dataclass
 class _Window:
     start_ms: int
+    admitted: int = 1
     suppressed: int = 0
 
 
@@ -44,14 +48,15 @@ class NoiseAggregator:
 
     Example::
 
-        noise = NoiseAggregator(window_ms=10_000)
+        noise = NoiseAggregator(window_ms=10_000, burst=1)
         noise.admit(("p-1", "schema"), 0)      # True: publish it
         noise.admit(("p-1", "schema"), 5)      # False: counted
         noise.due(10_000)                      # [Summary(key=("p-1", "schema"), count=1, ...)]
     """
 
-    def __init__(self, window_ms: int = WINDOW_MS, max_keys: int = MAX_KEYS) -> None:
+    def __init__(self, window_ms: int = WINDOW_MS, max_keys: int = MAX_KEYS, burst: int = BURST) -> None:
         self.window_ms = max(1, int(window_ms))
+        self.burst = max(1, int(burst))
         self.max_keys = max_keys
         self._windows: dict[Hashable, _Window] = {}
         self._pending: list[Summary] = []
@@ -62,6 +67,9 @@ class NoiseAggregator:
         """True when this occurrence is to be published; False when it is only counted."""
         window = self._windows.get(key)
         if window is not None and now_ms - window.start_ms < self.window_ms and now_ms >= window.start_ms:
+            if window.admitted < self.burst:
+                window.admitted += 1
+                return True
             window.suppressed += 1
             self.suppressed += 1
             return False

@@ -24,7 +24,7 @@ class ConversationPolicyViolation(TopicModel):
     action: Literal["warn", "block", "redact", "interrupt"] = Field(description='What the bot did.')
     severity: Literal["low", "medium", "high", "critical"] = Field(description='Severity of the rule.')
     media_time_ms: Annotated[int, Field(ge=0)] | None = Field(default=None, alias='mediaTimeMs', description="Media time of the observation, ms since the room's media clock started.", exclude_if=is_none)
-    count: Annotated[int, Field(ge=1)] | None = Field(default=None, description='How many violations of this rule by this participant this event stands for; absent = 1. Per participant and rule, the first in a window is published at once and the rest are only counted: one event with count and windowMs follows when the window ends (a flooding participant costs at most two events per window).', exclude_if=is_none)
+    count: Annotated[int, Field(ge=1)] | None = Field(default=None, description='How many violations of this rule by this participant this event stands for; absent = 1. Per participant and rule, the first 3 in a 10 s window are published one by one and the rest are only counted: one event with count and windowMs follows when the window ends (a flooding participant costs at most 4 events per window).', exclude_if=is_none)
     window_ms: Annotated[int, Field(ge=1)] | None = Field(default=None, alias='windowMs', description='Length of the aggregation window (media time) that count covers; present with count.', exclude_if=is_none)
 
 

@@ -22,7 +22,7 @@ class EventsInboundRejected(TopicModel):
     topic: Annotated[str, Field(max_length=128, pattern='^[A-Za-z0-9_.*-]*$')] | None = Field(default=None, description='The topic it claimed, when it could be read and looks like a topic id.', exclude_if=is_none)
     detail: Annotated[str, Field(max_length=300)] | None = Field(default=None, description='Where validation failed (a JSON pointer and the rule), never the content.', exclude_if=is_none)
     size_bytes: Annotated[int, Field(ge=0)] | None = Field(default=None, alias='sizeBytes', description='Size of the message as received.', exclude_if=is_none)
-    count: Annotated[int, Field(ge=1)] | None = Field(default=None, description='How many rejections of this sender for this reason this event stands for; absent = 1. Per participant and rule, the first in a window is published at once and the rest are only counted: one event with count and windowMs follows when the window ends (a flooding participant costs at most two events per window).', exclude_if=is_none)
+    count: Annotated[int, Field(ge=1)] | None = Field(default=None, description='How many rejections of this sender for this reason this event stands for; absent = 1. Per participant and rule, the first 3 in a 10 s window are published one by one and the rest are only counted: one event with count and windowMs follows when the window ends (a flooding participant costs at most 4 events per window).', exclude_if=is_none)
     window_ms: Annotated[int, Field(ge=1)] | None = Field(default=None, alias='windowMs', description='Length of the aggregation window (media time) that count covers; present with count.', exclude_if=is_none)
 
 

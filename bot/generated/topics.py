@@ -4,7 +4,7 @@
 
 from enum import StrEnum
 
-SPEC_VERSION = 'sha256:1088212aa4b46064b9b052bd6227bdba2e58ce6ee550e3757953712424bba76c'
+SPEC_VERSION = 'sha256:31ca20512ecdde3d22249d38a94806190d654c1080dbb91e465ce20d7e0cefd1'
 """Hash of the spec this code was generated from (see docs/events.md)."""
 
 

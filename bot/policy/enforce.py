@@ -9,8 +9,8 @@
 
 Every violation is a ``ConversationPolicyViolation`` naming the rule, never the offending text.
 Violations a participant causes are aggregated per participant and rule
-(:class:`bot.events.noise.NoiseAggregator`): the first in a window is reported (with its interrupt
-request, if any), the rest of the window as one violation with ``count``.
+(:class:`bot.events.noise.NoiseAggregator`): the first 3 in a window are reported (with their
+interrupt requests, if any), the rest of the window as one violation with ``count``.
 """
 
 from __future__ import annotations

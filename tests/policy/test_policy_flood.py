@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from bot.events.noise import WINDOW_MS, NoiseAggregator
+from bot.events.noise import BURST, WINDOW_MS, NoiseAggregator
 from tests.policy.harness import payloads, play, policy_of
 
 CHATS = 5_000
@@ -66,9 +66,9 @@ def test_a_flooding_participant_costs_a_bounded_number_of_events_and_only_it_hea
     rejected = [r for r in payloads(envelopes, "events.inbound.rejected") if r["senderId"] == "p-mallory"]
     windows = (SPAN_MS + 1_000) // WINDOW_MS + 1
     assert total(violations) == CHATS, "every violation is counted"
-    assert len(violations) <= 2 * windows, len(violations)
+    assert len(violations) <= (BURST + 1) * windows, len(violations)
     assert total(rejected) == CASTS
-    assert len(rejected) <= 2 * windows, len(rejected)
+    assert len(rejected) <= (BURST + 1) * windows, len(rejected)
     assert all(v["windowMs"] == WINDOW_MS for v in violations + rejected if "count" in v)
     # the one from Alice is hers alone, not merged with Mallory's
     assert [
@@ -80,14 +80,14 @@ def test_a_flooding_participant_costs_a_bounded_number_of_events_and_only_it_hea
 
 
 def test_the_aggregator_publishes_the_first_and_counts_the_rest_per_key_and_window() -> None:
-    noise = NoiseAggregator(window_ms=1_000, max_keys=2)
+    noise = NoiseAggregator(window_ms=1_000, max_keys=2, burst=2)
     admitted = [noise.admit("a", t) for t in range(0, 2_500, 10)]
-    assert admitted.count(True) == 3  # one per window: 0, 1000, 2000
+    assert admitted.count(True) == 6  # the first two of each window: 0, 1000, 2000
     summaries = noise.due(2_490, final=True)
     assert [(s.count, s.start_ms, s.window_ms) for s in summaries] == [
-        (99, 0, 1_000),
-        (99, 1_000, 1_000),
-        (49, 2_000, 1_000),
+        (98, 0, 1_000),
+        (98, 1_000, 1_000),
+        (48, 2_000, 1_000),
     ]
     assert noise.due(5_000, final=True) == []
     assert noise.admit("b", 3_000) and noise.admit("c", 3_000)

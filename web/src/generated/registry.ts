@@ -60,7 +60,7 @@ export const registry = {
       "sampled": false
     }
   },
-  "specVersion": "sha256:1088212aa4b46064b9b052bd6227bdba2e58ce6ee550e3757953712424bba76c",
+  "specVersion": "sha256:31ca20512ecdde3d22249d38a94806190d654c1080dbb91e465ce20d7e0cefd1",
   "topics": {
     "assistant.room.join.failed": {
       "description": "One join attempt failed.",
@@ -593,7 +593,7 @@ export const registry = {
             "type": "string"
           },
           "count": {
-            "description": "How many violations of this rule by this participant this event stands for; absent = 1. Per participant and rule, the first in a window is published at once and the rest are only counted: one event with count and windowMs follows when the window ends (a flooding participant costs at most two events per window).",
+            "description": "How many violations of this rule by this participant this event stands for; absent = 1. Per participant and rule, the first 3 in a 10 s window are published one by one and the rest are only counted: one event with count and windowMs follows when the window ends (a flooding participant costs at most 4 events per window).",
             "minimum": 1,
             "type": "integer"
           },
@@ -681,7 +681,7 @@ export const registry = {
         "additionalProperties": false,
         "properties": {
           "count": {
-            "description": "How many rejections of this sender for this reason this event stands for; absent = 1. Per participant and rule, the first in a window is published at once and the rest are only counted: one event with count and windowMs follows when the window ends (a flooding participant costs at most two events per window).",
+            "description": "How many rejections of this sender for this reason this event stands for; absent = 1. Per participant and rule, the first 3 in a 10 s window are published one by one and the rest are only counted: one event with count and windowMs follows when the window ends (a flooding participant costs at most 4 events per window).",
             "minimum": 1,
             "type": "integer"
           },
