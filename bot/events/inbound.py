@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, cast
 
 import orjson
 from pydantic import ValidationError
@@ -110,7 +110,7 @@ class InboundValidator:
         clock's ticks; ``final`` at the end of the session publishes every open one)."""
         self._last_ms = max(self._last_ms, int(media_time_ms))
         for summary in self.noise.due(self._last_ms, final=final):
-            sender_id, reason = summary.key  # type: ignore[misc]
+            sender_id, reason = cast(tuple[str, str], summary.key)
             self._bus.publish(
                 EventsInboundRejected(
                     reason=reason,

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from bot.analytics.dominance import MonologueDetector, MonologueParams
 from bot.events.noise import WINDOW_MS, NoiseAggregator
@@ -110,7 +110,7 @@ class ViolationNoise:
     def due(self, media_time_ms: int, *, final: bool = False) -> list[ConversationPolicyViolation]:
         out = []
         for summary in self.noise.due(media_time_ms, final=final):
-            pid, rule, kind, action, severity = summary.key  # type: ignore[misc]
+            pid, rule, kind, action, severity = cast(tuple[str, str, str, str, str], summary.key)
             out.append(
                 violation(
                     self.loaded,
