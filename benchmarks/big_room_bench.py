@@ -27,6 +27,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -36,16 +37,20 @@ from loguru import logger  # noqa: E402
 logger.remove()
 logger.add(sys.stderr, level="ERROR")
 
-from benchmarks.pipeline_bench import play  # noqa: E402
-from bot.events import SessionContext, create_runtime  # noqa: E402
-from bot.rooms.scenario import load_scenario  # noqa: E402
+from pipecat.pipeline.worker import PipelineParams, PipelineWorker  # noqa: E402
+from pipecat.workers.runner import WorkerRunner  # noqa: E402
+
+from bot.events import EventRuntime, SessionContext, create_runtime  # noqa: E402
+from bot.pipelines.room import build_room_pipeline  # noqa: E402
+from bot.rooms.scenario import Scenario, load_scenario  # noqa: E402
+from bot.rooms.simulated import SimulatedRoom  # noqa: E402
 
 CLIPS = ["alice-1.wav", "bob-1.wav", "bob-2.wav", "alice-2.wav"]
 
 
 def make_room(folder: Path, n: int, seconds: int, *, mics_on: bool) -> Path:
     ids = [f"p-{i:04d}" for i in range(n)]
-    events: list[dict] = [{"atMs": 0, "type": "join", "participant": pid} for pid in ids]
+    events: list[dict[str, Any]] = [{"atMs": 0, "type": "join", "participant": pid} for pid in ids]
     t, k = 500, 0
     while t < seconds * 1000 - 6_000:
         clip = str(REPO / "bot" / "scenarios" / "clips" / CLIPS[k % len(CLIPS)])
@@ -66,13 +71,30 @@ def make_room(folder: Path, n: int, seconds: int, *, mics_on: bool) -> Path:
     return path
 
 
+async def play(scenario: Scenario, runtime: EventRuntime) -> float:
+    """Wall seconds to play the room through the real room pipeline at speed 0."""
+    room = SimulatedRoom(scenario, speed=0)
+    worker = PipelineWorker(
+        build_room_pipeline(room, runtime, agenda=scenario.agenda),
+        params=PipelineParams(audio_in_sample_rate=scenario.sample_rate),
+        enable_rtvi=False,
+        enable_turn_tracking=False,
+        idle_timeout_secs=None,
+    )
+    runner = WorkerRunner(handle_sigint=False)
+    await runner.add_workers(worker)
+    started = time.perf_counter()
+    await runner.run()
+    return time.perf_counter() - started
+
+
 def ratio(path: Path) -> float:
     scenario = load_scenario(path)
     runtime = create_runtime(
         SessionContext(session_id="s-bench", assistant_id="a", tenant_id="t", room_id=scenario.name),
         stdout=open(os.devnull, "wb"),
     )
-    wall, _ = asyncio.run(play(scenario, None, runtime=runtime))
+    wall = asyncio.run(play(scenario, runtime))
     return scenario.media_duration_ms / 1000 / wall
 
 

@@ -39,7 +39,7 @@ class ParticipantJoinedFrame(SystemFrame):
     media_time_ms: int = 0
 
     def __post_init__(self) -> None:
-        super().__post_init__()
+        super().__post_init__()  # type: ignore[no-untyped-call]  # Pipecat's Frame is untyped
         self.participant_id = clean(self.participant_id)  # well-formed at the edge (bot.core.text)
         self.display_name = clean_optional(self.display_name)
 
@@ -53,7 +53,7 @@ class ParticipantLeftFrame(SystemFrame):
     reason: str = "left"
 
     def __post_init__(self) -> None:
-        super().__post_init__()
+        super().__post_init__()  # type: ignore[no-untyped-call]  # Pipecat's Frame is untyped
         self.participant_id = clean(self.participant_id)
 
 
@@ -67,7 +67,7 @@ class ChatMessageFrame(DataFrame):
     media_time_ms: int = 0
 
     def __post_init__(self) -> None:
-        super().__post_init__()
+        super().__post_init__()  # type: ignore[no-untyped-call]  # Pipecat's Frame is untyped
         self.participant_id = clean(self.participant_id)
         self.text = clean(self.text)
         self.display_name = clean_optional(self.display_name)
@@ -103,7 +103,7 @@ class SpeechOnsetFrame(SystemFrame):
     decided_at_ms: int = 0
 
     def __post_init__(self) -> None:
-        super().__post_init__()
+        super().__post_init__()  # type: ignore[no-untyped-call]  # Pipecat's Frame is untyped
         self.participant_id = clean(self.participant_id)
 
 
@@ -129,7 +129,7 @@ class InboundEnvelopeFrame(SystemFrame):
     envelope: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        super().__post_init__()
+        super().__post_init__()  # type: ignore[no-untyped-call]  # Pipecat's Frame is untyped
         self.sender_id = clean(self.sender_id)
 
 

@@ -110,7 +110,7 @@ class InboundValidator:
         clock's ticks; ``final`` at the end of the session publishes every open one)."""
         self._last_ms = max(self._last_ms, int(media_time_ms))
         for summary in self.noise.due(self._last_ms, final=final):
-            sender_id, reason = cast(tuple[str, str], summary.key)
+            sender_id, reason = cast(tuple[str, RejectReason], summary.key)
             self._bus.publish(
                 EventsInboundRejected(
                     reason=reason,

@@ -110,7 +110,7 @@ class ViolationNoise:
     def due(self, media_time_ms: int, *, final: bool = False) -> list[ConversationPolicyViolation]:
         out = []
         for summary in self.noise.due(media_time_ms, final=final):
-            pid, rule, kind, action, severity = cast(tuple[str, str, str, str, str], summary.key)
+            pid, rule, kind, action, severity = cast(tuple[str, str, ViolationKind, Action, Severity], summary.key)
             out.append(
                 violation(
                     self.loaded,

@@ -10,7 +10,7 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
 from bot.analytics.agenda import AgendaItem, AgendaParams, AgendaTracker
 from bot.core.frames import EnvelopeFrame, MediaTickFrame
-from bot.processors.safety import safely
+from bot.processors.safety import no_events, safely
 
 
 class Agenda(FrameProcessor):
@@ -49,6 +49,6 @@ class Agenda(FrameProcessor):
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         await super().process_frame(frame, direction)
         if direction is FrameDirection.DOWNSTREAM and isinstance(frame, MediaTickFrame):
-            for payload in safely("agenda", lambda: self.tracker.tick(frame.media_time_ms), []):
+            for payload in safely("agenda", lambda: self.tracker.tick(frame.media_time_ms), no_events()):
                 await self.push_frame(EnvelopeFrame(payload=payload, media_time_ms=frame.media_time_ms))
         await self.push_frame(frame, direction)

@@ -17,7 +17,7 @@ from bot.core.frames import (
     RoomEndedFrame,
     SpeakingStateFrame,
 )
-from bot.processors.safety import safely
+from bot.processors.safety import no_events, safely
 
 
 class Dominance(FrameProcessor):
@@ -70,9 +70,9 @@ class Dominance(FrameProcessor):
         if isinstance(frame, CancelFrame):
             pass  # stop at once
         elif isinstance(frame, EndFrame):  # no RoomEndedFrame came: totals up to the last tick
-            events = safely("dominance", lambda: self._finish(self._last_ms), [])
+            events = safely("dominance", lambda: self._finish(self._last_ms), no_events())
         elif direction is FrameDirection.DOWNSTREAM and not self._finished:
-            events = safely("dominance", lambda: self._observe(frame), [])
+            events = safely("dominance", lambda: self._observe(frame), no_events())
         for payload in events:
             at = getattr(payload, "media_time_ms", None)
             media_ms = self._last_ms if at is None else at

@@ -9,7 +9,7 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
 from bot.analytics.overlaps import OverlapClassifier, OverlapParams
 from bot.core.frames import EnvelopeFrame, MediaTickFrame, ParticipantLeftFrame, RoomEndedFrame, SpeakingStateFrame
-from bot.processors.safety import safely
+from bot.processors.safety import no_events, safely
 
 
 class Overlaps(FrameProcessor):
@@ -44,7 +44,7 @@ class Overlaps(FrameProcessor):
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         await super().process_frame(frame, direction)
-        events = safely("overlaps", lambda: self._observe(frame, direction), [])
+        events = safely("overlaps", lambda: self._observe(frame, direction), no_events())
         for payload in events:
             await self.push_frame(EnvelopeFrame(payload=payload, media_time_ms=payload.media_time_ms))
         await self.push_frame(frame, direction)

@@ -11,7 +11,7 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from bot.analytics.pacing import PacingParams, PacingTracker
 from bot.core.frames import EnvelopeFrame, ParticipantLeftFrame, SpeakingStateFrame
 from bot.core.media import media_time_of
-from bot.processors.safety import safely
+from bot.processors.safety import no_events, safely
 
 
 class Pacing(FrameProcessor):
@@ -50,7 +50,7 @@ class Pacing(FrameProcessor):
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         await super().process_frame(frame, direction)
         if direction is FrameDirection.DOWNSTREAM:
-            for payload in safely("pacing", lambda: self._observe(frame), []):
+            for payload in safely("pacing", lambda: self._observe(frame), no_events()):
                 await self.push_frame(EnvelopeFrame(payload=payload, media_time_ms=payload.media_time_ms))
         await self.push_frame(frame, direction)
 

@@ -20,7 +20,7 @@ from bot.core.media import media_time_of
 from bot.generated import ConversationPolicyViolation, FacilitatorMessage
 from bot.policy.enforce import BotOutputGate, InboundRateLimiter, RoomPolicy
 from bot.policy.snapshot import LoadedPolicy
-from bot.processors.safety import internal_error, safely
+from bot.processors.safety import internal_error, no_events, safely
 
 __all__ = ["PolicyEnforcer", "PolicyOutputGate", "envelope"]
 
@@ -83,10 +83,10 @@ class PolicyEnforcer(FrameProcessor):
             await self.push_frame(frame, direction)
             return
         if isinstance(frame, EndFrame):  # the aggregates of open windows go out before the end
-            for payload in safely("policy", lambda: self._close(), []):
+            for payload in safely("policy", lambda: self._close(), no_events()):
                 await self.push_frame(envelope(payload, self._last_ms))
         # a policy bug must not end the room: counted, logged (never the text), the frame goes on
-        events, forward = safely("policy", lambda: self._observe(frame), ([], True))
+        events, forward = safely("policy", lambda: self._observe(frame), (no_events(), True))
         for payload in events:
             await self.push_frame(envelope(payload, self._last_ms))
         if forward:

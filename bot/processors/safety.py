@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 from loguru import logger
 from pydantic import ValidationError
 
-__all__ = ["INTERNAL_ERRORS", "describe", "internal_error", "internal_errors", "safely"]
+__all__ = ["INTERNAL_ERRORS", "describe", "internal_error", "internal_errors", "no_events", "safely"]
 
 T = TypeVar("T")
 

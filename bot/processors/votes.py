@@ -13,7 +13,7 @@ from bot.analytics.votes import VoteBook, VoteParams
 from bot.core.frames import ChatMessageFrame, EnvelopeFrame, InboundEnvelopeFrame, MediaTickFrame, RoomEndedFrame
 from bot.generated import RoomVoteCast
 from bot.generated.topics import Topic
-from bot.processors.safety import safely
+from bot.processors.safety import no_events, safely
 
 
 class Votes(FrameProcessor):
@@ -44,7 +44,7 @@ class Votes(FrameProcessor):
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         await super().process_frame(frame, direction)
-        events, forward = safely("votes", lambda: self._observe(frame, direction), ([], True))
+        events, forward = safely("votes", lambda: self._observe(frame, direction), (no_events(), True))
         for payload in events:
             await self.push_frame(EnvelopeFrame(payload=payload, media_time_ms=self._media_time(frame)))
         if forward:

@@ -578,7 +578,7 @@ class _Validator:
         if len(data["events"]) > MAX_EVENTS:  # limits are checked before anything is built
             self.fail("events", f"has {len(data['events'])} events; at most {MAX_EVENTS}", index=None)
         declared_ms = data.get("durationMs")
-        if _is_int(declared_ms) and declared_ms > MAX_ROOM_MS:
+        if isinstance(declared_ms, int) and not isinstance(declared_ms, bool) and declared_ms > MAX_ROOM_MS:
             self.fail(
                 "durationMs", f"is {declared_ms} ms; a simulated room lasts at most {MAX_ROOM_MS} ms (4 h)", index=None
             )
