@@ -49,6 +49,7 @@ NOT_FREE_TEXT: dict[str, tuple[int, str]] = {
     "currentItem": (SYSTEM, "an agenda title, from the operator's policy or scenario"),
     "nextItem": (SYSTEM, "an agenda title, from the operator's policy or scenario"),
     "message": (SYSTEM, "room.wrapup.prompt: the bot's fixed wording and the time left"),
+    "utteranceId": (SYSTEM, "an id the bot gives its own spoken utterance (bot/voice)"),
 }
 
 
