@@ -8,7 +8,6 @@ a 500 and a timeout. Nothing the LLM does may end the room or reach the worker a
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from typing import Any
@@ -16,7 +15,6 @@ from typing import Any
 import pytest
 from pipecat.frames.frames import Frame, TranscriptionFrame
 from pipecat.pipeline.pipeline import Pipeline
-from pipecat.tests.utils import SleepFrame, run_test
 
 from bot.core.frames import ChatMessageFrame, EnvelopeFrame, MediaTickFrame, ParticipantJoinedFrame, SpeakingStateFrame
 from bot.core.media import stamp
@@ -25,6 +23,7 @@ from bot.policy import LoadedPolicy
 from bot.processors.facilitator import FacilitatorInput, build_facilitator
 from bot.processors.policy import PolicyEnforcer, PolicyOutputGate
 from tests.facilitator.llm_server import Reply, ScriptedLLMServer
+from tests.pipeline_harness import SleepFrame, run_pipeline
 from tests.policy.harness import policy_of
 
 BOT = "prism-bot"
@@ -79,7 +78,7 @@ def drive(
             bot_id=BOT,
         )
         pipeline = Pipeline([PolicyEnforcer(policy=loaded, bot_id=BOT), *facilitator, PolicyOutputGate(policy=loaded)])
-        down, up = asyncio.run(run_test(pipeline, frames_to_send=frames))
+        down, up = run_pipeline(pipeline, frames_to_send=frames)
         requests = list(server.requests)
     assert list(up) == [], "nothing of the LLM (errors included) may reach the worker"
     return list(down), requests
@@ -244,7 +243,7 @@ def test_a_hung_server_holds_the_end_of_the_room_no_longer_than_the_request_time
             MediaTickFrame(media_time_ms=30_000),
         ]
         started = time.monotonic()
-        down, up = asyncio.run(asyncio.wait_for(run_test(Pipeline(facilitator), frames_to_send=frames), timeout=10))
+        down, up = run_pipeline(Pipeline(facilitator), frames_to_send=frames)
         elapsed = time.monotonic() - started
     assert published(list(down)) == [] and list(up) == []
     assert elapsed < 2.0

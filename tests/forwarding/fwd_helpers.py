@@ -24,13 +24,14 @@ from bot.generated import (  # noqa: E402
     RoomSpeakingStarted,
     RoomTopicShiftSuggested,
 )
+from tests.pipeline_harness import run_async  # noqa: E402
 
 T = TypeVar("T")
 
 
 def run(coro: Awaitable[T], timeout: float = 30.0) -> T:
     """Run one coroutine on a fresh loop, bounded."""
-    return asyncio.run(asyncio.wait_for(coro, timeout))  # type: ignore[arg-type]
+    return run_async(asyncio.wait_for(coro, timeout))  # type: ignore[arg-type]
 
 
 def started() -> AssistantSessionStarted:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import io
 import json
@@ -16,6 +15,7 @@ import pytest
 
 from bot.forwarding import DryRunSink
 from bot.forwarding.dryrun_check import check_lines, check_record
+from tests.pipeline_harness import run_async
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -105,8 +105,8 @@ def test_the_dry_run_sink_writes_lines_the_checker_accepts() -> None:
     buf = io.BytesIO()
     sink = DryRunSink(buf)
     entries = copy.deepcopy(good_record()["request"]["Entries"])
-    asyncio.run(sink.send(entries))
-    asyncio.run(sink.send(entries[:1]))
+    run_async(sink.send(entries))
+    run_async(sink.send(entries[:1]))
     requests, count, problems = check_lines(buf.getvalue().splitlines())
     assert (requests, count, problems) == (2, 4, [])
 

@@ -4,13 +4,13 @@ LLM facilitator pointed at a local server."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 from typing import Any
 
 from bot.facilitator.brain import BOT_ID
 from bot.policy import InboundRateLimiter, LoadedPolicy, compose_snapshot, load_layer, parse_layer, parse_snapshot
+from tests.pipeline_harness import run_async
 
 REPO = Path(__file__).resolve().parents[2]
 POLICY_ROOMS = REPO / "bot" / "scenarios" / "policy"
@@ -79,7 +79,7 @@ async def _play(room_name: str | Path, policy: LoadedPolicy, llm_base_url: str |
 
 
 def play(room_name: str | Path, policy: LoadedPolicy, *, llm_base_url: str | None = None) -> dict[str, Any]:
-    return asyncio.run(_play(room_name, policy, llm_base_url))
+    return run_async(_play(room_name, policy, llm_base_url))
 
 
 def payloads(envelopes: list[dict[str, Any]], topic: str) -> list[dict[str, Any]]:

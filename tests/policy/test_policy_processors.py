@@ -5,12 +5,10 @@ The rules themselves are tested in test_policy_enforce.py; these only check the 
 
 from __future__ import annotations
 
-import asyncio
 from collections import Counter
 from typing import Any
 
 from pipecat.frames.frames import Frame, InterimTranscriptionFrame, TextFrame, TranscriptionFrame
-from pipecat.tests.utils import run_test
 
 from bot.core.frames import (
     ChatMessageFrame,
@@ -24,6 +22,7 @@ from bot.core.media import stamp
 from bot.generated import ConversationPolicyViolation, FacilitatorMessage, RoomInterruptRequest
 from bot.policy import InboundRateLimiter, LoadedPolicy
 from bot.processors.policy import PolicyEnforcer, PolicyOutputGate
+from tests.pipeline_harness import run_pipeline
 from tests.policy.harness import policy_of
 
 
@@ -47,7 +46,7 @@ LOADED = policy(
 
 
 def run(processor: Any, frames: list[Frame]) -> list[Frame]:
-    down, up = asyncio.run(run_test(processor, frames_to_send=frames))
+    down, up = run_pipeline(processor, frames_to_send=frames)
     assert list(up) == []
     return list(down)
 

@@ -6,12 +6,10 @@ analytic the right frames and pushes what it returns. No audio, no Silero.
 
 from __future__ import annotations
 
-import asyncio
 from collections import Counter
 
 import pytest
 from pipecat.frames.frames import Frame, InputTransportMessageFrame, TextFrame, TranscriptionFrame
-from pipecat.tests.utils import SleepFrame, run_test
 from pipecat.transports.daily.transport import DailyInputTransportMessageFrame
 
 from bot.analytics.agenda import AgendaItem
@@ -46,11 +44,12 @@ from bot.processors.dominance import Dominance
 from bot.processors.overlaps import Overlaps
 from bot.processors.pacing import Pacing
 from bot.processors.votes import Votes
+from tests.pipeline_harness import SleepFrame, run_pipeline
 
 
 def run(processor, frames: list[Frame]) -> list[Frame]:
     """Frames that came out downstream (StartFrame and the final EndFrame left out)."""
-    down, up = asyncio.run(run_test(processor, frames_to_send=frames))
+    down, up = run_pipeline(processor, frames_to_send=frames)
     assert list(up) == []
     return list(down)
 

@@ -14,12 +14,12 @@ if str(ROOT) not in sys.path:  # the repo is not installed; make `bot` importabl
     sys.path.insert(0, str(ROOT))
 
 from pipecat.frames.frames import TranscriptionFrame, UserAudioRawFrame  # noqa: E402
-from pipecat.tests.utils import SleepFrame, run_test  # noqa: E402
 from pipecat.transports.daily.transport import DailyInputTransportMessageFrame  # noqa: E402
 
 from bot.core.frames import MediaTickFrame, ParticipantJoinedFrame, ParticipantLeftFrame  # noqa: E402
 from bot.core.media import media_time_of, stamp  # noqa: E402
 from bot.processors.media_clock import AudioTimeline, MediaClockStamper  # noqa: E402
+from tests.pipeline_harness import SleepFrame, run_pipeline  # noqa: E402
 
 PCM_20MS = bytes(640)
 
@@ -66,7 +66,7 @@ def test_unstamped_frames_are_stamped_and_stamped_ones_left_alone() -> None:
         pre,
         ParticipantLeftFrame(participant_id="alice", media_time_ms=1000),
     ]
-    down, up = asyncio.run(run_test(stamper, frames_to_send=frames, expected_down_frames=None))
+    down, up = run_pipeline(stamper, frames_to_send=frames)
     # System frames (audio, app messages, leaves) may overtake data frames (transcripts).
     audio = [media_time_of(f) for f in down if isinstance(f, UserAudioRawFrame)]
     texts = {f.text: media_time_of(f) for f in down if isinstance(f, TranscriptionFrame)}
@@ -90,7 +90,7 @@ def test_ticks_are_pushed_every_100_ms_on_multiples_of_100() -> None:
         return int((loop.time() - loop_t0[0]) * 1000)
 
     stamper = MediaClockStamper(clock=clock)
-    down, _ = asyncio.run(run_test(stamper, frames_to_send=[SleepFrame(sleep=0.55)], expected_down_frames=None))
+    down, _ = run_pipeline(stamper, frames_to_send=[SleepFrame(sleep=0.55)])
     ticks = [f.media_time_ms for f in down if isinstance(f, MediaTickFrame)]
     assert 3 <= len(ticks) <= 6, ticks
     assert all(t % 100 == 0 and t > 0 for t in ticks) and ticks == sorted(set(ticks))

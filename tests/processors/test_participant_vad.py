@@ -1,13 +1,12 @@
 """ParticipantVAD with the real Silero model on the committed espeak-ng clips.
 
 Ground truth is ``bot/scenarios/clips/manifest.json``: each clip's exact voiced intervals. Every
-run goes through a real Pipecat pipeline (``pipecat.tests.utils.run_test``), 20 ms chunks per
+run goes through a real Pipecat pipeline (``tests.pipeline_harness.run_pipeline``), 20 ms chunks per
 participant, interleaved the way Daily delivers per-participant tracks.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import wave
 from dataclasses import dataclass, field
@@ -19,7 +18,6 @@ import pytest
 from pipecat.audio.vad.silero import SileroOnnxModel
 from pipecat.frames.frames import TextFrame, UserAudioRawFrame
 from pipecat.pipeline.pipeline import Pipeline
-from pipecat.tests.utils import run_test
 
 from bot.analytics.speaking import GateParams
 from bot.audio.silero_stream import SileroStreams, model_path
@@ -28,6 +26,7 @@ from bot.core.media import media_time_of, stamp
 from bot.generated import RoomSpeakingStarted, RoomSpeakingStopped
 from bot.processors.media_clock import MediaClockStamper
 from bot.processors.participant_vad import ParticipantVAD
+from tests.pipeline_harness import run_pipeline
 
 CLIPS = Path(__file__).resolve().parents[2] / "bot" / "scenarios" / "clips"
 MANIFEST = CLIPS / "manifest.json"
@@ -125,7 +124,7 @@ def make_vad(session, **kwargs) -> ParticipantVAD:
 
 
 def run(vad: ParticipantVAD, frames: list) -> list:
-    down, _up = asyncio.run(run_test(vad, frames_to_send=frames))
+    down, _up = run_pipeline(vad, frames_to_send=frames)
     return list(down)
 
 
@@ -378,7 +377,7 @@ def test_room_end_stops_every_speaker_at_their_last_audio(session):
 def test_end_frame_stops_speakers_before_it_is_forwarded(session):
     a = silent_track(2000)
     a.place("carol-1", 500)
-    down = run(make_vad(session), chunks({"carol": a.audio}))  # run_test sends EndFrame last
+    down = run(make_vad(session), chunks({"carol": a.audio}))  # run_pipeline sends EndFrame last
     assert [f.speaking for f in states(down)] == [True, False]
 
 
@@ -439,7 +438,7 @@ def test_on_the_daily_path_the_vad_takes_the_stampers_times_without_recounting(s
     arrivals = iter(arrival_ms)
     stamper = MediaClockStamper(clock=lambda: next(arrivals), tick_ms=None, resync_ms=300)
     vad = make_vad(session, forward_audio=True)
-    down, _ = asyncio.run(run_test(Pipeline([stamper, vad]), frames_to_send=first + second))
+    down, _ = run_pipeline(Pipeline([stamper, vad]), frames_to_send=first + second)
     stamps = [media_time_of(f) for f in down if isinstance(f, UserAudioRawFrame)]
     assert stamps[49:52] == [980, 1500, 1520]  # the stamper re-anchored after the stall
     (start, stop) = states(down)

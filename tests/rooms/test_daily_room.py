@@ -51,6 +51,7 @@ from bot.rooms.daily import (  # noqa: E402
     split_room_url,
 )
 from bot.session.join import JoinFailed, join_with_retries  # noqa: E402
+from tests.pipeline_harness import run_async  # noqa: E402
 
 TOKEN = "eyJhbGciOiJIUzI1NiJ9.eyJyIjoic3RhbmR1cCJ9.c2VjcmV0LXNpZ25hdHVyZQ"
 URL = "https://acme.daily.co/standup"
@@ -302,7 +303,7 @@ def test_join_returns_the_participants_already_there_and_passes_the_token_only_t
         finally:
             await room.close()
 
-    assert asyncio.run(go()) == 2
+    assert run_async(go()) == 2
     assert fake.joined_with == (URL, TOKEN)
     assert room.present == {"alice": "Alice", "bob": "Bob B."}
     assert fake.left == 1 and fake.released == 1
@@ -312,7 +313,7 @@ def test_a_failed_join_raises_a_retryable_error_without_the_token_and_releases_t
     fake = FakeCallClient(join_error=f"Authorization failed for token {TOKEN}")
     room = FakeDailyRoom(fake)
     with pytest.raises(DailyJoinError) as info:
-        asyncio.run(room.join(1))
+        run_async(room.join(1))
     assert info.value.retryable
     assert TOKEN not in str(info.value) and "***" in str(info.value)
     assert URL in str(info.value)
@@ -337,7 +338,7 @@ def test_join_retries_with_a_fresh_transport_per_attempt() -> None:
         finally:
             await room.close()
 
-    result = asyncio.run(go())
+    result = run_async(go())
     assert result.attempt == 2 and result.participant_count == 1
     assert [e[0] for e in events] == ["requested", "failed", "requested", "succeeded"]
     assert events[1][3] is True and events[-1] == ("succeeded", 2, 1)
@@ -351,7 +352,7 @@ def test_a_host_that_does_not_exist_fails_before_daily_is_asked_and_is_permanent
     fake = FakeCallClient()
     room = FakeDailyRoom(fake, url="https://video.acme.example/standup", resolver=no_such_host)
     with pytest.raises(DailyJoinError, match=r"cannot resolve video\.acme\.example") as info:
-        asyncio.run(room.join(1))
+        run_async(room.join(1))
     assert not info.value.retryable and info.value.kind == "no_room"
     assert fake.joined_with is None and room.clients == [fake]
 
@@ -380,7 +381,7 @@ def test_a_failed_lookup_of_a_daily_co_host_still_lets_daily_python_try_its_fall
         finally:
             await room.close()
 
-    assert asyncio.run(go()) == 1
+    assert run_async(go()) == 1
     assert fake.joined_with == (URL, TOKEN)
 
 
@@ -397,7 +398,7 @@ def test_a_temporary_lookup_failure_of_another_host_lets_daily_try_too() -> None
         finally:
             await room.close()
 
-    assert asyncio.run(go()) == 0 and fake.joined_with is not None
+    assert run_async(go()) == 0 and fake.joined_with is not None
 
 
 # Join errors as daily-python 0.36 reports them (the join completion's error string): English
@@ -441,7 +442,7 @@ def test_a_permanent_join_error_fails_at_once_not_retryable_with_exit_5(error: s
             await room.close()
         raise AssertionError("joined")
 
-    exc = asyncio.run(go())
+    exc = run_async(go())
     assert exc.attempts == 1 and room.clients == [spare]  # no second attempt
     assert not exc.retryable and exc.kind == kind and exc.exit_code == 5
     assert failed == [(1, str(exc.last_error), False, 0)]
@@ -461,7 +462,7 @@ def test_a_transient_join_error_is_retried_and_exits_4(error: str) -> None:
             await room.close()
         raise AssertionError("joined")
 
-    exc = asyncio.run(go())
+    exc = run_async(go())
     assert exc.attempts == 3 and exc.retryable and exc.exit_code == 4
 
 
@@ -469,7 +470,7 @@ def test_a_room_named_like_an_error_does_not_decide_the_class() -> None:
     fake = FakeCallClient(join_error="Failed to lookup room")
     room = FakeDailyRoom(fake, url="https://acme.daily.co/meeting-full-token-404")
     with pytest.raises(DailyJoinError) as info:
-        asyncio.run(room.join(1))
+        run_async(room.join(1))
     assert info.value.retryable
 
 
@@ -501,7 +502,7 @@ def test_a_join_that_completes_as_the_attempt_times_out_leaves_the_call_and_the_
         finally:
             await room.close()
 
-    result, present = asyncio.run(go())
+    result, present = run_async(go())
     assert result.attempt == 2 and present == {"alice": "Alice"}
     deadline = time.monotonic() + 5
     while late.released == 0 and time.monotonic() < deadline:  # the abandon runs on its own thread
@@ -548,7 +549,7 @@ def test_an_abandoned_join_that_completes_later_leaves_before_release() -> None:
         finally:
             await room.close()
 
-    assert asyncio.run(go()).attempt == 2
+    assert run_async(go()).attempt == 2
     deadline = time.monotonic() + 5
     while late.released == 0 and time.monotonic() < deadline:
         time.sleep(0.01)
@@ -576,7 +577,7 @@ def test_participants_already_present_are_announced_and_their_audio_captured() -
         await room.audio("bob", 2)
         await settle(rec, lambda fs: len(of(fs, UserAudioRawFrame)) == 5)
 
-    rec = asyncio.run(run_room(room, script))
+    rec = run_async(run_room(room, script))
     joined = of(rec.frames, ParticipantJoinedFrame)
     assert [(j.participant_id, j.display_name) for j in joined] == [("alice", "Alice"), ("bob", "Bob B.")]
     assert room.count_at_join == 2
@@ -603,7 +604,7 @@ def test_participants_joining_between_join_and_pipeline_start_are_captured() -> 
         await room.audio("carol", 1)
         await settle(rec, lambda fs: len(of(fs, UserAudioRawFrame)) == 1)
 
-    rec = asyncio.run(run_room(room, script, between=between))
+    rec = run_async(run_room(room, script, between=between))
     assert [j.participant_id for j in of(rec.frames, ParticipantJoinedFrame)] == ["alice", "carol"]
     assert set(fake.renderers) == {"alice", "carol"}
 
@@ -626,7 +627,7 @@ def test_late_joiners_are_announced_captured_and_leave_pushes_participant_left()
         await settle(rec, lambda fs: len(of(fs, ParticipantLeftFrame)) == 1)
         assert room.present == {"alice": "Alice"}
 
-    rec = asyncio.run(run_room(room, script))
+    rec = run_async(run_room(room, script))
     joined = of(rec.frames, ParticipantJoinedFrame)
     left = of(rec.frames, ParticipantLeftFrame)
     assert [j.participant_id for j in joined] == ["alice", "dan"]
@@ -652,7 +653,7 @@ def test_chat_arrives_as_the_daily_app_message_frame_unchanged() -> None:
         await room.fire("on_app_message", chat, "alice")
         await settle(rec, lambda fs: len(of(fs, DailyInputTransportMessageFrame)) == 1)
 
-    rec = asyncio.run(run_room(room, script))
+    rec = run_async(run_room(room, script))
     (msg,) = of(rec.frames, DailyInputTransportMessageFrame)
     assert msg.message == chat and msg.participant_id == "alice"
     assert media_time_of(msg) is not None
@@ -678,7 +679,7 @@ def test_transcription_is_started_and_allowed_for_present_and_later_participants
         )
         await settle(rec, lambda fs: len(of(fs, TranscriptionFrame)) == 1)
 
-    rec = asyncio.run(run_room(room, script))
+    rec = run_async(run_room(room, script))
     assert fake.transcription_started
     assert fake.transcription_allow and fake.transcription_allow[-1] == ["alice", "bob"]
     (tx,) = of(rec.frames, TranscriptionFrame)
@@ -699,7 +700,7 @@ def test_app_messages_go_out_through_the_joined_client() -> None:
         while not fake.sent and time.monotonic() < deadline:  # noqa: ASYNC110
             await asyncio.sleep(0.01)
 
-    asyncio.run(run_room(room, script))
+    run_async(run_room(room, script))
     assert fake.sent == [({"topic": "x"}, "alice")]
 
 
@@ -710,7 +711,7 @@ def test_media_ticks_flow_while_the_room_runs() -> None:
     async def script(room: FakeDailyRoom, rec: Recorder) -> None:
         await settle(rec, lambda fs: len(of(fs, MediaTickFrame)) >= 3)
 
-    rec = asyncio.run(run_room(room, script))
+    rec = run_async(run_room(room, script))
     ticks = [t.media_time_ms for t in of(rec.frames, MediaTickFrame)]
     assert ticks == sorted(set(ticks)) and all(t % 100 == 0 and t > 0 for t in ticks)
     assert room.count_at_join == 0
@@ -723,7 +724,7 @@ def test_the_room_leaves_once_even_after_the_pipeline_released_its_share() -> No
     async def script(room: FakeDailyRoom, rec: Recorder) -> None:
         assert fake.left == 0
 
-    asyncio.run(run_room(room, script))
+    run_async(run_room(room, script))
     assert fake.left == 1 and fake.released == 1
 
 
@@ -741,7 +742,7 @@ def test_waiting_for_an_empty_room_ends_after_the_last_leave() -> None:
         await asyncio.wait_for(watcher, 3)
         ended.append(time.monotonic() - t0)
 
-    asyncio.run(run_room(room, script))
+    run_async(run_room(room, script))
     assert 0.15 <= ended[0] < 2
 
 
@@ -771,7 +772,7 @@ def test_real_transport_unresolvable_host_fails_fast_with_the_lookup(capfd: pyte
             await room.close()
         raise AssertionError("joined an unresolvable host")
 
-    elapsed, exc = asyncio.run(go())
+    elapsed, exc = run_async(go())
     assert elapsed < 5, elapsed
     assert "cannot resolve nonexistent-prism-test.invalid" in str(exc)
     assert TOKEN not in str(exc)
@@ -793,7 +794,7 @@ def test_real_transport_join_failure_is_detected_by_daily_itself(capfd: pytest.C
             await room.close()
         raise AssertionError("joined an unresolvable host")
 
-    elapsed, exc = asyncio.run(go())
+    elapsed, exc = run_async(go())
     assert elapsed < 35, elapsed
     assert "failed to lookup address information" in str(exc) or "RoomLookup" in str(exc)
     assert TOKEN not in str(exc)
@@ -814,7 +815,7 @@ def test_real_transport_join_timeout_bounds_a_slow_join() -> None:
             await room.close()
         raise AssertionError("joined an unresolvable host")
 
-    elapsed, exc = asyncio.run(go())
+    elapsed, exc = run_async(go())
     assert elapsed < 4, elapsed
     assert "did not complete the join within 1s" in str(exc)
 
@@ -835,7 +836,7 @@ def test_real_transport_join_retries_stop_at_the_time_budget() -> None:
             await room.close()
         raise AssertionError("joined an unresolvable host")
 
-    elapsed, exc = asyncio.run(go())
+    elapsed, exc = run_async(go())
     assert elapsed < 5, elapsed
     assert failed and failed[-1][2] is False  # the last report says no retry follows
     assert "budget" in str(exc) or "timed out" in str(exc)
@@ -890,7 +891,7 @@ def test_each_app_message_send_ends_in_one_reported_outcome() -> None:
         await send("after")
         await until(5)
 
-    asyncio.run(run_room(room, script))
+    run_async(run_room(room, script))
     assert outcomes == [
         ("sent", "ok"),
         ("failed", "bad"),
@@ -937,7 +938,7 @@ def test_audio_chunks_reach_the_loop_in_order_without_blocking_daily_cores_threa
         queued = [client._audio_queue.get_nowait()[2].index for _ in range(client._audio_queue.qsize())]
         return blocked, queued
 
-    blocked, queued = asyncio.run(asyncio.wait_for(go(), 10))
+    blocked, queued = run_async(asyncio.wait_for(go(), 10))
     assert not blocked, "daily-core's thread waited for the busy loop"
     assert queued == [0, 1, 2, 3, 4]
 
@@ -968,7 +969,7 @@ def test_a_token_without_transcription_rights_is_reported_not_silent() -> None:
             await room.close()
 
     try:
-        assert asyncio.run(go()) == 1  # the join itself succeeds
+        assert run_async(go()) == 1  # the join itself succeeds
     finally:
         logger.remove(handler)
     assert room.transcription_status == "failed" and "room owner or transcription admin" in (
@@ -1006,7 +1007,7 @@ def test_join_succeeded_says_whether_transcription_runs(monkeypatch: pytest.Monk
             finally:
                 await rooms[0].close()
 
-        asyncio.run(go())
+        run_async(go())
         return seen[0]["payload"]
 
     assert published(NoTranscriptionCallClient(), True)["transcription"] == "failed"
@@ -1026,7 +1027,7 @@ def test_participants_who_left_are_no_longer_asked_to_be_transcribed() -> None:
         await room.fire("on_participant_joined", participant("carol"))
         await settle(rec, lambda fs: len(of(fs, ParticipantJoinedFrame)) == 3)
 
-    asyncio.run(run_room(room, script))
+    run_async(run_room(room, script))
     assert fake.transcription_allow[-1] == ["bob", "carol"]
     assert all("alice" not in allowed for allowed in fake.transcription_allow[-2:])
 
@@ -1073,7 +1074,7 @@ def test_after_a_network_drop_the_room_rejoins_the_same_call_and_reconciles_who_
                 return
             await asyncio.sleep(0.01)
 
-    rec = asyncio.run(run_room(room, script))
+    rec = run_async(run_room(room, script))
     assert fake.joins == 2
     (left,) = of(rec.frames, ParticipantLeftFrame)
     assert left.participant_id == "bob"
@@ -1096,7 +1097,7 @@ def test_a_rejoin_refused_by_daily_is_classified_like_a_join() -> None:
         finally:
             await room.close()
 
-    error = asyncio.run(go())
+    error = run_async(go())
     assert not error.retryable and error.kind == "room_expired"
 
 

@@ -48,6 +48,7 @@ from bot.core.frames import (  # noqa: E402
 from bot.core.media import media_time_of  # noqa: E402
 from bot.rooms.scenario import load_scenario  # noqa: E402
 from bot.rooms.simulated import ScenarioPlayer, SimulatedRoom, media_iso  # noqa: E402
+from tests.pipeline_harness import run_async  # noqa: E402
 
 # --------------------------------------------------------------------------------------------
 # helpers
@@ -151,7 +152,7 @@ async def play(
 
 
 def run(coro: Any) -> Any:
-    return asyncio.run(coro)
+    return run_async(coro)
 
 
 def of(frames: list[Frame], kind: type) -> list[Any]:

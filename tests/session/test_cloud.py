@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
 import subprocess
@@ -23,6 +22,7 @@ import bot  # noqa: E402
 import bot.cloud as cloud  # noqa: E402
 import bot.session.lifecycle  # noqa: E402
 from bot.core.errors import ConfigError  # noqa: E402
+from tests.pipeline_harness import run_async  # noqa: E402
 
 TOKEN = "eyJhbGciOiJIUzI1NiJ9.eyJyIjoic3RhbmR1cCJ9.c2lnbmF0dXJlLWJ5dGVz"
 ROOM = "https://acme.daily.co/standup"
@@ -89,7 +89,7 @@ def test_daily_runner_args_map_to_settings_and_run_the_session(monkeypatch: pyte
         {"kind": "prism.policy.layer", "schemaVersion": 1, "name": "room", "level": "room"},
     ]
     body = {"assistantId": "asst-7", "tenantId": "tenant-3", "policyLayers": layers, "extra": "ignored"}
-    code = asyncio.run(bot.bot(daily_args(body)))
+    code = run_async(bot.bot(daily_args(body)))
     assert code == 0
     ((settings, kwargs),) = runner.calls
     assert settings.room_url == ROOM and settings.token.get_secret_value() == TOKEN
@@ -107,7 +107,7 @@ def test_pipecat_cloud_session_arguments_work_by_attribute(monkeypatch: pytest.M
     args = SimpleNamespace(
         room_url=ROOM, token=TOKEN, session_id="s-1", body='{"assistantId": "a-1", "tenantId": "t-1"}'
     )
-    assert asyncio.run(bot.bot(args)) == 4
+    assert run_async(bot.bot(args)) == 4
     settings, _ = runner.calls[0]
     assert settings.assistant_id == "a-1" and settings.tenant_id == "t-1"
 
@@ -123,7 +123,7 @@ def test_environment_fills_what_the_body_leaves_out(monkeypatch: pytest.MonkeyPa
 def test_bad_policy_layers_in_the_body_are_one_line_and_no_session(monkeypatch: pytest.MonkeyPatch) -> None:
     runner = FakeRunner()
     runner.install(monkeypatch)
-    assert asyncio.run(bot.bot(daily_args({"policyLayers": [{"name": "x"}]}))) == 2
+    assert run_async(bot.bot(daily_args({"policyLayers": [{"name": "x"}]}))) == 2
     assert runner.calls == []
 
 
@@ -131,7 +131,7 @@ def test_a_second_concurrent_session_is_refused(monkeypatch: pytest.MonkeyPatch)
     runner = FakeRunner()
     runner.install(monkeypatch)
     monkeypatch.setattr(cloud, "_active", cloud.MAX_SESSIONS)
-    assert asyncio.run(bot.bot(daily_args({}))) == cloud.BUSY_EXIT_CODE
+    assert run_async(bot.bot(daily_args({}))) == cloud.BUSY_EXIT_CODE
     assert runner.calls == []
 
 
@@ -153,7 +153,7 @@ def test_a_bad_body_is_one_line_and_no_session(monkeypatch: pytest.MonkeyPatch, 
     sink = io.StringIO()
     handler = logger.add(sink, format="{message}", level="ERROR")
     try:
-        assert asyncio.run(bot.bot(daily_args(body))) == 2
+        assert run_async(bot.bot(daily_args(body))) == 2
     finally:
         logger.remove(handler)
         logger.configure(patcher=None)
@@ -187,7 +187,7 @@ def test_a_failing_session_is_logged_once_without_the_token(monkeypatch: pytest.
     sink = io.StringIO()
     handler = logger.add(sink, format="{message}", level="DEBUG")
     try:
-        assert asyncio.run(bot.bot(daily_args({"assistantId": "a", "tenantId": "t"}))) == 1
+        assert run_async(bot.bot(daily_args({"assistantId": "a", "tenantId": "t"}))) == 1
     finally:
         logger.remove(handler)
         logger.configure(patcher=None)

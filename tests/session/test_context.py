@@ -38,6 +38,7 @@ from bot.session.context import (  # noqa: E402
     resolve_context,
     rest_url_for,
 )
+from tests.pipeline_harness import run_async  # noqa: E402
 
 TOKEN = "mesh-secret-token-5b2f9c"
 
@@ -149,7 +150,7 @@ def fetch(mesh: MeshStub, **kwargs: Any) -> AssistantContext:
     kwargs.setdefault("timeout_s", 1.0)
     kwargs.setdefault("base_delay_s", 0.01)
     kwargs.setdefault("max_delay_s", 0.02)
-    return asyncio.run(fetch_context("asst-1", mesh_url=mesh.url, **kwargs))
+    return run_async(fetch_context("asst-1", mesh_url=mesh.url, **kwargs))
 
 
 def fetch_error(mesh: MeshStub, **kwargs: Any) -> ContextFetchError:
@@ -309,7 +310,7 @@ def test_a_connection_refused_is_retryable_and_fast() -> None:
         port = s.getsockname()[1]
     t0 = time.monotonic()
     with pytest.raises(ContextFetchError) as info:
-        asyncio.run(
+        run_async(
             fetch_context(
                 "asst-1", mesh_url=f"http://127.0.0.1:{port}/graphql", token=TOKEN, attempts=2, base_delay_s=0.01
             )
@@ -342,7 +343,7 @@ def test_a_mesh_assistant_of_another_tenant_than_the_sessions_is_refused(mesh: M
     if via == "rest":
         mesh.graphql = [Reply(500, "down")]
     with pytest.raises(ContextFetchError) as info:
-        asyncio.run(
+        run_async(
             resolve_context(
                 assistant_id="asst-1", tenant_id="tenant-2", mesh_url=mesh.url, mesh_token=TOKEN, attempts=1
             )
@@ -352,7 +353,7 @@ def test_a_mesh_assistant_of_another_tenant_than_the_sessions_is_refused(mesh: M
         and "belongs to another tenant than this session's 'tenant-2' (set --tenant-id" in str(info.value)
     )
     assert "\n" not in str(info.value) and TOKEN not in str(info.value)
-    same = asyncio.run(
+    same = run_async(
         resolve_context(assistant_id="asst-1", tenant_id="tenant-1", mesh_url=mesh.url, mesh_token=TOKEN, attempts=1)
     )
     assert same.tenant_id == "tenant-1"
@@ -527,7 +528,7 @@ def test_a_context_file_names_this_sessions_assistant_and_tenant_or_none(
     path = write(tmp_path, doc)
 
     def resolve() -> AssistantContext:
-        return asyncio.run(resolve_context(assistant_id="a", tenant_id="t-1", assistant_file=path))
+        return run_async(resolve_context(assistant_id="a", tenant_id="t-1", assistant_file=path))
 
     if outcome.startswith('"'):
         with pytest.raises(ContextFileError) as info:
@@ -543,21 +544,21 @@ def test_a_missing_context_file_is_one_line(tmp_path: Path) -> None:
 
 
 def test_defaults_without_mesh_or_file() -> None:
-    ctx = asyncio.run(resolve_context(assistant_id="a", tenant_id="t"))
+    ctx = run_async(resolve_context(assistant_id="a", tenant_id="t"))
     assert ctx == default_context("a", "t") and ctx.source == "defaults"
     assert ctx.behavior_template == DEFAULT_BEHAVIOR_TEMPLATE and ctx.agenda == []
 
 
 def test_resolve_prefers_mesh_then_file(tmp_path: Path, mesh: MeshStub) -> None:
     path = write(tmp_path, {"assistantId": "asst-1", "tenantId": "tenant-1", "agenda": []})
-    from_file = asyncio.run(resolve_context(assistant_id="asst-1", tenant_id="tenant-1", assistant_file=path))
+    from_file = run_async(resolve_context(assistant_id="asst-1", tenant_id="tenant-1", assistant_file=path))
     assert from_file.source == "file"
     from loguru import logger
 
     warnings: list[str] = []
     sink = logger.add(lambda message: warnings.append(str(message)), level="WARNING")
     try:
-        from_mesh = asyncio.run(
+        from_mesh = run_async(
             resolve_context(
                 assistant_id="asst-1", tenant_id="tenant-1", mesh_url=mesh.url, mesh_token=TOKEN, assistant_file=path
             )

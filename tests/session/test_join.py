@@ -20,6 +20,7 @@ if str(ROOT) not in sys.path:  # the repo is not installed; make `bot` importabl
 
 from bot.core.errors import PrismError  # noqa: E402
 from bot.session.join import JoinFailed, JoinResult, backoff_cap_s, join_with_retries  # noqa: E402
+from tests.pipeline_harness import run_async  # noqa: E402
 
 
 class FakeTime:
@@ -80,7 +81,7 @@ def recorder() -> tuple[list[tuple[Any, ...]], dict[str, Any]]:
 
 def drive(connector: Connector, t: FakeTime, **kwargs: Any) -> JoinResult:
     log_cb = kwargs.pop("callbacks", {})
-    return asyncio.run(join_with_retries(connector, sleep=t.sleep, clock=t.clock, **log_cb, **kwargs))
+    return run_async(join_with_retries(connector, sleep=t.sleep, clock=t.clock, **log_cb, **kwargs))
 
 
 # --------------------------------------------------------------------------------------------
@@ -194,7 +195,7 @@ def test_a_hanging_attempt_is_cut_at_the_attempt_timeout() -> None:
     async def no_wait(_s: float) -> None:
         return None
 
-    result = asyncio.run(
+    result = run_async(
         join_with_retries(
             hangs_then_works, attempts=2, attempt_timeout_s=0.05, sleep=no_wait, rng=random.Random(0), **cb
         )
@@ -209,7 +210,7 @@ def test_a_hanging_attempt_cannot_outlive_the_budget() -> None:
         return 0
 
     with pytest.raises(JoinFailed, match="budget"):
-        asyncio.run(join_with_retries(hangs, attempts=5, budget_s=0.1, base_delay_s=0.01))
+        run_async(join_with_retries(hangs, attempts=5, budget_s=0.1, base_delay_s=0.01))
 
 
 def test_a_non_retryable_error_stops_at_once() -> None:
@@ -240,7 +241,7 @@ def test_async_callbacks_are_awaited_in_order() -> None:
     async def succeeded(attempt: int, latency: int, count: int) -> None:
         seen.append(f"ok{attempt}")
 
-    asyncio.run(
+    run_async(
         join_with_retries(
             Connector(t, 1),
             attempts=2,
@@ -274,7 +275,7 @@ def test_cancellation_is_not_swallowed() -> None:
         await task
 
     with pytest.raises(asyncio.CancelledError):
-        asyncio.run(main())
+        run_async(main())
 
 
 @pytest.mark.parametrize(

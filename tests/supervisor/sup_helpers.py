@@ -17,6 +17,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from supervisor import Supervisor, SupervisorSettings  # noqa: E402
+from tests.pipeline_harness import run_async  # noqa: E402
 
 TOKEN = "test-token-0123456789abcdef"
 SCENARIOS = REPO / "bot" / "scenarios" / "rooms"
@@ -24,7 +25,7 @@ T = TypeVar("T")
 
 
 def run(coro: Awaitable[T], timeout: float = 60.0) -> T:
-    return asyncio.run(asyncio.wait_for(coro, timeout))  # type: ignore[arg-type]
+    return run_async(asyncio.wait_for(coro, timeout))  # type: ignore[arg-type]
 
 
 def make_settings(tmp_path: Path, **overrides: Any) -> SupervisorSettings:
