@@ -142,6 +142,12 @@ class AgendaTracker:
         """The item being discussed, or None before the start or after the last time box."""
         return self.items[self._index] if self._index < len(self.items) else None
 
+    @property
+    def current_item_end_ms(self) -> int | None:
+        """Media time the current item's time box runs out, or None when no item is current."""
+        item = self.current_item
+        return None if item is None else self._item_start + item.timebox_ms
+
     def tick(self, media_time_ms: int) -> list[RoomTopicShiftSuggested | RoomWrapupPrompt]:
         """The media clock advanced: suggest moving on from overrun items; prompt the wrap-up."""
         now = media_time_ms

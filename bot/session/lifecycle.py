@@ -167,6 +167,8 @@ async def _steps(
 
         scenario_agenda = None if daily else room.scenario.agenda
         agenda = policy.policy.facilitation.agenda or scenario_agenda or context.agenda
+        if started.view is not None:  # the live view shows the time left in each item
+            started.view.set_agenda(agenda)
         await run_room_pipeline(
             room,
             settings=settings,

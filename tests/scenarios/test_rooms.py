@@ -29,6 +29,9 @@ REGISTRY = json.loads((REPO / "bot" / "generated" / "registry.json").read_text()
 ROOMS = {p.stem if p.parent.name == "rooms" else "demo": p for p in all_scenarios()}
 
 pytestmark = pytest.mark.slow
+# each room's tests on one xdist worker (./test runs --dist loadgroup): played() is cached per
+# process, so a room is played once instead of once per worker
+ROOM_PARAMS = [pytest.param(room, id=room, marks=pytest.mark.xdist_group(f"room-{room}")) for room in sorted(ROOMS)]
 
 
 @cache
@@ -47,7 +50,7 @@ def played(room: str) -> tuple[int, list[dict], str]:
     return proc.returncode, lines, proc.stderr
 
 
-@pytest.mark.parametrize("room", sorted(ROOMS), ids=sorted(ROOMS))
+@pytest.mark.parametrize("room", ROOM_PARAMS)
 def test_run_exits_zero_with_valid_contiguous_envelopes(room: str) -> None:
     code, envelopes, stderr = played(room)
     assert code == 0, stderr[-2000:]
@@ -64,7 +67,7 @@ def test_run_exits_zero_with_valid_contiguous_envelopes(room: str) -> None:
         assert not errors, (e["topic"], errors[0].message)
 
 
-@pytest.mark.parametrize("room", sorted(ROOMS), ids=sorted(ROOMS))
+@pytest.mark.parametrize("room", ROOM_PARAMS)
 def test_talk_time_shares_within_two_points(room: str) -> None:
     _, envelopes, _ = played(room)
     truth = load_truth(ROOMS[room])
@@ -76,14 +79,14 @@ def test_talk_time_shares_within_two_points(room: str) -> None:
         assert abs(measured.get(pid, 0.0) - share) <= 0.02, (pid, measured.get(pid), share)
 
 
-@pytest.mark.parametrize("room", sorted(ROOMS), ids=sorted(ROOMS))
+@pytest.mark.parametrize("room", ROOM_PARAMS)
 def test_frame_level_speech_precision_and_recall(room: str) -> None:
     _, envelopes, _ = played(room)
     score = score_room(load_truth(ROOMS[room]), envelopes)
     assert score["precision"] >= 0.95 and score["recall"] >= 0.90, score
 
 
-@pytest.mark.parametrize("room", sorted(ROOMS), ids=sorted(ROOMS))
+@pytest.mark.parametrize("room", ROOM_PARAMS)
 def test_every_scripted_interruption_is_detected_and_no_backchannel_is_one(room: str) -> None:
     _, envelopes, _ = played(room)
     score = score_room(load_truth(ROOMS[room]), envelopes)
@@ -93,13 +96,13 @@ def test_every_scripted_interruption_is_detected_and_no_backchannel_is_one(room:
     assert score["backchannelsDetected"] == score["backchannelsScripted"], score
 
 
-@pytest.mark.parametrize("room", sorted(ROOMS), ids=sorted(ROOMS))
+@pytest.mark.parametrize("room", ROOM_PARAMS)
 def test_noise_never_counts_as_speech(room: str) -> None:
     _, envelopes, _ = played(room)
     assert score_room(load_truth(ROOMS[room]), envelopes)["noiseFramesCounted"] == 0
 
 
-@pytest.mark.parametrize("room", sorted(ROOMS), ids=sorted(ROOMS))
+@pytest.mark.parametrize("room", ROOM_PARAMS)
 def test_bad_inbound_messages_are_rejected_and_votes_tallied(room: str) -> None:
     code, envelopes, _ = played(room)
     truth = load_truth(ROOMS[room])
