@@ -281,6 +281,14 @@ class LiveView:
             self._add(("deferred", p["destination"]), f"not delivered to {p['destination']}: {p['reason']}")
         elif topic == Topic.EVENTS_RUNTIME_VERSION_MISMATCH:
             self._add(("mismatch",), f"spec version mismatch ({p['source']})")
+        elif topic == Topic.ASSISTANT_SESSION_STARTED:
+            self._add(None, f"session started ({p['transport']})")
+        elif topic == Topic.ASSISTANT_ROOM_JOIN_SUCCEEDED:
+            self._add(None, "the bot joined the room")
+        elif topic == Topic.ASSISTANT_ROOM_JOIN_FAILED:
+            self._add(None, f"join attempt {p['attempt']} failed" + (", retrying" if p["willRetry"] else ""))
+        elif topic == Topic.ASSISTANT_SESSION_ENDED:
+            self._add(None, f"session ended: {p['reason'].replace('_', ' ')}")
         elif topic == Topic.ASSISTANT_SESSION_FAILED:
             self._add(None, f"session failed at {p['stage']}: {printable(p['error'], 120)}")
         elif topic not in QUIET_TOPICS:
@@ -337,7 +345,7 @@ class LiveView:
     def render(self, columns: int = 100, rows: int = 24) -> list[str]:
         """The panel for a ``columns`` × ``rows`` terminal: at most ``rows - 1`` lines (the cursor
         keeps the last), none wider than ``columns - 1``."""
-        width, height = max(20, columns - 1), max(3, rows - 1)
+        width, height = max(20, columns - 1), max(1, rows - 1)
         title = f"Prism Room Bot — {self._title}" if self._title else "Prism Room Bot"
         header = f"{BOLD}{title}{RESET}  {clock(self.media_ms)}  {self.published} events"
         top = [header] + ([s] if (s := self._status()) else [])
