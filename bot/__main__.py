@@ -2,7 +2,10 @@
 
 import sys
 
-from bot.cli.main import main
+from bot.environment_check import require_project_python
 
 if __name__ == "__main__":
+    require_project_python("python -m bot")  # before anything outside the standard library loads
+    from bot.cli.main import main
+
     sys.exit(main())

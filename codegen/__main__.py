@@ -9,6 +9,11 @@ import argparse
 import sys
 from pathlib import Path
 
+from bot.environment_check import require_project_python
+
+if __name__ == "__main__":  # before the imports below, which need the project's packages
+    require_project_python("python -m codegen", ("jsonschema", "rfc8785"))
+
 from codegen.python_writer import render_python
 from codegen.registry import build_registry
 from codegen.spec import SpecError, load_spec

@@ -6,6 +6,12 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+
+from bot.environment_check import require_project_python
+
+if __name__ == "__main__":  # before the imports below, which need the project's packages
+    require_project_python("python -m supervisor")
 
 from bot.config import settings as bot_settings
 from bot.config.flags import settings_from_flags, settings_parser
@@ -62,11 +68,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:  # the port is taken, the host does not exist, the dry-run path is unwritable
         if settings.debug:
             raise
-        print(
-            f"error: {exc.strerror or exc}{f' ({exc.filename})' if getattr(exc, 'filename', None) else ''}",
-            file=sys.stderr,
-        )
+        print(f"error: {os_error_line(exc, settings)}", file=sys.stderr)
         return 2
+
+
+def os_error_line(exc: OSError, settings: SupervisorSettings) -> str:
+    """``No such file or directory (/proc/nope)``, named after the setting when the file is one's:
+    ``SUPERVISOR_DRY_RUN_PATH (--dry-run-path): /proc/nope/x.jsonl: cannot write: No such file or directory (/proc/nope)``."""
+    line = f"{exc.strerror or exc}{f' ({exc.filename})' if getattr(exc, 'filename', None) else ''}"
+    filename = getattr(exc, "filename", None)
+    path = settings.dry_run_path
+    if filename is not None and path is not None and Path(filename) in (path, *path.parents[:1]):
+        line = f"{env_name('dry_run_path')} (--dry-run-path): {path}: cannot write: {line}"
+    return line
 
 
 if __name__ == "__main__":

@@ -53,6 +53,7 @@ from supervisor.logbudget import LogBudget, RateBudget, printable
 from supervisor.metrics import Metrics
 from supervisor.process import BotProcess, bot_command, bot_environment
 from supervisor.provenance import Provenance
+from supervisor.request_errors import api_message
 from supervisor.scenarios import ScenarioRefused, resolve_scenario
 from supervisor.settings import SupervisorSettings
 
@@ -214,7 +215,7 @@ def parse_request(body: Any, settings: SupervisorSettings) -> RoomRequest:
         loc = [_segment(p) for p in err.get("loc", ())]
         head = _WIRE_NAMES.get(loc[0], loc[0]) if loc else "body"
         field_path = ".".join([head, *loc[1:]])
-        raise RequestError(field_path, str(err["msg"])) from None
+        raise RequestError(field_path, api_message(err, list(_WIRE_NAMES.values()))) from None
     if (request.room_url is None) == (request.scenario is None):
         raise RequestError("roomUrl", "give exactly one of roomUrl (a Daily room) and scenario (a simulated room)")
     if request.room_token is not None and request.room_url is None:

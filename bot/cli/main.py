@@ -99,7 +99,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return printable(secrets_only(text))
 
         if isinstance(exc, PrismError):
-            line, code = scrub(str(exc)), exc.exit_code
+            from bot.config.where import explain_file_error
+
+            line, code = scrub(explain_file_error(exc, settings)), exc.exit_code
         else:
             line, code = f"unexpected {type(exc).__name__}: {scrub(str(exc))}", 1
         if started is None:

@@ -7,6 +7,7 @@ and ``.env``; this module is the plumbing they share, so the two command lines b
 from __future__ import annotations
 
 import argparse
+import difflib
 import locale
 import os
 import re
@@ -81,7 +82,22 @@ class OneLineErrorParser(argparse.ArgumentParser):
     """
 
     def error(self, message: str) -> NoReturn:
-        raise ConfigError(f"{_without_values(message)} (see --help)")
+        line = _without_values(message)
+        hint = did_you_mean(line, [opt for opt in self._option_string_actions if opt.startswith("--")])
+        raise ConfigError(f"{line}{hint} (see --help)")
+
+
+def did_you_mean(line: str, flags: Collection[str]) -> str:
+    """``; did you mean --speed?`` for the first unknown flag in ``unrecognized arguments: --sped``
+    that is close to a real one (the same closeness the .env check uses), else ``""``."""
+    prefix = "unrecognized arguments: "
+    if not line.startswith(prefix):
+        return ""
+    for word in line[len(prefix) :].split():
+        close = difflib.get_close_matches(word, list(flags), n=1, cutoff=0.75)
+        if close:
+            return f"; did you mean {close[0]}?"
+    return ""
 
 
 _FLAG_SHAPE = re.compile(r"^--[a-z0-9][a-z0-9-]*$")

@@ -9,6 +9,7 @@ print by accident.
 from __future__ import annotations
 
 import sys
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any, Literal
 
@@ -427,15 +428,31 @@ def render_env_example() -> str:
         "# Rendered from bot/config/settings.py by `python -m bot.config.settings --env-example`.",
         "",
     ]
-    for name, field in Settings.model_fields.items():
+    lines += _env_entries(Settings, env_name)
+    # the supervisor reads the same .env (docs/supervisor.md); its own settings follow the bot's
+    from importlib import import_module
+
+    supervisor = import_module("supervisor.settings")
+    listed = {env_name(name) for name in Settings.model_fields}
+    lines += ["# ---- the supervisor (python -m supervisor); shared names are listed above", ""]
+    lines += _env_entries(supervisor.SupervisorSettings, supervisor.env_name, skip=listed)
+    return "\n".join(lines)
+
+
+def _env_entries(settings_class: Any, name_of: Any, skip: Collection[str] = ()) -> list[str]:
+    """``# doc`` / ``# VARIABLE=default`` / blank, for each field of ``settings_class``."""
+    lines: list[str] = []
+    for name, field in settings_class.model_fields.items():
+        if name_of(name) in skip:
+            continue
         default = field.default
         if isinstance(default, SecretStr):
             default = default.get_secret_value()
         shown = "" if default is None else str(default).lower() if isinstance(default, bool) else str(default)
         lines.append(f"# {field.description}")
-        lines.append(f"# {env_name(name)}={shown}")
+        lines.append(f"# {name_of(name)}={shown}")
         lines.append("")
-    return "\n".join(lines)
+    return lines
 
 
 DOCS_TABLE_START = "<!-- settings-table:start -->"

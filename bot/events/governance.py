@@ -20,6 +20,11 @@ class Redactor:
         self._registry = registry
         self._salt = salt.encode() if isinstance(salt, str) else salt
 
+    @property
+    def salted(self) -> bool:
+        """Whether hashes are salted; unsalted ones can be recomputed from a guessed id."""
+        return bool(self._salt)
+
     def apply(self, envelope: dict[str, Any], rule: TopicRule, destination: str) -> dict[str, Any]:
         """The envelope as ``destination`` may see it (the same object when nothing is redacted)."""
         redactions = rule.redactions.get(destination, ())

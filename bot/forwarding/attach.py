@@ -19,6 +19,26 @@ from bot.forwarding.entries import DEFAULT_MAX_BYTES, DEFAULT_SOURCE
 from bot.forwarding.forwarder import Forwarder, ForwarderConfig
 from bot.forwarding.sinks import DryRunSink, EventBridgeSink, Sink
 
+_warned_unsalted = False
+
+
+def warn_if_unsalted(redactor: Redactor) -> bool:
+    """Warn once per process when direct forwarding would hash ids without a salt; returns whether it warned.
+
+    The participant ids that go to EventBridge hashed are Daily session ids and the like: without
+    a secret salt anyone can hash a guessed id and match it, so the pseudonym protects little."""
+    global _warned_unsalted
+    if redactor.salted or _warned_unsalted:
+        return False
+    _warned_unsalted = True
+    from bot.events._log import logger
+
+    logger().warning(
+        "PRISM_PII_SALT is empty: the participant ids forwarded to EventBridge are hashed without a salt,"
+        " so anyone who can guess an id can recompute its hash; set PRISM_PII_SALT to a long random secret"
+    )
+    return True
+
 
 def attach(bus: EventBus, forwarder: Forwarder, *, replay: bool = True) -> Callable[[], None]:
     """Subscribe ``forwarder`` to every topic of ``bus``; returns the unsubscribe function.
@@ -77,6 +97,7 @@ class BotForwarding:
         """
         from bot.generated import ForwardingDeliveryDeferred  # noqa: F401  (fail now, not at the first loss)
 
+        warn_if_unsalted(redactor)
         base = config or ForwarderConfig()
         if bus_name is not None or source != base.source:
             from dataclasses import replace

@@ -124,6 +124,11 @@ def test_env_example_is_fresh_and_names_every_setting() -> None:
     assert committed == render_env_example(), "run `python -m bot.config.settings --env-example`"
     for name in Settings.model_fields:
         assert env_name(name) in committed
+    from supervisor.settings import SupervisorSettings
+    from supervisor.settings import env_name as supervisor_env_name
+
+    for name in SupervisorSettings.model_fields:  # the supervisor reads the same .env
+        assert supervisor_env_name(name) in committed
 
 
 @pytest.mark.parametrize("url", ["https://", "http://[::1/room"], ids=["no-host", "unparsable"])

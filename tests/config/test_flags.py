@@ -124,7 +124,7 @@ def test_a_bad_value_names_where_it_came_from(
     ("argv", "line"),
     [
         (["--nope"], "unrecognized arguments: --nope (see --help)"),
-        (["--roo", "2"], "unrecognized arguments: --roo (see --help)"),
+        (["--roo", "2"], "unrecognized arguments: --roo; did you mean --rooms? (see --help)"),
         (["--mode", "warp"], "argument --mode: invalid choice (choose from 'fast', 'slow') (see --help)"),
         (["--rooms"], "--rooms needs a value (see --help)"),
     ],

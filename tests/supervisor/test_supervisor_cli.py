@@ -69,7 +69,11 @@ def test_help_lists_the_settings_with_their_variables(tmp_path: Path) -> None:
             {"SUPERVISOR_TOKEN": TOKEN},
             "error: unrecognized arguments: --no-such-flag (see --help)",
         ),
-        (("--max-r", "2"), {"SUPERVISOR_TOKEN": TOKEN}, "error: unrecognized arguments: --max-r (see --help)"),
+        (
+            ("--max-r", "2"),
+            {"SUPERVISOR_TOKEN": TOKEN},
+            "error: unrecognized arguments: --max-r; did you mean --max-rooms? (see --help)",
+        ),
         (("--token", "abc"), {}, "error: unrecognized arguments: --token (see --help)"),
         (
             ("--backoff-base-secs", "5", "--backoff-max-secs", "1"),
