@@ -73,6 +73,12 @@ def _depth_exceeds(value: Any, limit: int) -> bool:
     return False
 
 
+def _json_type(value: Any) -> str:
+    """The JSON name of a parsed value's type (``array``, not ``list``)."""
+    names = {list: "array", str: "string", bool: "boolean", int: "number", float: "number", type(None): "null"}
+    return names.get(type(value), type(value).__name__)
+
+
 def _topic_hint(value: Any) -> str | None:
     if (
         isinstance(value, str)
@@ -153,44 +159,44 @@ class InboundValidator:
 
     def _check(self, raw: Any, sender_id: str, media_time_ms: int | None) -> Accepted | Rejected:
         if self.rate_limiter is not None and not self.rate_limiter(sender_id, media_time_ms):
-            return Rejected(RATE_LIMITED, "sender is over its inbound message rate")
+            return Rejected(RATE_LIMITED, "/: over the sender's inbound message rate")
         if isinstance(raw, (str, bytes, bytearray)):
             size = len(raw.encode("utf-8", "surrogatepass")) if isinstance(raw, str) else len(raw)
             if size > self.max_bytes:
-                return Rejected("too_large", f"{size} bytes > {self.max_bytes}")
+                return Rejected("too_large", f"/: at most {self.max_bytes} bytes (got {size})")
             try:
                 value = orjson.loads(raw)
             except orjson.JSONDecodeError as exc:
-                return Rejected("not_json", f"not JSON: {str(exc)[:120]}")
+                return Rejected("not_json", f"/: must be JSON (invalid at character {exc.pos})")
         else:
             value = raw
         if _depth_exceeds(value, self.max_depth):
-            return Rejected("too_large", f"nested deeper than {self.max_depth} levels")
+            return Rejected("too_large", f"/: at most {self.max_depth} levels of nesting")
         if not isinstance(raw, (str, bytes, bytearray)):
             try:
                 size = len(orjson.dumps(value))
             except (orjson.JSONEncodeError, TypeError):
-                return Rejected("not_json", "value cannot be represented as JSON")
+                return Rejected("not_json", "/: must be representable as JSON")
             if size > self.max_bytes:
-                return Rejected("too_large", f"{size} bytes > {self.max_bytes}")
+                return Rejected("too_large", f"/: at most {self.max_bytes} bytes (got {size})")
         if not isinstance(value, dict):
-            return Rejected("schema", f"an envelope is a JSON object, got {type(value).__name__}")
+            return Rejected("schema", f"/: must be an object (an envelope), got {_json_type(value)}")
 
         topic = value.get("topic")
         hint = _topic_hint(topic)
         if not isinstance(topic, str):
-            return Rejected("schema", "/topic is missing or not a string")
+            return Rejected("schema", "/topic: required, a string")
         rule = self._registry.rule(topic)
         if rule is None:
-            return Rejected("unknown_topic", "no such topic in the spec", hint)
+            return Rejected("unknown_topic", "/topic: must name a topic of the spec", hint)
         if "browser" not in rule.origin:
-            return Rejected("origin", f"browsers may not publish {topic}", hint)
+            return Rejected("origin", "/topic: must be a topic browsers may publish", hint)
         try:
             envelope = Envelope.model_validate(value)
         except ValidationError as exc:
             return Rejected("schema", first_error(exc, "envelope"), hint)
         if envelope.runtime != "browser":
-            return Rejected("origin", f"runtime {envelope.runtime!r} is not browser", hint)
+            return Rejected("origin", "/runtime: must be browser", hint)
 
         version_matches = envelope.spec_version == self._registry.spec_version
         if not version_matches:
@@ -230,7 +236,9 @@ def _safe_segment(part: object) -> str:
 
 
 def first_error(exc: ValidationError, root: str) -> str:
-    """A pointer and rule for the first validation error; never the offending value."""
+    """A pointer and rule for the first validation error (``/payload/option: missing``); never the
+    offending value. Every ``detail`` of ``events.inbound.rejected`` has this shape: a JSON pointer
+    into the message (``/`` for the whole of it), a colon, the rule it broke."""
     err = exc.errors(include_url=False, include_input=False)[0]
     path = "/".join(_safe_segment(p) for p in err.get("loc", ()))
     prefix = "/payload" if root == "payload" else ""

@@ -13,7 +13,7 @@ import json
 import math
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -439,6 +439,8 @@ class SimulatedRoomInput(BaseInputTransport):
             stats.audio_frames_pushed += audio
             stats.media_ms_played = min(media_ms + STEP_MS, scenario.media_duration_ms)
             stats.wall_seconds = loop.time() - t0
+            if room.on_media_time is not None:
+                room.on_media_time(media_ms)
         stats.completed = True
         logger.info(
             f"simulated room: {scenario.name!r} completed: {stats.media_ms_played} ms of media"
@@ -577,6 +579,8 @@ class SimulatedRoom(BaseTransport):
         self.bot_audio = Path(bot_audio) if bot_audio is not None else None
         self.stats = PlaybackStats()
         self.watermark = _Watermark()
+        self.on_media_time: Callable[[int], None] | None = None
+        """Called with each step's media time once its frames are pushed (the session's heartbeats)."""
         self._input: SimulatedRoomInput | None = None
         self._output: SimulatedRoomOutput | None = None
         self._bot_audio_written = False

@@ -100,6 +100,8 @@ async def run_room_pipeline(
     await runner.add_workers(worker)
     loop = asyncio.get_running_loop()
     beating = asyncio.create_task(heartbeats.every(settings.heartbeat_secs))
+    if not daily:  # heartbeats on media time, at any --speed (bot/session/heartbeat_schedule.py)
+        room.on_media_time = heartbeats.on_media_time
     watcher = asyncio.create_task(watch_daily_room(room, settings, control)) if daily else None
     limit = settings.max_duration_secs
     deadline = loop.call_later(limit, control.end, "max_duration") if limit else None

@@ -3,6 +3,7 @@ rejection events may (and may not) say."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -116,6 +117,22 @@ def test_rejection_events_never_carry_the_content(bus: EventBus, validator: Inbo
     assert SECRET not in text
     # without the spec versions: a sha256 may hold any four digits
     assert "4711" not in text.replace(bus.registry.spec_version, "")
+
+
+DETAIL = re.compile(r"^/[A-Za-z0-9_/?]*: [^:]+$")
+
+
+@pytest.mark.parametrize("raw", [r[1] for r in REJECTIONS], ids=[r[0] for r in REJECTIONS])
+def test_every_detail_is_a_pointer_and_a_rule(bus: EventBus, validator: InboundValidator, raw: Any) -> None:
+    """docs/events.md: a JSON pointer into the message, a colon, the rule; never a parser's message."""
+    result = validator.check(raw, SENDER)
+    assert isinstance(result, Rejected) and DETAIL.match(result.detail), result.detail
+    assert "line 1" not in result.detail and "char" not in result.detail.replace("character", "")
+
+
+def test_not_json_says_where_the_text_stops_being_json(validator: InboundValidator) -> None:
+    result = validator.check(b"{not json", SENDER)
+    assert isinstance(result, Rejected) and result.detail == "/: must be JSON (invalid at character 1)"
 
 
 def test_rate_limited_senders_are_rejected_before_parsing(bus: EventBus, collect: Callable) -> None:

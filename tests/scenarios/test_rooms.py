@@ -68,6 +68,16 @@ def test_run_exits_zero_with_valid_contiguous_envelopes(room: str) -> None:
 
 
 @pytest.mark.parametrize("room", ROOM_PARAMS)
+def test_heartbeats_come_on_media_time_even_at_speed_zero(room: str) -> None:
+    _, envelopes, _ = played(room)
+    beats = [e for e in envelopes if e["topic"] == "bot.health.heartbeat"]
+    assert all(e["meta"]["mediaTimeMs"] == e["payload"]["mediaTimeMs"] for e in beats)
+    duration = max(e["meta"].get("mediaTimeMs", 0) for e in envelopes)
+    media = [e["meta"]["mediaTimeMs"] for e in beats]
+    assert media == [0, *range(15_000, duration, 15_000)], media  # BOT_HEARTBEAT_SECS=15 of media time
+
+
+@pytest.mark.parametrize("room", ROOM_PARAMS)
 def test_talk_time_shares_within_two_points(room: str) -> None:
     _, envelopes, _ = played(room)
     truth = load_truth(ROOMS[room])
