@@ -3,6 +3,7 @@
 ::
 
     room.input()          Daily or simulated: per-participant audio, transcripts, chat, app messages
+    (after_input)         connector-specific, first to see frames (Daily: MediaClockStamper stamps media time)
     ParticipantVAD        Silero per participant → speaking state (consumes the audio)
     ChatRouter            Daily Prebuilt chat app messages → ChatMessageFrame
     InboundMessages       every other app message validated as a browser envelope

@@ -152,3 +152,21 @@ def test_same_events_at_real_time_and_as_fast_as_possible() -> None:
         ]
 
     assert payloads("0") == payloads("8")
+
+
+@pytest.mark.xdist_group("room-long")
+def test_the_long_room_lets_rules_on_minutes_of_talk_fire() -> None:
+    """Over a minute of talk: the default policy's share nudge (after 60 s of talk in all) warns
+    Alice, who holds most of it; the demo is too short for that ever to happen."""
+    code, envelopes, _ = played("long")
+    assert code == 0
+    duration = max(e["meta"].get("mediaTimeMs", 0) for e in envelopes)
+    assert duration > 60_000
+    nudges = [
+        e
+        for e in envelopes
+        if e["topic"] == "conversation.policy.violation" and e["payload"]["rule"] == "turns.maxShare"
+    ]
+    assert [(n["payload"]["participantId"], n["payload"]["action"]) for n in nudges] == [("p-alice", "warn")]
+    assert nudges[0]["meta"]["mediaTimeMs"] > 60_000
+    assert of(envelopes, "room.wrapup.prompt"), "the 80 s agenda's wrap-up comes inside the room"

@@ -346,10 +346,39 @@ def eight() -> None:
     r.write(r.cursor + 2000)
 
 
+def long() -> None:
+    """Longer than a minute (~84 s), so rules on minutes of talk fire: Alice holds ~85 % of the
+    talk, and once the room has 60 s of talk in all the default policy's share nudge (max share
+    0.6 after shareMinTalkMs 60 s) warns her. Dan never speaks. Clean turns, no overlaps."""
+    r = Room(
+        "long",
+        ROOT / "rooms" / "long.json",
+        ["alice", "bob", "carol", "dan"],
+        [("Status", 40000), ("Risks", 25000), ("Next steps", 15000)],
+    )
+    for p in ("alice", "bob", "carol", "dan"):
+        r.add(0, "join", p)
+    r.say_at("alice", "alice-1", 500)
+    turns = [
+        ("bob", "bob-1"),
+        ("alice", "alice-monologue"),
+        ("carol", "carol-1"),
+        ("alice", "alice-2"),
+        ("alice", "alice-monologue"),
+        ("bob", "bob-2"),
+        ("alice", "alice-1"),
+        ("carol", "carol-2"),
+        ("alice", "alice-monologue"),
+    ]
+    for who, clip in turns:
+        r.say(who, clip, 800)
+    r.write(r.cursor + 2000)
+
+
 def main() -> int:
-    for build in (demo, balanced, dominant, noisy, eight):
+    for build in (demo, balanced, dominant, noisy, eight, long):
         build()
-    print("wrote demo.json and rooms/{balanced,dominant,noisy,eight}.json")
+    print("wrote demo.json and rooms/{balanced,dominant,noisy,eight,long}.json")
     return 0
 
 
