@@ -74,7 +74,11 @@ def test_heartbeats_come_on_media_time_even_at_speed_zero(room: str) -> None:
     assert all(e["meta"]["mediaTimeMs"] == e["payload"]["mediaTimeMs"] for e in beats)
     duration = max(e["meta"].get("mediaTimeMs", 0) for e in envelopes)
     media = [e["meta"]["mediaTimeMs"] for e in beats]
-    assert media == [0, *range(15_000, duration, 15_000)], media  # BOT_HEARTBEAT_SECS=15 of media time
+    # one at join, then one per BOT_HEARTBEAT_SECS=15 of media time; on a loaded machine the
+    # wall-clock backstop may add one where 15 s of wall time passed without (a slow start-up)
+    on_media = [m for m in media if m % 15_000 == 0 and m > 0]
+    assert media[0] == 0 and on_media == list(range(15_000, duration, 15_000)), media
+    assert media == sorted(media)
 
 
 @pytest.mark.parametrize("room", ROOM_PARAMS)
