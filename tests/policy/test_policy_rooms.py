@@ -276,4 +276,4 @@ def test_a_bad_policy_fails_the_session_at_stage_policy(tmp_path: Any) -> None:
     failed = [e["payload"] for e in envelopes if e["topic"] == "assistant.session.failed"]
     assert [(f["stage"], f["retryable"]) for f in failed] == [("policy", False)]
     assert '"policyVersion"' in failed[0]["error"] or '"policy.turns.maxTurnMs"' in failed[0]["error"]
-    assert stderr.strip().splitlines()[-1].startswith(f"error: {bad}: ")
+    assert stderr.strip().splitlines()[-1].startswith(f"error: BOT_POLICY_PATH (--policy): {bad}: ")
