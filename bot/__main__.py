@@ -2,7 +2,7 @@
 
 import sys
 
-from bot.environment_check import require_project_python
+from bot.config.environment_check import require_project_python
 
 if __name__ == "__main__":
     require_project_python("python -m bot")  # before anything outside the standard library loads

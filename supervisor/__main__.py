@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from bot.environment_check import require_project_python
+from bot.config.environment_check import require_project_python
 
 if __name__ == "__main__":  # before the imports below, which need the project's packages
     require_project_python("python -m supervisor")

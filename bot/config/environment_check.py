@@ -3,7 +3,7 @@ before they import anything outside the standard library.
 
 Run with a Python that lacks the project's dependencies (``python3 -m bot`` without the virtualenv
 active), they used to stop with a traceback or ``unexpected ModuleNotFoundError``. This module
-imports only the standard library (so does ``bot/__init__.py``), finds the dependencies without
+imports only the standard library (so do ``bot/__init__.py`` and ``bot/config/__init__.py``), finds the dependencies without
 importing them, and says in one line what to do instead.
 """
 
