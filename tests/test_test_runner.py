@@ -18,7 +18,7 @@ def test_passing_steps_print_one_line_each_and_the_tally_last(tmp_path: Path) ->
     out = run_steps(
         "step 'codegen' true\n"
         "step 'pytest' bash -c 'echo bringing up nodes...; echo ...; echo \"12 passed, 1 skipped in 3.1s\"'\n"
-        "step 'web' bash -c 'echo \"# tests 5\"; echo \"# pass 5\"; echo \"# fail 0\"'",
+        'step \'web\' bash -c \'echo "# tests 5"; echo "# pass 5"; echo "# fail 0"\'',
         tmp_path,
     )
     lines = out.stdout.splitlines()

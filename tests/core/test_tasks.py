@@ -7,6 +7,7 @@ import gc
 import weakref
 
 from bot.core import tasks
+from tests.pipeline_harness import run_async
 
 
 def test_a_spawned_task_is_held_while_it_runs_and_released_when_done() -> None:
@@ -30,4 +31,4 @@ def test_a_spawned_task_is_held_while_it_runs_and_released_when_done() -> None:
             assert await task == "ok"
         assert task not in tasks._running  # its done callback ran before ours (added first)
 
-    asyncio.run(go())
+    run_async(go())

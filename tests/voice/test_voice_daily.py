@@ -24,6 +24,7 @@ from bot.processors.media_clock import MediaClockStamper
 from bot.processors.voice import build_voice
 from bot.voice.director import VoiceDirector, VoiceParams
 from bot.voice.tts import build_tts
+from tests.pipeline_harness import run_async
 from tests.rooms.test_daily_room import FakeCallClient, FakeDailyRoom, Recorder, participant
 from tests.voice.tts_server import LocalTTSServer
 
@@ -95,7 +96,7 @@ def test_the_voice_goes_out_on_dailys_microphone_and_a_barge_in_flushes_it() -> 
     room: Any = FakeDailyRoom(fake, voice=True)
     assert room.params.audio_out_enabled and room.params.microphone_out_enabled
     with LocalTTSServer(lifetime_secs=60) as server:
-        written, director, tail = asyncio.run(asyncio.wait_for(speak_then_barge_in(room, server.base_url), 40))
+        written, director, tail = run_async(speak_then_barge_in(room, server.base_url), timeout=40)
     assert server.requests and server.requests[0]["response_format"] == "pcm"
     assert written, "no audio reached the Daily transport"
     utterance_bytes = director.stats["spoken"] and sum(written)
