@@ -29,7 +29,7 @@ def test_an_unknown_field_suggests_the_closest_real_one(tmp_path: Path) -> None:
 
 def test_pydantic_phrasing_is_not_passed_through(tmp_path: Path) -> None:
     url = error_of({"roomUrl": "ftp://x", "assistantId": "a-1", "tenantId": "t-1"}, tmp_path)
-    assert url.field == "roomUrl" and url.message == "must be an http(s) URL such as https://your-domain.daily.co/room"
+    assert url.field == "roomUrl" and url.message.startswith("must be an http(s) URL")  # not "Value error, ..."
     speed = error_of({**BASE, "speed": -1}, tmp_path)
     assert speed.message == "must be greater than or equal to 0"
     assert error_of({"scenario": "demo", "tenantId": "t-1"}, tmp_path).message == "is required"
