@@ -193,6 +193,6 @@ def test_audio_queued_before_a_leave_does_not_reopen_the_stream() -> None:
         ParticipantJoinedFrame(participant_id="alice", media_time_ms=1000),
         chunk(),  # a rejoin: the stream opens again
     ]
-    down, _ = asyncio.run(run_test(stamper, frames_to_send=frames, expected_down_frames=None))
+    down, _ = run_pipeline(stamper, frames_to_send=frames)
     audio = [f for f in down if isinstance(f, UserAudioRawFrame)]
     assert len(audio) == 2 and stamper.dropped_after_leave == 2
