@@ -4,7 +4,6 @@ goes on (issue 11, item 4)."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from typing import Any
 
@@ -12,7 +11,6 @@ import orjson
 import pytest
 from loguru import logger
 from pipecat.frames.frames import Frame
-from pipecat.tests.utils import run_test
 from pydantic import BaseModel
 
 from bot.analytics.dominance import MAX_LISTED, DominanceTracker
@@ -25,10 +23,11 @@ from bot.processors.overlaps import Overlaps
 from bot.processors.pacing import Pacing
 from bot.processors.policy import PolicyEnforcer
 from bot.processors.votes import Votes
+from tests.pipeline_harness import run_pipeline
 
 
 def run(processor: Any, frames: list[Frame]) -> list[Frame]:
-    down, _ = asyncio.run(asyncio.wait_for(run_test(processor, frames_to_send=frames), 30))
+    down, _ = run_pipeline(processor, frames_to_send=frames)
     return list(down)
 
 
