@@ -15,7 +15,7 @@ header and the first people off the screen):
    appear without a change here.
 
 Everything that came from a participant (names, vote text, whatever an unknown topic carries)
-goes through :func:`bot.cli.terminal_text.printable`: a display name cannot clear the screen or
+goes through :func:`bot.core.text.printable_line`: a display name cannot clear the screen or
 write the operator's clipboard.
 """
 
@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 
 from bot.analytics.agenda import AgendaParams, AgendaTracker
-from bot.cli.terminal_text import printable
+from bot.core.text import printable_line as printable
 from bot.events import EventBus
 from bot.generated import Topic
 
@@ -213,9 +213,12 @@ class LiveView:
         elif topic == Topic.ROOM_SPEAKING_STOPPED:
             self.speaking.discard(p["participantId"])
         elif topic == Topic.ROOM_PACING_UPDATED:
-            self.pace[p["participantId"]] = f"{p['wordsPerMinute']:.0f} wpm" + (
-                f" {p['state']}" if p["state"] != "normal" else ""
-            )
+            if p["state"] == "no_words":  # the room has no transcripts: no rate to show
+                self.pace[p["participantId"]] = "no words"
+            else:
+                self.pace[p["participantId"]] = f"{p['wordsPerMinute']:.0f} wpm" + (
+                    f" {p['state']}" if p["state"] != "normal" else ""
+                )
         elif topic == Topic.ROOM_DOMINANCE_SCORE:
             self.shares = {x["participantId"]: x["share"] for x in p["participants"]}
             self.spoken.update(x["participantId"] for x in p["participants"] if x["talkTimeMs"] > 0)

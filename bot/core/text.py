@@ -12,13 +12,15 @@ Two different jobs:
   bidirectional override and isolate, and surrogate as ``\\x1b`` / ``\\u202e``, so a display name
   cannot write an OSC 52 clipboard sequence, retitle the terminal, clear the screen or reorder
   the log line. Applied to every log record (``bot.config.secrets``) and error line.
+  :func:`printable_line` is the same for one row of a terminal view (the live view): line breaks
+  and tabs are escaped too, and the result can be cut to a width.
 """
 
 from __future__ import annotations
 
 import re
 
-__all__ = ["BIDI_CONTROLS", "clean", "clean_optional", "printable"]
+__all__ = ["BIDI_CONTROLS", "clean", "clean_optional", "printable", "printable_line"]
 
 BIDI_CONTROLS = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
 """Bidirectional marks, embeddings, overrides and isolates (Unicode TR9): what "Trojan Source"
@@ -27,6 +29,7 @@ uses to make a line read differently from what it contains."""
 _SURROGATES = re.compile("[\ud800-\udfff]")
 _CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _UNPRINTABLE = re.compile(f"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff{BIDI_CONTROLS}\u2028\u2029]")
+_UNPRINTABLE_IN_A_LINE = re.compile(f"[\x00-\x1f\x7f-\x9f\ud800-\udfff{BIDI_CONTROLS}\u2028\u2029]")
 
 
 def clean(text: str) -> str:
@@ -54,3 +57,13 @@ def printable(text: str) -> str:
     """``text`` with every control, bidi and surrogate character escaped (``\\x1b``, ``\\u202e``);
     newlines stay (a log record may span lines; each line is then escaped on its own)."""
     return "\n".join(_UNPRINTABLE.sub(_escape, line) for line in text.split("\n"))
+
+
+def printable_line(text: object, limit: int | None = None) -> str:
+    """``text`` as one safe line: like :func:`printable`, and line breaks and tabs escaped too (a
+    row of a terminal view is one line). Other format characters (zero-width joiners in emoji)
+    stay. ``limit`` cuts the result to that many characters with an ellipsis."""
+    out = _UNPRINTABLE_IN_A_LINE.sub(_escape, str(text))
+    if limit is not None and len(out) > limit:
+        out = out[: max(0, limit - 1)] + "…"
+    return out

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from bot.cli.live_view import LiveView, balance_words
-from bot.cli.terminal_text import printable
+from bot.core.text import printable_line as printable
 from bot.events import EventBus
 
 STYLE = re.compile(r"\x1b\[[0-9;]*m")
@@ -173,6 +173,14 @@ def test_pace_is_in_the_persons_row(view: LiveView) -> None:
     )
     (row,) = [line for line in visible(view.render(100, 24)) if line.startswith("  Alice")]
     assert "212 wpm fast" in row
+
+
+def test_a_room_without_transcripts_says_no_words_instead_of_zero_wpm(view: LiveView) -> None:
+    feed(view, joined("p-a", "Alice"))
+    payload = {"participantId": "p-a", "wordsPerMinute": 0, "state": "no_words", "turnCount": 1, "windowMs": 4_000}
+    feed(view, env("room.pacing.updated", payload))
+    (row,) = [line for line in visible(view.render(100, 24)) if line.startswith("  Alice")]
+    assert "no words" in row and "0 wpm" not in row
 
 
 def test_facilitator_words_show_and_monologue_length_only_for_a_monologue(view: LiveView) -> None:
