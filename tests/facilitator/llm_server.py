@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+
+from tests.loopback_server import LoopbackServer
 
 __all__ = ["Reply", "ScriptedLLMServer"]
 
@@ -84,7 +85,9 @@ def _split(text: str, n: int) -> list[str]:
     return [text[i : i + size] for i in range(0, len(text), size)] or [""]
 
 
-class ScriptedLLMServer:
+class ScriptedLLMServer(LoopbackServer):
+    thread_name = "scripted-llm"
+
     def __init__(
         self,
         script: list[Reply] | Callable[[dict[str, Any]], Reply] = (),  # type: ignore[assignment]
@@ -92,20 +95,10 @@ class ScriptedLLMServer:
         default: Reply | None = None,
         lifetime_secs: float = 180.0,
     ) -> None:
+        super().__init__(lifetime_secs=lifetime_secs)
         self._script = script if callable(script) else list(script)
         self.default = default or Reply.say("PASS")
-        self.lifetime_secs = lifetime_secs
         self.requests: list[dict[str, Any]] = []
-        self.port = 0
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._ready = threading.Event()
-        self._stop: asyncio.Event | None = None
-        self._error: BaseException | None = None
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1"
 
     def _next(self, body: dict[str, Any]) -> Reply:
         if callable(self._script):
@@ -152,48 +145,5 @@ class ScriptedLLMServer:
         await response.write_eof()
         return response
 
-    async def _serve(self) -> None:
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         app.router.add_post("/v1/chat/completions", self._completions)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = runner.addresses[0][1]
-        self._stop = asyncio.Event()
-        self._ready.set()
-        try:
-            await asyncio.wait_for(self._stop.wait(), timeout=self.lifetime_secs)
-        except TimeoutError:
-            pass  # stops by itself
-        finally:
-            await runner.cleanup()
-
-    def _run(self) -> None:
-        self._loop = asyncio.new_event_loop()
-        try:
-            self._loop.run_until_complete(self._serve())
-        except BaseException as exc:  # surfaced by start()
-            self._error = exc
-            self._ready.set()
-        finally:
-            self._loop.close()
-
-    def start(self) -> ScriptedLLMServer:
-        self._thread = threading.Thread(target=self._run, name="scripted-llm", daemon=True)
-        self._thread.start()
-        if not self._ready.wait(10) or self._error is not None:
-            raise RuntimeError(f"scripted LLM server did not start: {self._error!r}")
-        return self
-
-    def stop(self) -> None:
-        if self._loop is not None and self._stop is not None and self._thread is not None and self._thread.is_alive():
-            self._loop.call_soon_threadsafe(self._stop.set)
-        if self._thread is not None:
-            self._thread.join(10)
-
-    def __enter__(self) -> ScriptedLLMServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()

@@ -20,13 +20,14 @@ from __future__ import annotations
 import asyncio
 import io
 import shutil
-import threading
 import wave
 from typing import Any
 
 import numpy as np
 import soxr
 from aiohttp import web
+
+from tests.loopback_server import LoopbackServer
 
 __all__ = ["OPENAI_PCM_RATE", "LocalTTSServer", "espeak_pcm"]
 
@@ -52,23 +53,15 @@ def espeak_pcm(text: str, rate: int = OPENAI_PCM_RATE) -> bytes:
     return samples.astype("<i2").tobytes()
 
 
-class LocalTTSServer:
+class LocalTTSServer(LoopbackServer):
+    thread_name = "local-tts"
+
     def __init__(self, *, mode: str = "ok", delay_secs: float = 0.0, lifetime_secs: float = 180.0) -> None:
+        super().__init__(lifetime_secs=lifetime_secs)
         self.mode = mode
         self.delay_secs = delay_secs
-        self.lifetime_secs = lifetime_secs
         self.requests: list[dict[str, Any]] = []
-        self.port = 0
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._ready = threading.Event()
-        self._stop: asyncio.Event | None = None
-        self._error: BaseException | None = None
         self._cache: dict[str, bytes] = {}
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1"
 
     async def _speech(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
@@ -100,54 +93,11 @@ class LocalTTSServer:
         await response.write_eof()
         return response
 
-    async def _serve(self) -> None:
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         app.router.add_post("/v1/audio/speech", self._speech)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = runner.addresses[0][1]
-        self._stop = asyncio.Event()
-        self._ready.set()
-        try:
-            await asyncio.wait_for(self._stop.wait(), timeout=self.lifetime_secs)
-        except TimeoutError:
-            pass  # stops by itself
-        finally:
-            await runner.cleanup()
-
-    def _run(self) -> None:
-        self._loop = asyncio.new_event_loop()
-        try:
-            self._loop.run_until_complete(self._serve())
-        except BaseException as exc:  # surfaced by start()
-            self._error = exc
-            self._ready.set()
-        finally:
-            self._loop.close()
-
-    def start(self) -> LocalTTSServer:
-        self._thread = threading.Thread(target=self._run, name="local-tts", daemon=True)
-        self._thread.start()
-        if not self._ready.wait(10) or self._error is not None:
-            raise RuntimeError(f"local TTS server did not start: {self._error!r}")
-        return self
-
-    def stop(self) -> None:
-        if self._loop is not None and self._stop is not None and self._thread is not None and self._thread.is_alive():
-            self._loop.call_soon_threadsafe(self._stop.set)
-        if self._thread is not None:
-            self._thread.join(10)
-
-    def __enter__(self) -> LocalTTSServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
-if __name__ == "__main__":  # an offline voice for demos: OPENAI_BASE_URL=http://127.0.0.1:PORT/v1 ./run --voice
+if __name__ == "__main__":  # python -m tests.voice.tts_server; then OPENAI_BASE_URL=<printed URL> ./run --voice
     import argparse
     import time
 
