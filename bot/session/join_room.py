@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from bot.config.identity import DEMO_SCENARIO
@@ -21,8 +21,9 @@ if TYPE_CHECKING:
     from bot.config.settings import Settings
     from bot.rooms.daily import DailyRoom
     from bot.rooms.simulated import SimulatedRoom
+    from bot.session.join import JoinResult
 
-__all__ = ["join_daily", "join_simulated"]
+__all__ = ["join_daily", "join_daily_attempts", "join_simulated"]
 
 
 async def join_daily(
@@ -32,7 +33,6 @@ async def join_daily(
 
     Raises ``JoinFailed`` after the last attempt."""
     from bot.rooms.daily import DailyRoom
-    from bot.session.join import join_with_retries
 
     room = DailyRoom(
         settings.room_url or "",
@@ -43,29 +43,7 @@ async def join_daily(
         scrubber=scrub,
     )
     on_room(room)  # the lifecycle closes it, joined or not
-    await join_with_retries(
-        room.join,
-        attempts=settings.join_attempts,
-        budget_s=settings.join_budget_secs,
-        describe_error=lambda e: scrub(str(e)),
-        on_requested=lambda a, m: bus.publish(
-            AssistantRoomJoinRequested(room_id=room.room_id, attempt=a, max_attempts=m)
-        ),
-        on_failed=lambda a, err, will, ms: bus.publish(
-            AssistantRoomJoinFailed(
-                room_id=room.room_id, attempt=a, error=(err or "join failed")[:500], will_retry=will, retry_in_ms=ms
-            )
-        ),
-        on_succeeded=lambda a, lat, n: bus.publish(
-            AssistantRoomJoinSucceeded(
-                room_id=room.room_id,
-                attempt=a,
-                join_latency_ms=lat,
-                participant_count=n,
-                transcription=room.transcription_status,  # type: ignore[arg-type]
-            )
-        ),
-    )
+    await join_daily_attempts(room, room.join, settings, bus, scrub, what="join")
     return room
 
 
@@ -106,3 +84,41 @@ async def join_simulated(
     room = SimulatedRoom(scenario, speed=settings.speed, verbose=settings.verbose, bot_audio=audio, inbound=inbound)
     on_room(room)
     return room
+
+
+async def join_daily_attempts(
+    room: Any,
+    attempt: Callable[[int], Awaitable[int]],
+    settings: Settings,
+    bus: EventBus,
+    scrub: SecretScrubber,
+    *,
+    what: str,
+) -> JoinResult:
+    """``attempt`` (the room's ``join`` or ``rejoin``) with retries and backoff, each attempt
+    published as ``assistant.room.join.requested`` → ``succeeded | failed``. Raises ``JoinFailed``."""
+    from bot.session.join import join_with_retries
+
+    return await join_with_retries(
+        attempt,
+        attempts=settings.join_attempts,
+        budget_s=settings.join_budget_secs,
+        describe_error=lambda e: scrub(str(e)),
+        on_requested=lambda a, m: bus.publish(
+            AssistantRoomJoinRequested(room_id=room.room_id, attempt=a, max_attempts=m)
+        ),
+        on_failed=lambda a, err, will, ms: bus.publish(
+            AssistantRoomJoinFailed(
+                room_id=room.room_id, attempt=a, error=(err or f"{what} failed")[:500], will_retry=will, retry_in_ms=ms
+            )
+        ),
+        on_succeeded=lambda a, lat, n: bus.publish(
+            AssistantRoomJoinSucceeded(
+                room_id=room.room_id,
+                attempt=a,
+                join_latency_ms=lat,
+                participant_count=n,
+                transcription=room.transcription_status,
+            )
+        ),
+    )

@@ -16,8 +16,6 @@ from typing import TYPE_CHECKING, Any
 
 from loguru import logger
 
-from bot.generated import AssistantRoomJoinFailed, AssistantRoomJoinRequested, AssistantRoomJoinSucceeded
-
 if TYPE_CHECKING:
     from bot.config.secrets import SecretScrubber
     from bot.config.settings import Settings
@@ -31,37 +29,12 @@ async def rejoin_after_drop(room: Any, settings: Settings, bus: EventBus, scrub:
     drop = getattr(room, "drop", None)
     if drop is None or not drop.retryable or not hasattr(room, "rejoin"):
         return False
-    from bot.session.join import JoinFailed, join_with_retries
+    from bot.session.join import JoinFailed
+    from bot.session.join_room import join_daily_attempts
 
     logger.warning(f"rejoining room {room.room_id} after the call dropped: {drop.describe()}")
     try:
-        await join_with_retries(
-            room.rejoin,
-            attempts=settings.join_attempts,
-            budget_s=settings.join_budget_secs,
-            describe_error=lambda e: scrub(str(e)),
-            on_requested=lambda a, m: bus.publish(
-                AssistantRoomJoinRequested(room_id=room.room_id, attempt=a, max_attempts=m)
-            ),
-            on_failed=lambda a, err, will, ms: bus.publish(
-                AssistantRoomJoinFailed(
-                    room_id=room.room_id,
-                    attempt=a,
-                    error=(err or "rejoin failed")[:500],
-                    will_retry=will,
-                    retry_in_ms=ms,
-                )
-            ),
-            on_succeeded=lambda a, lat, n: bus.publish(
-                AssistantRoomJoinSucceeded(
-                    room_id=room.room_id,
-                    attempt=a,
-                    join_latency_ms=lat,
-                    participant_count=n,
-                    transcription=room.transcription_status,
-                )
-            ),
-        )
+        await join_daily_attempts(room, room.rejoin, settings, bus, scrub, what="rejoin")
     except JoinFailed as exc:
         logger.warning(f"could not rejoin room {room.room_id}: {exc}")
         return False
