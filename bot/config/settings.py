@@ -439,6 +439,10 @@ def render_env_example() -> str:
     return "\n".join(lines)
 
 
+_REPO = Path(__file__).resolve().parents[2]
+"""The folder holding the ``bot`` package (a checkout, or site-packages)."""
+
+
 def _env_entries(settings_class: Any, name_of: Any, skip: Collection[str] = ()) -> list[str]:
     """``# doc`` / ``# VARIABLE=default`` / blank, for each field of ``settings_class``."""
     lines: list[str] = []
@@ -448,6 +452,8 @@ def _env_entries(settings_class: Any, name_of: Any, skip: Collection[str] = ()) 
         default = field.default
         if isinstance(default, SecretStr):
             default = default.get_secret_value()
+        if isinstance(default, Path) and default.is_relative_to(_REPO):
+            default = default.relative_to(_REPO)  # the checkout's own folder: the same on every machine
         shown = "" if default is None else str(default).lower() if isinstance(default, bool) else str(default)
         lines.append(f"# {field.description}")
         lines.append(f"# {name_of(name)}={shown}")
