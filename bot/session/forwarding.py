@@ -14,9 +14,23 @@ __all__ = ["start_forwarding"]
 
 
 async def start_forwarding(settings: Settings, runtime: EventRuntime) -> BotForwarding | None:
-    """The session's forwarder when direct forwarding is on, started; else None."""
+    """The session's forwarder when direct forwarding is on, started; else None.
+
+    Raises ``ConfigError`` naming the setting when the dry-run file cannot be opened."""
     if not settings.forwards_to_eventbridge:
         return None
+    from bot.core.errors import ConfigError
+
+    try:
+        return await _started(settings, runtime)
+    except OSError as exc:
+        where = settings.forward_dry_run_path
+        raise ConfigError(
+            f"BOT_FORWARD_DRY_RUN_PATH (--forward-dry-run-path): {where}: cannot write: {exc.strerror or exc}"
+        ) from None
+
+
+async def _started(settings: Settings, runtime: EventRuntime) -> BotForwarding:
     from bot.forwarding import BotForwarding
 
     forwarding = BotForwarding.create(

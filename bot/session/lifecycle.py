@@ -81,12 +81,16 @@ async def run_session_async(
     heartbeats = Heartbeats(bus, started_at=started_at, media_now_ms=control.media_now_ms)
     from bot.session.forwarding import start_forwarding
 
-    forwarding = await start_forwarding(settings, runtime)
+    forwarding = None
     cancelled = False
     try:
+        with control.stage("config", PrismError):  # direct forwarding (--forward-dry-run-path)
+            forwarding = await start_forwarding(settings, runtime)
         try:
             await _steps(settings, started, control, heartbeats, scrub)  # 3-6
-        except PrismError:
+        except PrismError as exc:
+            if not control.failed:  # a step without a stage of its own: the pipeline's set-up
+                control.fail("pipeline", exc)
             raise
         except asyncio.CancelledError:  # the host cancelled the session (Pipecat Cloud's time limit, its shutdown)
             if not (bus.per_topic[Topic.ASSISTANT_SESSION_ENDED] or bus.per_topic[Topic.ASSISTANT_SESSION_FAILED]):
@@ -162,6 +166,10 @@ async def _steps(
                     settings, bus, scrub, room_id=started.room_id, on_room=_keep(control), on_joined=heartbeats.beat
                 )
 
+        # a stop asked for during steps 3-5 whose cancel an awaited call swallowed (Python 3.11's
+        # wait_for does, when the inner call finishes as the cancel arrives): abandon here
+        _abandon_if_stopping(control)
+
         # 6. the pipeline, heartbeats beside it, until the room ends or the session is stopped
         from bot.session.pipeline import run_room_pipeline
 
@@ -184,12 +192,18 @@ async def _steps(
         if not control.stopping:
             raise
         task = asyncio.current_task()
-        if task is not None:
+        while task is not None and task.cancelling() > 0:
             task.uncancel()  # our own cancel (end() during start-up), handled here
         logger.info(f"start-up abandoned ({control.end_reason})")
     # the room is left after the end is out (run_session_async, bot.session.closing)
     await bus.drain()
     control.ran = True
+
+
+def _abandon_if_stopping(control: SessionControl) -> None:
+    """End the start-up now if a stop was asked for; its cancel may not have reached us."""
+    if control.stopping:
+        raise asyncio.CancelledError
 
 
 def _keep(control: SessionControl) -> Any:

@@ -307,3 +307,36 @@ def test_max_duration_ends_the_session_with_its_reason() -> None:
     assert proc.returncode == 0, proc.stderr
     last = json.loads(proc.stdout.splitlines()[-1])
     assert last["topic"] == "assistant.session.ended" and last["payload"]["reason"] == "max_duration"
+
+
+@pytest.mark.parametrize(
+    ("args", "stage", "line"),
+    [
+        (
+            ["--forward", "stdout+eventbridge", "--forward-dry-run-path", "/proc/nope/x.jsonl"],
+            "config",
+            "BOT_FORWARD_DRY_RUN_PATH (--forward-dry-run-path): /proc/nope/x.jsonl: cannot write",
+        ),
+        (["--voice", "--voice-tts", "nosuch.mod:Cls"], "pipeline", "BOT_VOICE_TTS: cannot import"),
+    ],
+    ids=["forwarder-cannot-start", "voice-cannot-be-built"],
+)
+def test_a_user_error_after_the_start_publishes_its_failure(args: list[str], stage: str, line: str) -> None:
+    """Every failure after the start ends the session on record: a forwarder that cannot open its
+    file and a pipeline step that cannot be built (neither has a stage of its own) published
+    nothing and the first exited 1 with a bare 'unexpected FileNotFoundError'."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "bot", "--simulate", str(BALANCED), "--speed", "0", "--view", "off", *args],
+        cwd=REPO,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
+    )
+    assert proc.returncode == 2, proc.stderr
+    envelopes = [json.loads(x) for x in proc.stdout.splitlines()]
+    failed = [e["payload"] for e in envelopes if e["topic"] == "assistant.session.failed"]
+    assert [f["stage"] for f in failed] == [stage]
+    assert not [e for e in envelopes if e["topic"] == "assistant.session.ended"]
+    assert line in proc.stderr and "Traceback" not in proc.stderr
