@@ -168,7 +168,7 @@ async def _steps(
 
         # a stop asked for during steps 3-5 whose cancel an awaited call swallowed (Python 3.11's
         # wait_for does, when the inner call finishes as the cancel arrives): abandon here
-        _abandon_if_stopping(control)
+        await _abandon_if_stopping(control)
 
         # 6. the pipeline, heartbeats beside it, until the room ends or the session is stopped
         from bot.session.pipeline import run_room_pipeline
@@ -200,9 +200,13 @@ async def _steps(
     control.ran = True
 
 
-def _abandon_if_stopping(control: SessionControl) -> None:
-    """End the start-up now if a stop was asked for; its cancel may not have reached us."""
+async def _abandon_if_stopping(control: SessionControl) -> None:
+    """End the start-up now if a stop was asked for; its cancel may not have reached us.
+
+    A cancel still on its way is let through first (``sleep(0)``), so none is left pending to
+    fire later in the close; only one that an awaited call swallowed is raised here."""
     if control.stopping:
+        await asyncio.sleep(0)
         raise asyncio.CancelledError
 
 
