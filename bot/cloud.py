@@ -118,18 +118,24 @@ def settings_from_runner_args(runner_args: Any, **overrides: Any) -> tuple[Any, 
     for name, value in optional.items():
         if value is not None and name in Settings.model_fields:
             values[name] = value
+    written = None
     if body.policy_layers:  # composed and verified now: a bad layer fails before the session starts
-        values["policy"] = _write_snapshot(body.policy_layers)
+        written = values["policy"] = _write_snapshot(body.policy_layers)
     values.update(overrides)
     try:
-        settings = Settings(**values)
-    except ValidationError as exc:
-        err = exc.errors(include_url=False, include_input=False)[0]
-        field = ".".join(str(p) for p in err.get("loc", ()))
-        raise ConfigError(f"cloud session setting {field}: {err['msg']}") from None
-    from bot.session.startup import identity_from_settings
+        try:
+            settings = Settings(**values)
+        except ValidationError as exc:
+            err = exc.errors(include_url=False, include_input=False)[0]
+            field = ".".join(str(p) for p in err.get("loc", ()))
+            raise ConfigError(f"cloud session setting {field}: {err['msg']}") from None
+        from bot.session.startup import identity_from_settings
 
-    identity_from_settings(settings)  # a room with no assistant or tenant: no session (ConfigError)
+        identity_from_settings(settings)  # a room with no assistant or tenant: no session (ConfigError)
+    except BaseException:
+        if written is not None:  # no session will remove it
+            _remove_snapshot(written)
+        raise
     if settings.stdout_pii_max_level is None:  # stdout is the container log here: no personal data by default
         settings = settings.model_copy(update={"stdout_pii_max_level": CLOUD_STDOUT_PII_MAX_LEVEL})
     return _bounded_duration(settings), body
@@ -163,6 +169,19 @@ def _bounded_duration(settings: Any) -> Any:
     return settings.model_copy(update={"max_duration_secs": ceiling})
 
 
+_WRITTEN: set[Path] = set()
+"""Snapshots this process wrote for request bodies: the only files a session's end removes (an
+operator's own BOT_POLICY_PATH is never deleted, whatever its name)."""
+
+
+def _remove_snapshot(path: Path) -> None:
+    path = path.resolve()
+    if path in _WRITTEN:
+        _WRITTEN.discard(path)
+        with contextlib.suppress(OSError):
+            path.unlink()
+
+
 def _write_snapshot(layers: list[dict[str, Any]]) -> Path:
     """The body's policy layers as a composed snapshot in a private temp file (removed after the session)."""
     from bot.policy.compose import parse_layers
@@ -172,7 +191,9 @@ def _write_snapshot(layers: list[dict[str, Any]]) -> Path:
     fd, name = tempfile.mkstemp(prefix="prism-policy-", suffix=".json")  # mode 0600
     with os.fdopen(fd, "wb") as fh:
         fh.write(snapshot)
-    return Path(name)
+    path = Path(name).resolve()
+    _WRITTEN.add(path)
+    return path
 
 
 def _scrubber(runner_args: Any) -> SecretScrubber:
@@ -219,9 +240,8 @@ async def run_bot(runner_args: Any) -> int:
         return 1
     finally:
         _active -= 1
-        if settings is not None and settings.policy is not None and settings.policy.name.startswith("prism-policy-"):
-            with contextlib.suppress(OSError):
-                settings.policy.unlink()
+        if settings is not None and settings.policy is not None:
+            _remove_snapshot(settings.policy)
 
 
 def readyz() -> dict[str, Any]:

@@ -6,6 +6,7 @@ import io
 import json
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -287,3 +288,33 @@ def test_stdout_carries_no_personal_data_on_pipecat_cloud_unless_the_deployment_
     monkeypatch.setenv("BOT_FORWARD", "eventbridge")
     settings, _ = cloud.settings_from_runner_args(daily_args(ids))
     assert settings.forwards_to_eventbridge and not settings.stdout_envelopes
+
+
+def test_a_body_refused_after_its_policy_was_composed_leaves_no_snapshot_behind(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Good layers, then a setting that fails (no assistant or tenant for a real room): the 0600
+    snapshot already written is removed, not left in the temp folder per request."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    for name in ("ASSISTANT_ID", "TENANT_ID"):
+        monkeypatch.delenv(name, raising=False)
+    runner = FakeRunner()
+    runner.install(monkeypatch)
+    layer = {"kind": "prism.policy.layer", "schemaVersion": 1, "name": "room", "level": "room"}
+    assert run_async(bot.bot(daily_args({"policyLayers": [layer]}))) == 2
+    assert runner.calls == []
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_operators_own_policy_file_is_never_deleted_whatever_its_name(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Only snapshots this process wrote are removed after a session; an operator's
+    BOT_POLICY_PATH named like one (prism-policy-*.json) stays."""
+    own = tmp_path / "prism-policy-acme.json"
+    own.write_bytes((ROOT / "bot" / "scenarios" / "policy" / "guarded.policy.json").read_bytes())
+    monkeypatch.setenv("BOT_POLICY_PATH", str(own))
+    runner = FakeRunner(result=0)
+    runner.install(monkeypatch)
+    assert run_async(bot.bot(daily_args({"assistantId": "asst-7", "tenantId": "tenant-3"}))) == 0
+    assert own.exists()
