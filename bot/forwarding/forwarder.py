@@ -45,6 +45,7 @@ from bot.forwarding.entries import (
     normalize_bus_name,
 )
 from bot.forwarding.sinks import CALL_RETRYABLE_CODES, SendFailed, Sink
+from bot.generated.topics import Topic
 
 DESTINATION: Final = "eventbridge"
 DeferredReason = Literal[
@@ -78,13 +79,13 @@ LOG_EVERY: Final = 1000
 """The forwarder's lines about bad entries: the first ``LOG_BURST`` of a kind, then one per ``LOG_EVERY``."""
 SUMMARY_TOPICS = frozenset(
     {
-        "assistant.room.join.succeeded",
-        "assistant.room.join.failed",
-        "conversation.policy.loaded",
-        "room.vote.started",
-        "room.vote.closed",
-        "room.topic.shift.suggested",
-        "forwarding.delivery.deferred",
+        Topic.ASSISTANT_ROOM_JOIN_SUCCEEDED,
+        Topic.ASSISTANT_ROOM_JOIN_FAILED,
+        Topic.CONVERSATION_POLICY_LOADED,
+        Topic.ROOM_VOTE_STARTED,
+        Topic.ROOM_VOTE_CLOSED,
+        Topic.ROOM_TOPIC_SHIFT_SUGGESTED,
+        Topic.FORWARDING_DELIVERY_DEFERRED,
     }
 )
 """Topics a session publishes a bounded number of times and a consumer reads as its record
@@ -658,7 +659,7 @@ def is_summary(topic: str, envelope: dict[str, Any]) -> bool:
     """Whether the buffer protects this envelope (:data:`SUMMARY_TOPICS`, or the final dominance score)."""
     if topic in SUMMARY_TOPICS:
         return True
-    if topic == "room.dominance.score":
+    if topic == Topic.ROOM_DOMINANCE_SCORE:
         payload = envelope.get("payload")
         return isinstance(payload, dict) and payload.get("trigger") == "final"
     return False

@@ -19,6 +19,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.generated.topics import Topic
+
 __all__ = ["VoiceTiming", "bot_spans", "measure"]
 
 
@@ -40,9 +42,9 @@ def bot_spans(envelopes: Iterable[Mapping[str, Any]]) -> list[tuple[int, int, st
     spans: list[tuple[int, int, str]] = []
     for e in envelopes:
         p = e.get("payload", {})
-        if e.get("topic") == "facilitator.speech.started":
+        if e.get("topic") == Topic.FACILITATOR_SPEECH_STARTED:
             starts[p["utteranceId"]] = p["mediaTimeMs"]
-        elif e.get("topic") == "facilitator.speech.stopped" and p["utteranceId"] in starts:
+        elif e.get("topic") == Topic.FACILITATOR_SPEECH_STOPPED and p["utteranceId"] in starts:
             spans.append((starts.pop(p["utteranceId"]), p["mediaTimeMs"], p["reason"]))
     return spans
 
