@@ -60,7 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.exit_code
     from supervisor.app import configure_logging, serve
 
-    configure_logging("DEBUG" if settings.debug else settings.log_level)
+    configure_logging("DEBUG" if settings.debug else settings.log_level, settings.token, settings.pii_salt)
     try:
         return asyncio.run(serve(settings))
     except KeyboardInterrupt:

@@ -8,6 +8,7 @@ closes the API. ``python -m supervisor`` runs one until SIGTERM/SIGINT.
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import sys
 import uuid
@@ -16,7 +17,7 @@ from typing import Any
 from aiohttp import web
 from loguru import logger
 
-from bot.core.text import printable
+from bot.config.secrets import SECRET_ENV_VARS, log_patcher
 from bot.events import EventBus, SessionContext, SpecRegistry
 from bot.forwarding import Forwarder, ForwarderConfig, Sink
 from bot.forwarding.attach import make_sink as attach_make_sink
@@ -24,6 +25,7 @@ from bot.generated.topics import Topic
 from supervisor.api import build_app
 from supervisor.feed import FeedHub
 from supervisor.ingest import Ingestor
+from supervisor.logbudget import LOG_SECRETS
 from supervisor.metrics import Metrics
 from supervisor.rooms import RoomManager
 from supervisor.server import (
@@ -41,19 +43,16 @@ from supervisor.view_tokens import ViewTokens
 LOG_FORMAT = "{time:HH:mm:ss.SSS} {level: <7} [{extra[room]}] {message}"
 
 
-def _printable_record(record: Any) -> None:
-    """Control, bidi and surrogate characters in a log record's message and extras, escaped."""
-    record["message"] = printable(record["message"])
-    for key, value in list(record["extra"].items()):
-        if isinstance(value, str):
-            record["extra"][key] = printable(value)
+def configure_logging(level: str, *secrets: Any) -> None:
+    """Loguru to stderr only; every line names its room (``-`` for the supervisor itself).
 
-
-def configure_logging(level: str) -> None:
-    """Loguru to stderr only; every line names its room (``-`` for the supervisor itself)."""
+    Every record passes the bot's log patcher: secrets (the environment's, ``secrets``, and each
+    room's meeting token, added to :data:`LOG_SECRETS` as rooms are created) are masked, and
+    control, bidi and surrogate characters escaped, so a bot's output, a request's values or a file
+    name never leak a token nor drive the terminal."""
+    LOG_SECRETS.add(*(value for name, value in os.environ.items() if name.upper() in SECRET_ENV_VARS), *secrets)
     logger.remove()
-    # every line escaped: a bot's output, a request's values or a file name never drive the terminal
-    logger.configure(extra={"room": "-"}, patcher=_printable_record)
+    logger.configure(extra={"room": "-"}, patcher=log_patcher(LOG_SECRETS))
     logger.add(sys.stderr, level=level, format=LOG_FORMAT, backtrace=False, diagnose=False)
 
 

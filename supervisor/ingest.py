@@ -22,7 +22,7 @@ from bot.events import Envelope, SpecRegistry
 from bot.events.inbound import first_error
 from bot.generated import MODELS
 from bot.generated.topics import Topic
-from supervisor.logbudget import LogBudget, printable
+from supervisor.logbudget import LogBudget
 from supervisor.metrics import Metrics
 from supervisor.provenance import Provenance
 
@@ -175,12 +175,12 @@ class Ingestor:
             stats.warn(
                 "seq",
                 room,
-                f"meta.seq jumped from {last} to {seq} in session {printable(key)}: {missing} envelope(s) missing",
+                f"meta.seq jumped from {last} to {seq} in session {key}: {missing} envelope(s) missing",
             )
         else:
             stats.duplicates += 1
             self.metrics.seq_duplicates += 1
-            stats.warn("seq", room, f"meta.seq {seq} again (last {last}) in session {printable(key)}")
+            stats.warn("seq", room, f"meta.seq {seq} again (last {last}) in session {key}")
         if len(stats.last_seq) > MAX_SESSIONS_TRACKED:
             stats.last_seq.pop(next(iter(stats.last_seq)))
 

@@ -4,23 +4,21 @@
 further ones, saying how many were left out (they are all counted in the metrics). One budget per
 room and kind, so one room's flood never silences another room's lines.
 
-:func:`printable` escapes control and bidirectional-formatting characters in text a bot wrote
-(its stderr), so no line in the supervisor's log can move the cursor, set a terminal's title, write
-its clipboard (OSC 52) or reorder what an operator reads.
+Escaping (no line can move the cursor, retitle the terminal, write its clipboard or reorder what
+an operator reads) and secret scrubbing happen once, for every record, in the log patcher that
+``supervisor.app.configure_logging`` installs (:data:`LOG_SECRETS`).
 """
 
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import dataclass
 
-_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+from bot.config.secrets import SecretScrubber
 
-
-def printable(text: str) -> str:
-    """``text`` with control and bidi characters as ``\\xNN``/``\\uNNNN`` escapes (tabs kept)."""
-    return _UNSAFE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+LOG_SECRETS = SecretScrubber()
+"""Every secret the supervisor knows (its environment's, its token and salt, each room's meeting
+token as the room is created): masked in every log line, a bot's relayed stderr included."""
 
 
 @dataclass

@@ -49,7 +49,7 @@ from bot.generated.topics import Topic
 from bot.rooms.urls import http_url_problem, sanitize_room_url
 from supervisor.feed import FeedHub
 from supervisor.ingest import Ingestor, StreamStats
-from supervisor.logbudget import LogBudget, RateBudget, printable
+from supervisor.logbudget import LOG_SECRETS, LogBudget, RateBudget
 from supervisor.metrics import Metrics
 from supervisor.process import BotProcess, bot_command, bot_environment
 from supervisor.provenance import Provenance
@@ -406,6 +406,8 @@ class RoomManager:
             except ScenarioRefused as exc:
                 raise RequestError(exc.field, exc.message) from None
         room_id = "r-" + uuid.uuid4().hex[:12]
+        if request.room_token is not None:  # masked in every log line while the room lives
+            LOG_SECRETS.add(request.room_token)
         workdir = Path(tempfile.mkdtemp(prefix=f"prism-{room_id}-"))
         room = Room(
             id=room_id,
@@ -715,11 +717,13 @@ class RoomManager:
             if text:
                 ok, skipped = budget.take()
                 if ok:
-                    log.info(f"bot: {printable(text[:STDERR_LINE_CHARS])}{LogBudget.suffix(skipped)}")
+                    log.info(f"bot: {text[:STDERR_LINE_CHARS]}{LogBudget.suffix(skipped)}")
 
     def _finish(self, room: Room, status: Status, error: str | None) -> None:
         if room.done_event.is_set():
             return
+        if room.request.room_token is not None:
+            LOG_SECRETS.discard(room.request.room_token)
         room.status = status
         if error is not None:
             room.error = error

@@ -153,9 +153,22 @@ class SecretScrubber:
                 self._secrets.add(text)
                 changed = True
         if changed:
-            # Longest first so a secret that contains another is masked whole.
-            ordered = sorted(self._secrets, key=len, reverse=True)
-            self._regex = re.compile("|".join(re.escape(s) for s in ordered))
+            self._compile()
+
+    def discard(self, *values: Any) -> None:
+        """Forget secret values no longer in use (a room's token once the room is over)."""
+        before = len(self._secrets)
+        for value in values:
+            text = _plain(value)
+            if text is not None:
+                self._secrets.discard(text.strip())
+        if len(self._secrets) != before:
+            self._compile()
+
+    def _compile(self) -> None:
+        # Longest first so a secret that contains another is masked whole.
+        ordered = sorted(self._secrets, key=len, reverse=True)
+        self._regex = re.compile("|".join(re.escape(s) for s in ordered)) if ordered else None
 
     @property
     def count(self) -> int:

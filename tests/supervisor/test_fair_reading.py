@@ -8,8 +8,10 @@ from pathlib import Path
 from loguru import logger
 from sup_helpers import make_settings, python_bot, run, running
 
+from bot.core.text import printable
+from supervisor.app import configure_logging
 from supervisor.ingest import Ingestor, StreamStats
-from supervisor.logbudget import RateBudget, printable
+from supervisor.logbudget import RateBudget
 from supervisor.metrics import Metrics
 from supervisor.process import read_lines
 
@@ -87,6 +89,7 @@ def test_a_bots_stderr_reaches_the_log_escaped_and_bounded(tmp_path: Path) -> No
 
     async def scenario() -> None:
         async with running(make_settings(tmp_path, allow_command=True)) as client:
+            configure_logging("INFO")  # as python -m supervisor does: the patcher escapes every record
             sink = logger.add(lines.append, level="INFO", format="{message}")
             try:
                 room = await client.post_room({"scenario": "demo", "assistantId": "a", "tenantId": "t", "command": bot})
