@@ -31,8 +31,7 @@ from bot.facilitator.summary import RoomSummary
 from bot.facilitator.tools import TOOLS, NudgeParticipantArgs, StartVoteArgs, SuggestTopicShiftArgs, ToolSpec
 from bot.generated import FacilitatorMessage
 from bot.policy.enforce import ToolGate, violation
-from bot.policy.guard import ContentGuard
-from bot.policy.links import LINKS_RULE, LinkFilter
+from bot.policy.links import LINKS_RULE
 from bot.policy.snapshot import LoadedPolicy
 
 __all__ = ["BOT_ID", "FacilitatorBrain", "LLMRequest", "ToolOutcome", "system_prompt"]
@@ -139,8 +138,8 @@ class FacilitatorBrain:
         self.bot_id = bot_id
         self.tools = {t.name: t for t in tools}
         self.tool_gate = ToolGate(loaded, known=self.tools)
-        self.guard = ContentGuard(loaded.policy.content)
-        self.links = LinkFilter(loaded.policy.content.allowed_link_hosts, loaded.policy.content.replacement)
+        self.guard = loaded.guard
+        self.links = loaded.links
         self.instructions = system_prompt(self.settings.nudge_style)
         """The system instruction; the LLM service carries it (Pipecat's ``system_instruction``)."""
         self.summary = RoomSummary(

@@ -24,8 +24,8 @@ from bot.analytics.dominance import MonologueDetector, MonologueParams
 from bot.events.noise import WINDOW_MS, NoiseAggregator
 from bot.generated import ConversationPolicyViolation, FacilitatorMessage, RoomInterruptRequest
 from bot.policy.buckets import SlidingWindow, TokenBucket
-from bot.policy.guard import ContentGuard, GuardResult
-from bot.policy.links import LINKS_RULE, LinkFilter
+from bot.policy.guard import GuardResult
+from bot.policy.links import LINKS_RULE
 from bot.policy.model import Action, Severity
 from bot.policy.snapshot import LoadedPolicy
 
@@ -167,7 +167,7 @@ class RoomPolicy:
         self.loaded = loaded
         self.policy = loaded.policy
         self.bot_id = bot_id
-        self.guard = ContentGuard(self.policy.content)
+        self.guard = loaded.guard
         turns = self.policy.turns
         self._turns = (
             MonologueDetector(MonologueParams(monologue_ms=turns.max_turn_ms, repeat_ms=turns.turn_repeat_ms))
@@ -337,8 +337,8 @@ class BotOutputGate:
     def __init__(self, loaded: LoadedPolicy) -> None:
         self.loaded = loaded
         policy = loaded.policy
-        self.guard = ContentGuard(policy.content)
-        self.links = LinkFilter(policy.content.allowed_link_hosts, policy.content.replacement)
+        self.guard = loaded.guard
+        self.links = loaded.links
         limit = policy.turns.max_bot_turns_per_minute
         self._window = SlidingWindow(limit, 60_000) if limit is not None else None
         self._bucket = TokenBucket(policy.rates.bot_messages) if policy.rates.bot_messages is not None else None

@@ -23,6 +23,7 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+from bot.policy.links import LINKS_RULE
 from bot.policy.regex import PatternError, compile_pattern
 
 __all__ = [
@@ -421,7 +422,7 @@ def rule_ids(policy: ConversationPolicy) -> list[str]:
             ids.append(f"rates.{to_camel(name)}")
     ids.extend(f"content.{rule.id}" for rule in policy.content.rules)
     if policy.content.allowed_link_hosts is not None:
-        ids.append("content.links")
+        ids.append(LINKS_RULE)
     if policy.tools.allow is not None:
         ids.append("tools.allow")
     ids.extend(f"tools.deny.{name}" for name in policy.tools.deny)

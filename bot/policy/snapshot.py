@@ -16,13 +16,18 @@ import hashlib
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 import rfc8785
 from pydantic import Field, ValidationError
 
 from bot.core.errors import PolicyError
+
+if TYPE_CHECKING:
+    from bot.policy.guard import ContentGuard
+    from bot.policy.links import LinkFilter
 from bot.policy.compose import PolicyLayer, compose, parse_layers
 from bot.policy.errors import from_validation_error, read_json
 from bot.policy.model import SCHEMA_VERSION, ConversationPolicy, PolicyModel, rule_ids
@@ -94,6 +99,23 @@ class LoadedPolicy:
     layers: tuple[str, ...]
     source: str | None = None
     rules: tuple[str, ...] = field(default=())
+
+    @cached_property
+    def guard(self) -> ContentGuard:
+        """The compiled content guard: built once per loaded policy and shared by the room's
+        enforcer, the output gate, the facilitator and the voice (it holds no state; each RE2
+        program may take up to 1 MiB, so four copies per room were four times the memory)."""
+        from bot.policy.guard import ContentGuard
+
+        return ContentGuard(self.policy.content)
+
+    @cached_property
+    def links(self) -> LinkFilter:
+        """The link filter of the bot's own output, built once (see :attr:`guard`)."""
+        from bot.policy.links import LinkFilter
+
+        content = self.policy.content
+        return LinkFilter(content.allowed_link_hosts, content.replacement)
 
     @classmethod
     def of(cls, snapshot: PolicySnapshot, source: str | None = None) -> LoadedPolicy:

@@ -41,7 +41,6 @@ from bot.generated import (
     RoomTopicShiftSuggested,
     RoomWrapupPrompt,
 )
-from bot.policy.guard import ContentGuard
 from bot.policy.snapshot import LoadedPolicy
 from bot.voice import phrases
 
@@ -172,7 +171,7 @@ class VoiceDirector:
 
     def __init__(self, loaded: LoadedPolicy, params: VoiceParams | None = None) -> None:
         self.params = params or VoiceParams.from_policy(loaded)
-        self.guard = ContentGuard(loaded.policy.content)
+        self.guard = loaded.guard
         self.queue: list[Utterance] = []
         self.synthesizing: Utterance | None = None
         self.playing: Utterance | None = None
