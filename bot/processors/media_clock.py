@@ -37,13 +37,12 @@ _RESOLUTION_MS = 1.0
 class _Stream:
     """One participant's audio stream: samples counted from a (slewing) anchor, and recent arrivals."""
 
-    __slots__ = ("anchor_ms", "behind_since_ms", "last_arrival_ms", "sample_rate", "samples", "window")
+    __slots__ = ("anchor_ms", "behind_since_ms", "sample_rate", "samples", "window")
 
     def __init__(self, sample_rate: int) -> None:
         self.sample_rate = sample_rate
         self.samples = 0
         self.anchor_ms = 0.0  # media time of sample 0 as counted now (moves when the stream is corrected)
-        self.last_arrival_ms = 0
         self.behind_since_ms: int | None = None  # arrival at which the lag last went above step_ms
         # (arrival ms, arrival start - sample position ms), ascending in the second value: a
         # monotonic deque, so its head is the minimum over the window.
@@ -124,7 +123,6 @@ class AudioTimeline:
                 self._correct(stream, now_ms, chunk_ms)
         if not stream.window:
             self._observe(stream, now_ms, arrival_start - stream.position_ms())
-        stream.last_arrival_ms = now_ms
         start = int(stream.anchor_ms + stream.position_ms())
         stream.samples += num_samples
         return max(0, start)
@@ -151,13 +149,6 @@ class AudioTimeline:
             stream.behind_since_ms = None
         elif lag > self._tolerance_ms:
             stream.anchor_ms += min(lag - self._tolerance_ms, limit)
-
-    def lag_ms(self, participant_id: str) -> float | None:
-        """How far the participant's stamps are behind their arrivals now (negative: ahead)."""
-        stream = self._streams.get(participant_id)
-        if stream is None or not stream.window:
-            return None
-        return stream.window[0][1] - stream.anchor_ms
 
     def forget(self, participant_id: str) -> None:
         """Drop a participant's stream (they left; a rejoin starts a new anchor)."""

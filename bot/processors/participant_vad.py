@@ -168,8 +168,8 @@ class ParticipantVAD(FrameProcessor):
                 transitions = []
             if transitions:  # almost never: this is the per-20-ms path
                 await self._push_transitions(transitions)
-            if self._report_onsets:
-                await self._report_onset(frame.user_id)
+            if self._report_onsets:  # under the id the VAD keys participants by (cleaned once, cached)
+                await self._report_onset(self._ids.get(frame.user_id, frame.user_id))
             if self._forward_audio:
                 await self.push_frame(frame, direction)
             return

@@ -53,6 +53,7 @@ from bot.core.frames import (
     SpeechOnsetFrame,
 )
 from bot.core.media import stamp
+from bot.processors.safety import internal_error
 from bot.voice.director import Audio, Cut, VoiceDirector
 
 __all__ = ["TTS_FRAMES", "VoiceInput", "VoiceOutput", "build_voice"]
@@ -119,7 +120,7 @@ class VoiceInput(FrameProcessor):
         try:
             self._observe(frame)
         except Exception as exc:  # the voice is optional: a bug here must not end the room
-            logger.exception(f"voice: {type(frame).__name__} ignored: {exc}")
+            internal_error(f"voice {type(frame).__name__}", exc)
         await self.push_frame(frame, direction)
         await self._synthesize()
 
@@ -195,7 +196,7 @@ class VoiceOutput(FrameProcessor):
                 at = max(self._now, getattr(frame, "media_time_ms", 0) or 0)
                 out = self.director.finish(at)
         except Exception as exc:  # never let the voice end the room
-            logger.exception(f"voice: {type(frame).__name__} ignored: {exc}")
+            internal_error(f"voice {type(frame).__name__}", exc)
         if isinstance(frame, EndFrame):
             await self._push_out(out)
             await self.push_frame(frame, direction)
