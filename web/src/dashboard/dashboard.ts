@@ -136,6 +136,8 @@ export function mountDashboard(container: HTMLElement, client: EventsClient, opt
   const unsubscribe = client.runtime.subscribe(
     "*",
     (e) => {
+      // a hidden tab gets no animation frames while the feed goes on: keep only the newest arrivals
+      if (pending.length >= MAX_LATENCIES) pending.splice(0, pending.length - MAX_LATENCIES + 1);
       pending.push(client.arrivedAt > 0 ? client.arrivedAt : performance.now());
       applyEnvelope(model, e);
       schedule();
