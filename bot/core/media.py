@@ -58,11 +58,12 @@ class SampleClock:
     caller knows better (``at_ms``: a stamp, or an arrival time after a gap), in which case the
     clock is re-anchored there.
 
-    Used by the Daily room's ``MediaClockStamper`` (it stamps each chunk from this clock) and by
-    ``ParticipantVAD`` (it takes a chunk's stamp as its start and uses the clock only for the
-    samples in between: window ends and sound spans inside and across chunks). Because both
-    follow the same rule, a stamp from the stamper always equals what the VAD's clock expects, so
-    the VAD's anchor never moves on the stamper's ordinary chunks and the two cannot drift.
+    Used by ``ParticipantVAD``: it takes a chunk's stamp as its start (``at_ms``) and uses the
+    clock only for the samples in between (window ends and sound spans inside and across chunks).
+    The Daily room's ``MediaClockStamper`` keeps its own per-stream position, which slews toward
+    the room clock (bot/processors/media_clock.py); while it slews, a stamp differs from where the
+    VAD's clock would have placed the chunk by at most the slew step (2 ms per 20 ms chunk), and
+    the VAD re-anchors on it, so the two never drift apart.
 
     Example::
 
