@@ -123,8 +123,8 @@ async def run_rooms(n: int, scenario: str, media_secs: float) -> list[RoomProbe]
         ingestor = sup.ingestor
         plain_ingest = ingestor.ingest
 
-        def tapped(line: bytes, stats: Any, *, room: str = "-") -> dict[str, Any] | None:
-            envelope: dict[str, Any] | None = plain_ingest(line, stats, room=room)
+        def tapped(line: bytes, stats: Any, *, room: str = "-", **kwargs: Any) -> dict[str, Any] | None:
+            envelope: dict[str, Any] | None = plain_ingest(line, stats, room=room, **kwargs)
             probe = probes.get(room)
             if envelope is not None and probe is not None:
                 now = time.time()
