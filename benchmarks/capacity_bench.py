@@ -103,7 +103,7 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-async def run_rooms(n: int, scenario: str, media_secs: float) -> list[RoomProbe]:
+async def run_rooms(n: int, scenario: str, media_secs: float, speed: float = 1.0) -> list[RoomProbe]:
     """Start ``n`` rooms at once through an in-process supervisor and watch them to their end."""
     from supervisor import Supervisor
     from supervisor.rooms import RoomRequest
@@ -143,7 +143,7 @@ async def run_rooms(n: int, scenario: str, media_secs: float) -> list[RoomProbe]
             created = time.time()
             room = await sup.rooms.create(
                 RoomRequest.model_validate(
-                    {"scenario": scenario, "speed": 1, "assistantId": "bench-assistant", "tenantId": "bench-tenant"}
+                    {"scenario": scenario, "speed": speed, "assistantId": "bench-assistant", "tenantId": "bench-tenant"}
                 )
             )
             probes[room.id] = RoomProbe(room_id=room.id, created_wall=created, pid=room.pid)
@@ -159,7 +159,7 @@ async def run_rooms(n: int, scenario: str, media_secs: float) -> list[RoomProbe]
                     ticks = proc_cpu_ticks(probe.pid)
                     if ticks is not None:
                         probe.cpu_ticks = ticks
-            if not mid_sampled and time.time() - start > media_secs / 2:
+            if not mid_sampled and time.time() - start > media_secs / 2 / (speed or float("inf")):
                 for probe in probes.values():
                     if probe.pid is not None:
                         probe.memory_kb = proc_memory_kb(probe.pid)
@@ -223,6 +223,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rooms", default="1,8,16,24,32", help="room counts to measure (comma-separated)")
     parser.add_argument("--scenario", default="eight", help="bundled room to play (default: eight, 8 people)")
     parser.add_argument("--lag-target-ms", type=float, default=300.0)
+    parser.add_argument(
+        "--speed",
+        type=float,
+        default=1.0,
+        help="playback speed (default 1: only then are CPU per room and lag meaningful; 0 checks the bench itself)",
+    )
     args = parser.parse_args(argv)
     counts = [int(x) for x in args.rooms.split(",") if x.strip()]
     from bot.rooms.scenario import load_scenario
@@ -234,7 +240,8 @@ def main(argv: list[str] | None = None) -> int:
     logger.remove()  # the supervisor's per-room log lines would drown the table
     if counts[0] != 1:
         counts.insert(0, 1)
-    print(f"{args.scenario}: {media_secs:.0f} s of media per room at real time; {os.cpu_count()} cores", flush=True)
+    pace = "at real time" if args.speed == 1 else f"at speed {args.speed:g} (CPU per room and lag are not meaningful)"
+    print(f"{args.scenario}: {media_secs:.0f} s of media per room {pace}; {os.cpu_count()} cores", flush=True)
     header = (
         f"{'rooms':>5} {'ok':>3} {'CPU/room':>8} {'start CPU s':>11} {'USS MB':>7} {'PSS MB':>7} {'RSS MB':>7}"
         f" {'started p50/p99 ms':>19} {'stopped p50/p99':>16} {'periodic p50/p99':>17} {'spawn→join p50/p95':>19}"
@@ -242,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
     print(header)
     results = {}
     for n in counts:
-        probes = asyncio.run(run_rooms(n, args.scenario, media_secs))
+        probes = asyncio.run(run_rooms(n, args.scenario, media_secs, args.speed))
         r = summarize(probes, media_secs)
         results[n] = r
         print(
@@ -263,6 +270,10 @@ def main(argv: list[str] | None = None) -> int:
                 f"N={n}: CPU/room x{r['cpu_room'] / base['cpu_room']:.2f}, PSS x{r['pss_mb'] / base['pss_mb']:.2f},"
                 f" started p99 x{r['started_p99'] / base['started_p99']:.2f} (vs one room alone)"
             )
+    failed = {n: n - int(r["rooms_ok"]) for n, r in results.items() if r["rooms_ok"] < n}
+    if failed:  # a bench whose rooms did not start measures nothing: say so, and fail
+        print("rooms that never joined: " + ", ".join(f"{k} of {n}" for n, k in failed.items()), file=sys.stderr)
+        return 1
     return 0
 
 
