@@ -60,6 +60,12 @@ class FeedStats:
     dropped_subscribers: int = 0
     refused_subscribers: int = 0
 
+    def add(self, other: FeedStats) -> None:
+        """Accumulate ``other`` (a forgotten feed's counts) into this one."""
+        self.published += other.published
+        self.dropped_subscribers += other.dropped_subscribers
+        self.refused_subscribers += other.refused_subscribers
+
 
 class TooManySubscribers(Exception):
     pass
@@ -140,6 +146,16 @@ class FeedHub:
         self.queue = queue
         self.max_subscribers = max_subscribers
         self.feeds: dict[str, RoomFeed] = {}
+        self._forgotten = FeedStats()  # counts of feeds already forgotten: the totals never go down
+
+    def totals(self) -> FeedStats:
+        """Counts over every feed so far, forgotten ones included (Prometheus counters must not
+        decrease when an old room is forgotten)."""
+        total = FeedStats()
+        total.add(self._forgotten)
+        for feed in self.feeds.values():
+            total.add(feed.stats)
+        return total
 
     def feed(self, room_id: str) -> RoomFeed:
         feed = self.feeds.get(room_id)
@@ -165,3 +181,4 @@ class FeedHub:
         feed = self.feeds.pop(room_id, None)
         if feed is not None:
             feed.end()
+            self._forgotten.add(feed.stats)

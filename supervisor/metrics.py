@@ -165,6 +165,7 @@ class _Collector(Collector):
         yield rooms
         if m.feeds is not None:
             feeds = list(m.feeds.feeds.values())
+            totals = m.feeds.totals()
             yield GaugeMetricFamily(
                 "live_feed_connections",
                 "Open GET /rooms/{id}/events streams (browsers).",
@@ -173,12 +174,12 @@ class _Collector(Collector):
             yield CounterMetricFamily(
                 "live_feed_dropped_clients_total",
                 "Streams ended because the client fell behind (it resumes on reconnect).",
-                value=sum(f.stats.dropped_subscribers for f in feeds),
+                value=totals.dropped_subscribers,
             )
             yield CounterMetricFamily(
                 "live_feed_refused_clients_total",
                 "Streams refused over SUPERVISOR_FEED_MAX_CLIENTS.",
-                value=sum(f.stats.refused_subscribers for f in feeds),
+                value=totals.refused_subscribers,
             )
 
         if m.http is not None:

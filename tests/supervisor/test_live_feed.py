@@ -282,3 +282,30 @@ def test_a_vote_from_a_page_reaches_a_simulated_rooms_bot_on_stdin(tmp_path: Pat
             )
 
     run(main(), 60)
+
+
+def test_the_feed_counters_never_go_down_when_an_old_room_is_forgotten() -> None:
+    from bot.events import SpecRegistry
+    from supervisor.feed import FeedHub
+    from supervisor.metrics import Metrics
+
+    hub = FeedHub(SpecRegistry.load(), queue=1, max_subscribers=1)
+    feed = hub.feed("room-1")
+    feed.subscribe(None)  # a client that never reads
+    with pytest.raises(TooManySubscribers):
+        feed.subscribe(None)
+    feed.publish(item(1))
+    feed.publish(item(2))  # the slow subscriber's queue (1) overflows: dropped
+    metrics = Metrics()
+    metrics.feeds = hub
+
+    def scraped(name: str) -> float:
+        value = metrics.registry.get_sample_value(name)
+        assert value is not None, name
+        return value
+
+    before = (scraped("live_feed_dropped_clients_total"), scraped("live_feed_refused_clients_total"))
+    assert before == (1.0, 1.0)
+    hub.forget("room-1")
+    assert (scraped("live_feed_dropped_clients_total"), scraped("live_feed_refused_clients_total")) == before
+    assert scraped("live_feed_connections") == 0.0
