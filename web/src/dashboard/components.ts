@@ -34,6 +34,19 @@ function toggle(el: Element, cls: string, on: boolean): void {
   if (el.classList.contains(cls) !== on) el.classList.toggle(cls, on);
 }
 
+/**
+ * Drop the rows of ids the model no longer has (a bot restart opens a new session and the model
+ * starts empty: without this, the previous session's people and topics would stay on screen).
+ */
+function pruneRows<T>(rows: Map<string, T>, keep: ReadonlyMap<string, unknown>, element: (row: T) => Element): void {
+  for (const [id, row] of rows) {
+    if (!keep.has(id)) {
+      element(row).remove();
+      rows.delete(id);
+    }
+  }
+}
+
 export function clock(ms: number): string {
   const s = Math.max(0, Math.floor(ms / 1000));
   return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
@@ -71,6 +84,7 @@ export class ParticipantsPanel {
   }
 
   update(model: RoomModel): void {
+    pruneRows(this.rows, model.people, (r) => r.row);
     for (const p of sortedPeople(model)) {
       let r = this.rows.get(p.id);
       if (r === undefined) {
@@ -153,6 +167,7 @@ export class TimelinePanel {
     const live = model.status !== "ended" && model.status !== "failed";
     const span = Math.max(60_000, Math.ceil((model.nowMs + (live ? 5000 : 0)) / 20_000) * 20_000);
     const pos = (ms: number): string => `${((100 * ms) / span).toFixed(3)}%`;
+    pruneRows(this.rows, model.people, (r) => r.track.parentElement ?? r.track);
     for (const p of sortedPeople(model)) {
       let r = this.rows.get(p.id);
       if (r === undefined) {
@@ -379,6 +394,7 @@ export class OtherEventsPanel {
   }
 
   update(model: RoomModel): void {
+    pruneRows(this.rows, model.other, (row) => row);
     for (const [topic, n] of model.other) {
       let row = this.rows.get(topic);
       if (row === undefined) {
