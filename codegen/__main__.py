@@ -6,6 +6,8 @@ Exit codes: 0 written / fresh, 1 stale (``--check``), 2 bad spec (nothing writte
 from __future__ import annotations
 
 import argparse
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -20,6 +22,23 @@ from codegen.spec import SpecError, load_spec
 from codegen.typescript import render_typescript
 
 REPO = Path(__file__).resolve().parent.parent
+WEB = REPO / "web"
+VALIDATORS_SCRIPT = WEB / "scripts" / "validators.mjs"
+
+
+def run_validators(*, check: bool) -> int:
+    """Write (or ``check``) the browser's precompiled payload validators: Ajv's standalone code
+    made from the registry just written (``web/scripts/validators.mjs``; Ajv is JavaScript, so
+    Node does it). Skipped with a note when Node or ``web/node_modules`` is missing."""
+    node = shutil.which("node")
+    if node is None or not (WEB / "node_modules" / "ajv").is_dir():
+        print(
+            "note: web/src/client/validators.generated.ts not checked (needs node and `npm --prefix web ci`)",
+            file=sys.stderr,
+        )
+        return 0
+    cmd = [node, str(VALIDATORS_SCRIPT), *(["--check"] if check else [])]
+    return subprocess.run(cmd, cwd=WEB, check=False).returncode  # it prints what it did or what is stale
 
 
 def render_all(spec_dir: Path, python_out: Path, ts_out: Path) -> tuple[str, dict[Path, str]]:
@@ -69,7 +88,10 @@ def main(argv: list[str] | None = None) -> int:
             return str(path)
 
     stale = stale_files(files, [args.python_out, args.ts_out])
+    repo_output = args.ts_out.resolve() == (WEB / "src" / "generated").resolve()
     if args.check:
+        if repo_output and not stale and run_validators(check=True) != 0:
+            return 1
         if stale:
             print("error: generated code is stale; run `python -m codegen`:", file=sys.stderr)
             for path in stale:
@@ -88,6 +110,8 @@ def main(argv: list[str] | None = None) -> int:
         f"{len(stale)} file(s) written, {len(files) - len([p for p in stale if p in files])} unchanged; specVersion {version}",
         file=sys.stderr,
     )
+    if repo_output:
+        return 1 if run_validators(check=False) != 0 else 0
     return 0
 
 

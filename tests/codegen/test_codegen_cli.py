@@ -217,3 +217,30 @@ def test_awkward_names_and_descriptions_still_generate_importable_models(
         timeout=60,
     )
     assert run.returncode == 0, run.stderr
+
+
+def test_the_browser_validators_are_checked_and_rewritten_with_the_repo_output(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``python -m codegen`` also runs web/scripts/validators.mjs (Ajv's standalone code for the
+    browser): a stale file fails ``--check``, and a plain run rewrites it."""
+    import codegen.__main__ as cli
+
+    web = tmp_path / "web"
+    (web / "node_modules" / "ajv").mkdir(parents=True)
+    calls: list[list[str]] = []
+
+    def fake_run(cmd: list[str], cwd: Path, check: bool) -> subprocess.CompletedProcess[str]:
+        calls.append(cmd)
+        return subprocess.CompletedProcess(cmd, 1 if "--check" in cmd else 0)
+
+    monkeypatch.setattr(cli, "WEB", web)
+    monkeypatch.setattr(cli.subprocess, "run", fake_run)
+    monkeypatch.setattr(cli.shutil, "which", lambda name: "/usr/bin/node")
+    assert cli.run_validators(check=True) == 1
+    assert cli.run_validators(check=False) == 0
+    assert [c[-1] for c in calls] == ["--check", str(cli.VALIDATORS_SCRIPT)]
+
+    monkeypatch.setattr(cli.shutil, "which", lambda name: None)
+    assert cli.run_validators(check=True) == 0  # no node: said, not failed
+    assert "not checked" in capsys.readouterr().err

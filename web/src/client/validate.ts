@@ -1,21 +1,17 @@
 /**
  * Payload validation against each topic's JSON Schema (draft 2020-12) from the generated registry.
  *
- * Ajv compiles a topic's schema the first time an envelope of that topic arrives and keeps the
- * compiled function for the life of the page, so every payload is checked fully at the cost of one
- * compile per topic. A topic added to spec/ is validated here with no code change (`python -m
- * codegen` puts its schema in the registry).
+ * The validators are compiled ahead of time (`scripts/validators.mjs`, Ajv's standalone code, in
+ * `validators.generated.ts`), not at run time: compiling builds functions with `new Function`,
+ * which a page can only allow with `'unsafe-eval'` in its Content-Security-Policy. A topic added to
+ * spec/ is validated here with no hand-written code: `python -m codegen`, then
+ * `npm --prefix web run validators` (a web test fails while the validators are stale).
  */
 
-import Ajv2020Module from "ajv/dist/2020.js";
 import type { ErrorObject, ValidateFunction } from "ajv";
 
-import { registry } from "../generated/registry.js";
-import type { TopicId } from "../generated/topics.js";
-
-// ajv is CommonJS: under Node the default import is module.exports, under a bundler its .default.
-type AjvClass = typeof Ajv2020Module.default;
-const Ajv2020: AjvClass = ((Ajv2020Module as unknown as { default?: AjvClass }).default ?? Ajv2020Module) as AjvClass;
+import { SPEC_VERSION, type TopicId } from "../generated/topics.js";
+import { validators, VALIDATORS_SPEC_VERSION } from "./validators.generated.js";
 
 /** The first problem with a payload, as a JSON pointer under /payload and Ajv's message. */
 function describe(errors: ErrorObject[] | null | undefined): string {
@@ -28,23 +24,22 @@ function describe(errors: ErrorObject[] | null | undefined): string {
   return `${where}: ${first.message ?? first.keyword}`;
 }
 
-/** Compiles each topic's payload schema once and checks payloads against it. */
+/** Checks payloads against their topic's precompiled validator. */
 export class PayloadValidator {
-  private readonly ajv = new Ajv2020({ allErrors: false, strict: false, validateFormats: false });
-  private readonly compiled = new Map<string, ValidateFunction>();
+  private readonly table: Readonly<Record<string, ValidateFunction>>;
 
-  /** Compiled validators so far (one per topic seen). */
-  get compiledCount(): number {
-    return this.compiled.size;
+  constructor(table: Readonly<Record<string, ValidateFunction>> = validators) {
+    if (table === validators && VALIDATORS_SPEC_VERSION !== SPEC_VERSION) {
+      // Only a build from a half-regenerated checkout gets here: say what to run.
+      throw new Error(`payload validators are for ${VALIDATORS_SPEC_VERSION}, the types for ${SPEC_VERSION}: run \`npm --prefix web run validators\``);
+    }
+    this.table = table;
   }
 
   /** `undefined` when the payload is valid for `topic`, else a one-line reason. */
   check(topic: TopicId, payload: unknown): string | undefined {
-    let validate = this.compiled.get(topic);
-    if (validate === undefined) {
-      validate = this.ajv.compile(registry.topics[topic].schema as object);
-      this.compiled.set(topic, validate);
-    }
+    const validate = this.table[topic];
+    if (validate === undefined) return "/payload: no validator for this topic";
     return validate(payload) ? undefined : describe(validate.errors);
   }
 }
