@@ -17,6 +17,7 @@ from bot.config import flags as cli_settings
 from bot.config.flags import VariableNamedSettings
 from bot.config.flags import env_alias as _env
 from bot.forwarding.entries import DEFAULT_MAX_BYTES, DEFAULT_SOURCE, check_bus_name, check_source, normalize_bus_name
+from bot.rooms.urls import http_url_problem
 from supervisor.scenarios import BUNDLED_SCENARIOS
 
 ENV_ONLY = frozenset({"token", "pii_salt"})
@@ -264,10 +265,12 @@ class SupervisorSettings(VariableNamedSettings):
     @field_validator("endpoint_url")
     @classmethod
     def _endpoint(cls, value: str | None) -> str | None:
+        """The bot's rule for URLs (``bot.rooms.urls.http_url_problem``): http(s) with a host."""
         if value in (None, ""):
             return None
-        if not value.startswith(("https://", "http://")):
-            raise ValueError("must be an http(s) URL")
+        problem = http_url_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
         return value
 
     @field_validator("scenarios_dir")

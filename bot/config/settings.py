@@ -385,7 +385,7 @@ class Settings(VariableNamedSettings):
             raise ValueError(problem)
         return value
 
-    @field_validator("room_url", "mesh_url", "mesh_rest_url", "openai_base_url")
+    @field_validator("room_url", "mesh_url", "mesh_rest_url", "openai_base_url", "eventbridge_endpoint_url")
     @classmethod
     def _http_url(cls, value: str | None, info: ValidationInfo) -> str | None:
         """An http(s) URL with a host; the error never repeats the value (it may hold a token).

@@ -93,3 +93,22 @@ def test_direct_forwarding_without_a_salt_warns_once(monkeypatch: pytest.MonkeyP
     finally:
         logger.remove(sink)
     assert len(seen) == 1 and "PRISM_PII_SALT is empty" in seen[0]
+
+
+@pytest.mark.parametrize("value", ["localhost:4010", "http://", "ftp://127.0.0.1:4010"])
+def test_a_bad_eventbridge_endpoint_is_refused_like_every_other_url(
+    value: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same rule as the room, Mesh and OpenAI URLs (``bot.rooms.urls``); the supervisor's
+    endpoint follows it too, so one value is good or bad for both."""
+    from supervisor.settings import SupervisorSettings
+
+    monkeypatch.setenv("EVENTBRIDGE_ENDPOINT_URL", value)
+    with pytest.raises(ConfigError) as caught:
+        load_settings([])
+    assert str(caught.value) == "EVENTBRIDGE_ENDPOINT_URL: must be an http(s) URL with a host"
+    with pytest.raises(ValueError, match="must be an http"):
+        SupervisorSettings(_env_file=None)
+    monkeypatch.setenv("EVENTBRIDGE_ENDPOINT_URL", "http://127.0.0.1:4010")
+    assert load_settings([]).eventbridge_endpoint_url == "http://127.0.0.1:4010"
+    assert SupervisorSettings(_env_file=None).endpoint_url == "http://127.0.0.1:4010"
