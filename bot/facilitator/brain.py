@@ -295,19 +295,25 @@ class FacilitatorBrain:
         return outcome
 
     def _guarded(self, at: int, *texts: str) -> tuple[bool, list[Any]]:
-        """Bot-channel content guard on text the bot would publish as a host (vote texts)."""
-        events: list[Any] = []
+        """Bot-channel content guard on text the bot would publish as a host (vote texts).
+
+        One tool call is one attempt: each rule it breaks is reported once, however many of the
+        texts break it (a vote with a link in every option is one ``content.links`` violation)."""
+        found: dict[str, Any] = {}  # rule id -> its violation, first occurrence
         ok = True
         for text in texts:
             result = self.guard.check(text, "bot")
             for match in result.matches:
-                action = "block" if match.rule.action in ("interrupt", "redact") else match.rule.action
-                events.append(violation(self.loaded, match.rule_id, "content", action, at, None, match.rule.severity))
+                if match.rule_id not in found:
+                    action = "block" if match.rule.action in ("interrupt", "redact") else match.rule.action
+                    found[match.rule_id] = violation(
+                        self.loaded, match.rule_id, "content", action, at, None, match.rule.severity
+                    )
             ok = ok and result.action in (None, "warn")
             if self.links.check(text).refused:  # a vote's text must not carry a link either
-                events.append(violation(self.loaded, LINKS_RULE, "content", "block", at, None, "high"))
+                found.setdefault(LINKS_RULE, violation(self.loaded, LINKS_RULE, "content", "block", at, None, "high"))
                 ok = False
-        return ok, events
+        return ok, list(found.values())
 
     def _tool_start_vote(self, at: int, args: StartVoteArgs) -> ToolOutcome:
         if self.summary.open_vote is not None:

@@ -340,6 +340,22 @@ def test_vote_texts_pass_the_bot_content_guard() -> None:
     assert [(v.rule, v.action) for v in outcome.events] == [("content.vendor", "block")]
 
 
+def test_a_vote_breaking_a_rule_in_many_texts_is_one_violation_per_rule() -> None:
+    b = brain(
+        content={
+            "allowedLinkHosts": [],
+            "rules": [{"id": "vendor", "phrases": ["payment provider"], "action": "redact"}],
+        }
+    )
+    options = [f"see https://evil{i}.example/x" for i in range(4)] + ["payment provider A", "payment provider B"]
+    outcome = b.call_tool("start_vote", {"question": "Which payment provider?", "options": options}, request_at(b))
+    assert outcome.result["ok"] is False and outcome.chat == []
+    assert sorted((v.rule, v.action) for v in outcome.events) == [
+        ("content.links", "block"),
+        ("content.vendor", "block"),
+    ]
+
+
 def test_nudges_and_topic_shifts_become_facilitator_messages() -> None:
     b = brain()
     r = request_at(b)
