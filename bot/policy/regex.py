@@ -18,6 +18,7 @@ import re2
 __all__ = [
     "MAX_PATTERN_MEMORY",
     "NON_WORD",
+    "CharIndex",
     "PatternError",
     "compile_pattern",
     "compile_phrases",
@@ -108,13 +109,27 @@ def _encode(text: str) -> bytes:
     return text.encode("utf-8", "replace")
 
 
-def encode_for_matching(text: str) -> tuple[bytes, list[int]]:
-    """``text`` as UTF-8 and, for each byte offset (plus the end), the index of its character.
+class CharIndex:
+    """The index of the character a UTF-8 byte offset falls in (offsets up to the end included).
 
-    Lone surrogates (not encodable) become U+FFFD, one character each, so offsets still line up.
+    Built on first use: most guarded texts match no rule, and a table of one entry per byte is
+    a Python loop over the whole text. ASCII text needs no table (byte offset = character index).
     """
-    if text.isascii():
-        return text.encode("ascii"), list(range(len(text) + 1))
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+        self._table: list[int] | None = None if not text.isascii() else []
+
+    def __getitem__(self, offset: int) -> int:
+        if self._table == []:  # ASCII
+            return offset
+        if self._table is None:
+            self._table = _utf8_table(self._text)[1]
+        return self._table[offset]
+
+
+def _utf8_table(text: str) -> tuple[bytes, list[int]]:
+    """UTF-8 bytes of ``text`` (a lone surrogate becomes U+FFFD) and each byte's character index."""
     data = bytearray()
     offsets: list[int] = []
     for i, ch in enumerate(text):
@@ -126,3 +141,15 @@ def encode_for_matching(text: str) -> tuple[bytes, list[int]]:
         offsets.extend([i] * len(chunk))
     offsets.append(len(text))
     return bytes(data), offsets
+
+
+def encode_for_matching(text: str) -> tuple[bytes, CharIndex]:
+    """``text`` as UTF-8 and the map from a byte offset (plus the end) to its character's index.
+
+    Lone surrogates (not encodable) become U+FFFD, one character each, so offsets still line up.
+    """
+    try:
+        data = text.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates: the slow path builds the bytes char by char
+        data = _utf8_table(text)[0]
+    return data, CharIndex(text)

@@ -129,3 +129,18 @@ def test_adjacent_phrases_are_each_found() -> None:
         "[redacted] [redacted],[redacted]; a [redacted]"
     )
     assert guard.check("idiots and xidiot", "chat").matches == ()
+
+
+@pytest.mark.parametrize("text", ["plain ascii", "Prôjet ☎ 𝄞 done", "\ud800 lone \udfff surrogates é", ""])
+def test_byte_offsets_map_to_their_characters_and_the_table_waits_for_a_match(text: str) -> None:
+    from bot.policy.regex import CharIndex, encode_for_matching
+
+    data, char_at = encode_for_matching(text)
+    assert isinstance(char_at, CharIndex) and char_at._table in (None, [])  # nothing built before a lookup
+    expected: list[int] = []
+    for i, ch in enumerate(text):
+        expected += [i] * len(ch.encode("utf-8", "surrogatepass"))  # a lone surrogate is U+FFFD: 3 bytes too
+    expected.append(len(text))
+    assert len(data) + 1 == len(expected)
+    assert [char_at[b] for b in range(len(data) + 1)] == expected
+    assert data.decode("utf-8") == text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
