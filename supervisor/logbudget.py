@@ -1,7 +1,8 @@
 """Bounded logging per room: a bot (or what it relays) must not be able to flood the supervisor's log.
 
-:class:`LogBudget` lets the first ``burst`` lines of a kind through, then one line per ``every``
-further ones, saying how many were left out (they are all counted in the metrics). One budget per
+:class:`LogBudget` (``bot.core.log_budget``, shared with the bot's forwarder) lets the first
+``burst`` lines of a kind through, then one line per ``every`` further ones, saying how many were
+left out (they are all counted in the metrics); :class:`RateBudget` bounds a steady stream. One budget per
 room and kind, so one room's flood never silences another room's lines.
 
 Escaping (no line can move the cursor, retitle the terminal, write its clipboard or reorder what
@@ -15,33 +16,13 @@ import time
 from dataclasses import dataclass
 
 from bot.config.secrets import SecretScrubber
+from bot.core.log_budget import LogBudget
+
+__all__ = ["LOG_SECRETS", "LogBudget", "RateBudget"]
 
 LOG_SECRETS = SecretScrubber()
 """Every secret the supervisor knows (its environment's, its token and salt, each room's meeting
 token as the room is created): masked in every log line, a bot's relayed stderr included."""
-
-
-@dataclass
-class LogBudget:
-    """How many lines of one kind to log: the first ``burst``, then one per ``every``."""
-
-    burst: int = 20
-    every: int = 1000
-    seen: int = 0
-    _skipped: int = 0
-
-    def take(self) -> tuple[bool, int]:
-        """``(log this one, lines left out since the last logged one)``."""
-        self.seen += 1
-        if self.seen <= self.burst or (self.seen - self.burst) % self.every == 0:
-            skipped, self._skipped = self._skipped, 0
-            return True, skipped
-        self._skipped += 1
-        return False, 0
-
-    @staticmethod
-    def suffix(skipped: int) -> str:
-        return f" ({skipped} more like it not logged)" if skipped else ""
 
 
 @dataclass

@@ -30,6 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
+from bot.core.log_budget import LogBudget
 from bot.events._log import logger
 from bot.events.governance import Redactor, Sampler
 from bot.events.registry import SpecRegistry
@@ -249,7 +250,7 @@ class Forwarder:
         and one room's id never makes another room's envelope a duplicate."""
         self._reports: dict[tuple[str, str, str], list[int]] = {}
         self._rng = rng or random.Random()
-        self._logged: dict[str, int] = {}
+        self._log_budgets: dict[str, LogBudget] = {}
         self._last_report = -float("inf")
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: int | None = None
@@ -381,11 +382,12 @@ class Forwarder:
     def _log_limited(self, kind: str, level: str, message: str) -> None:
         """Log the first :data:`LOG_BURST` lines of a kind, then one per :data:`LOG_EVERY` (all are
         counted in ``stats``): a flood of bad entries must not become a flood of log lines."""
-        n = self._logged[kind] = self._logged.get(kind, 0) + 1
-        if n <= LOG_BURST:
-            getattr(logger(), level)(message)
-        elif (n - LOG_BURST) % LOG_EVERY == 0:
-            getattr(logger(), level)(f"{message} ({LOG_EVERY - 1} more like it not logged)")
+        budget = self._log_budgets.get(kind)
+        if budget is None:
+            budget = self._log_budgets[kind] = LogBudget(burst=LOG_BURST, every=LOG_EVERY)
+        log, skipped = budget.take()
+        if log:
+            getattr(logger(), level)(message + LogBudget.suffix(skipped))
 
     def _kick(self) -> None:
         loop = self._loop
