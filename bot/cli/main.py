@@ -12,10 +12,11 @@ identity before even pydantic loads; then the full settings are validated (a bad
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # imported lazily below: pydantic loads only after the start is published
@@ -59,8 +60,26 @@ record. Without this, a signal could land between the first envelope going out a
 that knows it went out, or reach asyncio's own SIGINT handler, which reports ``cancelled``."""
 
 
+BLAS_THREADS = "OPENBLAS_NUM_THREADS"
+"""Read by the OpenBLAS that numpy loads, once, when numpy is first imported."""
+
+
+def one_blas_thread(environ: MutableMapping[str, str] = os.environ) -> None:
+    """One OpenBLAS thread unless the environment says otherwise; before anything imports numpy.
+
+    The bot does no linear algebra that threads would speed up (audio windows of a few hundred
+    samples; FFTs are pocketfft's, not BLAS), yet OpenBLAS starts a thread per core when numpy
+    loads and keeps them spinning for a while: on the way to a simulated room's join that was
+    about 30 ms of CPU taken from the session's own thread on a 2-core machine, and one process
+    per room means one such pool per room. Results do not change (vectors this short are summed
+    on one thread either way); a value already set (``OPENBLAS_NUM_THREADS=4 python -m bot``) wins.
+    """
+    environ.setdefault(BLAS_THREADS, "1")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else list(argv)
+    one_blas_thread()
     debug = "--debug" in args
     signal.pthread_sigmask(signal.SIG_BLOCK, STARTUP_SIGNALS)
     booted = settings = started = None

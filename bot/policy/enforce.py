@@ -18,9 +18,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
-from bot.analytics.dominance import MonologueDetector, MonologueParams
 from bot.events.noise import WINDOW_MS, NoiseAggregator
 from bot.generated import ConversationPolicyViolation, FacilitatorMessage, RoomInterruptRequest
 from bot.policy.buckets import SlidingWindow, TokenBucket
@@ -28,6 +27,9 @@ from bot.policy.guard import GuardResult
 from bot.policy.links import LINKS_RULE
 from bot.policy.model import Action, Severity
 from bot.policy.snapshot import LoadedPolicy
+
+if TYPE_CHECKING:  # imported where a room's policy is built: the session's policy step needs only the limiter
+    from bot.analytics.dominance import MonologueDetector
 
 __all__ = [
     "SEVERITY",
@@ -169,7 +171,9 @@ class RoomPolicy:
         self.bot_id = bot_id
         self.guard = loaded.guard
         turns = self.policy.turns
-        self._turns = (
+        from bot.analytics.dominance import MonologueDetector, MonologueParams
+
+        self._turns: MonologueDetector | None = (
             MonologueDetector(MonologueParams(monologue_ms=turns.max_turn_ms, repeat_ms=turns.turn_repeat_ms))
             if turns.max_turn_ms is not None
             else None

@@ -13,6 +13,7 @@ reason as the content guard (linear time on LLM output of any length).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -23,24 +24,35 @@ __all__ = ["LINKS_RULE", "LinkCheck", "LinkFilter", "host_allowed"]
 LINKS_RULE = "content.links"
 """The rule id of a refused link in violations."""
 
-_OPTIONS = re2.Options()
-_OPTIONS.log_errors = False
-_OPTIONS.case_sensitive = False
 _HOST = r"(?:[\pL\pN](?:[\pL\pN-]{0,61}[\pL\pN])?\.)+[\pL]{2,63}"
-_LINK = re2.compile(
+_LINK = (
     r"(?:\b[a-z][a-z0-9+.-]{1,15}://[^\s<>\"']+"  # scheme://...
     r"|\bmailto:[^\s<>\"']+"
     r"|\bwww\.[^\s<>\"']+"
-    rf"|(?:^|[^\pL\pN@.:/-])({_HOST})(?:[:/][^\s<>\"']*)?)",  # a bare host (group 1)
-    _OPTIONS,
+    rf"|(?:^|[^\pL\pN@.:/-])({_HOST})(?:[:/][^\s<>\"']*)?)"  # a bare host (group 1)
 )
-_HOST_OF = re2.compile(r"^(?:[a-z][a-z0-9+.-]*://)?(?:[^@/\s]*@)?([^/:?#\s]+)", _OPTIONS)
+_HOST_OF = r"^(?:[a-z][a-z0-9+.-]*://)?(?:[^@/\s]*@)?([^/:?#\s]+)"
+
+
+@functools.cache
+def compiled() -> tuple[re2._Regexp, re2._Regexp]:
+    """The link and host programs, compiled once per process, when the first filter that checks
+    links is built (the pipeline's set-up: ``BotOutputGate``), not in the middle of a room.
+
+    Not at import: the Unicode classes repeated up to 63 times make ``_LINK`` one of the costliest
+    RE2 programs to build (about 60 ms), and ``bot.policy`` is imported on the way to a session's
+    join (``bot.session.policy``), where nothing checks a link yet. A process that forks rooms
+    from a pre-imported template can call this before the fork, so every room shares the programs."""
+    options = re2.Options()
+    options.log_errors = False
+    options.case_sensitive = False
+    return re2.compile(_LINK, options), re2.compile(_HOST_OF, options)
 
 
 def _host(link: str) -> str:
     if link.lower().startswith("mailto:"):
         return link.split("@", 1)[-1].split("?", 1)[0].lower()
-    match = _HOST_OF.search(link)
+    match = compiled()[1].search(link)
     return (match.group(1) if match else "").rstrip(".").lower()
 
 
@@ -79,6 +91,8 @@ class LinkFilter:
     def __init__(self, allowed: Sequence[str] | None, replacement: str) -> None:
         self.allowed = None if allowed is None else tuple(allowed)
         self.replacement = replacement
+        if self.allowed is not None:
+            compiled()  # now, at set-up, rather than at the first message
 
     def check(self, text: str) -> LinkCheck:
         if self.allowed is None or not text:
@@ -86,7 +100,7 @@ class LinkFilter:
         data = text.encode("utf-8", "replace")
         out: list[bytes] = []
         pos = refused = 0
-        for match in _LINK.finditer(data):
+        for match in compiled()[0].finditer(data):
             start, end = match.span()
             if match.group(1) is not None:  # a bare host: the match starts with the character before it
                 start = match.start(1)
