@@ -79,9 +79,9 @@ def one_blas_thread(environ: MutableMapping[str, str] = os.environ) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else list(argv)
-    one_blas_thread()
     debug = "--debug" in args
     signal.pthread_sigmask(signal.SIG_BLOCK, STARTUP_SIGNALS)
+    one_blas_thread()
     booted = settings = started = None
     try:
         from bot.session.boot import publish_started
