@@ -1,4 +1,4 @@
-"""Assistant context: what the bot knows about the assistant it plays, fetched before joining.
+"""Assistant context: what the bot knows about the assistant it plays, fetched before joining a Daily room.
 
 ``fetch_context`` asks Prism Mesh over GraphQL (``MESH_URL``) and falls back to REST when GraphQL
 is unavailable; ``load_context_file`` reads a local JSON file; ``default_context`` is the built-in

@@ -2,7 +2,9 @@
 
 Each publishes ``assistant.room.join.requested`` then ``join.succeeded`` or ``join.failed``
 (per attempt) and raises on failure; the lifecycle reports the stage. The room object is handed
-to ``on_room`` as soon as it exists, so a stop asked for during the join finds it.
+to ``on_room`` as soon as it exists, so a stop asked for during the join finds it. A simulated
+room's object is built apart from its join (``open_simulated_room``): the join is the scenario's
+load, which the lifecycle runs before the context and the policy.
 """
 
 from __future__ import annotations
@@ -20,10 +22,11 @@ from bot.generated import AssistantRoomJoinFailed, AssistantRoomJoinRequested, A
 if TYPE_CHECKING:
     from bot.config.settings import Settings
     from bot.rooms.daily import DailyRoom
+    from bot.rooms.scenario import Scenario
     from bot.rooms.simulated import SimulatedRoom
     from bot.session.join import JoinResult
 
-__all__ = ["join_daily", "join_daily_attempts", "join_simulated"]
+__all__ = ["join_daily", "join_daily_attempts", "join_simulated", "open_simulated_room"]
 
 
 async def join_daily(
@@ -53,13 +56,14 @@ async def join_simulated(
     scrub: SecretScrubber,
     *,
     room_id: str,
-    on_room: Callable[[Any], None],
     on_joined: Callable[[], None],
-) -> SimulatedRoom:
+) -> Scenario:
     """Load the scenario (``--tracks`` files, ``--simulate`` or the bundled demo): its errors are join failures.
 
-    ``on_joined`` runs right after ``join.succeeded`` (the first heartbeat), before Pipecat's
-    imports hold the loop for a few hundred milliseconds. Raises ``ScenarioError``."""
+    The scenario *is* the simulated room: reading and checking it (its clips decoded) is the join.
+    ``on_joined`` runs right after ``join.succeeded`` (the first heartbeat). The room that plays
+    it is built later, by :func:`open_simulated_room`, once the context and the policy are in
+    (``bot.session.lifecycle`` says why this join comes first). Raises ``ScenarioError``."""
     from bot.core.errors import ScenarioError
 
     bus.publish(AssistantRoomJoinRequested(room_id=room_id, attempt=1, max_attempts=1))
@@ -75,6 +79,11 @@ async def join_simulated(
     latency_ms = int((time.monotonic() - started) * 1000)
     bus.publish(AssistantRoomJoinSucceeded(room_id=room_id, attempt=1, join_latency_ms=latency_ms, participant_count=0))
     on_joined()
+    return scenario
+
+
+def open_simulated_room(settings: Settings, scenario: Scenario, *, on_room: Callable[[Any], None]) -> SimulatedRoom:
+    """The room that plays a joined scenario; this is where Pipecat's imports come in (a few hundred ms)."""
     from bot.rooms.simulated import SimulatedRoom
     from bot.rooms.stdin_messages import StdinMessages
     from bot.session.voice import bot_audio_path

@@ -8,8 +8,12 @@ reads top to bottom in that order:
 2. settings: validated by the entry point (``bot.cli.main`` or ``bot.cloud``) before this runs;
 3. assistant context (Mesh, a file, or defaults) — stage ``context_fetch``;
 4. policy (the snapshot, verified) — stage ``policy``;
-5. join: ``assistant.room.join.requested`` → ``join.succeeded | join.failed`` (with retries) —
-   stage ``join``;
+5. join: ``assistant.room.join.requested`` → ``join.succeeded | join.failed`` (with retries),
+   then the first ``bot.health.heartbeat`` — stage ``join``. A simulated room joins first, right
+   after the settings: its join is loading its scenario, which needs neither the context nor the
+   policy and shows nothing to anyone, so its seed topics do not wait for them; its room object
+   (Pipecat's imports) is built here, after the policy. A Daily room, which people see the bot
+   enter, joins only once the context and the policy are in;
 6. pipeline, with heartbeats beside it, until the room ends or the session is stopped — stage
    ``pipeline``;
 7. end: ``assistant.session.ended`` with the session's totals (or ``assistant.session.failed``
@@ -130,14 +134,29 @@ async def run_session_async(
 async def _steps(
     settings: Settings, started: Started, control: SessionControl, heartbeats: Heartbeats, scrub: SecretScrubber
 ) -> None:
-    """Steps 3 to 6: context, policy, join, pipeline. A stop asked for before or during them
-    abandons the start-up; the room is closed whatever happened."""
+    """Steps 3 to 6: context, policy, join, pipeline (a simulated room's join first). A stop
+    asked for before or during them abandons the start-up; the room is closed whatever happened."""
     control.main_task = asyncio.current_task()
     if control.stopping:  # a signal came while the session was being set up
         control.ran = True
         return
     runtime, bus = started.runtime, started.runtime.bus
+    daily = bool(settings.room_url)
     try:
+        from bot.session.join import JoinFailed
+        from bot.session.join_room import join_daily, join_simulated, open_simulated_room
+
+        # 5, first in a simulated room: its join is loading its scenario, which needs neither
+        # the context nor the policy and shows nothing to anyone, so the seed topics go out
+        # before them (a Daily join, which people in the room see, waits for both below)
+        scenario = None
+        if not daily:
+            with control.stage("join", ScenarioError):
+                scenario = await join_simulated(
+                    settings, bus, scrub, room_id=started.room_id, on_joined=heartbeats.beat
+                )
+            await _abandon_if_stopping(control)
+
         # 3. the assistant context
         from bot.session.context import ContextFetchError, ContextFileError, fetch_assistant_context
 
@@ -150,21 +169,16 @@ async def _steps(
         with control.stage("policy", PrismError):
             policy, limiter = load_session_policy(settings, runtime)
 
-        # 5. the join
-        from bot.session.join import JoinFailed
-        from bot.session.join_room import join_daily, join_simulated
-
-        daily = bool(settings.room_url)
+        # 5. the join of a Daily room; a simulated room's object, which imports Pipecat
         room: Any
         if daily:
             with control.stage("join", JoinFailed, retryable=True):
                 room = await join_daily(settings, bus, scrub, on_room=_keep(control))
             heartbeats.beat()
         else:
+            assert scenario is not None
             with control.stage("join", ScenarioError):
-                room = await join_simulated(
-                    settings, bus, scrub, room_id=started.room_id, on_room=_keep(control), on_joined=heartbeats.beat
-                )
+                room = open_simulated_room(settings, scenario, on_room=_keep(control))
 
         # a stop asked for during steps 3-5 whose cancel an awaited call swallowed (Python 3.11's
         # wait_for does, when the inner call finishes as the cancel arrives): abandon here
@@ -173,7 +187,7 @@ async def _steps(
         # 6. the pipeline, heartbeats beside it, until the room ends or the session is stopped
         from bot.session.pipeline import run_room_pipeline
 
-        scenario_agenda = None if daily else room.scenario.agenda
+        scenario_agenda = None if scenario is None else scenario.agenda
         agenda = policy.policy.facilitation.agenda or scenario_agenda or context.agenda
         if started.view is not None:  # the live view shows the time left in each item
             started.view.set_agenda(agenda)

@@ -1,6 +1,7 @@
 """The policy step: read and verify the ConversationPolicy snapshot, install the inbound limiter.
 
-A bad snapshot fails the session (stage ``policy``) before the join. The policy is published
+A bad snapshot fails the session (stage ``policy``) before a Daily room's join (a simulated room
+has joined already: its join is its scenario's load, ``bot.session.lifecycle``). The policy is published
 (``conversation.policy.loaded``) later, when it takes effect as the pipeline starts.
 """
 

@@ -3,7 +3,8 @@ the first heartbeat): ``python -m bot`` in a subprocess whose every write is wat
 
 Start-up speed is measured in ``benchmarks/startup_bench.py``; these tests pin what makes it:
 the seed topics go out before the room's pipeline, its analytics and the link filter's RE2
-programs are loaded, and numpy is imported with one OpenBLAS thread.
+programs are loaded, a simulated room joins before the context and the policy, and numpy is
+imported with one OpenBLAS thread.
 """
 
 from __future__ import annotations
@@ -96,6 +97,8 @@ def test_the_seed_topics_go_out_before_the_pipeline_the_analytics_and_the_link_p
         assert loaded(modules, PIPELINE) == [], topic
         assert loaded(modules, ("bot.analytics",)) == [], topic  # the room's analysis is built with the pipeline
         assert seen[topic]["links_compiled"] == 0, topic  # RE2 link programs: built by the output gate
+        # a simulated room's join is its scenario's load: it waits for neither the context nor the policy
+        assert loaded(modules, ("bot.policy", "bot.session.context", "bot.session.policy")) == [], topic
     # the join is the scenario's load: numpy and the clips come between the request and the success
     assert "numpy" not in seen["assistant.room.join.requested"]["modules"]
     assert "numpy" in seen["assistant.room.join.succeeded"]["modules"]
@@ -109,3 +112,44 @@ def test_one_blas_thread_sets_the_default_only() -> None:
     environ = {BLAS_THREADS: "8"}
     one_blas_thread(environ)
     assert environ == {BLAS_THREADS: "8"}
+
+
+def run_cli(tmp_path: Path, *args: str) -> tuple[int, list[dict[str, Any]], str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BOT_", "ROOM_URL", "MESH_"))}
+    proc = subprocess.run(
+        [sys.executable, "-m", "bot", "--speed", "0", "--view", "off", *args],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    return proc.returncode, [json.loads(line) for line in proc.stdout.splitlines()], proc.stderr
+
+
+@pytest.mark.slow
+def test_a_bad_policy_in_a_simulated_room_fails_after_the_join(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.policy.json"
+    bad.write_text('{"kind": "prism.policy.layer"}')
+    code, envelopes, stderr = run_cli(tmp_path, "--policy", str(bad))
+    assert code == 2, stderr
+    assert [e["topic"] for e in envelopes] == [*SEED, "assistant.session.failed"]
+    assert envelopes[-1]["payload"]["stage"] == "policy" and not envelopes[-1]["payload"]["retryable"]
+    assert stderr.strip().splitlines()[-1].startswith(f"error: BOT_POLICY_PATH (--policy): {bad}: ")
+    assert "Traceback" not in stderr
+
+
+@pytest.mark.slow
+def test_a_bad_scenario_is_the_failure_even_with_a_bad_policy(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.policy.json"
+    bad.write_text('{"kind": "prism.policy.layer"}')
+    code, envelopes, stderr = run_cli(tmp_path, "--simulate", str(tmp_path / "nope.json"), "--policy", str(bad))
+    assert code == 2, stderr
+    assert envelopes[-1]["payload"]["stage"] == "join"
+    assert [e["topic"] for e in envelopes] == [
+        "assistant.session.started",
+        "assistant.room.join.requested",
+        "assistant.room.join.failed",
+        "assistant.session.failed",
+    ]
+    assert "nope.json" in stderr.strip().splitlines()[-1] and "Traceback" not in stderr
