@@ -76,6 +76,9 @@ def test_both_images_install_the_lock_with_hashes_and_the_bot_without_dependenci
     assert "--no-deps --require-hashes -r /tmp/prism/requirements/runtime.lock" in pcc
     assert "--no-deps /tmp/prism" in pcc
     assert "uv pip uninstall --python /app/.venv/bin/python numba llvmlite resampy" in pcc
+    # uv writes no bytecode unless asked: each session start would compile the bot's modules again
+    installs = [line for line in pcc.splitlines() if "uv pip install" in line]
+    assert len(installs) == 2 and all("--compile-bytecode" in line for line in installs)
 
 
 @pytest.mark.parametrize("dockerfile", ["Dockerfile", "Dockerfile.pcc"])
