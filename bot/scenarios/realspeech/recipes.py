@@ -12,9 +12,15 @@ from __future__ import annotations
 import numpy as np
 
 from bot.scenarios.realspeech.rooms import Place, RoomRecipe, Track
-from bot.scenarios.realspeech.sources import catalog
+from bot.scenarios.realspeech.sources import (
+    ASTERISK_PROMPTS,
+    ASTERISK_VOICES,
+    ASTERISK_WORDS,
+    SourceMissing,
+    utterance,
+)
 
-__all__ = ["ROOMS", "conversation"]
+__all__ = ["MISSING", "ROOMS", "conversation"]
 
 LONG = {
     "hts-m": ["hts1#1", "hts1#2"],
@@ -30,14 +36,29 @@ SHORT = ["Front_Center#1", "Front_Left#1", "Rear_Left#1", "Rear_Right#1", "Front
 """Single words of 430-630 ms ("front", "left", "rear", ...): the backchannels and the quiet replies."""
 
 
+def _asterisk_pools() -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """Long and short utterances of the voice-prompt speakers (asterisk-core-sounds-*-wav), in
+    an order fixed per voice (a different rotation each, so no two say the same prompt at once)."""
+    long: dict[str, list[str]] = {}
+    short: dict[str, list[str]] = {}
+    for k, (voice, (lang, _, _)) in enumerate(ASTERISK_VOICES.items()):
+        prompts = [*ASTERISK_PROMPTS[5 * k :], *ASTERISK_PROMPTS[: 5 * k]]
+        long[voice] = [f"{lang}-{p}#1" for p in prompts]
+        short[voice] = [f"{lang}-{w.replace('/', '-')}#1" for w in ASTERISK_WORDS]
+    return long, short
+
+
+AST_LONG, AST_SHORT = _asterisk_pools()
+
+
 def _span(uid: str) -> int:
-    a, b = catalog()[uid].span_ms
+    a, b = utterance(uid).span_ms
     return b - a
 
 
-def _long_enough(voice: str, min_ms: int) -> str | None:
+def _long_enough(pool: dict[str, list[str]], voice: str, min_ms: int) -> str | None:
     """The voice's first utterance at least ``min_ms`` long, if any."""
-    return next((uid for uid in LONG[voice] if _span(uid) >= min_ms), None)
+    return next((uid for uid in pool[voice] if _span(uid) >= min_ms), None)
 
 
 def conversation(
@@ -50,11 +71,17 @@ def conversation(
     duration_ms: int,
     backchanneler: str,
     quiet: str | None = None,
+    long_pool: dict[str, list[str]] | None = None,
+    short_pool: list[str] | None = None,
     **kw: object,
 ) -> RoomRecipe:
     """Turns in random order with a mix of gaps, fast exchanges (50-500 ms overlaps),
     interruptions, backchannels 100-300 ms after a turn's onset, soft onsets and, if ``quiet`` is
-    given, a quiet short word after 6 s of silence every minute or so."""
+    given, a quiet short word after 6 s of silence every minute or so. ``long_pool`` (voice ->
+    utterances) and ``short_pool`` (the backchannels and quiet words) default to the codec2/alsa
+    recordings."""
+    LONG_ = LONG if long_pool is None else long_pool
+    SHORT_ = SHORT if short_pool is None else short_pool
     rng = np.random.default_rng(seed)
     pids = [t.pid for t in tracks]
     talkers = [p for p in pids if p != backchanneler] + [backchanneler]
@@ -69,7 +96,7 @@ def conversation(
         if forced is not None:
             uid, forced = forced, None
             return uid
-        pool = LONG[voices[pid]]
+        pool = LONG_[voices[pid]]
         uid = pool[cursor[pid] % len(pool)]
         cursor[pid] += 1
         return uid
@@ -89,7 +116,7 @@ def conversation(
         if span >= 2200 and speaker != backchanneler and rng.random() < 0.45 and free[backchanneler] <= t + 100:
             put(
                 backchanneler,
-                SHORT[int(rng.integers(len(SHORT)))],
+                SHORT_[int(rng.integers(len(SHORT_)))],
                 t + int(rng.integers(100, 301)),
                 label="backchannel",
             )
@@ -101,14 +128,14 @@ def conversation(
         if quiet and nxt != quiet and t - last_quiet > 50_000 and free[quiet] <= end + 6000:
             # 6+ s of silence, then a quiet short word, then the room goes on
             start = max(end, free[quiet]) + 6000 + int(rng.integers(0, 1500))
-            stop = put(quiet, SHORT[int(rng.integers(len(SHORT)))], start, level_db=-42.0)
+            stop = put(quiet, SHORT_[int(rng.integers(len(SHORT_)))], start, level_db=-42.0)
             last_quiet = start
             t = max(stop + 900, free[nxt])
-        elif r < 0.35 and span >= 1800 and free[nxt] <= end - 900 and _long_enough(voices[nxt], 400 + 1750):
+        elif r < 0.35 and span >= 1800 and free[nxt] <= end - 900 and _long_enough(LONG_, voices[nxt], 400 + 1750):
             # interruption: the holder stops 400-700 ms after the interrupter's onset, and the
             # interrupter (a long sentence) goes on well past that
             cut = int(rng.integers(400, 701))
-            forced = _long_enough(voices[nxt], cut + 1750)
+            forced = _long_enough(LONG_, voices[nxt], cut + 1750)
             t = end - cut
         elif r < 0.45:
             t = max(end - int(rng.integers(50, 501)), free[nxt])  # fast exchange with a short overlap
@@ -243,7 +270,64 @@ def _build() -> dict[str, RoomRecipe]:
             description="Five people, 3.5 min: levels -42..-21 dBFS, telephone band, bleed, room tone up to -45 dBFS",
         )
     )
+    for make in (_meeting_6, _standup):
+        try:
+            rooms.append(make())
+        except SourceMissing as exc:
+            MISSING[make.__name__.strip("_").replace("_", "-")] = str(exc)
     return {r.name: r for r in rooms}
 
+
+def _meeting_6() -> RoomRecipe:
+    """Held out from the start (issue 12, second round): four voices none of the other rooms
+    has (the Asterisk prompt speakers: US English, Canadian French, Italian, Russian), a loud
+    -19 dBFS talker next to a -44 dBFS one, ventilation rumble (brown noise) on two tracks."""
+    return conversation(
+        "meeting-6",
+        (
+            Track("p-una", "Una", room_tone_db=-50.0, tone="brown"),
+            Track("p-vic", "Vic", room_tone_db=-62.0, bleed_from="p-una"),
+            Track("p-wes", "Wes", room_tone_db=-49.0, phone=True),
+            Track("p-xia", "Xia", room_tone_db=-56.0, tone="brown"),
+        ),
+        {"p-una": "ast-en-f", "p-vic": "ast-fr-f", "p-wes": "ast-it-m", "p-xia": "ast-ru-f"},
+        {"p-una": -19.0, "p-vic": -44.0, "p-wes": -31.0, "p-xia": -35.0},
+        seed=21,
+        duration_ms=195_000,
+        backchanneler="p-xia",
+        quiet="p-xia",
+        long_pool=AST_LONG,
+        short_pool=AST_SHORT["ast-ru-f"],
+        held_out=True,
+        description="Four new voices (voice-prompt speakers, four languages), 3 min 15 s: levels -44..-19 dBFS, "
+        "ventilation rumble, telephone band, bleed of the loud talker",
+    )
+
+
+def _standup() -> RoomRecipe:
+    """Held out from the start: three of the new voices in quick turns, an 8 kHz room, brown and
+    pink noise, a quiet (-40 dBFS) talker who backchannels."""
+    return conversation(
+        "standup",
+        (
+            Track("p-yan", "Yan", room_tone_db=-54.0, tone="brown"),
+            Track("p-zoe", "Zoe", room_tone_db=-58.0, bleed_from="p-yan"),
+            Track("p-abe", "Abe", room_tone_db=-47.0),
+        ),
+        {"p-yan": "ast-it-m", "p-zoe": "ast-en-f", "p-abe": "ast-fr-f"},
+        {"p-yan": -23.0, "p-zoe": -29.0, "p-abe": -40.0},
+        seed=34,
+        duration_ms=100_000,
+        backchanneler="p-abe",
+        long_pool=AST_LONG,
+        short_pool=AST_SHORT["ast-fr-f"],
+        sample_rate=8000,
+        held_out=True,
+        description="Three new voices in quick turns (8 kHz room), a quiet -40 dBFS backchanneller, fan and room noise",
+    )
+
+
+MISSING: dict[str, str] = {}
+"""Rooms left out because a package they are cut from is not installed: name -> what to install."""
 
 ROOMS = _build()

@@ -11,7 +11,8 @@ How a track is made (``render``):
 
 * each placed utterance is scaled to its **active speech level** (RMS over its voiced 10 ms frames,
   dBFS), optionally with a **soft onset** (a 250 ms raised-cosine fade from -20 dB);
-* **room tone**: pink noise at a steady RMS level (dBFS) for the whole track;
+* **room tone**: pink noise (or brown: ventilation rumble) at a steady RMS level (dBFS) for the
+  whole track;
 * **bleed**: another participant's speech (their utterances at their level) mixed in 20 dB lower
   and 3 ms late, as an open microphone picks up the speaker next to it;
 * **telephone band**: 300-3400 Hz band-pass (FFT, 50 Hz raised-cosine edges) on the whole track.
@@ -30,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from bot.scenarios.realspeech.sources import RATE, Utterance, catalog, frame_dbfs
+from bot.scenarios.realspeech.sources import RATE, Utterance, frame_dbfs, utterance
 
 __all__ = ["ROOMS", "Place", "RoomRecipe", "Track", "build_all", "build_room", "default_out_dir"]
 
@@ -66,6 +67,8 @@ class Track:
     room_tone_db: float = -60.0
     phone: bool = False
     bleed_from: str | None = None
+    tone: str = "pink"
+    """``pink`` (room tone, 1/f) or ``brown`` (1/f², the rumble of ventilation or a fan)."""
 
 
 @dataclass(frozen=True)
@@ -94,12 +97,14 @@ def _active_level(u: Utterance, x: np.ndarray) -> float:
     return float(10 * np.log10(power))
 
 
-def _pink(n: int, seed: int) -> np.ndarray:
+def _pink(n: int, seed: int, power: float = 1.0) -> np.ndarray:
+    """Unit-RMS noise with a 1/f^power spectrum (1: pink, 2: brown) above 20 Hz."""
     rng = np.random.default_rng(seed)
     spectrum = np.fft.rfft(rng.standard_normal(n))
     freqs = np.fft.rfftfreq(n, d=1.0 / RATE)
     spectrum[0] = 0.0
-    spectrum[1:] /= np.sqrt(np.maximum(freqs[1:], 20.0))
+    f = np.maximum(freqs[1:], 20.0)
+    spectrum[1:] /= np.sqrt(f) if power == 1.0 else f ** (power / 2)
     x: np.ndarray = np.fft.irfft(spectrum, n)
     scaled: np.ndarray = x / np.sqrt(np.mean(x**2))
     return scaled
@@ -117,13 +122,14 @@ def _band(x: np.ndarray, lo: float = 300.0, hi: float = 3400.0, edge: float = 50
 def _room_tone(recipe: RoomRecipe, track: Track, n: int) -> np.ndarray:
     """The track's room tone as it ends up on the track (band-limited on a telephone track)."""
     i = [t.pid for t in recipe.tracks].index(track.pid)
-    tone = _pink(n, seed=1000 * len(recipe.name) + i) * 10 ** (track.room_tone_db / 20)
+    power = {"pink": 1.0, "brown": 2.0}[track.tone]
+    tone = _pink(n, seed=1000 * len(recipe.name) + i, power=power) * 10 ** (track.room_tone_db / 20)
     return _band(tone) if track.phone else tone
 
 
 def _placed(p: Place) -> tuple[int, np.ndarray, Utterance]:
     """(first sample on the timeline, scaled samples, utterance) of one placement."""
-    u = catalog()[p.uid]
+    u = utterance(p.uid)
     x = np.array(u.samples(), dtype=np.float64)
     x *= 10 ** ((p.level_db - _active_level(u, x)) / 20)
     if p.soft:

@@ -31,6 +31,7 @@ __all__ = [
     "frame_dbfs",
     "load_source",
     "source_intervals",
+    "utterance",
 ]
 
 RATE = 16000
@@ -39,6 +40,7 @@ RATE = 16000
 FRAME_MS = 10
 CODEC2 = Path(os.environ.get("PRISM_CODEC2_RAW", "/usr/share/codec2/raw"))
 ALSA = Path(os.environ.get("PRISM_ALSA_SOUNDS", "/usr/share/sounds/alsa"))
+ASTERISK = Path(os.environ.get("PRISM_ASTERISK_SOUNDS", "/usr/share/asterisk/sounds"))
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,9 @@ class Source:
         rate: sample rate of a headerless ``.raw`` file (16-bit little-endian mono); WAVs carry theirs.
         voice: who speaks (speaker label from the plots and the median pitch), for the room recipes.
         band: ``"8k"`` for narrow-band (telephone/radio) recordings, ``"16k"`` for wide-band ones.
+        floor_db: the recording's own noise floor (dBFS) for the energy rule, where the file is
+            too tightly trimmed for its 5th-percentile frame to be noise (voice prompts: the
+            5th percentile of a 3 s prompt is a pause inside a word, not silence).
     """
 
     name: str
@@ -60,6 +65,7 @@ class Source:
     voice: str
     band: str
     rate: int = 8000
+    floor_db: float | None = None
 
 
 def _c2(name: str, voice: str) -> Source:
@@ -68,6 +74,32 @@ def _c2(name: str, voice: str) -> Source:
 
 def _alsa(name: str) -> Source:
     return Source(name, "alsa-utils", ALSA / f"{name}.wav", "alsa-f", "16k", rate=48000)
+
+
+ASTERISK_VOICES = {
+    # voice -> (package language, folder, noise floor between words in dBFS: the 10th-percentile
+    # 10 ms frame of the voice's 64-74 s demo-instruct prompt, where pauses are not trimmed away)
+    "ast-en-f": ("en", "en_US_f_Allison", -64.0),  # Allison Smith, US English, F0 ~190 Hz
+    "ast-fr-f": ("fr", "fr_CA_f_June", -67.0),  # June Wallack, Canadian French
+    "ast-it-m": ("it", "it_IT_m_Carlo", -55.0),  # Carlo Flora, Italian, male
+    "ast-ru-f": ("ru", "ru_RU_f_IvrvoiceRU", -60.0),  # "Maxim" (IvrvoiceRU), Russian, female voice
+}
+ASTERISK_PROMPTS = (
+    "agent-alreadyon conf-getchannel conf-onlyperson conf-waitforleader confbridge-only-one demo-thanks "
+    "dir-firstlast queue-youarenext vm-nobodyavail vm-rec-name vm-repeat vm-tempgreeting vm-whichbox "
+    "vm-mailboxfull priv-callpending privacy-prompt vm-newpassword vm-tocallback"
+).split()
+"""Voice prompts of 2.6-6.2 s, present in every language, read as one or two phrases."""
+ASTERISK_WORDS = ("vm-no", "hello", "letters/m", "digits/2")
+"""Single words of 0.4-0.9 s ("no", "hello", "em", "two"): backchannels and quiet replies."""
+
+
+def _asterisk(voice: str, prompt: str) -> Source:
+    lang, folder, floor = ASTERISK_VOICES[voice]
+    name = f"{lang}-{prompt.replace('/', '-')}"
+    return Source(
+        name, f"asterisk-core-sounds-{lang}-wav", ASTERISK / folder / f"{prompt}.wav", voice, "8k", floor_db=floor
+    )
 
 
 SOURCES: dict[str, Source] = {
@@ -90,6 +122,7 @@ SOURCES: dict[str, Source] = {
         _alsa("Rear_Right"),
         _alsa("Side_Left"),
         _alsa("Side_Right"),
+        *(_asterisk(v, p) for v in ASTERISK_VOICES for p in (*ASTERISK_PROMPTS, *ASTERISK_WORDS)),
     )
 }
 
@@ -98,7 +131,16 @@ class SourceMissing(Exception):
     """A package recording is not installed."""
 
 
-@lru_cache(maxsize=64)
+def utterance(uid: str) -> Utterance:
+    """The utterance ``<source>#<n>``; ``SourceMissing`` naming the package if it is not installed."""
+    found = catalog().get(uid)
+    if found is None:
+        load_source(uid.split("#")[0])  # raises SourceMissing for an uninstalled package
+        raise KeyError(f"no utterance {uid!r}")
+    return found
+
+
+@lru_cache(maxsize=256)
 def load_source(name: str) -> np.ndarray:
     """The recording as 16 kHz mono float32 in [-1, 1) (read-only)."""
     import soundfile as sf
@@ -131,13 +173,21 @@ def frame_dbfs(x: np.ndarray, frame_ms: int = FRAME_MS) -> np.ndarray:
 
 
 def energy_intervals(
-    x: np.ndarray, *, above_floor_db: float = 12.0, below_peak_db: float = 40.0, merge_ms: int = 200, min_ms: int = 60
+    x: np.ndarray,
+    *,
+    above_floor_db: float = 12.0,
+    below_peak_db: float = 40.0,
+    merge_ms: int = 200,
+    min_ms: int = 60,
+    floor_db: float | None = None,
 ) -> list[tuple[int, int]]:
     """First cut of the voiced intervals (ms): frames louder than the floor by ``above_floor_db``
     and within ``below_peak_db`` of the loud frames, gaps < ``merge_ms`` merged, runs < ``min_ms``
-    dropped. The floor is the 5th percentile frame level, the peak the 99th."""
+    dropped. The floor is ``floor_db`` if given, else the 5th percentile frame level; the peak is
+    the 99th."""
     db = frame_dbfs(x)
-    floor, peak = np.percentile(db, 5), np.percentile(db, 99)
+    floor = np.percentile(db, 5) if floor_db is None else floor_db
+    peak = np.percentile(db, 99)
     on = db > max(floor + above_floor_db, peak - below_peak_db)
     runs: list[list[int]] = []
     start = None
@@ -200,14 +250,16 @@ def source_intervals(name: str) -> list[tuple[int, int]]:
     """The checked voiced intervals of a whole recording (ms)."""
     if name in CORRECTIONS:
         return list(CORRECTIONS[name])
-    return energy_intervals(load_source(name))
+    return energy_intervals(load_source(name), floor_db=SOURCES[name].floor_db)
 
 
 @lru_cache(maxsize=1)
 def catalog() -> dict[str, Utterance]:
-    """Every utterance of every source, ids ``<source>#<n>`` (n from 1)."""
+    """Every utterance of every installed source, ids ``<source>#<n>`` (n from 1)."""
     out: dict[str, Utterance] = {}
-    for name in SOURCES:
+    for name, src in SOURCES.items():
+        if not src.path.exists():
+            continue  # a room that places one of its utterances says which package is missing
         x = load_source(name)
         total = len(x) * 1000 // RATE
         groups: list[list[tuple[int, int]]] = []
