@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Debian packages the tests need beyond Python and Node: Chromium (browser end-to-end tests),
 # espeak-ng and sox (speech clips and a local TTS server in tests), codec2-examples and alsa-utils
-# (real human speech recordings the real-speech rooms are cut from).
+# and asterisk-core-sounds-{en,fr,it,ru}-wav (real human speech recordings the real-speech rooms
+# are cut from).
 # Installs only what is missing, only as root with apt-get; otherwise says what to install.
 set -euo pipefail
 need=()
@@ -10,6 +11,10 @@ command -v espeak-ng >/dev/null 2>&1 || need+=(espeak-ng)
 command -v sox >/dev/null 2>&1 || need+=(sox)
 [ -d /usr/share/codec2/raw ] || need+=(codec2-examples)
 [ -d /usr/share/sounds/alsa ] || need+=(alsa-utils)
+# voice-prompt speakers (real speech) for the rooms meeting-6 and standup
+for voice in en:en_US_f_Allison fr:fr_CA_f_June it:it_IT_m_Carlo ru:ru_RU_f_IvrvoiceRU; do
+  [ -f /usr/share/asterisk/sounds/"${voice#*:}"/hello.wav ] || need+=(asterisk-core-sounds-"${voice%%:*}"-wav)
+done
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   echo "setup: installing Debian packages: ${need[*]}" >&2
