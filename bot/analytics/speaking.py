@@ -11,7 +11,8 @@ How a tracker decides (one tracker per participant, one observation per 32 ms Si
   scores low while its recurrent state catches up, counts as speech, as a listener hears it.
 * **Confirm** once windows ``>= leave_threshold`` adding up to ``min_speech_ms`` have been seen,
   with no dip between them longer than ``max_dip_ms``: a single window that scores high (a
-  click, a cough, a noisy window) never starts speech.
+  click, a cough, a noisy window) never starts speech. Strong evidence confirms sooner: an
+  unbroken run of windows ``>= confirm_threshold`` holding ``confirm_fast_ms`` of sound.
 * **Leave** once ``hangover_ms`` has passed with every window ``< leave_threshold`` (hysteresis:
   a dip inside a word or a short breath does not split an utterance). The stop time is the end
   of the last window that scored ``>= leave_threshold``, not the end of the hangover, so talk
@@ -92,6 +93,17 @@ class SpeakingParams:
             abandoned start's (within ``onset_lookback_ms``). A soft -38 dBFS first word in
             -47 dBFS room tone scored 0.26, 0.46, 0.75, then sank into the noise floor for
             128 ms before the next word: found 242 ms late without it.
+        confirm_threshold, confirm_fast_ms: a faster confirmation on strong evidence: an unbroken
+            run of windows scoring ``>= confirm_threshold`` whose *sound* (the sounding blocks the
+            gate found inside them, ``sound_ms``) adds up to ``confirm_fast_ms`` confirms speech
+            without waiting for ``min_speech_ms``: two fully sounding windows at 0.8 or more
+            (64 ms) instead of three at 0.3. Detection latency is mostly this wait: on the real
+            and synthetic rooms the start latency fell 5-18 ms at the median and up to 33 ms at
+            p95 (meeting-4 224 -> 204 ms), with every detected interval unchanged. Counting sound
+            rather than windows keeps the one-stray-window protection where it matters: the
+            edge of a neighbour's bleed scored 0.99 and 0.96 on two windows with 8 ms of sound
+            each, and counting windows started speech on it (precision 1.00 -> 0.95).
+            ``confirm_fast_ms >= min_speech_ms`` turns it off.
     """
 
     enter_threshold: float = 0.5
@@ -102,6 +114,8 @@ class SpeakingParams:
     hangover_ms: int = 200
     onset_lookback_ms: int = 320
     resume_within_ms: int = 160
+    confirm_threshold: float = 0.8
+    confirm_fast_ms: int = 64
 
     def __post_init__(self) -> None:
         if not 0.0 < self.onset_threshold <= self.leave_threshold <= self.enter_threshold <= 1.0:
@@ -110,7 +124,19 @@ class SpeakingParams:
                 f" <= 1, got onset_threshold={self.onset_threshold}, leave_threshold="
                 f"{self.leave_threshold}, enter_threshold={self.enter_threshold}"
             )
-        for name in ("min_speech_ms", "max_dip_ms", "hangover_ms", "onset_lookback_ms", "resume_within_ms"):
+        if not self.enter_threshold <= self.confirm_threshold <= 1.0:
+            raise ValueError(
+                "SpeakingParams: need enter_threshold <= confirm_threshold <= 1, got "
+                f"confirm_threshold={self.confirm_threshold}, enter_threshold={self.enter_threshold}"
+            )
+        for name in (
+            "min_speech_ms",
+            "max_dip_ms",
+            "hangover_ms",
+            "onset_lookback_ms",
+            "resume_within_ms",
+            "confirm_fast_ms",
+        ):
             if getattr(self, name) < 0:
                 raise ValueError(f"SpeakingParams: {name} must be >= 0, got {getattr(self, name)}")
 
@@ -181,6 +207,7 @@ class SpeakingTracker:
         self._leave_run_ms: int | None = None  # window start of the run of windows >= leave
         self._pending_speech_ms = 0  # windows >= leave since the segment became pending
         self._pending_gap_ms = 0  # the dip (windows < leave) a pending segment is in
+        self._strong_run_ms = 0  # sound in the unbroken run of windows >= confirm_threshold
         self._onset_ms = 0
         self._speech_end_ms = 0  # where sound ends in the last window >= leave
         self._last_window_end_ms: int | None = None
@@ -235,6 +262,8 @@ class SpeakingTracker:
         sound_start, sound_end = sound_ms or (window_start_ms, window_end_ms)
         self._last_window_end_ms = window_end_ms
         above_leave = score >= p.leave_threshold
+        strong = score >= p.confirm_threshold
+        self._strong_run_ms = self._strong_run_ms + (sound_end - sound_start) if strong else 0
         if score < p.onset_threshold:
             # the trace-back crosses one low window (a stop closure, a gated dip in a soft onset)
             self._onset_dip_ms += self.window_ms
@@ -281,7 +310,7 @@ class SpeakingTracker:
                 self._abandoned = (self._onset_ms, window_end_ms)
             return []
 
-        if self._pending_speech_ms < p.min_speech_ms:
+        if self._pending_speech_ms < p.min_speech_ms and self._strong_run_ms < p.confirm_fast_ms:
             return []
         self._state = _State.SPEAKING
         self._speech_end_ms = sound_end
@@ -308,7 +337,7 @@ class SpeakingTracker:
             out.append(self._stop(decided_at_ms=decided))
         self._state = _State.QUIET
         self._onset_run_ms = self._leave_run_ms = None
-        self._onset_dip_ms = 0
+        self._onset_dip_ms = self._strong_run_ms = 0
         self._abandoned = None
         return out
 

@@ -19,7 +19,7 @@ from bot.analytics.speaking import (
 )
 
 W = 32  # ms per window
-S = 0.9  # a clear speech score
+S = 0.75  # a clear speech score, below confirm_threshold (the fast confirmation has its own tests)
 _ = None  # a window the gate found quiet
 
 
@@ -94,6 +94,51 @@ def test_low_scores_before_speech_move_the_onset_but_do_not_confirm_it():
     # min_speech_ms counts only windows >= leave_threshold.
     _tracker, out = feed([0.05, 0.2, 0.26, S, S, S])
     assert out == [SpeechStarted("p-alice", media_time_ms=32, decided_at_ms=192)]
+
+
+# --- fast confirmation on strong evidence ---------------------------------------------------------
+
+F = 0.95  # a strong score (>= confirm_threshold)
+
+
+def test_two_strong_fully_sounding_windows_confirm_at_the_second():
+    # three windows >= leave_threshold (96 ms) were needed before: decided at 160 ms
+    _tracker, out = feed([0, F, F, F])
+    assert out == [SpeechStarted("p-alice", media_time_ms=32, decided_at_ms=96)]
+
+
+def test_strong_windows_with_little_sound_wait_for_min_speech():
+    # The edge of a neighbour's bleed: 0.99 and 0.96 with 8 ms of sound each. Counting windows
+    # would start speech on it; counting their sound does not.
+    tracker = SpeakingTracker("p-cat")
+    out = tracker.observe(32, 0.0)
+    out += tracker.observe(64, 0.99, (56, 64))
+    out += tracker.observe(96, 0.96, (72, 80))
+    out += tracker.observe(128, None)
+    out += tracker.observe(160, None)
+    assert out == []
+
+
+def test_a_weak_window_breaks_the_strong_run():
+    # F, 0.6, F: each strong window alone is 32 ms of sound; the regular path confirms at the
+    # third window >= leave_threshold, as before
+    _tracker, out = feed([0, F, 0.6, F])
+    assert out == [SpeechStarted("p-alice", media_time_ms=32, decided_at_ms=128)]
+
+
+def test_single_strong_window_still_never_starts_speech():
+    _tracker, out = feed([0, 0.99, 0, 0, 0, 0, 0, 0, 0, 0])
+    assert out == []
+
+
+def test_fast_confirmation_can_be_turned_off():
+    _tracker, out = feed([0, F, F, F], params=SpeakingParams(confirm_fast_ms=96, confirm_threshold=1.0))
+    assert out == [SpeechStarted("p-alice", media_time_ms=32, decided_at_ms=128)]
+
+
+def test_confirm_threshold_below_enter_is_rejected():
+    with pytest.raises(ValueError, match="confirm_threshold"):
+        SpeakingParams(confirm_threshold=0.4)
 
 
 def test_min_speech_is_configurable():
