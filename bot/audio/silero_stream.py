@@ -164,6 +164,7 @@ class SileroStreams:
         self._gate_params = gate
         self._streams: dict[str, _Stream] = {}
         self._closed_stats = StreamStats()
+        self._settled: dict[int, np.ndarray] = {}  # sample rate -> state after long silence
 
     @classmethod
     def load(cls, path: str | Path | None = None, **kwargs: Any) -> SileroStreams:
@@ -293,6 +294,7 @@ class SileroStreams:
 
         if decision.reset:
             self._reset(stream)
+            stream.state = self._silence_state(stream.sample_rate)
             stream.low_run = 0
         if decision.replay:
             for context, window in list(stream.recent)[-decision.replay :]:
@@ -350,6 +352,23 @@ class SileroStreams:
             stream.stats.windows_inferred += 1
             stream.stats.windows_replayed += 1
         stream.context = saved
+
+    def _silence_state(self, sample_rate: int) -> np.ndarray:
+        """The recurrent state a gated stream starts from (and returns to after a silence):
+        Silero's state after ``GateParams.settle_windows`` windows of digital silence from zero,
+        computed once per rate. Zero without a gate (exactly ``SileroOnnxModel``)."""
+        settle = self._gate_params.settle_windows if self._gate_params else 0
+        if not settle:
+            return np.zeros((2, 1, 128), dtype=np.float32)
+        if sample_rate not in self._settled:
+            window, context_size = SUPPORTED_RATES[sample_rate]
+            state = np.zeros((2, 1, 128), dtype=np.float32)
+            x = np.zeros((1, context_size + window), dtype=np.float32)
+            sr = np.array(sample_rate, dtype="int64")
+            for _ in range(settle):
+                _out, state = self._session.run(None, {"input": x, "state": state, "sr": sr})
+            self._settled[sample_rate] = state
+        return self._settled[sample_rate].copy()
 
     def _reset(self, stream: _Stream) -> None:
         stream.state = np.zeros((2, 1, 128), dtype=np.float32)

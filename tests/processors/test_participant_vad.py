@@ -297,6 +297,42 @@ def test_noise_burst_after_speech_does_not_start_speech(session, kind):
     assert segments(down, "bob")[0][1] < 4000
 
 
+def telephone_word_after_silence(name: str, level_dbfs: float) -> tuple[np.ndarray, int]:
+    """``name`` at 6 s of a 9 s track, band-passed 300-3400 Hz, scaled, in -64 dBFS hiss (below
+    the gate); returns (audio, true onset ms)."""
+    track = silent_track(9000)
+    track.place(name, 6000)
+    spectrum = np.fft.rfft(track.audio.astype(np.float64))
+    f = np.fft.rfftfreq(track.audio.size, 1 / RATE)
+    spectrum[(f < 300) | (f > 3400)] = 0
+    x = np.fft.irfft(spectrum, track.audio.size)
+    x *= 0.6 * 32768 * 10 ** (level_dbfs / 20) / np.sqrt(np.mean(x[6000 * RATE // 1000 :] ** 2))
+    x += np.random.default_rng(0).standard_normal(x.size) * 32768 * 10 ** (-64 / 20)
+    return np.clip(np.round(x), -32768, 32767).astype(np.int16), min(a for a, _b in track.truth)
+
+
+@needs_clips
+def test_a_word_after_long_silence_starts_from_the_settled_silence_state(session):
+    """After 500 ms gated, the model restarts from Silero's state after a long silence, not from
+    zero: this telephone-band word's onset was 80 ms late from the zeroed state (32 ms now)."""
+    audio, onset = telephone_word_after_silence("bob-cut", -36)
+    down = run(make_vad(session), chunks({"p": audio}))
+    (start, _stop), *_ = segments(down, "p")
+    assert abs(start - onset) <= 50
+    zeroed = run(make_vad(session, gate=GateParams(settle_windows=0)), chunks({"p": audio}))
+    assert segments(zeroed, "p")[0][0] - onset > 50  # what the zeroed state gave
+
+
+def test_the_settled_silence_state_is_computed_once_per_rate(session):
+    streams = SileroStreams(session, gate=GateParams(settle_windows=4))
+    a, b = streams._silence_state(16000), streams._silence_state(16000)
+    assert np.array_equal(a, b) and a is not b  # a copy each time: streams never share it
+    assert not np.array_equal(a, np.zeros_like(a))
+    assert not np.array_equal(a, streams._silence_state(8000))
+    off = SileroStreams(session, gate=GateParams(settle_windows=0))
+    assert not off._silence_state(16000).any()
+
+
 # --- wiring --------------------------------------------------------------------------------------
 
 
