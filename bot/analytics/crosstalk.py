@@ -42,12 +42,27 @@ class CrosstalkParams:
         path plus clock jitter; a little negative for stamp jitter).
     history_ms: audio kept per participant.
     learn_correlation: a window correlating this well is clean bleed: its level relative to the
-        source updates the pair's **coupling** (dB, exponential average with ``learn_rate``).
+        source updates the pair's **coupling** (dB, exponential average with ``learn_rate``),
+        when its best lag is within ``lag_tolerance_ms`` of the pair's previous clean-bleed
+        window's (one acoustic path, one delay). A quiet telephone-band voice correlated 0.85
+        with a loud neighbour's at some lag once; the coupling learned from it (-28.5 dB) then
+        took that voice for bleed whenever the neighbour talked 22 dB louder.
     own_voice_db: once a pair's coupling is known, a window of X while Y talks is bleed unless
         X is more than this above the bleed Y's level predicts (X's own voice on top of it). Per
         window correlation alone flickers where the bleed sinks towards the room tone (0.3-0.6
         between clean-bleed windows of 0.9), and each flicker let Silero's state carry X's
         "speech" on; the level test does not flicker, and still keeps a voice 5 dB over the bleed.
+    fade_ms: for this long after a window of X was found to be Y's bleed, while Y still talks, a
+        window of X no louder than the loudest of those bleed windows is bleed too, even when Y
+        is not ``margin_db`` louder at that moment. In a dip of Y's speech (a stop closure, a
+        breath) Y's level falls towards X's room tone, the margin test fails, and Silero, whose
+        state on X had been following the bleed, scored X's room tone 0.99-1.00 for three
+        windows: a false start on X (brown-noise room tone under -20 dB bleed of a talker 8 dB
+        louder than X). X's own voice starting in that dip is louder than its bleed was (X
+        talks ~20 dB over the bleed at the same level), so it passes.
+    dip_db: ...and only while Y is at least this much below its loudest window in those bleed
+        windows (Y in a dip): the rule is for bleed fading with its source, not for whatever
+        X says quietly while Y talks on at full level.
     """
 
     margin_db: float = 10.0
@@ -58,6 +73,9 @@ class CrosstalkParams:
     min_lag_ms: int = -5
     max_lag_ms: int = 25
     history_ms: int = 200
+    fade_ms: int = 200
+    dip_db: float = 6.0
+    lag_tolerance_ms: float = 1.0
 
 
 class _Ring:
@@ -101,6 +119,9 @@ class CrosstalkFilter:
         self._rings: dict[str, _Ring] = {}
         self._size = self.params.history_ms * sample_rate // 1000
         self._coupling: dict[tuple[str, str], float] = {}  # (x, y) -> x's level minus y's, dB, on clean bleed
+        # (x, y) -> (end ms, x's power, y's power) of x's recent bleed windows
+        self._bleed: dict[tuple[str, str], deque[tuple[float, float, float]]] = {}
+        self._lag: dict[tuple[str, str], int] = {}  # (x, y) -> best lag (samples) of the last clean-bleed window
         self.checks = 0
         self.correlations = 0
         self.bleed_windows = 0
@@ -116,6 +137,8 @@ class CrosstalkFilter:
     def forget(self, pid: str) -> None:
         self._rings.pop(pid, None)
         self._coupling = {k: v for k, v in self._coupling.items() if pid not in k}
+        self._bleed = {k: v for k, v in self._bleed.items() if pid not in k}
+        self._lag = {k: v for k, v in self._lag.items() if pid not in k}
 
     def _segment(self, ring: _Ring, start_ms: float, end_ms: float) -> np.ndarray | None:
         """Samples of ``ring`` covering ``[start_ms, end_ms)`` (clipped to what it holds)."""
@@ -147,40 +170,66 @@ class CrosstalkFilter:
             if other == pid or ring is None:
                 continue
             self.checks += 1
+            key = (pid, other)
             y_same = self._segment(ring, window_end_ms - window_ms, window_end_ms)
             if y_same is None or y_same.size < self.rate * 8 // 1000:
                 continue
             py = float(np.dot(y_same, y_same)) / y_same.size
+            recent = self._bleed.get(key) if key in self._coupling else None
+            if recent:
+                while recent and window_end_ms - recent[0][0] > p.fade_ms:
+                    recent.popleft()
+                if (
+                    recent
+                    and px <= max(x_power for _end, x_power, _y in recent)
+                    and py * 10 ** (p.dip_db / 10) <= max(y_power for _end, _x, y_power in recent)
+                ):
+                    self.bleed_windows += 1
+                    return True  # Y in a dip, X no louder than its bleed just was: the bleed fading
             if py < px * 10 ** (p.margin_db / 10):
                 continue
-            key = (pid, other)
             coupling = self._coupling.get(key)
             if coupling is not None and px <= py * 10 ** ((coupling + p.own_voice_db) / 10):
-                self.bleed_windows += 1
+                self._remember(key, window_end_ms, px, py)
                 return True  # no more than the bleed the pair's coupling predicts
             y = self._segment(ring, window_end_ms - window_ms - p.max_lag_ms, window_end_ms - p.min_lag_ms)
             if y is None:
                 continue
             self.correlations += 1
-            corr = _max_correlation(x, y)
+            corr, lag = _max_correlation(x, y)
             if corr >= p.learn_correlation:
-                level = 10 * np.log10(px / py)
-                self._coupling[key] = level if coupling is None else coupling + p.learn_rate * (level - coupling)
+                # A real bleed path has one delay: learn the coupling only from a window whose
+                # best lag repeats the pair's last clean one (a narrow-band voice can correlate
+                # 0.85 with another voice at some lag of the 30 ms searched, once in a while).
+                same_path = abs(lag - self._lag.get(key, -(10**9))) <= self.rate * p.lag_tolerance_ms // 1000
+                self._lag[key] = lag
+                if same_path:
+                    level = 10 * np.log10(px / py)
+                    self._coupling[key] = level if coupling is None else coupling + p.learn_rate * (level - coupling)
             if corr >= p.min_correlation:
-                self.bleed_windows += 1
+                self._remember(key, window_end_ms, px, py)
                 return True
         return False
 
+    def _remember(self, key: tuple[str, str], window_end_ms: float, x_power: float, y_power: float) -> None:
+        """Count a bleed window found by the level or correlation test and keep it for ``fade_ms``."""
+        self.bleed_windows += 1
+        if self.params.fade_ms > 0:
+            self._bleed.setdefault(key, deque()).append((window_end_ms, x_power, y_power))
 
-def _max_correlation(x: np.ndarray, y: np.ndarray) -> float:
-    """Highest normalised correlation of ``x`` against every same-length stretch of ``y``."""
+
+def _max_correlation(x: np.ndarray, y: np.ndarray) -> tuple[float, int]:
+    """Highest normalised correlation of ``x`` against every same-length stretch of ``y``, and
+    the offset (samples into ``y``) where it is."""
     if y.size < x.size:
         x = x[: y.size]
     n = x.size
     dots = np.correlate(y, x, mode="valid")
     energy = np.convolve(y * y, np.ones(n, dtype=np.float32), mode="valid")
     norm = np.sqrt(np.maximum(energy, 1e-12) * float(np.dot(x, x)))
-    return float(np.max(np.abs(dots) / norm))
+    scores = np.abs(dots) / norm
+    best = int(np.argmax(scores))
+    return float(scores[best]), best
 
 
 DEFAULT_CROSSTALK = CrosstalkParams()

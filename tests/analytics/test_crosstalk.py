@@ -61,3 +61,69 @@ def test_a_different_voice_as_loud_as_bleed_is_not_bleed() -> None:
     # two unrelated voices, one 15 dB quieter: not a copy, so not bleed
     verdicts = _play({"a": _voice(1, 1000, -24), "b": _voice(3, 1000, -39)}, "b", ["a"])
     assert not any(verdicts)
+
+
+def _windows(tracks: dict[str, np.ndarray], who: str, talking: list[str], **params: float) -> dict[int, bool]:
+    """Window end (ms) -> verdict for every 32 ms window of ``who`` (audio pushed 32 ms at a time)."""
+    ct = CrosstalkFilter(RATE, CrosstalkParams(**params))
+    out = {}
+    for k in range(len(next(iter(tracks.values()))) // 512):
+        end = (k + 1) * 32
+        for pid, x in tracks.items():
+            ct.push(pid, x[k * 512 : (k + 1) * 512], end)
+        if end >= 64:
+            out[end] = ct.is_bleed(who, end, 32, talking)
+    return out
+
+
+def _with_dip(db: float) -> tuple[np.ndarray, np.ndarray]:
+    """A talker at -22 dBFS who drops by ``db`` for 1000-1096 ms, and their -20 dB bleed on a
+    -48 dBFS room-tone track."""
+    loud = _voice(1, 2000, -22)
+    loud[RATE * 1000 // 1000 : RATE * 1096 // 1000] *= 10 ** (-db / 20)
+    return loud, _delayed(loud, 3) * 10 ** (-20 / 20) + _voice(9, 2000, -48)
+
+
+def test_bleed_fading_in_a_dip_of_its_source_stays_bleed() -> None:
+    # In the talker's 30 dB dip (a stop closure) the margin test fails, but the bleed window is
+    # no louder than the bleed just before it: still bleed. It used to reach Silero, whose state
+    # had followed the bleed, and score 0.99-1.00: a false start.
+    loud, quiet = _with_dip(30)
+    in_dip = [v for end, v in _windows({"a": loud, "b": quiet}, "b", ["a"]).items() if 1032 <= end <= 1096]
+    assert in_dip and all(in_dip)
+    before = [v for end, v in _windows({"a": loud, "b": quiet}, "b", ["a"], fade_ms=0).items() if 1032 <= end <= 1096]
+    assert not all(before)
+
+
+def test_own_voice_starting_in_a_dip_of_the_talker_is_kept() -> None:
+    loud, quiet = _with_dip(30)
+    own = np.zeros_like(loud)
+    own[RATE * 1000 // 1000 : RATE * 1096 // 1000] = _voice(2, 96, -30)  # b talks (at b's level)
+    verdicts = _windows({"a": loud, "b": quiet + own}, "b", ["a"])
+    assert not any(v for end, v in verdicts.items() if 1032 <= end <= 1096)
+
+
+def _piecewise_delayed(x: np.ndarray, delays_ms: list[int]) -> np.ndarray:
+    """``x`` delayed by ``delays_ms[k % len]`` in its k-th 32 ms window, 20 dB down."""
+    out = np.zeros_like(x)
+    for k in range(x.size // 512):
+        d = RATE * delays_ms[k % len(delays_ms)] // 1000
+        lo = k * 512
+        out[lo : lo + 512] = x[lo - d : lo - d + 512] if lo >= d else 0
+    return out * 0.1
+
+
+def test_coupling_is_learned_only_from_a_repeated_delay() -> None:
+    loud = _voice(1, 1000, -24)
+    steady = CrosstalkFilter(RATE)
+    jumping = CrosstalkFilter(RATE)
+    for ct, delays in ((steady, [3]), (jumping, [3, 15])):  # one acoustic path vs. none
+        quiet = _piecewise_delayed(loud, delays)
+        for k in range(loud.size // 512):
+            end = (k + 1) * 32
+            ct.push("a", loud[k * 512 : (k + 1) * 512], end)
+            ct.push("b", quiet[k * 512 : (k + 1) * 512], end)
+            if end >= 64:
+                ct.is_bleed("b", end, 32, ["a"])
+    assert ("b", "a") in steady._coupling
+    assert ("b", "a") not in jumping._coupling
