@@ -142,6 +142,7 @@ class Supervisor:
 
     async def start(self) -> Supervisor:
         await self.forwarder.start()
+        self.rooms.start_template()
         s = self.settings
         # keepalive_timeout is aiohttp's idle timer: it also closes a connection still sending its head
         http_log, self.http_log = http_logger()

@@ -56,6 +56,7 @@ class Metrics:
         self.seq_gaps = 0
         self.seq_duplicates = 0
         self.spawns = 0
+        self.spawn_paths: Counter[str] = Counter()  # path: template | exec
         self.restarts = 0
         self.exits: Counter[str] = Counter()  # outcome: completed | stopped | crashed | failed
         self.latency = Histogram(LATENCY_BUCKETS_MS)
@@ -152,6 +153,14 @@ class _Collector(Collector):
         yield CounterMetricFamily(
             "bot_spawns_total", "Bot processes started (first starts and restarts).", value=m.spawns
         )
+        paths = CounterMetricFamily(
+            "bot_spawn_paths_total",
+            "Bot processes started, by how: forked from the bot template or exec'd.",
+            labels=["path"],
+        )
+        for path, n in sorted(m.spawn_paths.items()):
+            paths.add_metric([path], n)
+        yield paths
         yield CounterMetricFamily(
             "bot_restarts_total", "Bot processes restarted after a crash or a spawn timeout.", value=m.restarts
         )

@@ -79,14 +79,22 @@ def bot_environment(
     return env
 
 
+BOT_MODULE = "bot"
+
+
+def bot_args(*, scenario: str | None, speed: float | None) -> list[str]:
+    """The bot's flags: ``--view off`` plus the simulated room's (a Daily room comes by env)."""
+    args = ["--view", "off"]
+    if scenario:
+        args += ["--simulate", scenario]
+        if speed is not None:
+            args += ["--speed", f"{speed:g}"]
+    return args
+
+
 def bot_command(*, scenario: str | None, speed: float | None) -> list[str]:
     """``python -m bot --view off`` plus the simulated room's flags (a Daily room comes by env)."""
-    cmd = [sys.executable, "-m", "bot", "--view", "off"]
-    if scenario:
-        cmd += ["--simulate", scenario]
-        if speed is not None:
-            cmd += ["--speed", f"{speed:g}"]
-    return cmd
+    return [sys.executable, "-m", BOT_MODULE, *bot_args(scenario=scenario, speed=speed)]
 
 
 class BotProcess:

@@ -47,11 +47,13 @@ from pydantic import (
 from bot.forwarding.entries import rfc3339_ms
 from bot.generated.topics import Topic
 from bot.rooms.urls import http_url_problem, sanitize_room_url
+from supervisor.adopted import ForkedBotProcess
 from supervisor.feed import FeedHub
+from supervisor.forking import BotTemplate, interpreter_variables
 from supervisor.ingest import Ingestor, StreamStats
 from supervisor.logbudget import LOG_SECRETS, LogBudget, RateBudget
 from supervisor.metrics import Metrics
-from supervisor.process import BotProcess, bot_command, bot_environment
+from supervisor.process import BOT_MODULE, BotProcess, bot_args, bot_command, bot_environment
 from supervisor.provenance import Provenance
 from supervisor.request_errors import api_message
 from supervisor.scenarios import ScenarioRefused, resolve_scenario
@@ -64,6 +66,7 @@ MAX_BODY_DEPTH = 32
 """Deepest nesting of a ``POST /rooms`` body (a policy layer needs 4); deeper is a 422 naming the
 field, before any recursive code (pydantic, ``json.dumps``, the policy composer) sees it."""
 MAX_TOKEN_CHARS = 4096
+AnyBotProcess = BotProcess | ForkedBotProcess
 STDERR_LINE_CHARS = 2000
 
 
@@ -296,7 +299,9 @@ class Room:
     first_start_mono: float | None = None
     spawn_timed_out: bool = False
     exits: list[dict[str, Any]] = field(default_factory=list)
-    process: BotProcess | None = None
+    process: AnyBotProcess | None = None
+    spawned_by: Literal["template", "exec"] | None = None
+    """How the current (or last) bot process started: forked from the bot template, or exec'd."""
     task: asyncio.Task[None] | None = None
     started_event: asyncio.Event = field(default_factory=asyncio.Event)
     stop_event: asyncio.Event = field(default_factory=asyncio.Event)
@@ -328,6 +333,7 @@ class Room:
             "startedAt": _iso(self.started_at),
             "endedAt": _iso(self.ended_at),
             "exitCode": self.exit_code,
+            "spawnedBy": self.spawned_by,
             "endReason": self.end_reason,
             "stopReason": self.stop_reason,
             "error": self.error,
@@ -376,6 +382,20 @@ class RoomManager:
         self._dotenv = _dotenv_values()
         self._closing = False
         metrics.room_states = self.status_counts
+        self.template: BotTemplate | None = None
+        if settings.bot_template:
+            needs_exec = interpreter_variables(settings.bot_env_names)
+            if needs_exec:
+                logger.warning(
+                    f"bot template off: SUPERVISOR_BOT_ENV passes {', '.join(needs_exec)}, which only an exec'd interpreter reads"
+                )
+            else:
+                self.template = BotTemplate(self.environ)
+
+    def start_template(self) -> None:
+        """Start the bot template in the background (``SUPERVISOR_BOT_TEMPLATE``); rooms use exec until it is ready."""
+        if self.template is not None:
+            self.template.start()
 
     # ---- queries
     def status_counts(self) -> Counter[str]:
@@ -467,6 +487,8 @@ class RoomManager:
             self._request_stop(room, "shutdown")
         if rooms:
             await asyncio.gather(*(room.done_event.wait() for room in rooms))
+        if self.template is not None:
+            await self.template.close()
 
     # ---- the watcher of one room
     def _room_env(self, room: Room) -> dict[str, str]:
@@ -575,27 +597,33 @@ class RoomManager:
         room.provenance.new_process()
         if room.first_start_mono is None:
             room.first_start_mono = time.monotonic()
-        cmd = (
-            list(r.command)
-            if r.command
-            else bot_command(scenario=str(room.scenario_path) if room.scenario_path else None, speed=r.speed)
-        )
+        scenario = str(room.scenario_path) if room.scenario_path else None
+        cmd = list(r.command) if r.command else bot_command(scenario=scenario, speed=r.speed)
         env = bot_environment(
             source=self.environ, room_env=self._room_env(room), extra_names=s.bot_env_names, fallback=self._dotenv
         )
-        try:
-            proc = await BotProcess.spawn(cmd, env=env, cwd=room.workdir)
-        except OSError as exc:
-            room.error = f"could not start the bot: {exc.strerror or exc}"
-            room.spawned_event.set()
-            return "crashed"
+        proc: AnyBotProcess | None = None
+        if self.template is not None and not r.command:  # a custom command is exec'd as given
+            proc = await self.template.spawn(
+                bot_args(scenario=scenario, speed=r.speed), env=env, cwd=room.workdir, module=BOT_MODULE
+            )
+        room.spawned_by = "template" if proc is not None else "exec"
+        if proc is None:
+            try:
+                proc = await BotProcess.spawn(cmd, env=env, cwd=room.workdir)
+            except OSError as exc:
+                room.error = f"could not start the bot: {exc.strerror or exc}"
+                room.spawned_event.set()
+                return "crashed"
         room.spawned_event.set()
         spawned_at = time.time()
         room.process = proc
         room.pid = proc.pid
         room.last_line_at = time.monotonic()
         self.metrics.spawns += 1
-        log.info(f"bot started (pid {proc.pid}, attempt {room.attempt})")
+        self.metrics.spawn_paths[room.spawned_by] += 1
+        how = "forked from the bot template" if room.spawned_by == "template" else "exec"
+        log.info(f"bot started (pid {proc.pid}, attempt {room.attempt}, {how})")
         reader = asyncio.create_task(self._read_stdout(room, proc))
         err_reader = asyncio.create_task(self._read_stderr(room, proc))
         watchdog = asyncio.create_task(self._watch(room, proc))
@@ -637,7 +665,7 @@ class RoomManager:
             room.error = f"the bot exited with code {code}"
         return "crashed"
 
-    async def _watch(self, room: Room, proc: BotProcess) -> None:
+    async def _watch(self, room: Room, proc: AnyBotProcess) -> None:
         """Spawn timeout (sets ``room.spawn_timed_out``), idle timeout, max duration and stop requests."""
         s = self.settings
         log = logger.bind(room=room.id)
@@ -679,7 +707,7 @@ class RoomManager:
             started.cancel()
             stop.cancel()
 
-    async def _read_stdout(self, room: Room, proc: BotProcess) -> None:
+    async def _read_stdout(self, room: Room, proc: AnyBotProcess) -> None:
         ingest = self.ingestor.ingest
         submit = self.submit
         feeds = self.feeds
@@ -709,7 +737,7 @@ class RoomManager:
             if feeds is not None:
                 feeds.publish(room.id, envelope)
 
-    async def _read_stderr(self, room: Room, proc: BotProcess) -> None:
+    async def _read_stderr(self, room: Room, proc: AnyBotProcess) -> None:
         log = logger.bind(room=room.id)
         budget = room.stderr_budget
         async for line in proc.stderr_lines():

@@ -202,6 +202,11 @@ class SupervisorSettings(VariableNamedSettings):
         validation_alias=_env("SUPERVISOR_BOT_ENV"),
         description="Extra environment variables to pass to bots, comma-separated names (the rest of the environment is withheld).",
     )
+    bot_template: bool = Field(
+        default=True,
+        validation_alias=_env("SUPERVISOR_BOT_TEMPLATE"),
+        description="Fork bots from one pre-imported template process (fast start, shared memory; Linux only, else exec). Off: every bot is a fresh `python -m bot`.",
+    )
     allow_command: bool = Field(
         default=False,
         validation_alias=_env("SUPERVISOR_ALLOW_COMMAND"),
