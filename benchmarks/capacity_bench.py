@@ -2,7 +2,7 @@
 
 Usage::
 
-    python benchmarks/capacity_bench.py [--rooms 1,8,16,24,32] [--scenario eight] [--media-secs 60]
+    python benchmarks/capacity_bench.py [--rooms 1,8,16,24,32] [--scenario eight] [--spawn both|template|exec]
 
 For each N, the real supervisor (room manager, asyncio subprocesses, ingestion, forwarder to a
 dry-run sink) starts N bots at once, each playing the bundled 8-person room at real time
@@ -27,6 +27,11 @@ Per N it prints:
 - **Spawn → join**: from the room's creation in the supervisor to ``assistant.room.join.succeeded``
   arriving, p50/p95 over the rooms.
 - The largest N whose ``room.speaking.started`` lag p99 stays within ``--lag-target-ms`` (300).
+- **How bots start** (``--spawn``): ``template`` forks them from the supervisor's bot template
+  (``SUPERVISOR_BOT_TEMPLATE``, the default), ``exec`` runs a fresh ``python -m bot`` each;
+  ``both`` (the default) measures each N both ways, exec first, and prints template/exec ratios.
+  With the template, the template process's own PSS is shown apart (``tpl PSS``) and its share
+  (``/ N``) is added in ``PSS+tpl``: the honest memory per room.
 
 One room alone is always measured first in the same run, as the baseline the ratios refer to. The
 machine should be otherwise idle; say so when it is not.
@@ -66,6 +71,7 @@ class RoomProbe:
     cpu_ticks_at_join: int | None = None
     joined_wall: float | None = None
     memory_kb: dict[str, int] = field(default_factory=dict)
+    template_pss_kb: int = 0
 
 
 def proc_cpu_ticks(pid: int) -> int | None:
@@ -103,7 +109,9 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-async def run_rooms(n: int, scenario: str, media_secs: float, speed: float = 1.0) -> list[RoomProbe]:
+async def run_rooms(
+    n: int, scenario: str, media_secs: float, speed: float = 1.0, spawn: str = "template"
+) -> list[RoomProbe]:
     """Start ``n`` rooms at once through an in-process supervisor and watch them to their end."""
     from supervisor import Supervisor
     from supervisor.rooms import RoomRequest
@@ -117,17 +125,30 @@ async def run_rooms(n: int, scenario: str, media_secs: float, speed: float = 1.0
             dry_run_path=Path(tmp) / "dryrun.jsonl",
             max_rooms=max(16, n),
             idle_timeout_secs=max(120.0, media_secs * 2),
+            bot_template=spawn == "template",
         )
         sup = Supervisor(settings)
+        template = sup.rooms.template
+        if template is not None:
+            sup.rooms.start_template()
+            if not await template.wait_ready():
+                raise SystemExit("the bot template did not become ready")
         probes: dict[str, RoomProbe] = {}
         ingestor = sup.ingestor
         plain_ingest = ingestor.ingest
 
         def tapped(line: bytes, stats: Any, *, room: str = "-", **kwargs: Any) -> dict[str, Any] | None:
             envelope: dict[str, Any] | None = plain_ingest(line, stats, room=room, **kwargs)
-            probe = probes.get(room)
-            if envelope is not None and probe is not None:
+            if envelope is not None:
                 now = time.time()
+                probe = probes.get(room)
+                if probe is None:  # a forked bot can speak before create() has returned its room
+                    watched = sup.rooms.get(room)
+                    probe = probes[room] = RoomProbe(
+                        room_id=room,
+                        created_wall=watched.created_at if watched else now,
+                        pid=watched.pid if watched else None,
+                    )
                 probe.arrivals.append((envelope, now))
                 topic = envelope["topic"]
                 if topic == "assistant.room.join.succeeded" and probe.joined_wall is None:
@@ -146,7 +167,8 @@ async def run_rooms(n: int, scenario: str, media_secs: float, speed: float = 1.0
                     {"scenario": scenario, "speed": speed, "assistantId": "bench-assistant", "tenantId": "bench-tenant"}
                 )
             )
-            probes[room.id] = RoomProbe(room_id=room.id, created_wall=created, pid=room.pid)
+            probe = probes.setdefault(room.id, RoomProbe(room_id=room.id, created_wall=created))
+            probe.created_wall, probe.pid = created, room.pid
             rooms.append(room)
         mid_sampled = False
         start = time.time()
@@ -160,11 +182,18 @@ async def run_rooms(n: int, scenario: str, media_secs: float, speed: float = 1.0
                     if ticks is not None:
                         probe.cpu_ticks = ticks
             if not mid_sampled and time.time() - start > media_secs / 2 / (speed or float("inf")):
+                template_pss = proc_memory_kb(template.pid).get("pss", 0) if template and template.pid else 0
                 for probe in probes.values():
                     if probe.pid is not None:
                         probe.memory_kb = proc_memory_kb(probe.pid)
+                        probe.template_pss_kb = template_pss
                 mid_sampled = True
             await asyncio.sleep(0.5)
+        forked = sup.metrics.spawn_paths["template"]
+        if template is not None:
+            await template.close()
+            if forked != n:
+                print(f"warning: {n - forked} of {n} rooms were exec'd (the template could not fork them)")
         await sup.forwarder.close()
         return list(probes.values())
 
@@ -206,6 +235,7 @@ def summarize(probes: list[RoomProbe], media_secs: float) -> dict[str, float]:
         "uss_mb": statistics.median(m["uss"] for m in mem) / 1024 if mem else float("nan"),
         "pss_mb": statistics.median(m["pss"] for m in mem) / 1024 if mem else float("nan"),
         "rss_mb": statistics.median(m["rss"] for m in mem) / 1024 if mem else float("nan"),
+        "tpl_pss_mb": probes[0].template_pss_kb / 1024 if probes else 0.0,
         "started_p50": pct(lags["started"], 0.5),
         "started_p99": pct(lags["started"], 0.99),
         "stopped_p50": pct(lags["stopped"], 0.5),
@@ -229,8 +259,15 @@ def main(argv: list[str] | None = None) -> int:
         default=1.0,
         help="playback speed (default 1: only then are CPU per room and lag meaningful; 0 checks the bench itself)",
     )
+    parser.add_argument(
+        "--spawn",
+        choices=("both", "template", "exec"),
+        default="both",
+        help="how the supervisor starts bots: forked from its bot template, exec'd, or both for each N (default)",
+    )
     args = parser.parse_args(argv)
     counts = [int(x) for x in args.rooms.split(",") if x.strip()]
+    paths = ("exec", "template") if args.spawn == "both" else (args.spawn,)
     from bot.rooms.scenario import load_scenario
     from supervisor.scenarios import resolve_scenario
 
@@ -241,38 +278,64 @@ def main(argv: list[str] | None = None) -> int:
     if counts[0] != 1:
         counts.insert(0, 1)
     pace = "at real time" if args.speed == 1 else f"at speed {args.speed:g} (CPU per room and lag are not meaningful)"
-    print(f"{args.scenario}: {media_secs:.0f} s of media per room {pace}; {os.cpu_count()} cores", flush=True)
+    print(
+        f"{args.scenario}: {media_secs:.0f} s of media per room {pace}; {os.cpu_count()} cores;"
+        f" load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} at the start",
+        flush=True,
+    )
     header = (
-        f"{'rooms':>5} {'ok':>3} {'CPU/room':>8} {'start CPU s':>11} {'USS MB':>7} {'PSS MB':>7} {'RSS MB':>7}"
+        f"{'rooms':>5} {'spawn':>8} {'ok':>3} {'CPU/room':>8} {'start CPU s':>11} {'USS MB':>7} {'PSS MB':>7}"
+        f" {'tpl PSS':>7} {'PSS+tpl':>7} {'RSS MB':>7}"
         f" {'started p50/p99 ms':>19} {'stopped p50/p99':>16} {'periodic p50/p99':>17} {'spawn→join p50/p95':>19}"
     )
     print(header)
-    results = {}
+    results: dict[tuple[str, int], dict[str, float]] = {}
     for n in counts:
-        probes = asyncio.run(run_rooms(n, args.scenario, media_secs, args.speed))
-        r = summarize(probes, media_secs)
-        results[n] = r
-        print(
-            f"{n:>5} {r['rooms_ok']:>3.0f} {r['cpu_room']:>8.3f} {r['cpu_start_s']:>11.2f} {r['uss_mb']:>7.0f}"
-            f" {r['pss_mb']:>7.0f} {r['rss_mb']:>7.0f} {r['started_p50']:>9.0f}/{r['started_p99']:<9.0f}"
-            f" {r['stopped_p50']:>7.0f}/{r['stopped_p99']:<8.0f} {r['periodic_p50']:>8.0f}/{r['periodic_p99']:<8.0f}"
-            f" {r['join_p50']:>9.0f}/{r['join_p95']:<9.0f}",
-            flush=True,
-        )
-    base = results[1]
-    held = [n for n, r in results.items() if r["started_p99"] <= args.lag_target_ms and r["rooms_ok"] == n]
-    print(
-        f"\nlargest N with room.speaking.started lag p99 <= {args.lag_target_ms:.0f} ms: {max(held) if held else 'none'}"
-    )
-    for n, r in results.items():
-        if n != 1:
+        for path in paths:
+            probes = asyncio.run(run_rooms(n, args.scenario, media_secs, args.speed, path))
+            r = summarize(probes, media_secs)
+            r["pss_tpl_mb"] = r["pss_mb"] + r["tpl_pss_mb"] / n
+            results[(path, n)] = r
             print(
-                f"N={n}: CPU/room x{r['cpu_room'] / base['cpu_room']:.2f}, PSS x{r['pss_mb'] / base['pss_mb']:.2f},"
-                f" started p99 x{r['started_p99'] / base['started_p99']:.2f} (vs one room alone)"
+                f"{n:>5} {path:>8} {r['rooms_ok']:>3.0f} {r['cpu_room']:>8.3f} {r['cpu_start_s']:>11.2f} {r['uss_mb']:>7.0f}"
+                f" {r['pss_mb']:>7.0f} {r['tpl_pss_mb']:>7.0f} {r['pss_tpl_mb']:>7.0f} {r['rss_mb']:>7.0f}"
+                f" {r['started_p50']:>9.0f}/{r['started_p99']:<9.0f}"
+                f" {r['stopped_p50']:>7.0f}/{r['stopped_p99']:<8.0f} {r['periodic_p50']:>8.0f}/{r['periodic_p99']:<8.0f}"
+                f" {r['join_p50']:>9.0f}/{r['join_p95']:<9.0f}",
+                flush=True,
             )
-    failed = {n: n - int(r["rooms_ok"]) for n, r in results.items() if r["rooms_ok"] < n}
+    print(f"\nload average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    for path in paths:
+        base = results[(path, 1)]
+        held = [
+            n
+            for (p, n), r in results.items()
+            if p == path and r["started_p99"] <= args.lag_target_ms and r["rooms_ok"] == n
+        ]
+        print(
+            f"{path}: largest N with room.speaking.started lag p99 <= {args.lag_target_ms:.0f} ms: {max(held) if held else 'none'}"
+        )
+        for (p, n), r in results.items():
+            if p == path and n != 1:
+                print(
+                    f"  N={n}: CPU/room x{r['cpu_room'] / base['cpu_room']:.2f}, PSS x{r['pss_mb'] / base['pss_mb']:.2f},"
+                    f" started p99 x{r['started_p99'] / base['started_p99']:.2f} (vs one room alone)"
+                )
+    if len(paths) == 2:
+        print("template vs exec, same N, same run:")
+        for n in counts:
+            t, e = results[("template", n)], results[("exec", n)]
+            print(
+                f"  N={n}: spawn→join p50 x{t['join_p50'] / e['join_p50']:.2f}, start CPU x{t['cpu_start_s'] / e['cpu_start_s']:.2f},"
+                f" PSS+tpl x{t['pss_tpl_mb'] / e['pss_mb']:.2f}, USS x{t['uss_mb'] / e['uss_mb']:.2f},"
+                f" CPU/room x{t['cpu_room'] / e['cpu_room']:.2f}, started p99 x{t['started_p99'] / e['started_p99']:.2f}"
+            )
+    failed = {(p, n): n - int(r["rooms_ok"]) for (p, n), r in results.items() if r["rooms_ok"] < n}
     if failed:  # a bench whose rooms did not start measures nothing: say so, and fail
-        print("rooms that never joined: " + ", ".join(f"{k} of {n}" for n, k in failed.items()), file=sys.stderr)
+        print(
+            "rooms that never joined: " + ", ".join(f"{k} of {n} ({p})" for (p, n), k in failed.items()),
+            file=sys.stderr,
+        )
         return 1
     return 0
 

@@ -27,10 +27,11 @@ def test_one_room_at_speed_0_joins_and_is_measured(capsys: pytest.CaptureFixture
     bench = load_bench()
     assert bench.main(["--rooms", "1", "--scenario", "demo", "--speed", "0"]) == 0
     out = capsys.readouterr().out
-    row = next(line for line in out.splitlines() if line.split()[:1] == ["1"])
-    rooms, ok, cpu = row.split()[:3]
-    assert (rooms, ok) == ("1", "1"), out
-    assert cpu != "nan", out  # the pipeline started (conversation.policy.loaded was seen)
+    rows = [line.split() for line in out.splitlines() if line.split()[:1] == ["1"]]
+    assert [row[1] for row in rows] == ["exec", "template"], out  # both ways of starting a bot
+    for _rooms, _spawn, ok, cpu, *_ in rows:
+        assert ok == "1", out
+        assert cpu != "nan", out  # the pipeline started (conversation.policy.loaded was seen)
     assert "not meaningful" in out  # speed 0 is said to check the bench only
 
 
@@ -39,7 +40,9 @@ def test_a_room_that_never_joins_fails_the_bench(
 ) -> None:
     bench = load_bench()
 
-    async def no_rooms(n: int, scenario: str, media_secs: float, speed: float = 1.0) -> list[object]:
+    async def no_rooms(
+        n: int, scenario: str, media_secs: float, speed: float = 1.0, spawn: str = "template"
+    ) -> list[object]:
         return [bench.RoomProbe(room_id=f"r{i}", created_wall=0.0) for i in range(n)]
 
     monkeypatch.setattr(bench, "run_rooms", no_rooms)
