@@ -152,6 +152,10 @@ def settings_parser(
             continue
         help_text = _help_text(field, env_name(settings_class, name))
         if field.annotation is bool:
+            if field.default is True:  # on unless turned off: the flag turns it off
+                off = "--no-" + flag_name(name)[2:]
+                parser.add_argument(off, dest=name, action="store_false", default=None, help=help_text)
+                continue
             parser.add_argument(flag_name(name), dest=name, action="store_true", default=None, help=help_text)
             continue
         choices = _literal_choices(field.annotation)

@@ -40,6 +40,7 @@ def make_settings(tmp_path: Path, **overrides: Any) -> SupervisorSettings:
         "grace_period_secs": 5,
         "batch_delay_secs": 0.05,
         "pii_salt": "test-salt",
+        "bot_template": False,  # each template imports the whole bot: test_template.py turns it on
     }
     values.update(overrides)
     return SupervisorSettings(_env_file=None, **values)  # type: ignore[call-arg]
