@@ -74,6 +74,11 @@ def parent_of(pid: int) -> int | None:
         return None
 
 
+def note_room_session(pid: int) -> None:
+    """A room's bot leads session ``pid`` (forked or exec'd): its orphans are reaped here."""
+    _room_sessions.append(pid)
+
+
 def reap_room_orphans() -> int:
     """Reap exited orphans of forked rooms re-parented here (a room's own children that outlived
     it): a subreaper inherits them, and nobody else would ever collect them. Only zombies whose
@@ -98,7 +103,7 @@ def reap_room_orphans() -> int:
             fields = Path(f"/proc/{pid}/stat").read_bytes().rsplit(b")", 1)[1].split()
         except OSError:
             continue
-        if fields[0] == b"Z" and int(fields[4]) in sessions:
+        if fields[0] == b"Z" and int(fields[3]) in sessions:  # state, session (fields 3 and 6 of stat)
             with contextlib.suppress(ChildProcessError):
                 os.waitpid(pid, os.WNOHANG)
                 reaped += 1
@@ -125,7 +130,7 @@ class ForkedBotProcess:
         self._stderr = stderr
         self._returncode: int | None = None
         self._exited: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        _room_sessions.append(pid)
+        note_room_session(pid)
         asyncio.get_running_loop().add_reader(pidfd, self._on_exit)
         self._on_exit()  # it may be gone already
 

@@ -47,7 +47,7 @@ from pydantic import (
 from bot.forwarding.entries import rfc3339_ms
 from bot.generated.topics import Topic
 from bot.rooms.urls import http_url_problem, sanitize_room_url
-from supervisor.adopted import ForkedBotProcess
+from supervisor.adopted import ForkedBotProcess, note_room_session, reap_room_orphans
 from supervisor.feed import FeedHub
 from supervisor.forking import BotTemplate, interpreter_variables
 from supervisor.ingest import Ingestor, StreamStats
@@ -627,7 +627,11 @@ class RoomManager:
         reader = asyncio.create_task(self._read_stdout(room, proc))
         err_reader = asyncio.create_task(self._read_stderr(room, proc))
         watchdog = asyncio.create_task(self._watch(room, proc))
+        if self.template is not None:  # a child subreaper: this bot's orphans come to us
+            note_room_session(proc.pid)
         code = await proc.wait()
+        if self.template is not None:
+            reap_room_orphans()
         with contextlib.suppress(asyncio.TimeoutError):  # a grandchild holding the pipes must not hang us
             await asyncio.wait_for(asyncio.gather(reader, err_reader, return_exceptions=True), 5.0)
         for task in (reader, err_reader):

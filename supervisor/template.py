@@ -29,7 +29,8 @@ Protocol (``AF_UNIX``/``SOCK_SEQPACKET``, one JSON object per message; the socke
 - template → supervisor, once: ``{"ready": true, "pid", "threads", "modules", "importSecs", "failed"}``;
 - supervisor → template: ``{"id", "argv", "env", "cwd", "module"}`` with 3 file descriptors
   (stdin, stdout, stderr of the room);
-- template → supervisor: ``{"id", "pid"}`` once the room's process is set up, or ``{"id", "error"}``.
+- template → supervisor: ``{"id", "pid"}`` once the room's process exists and the intermediate is
+  gone (so the supervisor is its parent), or ``{"id", "error"}``.
 
 The template exits when the supervisor's end of the socket closes.
 """
@@ -37,6 +38,7 @@ The template exits when the supervisor's end of the socket closes.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import importlib
 import json
@@ -207,34 +209,38 @@ def fork_room(sock: socket.socket, req: dict[str, Any], fds: list[int]) -> RoomJ
             os.close(fd)
         _send(sock, {"id": req["id"], "error": f"fork failed: {exc.strerror or exc}"})
         return None
-    if pid == 0:  # the intermediate: fork the room's process and leave at once
-        room = False
+    if pid == 0:  # the intermediate: fork the room's process, say its pid, leave at once
+        room_pid = -1
         try:
             os.close(ready_r)
-            room = os.fork() == 0
-        except BaseException:
-            os._exit(1)
-        if not room:
-            os._exit(0)
-        return become_room(sock, req, fds, ready_w)  # never returns on failure
+            room_pid = os.fork()
+            if room_pid == 0:
+                os.close(ready_w)
+                return become_room(sock, req, fds)
+            os.write(ready_w, f"pid {room_pid}".encode())
+        except BaseException as exc:
+            if room_pid == 0:  # the room's process: never back into the template's loop
+                os._exit(1)
+            with contextlib.suppress(OSError):
+                os.write(ready_w, f"fork failed: {exc}".encode())
+        os._exit(0)
     os.close(ready_w)
     for fd in fds:
         os.close(fd)
-    report = b""
-    while chunk := os.read(ready_r, 4096):  # EOF once the room's process is set up (or gone)
-        report += chunk
+    report = os.read(ready_r, 4096)  # one write by the intermediate (or EOF if it died)
     os.close(ready_r)
-    os.waitpid(pid, 0)  # the intermediate
+    os.waitpid(pid, 0)  # the intermediate: once it is gone, the room's process is the supervisor's
     text = report.decode(errors="replace")
     if text.startswith("pid "):
         _send(sock, {"id": req["id"], "pid": int(text[4:])})
     else:
-        _send(sock, {"id": req["id"], "error": text or "the room's process died during set-up"})
+        _send(sock, {"id": req["id"], "error": text or "the intermediate process died"})
     return None
 
 
-def become_room(sock: socket.socket, req: dict[str, Any], fds: list[int], ready_w: int) -> RoomJob:
-    """In the room's process: what ``exec`` would have given it, then report ``pid N``."""
+def become_room(sock: socket.socket, req: dict[str, Any], fds: list[int]) -> RoomJob:
+    """In the room's process: what ``exec`` would have given it. A failure here ends the process
+    (exit 1, the reason on the room's stderr when it got that far), as a failed exec would."""
     try:
         sock.close()  # the template's death must be visible to the supervisor, not held open by rooms
         os.setsid()  # its own session and process group, as start_new_session=True
@@ -251,13 +257,10 @@ def become_room(sock: socket.socket, req: dict[str, Any], fds: list[int], ready_
         signal.signal(signal.SIGINT, signal.default_int_handler)  # as Python starts
         signal.pthread_sigmask(signal.SIG_SETMASK, set())
         sys.path[0] = os.getcwd()  # `python -m` puts the current folder first
-        job = RoomJob(module=req.get("module", ENTRY_MODULE), argv=list(req["argv"]))
-        os.write(ready_w, f"pid {os.getpid()}".encode())
-        os.close(ready_w)
-        return job
+        return RoomJob(module=req.get("module", ENTRY_MODULE), argv=list(req["argv"]))
     except BaseException as exc:
         try:
-            os.write(ready_w, f"room set-up failed: {type(exc).__name__}: {exc}".encode())
+            os.write(2, f"error: the bot could not be set up: {type(exc).__name__}: {exc}\n".encode())
         finally:
             os._exit(1)
 

@@ -23,7 +23,7 @@ import pytest
 from sup_helpers import STARTS_THEN_HANGS, finished, make_settings, run, running
 
 from supervisor import forking
-from supervisor.adopted import ForkedBotProcess, forking_supported
+from supervisor.adopted import ForkedBotProcess, forking_supported, parent_of, reap_room_orphans
 from supervisor.forking import BotTemplate, template_environment
 from supervisor.process import bot_environment
 from supervisor.template import serve
@@ -116,7 +116,6 @@ def test_a_forked_process_gets_exactly_the_rooms_environment_argv_folder_and_ses
             assert seen["argv"][1:] == ["env"] and seen["argv"][0].endswith("template_probe.py")
             assert seen["cwd"] == str(tmp_path) and seen["sys_path0"] == str(tmp_path)
             assert seen["sid"] == seen["pid"] == seen["pgid"] == proc.pid, "its own session and group"
-            assert seen["ppid"] == os.getpid(), "re-parented to the supervisor (a child subreaper)"
             assert seen["threads"] == 1
             assert seen["fds"] == [0, 1, 2, 3], "stdio (and the listing's own fd) only: no socket, no pipe ends"
 
@@ -141,9 +140,36 @@ def test_exit_codes_signals_and_stdin_are_a_processs_own(tmp_path: Path) -> None
             sleeper = await fork_probe(tpl, tmp_path, "sleep")
             first = await asyncio.wait_for(sleeper.stdout_lines().__anext__(), 10)
             assert json.loads(first)["pid"] == sleeper.pid
+            assert parent_of(sleeper.pid) == os.getpid(), "re-parented to the supervisor (a child subreaper)"
             assert await sleeper.stop(5) == -signal.SIGTERM, "SIGTERM as sent (Python's default: dies)"
             with pytest.raises(ProcessLookupError):
                 os.kill(sleeper.pid, 0)  # reaped by us: nothing left
+
+    run(go(), 120)
+
+
+def test_orphans_of_a_forked_room_are_reaped_not_left_as_zombies(tmp_path: Path) -> None:
+    """A room's own child that outlives it comes to the supervisor (a subreaper): once it exits,
+    the supervisor collects it."""
+
+    def zombies() -> list[int]:
+        me = os.getpid()
+        found = []
+        for tid in os.listdir(f"/proc/{me}/task"):
+            for pid in Path(f"/proc/{me}/task/{tid}/children").read_text().split():
+                with contextlib.suppress(OSError):
+                    if Path(f"/proc/{pid}/stat").read_bytes().rsplit(b")", 1)[1].split()[0] == b"Z":
+                        found.append(int(pid))
+        return found
+
+    async def go() -> None:
+        async with template() as tpl:
+            proc = await fork_probe(tpl, tmp_path, "orphan")
+            assert await proc.wait() == 0
+            await asyncio.sleep(1.0)  # the orphan has exited by now: a zombie of ours
+            assert zombies(), "the orphan came to the supervisor"
+            assert reap_room_orphans() == 1
+            assert zombies() == []
 
     run(go(), 120)
 
@@ -212,7 +238,9 @@ def test_delete_ends_a_forked_bot_with_reason_signal_and_a_crash_is_restarted(tm
             assert calm["spawnedBy"] == doomed["spawnedBy"] == "template"
 
             status, body = await client.request(
-                "POST", f"/rooms/{calm['id']}/messages", json={"topic": "room.not.a.topic", "payload": {}}
+                "POST",
+                f"/rooms/{calm['id']}/messages?participantId=p-viewer",
+                json={"topic": "room.not.a.topic", "payload": {}},
             )
             assert status == 202, body
 
