@@ -105,6 +105,20 @@ PRELOAD = (
     "bot.processors.sink",
     "bot.processors.votes",
     "bot.cli.main",
+    "bot.config.environment_check",
+    "bot.session.context",
+    "bot.session.join",
+    "bot.session.closing",
+    "bot.session.forwarding",
+    "bot.session.policy",
+    "bot.session.voice",
+    "bot.session.pipeline",
+    "pipecat.workers.runner",
+    "soundfile",
+    "ctypes.util",
+    "importlib.resources.readers",
+    "encodings.utf_8_sig",
+    "encodings.utf_16_be",
 )
 """Imported once by the template. A name that fails to import is reported and skipped (the child
 imports it itself): the bot's start-up may be reorganised without breaking the template.

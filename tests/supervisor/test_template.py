@@ -188,6 +188,7 @@ def record_topics(client: Any) -> dict[str, list[str]]:
     return seen
 
 
+@pytest.mark.slow
 def test_a_forked_room_plays_to_its_end_like_an_execd_one(tmp_path: Path) -> None:
     """Same scenario at speed 0, once forked and once exec'd: both complete, same topics, same counts."""
     results: dict[bool, dict[str, Any]] = {}
@@ -266,6 +267,7 @@ def test_delete_ends_a_forked_bot_with_reason_signal_and_a_crash_is_restarted(tm
     run(go(), 120)
 
 
+@pytest.mark.slow
 def test_killing_the_template_leaves_running_rooms_and_new_rooms_still_start(tmp_path: Path) -> None:
     settings = make_settings(tmp_path, bot_template=True, allow_command=True)
 
@@ -302,6 +304,7 @@ def test_killing_the_template_leaves_running_rooms_and_new_rooms_still_start(tmp
     run(go(), 200)
 
 
+@pytest.mark.slow
 def test_a_hung_template_is_killed_and_the_room_starts_with_exec(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
