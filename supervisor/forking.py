@@ -9,7 +9,7 @@ room's ends with the request (``SCM_RIGHTS``), and adopts the process the templa
 It never stands in a room's way: :meth:`spawn` returns ``None`` (the caller then uses ``exec``,
 as without a template) while the template starts, after it died, when it refuses (a thread in
 it), or when it does not answer within :data:`REQUEST_TIMEOUT_S`; a template that does not answer
-is killed. A template that exits is restarted, with a growing delay (1 s doubling to 60 s) while it
+(a room's request, or the ping every :data:`PING_EVERY_S`) is killed. A template that exits is restarted, with a growing delay (1 s doubling to 60 s) while it
 keeps failing. Rooms already forked do not depend on the template at all: the supervisor is their
 parent (``supervisor/adopted.py``).
 """
@@ -35,6 +35,9 @@ from supervisor.process import SYSTEM_ENV, repo_root
 
 REQUEST_TIMEOUT_S = 5.0
 """A fork takes milliseconds; a template silent this long is hung (killed, restarted)."""
+PING_EVERY_S = 15.0
+"""An idle template is asked this often whether it answers, so a hung one is replaced before a
+room waits for it."""
 READY_TIMEOUT_S = 120.0
 """Its imports take a few seconds of CPU; on a loaded machine, many more."""
 RESTART_DELAYS_S = (1.0, 2.0, 4.0, 8.0, 15.0, 30.0, 60.0)
@@ -177,11 +180,33 @@ class BotTemplate:
             logger.bind(room="-").info(
                 f"bot template ready (pid {self.pid}, {hello.get('modules')} modules in {hello.get('importSecs')}s)"
             )
-            code = await self._proc.wait()
-            raise TemplateUnavailable(f"the template exited with code {code}")
+            exited = asyncio.ensure_future(self._proc.wait())
+            try:
+                while not exited.done():
+                    await asyncio.wait({exited}, timeout=PING_EVERY_S)
+                    if not exited.done():
+                        await self._ping()
+            finally:
+                exited.cancel()
+            raise TemplateUnavailable(f"the template exited with code {self._proc.returncode}")
         finally:
             self._ready.clear()
             stderr.cancel()
+
+    async def _ping(self) -> None:
+        """Ask the idle template whether it still answers; raises ``TemplateUnavailable`` if not."""
+        async with self._lock:
+            if self._sock is None:
+                raise TemplateUnavailable("the template's socket is closed")
+            self._next_id += 1
+            ping_id = self._next_id
+            try:
+                await asyncio.wait_for(self._send({"id": ping_id, "ping": True}, ()), REQUEST_TIMEOUT_S)
+                reply = await asyncio.wait_for(self._recv(), REQUEST_TIMEOUT_S)
+            except (TimeoutError, OSError, ValueError) as exc:
+                raise TemplateUnavailable(f"the template did not answer a ping ({type(exc).__name__})") from None
+        if reply.get("id") != ping_id or reply.get("threads") != 1:
+            raise TemplateUnavailable(f"unexpected answer to a ping: {reply!r}")
 
     async def _kill(self) -> None:
         self._ready.clear()

@@ -29,6 +29,8 @@ Protocol (``AF_UNIX``/``SOCK_SEQPACKET``, one JSON object per message; the socke
 - template → supervisor, once: ``{"ready": true, "pid", "threads", "modules", "importSecs", "failed"}``;
 - supervisor → template: ``{"id", "argv", "env", "cwd", "module"}`` with 3 file descriptors
   (stdin, stdout, stderr of the room);
+- supervisor → template, now and then: ``{"id", "ping": true}``; answer ``{"id", "pong": true, "threads"}``
+  (a template that does not answer is hung: it is killed and restarted before a room needs it);
 - template → supervisor: ``{"id", "pid"}`` once the room's process exists and the intermediate is
   gone (so the supervisor is its parent), or ``{"id", "error"}``.
 
@@ -194,6 +196,10 @@ def serve(sock: socket.socket) -> RoomJob | None:
             return None  # the supervisor closed its end (or exited)
         req_id: Any = None
         try:
+            probe = json.loads(data)
+            if isinstance(probe, dict) and probe.get("ping") is True and not fds:
+                _send(sock, {"id": probe.get("id"), "pong": True, "threads": thread_count()})
+                continue
             req = _parse(data)
             req_id = req.get("id")
             if len(fds) != 3:

@@ -328,6 +328,31 @@ def test_a_hung_template_is_killed_and_the_room_starts_with_exec(
     run(go(), 150)
 
 
+def test_a_hung_idle_template_is_found_by_its_ping_and_replaced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(forking, "PING_EVERY_S", 0.3)
+    monkeypatch.setattr(forking, "REQUEST_TIMEOUT_S", 1.0)
+    monkeypatch.setattr(forking, "RESTART_DELAYS_S", (0.1,))
+
+    async def go() -> None:
+        async with template() as tpl:
+            hung = tpl.pid
+            assert hung is not None
+            await asyncio.sleep(1.0)
+            assert tpl.pid == hung and tpl.restarts == 0, "a template that answers its pings is kept"
+            os.kill(hung, signal.SIGSTOP)
+            for _ in range(200):
+                await asyncio.sleep(0.05)
+                if tpl.pid != hung:
+                    break
+            assert await tpl.wait_ready(90) and tpl.pid != hung and tpl.restarts == 1
+            with pytest.raises(ProcessLookupError):
+                os.kill(hung, 0)
+
+    run(go(), 120)
+
+
 def test_the_template_can_be_turned_off_and_is_off_when_a_bot_variable_needs_exec(tmp_path: Path) -> None:
     from supervisor.metrics import Metrics
     from supervisor.rooms import RoomManager
