@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import ctypes
 import gc
 import importlib
 import json
@@ -135,6 +136,18 @@ NEVER_PRELOAD = ("onnxruntime", "pipecat.audio.vad.silero", "bot.audio.silero_st
 
 ENTRY_MODULE = "bot"
 """What a room runs, as ``python -m bot`` does (a request may name another module: tests use a probe)."""
+
+
+ROOM_PROCESS_NAME = "prism-bot"
+TEMPLATE_PROCESS_NAME = "prism-template"
+"""Names in ``ps -o comm``, ``top`` and ``/proc/PID/comm``: a forked bot's command line stays the
+template's (``python -m supervisor.template --fd N``); ``GET /rooms`` maps pids to rooms."""
+
+
+def set_process_name(name: str) -> None:
+    """``prctl(PR_SET_NAME)``: the kernel's 15-character name of this process (best effort)."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(15, name.encode()[:15], 0, 0, 0)
 
 
 @dataclass
@@ -277,6 +290,7 @@ def become_room(sock: socket.socket, req: dict[str, Any], fds: list[int]) -> Roo
         signal.signal(signal.SIGINT, signal.default_int_handler)  # as Python starts
         signal.pthread_sigmask(signal.SIG_SETMASK, set())
         sys.path[0] = os.getcwd()  # `python -m` puts the current folder first
+        set_process_name(ROOM_PROCESS_NAME)
         return RoomJob(module=req.get("module", ENTRY_MODULE), argv=list(req["argv"]))
     except BaseException as exc:
         try:
@@ -297,6 +311,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     sock = socket.socket(fileno=args.fd)
     sock.set_inheritable(False)
+    set_process_name(TEMPLATE_PROCESS_NAME)
     start = time.perf_counter()
     modules, failed = preload(PRELOAD)
     failed += [

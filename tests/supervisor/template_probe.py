@@ -27,6 +27,7 @@ def report() -> None:
                 "threads": len(os.listdir("/proc/self/task")),
                 "fds": sorted(int(fd) for fd in os.listdir("/proc/self/fd")),
                 "sys_path0": sys.path[0],
+                "comm": open("/proc/self/comm").read().strip(),
             }
         ),
         flush=True,

@@ -117,6 +117,7 @@ def test_a_forked_process_gets_exactly_the_rooms_environment_argv_folder_and_ses
             assert seen["cwd"] == str(tmp_path) and seen["sys_path0"] == str(tmp_path)
             assert seen["sid"] == seen["pid"] == seen["pgid"] == proc.pid, "its own session and group"
             assert seen["threads"] == 1
+            assert seen["comm"] == "prism-bot", "named in ps/top (its command line is the template's)"
             assert seen["fds"] == [0, 1, 2, 3], "stdio (and the listing's own fd) only: no socket, no pipe ends"
 
     run(go(), 120)
