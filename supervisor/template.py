@@ -166,6 +166,23 @@ def thread_count() -> int:
         return -1
 
 
+WARM = (("bot.policy.links", "compiled"),)
+"""Caches filled before the fork, so every room shares them instead of filling its own: the link
+filter's RE2 programs (``bot.policy.links.compiled``, about 60 ms of CPU per room otherwise)."""
+
+
+def warm(calls: Sequence[tuple[str, str]]) -> list[str]:
+    """Call each ``(module, function)``; returns the ones that failed with why (the room then
+    fills that cache itself, as a bot started with exec does)."""
+    failed: list[str] = []
+    for module, name in calls:
+        try:
+            getattr(importlib.import_module(module), name)()
+        except Exception as exc:
+            failed.append(f"{module}.{name}(): {type(exc).__name__}: {exc}")
+    return failed
+
+
 def preload(names: Sequence[str]) -> tuple[int, list[str]]:
     """Import ``names``; returns (modules loaded in all, the names that failed with why)."""
     failed: list[str] = []
@@ -314,6 +331,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     set_process_name(TEMPLATE_PROCESS_NAME)
     start = time.perf_counter()
     modules, failed = preload(PRELOAD)
+    failed += warm(WARM)
     failed += [
         f"{name}: imported by another preloaded module (it starts threads)"
         for name in NEVER_PRELOAD
