@@ -38,6 +38,7 @@ The 64-sample context always holds the samples that really precede the window, g
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -134,6 +135,18 @@ class _Stream:
     low_run: int = 0  # consecutive model runs scoring below refresh_below
     sr: np.ndarray = field(default_factory=lambda: np.array(16000, dtype="int64"))  # the model's rate input
     stats: StreamStats = field(default_factory=StreamStats)
+
+
+class _Pending(NamedTuple):
+    """A window between its gate decision and its model run (see ``SileroStreams.feed_many``)."""
+
+    stream: _Stream
+    start: int  # sample index of the window's first sample
+    audio: np.ndarray  # float32 window
+    context: np.ndarray  # the context it is scored with (kept for a refresh)
+    power: list[float] | None  # 8 ms block powers; None when gating is off
+    loudest: float
+    sounding: bool | None
 
 
 class SileroStreams:
@@ -263,16 +276,65 @@ class SileroStreams:
             One :class:`WindowScore` per completed window, in order. Sample indices count from
             the stream's first sample.
         """
-        stream = self._streams[stream_id]
+        return self.feed_many([(stream_id, samples)])[0]
+
+    def feed_many(self, items: Sequence[tuple[str, np.ndarray | bytes]]) -> list[list[WindowScore]]:
+        """:meth:`feed` for several streams at once, with one model run per round of windows.
+
+        Round ``r`` takes the ``r``-th window each item completes; the windows of a round that
+        the gate lets through are scored by one batched ``InferenceSession.run`` (input
+        ``(B, 576)``, state ``(2, B, 128)``) per sample rate. Everything else per window (the
+        gate, resets, replays before an onset, refreshes after it) runs per stream exactly as in
+        :meth:`feed`; those rare extra runs stay single. Silero's rows are independent and
+        onnxruntime computes each row of a batch bit for bit as a batch of one
+        (tests/audio/test_silero_batch.py), so the scores are identical to feeding each item on
+        its own, in order.
+
+        Args:
+            items: ``(stream_id, samples)`` pairs of open streams; a stream may appear once.
+
+        Returns:
+            Per item, in order, what :meth:`feed` would return for it.
+
+        Raises:
+            KeyError: a stream is not open.
+            ValueError: a stream appears twice (its second chunk depends on the first's state).
+        """
+        streams: list[_Stream] = []
+        windows: list[list[np.ndarray]] = []
+        for stream_id, samples in items:
+            stream = self._streams[stream_id]
+            if any(s is stream for s in streams):
+                raise ValueError(f"SileroStreams.feed_many: stream {stream_id!r} given twice")
+            streams.append(stream)
+            windows.append(self._split(stream, samples))
+        results: list[list[WindowScore]] = [[] for _ in streams]
+        for r in range(max(map(len, windows), default=0)):
+            pending: list[tuple[int, _Pending]] = []
+            for i, stream in enumerate(streams):
+                if r < len(windows[i]):
+                    step = self._begin(stream, windows[i][r])
+                    if isinstance(step, WindowScore):
+                        results[i].append(step)
+                    else:
+                        pending.append((i, step))
+            for (i, step), confidence in zip(pending, self._run_batch([p for _, p in pending]), strict=True):
+                results[i].append(self._end(step, confidence))
+        return results
+
+    @staticmethod
+    def _split(stream: _Stream, samples: np.ndarray | bytes) -> list[np.ndarray]:
+        """The complete windows ``samples`` makes with the stream's pending samples (kept: the rest)."""
         if isinstance(samples, (bytes, bytearray, memoryview)):
             samples = np.frombuffer(samples, dtype=np.int16)
         buf = np.concatenate((stream.pending, samples)) if stream.pending.size else samples
         n = stream.window
         complete = (buf.size // n) * n
         stream.pending = buf[complete:].copy()
-        return [self._window(stream, buf[start : start + n]) for start in range(0, complete, n)]
+        return [buf[start : start + n] for start in range(0, complete, n)]
 
-    def _window(self, stream: _Stream, pcm: np.ndarray) -> WindowScore:
+    def _begin(self, stream: _Stream, pcm: np.ndarray) -> WindowScore | _Pending:
+        """A window up to its model run: gate, reset, replays. A quiet gated window is done here."""
         stream.stats.windows_seen += 1
         start = stream.samples
         stream.samples += stream.window
@@ -280,8 +342,7 @@ class SileroStreams:
         audio = pcm.astype(np.float32) / 32768.0
         gate = stream.gate
         if gate is None:
-            confidence = self._score(stream, audio)
-            return WindowScore(stream.samples, confidence, None)
+            return _Pending(stream, start, audio, stream.context, None, 0.0, None)
 
         power = block_power(audio)
         loudest = max(power)
@@ -303,22 +364,52 @@ class SileroStreams:
                 stream.stats.windows_inferred += 1
                 stream.stats.windows_replayed += 1
         stream.recent.clear()
-        context = stream.context
-        confidence = self._score(stream, audio)
-        self._maybe_refresh(stream, context, audio, confidence)
-        if not decision.sounding:
+        return _Pending(stream, start, audio, stream.context, power, loudest, decision.sounding)
+
+    def _end(self, step: _Pending, confidence: float) -> WindowScore:
+        """A window after its model run: refresh, and the score with its sound span."""
+        stream = step.stream
+        stream.stats.windows_inferred += 1
+        if stream.gate is None or step.power is None:
+            return WindowScore(stream.samples, confidence, None)
+        self._maybe_refresh(stream, step.context, step.audio, confidence)
+        if not step.sounding:
             return WindowScore(stream.samples, None, None)
         block = stream.window // BLOCKS_PER_WINDOW
         # min(): the loudest block always counts, even if dB rounding put it on the threshold.
-        threshold = min(10 ** (gate.threshold_dbfs / 10), loudest)
-        sounding = [i for i, p in enumerate(power) if p >= threshold]
+        threshold = min(10 ** (stream.gate.threshold_dbfs / 10), step.loudest)
+        sounding = [i for i, p in enumerate(step.power) if p >= threshold]
+        start = step.start
         sound = (start + sounding[0] * block, start + (sounding[-1] + 1) * block)
         return WindowScore(stream.samples, confidence, sound)
 
-    def _score(self, stream: _Stream, audio: np.ndarray) -> float:
-        confidence = self._infer(stream, audio)
-        stream.stats.windows_inferred += 1
-        return confidence
+    def _run_batch(self, steps: list[_Pending]) -> list[float]:
+        """One model run per sample rate for ``steps`` (each of a different stream), in order."""
+        if len(steps) == 1:
+            return [self._infer(steps[0].stream, steps[0].audio)]
+        confidences: list[float] = [0.0] * len(steps)
+        by_rate: dict[int, list[int]] = {}
+        for i, step in enumerate(steps):
+            by_rate.setdefault(step.stream.sample_rate, []).append(i)
+        for indices in by_rate.values():
+            if len(indices) == 1:
+                i = indices[0]
+                confidences[i] = self._infer(steps[i].stream, steps[i].audio)
+                continue
+            group = [steps[i].stream for i in indices]
+            x = np.concatenate(
+                [
+                    np.concatenate((s.context, steps[i].audio[np.newaxis, :]), axis=1)
+                    for s, i in zip(group, indices, strict=True)
+                ]
+            )
+            state = np.concatenate([s.state for s in group], axis=1)
+            out, new_state = self._session.run(None, {"input": x, "state": state, "sr": group[0].sr})
+            for row, (s, i) in enumerate(zip(group, indices, strict=True)):
+                s.state = np.ascontiguousarray(new_state[:, row : row + 1])
+                s.context = x[row : row + 1, -s.context_size :]
+                confidences[i] = float(out[row][0])
+        return confidences
 
     def _infer(self, stream: _Stream, audio: np.ndarray) -> float:
         """One step of ``SileroOnnxModel.__call__`` with this stream's state and context."""

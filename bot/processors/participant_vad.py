@@ -1,13 +1,15 @@
 """Per-participant speaking state: Silero VAD on each participant's own audio, on media time.
 
-``ParticipantVAD`` feeds ``UserAudioRawFrame``s to ``SileroStreams`` and ``SpeakingTracker``s and
-pushes what they decide as ``SpeakingStateFrame`` and ``room.speaking.*`` envelopes.
+``ParticipantVAD`` feeds participant audio (``UserAudioRawFrame``, or a step of the whole room's
+audio as one ``RoomAudioFrame``) to ``SileroStreams`` and ``SpeakingTracker``s and pushes what they
+decide as ``SpeakingStateFrame`` and ``room.speaking.*`` envelopes.
 """
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -25,10 +27,11 @@ from bot.analytics.speaking import (
     SpeechStopped,
     Transition,
 )
-from bot.audio.silero_stream import SUPPORTED_RATES, SileroStreams, StreamStats
+from bot.audio.silero_stream import SUPPORTED_RATES, SileroStreams, StreamStats, WindowScore
 from bot.core.frames import (
     EnvelopeFrame,
     ParticipantLeftFrame,
+    RoomAudioFrame,
     RoomEndedFrame,
     SpeakingStateFrame,
     SpeechOnsetFrame,
@@ -53,11 +56,27 @@ class _Participant:
     onset_reported: int | None = None  # the pending onset already reported (report_onsets)
 
 
+@dataclass
+class _Chunk:
+    """One participant's audio chunk, ready for its Silero windows."""
+
+    pid: str
+    rate: int
+    participant: _Participant | None  # None: the stream must be opened (or reopened) first
+    samples: np.ndarray  # mono int16
+    stamped: int | None  # the chunk's media time stamp, if any
+    before: list[Transition] = field(default_factory=list)  # a rate change's stop, pushed first
+
+
 class ParticipantVAD(FrameProcessor):
     """Speaking state per participant from each participant's own audio track.
 
     Each ``UserAudioRawFrame`` goes to that participant's Silero stream (one shared ONNX session,
-    model state per participant) and speaking state machine. Media time comes from the chunk's
+    model state per participant) and speaking state machine. A ``RoomAudioFrame`` (a step's
+    chunks of every participant, from the simulated room) is handled exactly as its chunks would
+    be one after the other, except that the windows they complete are scored by one batched model
+    run (``SileroStreams.feed_many``); trackers still see the chunks in order, so the crosstalk
+    check, which reads the other participants' state, sees what it would see chunk by chunk. Media time comes from the chunk's
     stamp (``bot.core.media.media_time_of``: the room's, or ``MediaClockStamper``'s on Daily): a
     stamped chunk starts at its stamp, and the participant's :class:`~bot.core.media.SampleClock` only
     places the samples inside and between chunks (window ends, sound spans), so on Daily the
@@ -105,7 +124,8 @@ class ParticipantVAD(FrameProcessor):
         Args:
             params: speaking state machine parameters (``SpeakingParams()`` by default).
             gate: energy gate parameters; ``None`` runs the model on every window.
-            forward_audio: also forward the ``UserAudioRawFrame``s downstream.
+            forward_audio: also forward the audio frames (``UserAudioRawFrame``, ``RoomAudioFrame``)
+                downstream.
             report_onsets: also push a ``SpeechOnsetFrame`` when a participant's speech is
                 entered but not yet confirmed (the facilitator's voice yields on it).
             streams: an already loaded ``SileroStreams`` to use (e.g. shared by tests); its own
@@ -160,16 +180,8 @@ class ParticipantVAD(FrameProcessor):
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         """Consume participant audio; close streams on leave and end; forward the rest."""
         await super().process_frame(frame, direction)
-        if isinstance(frame, UserAudioRawFrame):
-            try:
-                transitions = self._on_audio(frame)
-            except Exception as exc:  # counted and logged; the room goes on
-                internal_error("participant vad", exc)
-                transitions = []
-            if transitions:  # almost never: this is the per-20-ms path
-                await self._push_transitions(transitions)
-            if self._report_onsets:  # under the id the VAD keys participants by (cleaned once, cached)
-                await self._report_onset(self._ids.get(frame.user_id, frame.user_id))
+        if isinstance(frame, (RoomAudioFrame, UserAudioRawFrame)):
+            await self._consume(frame.frames if isinstance(frame, RoomAudioFrame) else [frame])
             if self._forward_audio:
                 await self.push_frame(frame, direction)
             return
@@ -182,35 +194,99 @@ class ParticipantVAD(FrameProcessor):
 
     # -- frames in ----------------------------------------------------------------------------
 
-    def _on_audio(self, frame: UserAudioRawFrame) -> list[Transition]:
+    async def _consume(self, frames: Sequence[UserAudioRawFrame]) -> None:
+        """Chunks in order; consecutive chunks of known participants are scored as one batch.
+
+        A chunk that opens or reopens a stream (a new participant, a rate change) or repeats a
+        participant of the current batch first finishes the batch, so every stream opens, closes
+        and advances at the same point of the sequence as it would chunk by chunk.
+        """
+        batch: list[_Chunk] = []
+        for frame in frames:
+            try:
+                chunk = self._chunk(frame, batch)
+            except Exception as exc:  # counted and logged; the room goes on
+                internal_error("participant vad", exc)
+                continue
+            if chunk is None:
+                continue
+            if chunk.participant is None or any(c.pid == chunk.pid for c in batch):
+                await self._flush(batch)
+                batch = []
+                try:
+                    chunk = self._open_for(chunk)
+                except Exception as exc:  # counted and logged; the room goes on
+                    internal_error("participant vad", exc)
+                    continue
+            batch.append(chunk)
+        await self._flush(batch)
+
+    def _chunk(self, frame: UserAudioRawFrame, batch: list[_Chunk]) -> _Chunk | None:
+        """The chunk of ``frame``, or ``None`` (said once) for audio the VAD cannot use. Its
+        ``participant`` is the open one when it can take the chunk as it is, else ``None``
+        (:meth:`_open_for` opens the stream when the chunk's turn comes)."""
         pid = self._ids.get(frame.user_id)  # the same id the join and chat frames carry (bot.core.text)
         if pid is None:
             pid = self._ids[frame.user_id] = clean(frame.user_id)
         if not pid:
             self._warn_once("", "ParticipantVAD: ignoring audio without a user_id")
-            return []
+            return None
         if frame.sample_rate not in SUPPORTED_RATES:
             self._warn_once(pid, f"ParticipantVAD: ignoring {pid}'s {frame.sample_rate} Hz audio")
-            return []
+            return None
         samples = np.frombuffer(frame.audio, dtype=np.int16)
         if frame.num_channels > 1:
             samples = samples.reshape(-1, frame.num_channels).mean(axis=1).astype(np.int16)
-        stamped = media_time_of(frame)
         participant = self._participants.get(pid)
-        out: list[Transition] = []
+        if participant is not None and participant.clock.sample_rate != frame.sample_rate:
+            participant = None
+        return _Chunk(pid, frame.sample_rate, participant, samples, media_time_of(frame))
+
+    def _open_for(self, chunk: _Chunk) -> _Chunk:
+        """Open (or, after a rate change, reopen) the chunk's stream, as its turn comes."""
+        pid, stamped, rate = chunk.pid, chunk.stamped, chunk.rate
+        participant = self._participants.get(pid)
+        before: list[Transition] = []
         if participant is None:
-            participant = self._open(pid, frame.sample_rate, stamped or 0)
-        elif participant.clock.sample_rate != frame.sample_rate:
+            participant = self._open(pid, rate, stamped or 0)
+        elif participant.clock.sample_rate != rate:
             self._warn_once(pid, f"ParticipantVAD: {pid}'s audio changed rate, reopening")
-            out += self._close(pid)
-            participant = self._open(pid, frame.sample_rate, participant.clock.now_ms if stamped is None else stamped)
+            before = self._close(pid)
+            participant = self._open(pid, rate, participant.clock.now_ms if stamped is None else stamped)
+        return _Chunk(pid, rate, participant, chunk.samples, stamped, before)
+
+    async def _flush(self, batch: list[_Chunk]) -> None:
+        """Score the batch's windows in one go, then observe and push chunk by chunk, in order."""
+        if not batch:
+            return
+        try:
+            scores = self._silero.feed_many([(c.pid, c.samples) for c in batch])
+        except Exception as exc:  # counted and logged; the room goes on
+            internal_error("participant vad", exc)
+            scores = [[] for _ in batch]
+        for chunk, windows in zip(batch, scores, strict=True):
+            try:
+                transitions = chunk.before + self._observe(chunk, windows)
+            except Exception as exc:  # counted and logged; the room goes on
+                internal_error("participant vad", exc)
+                transitions = chunk.before
+            if transitions:  # almost never: this is the per-20-ms path
+                await self._push_transitions(transitions)
+            if self._report_onsets:  # under the id the VAD keys participants by
+                await self._report_onset(chunk.pid)
+
+    def _observe(self, chunk: _Chunk, windows: list[WindowScore]) -> list[Transition]:
+        """Place the chunk on its clock and run the tracker over its scored windows."""
+        pid, participant = chunk.pid, chunk.participant
+        assert participant is not None  # batched chunks are open (_consume)
         # The stamp, when there is one, is the chunk's start: nothing is counted on top of it.
         clock = participant.clock
-        clock.place(samples.size, stamped)
-        crosstalk = self._crosstalk_for(frame.sample_rate)
+        clock.place(chunk.samples.size, chunk.stamped)
+        crosstalk = self._crosstalk_for(clock.sample_rate)
         if crosstalk is not None:
-            crosstalk.push(pid, samples, clock.now_ms)
-        for window in self._silero.feed(pid, samples):
+            crosstalk.push(pid, chunk.samples, clock.now_ms)
+        out: list[Transition] = []
+        for window in windows:
             sound = None
             confidence = window.confidence
             end_ms = clock.at(window.end)

@@ -1,8 +1,9 @@
 """SimulatedRoom: a Pipecat transport pair that plays a scenario file instead of joining Daily.
 
 The input pushes what ``DailyTransport`` would push (per-participant ``UserAudioRawFrame`` in 20 ms
-chunks, ``DailyInputTransportMessageFrame`` for chat and app messages) plus Prism's room frames,
-every one stamped with its media time, so results do not depend on playback speed. The output
+chunks, by default gathered per step into one ``RoomAudioFrame``; ``DailyInputTransportMessageFrame``
+for chat and app messages) plus Prism's room frames, every one stamped with its media time, so
+results do not depend on playback speed. The output
 captures outbound app messages instead of sending them.
 """
 
@@ -17,7 +18,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 import numpy as np
 from loguru import logger
@@ -46,6 +47,7 @@ from bot.core.frames import (
     MediaTickFrame,
     ParticipantJoinedFrame,
     ParticipantLeftFrame,
+    RoomAudioFrame,
     RoomEndedFrame,
 )
 from bot.core.media import media_time_of, stamp
@@ -86,6 +88,9 @@ CHAT_ROOM = "main-room"
 
 AUDIO_SOURCE = "microphone"
 """``transport_source`` of participant audio, as DailyTransport sets it."""
+
+AudioFrames = Literal["room", "participant", "pipecat"]
+"""How the simulated room pushes audio (``SimulatedRoom(audio_frames=...)``)."""
 
 
 def media_iso(media_time_ms: int) -> str:
@@ -285,7 +290,8 @@ class PlaybackStats:
 
     Parameters:
         frames_pushed: frames the input pushed downstream (audio, events, ticks, end).
-        audio_frames_pushed: the ``UserAudioRawFrame`` share of ``frames_pushed``.
+        audio_frames_pushed: participant audio chunks pushed (``UserAudioRawFrame``s, on their own
+            or inside a ``RoomAudioFrame``).
         media_ms_played: media time played so far (audio chunks are counted at their end).
         wall_seconds: wall time from the first step to the last (or to now, while playing).
         completed: the scenario played to its end (``RoomEndedFrame`` pushed).
@@ -342,7 +348,8 @@ class SimulatedRoomInput(BaseInputTransport):
     """Input half of :class:`SimulatedRoom`: plays the scenario on a media clock after StartFrame.
 
     Pushes (each stamped with its step's media time via :func:`bot.core.media.stamp`):
-    ``UserAudioRawFrame`` (through Pipecat's audio input path, passthrough, no VAD or resampling),
+    the step's ``UserAudioRawFrame``s (as one ``RoomAudioFrame``, one by one, or through Pipecat's
+    audio input path, passthrough, no VAD or resampling: ``SimulatedRoom(audio_frames=...)``),
     ``ParticipantJoinedFrame``/``ParticipantLeftFrame``, ``TranscriptionFrame`` (finalized),
     ``DailyInputTransportMessageFrame`` (broadcast up and down, as Daily does), ``MediaTickFrame``,
     ``RoomEndedFrame``, and finally ``EndWorkerFrame`` so the worker ends the pipeline gracefully.
@@ -419,23 +426,36 @@ class SimulatedRoomInput(BaseInputTransport):
                     for sender, message in room.inbound.drain()
                 ]
             audio = 0
+            pushed = len(frames)
+            gathered: list[UserAudioRawFrame] = []
             for frame in frames:
                 stamp(frame, media_ms)
                 if isinstance(frame, InputAudioRawFrame):
-                    if room.direct_audio:
-                        await self.push_frame(frame)
-                    else:
-                        await self.push_audio_frame(frame)
                     audio += 1
-                elif isinstance(frame, DailyInputTransportMessageFrame):
+                    if room.audio_frames == "room" and isinstance(frame, UserAudioRawFrame):
+                        gathered.append(frame)  # pushed with the rest of the step's audio
+                        continue
+                    if room.audio_frames == "pipecat":
+                        await self.push_audio_frame(frame)
+                    else:
+                        await self.push_frame(frame)
+                    continue
+                if gathered:  # the audio (consecutive in a step) goes before what follows it
+                    pushed -= len(gathered) - 1
+                    await self.push_frame(stamp(RoomAudioFrame(frames=gathered, media_time_ms=media_ms), media_ms))
+                    gathered = []
+                if isinstance(frame, DailyInputTransportMessageFrame):
                     await self._broadcast(frame, media_ms)
                 else:
                     await self.push_frame(frame)
-            if audio and not room.direct_audio:
+            if gathered:
+                pushed -= len(gathered) - 1
+                await self.push_frame(stamp(RoomAudioFrame(frames=gathered, media_time_ms=media_ms), media_ms))
+            if audio and room.audio_frames == "pipecat":
                 # Pipecat's audio task pushes the audio; let it drain so the next step's events
                 # cannot overtake this step's audio (same order at every speed).
                 await self._audio_in_queue.join()
-            stats.frames_pushed += len(frames)
+            stats.frames_pushed += pushed
             stats.audio_frames_pushed += audio
             stats.media_ms_played = min(media_ms + STEP_MS, scenario.media_duration_ms)
             stats.wall_seconds = loop.time() - t0
@@ -525,11 +545,15 @@ class SimulatedRoom(BaseTransport):
         stall_secs: how long the input waits for the output to move before it stops waiting.
         bot_audio: write the bot's voice here as WAV when the room ends (``*.mix.wav`` beside it:
             the room with the bot), aligned to the room's media time.
-        direct_audio: push audio frames straight downstream (default) instead of through Pipecat's
-            audio input task. That task exists for real devices (filters, passthrough switch) and
-            costs one ``asyncio.wait_for`` per frame, about half of a 20 ms frame's whole trip
-            through the room pipeline (benchmarks/pipeline_bench.py); a player needs none of it.
-            ``False`` exercises exactly the path Daily audio takes.
+        audio_frames: how each step's participant audio is pushed. ``"room"`` (default): one
+            ``RoomAudioFrame`` holding every participant's ``UserAudioRawFrame`` of the step, so
+            the pipeline pays its per-frame costs (a queue hop per processor, observer calls, log
+            formatting) once per step instead of once per participant, and ``ParticipantVAD``
+            scores the step's windows in one batched model run. ``"participant"``: one
+            ``UserAudioRawFrame`` per participant, pushed straight downstream. ``"pipecat"``: the
+            same frames through Pipecat's audio input task, exactly the path Daily audio takes
+            (that task exists for real devices and costs one ``asyncio.wait_for`` per frame). All
+            three carry the same chunks, stamped alike, in the same order.
         inbound: live browser app messages (from the supervisor, on stdin) pushed at the next
             step like the scenario's own ``app_message`` events; ``None`` = the scenario's only.
         name, input_name, output_name: Pipecat object names.
@@ -548,7 +572,7 @@ class SimulatedRoom(BaseTransport):
         verbose: bool = False,
         max_lead_ms: int | None = 2000,
         stall_secs: float = 1.0,
-        direct_audio: bool = True,
+        audio_frames: AudioFrames = "room",
         bot_audio: str | os.PathLike[str] | None = None,
         inbound: StdinMessages | None = None,
         name: str | None = None,
@@ -563,7 +587,9 @@ class SimulatedRoom(BaseTransport):
         self.verbose = verbose
         self.max_lead_ms = max_lead_ms
         self.stall_secs = stall_secs
-        self.direct_audio = direct_audio
+        if audio_frames not in get_args(AudioFrames):
+            raise ConfigError(f"audio_frames must be one of {', '.join(get_args(AudioFrames))}, got {audio_frames!r}")
+        self.audio_frames: AudioFrames = audio_frames
         self.inbound = inbound
         self.spec_version = self._resolve_spec_version()
         self.params = TransportParams(

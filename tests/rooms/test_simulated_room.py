@@ -43,6 +43,7 @@ from bot.core.frames import (  # noqa: E402
     MediaTickFrame,
     ParticipantJoinedFrame,
     ParticipantLeftFrame,
+    RoomAudioFrame,
     RoomEndedFrame,
 )
 from bot.core.media import media_time_of  # noqa: E402
@@ -155,8 +156,16 @@ def run(coro: Any) -> Any:
     return run_async(coro)
 
 
+def flat(frames: list[Frame]) -> list[Frame]:
+    """The frames with each ``RoomAudioFrame`` replaced by the participant chunks it carries."""
+    out: list[Frame] = []
+    for f in frames:
+        out.extend(f.frames if isinstance(f, RoomAudioFrame) else [f])
+    return out
+
+
 def of(frames: list[Frame], kind: type) -> list[Any]:
-    return [f for f in frames if isinstance(f, kind)]
+    return [f for f in flat(frames) if isinstance(f, kind)]
 
 
 def audio_of(frames: list[Frame], user_id: str) -> list[UserAudioRawFrame]:
@@ -212,10 +221,10 @@ def test_transcript_arrives_when_the_utterance_ends(tiny: Path) -> None:
     assert transcript.timestamp == media_iso(1100) == "2026-01-01T00:00:01.100Z"
     last_alice_audio = max(
         i
-        for i, f in enumerate(frames)
+        for i, f in enumerate(flat(frames))
         if isinstance(f, UserAudioRawFrame) and f.user_id == "p-alice" and media_time_of(f) == 1080
     )
-    assert frames.index(transcript) > last_alice_audio
+    assert flat(frames).index(transcript) > last_alice_audio
 
 
 def test_chat_arrives_like_daily_prebuilt_chat(tiny: Path) -> None:
@@ -245,6 +254,7 @@ def test_joins_and_leaves_arrive_with_display_names_before_and_after_audio(tiny:
     ]
     (left,) = of(frames, ParticipantLeftFrame)
     assert (left.participant_id, left.media_time_ms, media_time_of(left)) == ("p-bob", 1400, 1400)
+    frames = flat(frames)
     bob_audio = [i for i, f in enumerate(frames) if isinstance(f, UserAudioRawFrame) and f.user_id == "p-bob"]
     assert frames.index(joins[1]) < bob_audio[0] and frames.index(left) > bob_audio[-1]
 
@@ -273,7 +283,7 @@ def test_room_ends_with_room_ended_then_a_clean_end(tiny: Path) -> None:
     assert (ended.media_time_ms, ended.reason) == (2000, "completed")
     tail = [type(f) for f in frames[frames.index(ended) :]]
     assert tail[0] is RoomEndedFrame and tail[-1] is EndFrame and EndWorkerFrame in tail
-    assert not any(isinstance(f, UserAudioRawFrame) for f in frames[frames.index(ended) :])
+    assert not any(isinstance(f, (UserAudioRawFrame, RoomAudioFrame)) for f in frames[frames.index(ended) :])
     assert runner.task_manager.current_tasks() == []
     assert room.stats.completed and room.media_ms_played == 2000
     assert room.frames_pushed == len(frames) - 1  # all but the EndFrame came from the player
@@ -319,14 +329,62 @@ def test_results_are_identical_at_speed_0_and_real_time(short: Path) -> None:
     assert fast_room.wall_seconds < slow_room.wall_seconds
 
 
-def test_direct_audio_delivers_what_pipecats_audio_path_delivers(short: Path) -> None:
-    direct, _ = run(play(SimulatedRoom(short, speed=0, direct_audio=True)))
-    through_pipecat, _ = run(play(SimulatedRoom(short, speed=0, direct_audio=False)))
+@pytest.mark.parametrize("audio_frames", ["room", "participant"])
+def test_every_audio_path_delivers_what_pipecats_audio_path_delivers(short: Path, audio_frames: Any) -> None:
+    direct, _ = run(play(SimulatedRoom(short, speed=0, audio_frames=audio_frames)))
+    through_pipecat, _ = run(play(SimulatedRoom(short, speed=0, audio_frames="pipecat")))
+    assert not of(through_pipecat, RoomAudioFrame)
     for kind in (SystemFrame, DataFrame):
-        assert _signature([f for f in direct if isinstance(f, kind)]) == _signature(
-            [f for f in through_pipecat if isinstance(f, kind)]
+        assert _signature([f for f in flat(direct) if isinstance(f, kind)]) == _signature(
+            [f for f in flat(through_pipecat) if isinstance(f, kind)]
         )
     assert [f.audio for f in of(direct, UserAudioRawFrame)] == [f.audio for f in of(through_pipecat, UserAudioRawFrame)]
+
+
+def test_a_step_s_audio_is_one_room_audio_frame_in_participant_order(tiny: Path) -> None:
+    room = SimulatedRoom(tiny, speed=0)
+    frames, _ = run(play(room))
+    steps = [f for f in frames if isinstance(f, RoomAudioFrame)]
+    assert [media_time_of(f) for f in steps] == [f.media_time_ms for f in steps] == list(range(0, 2000, 20))
+    for step in steps:
+        ids = [c.user_id for c in step.frames]
+        expected = ["p-alice", "p-bob"] if 200 <= step.media_time_ms < 1400 else ["p-alice"]
+        assert ids == expected  # bob from his join's step to the step before his leave
+        assert {media_time_of(c) for c in step.frames} == {step.media_time_ms}
+        assert str(step) == step.name  # cheap: Pipecat formats every pushed frame
+    assert room.stats.audio_frames_pushed == 100 + 60  # chunks: alice all along, bob for 1.2 s
+    assert len(flat(frames)) == len(frames) - len(steps) + 160
+    assert room.frames_pushed == len(frames) - 1  # one frame per step for the audio (and the EndFrame)
+
+
+def test_joins_and_leaves_mid_step_keep_their_place_around_the_step_s_audio(tiny: Path) -> None:
+    doc = json.loads(tiny.read_text())
+    doc["events"] += [
+        {"atMs": 510, "type": "join", "participant": "p-carol"},
+        {"atMs": 530, "type": "speech", "participant": "p-carol", "audio": "a.wav"},
+        {"atMs": 1550, "type": "leave", "participant": "p-carol"},
+    ]
+    doc["participants"].append({"id": "p-carol", "name": "Carol"})
+    tiny.write_text(json.dumps(doc))
+    frames, _ = run(play(SimulatedRoom(tiny, speed=0)))
+    per_participant, _ = run(play(SimulatedRoom(tiny, speed=0, audio_frames="participant")))
+    assert _signature(flat(frames)) == _signature(per_participant)
+    order = [(type(f).__name__, getattr(f, "participant_id", None)) for f in frames if media_time_of(f) == 500]
+    assert ("ParticipantJoinedFrame", "p-carol") in order
+    assert order.index(("ParticipantJoinedFrame", "p-carol")) < order.index(("RoomAudioFrame", None))
+    step = next(f for f in frames if isinstance(f, RoomAudioFrame) and f.media_time_ms == 500)
+    assert [c.user_id for c in step.frames] == ["p-alice", "p-bob", "p-carol"]  # joined at 510: audio from 500
+    step = next(f for f in frames if isinstance(f, RoomAudioFrame) and f.media_time_ms == 1540)
+    assert "p-carol" in [c.user_id for c in step.frames]
+    step = next(f for f in frames if isinstance(f, RoomAudioFrame) and f.media_time_ms == 1560)
+    assert "p-carol" not in [c.user_id for c in step.frames]  # left at 1550: gone from the 1560 step
+    (left,) = [f for f in frames if isinstance(f, ParticipantLeftFrame) and f.participant_id == "p-carol"]
+    assert frames.index(left) < frames.index(step)  # the leave (due at 1560) comes before that step's audio
+
+
+def test_an_unknown_audio_path_is_a_config_error(short: Path) -> None:
+    with pytest.raises(ConfigError, match="audio_frames must be one of room, participant, pipecat"):
+        SimulatedRoom(short, speed=0, audio_frames="batched")  # type: ignore[arg-type]
 
 
 def test_speed_4_plays_four_times_faster(short: Path) -> None:
@@ -394,7 +452,7 @@ class SlowAudio(FrameProcessor):
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         await super().process_frame(frame, direction)
-        if isinstance(frame, UserAudioRawFrame):
+        if isinstance(frame, (UserAudioRawFrame, RoomAudioFrame)):
             await asyncio.sleep(0.001)
             self.max_lead_ms = max(self.max_lead_ms, self.room.media_ms_played - media_time_of(frame))
         await self.push_frame(frame, direction)
