@@ -301,13 +301,12 @@ class SileroStreams:
             ValueError: a stream appears twice (its second chunk depends on the first's state).
         """
         streams: list[_Stream] = []
-        windows: list[list[np.ndarray]] = []
-        for stream_id, samples in items:
+        for stream_id, _ in items:  # all checked before any is touched
             stream = self._streams[stream_id]
             if any(s is stream for s in streams):
                 raise ValueError(f"SileroStreams.feed_many: stream {stream_id!r} given twice")
             streams.append(stream)
-            windows.append(self._split(stream, samples))
+        windows = [self._split(stream, samples) for stream, (_, samples) in zip(streams, items, strict=True)]
         results: list[list[WindowScore]] = [[] for _ in streams]
         for r in range(max(map(len, windows), default=0)):
             pending: list[tuple[int, _Pending]] = []

@@ -21,7 +21,14 @@ from pipecat.pipeline.pipeline import Pipeline
 
 from bot.analytics.speaking import GateParams
 from bot.audio.silero_stream import SileroStreams, model_path
-from bot.core.frames import EnvelopeFrame, ParticipantLeftFrame, RoomEndedFrame, SpeakingStateFrame, SpeechOnsetFrame
+from bot.core.frames import (
+    EnvelopeFrame,
+    ParticipantLeftFrame,
+    RoomAudioFrame,
+    RoomEndedFrame,
+    SpeakingStateFrame,
+    SpeechOnsetFrame,
+)
 from bot.core.media import media_time_of, stamp
 from bot.generated import RoomSpeakingStarted, RoomSpeakingStopped
 from bot.processors.media_clock import MediaClockStamper
@@ -568,3 +575,139 @@ def test_a_provisional_onset_comes_before_the_confirmed_start_only_when_asked(se
     assert [(f.speaking, f.media_time_ms) for f in states(quiet)] == [
         (f.speaking, f.media_time_ms) for f in states(down)
     ]
+
+
+# --- a whole room's step as one RoomAudioFrame ---------------------------------------------------
+
+
+def by_step(frames: list) -> list:
+    """``chunks()`` output grouped into one ``RoomAudioFrame`` per stamped step, as the simulated room pushes."""
+    steps: dict[int | None, list] = {}
+    for f in frames:
+        steps.setdefault(media_time_of(f), []).append(f)
+    return [stamp(RoomAudioFrame(frames=fs, media_time_ms=t or 0), t or 0) for t, fs in steps.items()]
+
+
+def pushed(down: list) -> list[tuple]:
+    """What the VAD pushed, in order, with every field analytics read."""
+    out = []
+    for f in down:
+        if isinstance(f, SpeakingStateFrame):
+            out.append(("state", f.participant_id, f.speaking, f.media_time_ms, f.duration_ms, f.decided_at_ms))
+        elif isinstance(f, SpeechOnsetFrame):
+            out.append(("onset", f.participant_id, f.media_time_ms, f.decided_at_ms))
+        elif isinstance(f, EnvelopeFrame):
+            out.append(("envelope", f.payload, f.media_time_ms))
+        elif not isinstance(f, (UserAudioRawFrame, RoomAudioFrame)):
+            out.append((type(f).__name__,))
+    return out
+
+
+def bleed_room() -> dict[str, np.ndarray]:
+    """Four people; alice's voice also reaches bob's microphone (-18 dB, 3 ms late): the
+    crosstalk check reads the other participants' state on every one of bob's windows."""
+    alice, bob, carol, dan = (silent_track(9000) for _ in range(4))
+    alice.place("alice-1", 500)
+    bob.place("bob-1", 5200)
+    carol.place("carol-interject", 1800)
+    dan.place("dan-okay", 5400)
+    leak = np.zeros_like(alice.audio)
+    leak[48:] = (alice.audio[:-48] * 10 ** (-18 / 20)).astype(np.int16)
+    return {"alice": alice.audio, "bob": bob.audio + leak, "carol": carol.audio, "dan": dan.audio}
+
+
+@needs_clips
+def test_room_audio_frames_give_exactly_what_per_participant_frames_give(session):
+    frames = chunks(bleed_room())
+    one_by_one = make_vad(session, report_onsets=True)
+    expected = pushed(run(one_by_one, frames))
+    batched = make_vad(session, report_onsets=True)
+    got = pushed(run(batched, by_step(frames)))
+    assert got == expected
+    assert batched.stats == one_by_one.stats
+    assert {e[1] for e in expected if e[0] == "state"} >= {"alice", "bob", "carol", "dan"}
+
+
+@needs_clips
+def test_a_participant_missing_from_some_steps_keeps_their_media_time(session):
+    """Daily-like: bob's track stalls for 200 ms (no chunks), then resumes with later stamps."""
+    tracks = bleed_room()
+    frames = [f for f in chunks(tracks) if not (f.user_id == "bob" and 5300 <= (media_time_of(f) or 0) < 5500)]
+    one_by_one, batched = make_vad(session), make_vad(session)
+    assert pushed(run(batched, by_step(frames))) == pushed(run(one_by_one, frames))
+    assert batched.stats == one_by_one.stats
+
+
+@needs_clips
+def test_joins_leaves_and_rate_changes_between_and_within_steps(session):
+    """A leave between steps, a rejoin, a participant whose rate changes inside a step, and one
+    who appears twice in a step: handled at the same point of the sequence as chunk by chunk."""
+    alice, bob = silent_track(4000), silent_track(4000)
+    alice.place("alice-2", 200)
+    bob.place("bob-1", 300)
+    frames = chunks({"alice": alice.audio, "bob": bob.audio})
+    steps = by_step(frames)
+    # bob switches to 8 kHz from 2 s on (a reopen, with a stop if he was speaking)
+    for step in steps[100:]:
+        for f in step.frames:
+            if f.user_id == "bob":
+                f.audio = np.frombuffer(f.audio, np.int16)[::2].tobytes()
+                f.sample_rate = 8000
+    # carol: joins mid-room, appears twice in one step, leaves, and comes back
+    carol = clip("carol-right")
+    for i, step in enumerate(steps[60:120]):
+        piece = carol[i * CHUNK : (i + 1) * CHUNK]
+        if piece.size == CHUNK:
+            extra = [UserAudioRawFrame(audio=piece.tobytes(), sample_rate=RATE, num_channels=1, user_id="carol")]
+            if i == 10:
+                extra.append(
+                    UserAudioRawFrame(audio=piece.tobytes(), sample_rate=RATE, num_channels=1, user_id="carol")
+                )
+            for f in extra:
+                stamp(f, step.media_time_ms)
+            step.frames[1:1] = extra  # between alice and bob
+    seq: list = [*steps[:90], ParticipantLeftFrame(participant_id="carol", media_time_ms=1800), *steps[90:]]
+    flat: list = []
+    for f in seq:
+        flat.extend(f.frames if isinstance(f, RoomAudioFrame) else [f])
+    one_by_one, batched = make_vad(session, report_onsets=True), make_vad(session, report_onsets=True)
+    expected = pushed(run(one_by_one, flat))
+    assert pushed(run(batched, seq)) == expected
+    assert batched.stats == one_by_one.stats
+    assert ("ParticipantLeftFrame",) in expected
+    assert any(e[0] == "state" and e[1] == "bob" and not e[2] for e in expected)  # the rate change stopped him
+
+
+def test_bad_chunks_in_a_step_are_skipped_and_the_rest_is_scored(session):
+    from bot.processors.safety import INTERNAL_ERRORS
+
+    good = [
+        UserAudioRawFrame(audio=b"\x00\x10" * CHUNK, sample_rate=RATE, num_channels=1, user_id=f"p{i}")
+        for i in range(3)
+    ]
+    bad = [
+        UserAudioRawFrame(audio=b"\x00\x10" * CHUNK, sample_rate=RATE, num_channels=1, user_id=""),  # no id
+        UserAudioRawFrame(audio=b"\x00\x10" * 960, sample_rate=48000, num_channels=1, user_id="p9"),  # rate
+        UserAudioRawFrame(audio=b"\x00\x10\x00", sample_rate=RATE, num_channels=1, user_id="p8"),  # odd bytes
+        UserAudioRawFrame(audio=b"\x00\x10" * 321, sample_rate=RATE, num_channels=2, user_id="p7"),  # 2 ch, odd
+    ]
+    steps = [
+        stamp(RoomAudioFrame(frames=[good[0], *bad, good[1], good[2]], media_time_ms=t), t) for t in range(0, 400, 20)
+    ]
+    before = INTERNAL_ERRORS["participant vad"]
+    vad = make_vad(session)
+    down = run(vad, [*steps, TextFrame(text="after")])
+    assert [type(f) for f in down] == [TextFrame]
+    assert vad.stats.windows_seen == 3 * (20 * CHUNK // 512)  # the three good streams, every window
+    assert INTERNAL_ERRORS["participant vad"] - before == 2 * 20  # the two malformed chunks, each step
+
+
+def test_room_audio_is_forwarded_only_when_asked(session):
+    step = stamp(
+        RoomAudioFrame(
+            frames=[UserAudioRawFrame(audio=b"\x00\x00" * CHUNK, sample_rate=RATE, num_channels=1, user_id="p1")]
+        ),
+        0,
+    )
+    assert [type(f) for f in run(make_vad(session), [step])] == []
+    assert [type(f) for f in run(make_vad(session, forward_audio=True), [step])] == [RoomAudioFrame]
