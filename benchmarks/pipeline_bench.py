@@ -6,16 +6,24 @@ Measured in the same run, medians of ``--repeat`` repetitions (shared machines a
 ratios, not the absolute numbers):
 
 - **ours**: the real room pipeline (``bot.pipelines.room``) fed by the SimulatedRoom at
-  ``--speed 0``, envelopes published to a bus whose stdout goes to /dev/null.
+  ``--speed 0``, envelopes published to a bus whose stdout goes to /dev/null. Each 20 ms step's
+  audio is one ``RoomAudioFrame`` (the room's default), its windows scored in one batched run.
+- **ours, per-participant frames**: the same with one ``UserAudioRawFrame`` per participant per
+  step (``audio_frames="participant"``, what a connector without the combined frame pushes), so
+  each chunk pays the per-frame costs and each window its own model run.
 - **naive**: the Pipecat way with per-participant state but no gating — one
   ``SileroVADAnalyzer`` per participant fed every 20 ms chunk through ``analyze_audio`` (what a
-  ``VADProcessor`` does, once per participant), in the same transport and worker.
+  ``VADProcessor`` does, once per participant), in the same transport and worker, fed one
+  ``UserAudioRawFrame`` per participant per step.
 - **floor**: bare Silero inference (``SileroOnnxModel``) on every 512-sample window of every
   participant's stream, and nothing else: the inference floor on the same audio (the issue's
   reference point). Also shown: the **speech-only floor**, inference on just the windows that
   hold speech — what a perfect gate would spend; no transport, framework or analytics at all.
 - **pass-through**: the same transport and worker with the same number of processors that only
   forward frames: the framework's own per-frame cost, to set our chain's cost against.
+
+Each row shows wall time and the process's CPU time (all threads): on a shared machine the wall
+time includes waiting for a core, the CPU time does not.
 
 Targets (issue 3): ours faster than naive, ours ≤ 1.5× the floor, ≥ 20× real time for 8 people.
 """
@@ -50,7 +58,7 @@ from bot.audio.silero_stream import model_path  # noqa: E402
 from bot.events import EventRuntime, SessionContext, create_runtime  # noqa: E402
 from bot.pipelines.room import build_room_pipeline  # noqa: E402
 from bot.rooms.scenario import Scenario, load_scenario  # noqa: E402
-from bot.rooms.simulated import SimulatedRoom  # noqa: E402
+from bot.rooms.simulated import AudioFrames, SimulatedRoom  # noqa: E402
 from bot.scenarios.tools.truth import load_truth  # noqa: E402
 
 WINDOW = 512
@@ -90,10 +98,14 @@ class NaivePerParticipantVAD(FrameProcessor):
 
 
 async def play(
-    scenario: Scenario, middle: list[FrameProcessor] | None, *, runtime: EventRuntime | None = None
-) -> tuple[float, int]:
-    """Wall seconds to play the room through ``middle`` (None = the real room pipeline)."""
-    room = SimulatedRoom(scenario, speed=0)
+    scenario: Scenario,
+    middle: list[FrameProcessor] | None,
+    *,
+    runtime: EventRuntime | None = None,
+    audio_frames: AudioFrames = "room",
+) -> tuple[float, float, int]:
+    """Wall and CPU seconds to play the room through ``middle`` (None = the real room pipeline)."""
+    room = SimulatedRoom(scenario, speed=0, audio_frames=audio_frames)
     if middle is None:
         if runtime is None:
             raise ValueError("the real room pipeline (middle=None) needs a runtime")
@@ -109,12 +121,13 @@ async def play(
     )
     runner = WorkerRunner(handle_sigint=False)
     await runner.add_workers(worker)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     await runner.run()
-    return time.perf_counter() - started, len(pipeline.processors) - 4  # minus source, input, output, sink
+    # minus source, input, output, sink
+    return time.perf_counter() - started, time.process_time() - cpu, len(pipeline.processors) - 4
 
 
-def floor_seconds(scenario_path: Path, *, speech_only: bool) -> tuple[float, int]:
+def floor_seconds(scenario_path: Path, *, speech_only: bool) -> tuple[float, float, int]:
     """Bare inference per participant (fresh model each) on every window of their stream, or
     only on the windows that contain speech."""
     scenario = load_scenario(scenario_path)
@@ -130,11 +143,11 @@ def floor_seconds(scenario_path: Path, *, speech_only: bool) -> tuple[float, int
             if not speech_only or voiced[s : s + WINDOW].any():
                 windows.append((pid, track[s : s + WINDOW].astype(np.float32) / 32768.0))
     models = {pid: SileroOnnxModel(str(model_path()), force_onnx_cpu=True) for pid in truth["participants"]}
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     for pid, window in windows:
         models[pid](window, rate)
     assert total_ms > 0
-    return time.perf_counter() - started, len(windows)
+    return time.perf_counter() - started, time.process_time() - cpu, len(windows)
 
 
 def _tracks(scenario: Scenario) -> dict[str, np.ndarray]:
@@ -159,28 +172,41 @@ def main() -> int:
     def runtime() -> EventRuntime:
         return create_runtime(SessionContext(session_id="bench"), stdout=open(os.devnull, "wb"))
 
-    results: dict[str, list[float]] = {"ours": [], "naive": [], "pass-through": [], "floor": [], "speech floor": []}
+    keys = ("ours", "ours, per-participant", "naive", "pass-through", "floor", "speech floor")
+    results: dict[str, list[float]] = {k: [] for k in keys}
+    cpu: dict[str, list[float]] = {k: [] for k in keys}
+
+    def note(key: str, wall: float, cpu_s: float) -> None:
+        results[key].append(wall)
+        cpu[key].append(cpu_s)
+
     chain_len = 0
     floor_windows = speech_windows = 0
     for _ in range(args.repeat):
-        wall, chain_len = asyncio.run(play(scenario, None, runtime=runtime()))
-        results["ours"].append(wall)
-        results["naive"].append(asyncio.run(play(scenario, [NaivePerParticipantVAD()]))[0])
-        results["pass-through"].append(asyncio.run(play(scenario, [PassThrough() for _ in range(chain_len)]))[0])
-        seconds, floor_windows = floor_seconds(args.room, speech_only=False)
-        results["floor"].append(seconds)
-        seconds, speech_windows = floor_seconds(args.room, speech_only=True)
-        results["speech floor"].append(seconds)
+        wall, cpu_s, chain_len = asyncio.run(play(scenario, None, runtime=runtime()))
+        note("ours", wall, cpu_s)
+        note(
+            "ours, per-participant",
+            *asyncio.run(play(scenario, None, runtime=runtime(), audio_frames="participant"))[:2],
+        )
+        note("naive", *asyncio.run(play(scenario, [NaivePerParticipantVAD()], audio_frames="participant"))[:2])
+        note("pass-through", *asyncio.run(play(scenario, [PassThrough() for _ in range(chain_len)]))[:2])
+        wall, cpu_s, floor_windows = floor_seconds(args.room, speech_only=False)
+        note("floor", wall, cpu_s)
+        wall, cpu_s, speech_windows = floor_seconds(args.room, speech_only=True)
+        note("speech floor", wall, cpu_s)
 
     audio_frames = sum(1 for _ in range(0, scenario.media_duration_ms, 20)) * people
     med = {k: statistics.median(v) for k, v in results.items()}
+    med_cpu = {k: statistics.median(v) for k, v in cpu.items()}
     print(
         f"room {args.room.name}: {people} participants, {media_s:.1f} s of media, {audio_frames} audio frames; "
         f"median of {args.repeat}; chain of {chain_len} processors; floor = {floor_windows} windows, {speech_windows} with speech"
     )
-    print(f"{'way':<38} {'wall s':>8} {'× real time':>12} {'µs/audio frame':>15} {'vs ours':>8}")
+    print(f"{'way':<44} {'wall s':>8} {'CPU s':>7} {'× real time':>12} {'µs/audio frame':>15} {'vs ours':>8}")
     rows = [
         ("ours: room pipeline (gated Silero)", "ours"),
+        ("ours, per-participant frames, unbatched", "ours, per-participant"),
         ("naive: analyzer per participant", "naive"),
         ("floor: bare inference, all windows", "floor"),
         ("speech floor: bare inference, speech", "speech floor"),
@@ -189,17 +215,22 @@ def main() -> int:
     for label, key in rows:
         wall = med[key]
         print(
-            f"{label:<38} {wall:8.3f} {media_s / wall:12.1f} {wall / audio_frames * 1e6:15.1f} {wall / med['ours']:8.2f}"
+            f"{label:<44} {wall:8.3f} {med_cpu[key]:7.3f} {media_s / wall:12.1f} {wall / audio_frames * 1e6:15.1f}"
+            f" {wall / med['ours']:8.2f}"
         )
     print()
-    print(f"ours / naive          = {med['ours'] / med['naive']:.2f}   (target < 1)")
+    print("                      wall   CPU")
+    for label, key, target in (
+        ("ours / naive", "naive", "(target < 1)"),
+        ("ours / floor", "floor", "(target ≤ 1.5; the floor has no transport, framework or analytics)"),
+        ("ours / speech floor", "speech floor", "(what is left to win: transport, framework, analytics)"),
+        ("ours / per-participant", "ours, per-participant", "(what the combined frame and batching save)"),
+    ):
+        print(f"{label:<21} {med['ours'] / med[key]:5.2f}  {med_cpu['ours'] / med_cpu[key]:5.2f}   {target}")
     print(
-        f"ours / floor          = {med['ours'] / med['floor']:.2f}   (target ≤ 1.5; the floor has no transport, framework or analytics)"
+        f"ours × real time      {media_s / med['ours']:5.1f}  {media_s / med_cpu['ours']:5.1f}"
+        "   (target ≥ 20 for 8 participants on one core)"
     )
-    print(
-        f"ours / speech floor   = {med['ours'] / med['speech floor']:.2f}   (what is left to win: transport, framework, analytics)"
-    )
-    print(f"ours × real time      = {media_s / med['ours']:.1f}   (target ≥ 20 for 8 participants on one core)")
     return 0
 
 
