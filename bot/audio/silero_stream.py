@@ -300,12 +300,12 @@ class SileroStreams:
             KeyError: a stream is not open.
             ValueError: a stream appears twice (its second chunk depends on the first's state).
         """
-        streams: list[_Stream] = []
-        for stream_id, _ in items:  # all checked before any is touched
-            stream = self._streams[stream_id]
-            if any(s is stream for s in streams):
+        streams = [self._streams[stream_id] for stream_id, _ in items]  # all checked before any is touched
+        seen: set[str] = set()
+        for stream_id, _ in items:
+            if stream_id in seen:
                 raise ValueError(f"SileroStreams.feed_many: stream {stream_id!r} given twice")
-            streams.append(stream)
+            seen.add(stream_id)
         windows = [self._split(stream, samples) for stream, (_, samples) in zip(streams, items, strict=True)]
         results: list[list[WindowScore]] = [[] for _ in streams]
         for r in range(max(map(len, windows), default=0)):

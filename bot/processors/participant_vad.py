@@ -202,6 +202,7 @@ class ParticipantVAD(FrameProcessor):
         and advances at the same point of the sequence as it would chunk by chunk.
         """
         batch: list[_Chunk] = []
+        in_batch: set[str] = set()
         for frame in frames:
             try:
                 chunk = self._chunk(frame, batch)
@@ -210,15 +211,17 @@ class ParticipantVAD(FrameProcessor):
                 continue
             if chunk is None:
                 continue
-            if chunk.participant is None or any(c.pid == chunk.pid for c in batch):
+            if chunk.participant is None or chunk.pid in in_batch:
                 await self._flush(batch)
                 batch = []
+                in_batch.clear()
                 try:
                     chunk = self._open_for(chunk)
                 except Exception as exc:  # counted and logged; the room goes on
                     internal_error("participant vad", exc)
                     continue
             batch.append(chunk)
+            in_batch.add(chunk.pid)
         await self._flush(batch)
 
     def _chunk(self, frame: UserAudioRawFrame, batch: list[_Chunk]) -> _Chunk | None:
