@@ -21,7 +21,10 @@ What is timed, per room, every participant's audio in 20 ms chunks interleaved a
   batches are mostly of one sounding window; what it saves is per-call bookkeeping.
 
 Each figure is the median of ``--reps`` repetitions run in the same process, the methods
-interleaved within each repetition, so a noisy shared machine slows all of them alike. Read the
+interleaved within each repetition, so a noisy shared machine slows all of them alike. Times are
+the process's CPU time (all threads, ``time.process_time``), which waiting for a core on a shared
+machine does not inflate; ``--wall`` times wall-clock instead (naive's executor hop then also
+counts its waits). Read the
 ratios; the absolute numbers depend on the machine. Pipeline overhead is not included.
 """
 
@@ -113,6 +116,10 @@ def build_room(participants: int, seconds: float) -> Room:
     return Room(participants, tracks, voiced, chunks)
 
 
+clock = time.process_time
+"""What is timed: CPU time by default, wall time with ``--wall``."""
+
+
 # --- the three ways ------------------------------------------------------------------------------
 
 
@@ -122,10 +129,10 @@ async def run_naive(room: Room) -> tuple[float, int]:
         vad = SileroVADAnalyzer()
         vad.set_sample_rate(RATE)
         analyzers.append(vad)
-    start = time.perf_counter()
+    start = clock()
     for p, chunk in room.chunks:
         await analyzers[p].analyze_audio(chunk)
-    elapsed = time.perf_counter() - start
+    elapsed = clock() - start
     for vad in analyzers:
         await vad.cleanup()
     return elapsed, sum(t.size // WINDOW for t in room.tracks)
@@ -134,10 +141,10 @@ async def run_naive(room: Room) -> tuple[float, int]:
 def run_floor(room: Room, model_file: str) -> tuple[float, int]:
     windows = [(p, room.tracks[p][s : s + WINDOW]) for p in range(room.participants) for s in room.speech_windows(p)]
     models = [SileroOnnxModel(model_file, force_onnx_cpu=True) for _ in range(room.participants)]
-    start = time.perf_counter()
+    start = clock()
     for p, window in windows:
         models[p](window.astype(np.float32) / 32768.0, RATE)
-    return time.perf_counter() - start, len(windows)
+    return clock() - start, len(windows)
 
 
 def run_ours(room: Room, streams: SileroStreams) -> tuple[float, int]:
@@ -145,13 +152,13 @@ def run_ours(room: Room, streams: SileroStreams) -> tuple[float, int]:
     for p in range(room.participants):
         streams.open(str(p))
     before = streams.stats.windows_inferred
-    start = time.perf_counter()
+    start = clock()
     for p, chunk in room.chunks:
         tracker = trackers[p]
         for w in streams.feed(str(p), np.frombuffer(chunk, dtype=np.int16)):
             sound = None if w.sound is None else (w.sound[0] // 16, w.sound[1] // 16)
             tracker.observe(w.end // 16, w.confidence, sound)
-    elapsed = time.perf_counter() - start
+    elapsed = clock() - start
     streams.close_all()
     return elapsed, streams.stats.windows_inferred - before
 
@@ -166,14 +173,14 @@ def run_ours_batched(room: Room, streams: SileroStreams) -> tuple[float, int]:
         for i in range(0, len(room.chunks), n)
     ]
     before = streams.stats.windows_inferred
-    start = time.perf_counter()
+    start = clock()
     for step in steps:
         for (pid, _), scores in zip(step, streams.feed_many(step), strict=True):
             tracker = trackers[int(pid)]
             for w in scores:
                 sound = None if w.sound is None else (w.sound[0] // 16, w.sound[1] // 16)
                 tracker.observe(w.end // 16, w.confidence, sound)
-    elapsed = time.perf_counter() - start
+    elapsed = clock() - start
     streams.close_all()
     return elapsed, streams.stats.windows_inferred - before
 
@@ -186,7 +193,11 @@ def main() -> None:
     parser.add_argument("--participants", default="1,4,8", help="room sizes (default 1,4,8)")
     parser.add_argument("--seconds", type=float, default=30.0, help="media per room (default 30)")
     parser.add_argument("--reps", type=int, default=5, help="repetitions; medians (default 5)")
+    parser.add_argument("--wall", action="store_true", help="time wall-clock instead of CPU time")
     args = parser.parse_args()
+    global clock
+    if args.wall:
+        clock = time.perf_counter
     sizes = [int(n) for n in args.participants.split(",")]
 
     model_file = str(model_path())
@@ -228,7 +239,8 @@ def main() -> None:
 
     print(
         f"# {os.cpu_count()} CPUs, Python {sys.version.split()[0]}, {args.seconds:.0f} s media per"
-        f" participant, median of {args.reps} runs; rooms from bot/scenarios/clips"
+        f" participant, median of {args.reps} runs; rooms from bot/scenarios/clips;"
+        f" {'wall' if args.wall else 'CPU'} time"
     )
     header = (
         "N",
