@@ -464,6 +464,7 @@ def test_sigterm_while_starting_ends_the_published_session() -> None:
         env=clean_env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
+        bufsize=0,  # readline() must not read ahead: communicate() would never see what it buffered
     )
     assert proc.stdout is not None
     first = proc.stdout.readline()

@@ -110,17 +110,21 @@ def run_with_signals(
     """Spawn the bot (or ``script`` that patches it, then runs ``bot.cli.main.main``), send
     ``signals`` ``after`` seconds after the first line (or the first line holding ``wait_for``)."""
     argv = [sys.executable, "-c", script, *args] if script else [sys.executable, "-m", "bot", *args]
-    proc = subprocess.Popen(argv, cwd=REPO, env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # bufsize=0: readline() must not read ahead. communicate() reads the pipe's file descriptor,
+    # not the buffer, so lines a buffered readline() had already pulled in (the end envelope,
+    # when it came right behind the one waited for) were lost: a flaky test, not a lost envelope.
+    proc = subprocess.Popen(argv, cwd=REPO, env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0)
     assert proc.stdout is not None
-    lines = [proc.stdout.readline()]
+    lines = [proc.stdout.readline().decode()]
     while wait_for and wait_for not in lines[-1] and lines[-1]:
-        lines.append(proc.stdout.readline())
+        lines.append(proc.stdout.readline().decode())
     time.sleep(after)
     for i, sig in enumerate(signals):
         if i:
             time.sleep(gap)
         proc.send_signal(sig)
-    out, err = proc.communicate(timeout=30)
+    out_bytes, err_bytes = proc.communicate(timeout=30)
+    out, err = out_bytes.decode(), err_bytes.decode()
     envelopes = [json.loads(line) for line in (lines + out.splitlines()) if line.strip()]
     assert "Traceback" not in err, err
     assert [e["meta"]["seq"] for e in envelopes] == list(range(1, len(envelopes) + 1))
