@@ -96,6 +96,16 @@ COUNTING_BOT = python_bot(
     "bus.publish(AssistantSessionEnded(reason='completed', duration_ms=1, published=1, dropped=0))\n"
 )
 
+GATED_COUNTING_BOT = python_bot(
+    "start()\n"
+    "sys.stdin.readline()  # the test's go, once its client is subscribed\n"
+    "for i in range(int(os.environ.get('N', '60'))):\n"
+    "    bus.publish(BotHealthHeartbeat(uptime_ms=i, published=i, dropped=0, violations=0, buffer_fill_percent=0, participants=i % 8))\n"
+    "bus.publish(AssistantSessionEnded(reason='completed', duration_ms=1, published=1, dropped=0))\n"
+)
+"""Counts only once told to on stdin: a test that needs a subscriber in place first (a flood
+that came and went before the client subscribed would be replayed, never overflow a queue)."""
+
 VOTE_READING_BOT = python_bot(
     "import json\n"
     "start()\n"
@@ -179,11 +189,10 @@ def test_resume_across_a_disconnect_without_loss_or_duplicates(tmp_path: Path, m
 
 def test_a_client_that_cannot_keep_up_is_dropped_and_resumes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("N", "4000")
-    monkeypatch.setenv("PAUSE", "0")
 
     async def main() -> None:
         async with running(settings_for(tmp_path, bot_env="N,PAUSE", feed_queue=8, feed_backlog=8000)) as c:
-            room = await c.post_room({"command": COUNTING_BOT, **DAILY})
+            room = await c.post_room({"command": GATED_COUNTING_BOT, **DAILY})
             host, port = c.url.removeprefix("http://").split(":")
             # a client with a tiny receive buffer that does not read: the server's writes back up
             sock = socket.socket()
@@ -193,8 +202,16 @@ def test_a_client_that_cannot_keep_up_is_dropped_and_resumes(tmp_path: Path, mon
             await loop.sock_connect(sock, (host, int(port)))
             request = f"GET /rooms/{room['id']}/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\n\r\n"
             await loop.sock_sendall(sock, request.encode())
-            await c.wait_room(room["id"], finished, timeout=60)
             feed = c.sup.feeds.feed(room["id"])
+            for _ in range(600):  # generous: the subscription must exist before the flood
+                if feed.subscribers:
+                    break
+                await asyncio.sleep(0.05)
+            assert feed.subscribers, "the stalled client subscribed"
+            live = c.sup.rooms.get(room["id"])
+            assert live is not None and live.process is not None
+            assert await live.process.send_line(b"go\n")
+            await c.wait_room(room["id"], finished, timeout=60)
             assert feed.stats.dropped_subscribers >= 1, "the stalled client was dropped"
             assert len(feed.subscribers) == 0
             metrics = await c.metrics()
