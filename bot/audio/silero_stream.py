@@ -75,11 +75,16 @@ class WindowScore(NamedTuple):
             gate threshold: silence, whether or not the model ran on it).
         sound: ``(start, end)`` sample indices of the first and last sounding 8 ms block of a
             sounding window; ``None`` when quiet or when gating is off (then: the whole window).
+        level: the loudest 8 ms block's level in dBFS (what the gate decided on), for every
+            window the gate saw; ``None`` when gating is off. The speaking tracker compares the
+            level of a soft first syllable with the syllable that follows it (an in-breath is
+            20-25 dB quieter than the word, a syllable about as loud).
     """
 
     end: int
     confidence: float | None
     sound: tuple[int, int] | None
+    level: float | None = None
 
 
 @dataclass
@@ -345,12 +350,13 @@ class SileroStreams:
 
         power = block_power(audio)
         loudest = max(power)
-        decision = gate.step(power_dbfs(loudest))
+        level = power_dbfs(loudest)
+        decision = gate.step(level)
         if not decision.infer:
             stream.stats.windows_gated += 1
             stream.recent.append((stream.context, audio))  # deque(maxlen=preroll) drops the oldest
             stream.context = audio[np.newaxis, -stream.context_size :]
-            return WindowScore(stream.samples, None, None)
+            return WindowScore(stream.samples, None, None, level)
 
         if decision.reset:
             self._reset(stream)
@@ -372,15 +378,16 @@ class SileroStreams:
         if stream.gate is None or step.power is None:
             return WindowScore(stream.samples, confidence, None)
         self._maybe_refresh(stream, step.context, step.audio, confidence)
+        level = power_dbfs(step.loudest)
         if not step.sounding:
-            return WindowScore(stream.samples, None, None)
+            return WindowScore(stream.samples, None, None, level)
         block = stream.window // BLOCKS_PER_WINDOW
         # min(): the loudest block always counts, even if dB rounding put it on the threshold.
         threshold = min(10 ** (stream.gate.threshold_dbfs / 10), step.loudest)
         sounding = [i for i, p in enumerate(step.power) if p >= threshold]
         start = step.start
         sound = (start + sounding[0] * block, start + (sounding[-1] + 1) * block)
-        return WindowScore(stream.samples, confidence, sound)
+        return WindowScore(stream.samples, confidence, sound, level)
 
     def _run_batch(self, steps: list[_Pending]) -> list[float]:
         """One model run per sample rate for ``steps`` (each of a different stream), in order."""

@@ -291,7 +291,7 @@ class ParticipantVAD(FrameProcessor):
         out: list[Transition] = []
         for window in windows:
             sound = None
-            confidence = window.confidence
+            confidence, level = window.confidence, window.level
             end_ms = clock.at(window.end)
             if window.sound is not None:
                 first, last = window.sound
@@ -299,8 +299,8 @@ class ParticipantVAD(FrameProcessor):
             if confidence is not None and crosstalk is not None:
                 talking = [q for q, other in self._participants.items() if q != pid and other.tracker.active]
                 if talking and crosstalk.is_bleed(pid, end_ms, participant.tracker.window_ms, talking):
-                    confidence = sound = None  # another participant's voice on this microphone
-            out += participant.tracker.observe(end_ms, confidence, sound)
+                    confidence = sound = level = None  # another participant's voice on this microphone
+            out += participant.tracker.observe(end_ms, confidence, sound, level)
         return out
 
     async def _report_onset(self, pid: str) -> None:

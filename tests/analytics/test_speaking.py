@@ -141,6 +141,56 @@ def test_confirm_threshold_below_enter_is_rejected():
         SpeakingParams(confirm_threshold=0.4)
 
 
+def feed_levels(windows, *, params=None):
+    """Feed ``(score, level_dbfs)`` per 32 ms window; return the transitions."""
+    tracker = SpeakingTracker("p-alice", params=params)
+    out = []
+    for i, (score, level) in enumerate(windows):
+        out += tracker.observe((i + 1) * W, score, None, level)
+    return out
+
+
+# A soft first syllable (0.3 at -42 dBFS), a 64 ms gated dip, then the word (prompts' quiet
+# speaker on a telephone band): the onset is the first syllable's.
+SYLLABLE_DIP_WORD = [(0, -70), (0.3, -42), (0.25, -43), (_, -60), (_, -60), (0.9, -41), (0.95, -40), (0.9, -40)]
+
+
+def test_onset_bridges_a_gated_dip_back_to_a_syllable_as_loud():
+    out = feed_levels(SYLLABLE_DIP_WORD)
+    started = [t for t in out if isinstance(t, SpeechStarted)]
+    assert [t.media_time_ms for t in started] == [32]
+
+
+def test_onset_does_not_bridge_to_a_much_quieter_breath():
+    # the same scores, but the run before the dip is an in-breath 22 dB under the word
+    breath = [(0, -70), (0.3, -63), (0.25, -64), (_, -70), (_, -70), (0.9, -41), (0.95, -40), (0.9, -40)]
+    started = [t for t in feed_levels(breath) if isinstance(t, SpeechStarted)]
+    assert [t.media_time_ms for t in started] == [160]
+
+
+def test_onset_does_not_bridge_a_dip_longer_than_the_bridge():
+    long_dip = SYLLABLE_DIP_WORD[:3] + [(_, -60)] * 6 + SYLLABLE_DIP_WORD[5:]
+    started = [t for t in feed_levels(long_dip) if isinstance(t, SpeechStarted)]
+    assert [t.media_time_ms for t in started] == [288]
+
+
+def test_onset_does_not_bridge_back_into_the_last_segment():
+    # a segment whose tail scores 0.2 until it stops (hangover), a 64 ms gated dip, then a new
+    # word: the old segment's tail is not the new word's first syllable
+    windows = [(0.9, -40)] * 4 + [(0.2, -42)] * 7 + [(_, -60)] * 2 + [(0.9, -40)] * 4
+    started = [t.media_time_ms for t in feed_levels(windows) if isinstance(t, SpeechStarted)]
+    assert started == [0, 416]
+
+
+def test_onset_bridge_needs_levels_and_can_be_turned_off():
+    no_levels = [(score, None) for score, _level in SYLLABLE_DIP_WORD]
+    assert [t.media_time_ms for t in feed_levels(no_levels) if isinstance(t, SpeechStarted)] == [160]
+    off = SpeakingParams(onset_bridge_ms=0)
+    assert [t.media_time_ms for t in feed_levels(SYLLABLE_DIP_WORD, params=off) if isinstance(t, SpeechStarted)] == [
+        160
+    ]
+
+
 def test_min_speech_is_configurable():
     _tracker, out = feed([0, S, S, 0, 0], params=SpeakingParams(min_speech_ms=64))
     assert [type(t) for t in out] == [SpeechStarted]
