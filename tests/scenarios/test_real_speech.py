@@ -130,13 +130,17 @@ def test_meeting_5_onsets_against_the_corrected_truth(out: str) -> None:
 
 def test_new_voices_tuning_room_bleed_and_quiet_words(out: str) -> None:
     # prompts: bleed fading in the talker's dips (before: precision 0.964), a -42 dBFS
-    # telephone-band speaker after long silences (before: 3 missed, share error 4.05 points)
+    # telephone-band speaker after long silences (round 1: 3 missed, share error 4.05 points)
     s = scored("prompts", out)
     assert s["minPrecision"] >= 0.98
     assert s["minRecall"] >= 0.97
     assert len(s["missed"]) <= 2
-    assert s["shareErrorPoints"] <= 3.3
+    assert s["shareErrorPoints"] <= 2.7
     assert s["startLatencyP95"] <= 380
+    # her first syllable, split from the second by a 64-128 ms gated dip, is bridged by level
+    # (SpeakingParams.onset_bridge_ms; before: onset p95 235 ms, max 273 ms, share error 2.89)
+    assert s["onsetP95"] <= 100
+    assert s["onsetMax"] <= 250
 
 
 @pytest.mark.parametrize("name", ["meeting-6", "standup"])
