@@ -9,6 +9,8 @@ How a tracker decides (one tracker per participant, one observation per 32 ms Si
 * **Onset** is traced back through the unbroken run of windows scoring ``>= onset_threshold``
   that led up to it (at most ``onset_lookback_ms``), so the first syllable, which the model
   scores low while its recurrent state catches up, counts as speech, as a listener hears it.
+  Where the caller gives window levels, it also crosses a longer dip (``onset_bridge_ms``) back
+  to an earlier syllable as loud as the speech it confirmed (an in-breath is 20-25 dB quieter).
 * **Confirm** once windows ``>= leave_threshold`` adding up to ``min_speech_ms`` have been seen,
   with no dip between them longer than ``max_dip_ms``: a single window that scores high (a
   click, a cough, a noisy window) never starts speech. Strong evidence confirms sooner: an
