@@ -212,3 +212,20 @@ def test_an_unopened_stream_is_a_key_error_and_nothing_is_consumed(session):
 def test_an_empty_call_does_nothing(session):
     streams = SileroStreams(session, gate=GateParams())
     assert streams.feed_many([]) == []
+
+
+def test_every_window_carries_its_loudest_block_level(session):
+    # The speaking tracker's level cue (SpeakingParams.onset_bridge_ms) needs the level of gated
+    # windows as well as scored ones; without a gate there is none.
+    from bot.analytics.speaking import block_dbfs
+
+    audio = np.concatenate((silence(600), tone(200, dbfs=-30.0), pink(300, seed=3, dbfs=-62.0)))
+    streams = SileroStreams(session)
+    streams.open("a")
+    windows = streams.feed("a", audio)
+    expected = [float(block_dbfs(audio[i : i + 512]).max()) for i in range(0, len(windows) * 512, 512)]
+    assert [w.level for w in windows] == pytest.approx(expected, abs=1e-4)  # float32 audio
+    assert any(w.confidence is None for w in windows) and any(w.confidence is not None for w in windows)
+    ungated = SileroStreams(session, gate=None)
+    ungated.open("a")
+    assert {w.level for w in ungated.feed("a", audio)} == {None}
