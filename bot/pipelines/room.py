@@ -25,7 +25,7 @@ Adding a processor is one line here (docs/pipeline.md, "Adding a processor").
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from pipecat.frames.frames import TranscriptionFrame
@@ -50,7 +50,8 @@ from bot.processors.sink import EnvelopeSink
 from bot.processors.votes import Votes
 
 IDLE_FRAMES = (SpeakingStateFrame, TranscriptionFrame, ChatMessageFrame, InboundEnvelopeFrame)
-"""Frames that prove the room is alive; the worker's idle timeout counts from the last of them."""
+"""Frames that prove the room is alive; the idle timeout (bot/session/idle.py) counts from the last
+of them. ``InboundMessages`` reports them (``on_activity``): every one passes it."""
 
 
 def build_room_pipeline(
@@ -63,6 +64,7 @@ def build_room_pipeline(
     limiter: InboundRateLimiter | None = None,
     facilitator: Sequence[FrameProcessor] = (),
     voice: Sequence[FrameProcessor] = (),
+    on_activity: Callable[[], None] | None = None,
 ) -> Pipeline:
     """The processors between ``room.input()`` and ``room.output()``, in order.
 
@@ -73,7 +75,8 @@ def build_room_pipeline(
     LLM facilitator's processors (``bot.processors.facilitator.build_facilitator``), or none;
     ``voice``: the facilitator's voice (``bot.processors.voice.build_voice``), or none. It sits
     after every analytic (its audio is never analysed as a participant) and after the gate (it
-    speaks only what passed the policy).
+    speaks only what passed the policy). ``on_activity``: called on every ``IDLE_FRAMES`` frame
+    (the session's idle watch), or none.
     """
     policy = policy or default_policy()
     report_app_messages_to = getattr(room, "report_app_messages_to", None)
@@ -87,7 +90,7 @@ def build_room_pipeline(
             *after_input,
             ParticipantVAD(report_onsets=bool(voice)),
             ChatRouter(),
-            InboundMessages(validator=runtime.inbound),
+            InboundMessages(validator=runtime.inbound, on_activity=on_activity, activity_frames=IDLE_FRAMES),
             Pacing(transcribed=lambda: bool(getattr(room, "transcribed", True))),
             Dominance(),
             Overlaps(),

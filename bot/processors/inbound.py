@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from pipecat.frames.frames import CancelFrame, EndFrame, Frame, InputTransportMessageFrame
@@ -29,15 +30,34 @@ class InboundMessages(FrameProcessor):
     Example::
 
         InboundMessages(validator=runtime.inbound)
+
+    ``on_activity`` (with ``activity_frames``): called for every frame of those types that passes
+    here, including the ``InboundEnvelopeFrame``s this processor makes. The session's idle watch
+    (bot/session/idle.py) uses it: this is the last processor that makes room-activity frames
+    (speaking state, transcripts, chat, inbound envelopes) and the first one every such frame
+    passes before a later processor may drop it (the policy refusing a chat line, Votes taking
+    a vote), so one ``isinstance`` per frame here replaces an observer on every processor.
     """
 
-    def __init__(self, *, validator: InboundValidator, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        validator: InboundValidator,
+        on_activity: Callable[[], None] | None = None,
+        activity_frames: tuple[type[Frame], ...] = (),
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self._validator = validator
+        self._on_activity = on_activity
+        self._activity_frames = activity_frames if on_activity is not None else ()
+        self._envelopes_active = on_activity is not None and InboundEnvelopeFrame in activity_frames
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         await super().process_frame(frame, direction)
         if not isinstance(frame, InputTransportMessageFrame):
+            if isinstance(frame, self._activity_frames) and self._on_activity is not None:
+                self._on_activity()
             if isinstance(frame, MediaTickFrame):
                 self._validator.flush(frame.media_time_ms)
             elif isinstance(frame, (EndFrame, CancelFrame)):
@@ -52,6 +72,8 @@ class InboundMessages(FrameProcessor):
             internal_error("inbound", exc)
             return
         if isinstance(result, Accepted):
+            if self._envelopes_active and self._on_activity is not None:
+                self._on_activity()
             await self.push_frame(
                 InboundEnvelopeFrame(
                     topic=result.topic.value,

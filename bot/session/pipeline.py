@@ -4,7 +4,7 @@ Here the session hands the room to ``bot.pipelines.room`` (the one place that li
 adds what only a live session has (the Daily media clock, the LLM facilitator and the voice when
 configured),
 publishes ``conversation.policy.loaded`` as the policy takes effect, and runs the worker with
-heartbeats, the empty-room watch and the duration limit beside it.
+heartbeats, the empty-room watch, the idle watch and the duration limit beside it.
 """
 
 from __future__ import annotations
@@ -16,13 +16,14 @@ from loguru import logger
 
 from bot.session.control import SessionControl
 from bot.session.heartbeats import Heartbeats
+from bot.session.idle import IdleWatch
 
 if TYPE_CHECKING:
     from bot.config.settings import Settings
     from bot.events import EventRuntime
     from bot.policy import InboundRateLimiter, LoadedPolicy
 
-__all__ = ["facilitator_processors", "run_room_pipeline", "watch_daily_room"]
+__all__ = ["facilitator_processors", "idle_watch", "run_room_pipeline", "watch_daily_room"]
 
 
 def facilitator_processors(settings: Settings, policy: LoadedPolicy, agenda: Any) -> list[Any]:
@@ -58,7 +59,7 @@ async def run_room_pipeline(
     from pipecat.pipeline.worker import PipelineParams, PipelineWorker
     from pipecat.workers.runner import WorkerRunner
 
-    from bot.pipelines.room import IDLE_FRAMES, build_room_pipeline
+    from bot.pipelines.room import build_room_pipeline
 
     extra = []
     if daily:
@@ -70,6 +71,7 @@ async def run_room_pipeline(
     facilitator = facilitator_processors(settings, policy, agenda)
     voice = voice_processors(settings, policy, llm=bool(facilitator))
     runtime.bus.publish(policy.loaded_event())
+    idle = idle_watch(settings.idle_timeout_secs, control)  # before the pipeline, which reports to it
     pipeline = build_room_pipeline(
         room,
         runtime,
@@ -79,22 +81,23 @@ async def run_room_pipeline(
         limiter=limiter,
         facilitator=facilitator,
         voice=voice,
+        on_activity=idle.touch if idle is not None else None,
     )
     worker = PipelineWorker(
         pipeline,
         params=PipelineParams(audio_in_sample_rate=16000 if daily else room.scenario.sample_rate),
         enable_rtvi=False,  # RTVI lets any participant end the session and broadcasts to all
         enable_turn_tracking=False,
-        idle_timeout_secs=settings.idle_timeout_secs,
-        idle_timeout_frames=IDLE_FRAMES,
-        cancel_on_idle_timeout=True,
+        idle_timeout_secs=None,  # our own IdleWatch: Pipecat's puts an observer on every frame
     )
     control.worker = worker
+    watching: list[asyncio.Task[None]] = []
 
-    async def _idle(_worker: object) -> None:
-        control.end_reason = "idle_timeout"
+    async def _started(_worker: object, _frame: object) -> None:  # the idle clock starts here, as Pipecat's
+        if idle is not None and not watching:
+            watching.append(asyncio.create_task(idle.run()))
 
-    worker.add_event_handler("on_idle_timeout", _idle)  # what @worker.event_handler does (untyped)
+    worker.add_event_handler("on_pipeline_started", _started)  # what @worker.event_handler does (untyped)
 
     runner = WorkerRunner(handle_sigint=False, handle_sigterm=False)
     await runner.add_workers(worker)
@@ -109,10 +112,35 @@ async def run_room_pipeline(
         await runner.run()
     finally:
         beating.cancel()
+        for task in watching:
+            task.cancel()
         if watcher is not None:
             watcher.cancel()
         if deadline is not None:
             deadline.cancel()
+
+
+def idle_watch(timeout_secs: float | None, control: SessionControl) -> IdleWatch | None:
+    """The session's idle timeout (``BOT_IDLE_TIMEOUT_SECS``), or none when it is off.
+
+    When it passes, the session ends as it did under Pipecat's own idle timeout: reason
+    ``idle_timeout``, the worker cancelled (no graceful flush: an idle room has nothing to flush)
+    and the runner with it (the worker is ``control.worker`` by then)."""
+    if not timeout_secs:
+        return None
+
+    async def on_idle() -> None:
+        worker = control.worker
+        if control.stopping or worker is None or worker.has_finished():
+            return  # the session is already ending for another reason
+        from pipecat.workers.base_worker import BaseWorker
+
+        logger.warning(f"no speech, transcript, chat or inbound message for {timeout_secs:g}s; ending the session")
+        control.end_reason = "idle_timeout"
+        await worker.cancel(reason="idle timeout")
+        await BaseWorker.cancel(worker, reason="idle timeout")  # and the runner, as Pipecat's did
+
+    return IdleWatch(timeout_secs, on_idle)
 
 
 async def watch_daily_room(room: Any, settings: Settings, control: SessionControl) -> None:
