@@ -8,6 +8,8 @@ ratios, not the absolute numbers):
 - **ours**: the real room pipeline (``bot.pipelines.room``) fed by the SimulatedRoom at
   ``--speed 0``, envelopes published to a bus whose stdout goes to /dev/null. Each 20 ms step's
   audio is one ``RoomAudioFrame`` (the room's default), its windows scored in one batched run.
+- **ours, Pipecat's idle observer**: the same with Pipecat's idle timeout (an observer) in place
+  of the session's own idle watch (which ``ours`` runs, as a session does): what issue 14 removed.
 - **ours, per-participant frames**: the same with one ``UserAudioRawFrame`` per participant per
   step (``audio_frames="participant"``, what a connector without the combined frame pushes), so
   each chunk pays the per-frame costs and each window its own model run.
@@ -56,10 +58,11 @@ from pipecat.workers.runner import WorkerRunner  # noqa: E402
 
 from bot.audio.silero_stream import model_path  # noqa: E402
 from bot.events import EventRuntime, SessionContext, create_runtime  # noqa: E402
-from bot.pipelines.room import build_room_pipeline  # noqa: E402
+from bot.pipelines.room import IDLE_FRAMES, build_room_pipeline  # noqa: E402
 from bot.rooms.scenario import Scenario, load_scenario  # noqa: E402
 from bot.rooms.simulated import AudioFrames, SimulatedRoom  # noqa: E402
 from bot.scenarios.tools.truth import load_truth  # noqa: E402
+from bot.session.idle import IdleWatch  # noqa: E402
 
 WINDOW = 512
 
@@ -103,13 +106,21 @@ async def play(
     *,
     runtime: EventRuntime | None = None,
     audio_frames: AudioFrames = "room",
+    pipecat_idle: bool = False,
 ) -> tuple[float, float, int]:
-    """Wall and CPU seconds to play the room through ``middle`` (None = the real room pipeline)."""
+    """Wall and CPU seconds to play the room through ``middle`` (None = the real room pipeline,
+    with the session's idle watch, or Pipecat's idle observer when ``pipecat_idle``)."""
     room = SimulatedRoom(scenario, speed=0, audio_frames=audio_frames)
+
+    async def never() -> None:
+        return None
+
+    watch = IdleWatch(3600.0, on_idle=never)  # far beyond the room: it only watches
     if middle is None:
         if runtime is None:
             raise ValueError("the real room pipeline (middle=None) needs a runtime")
-        pipeline = build_room_pipeline(room, runtime, agenda=scenario.agenda)
+        on_activity = None if pipecat_idle else watch.touch
+        pipeline = build_room_pipeline(room, runtime, agenda=scenario.agenda, on_activity=on_activity)
     else:
         pipeline = Pipeline([room.input(), *middle, room.output()])
     worker = PipelineWorker(
@@ -117,12 +128,16 @@ async def play(
         params=PipelineParams(audio_in_sample_rate=scenario.sample_rate),
         enable_rtvi=False,
         enable_turn_tracking=False,
-        idle_timeout_secs=None,
+        idle_timeout_secs=3600.0 if pipecat_idle else None,
+        idle_timeout_frames=IDLE_FRAMES,
     )
     runner = WorkerRunner(handle_sigint=False)
     await runner.add_workers(worker)
     started, cpu = time.perf_counter(), time.process_time()
+    watching = asyncio.create_task(watch.run()) if middle is None and not pipecat_idle else None
     await runner.run()
+    if watching is not None:
+        watching.cancel()
     # minus source, input, output, sink
     return time.perf_counter() - started, time.process_time() - cpu, len(pipeline.processors) - 4
 
@@ -172,7 +187,7 @@ def main() -> int:
     def runtime() -> EventRuntime:
         return create_runtime(SessionContext(session_id="bench"), stdout=open(os.devnull, "wb"))
 
-    keys = ("ours", "ours, per-participant", "naive", "pass-through", "floor", "speech floor")
+    keys = ("ours", "ours, Pipecat idle", "ours, per-participant", "naive", "pass-through", "floor", "speech floor")
     results: dict[str, list[float]] = {k: [] for k in keys}
     cpu: dict[str, list[float]] = {k: [] for k in keys}
 
@@ -185,6 +200,7 @@ def main() -> int:
     for _ in range(args.repeat):
         wall, cpu_s, chain_len = asyncio.run(play(scenario, None, runtime=runtime()))
         note("ours", wall, cpu_s)
+        note("ours, Pipecat idle", *asyncio.run(play(scenario, None, runtime=runtime(), pipecat_idle=True))[:2])
         note(
             "ours, per-participant",
             *asyncio.run(play(scenario, None, runtime=runtime(), audio_frames="participant"))[:2],
@@ -225,6 +241,7 @@ def main() -> int:
         ("ours / floor", "floor", "(target ≤ 1.5; the floor has no transport, framework or analytics)"),
         ("ours / speech floor", "speech floor", "(what is left to win: transport, framework, analytics)"),
         ("ours / per-participant", "ours, per-participant", "(what the combined frame and batching save)"),
+        ("ours / Pipecat idle", "ours, Pipecat idle", "(what the session's own idle watch saves)"),
     ):
         print(f"{label:<21} {med['ours'] / med[key]:5.2f}  {med_cpu['ours'] / med_cpu[key]:5.2f}   {target}")
     print(
