@@ -222,6 +222,7 @@ def main() -> int:
     print(f"{'way':<44} {'wall s':>8} {'CPU s':>7} {'× real time':>12} {'µs/audio frame':>15} {'vs ours':>8}")
     rows = [
         ("ours: room pipeline (gated Silero)", "ours"),
+        ("ours, Pipecat's idle observer", "ours, Pipecat idle"),
         ("ours, per-participant frames, unbatched", "ours, per-participant"),
         ("naive: analyzer per participant", "naive"),
         ("floor: bare inference, all windows", "floor"),
