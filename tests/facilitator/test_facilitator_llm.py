@@ -246,7 +246,7 @@ def test_a_hung_server_holds_the_end_of_the_room_no_longer_than_the_request_time
         down, up = run_pipeline(Pipeline(facilitator), frames_to_send=frames)
         elapsed = time.monotonic() - started
     assert published(list(down)) == [] and list(up) == []
-    assert elapsed < 2.0
+    assert elapsed < 10.0  # bounded by the 1.3 s drain; the server hangs 30 s (generous: a loaded machine)
 
 
 @pytest.mark.timeout(60)

@@ -166,7 +166,9 @@ def test_a_partial_batch_waits_for_the_window_then_goes(bus: EventBus) -> None:
         return waited
 
     waited = run(go())
-    assert 0.28 <= waited < 0.6
+    # it waited for the 0.3 s window, then went (without the window it would wait for close):
+    # the upper bound only has to tell those apart, so a loaded machine cannot fail it
+    assert 0.28 <= waited < 5.0
     assert [len(c) for c in sink.calls] == [2]
 
 
@@ -186,7 +188,7 @@ def test_critical_and_high_flush_at_once_with_what_is_pending(bus: EventBus, mak
         return latency
 
     latency = run(go())
-    assert latency < 0.1
+    assert latency < 5.0, "at once, not after the 10 s batch window"
     assert len(sink.calls[0]) == 2, "the urgent entry takes the waiting normal one along"
     assert json.loads(sink.calls[0][0]["Detail"])["topic"] == make().TOPIC.value, "highest priority first"
 
@@ -440,7 +442,7 @@ def test_close_sends_what_is_left_within_its_bound(bus: EventBus) -> None:
         return time.monotonic() - t0
 
     took = run(go())
-    assert took < 0.5 and len(sink.delivered) == 13
+    assert took < 1.9 and len(sink.delivered) == 13, "sent at once, not after the window or the 2 s bound"
 
 
 def test_close_gives_up_after_its_timeout_and_reports_the_rest(bus: EventBus) -> None:
@@ -460,7 +462,7 @@ def test_close_gives_up_after_its_timeout_and_reports_the_rest(bus: EventBus) ->
         return fwd, time.monotonic() - t0
 
     fwd, took = run(go())
-    assert took < 1.0
+    assert took < 5.0, "gave up after its 0.3 s bound (EventBridge never answers)"
     assert fwd.stats.dropped["shutdown"] == 15, "5 buffered + 10 in flight"
     assert sum(r.count for r in reports) == 15 and {r.reason for r in reports} == {"retry_exhausted"}
     assert fwd.submit(bus.publish(shift(99))) is False and fwd.stats.dropped["closed"] == 1

@@ -89,7 +89,7 @@ def test_a_daily_room_that_cannot_leave_or_release_still_closes_within_its_budge
         return time.monotonic() - t0
 
     took = asyncio.run(asyncio.wait_for(go(), 20))  # asyncio.run waits for no executor thread either
-    assert took < 2.0, took
+    assert took < 10.0, took  # budget 1 s; a stuck leave and release would take 60 s (generous: a loaded machine)
     assert fake.left == 1 and fake.release_started.wait(2)  # both were asked for
 
 
