@@ -32,7 +32,7 @@ from collections import deque
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from supervisor.process import MAX_LINE_BYTES, read_lines
+from supervisor.process import MAX_LINE_BYTES, read_lines, write_line
 
 PR_SET_CHILD_SUBREAPER = 36
 PR_GET_CHILD_SUBREAPER = 37
@@ -175,15 +175,7 @@ class ForkedBotProcess:
 
     async def send_line(self, line: bytes, timeout_s: float = 2.0) -> bool:
         """Write one line to the bot's stdin; ``False`` when it is gone or not reading."""
-        stdin = self._stdin
-        if stdin.is_closing() or self._returncode is not None:
-            return False
-        try:
-            stdin.write(line)
-            await asyncio.wait_for(stdin.drain(), timeout_s)
-        except (ConnectionError, TimeoutError, RuntimeError):
-            return False
-        return True
+        return await write_line(self._stdin, line, timeout_s, exited=self._returncode is not None)
 
     @property
     def returncode(self) -> int | None:

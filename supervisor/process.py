@@ -97,6 +97,19 @@ def bot_command(*, scenario: str | None, speed: float | None) -> list[str]:
     return [sys.executable, "-m", BOT_MODULE, *bot_args(scenario=scenario, speed=speed)]
 
 
+async def write_line(stdin: asyncio.StreamWriter | None, line: bytes, timeout_s: float, *, exited: bool) -> bool:
+    """Write one line to a bot's stdin within ``timeout_s``; ``False`` when the bot is gone or not
+    reading (a bot that stopped reading must not hold the sender: browser messages are dropped)."""
+    if stdin is None or stdin.is_closing() or exited:
+        return False
+    try:
+        stdin.write(line)
+        await asyncio.wait_for(stdin.drain(), timeout_s)
+    except (ConnectionError, TimeoutError, RuntimeError):
+        return False
+    return True
+
+
 class BotProcess:
     """A running bot: stdout lines, stderr lines, signals, exit code."""
 
@@ -120,15 +133,7 @@ class BotProcess:
 
     async def send_line(self, line: bytes, timeout_s: float = 2.0) -> bool:
         """Write one line to the bot's stdin; ``False`` when it is gone or not reading."""
-        stdin = self.proc.stdin
-        if stdin is None or stdin.is_closing() or self.proc.returncode is not None:
-            return False
-        try:
-            stdin.write(line)
-            await asyncio.wait_for(stdin.drain(), timeout_s)
-        except (ConnectionError, TimeoutError, RuntimeError):
-            return False
-        return True
+        return await write_line(self.proc.stdin, line, timeout_s, exited=self.proc.returncode is not None)
 
     @property
     def returncode(self) -> int | None:
