@@ -33,6 +33,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from supervisor.process import MAX_LINE_BYTES, read_lines, write_line
+from supervisor.template import ROOM_PROCESS_NAME
 
 PR_SET_CHILD_SUBREAPER = 36
 PR_GET_CHILD_SUBREAPER = 37
@@ -83,8 +84,6 @@ def reap_room_orphans() -> int:
     """Reap exited orphans of forked rooms re-parented here (a room's own children that outlived
     it): a subreaper inherits them, and nobody else would ever collect them. Only zombies whose
     session is a forked room's are touched, never a child the supervisor (or asyncio) waits for."""
-    if not _room_sessions:
-        return 0
     sessions = set(_room_sessions)
     reaped = 0
     me = os.getpid()
@@ -100,10 +99,16 @@ def reap_room_orphans() -> int:
         if pid in sessions:
             continue  # a room itself: its ForkedBotProcess reaps it
         try:
-            fields = Path(f"/proc/{pid}/stat").read_bytes().rsplit(b")", 1)[1].split()
-        except OSError:
+            head, tail = Path(f"/proc/{pid}/stat").read_bytes().rsplit(b")", 1)
+        except (OSError, ValueError):
             continue
-        if fields[0] == b"Z" and int(fields[3]) in sessions:  # state, session (fields 3 and 6 of stat)
+        fields = tail.split()
+        comm = head.split(b"(", 1)[-1]
+        # a room's orphan (its session is a room's), or a room's process forked for a request the
+        # supervisor gave up on: it left at its adoption gate, nobody adopted it (named prism-bot,
+        # its own session, which no room has)
+        ghost = comm == ROOM_PROCESS_NAME.encode()
+        if fields[0] == b"Z" and (int(fields[3]) in sessions or ghost):  # state, session (stat fields 3, 6)
             with contextlib.suppress(ChildProcessError):
                 os.waitpid(pid, os.WNOHANG)
                 reaped += 1

@@ -30,7 +30,15 @@ from typing import Any, Literal
 
 from loguru import logger
 
-from supervisor.adopted import ForkedBotProcess, become_subreaper, forking_supported, is_subreaper, parent_of
+from supervisor.adopted import (
+    ForkedBotProcess,
+    become_subreaper,
+    forking_supported,
+    is_subreaper,
+    note_room_session,
+    parent_of,
+    reap_room_orphans,
+)
 from supervisor.process import SYSTEM_ENV, repo_root
 
 REQUEST_TIMEOUT_S = 5.0
@@ -57,6 +65,21 @@ def template_environment(source: Mapping[str, str]) -> dict[str, str]:
     env["PYTHONUNBUFFERED"] = "1"
     env["OPENBLAS_NUM_THREADS"] = "1"  # numpy's BLAS would start a thread pool at import (no fork with threads)
     return env
+
+
+START_TIME_VARIABLES = ("TZ", "LANG", "LANGUAGE", "LC_", "LD_", "PYTHON", "MALLOC_", "OPENBLAS_", "OMP_")
+"""Variables an interpreter or its libraries read once, as they start (the time zone, the locale,
+the loader, the allocator, BLAS): a forked room keeps the template's, whatever its own say."""
+
+
+def start_time_differences(room: Mapping[str, str], template: Mapping[str, str]) -> list[str]:
+    """The start-time variables a room sets otherwise than the template runs with (its ``.env``
+    fallback can give a room a ``TZ`` or ``LANG`` the template never saw): that room needs exec.
+    The template's own additions (unbuffered output, one BLAS thread) count only where the room
+    sets them too."""
+    return sorted(
+        name for name, value in room.items() if name.startswith(START_TIME_VARIABLES) and template.get(name) != value
+    )
 
 
 def interpreter_variables(names: Sequence[str]) -> list[str]:
@@ -186,6 +209,7 @@ class BotTemplate:
                     await asyncio.wait({exited}, timeout=PING_EVERY_S)
                     if not exited.done():
                         await self._ping()
+                        reap_room_orphans()  # also between rooms' exits: an idle supervisor keeps no zombie
             finally:
                 exited.cancel()
             raise TemplateUnavailable(f"the template exited with code {self._proc.returncode}")
@@ -214,6 +238,10 @@ class BotTemplate:
         if sock is not None:
             sock.close()
         proc = self._proc
+        if proc is not None:
+            # an intermediate of a fork in flight outlives it (re-parented here, in the template's
+            # session): reap it like a room's orphan instead of leaving a zombie
+            note_room_session(proc.pid)
         if proc is not None and proc.returncode is None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)  # its group: the template and a half-done intermediate
@@ -228,8 +256,10 @@ class BotTemplate:
                 log.info(f"bot template: {text[:2000]}")
 
     async def _recv(self) -> dict[str, Any]:
-        assert self._sock is not None
-        data = await asyncio.get_running_loop().sock_recv(self._sock, 65536)
+        sock = self._sock
+        if sock is None:  # killed while a request was in flight (its exit, a ping's timeout)
+            raise TemplateUnavailable("the template's socket is closed")
+        data = await asyncio.get_running_loop().sock_recv(sock, 65536)
         if not data:
             raise TemplateUnavailable("the template closed its socket")
         message = json.loads(data)
@@ -239,7 +269,8 @@ class BotTemplate:
 
     async def _send(self, message: dict[str, Any], fds: Sequence[int]) -> None:
         sock = self._sock
-        assert sock is not None
+        if sock is None:  # killed while a request was in flight (its exit, a ping's timeout)
+            raise TemplateUnavailable("the template's socket is closed")
         data = json.dumps(message).encode()
         loop = asyncio.get_running_loop()
         while True:
@@ -261,6 +292,12 @@ class BotTemplate:
         """Fork a room's bot running ``python -m {module} {argv}``; ``None`` when the template cannot."""
         if not self._ready.is_set() or self._sock is None:
             return None
+        differ = start_time_differences(env, self._env)
+        if differ:
+            logger.bind(room="-").info(
+                f"bot template: the room sets {', '.join(differ)} differently; it starts with exec"
+            )
+            return None
         pipes: list[int] = []
         try:
             stdin_r, stdin_w = os.pipe()
@@ -269,13 +306,15 @@ class BotTemplate:
             pipes += [stdout_r, stdout_w]
             stderr_r, stderr_w = os.pipe()
             pipes += [stderr_r, stderr_w]
+            gate_r, gate_w = os.pipe()
+            pipes += [gate_r, gate_w]
         except OSError as exc:
             for fd in pipes:
                 os.close(fd)
             logger.bind(room="-").warning(f"bot template: no pipes for a room ({exc.strerror}); using exec")
             return None
-        theirs: tuple[int, ...] = (stdin_r, stdout_w, stderr_w)
-        ours: tuple[int, ...] = (stdin_w, stdout_r, stderr_r)
+        theirs: tuple[int, ...] = (stdin_r, stdout_w, stderr_w, gate_r)
+        ours: tuple[int, ...] = (stdin_w, stdout_r, stderr_r, gate_w)  # gate_w closed unwritten: the fork exits
         pid: int | None = None
         try:
             async with self._lock:
@@ -307,7 +346,8 @@ class BotTemplate:
             if parent_of(pid) not in (os.getpid(), None):  # None: it is gone already (still our zombie)
                 raise TemplateUnavailable(f"room process {pid} is not the supervisor's child")
             proc = await ForkedBotProcess.adopt(pid, stdin_fd=stdin_w, stdout_fd=stdout_r, stderr_fd=stderr_r)
-            ours = ()  # owned by the process object now
+            ours = (gate_w,)  # the pipes are the process object's now
+            os.write(gate_w, b"1")  # adopted: the room's process may run the bot
             self.forks += 1
             return proc
         except (OSError, TemplateUnavailable) as exc:

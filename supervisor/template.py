@@ -27,8 +27,10 @@ Protocol (``AF_UNIX``/``SOCK_SEQPACKET``, one JSON object per message; the socke
 ``--fd`` inherited from the supervisor, nothing listens on the file system):
 
 - template → supervisor, once: ``{"ready": true, "pid", "threads", "modules", "importSecs", "failed"}``;
-- supervisor → template: ``{"id", "argv", "env", "cwd", "module"}`` with 3 file descriptors
-  (stdin, stdout, stderr of the room);
+- supervisor → template: ``{"id", "argv", "env", "cwd", "module"}`` with 4 file descriptors
+  (stdin, stdout, stderr of the room, and the read end of its adoption gate: the room's process
+  runs no bot code until the supervisor, having adopted it, writes one byte there; a request the
+  supervisor gave up on closes the gate instead, and a process forked for it exits at once);
 - supervisor → template, now and then: ``{"id", "ping": true}``; answer ``{"id", "pong": true, "threads"}``
   (a template that does not answer is hung: it is killed and restarted before a room needs it);
 - template → supervisor: ``{"id", "pid"}`` once the room's process exists and the intermediate is
@@ -217,7 +219,7 @@ def serve(sock: socket.socket) -> RoomJob | None:
     """Answer fork requests until the supervisor goes; in a room's process, return its job."""
     while True:
         try:
-            data, fds, _flags, _addr = socket.recv_fds(sock, MAX_MESSAGE_BYTES, 3)
+            data, fds, _flags, _addr = socket.recv_fds(sock, MAX_MESSAGE_BYTES, 4)
         except ConnectionError:
             return None
         if not data:
@@ -232,8 +234,8 @@ def serve(sock: socket.socket) -> RoomJob | None:
                 continue
             req = _parse(data)
             req_id = req.get("id")
-            if len(fds) != 3:
-                raise ValueError(f"expected 3 file descriptors, got {len(fds)}")
+            if len(fds) != 4:
+                raise ValueError(f"expected 4 file descriptors, got {len(fds)}")
             threads = thread_count()
             if threads != 1:
                 raise RuntimeError(f"the template has {threads} threads; forking it is unsafe")
@@ -294,10 +296,12 @@ def become_room(sock: socket.socket, req: dict[str, Any], fds: list[int]) -> Roo
     try:
         sock.close()  # the template's death must be visible to the supervisor, not held open by rooms
         os.setsid()  # its own session and process group, as start_new_session=True
-        for target, fd in enumerate(fds):
+        *stdio, gate = fds
+        gate = os.dup(gate) if gate <= 2 else gate  # not overwritten by the dup2s below
+        for target, fd in enumerate(stdio):
             os.dup2(fd, target)  # inheritable
-        for fd in fds:
-            if fd > 2:
+        for fd in stdio:
+            if fd > 2 and fd != gate:
                 os.close(fd)
         os.chdir(req["cwd"])
         os.environ.clear()  # unsetenv for each: the C environment goes too
@@ -308,6 +312,13 @@ def become_room(sock: socket.socket, req: dict[str, Any], fds: list[int]) -> Roo
         signal.pthread_sigmask(signal.SIG_SETMASK, set())
         sys.path[0] = os.getcwd()  # `python -m` puts the current folder first
         set_process_name(ROOM_PROCESS_NAME)
+        # The adoption gate: run no bot code until the supervisor has adopted this process. If the
+        # supervisor gave up on the request (a late reply, the template killed mid-fork), it closed
+        # the gate's other end: leave now instead of running as an unwatched second bot of the room.
+        adopted = os.read(gate, 1)
+        os.close(gate)
+        if not adopted:
+            os._exit(1)
         return RoomJob(module=req.get("module", ENTRY_MODULE), argv=list(req["argv"]))
     except BaseException as exc:
         try:

@@ -2,7 +2,7 @@
 
 ``env``: one JSON line with what the process was given (environment, argv, folder, session,
 threads, open file descriptors), then exit 0. ``echo``: copy stdin lines to stdout until EOF.
-``exit N``: exit with code N. ``orphan``: fork a child that outlives this process by 0.3 s. ``sleep``: report, then sleep until signalled.
+``exit N``: exit with code N. ``touch PATH``: create PATH. ``orphan``: fork a child that outlives this process by 0.3 s. ``sleep``: report, then sleep until signalled.
 """
 
 from __future__ import annotations
@@ -51,6 +51,9 @@ def main() -> int:
             time.sleep(0.3)
             os._exit(0)
         print(json.dumps({"pid": os.getpid()}), flush=True)
+        return 0
+    if what[:1] == ["touch"]:  # leave a mark that this process ran
+        open(what[1], "w").close()
         return 0
     if what[:1] == ["sleep"]:
         report()

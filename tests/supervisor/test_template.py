@@ -85,7 +85,7 @@ def test_a_fork_is_refused_while_the_template_has_a_thread() -> None:
     r, w = os.pipe()
     try:
         request = {"id": 7, "argv": [], "env": {}, "cwd": "/", "module": PROBE}
-        socket.send_fds(ours, [json.dumps(request).encode()], [r, w, w])
+        socket.send_fds(ours, [json.dumps(request).encode()], [r, w, w, r])
         ours.shutdown(socket.SHUT_WR)  # then EOF: serve() returns
         assert serve(theirs) is None
         reply = json.loads(ours.recv(65536))
@@ -380,3 +380,43 @@ def test_the_caches_every_room_would_fill_are_filled_once_in_the_template() -> N
     assert links.compiled.cache_info().currsize == 1
     failed = warm([("bot.policy.links", "no_such_cache")])
     assert len(failed) == 1 and failed[0].startswith("bot.policy.links.no_such_cache(): AttributeError")
+
+
+def test_a_request_the_supervisor_gave_up_on_runs_no_bot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A late reply (the supervisor timed out, killed the template and exec'd the room): the room's
+    process the template had already forked must not run as a second, unwatched bot of the room.
+    It waits at its adoption gate, finds it closed, leaves, and its zombie is reaped."""
+    marker = tmp_path / "ran"
+    plain_recv = BotTemplate._recv
+
+    async def late_recv(self: BotTemplate) -> dict[str, Any]:
+        await asyncio.sleep(1.0)  # longer than the request timeout below: the reply comes too late
+        return await plain_recv(self)
+
+    async def go() -> None:
+        async with template(dict(os.environ)) as tpl:
+            monkeypatch.setattr(forking, "REQUEST_TIMEOUT_S", 0.5)
+            monkeypatch.setattr(BotTemplate, "_recv", late_recv)
+            env = bot_environment(source=os.environ, room_env={"ASSISTANT_ID": "a"})
+            assert await tpl.spawn(["touch", str(marker)], env=env, cwd=tmp_path, module=PROBE) is None
+            reaped = 0
+            for _ in range(100):  # generous: the forked process leaves as soon as its gate closes
+                await asyncio.sleep(0.05)
+                reaped += reap_room_orphans()
+                if reaped:
+                    break
+            assert reaped >= 1, "the process forked for the abandoned request was reaped"
+            assert not marker.exists(), "the abandoned room's process ran the bot"
+
+    run(go(), 120)
+
+
+def test_a_room_that_sets_a_start_time_variable_otherwise_starts_with_exec() -> None:
+    template_env = template_environment({"PATH": "/usr/bin", "TZ": "UTC", "LANG": "C.UTF-8"})
+    room = bot_environment(source={"PATH": "/usr/bin", "TZ": "UTC", "LANG": "C.UTF-8"}, room_env={"X": "1"})
+    assert forking.start_time_differences(room, template_env) == []
+    # a TZ from the supervisor's .env fallback reaches the room only: a fork would keep the template's
+    room_tz = bot_environment(
+        source={"PATH": "/usr/bin", "LANG": "C.UTF-8"}, room_env={}, fallback={"TZ": "Asia/Tokyo"}
+    )
+    assert forking.start_time_differences(room_tz, template_env) == ["TZ"]
