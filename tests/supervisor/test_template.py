@@ -420,3 +420,18 @@ def test_a_room_that_sets_a_start_time_variable_otherwise_starts_with_exec() -> 
         source={"PATH": "/usr/bin", "LANG": "C.UTF-8"}, room_env={}, fallback={"TZ": "Asia/Tokyo"}
     )
     assert forking.start_time_differences(room_tz, template_env) == ["TZ"]
+
+
+def test_a_template_killed_while_a_request_is_in_flight_means_exec_not_a_failed_room(tmp_path: Path) -> None:
+    """Its exit noticed between the request's steps: the room starts with exec (spawn answers
+    None); before, an assertion error reached the room manager and failed the room."""
+
+    async def go() -> None:
+        async with template(dict(os.environ)) as tpl:
+            env = bot_environment(source=os.environ, room_env={"ASSISTANT_ID": "a"})
+            request = asyncio.create_task(tpl.spawn(["env"], env=env, cwd=tmp_path, module=PROBE))
+            await asyncio.sleep(0)  # the request has taken the lock and is sending
+            await tpl._kill()  # what noticing the template's exit does in that turn
+            assert await request is None
+
+    run(go(), 120)
