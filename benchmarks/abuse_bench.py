@@ -60,6 +60,7 @@ import aiohttp  # noqa: E402
 import orjson  # noqa: E402
 
 from bot.forwarding import DryRunSink  # noqa: E402
+from bot.generated.topics import Topic  # noqa: E402
 
 TOKEN = "abuse-bench-token-0123456789"
 VOLATILE = re.compile(r"(duration|latency|uptime)Ms$|^(published|dropped)$", re.IGNORECASE)
@@ -99,7 +100,7 @@ def scenarios_folder(tmp: Path, chats: int, votes: int) -> Path:
     shutil.copytree(REPO / "bot" / "scenarios", root, ignore=shutil.ignore_patterns("tools", "*.py", "__pycache__"))
     demo = json.loads((root / "demo.json").read_text())
     start, span = 46_400, 7_600  # after the demo's /vote, before its /endvote
-    cast = {"topic": "room.vote.cast", "payload": {"voteId": "vote-1", "option": "yes"}}
+    cast = {"topic": Topic.ROOM_VOTE_CAST.value, "payload": {"voteId": "vote-1", "option": "yes"}}
     for i in range(votes):
         demo["events"].append(
             {"atMs": start + i * span // max(1, votes), "type": "app_message", "participant": "p-dan", "envelope": cast}

@@ -54,9 +54,11 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from bot.generated.topics import Topic  # noqa: E402
+
 TICKS = os.sysconf("SC_CLK_TCK")
 PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
-PERIODIC = ("room.dominance.score", "room.pacing.updated")
+PERIODIC = (Topic.ROOM_DOMINANCE_SCORE, Topic.ROOM_PACING_UPDATED)
 
 
 @dataclass
@@ -151,9 +153,9 @@ async def run_rooms(
                     )
                 probe.arrivals.append((envelope, now))
                 topic = envelope["topic"]
-                if topic == "assistant.room.join.succeeded" and probe.joined_wall is None:
+                if topic == Topic.ASSISTANT_ROOM_JOIN_SUCCEEDED and probe.joined_wall is None:
                     probe.joined_wall = now
-                elif topic == "conversation.policy.loaded" and probe.pid is not None:
+                elif topic == Topic.CONVERSATION_POLICY_LOADED and probe.pid is not None:
                     probe.cpu_ticks_at_join = proc_cpu_ticks(probe.pid)  # the pipeline starts: start-up is over
             return envelope
 
@@ -207,7 +209,7 @@ def summarize(probes: list[RoomProbe], media_secs: float) -> dict[str, float]:
         beats = [
             env["ts"] - env["payload"]["mediaTimeMs"]
             for env, _ in probe.arrivals
-            if env["topic"] == "bot.health.heartbeat" and env["payload"].get("mediaTimeMs", 0) > 0
+            if env["topic"] == Topic.BOT_HEALTH_HEARTBEAT and env["payload"].get("mediaTimeMs", 0) > 0
         ]
         if beats:
             epoch_ms = min(beats)
@@ -217,9 +219,9 @@ def summarize(probes: list[RoomProbe], media_secs: float) -> dict[str, float]:
                     continue
                 lag = arrived * 1000.0 - epoch_ms - media
                 topic = env["topic"]
-                if topic == "room.speaking.started":
+                if topic == Topic.ROOM_SPEAKING_STARTED:
                     lags["started"].append(lag)
-                elif topic == "room.speaking.stopped":
+                elif topic == Topic.ROOM_SPEAKING_STOPPED:
                     lags["stopped"].append(lag)
                 elif topic in PERIODIC:
                     lags["periodic"].append(lag)

@@ -27,11 +27,16 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from bot.generated.topics import Topic  # noqa: E402
+
 SEED = [
-    "assistant.session.started",
-    "assistant.room.join.requested",
-    "assistant.room.join.succeeded",
-    "bot.health.heartbeat",
+    Topic.ASSISTANT_SESSION_STARTED,
+    Topic.ASSISTANT_ROOM_JOIN_REQUESTED,
+    Topic.ASSISTANT_ROOM_JOIN_SUCCEEDED,
+    Topic.BOT_HEALTH_HEARTBEAT,
 ]
 TARGET_MS = 300
 

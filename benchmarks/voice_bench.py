@@ -33,6 +33,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bot.generated.topics import Topic  # noqa: E402
 from bot.scenarios import all_scenarios  # noqa: E402
 from bot.scenarios.tools.truth import load_truth  # noqa: E402
 from bot.voice.timing import bot_spans, measure  # noqa: E402
@@ -118,8 +119,8 @@ def main() -> None:
             all_stop += timing.barge_in_stop_ms
             overlaps += len(timing.overlaps)
             simultaneous += timing.simultaneous_starts
-            reasons = [e["payload"]["reason"] for e in envelopes if e["topic"] == "facilitator.speech.stopped"]
-            interrupts = [e["payload"] for e in envelopes if e["topic"] == "room.interrupt.executed"]
+            reasons = [e["payload"]["reason"] for e in envelopes if e["topic"] == Topic.FACILITATOR_SPEECH_STOPPED]
+            interrupts = [e["payload"] for e in envelopes if e["topic"] == Topic.ROOM_INTERRUPT_EXECUTED]
             rows.append(
                 (
                     name,

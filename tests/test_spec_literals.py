@@ -59,3 +59,26 @@ def test_alias_matches_the_generated_field(alias: Any, model: Any, field: str) -
         (inner,) = [a for a in args if a is not type(None)]
         args = get_args(inner)
     assert set(get_args(alias)) == set(args)
+
+
+def test_no_topic_id_is_typed_by_hand_in_code() -> None:
+    """Python names a topic only through the generated ``Topic`` enum (a renamed topic then fails
+    type checks, not silently at run time). Scenario-authoring tools write test data as JSON and
+    are exempt, as is the generated code itself."""
+    import ast
+    from pathlib import Path
+
+    from bot.generated.topics import Topic
+
+    repo = Path(__file__).resolve().parents[1]
+    ids = {t.value for t in Topic}
+    exempt = (repo / "bot" / "generated", repo / "bot" / "scenarios" / "tools")
+    found = []
+    for folder in ("bot", "supervisor", "benchmarks", "codegen"):
+        for path in sorted((repo / folder).rglob("*.py")):
+            if any(path.is_relative_to(e) for e in exempt):
+                continue
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.Constant) and node.value in ids:
+                    found.append(f"{path.relative_to(repo)}:{node.lineno}: {node.value}")
+    assert found == [], "use bot.generated.topics.Topic:\n" + "\n".join(found)
