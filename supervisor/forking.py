@@ -55,15 +55,31 @@ STABLE_AFTER_S = 60.0
 State = Literal["off", "starting", "ready", "restarting", "closed"]
 
 
-def template_environment(source: Mapping[str, str]) -> dict[str, str]:
-    """The template's own environment: the system variables, ``PYTHONPATH``, unbuffered output.
+def template_environment(
+    source: Mapping[str, str],
+    *,
+    extra_names: Sequence[str] = (),
+    fallback: Mapping[str, str | None] | None = None,
+) -> dict[str, str]:
+    """The template's own environment: the system variables, ``PYTHONPATH``, unbuffered output,
+    and the start-time variables among the bots' extra ones (``SUPERVISOR_BOT_ENV``), taken as
+    :func:`~supervisor.process.bot_environment` takes them (the supervisor's ``.env`` as fallback),
+    so a forked room starts with what an exec'd one would.
 
     No secret and nothing of a room: every room's variables replace this wholesale in its process."""
-    env = {name: source[name] for name in SYSTEM_ENV if name in source}
+    env: dict[str, str] = {}
+    for name in (*SYSTEM_ENV, *(n for n in extra_names if n.startswith(START_TIME_VARIABLES))):
+        value = source.get(name)
+        if value is None and fallback is not None:
+            value = fallback.get(name)
+        if value is not None:
+            env[name] = value
     root = str(repo_root())
     env["PYTHONPATH"] = root + (os.pathsep + source["PYTHONPATH"] if source.get("PYTHONPATH") else "")
     env["PYTHONUNBUFFERED"] = "1"
-    env["OPENBLAS_NUM_THREADS"] = "1"  # numpy's BLAS would start a thread pool at import (no fork with threads)
+    env.setdefault(
+        "OPENBLAS_NUM_THREADS", "1"
+    )  # numpy's BLAS would start a thread pool at import (no fork with threads)
     return env
 
 
@@ -82,12 +98,6 @@ def start_time_differences(room: Mapping[str, str], template: Mapping[str, str])
     )
 
 
-def interpreter_variables(names: Sequence[str]) -> list[str]:
-    """Extra bot variables that act when an interpreter or its libraries start (``PYTHON*``,
-    ``LD_*``, ``MALLOC_*``): a fork cannot give them to a room, so they need ``exec``."""
-    return [n for n in names if n.startswith(("PYTHON", "LD_", "MALLOC_"))]
-
-
 class TemplateUnavailable(Exception):
     pass
 
@@ -95,8 +105,15 @@ class TemplateUnavailable(Exception):
 class BotTemplate:
     """One template process, kept alive; forks rooms on request."""
 
-    def __init__(self, environ: Mapping[str, str], *, module: str = "supervisor.template") -> None:
-        self._env = template_environment(environ)
+    def __init__(
+        self,
+        environ: Mapping[str, str],
+        *,
+        module: str = "supervisor.template",
+        extra_names: Sequence[str] = (),
+        fallback: Mapping[str, str | None] | None = None,
+    ) -> None:
+        self._env = template_environment(environ, extra_names=extra_names, fallback=fallback)
         self._module = module
         self.state: State = "off"
         self.pid: int | None = None

@@ -49,7 +49,7 @@ from bot.generated.topics import Topic
 from bot.rooms.urls import http_url_problem, sanitize_room_url
 from supervisor.adopted import ForkedBotProcess, note_room_session, reap_room_orphans
 from supervisor.feed import FeedHub
-from supervisor.forking import BotTemplate, interpreter_variables
+from supervisor.forking import BotTemplate
 from supervisor.ingest import Ingestor, StreamStats
 from supervisor.logbudget import LOG_SECRETS, LogBudget, RateBudget
 from supervisor.metrics import Metrics
@@ -384,13 +384,7 @@ class RoomManager:
         metrics.room_states = self.status_counts
         self.template: BotTemplate | None = None
         if settings.bot_template:
-            needs_exec = interpreter_variables(settings.bot_env_names)
-            if needs_exec:
-                logger.warning(
-                    f"bot template off: SUPERVISOR_BOT_ENV passes {', '.join(needs_exec)}, which only an exec'd interpreter reads"
-                )
-            else:
-                self.template = BotTemplate(self.environ)
+            self.template = BotTemplate(self.environ, extra_names=settings.bot_env_names, fallback=self._dotenv)
 
     def start_template(self) -> None:
         """Start the bot template in the background (``SUPERVISOR_BOT_TEMPLATE``); rooms use exec until it is ready."""

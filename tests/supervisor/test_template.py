@@ -354,7 +354,7 @@ def test_a_hung_idle_template_is_found_by_its_ping_and_replaced(
     run(go(), 120)
 
 
-def test_the_template_can_be_turned_off_and_is_off_when_a_bot_variable_needs_exec(tmp_path: Path) -> None:
+def test_the_template_can_be_turned_off(tmp_path: Path) -> None:
     from supervisor.metrics import Metrics
     from supervisor.rooms import RoomManager
 
@@ -363,7 +363,8 @@ def test_the_template_can_be_turned_off_and_is_off_when_a_bot_variable_needs_exe
 
     assert manager(bot_template=True).template is not None
     assert manager(bot_template=False).template is None
-    assert manager(bot_template=True, bot_env="MY_VAR,PYTHONMALLOC").template is None
+    # start-time variables the bots get are the template's too: the template stays on for them
+    assert manager(bot_template=True, bot_env="MY_VAR,PYTHONMALLOC").template is not None
     from supervisor.__main__ import load_settings
 
     assert load_settings(["--insecure-no-auth"]).bot_template is True
@@ -415,11 +416,17 @@ def test_a_room_that_sets_a_start_time_variable_otherwise_starts_with_exec() -> 
     template_env = template_environment({"PATH": "/usr/bin", "TZ": "UTC", "LANG": "C.UTF-8"})
     room = bot_environment(source={"PATH": "/usr/bin", "TZ": "UTC", "LANG": "C.UTF-8"}, room_env={"X": "1"})
     assert forking.start_time_differences(room, template_env) == []
-    # a TZ from the supervisor's .env fallback reaches the room only: a fork would keep the template's
-    room_tz = bot_environment(
-        source={"PATH": "/usr/bin", "LANG": "C.UTF-8"}, room_env={}, fallback={"TZ": "Asia/Tokyo"}
-    )
-    assert forking.start_time_differences(room_tz, template_env) == ["TZ"]
+    # the template takes start-time variables as the rooms do: the supervisor's .env fallback, and
+    # those of SUPERVISOR_BOT_ENV (PYTHON*, LD_*, MALLOC_*, ...), so rooms fork with them
+    source = {"PATH": "/usr/bin", "LANG": "C.UTF-8", "PYTHONMALLOC": "malloc", "MY_VAR": "x"}
+    dotenv = {"TZ": "Asia/Tokyo"}
+    names = ["MY_VAR", "PYTHONMALLOC"]
+    room_tz = bot_environment(source=source, room_env={}, extra_names=names, fallback=dotenv)
+    same = template_environment(source, extra_names=names, fallback=dotenv)
+    assert "MY_VAR" not in same and same["PYTHONMALLOC"] == "malloc"  # not a start-time variable: a room's only
+    assert forking.start_time_differences(room_tz, same) == []
+    # a room that still differs (a template started otherwise) is exec'd: a fork would keep the template's
+    assert forking.start_time_differences(room_tz, template_env) == ["PYTHONMALLOC", "TZ"]
 
 
 def test_a_template_killed_while_a_request_is_in_flight_means_exec_not_a_failed_room(tmp_path: Path) -> None:
