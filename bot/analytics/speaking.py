@@ -118,6 +118,21 @@ class SpeakingParams:
             between it and the second syllable, and her onsets were found 225-273 ms late.
             96 ms: a stop closure and a syllable boundary, below the 200 ms gap at which the
             ground truth (and ``hangover_ms``) splits an utterance.
+        carry_min_ms: a first syllable's evidence counts towards confirming the utterance it
+            begins: when a start given up in a dip resumes (``resume_within_ms``) or the onset
+            bridges back to an earlier run (``onset_bridge_ms``), that run's windows
+            ``>= leave_threshold`` count towards ``min_speech_ms``, if they add up to this much
+            (a syllable, not one stray window) and no window in between was another
+            participant's voice (``observe(bleed=True)``). The evidence was there; waiting for
+            three more windows only delayed the decision: a quiet speaker's soft first
+            syllable (0.49, 0.77), 96 ms gated, then the word (0.95, 0.97) was decided on the
+            word's second window, 281 ms after its onset (249 ms now).
+        syllable_bridge_db: a run that carries evidence (``carry_min_ms``) is bridged this much
+            further under the word than ``onset_bridge_db``: a soft onset's first syllable,
+            scored as speech, was 12 dB under the word on ``meeting-6`` (its onset found 218 ms
+            late); an in-breath that scored 0.30-0.39 was 20 dB under the word on ``meeting-5``
+            (bridged at 20 dB, its onset was 261 ms early), and one that scored 0.20 was 11 dB
+            under it on ``meeting-4`` (so a weak run keeps the 10 dB rule).
     """
 
     enter_threshold: float = 0.5
@@ -132,6 +147,8 @@ class SpeakingParams:
     confirm_fast_ms: int = 64
     onset_bridge_ms: int = 160
     onset_bridge_db: float = 10.0
+    carry_min_ms: int = 64
+    syllable_bridge_db: float = 5.0
 
     def __post_init__(self) -> None:
         if not 0.0 < self.onset_threshold <= self.leave_threshold <= self.enter_threshold <= 1.0:
@@ -154,6 +171,8 @@ class SpeakingParams:
             "confirm_fast_ms",
             "onset_bridge_ms",
             "onset_bridge_db",
+            "carry_min_ms",
+            "syllable_bridge_db",
         ):
             if getattr(self, name) < 0:
                 raise ValueError(f"SpeakingParams: {name} must be >= 0, got {getattr(self, name)}")
@@ -222,13 +241,20 @@ class SpeakingTracker:
         self._onset_run_ms: int | None = None  # where the run of windows >= onset began
         self._onset_dip_ms = 0  # windows < onset since the run's last window >= onset
         self._onset_run_db: float | None = None  # loudest level of the run (None: unknown)
-        self._bridge: tuple[int, float] | None = None  # (start, loudest) of a run broken by a dip
-        self._bridge_to: tuple[int, float] | None = None  # the broken run the current run follows
+        self._onset_run_leave_ms = 0  # windows >= leave in the current onset run
+        self._onset_run_leave_end_ms = 0  # end of its last window >= leave
+        self._last_bleed_ms = -(2**62)  # end of the last window that was another participant's voice
+        # (start, loudest, windows >= leave, end of the last) of a run broken by a dip, and the one
+        # the current run follows
+        self._bridge: tuple[int, float, int, int] | None = None
+        self._bridge_to: tuple[int, float, int, int] | None = None
         self._last_stop_ms = -(2**62)  # end of the last segment
-        self._abandoned: tuple[int, int] | None = None  # (onset, when) of the last start given up
+        # (onset, when, own evidence, end of its last window >= leave) of the last start given up
+        self._abandoned: tuple[int, int, int, int] | None = None
         self._leave_run_ms: int | None = None  # window start of the run of windows >= leave
         self._pending_speech_ms = 0  # windows >= leave since the segment became pending
         self._pending_gap_ms = 0  # the dip (windows < leave) a pending segment is in
+        self._carried_ms = 0  # of _pending_speech_ms, evidence carried over from a start given up
         self._strong_run_ms = 0  # sound in the unbroken run of windows >= confirm_threshold
         self._onset_ms = 0
         self._speech_end_ms = 0  # where sound ends in the last window >= leave
@@ -269,6 +295,8 @@ class SpeakingTracker:
         confidence: float | None,
         sound_ms: tuple[int, int] | None = None,
         level_dbfs: float | None = None,
+        *,
+        bleed: bool = False,
     ) -> list[Transition]:
         """Feed one window; return the transitions it caused (usually none).
 
@@ -281,8 +309,14 @@ class SpeakingTracker:
             level_dbfs: the window's level (its loudest 8 ms block), when known: lets the onset
                 trace-back bridge a longer dip to an earlier syllable as loud as this one
                 (``onset_bridge_ms``).
+            bleed: the window was sound, but another participant's voice on this microphone
+                (``bot.analytics.crosstalk``); pass ``confidence=None``. Counted as silence, and
+                no evidence is carried across it (``carry_min_ms``): what comes after bleed is not
+                known to be the syllable before it continued.
         """
         p = self.params
+        if bleed:
+            self._last_bleed_ms = window_end_ms
         score = 0.0 if confidence is None else float(confidence)
         window_start_ms = window_end_ms - self.window_ms
         sound_start, sound_end = sound_ms or (window_start_ms, window_end_ms)
@@ -298,7 +332,11 @@ class SpeakingTracker:
                 run_db = self._onset_run_db
                 fresh = self._state is _State.QUIET and self._onset_run_ms >= self._last_stop_ms
                 # (a run that began inside the last segment is that segment's tail, not a syllable)
-                self._bridge = (self._onset_run_ms, run_db) if fresh and run_db is not None else None
+                self._bridge = (
+                    (self._onset_run_ms, run_db, self._onset_run_leave_ms, self._onset_run_leave_end_ms)
+                    if fresh and run_db is not None
+                    else None
+                )
                 self._onset_run_ms = None
             if self._onset_dip_ms > p.onset_bridge_ms:
                 self._bridge = None
@@ -306,12 +344,16 @@ class SpeakingTracker:
             if self._onset_run_ms is None:
                 self._onset_run_ms = sound_start
                 self._onset_run_db = level_dbfs
+                self._onset_run_leave_ms = 0
                 self._bridge_to, self._bridge = self._bridge, None
             elif level_dbfs is None or self._onset_run_db is None:
                 self._onset_run_db = None
             else:
                 self._onset_run_db = max(self._onset_run_db, level_dbfs)
             self._onset_dip_ms = 0
+            if above_leave:
+                self._onset_run_leave_ms += self.window_ms
+                self._onset_run_leave_end_ms = window_end_ms
         if not above_leave:
             self._leave_run_ms = None
         elif self._leave_run_ms is None:
@@ -331,12 +373,16 @@ class SpeakingTracker:
             assert self._onset_run_ms is not None and self._leave_run_ms is not None
             earliest = window_start_ms - p.onset_lookback_ms
             self._onset_ms = max(self._onset_run_ms, earliest)
+            self._pending_speech_ms = window_end_ms - max(self._leave_run_ms, earliest)
+            self._carried_ms = 0
             abandoned = self._abandoned
             if abandoned is not None and window_start_ms - abandoned[1] <= p.resume_within_ms:
-                # a start given up on a moment ago was this utterance's first syllable
+                # a start given up on a moment ago was this utterance's first syllable: its onset
+                # and its evidence are this utterance's
                 self._onset_ms = max(min(self._onset_ms, abandoned[0]), earliest)
+                self._carried_ms = self._carry(abandoned[2], abandoned[3])
+                self._pending_speech_ms += self._carried_ms
             self._abandoned = None
-            self._pending_speech_ms = window_end_ms - max(self._leave_run_ms, earliest)
             self._pending_gap_ms = 0
             self._state = _State.PENDING
         elif above_leave:  # PENDING
@@ -346,13 +392,28 @@ class SpeakingTracker:
             self._pending_gap_ms += self.window_ms
             if self._pending_gap_ms > p.max_dip_ms:
                 self._state = _State.QUIET
-                self._abandoned = (self._onset_ms, window_end_ms)
+                # its own evidence only: carried evidence is not carried twice
+                self._abandoned = (
+                    self._onset_ms,
+                    window_end_ms,
+                    self._pending_speech_ms - self._carried_ms,
+                    window_end_ms - self._pending_gap_ms,
+                )
             return []
 
-        if self._pending_speech_ms < p.min_speech_ms and self._strong_run_ms < p.confirm_fast_ms:
-            return []
         bridge, run_db = self._bridge_to, self._onset_run_db
-        if bridge is not None and run_db is not None and bridge[1] >= run_db - p.onset_bridge_db:
+        bridged = (
+            bridge is not None
+            and run_db is not None
+            and bridge[1]
+            >= run_db - (p.onset_bridge_db + (p.syllable_bridge_db if self._carry(bridge[2], bridge[3]) else 0))
+        )
+        # the first syllable's own evidence counts towards confirming the utterance it begins
+        carried = self._carry(bridge[2], bridge[3]) if bridge is not None and bridged else 0
+        evidence = self._pending_speech_ms + carried
+        if evidence < p.min_speech_ms and self._strong_run_ms < p.confirm_fast_ms:
+            return []
+        if bridge is not None and bridged:
             # An earlier run as loud as the speech confirmed now, across a dip: the utterance's
             # first syllable. Compared at confirmation, not entry: a word's first windows are
             # still rising, and an in-breath is only quieter than the word's loudest part.
@@ -367,6 +428,14 @@ class SpeakingTracker:
                 decided_at_ms=window_end_ms,
             )
         ]
+
+    def _carry(self, evidence_ms: int, evidence_end_ms: int) -> int:
+        """What a first syllable's evidence (windows >= leave, the last ending at
+        ``evidence_end_ms``) adds to confirming the utterance it begins: all of it when it is a
+        syllable (``carry_min_ms``) and no bleed came after it, else nothing."""
+        if evidence_ms < self.params.carry_min_ms or self._last_bleed_ms > evidence_end_ms:
+            return 0
+        return evidence_ms
 
     def close(self, at_ms: int | None = None) -> list[Transition]:
         """End the stream (participant left, room ended): stop if speaking, forget the rest.
@@ -512,6 +581,15 @@ class GateParams:
             a -42 dBFS telephone-band word scored 0.05-0.13 (missed) where the same model run
             through the silence scored 0.57; from the settled state it scores 0.29-0.36 and its
             second syllable 0.52-0.63. 0 keeps the zero state.
+        highpass_hz: ``threshold_dbfs`` is held to the level above this frequency
+            (``bot.audio.speech_band``): a window loud only in the rumble band (ventilation, a
+            fan, traffic, a knock) is quiet, gated and not scored, like silence. Brown-noise
+            rumble at -56 dBFS RMS peaks above -55 dBFS broadband in most windows, so the model
+            ran on it all the time and refreshed its state every second; a -30 dBFS word just
+            after a refresh then scored 0.01-0.2 for its first 200 ms (decided 345 ms after its
+            onset on ``meeting-6``; 217 ms with the filter). 100 Hz is under the fundamental of
+            most voices and far under the formants. The floor margin and the level reported
+            with each window stay broadband. 0 turns it off.
     """
 
     threshold_dbfs: float = -55.0
@@ -526,6 +604,7 @@ class GateParams:
     floor_margin_db: float = 6.0
     floor_window_ms: int = 3000
     floor_after_ms: int = 500
+    highpass_hz: float = 100.0
 
     def __post_init__(self) -> None:
         if min(self.trail_windows, self.preroll_windows, self.warmup_windows, self.reset_after_ms) < 0:
@@ -541,6 +620,8 @@ class GateParams:
                 "GateParams: refresh_after_ms, refresh_warmup_windows and settle_windows must be >= 0,"
                 " refresh_below in 0..1"
             )
+        if self.highpass_hz < 0:
+            raise ValueError(f"GateParams: highpass_hz must be >= 0 (0: off), got {self.highpass_hz}")
 
 
 @dataclass(frozen=True)
@@ -595,11 +676,19 @@ class EnergyGate:
         self._gated_run = 0  # gated windows since the last model run
         self._fresh = True  # no model run yet: the state is still the initial one
 
-    def step(self, dbfs: float) -> GateDecision:
-        """Decide for the next window, given its loudest block's level in dBFS."""
+    def step(self, dbfs: float, band_dbfs: float | None = None) -> GateDecision:
+        """Decide for the next window, given its loudest block's level in dBFS.
+
+        Args:
+            dbfs: the loudest 8 ms block, broadband (the track's noise floor follows this).
+            band_dbfs: the same above ``GateParams.highpass_hz``, when measured: a window that is
+                loud only in the rumble band is held to the fixed threshold by this level.
+        """
         p = self.params
         if self._floor_windows:
             self._track_floor(dbfs)
+        if band_dbfs is not None and band_dbfs < p.threshold_dbfs:
+            dbfs = band_dbfs  # rumble: quiet where speech would be
         if dbfs < self.threshold_dbfs and dbfs >= p.threshold_dbfs:
             # Above the fixed threshold but within the track's noise floor: silence for the
             # tracker, but the model still runs, so its state keeps following the room tone.

@@ -290,7 +290,7 @@ class ParticipantVAD(FrameProcessor):
             crosstalk.push(pid, chunk.samples, clock.now_ms)
         out: list[Transition] = []
         for window in windows:
-            sound = None
+            sound, bleed = None, False
             confidence, level = window.confidence, window.level
             end_ms = clock.at(window.end)
             if window.sound is not None:
@@ -300,7 +300,8 @@ class ParticipantVAD(FrameProcessor):
                 talking = [q for q, other in self._participants.items() if q != pid and other.tracker.active]
                 if talking and crosstalk.is_bleed(pid, end_ms, participant.tracker.window_ms, talking):
                     confidence = sound = level = None  # another participant's voice on this microphone
-            out += participant.tracker.observe(end_ms, confidence, sound, level)
+                    bleed = True
+            out += participant.tracker.observe(end_ms, confidence, sound, level, bleed=bleed)
         return out
 
     async def _report_onset(self, pid: str) -> None:

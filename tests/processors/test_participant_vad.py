@@ -95,6 +95,11 @@ def noise(kind: str, dbfs: float, duration_ms: int, seed: int = 0) -> np.ndarray
         f = np.arange(spectrum.size, dtype=np.float64)
         f[0] = 1.0
         x = np.fft.irfft(spectrum / np.sqrt(f), n)
+    elif kind == "brown":  # 1/f^2 power (ventilation rumble): most of it below 100 Hz
+        spectrum = np.fft.rfft(rng.standard_normal(n))
+        f = np.arange(spectrum.size, dtype=np.float64)
+        f[0] = 1.0
+        x = np.fft.irfft(spectrum / f, n)
     elif kind == "tone":
         x = np.sin(2 * np.pi * 440.0 * np.arange(n) / RATE)
     else:
@@ -328,6 +333,25 @@ def test_a_word_after_long_silence_starts_from_the_settled_silence_state(session
     assert abs(start - onset) <= 50
     zeroed = run(make_vad(session, gate=GateParams(settle_windows=0)), chunks({"p": audio}))
     assert segments(zeroed, "p")[0][0] - onset > 50  # what the zeroed state gave
+
+
+@needs_clips
+def test_rumble_below_the_speech_band_is_gated_like_silence(session):
+    """Ventilation rumble (brown noise, -54 dBFS RMS: its loudest blocks are above -55 dBFS
+    broadband) used to keep the model running all the time; measured above 100 Hz it is quiet."""
+    track = silent_track(8000)
+    track.audio += noise("brown", -54, 8000, seed=1)
+    track.place("bob-2", 6100)
+    onset = min(a for a, _b in track.truth)
+    found = {}
+    for hz in (100.0, 0.0):
+        vad = make_vad(session, gate=GateParams(highpass_hz=hz))
+        down = run(vad, chunks({"p": track.audio}))
+        (start, _stop), *_ = segments(down, "p")
+        found[hz] = (start - onset, vad.stats.windows_inferred)
+    speech_windows = total_ms(track.truth) / 32
+    assert found[100.0][1] <= 1.6 * speech_windows < found[0.0][1] / 2
+    assert abs(found[100.0][0]) <= 50 and abs(found[0.0][0]) <= 50
 
 
 def test_the_settled_silence_state_is_computed_once_per_rate(session):
