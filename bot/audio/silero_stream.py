@@ -54,6 +54,7 @@ from bot.analytics.speaking import (
     block_power,
     power_dbfs,
 )
+from bot.audio.speech_band import SpeechBandLevel
 
 __all__ = ["SileroStreams", "StreamStats", "WindowScore", "model_path"]
 
@@ -137,6 +138,7 @@ class _Stream:
     scored: deque[tuple[np.ndarray, np.ndarray]] = field(
         default_factory=deque
     )  # (context, window) of the last scored windows, for a refresh
+    band: SpeechBandLevel | None = None  # the gate's view above the rumble (GateParams.highpass_hz)
     low_run: int = 0  # consecutive model runs scoring below refresh_below
     sr: np.ndarray = field(default_factory=lambda: np.array(16000, dtype="int64"))  # the model's rate input
     stats: StreamStats = field(default_factory=StreamStats)
@@ -237,6 +239,9 @@ class SileroStreams:
             ),
             scored=deque(maxlen=max(1, self._gate_params.refresh_warmup_windows) if self._gate_params else 1),
             sr=np.array(sample_rate, dtype="int64"),
+            band=SpeechBandLevel(self._gate_params.highpass_hz, sample_rate)
+            if self._gate_params and self._gate_params.highpass_hz
+            else None,
         )
 
     def close(self, stream_id: str) -> StreamStats | None:
@@ -351,7 +356,13 @@ class SileroStreams:
         power = block_power(audio)
         loudest = max(power)
         level = power_dbfs(loudest)
-        decision = gate.step(level)
+        band_level = None
+        if stream.band is not None:
+            if level >= gate.params.threshold_dbfs:  # only then can the rumble band matter
+                band_level = power_dbfs(max(block_power(stream.band.filter(audio))))
+            else:
+                stream.band.remember(audio)
+        decision = gate.step(level, band_level)
         if not decision.infer:
             stream.stats.windows_gated += 1
             stream.recent.append((stream.context, audio))  # deque(maxlen=preroll) drops the oldest
