@@ -143,18 +143,31 @@ def test_new_voices_tuning_room_bleed_and_quiet_words(out: str) -> None:
     assert s["onsetMax"] <= 250
 
 
-@pytest.mark.parametrize("name", ["meeting-6", "standup"])
-def test_new_voices_rooms_do_not_regress(out: str, name: str) -> None:
-    # Held out (never tuned on): four voices from asterisk-core-sounds-*-wav, brown-noise room tone.
-    # Thresholds just below what they scored when they were built (docs/vad.md), not the targets.
-    s = scored(name, out)
+def test_rumble_is_gated_and_first_syllables_count(out: str) -> None:
+    # meeting-6 (held out in rounds 2-3): a -30 dBFS word just after a state refresh on brown-noise
+    # rumble scored 0.01-0.2 for 200 ms (GateParams.highpass_hz), a soft first syllable's evidence
+    # was not counted (SpeakingParams.carry_min_ms); before: start latency p95 281 ms
+    s = scored("meeting-6", out)
     assert s["missed"] == []
     assert s["minPrecision"] >= 0.98
     assert s["minRecall"] >= 0.97
-    assert s["shareErrorPoints"] <= 1.5
-    assert s["onsetMax"] <= 260
-    assert s["startLatencyP95"] <= 350
-    assert s["scriptedRight"] >= s["scriptedOverlaps"] - 1
+    assert s["shareErrorPoints"] <= 1.0
+    assert s["onsetMax"] <= 230
+    assert s["startLatencyP95"] <= 240
+    assert s["scriptedRight"] == s["scriptedOverlaps"] >= 20
+
+
+def test_quick_turns_in_an_8khz_room_with_rumble(out: str) -> None:
+    # standup (held out in rounds 2-3): before the rumble gate, a backchannel over a -23 dBFS
+    # talker with brown-noise room tone was reported as an overlap (8/9 scripted right)
+    s = scored("standup", out)
+    assert s["missed"] == []
+    assert s["minPrecision"] >= 0.98
+    assert s["minRecall"] >= 0.97
+    assert s["shareErrorPoints"] <= 1.3
+    assert s["onsetMax"] <= 100
+    assert s["startLatencyP95"] <= 200
+    assert s["scriptedRight"] == s["scriptedOverlaps"] >= 9
 
 
 def test_cli_tracks_analyses_a_recording_without_a_scenario(out: str) -> None:

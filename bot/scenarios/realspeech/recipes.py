@@ -303,8 +303,8 @@ def _prompts() -> RoomRecipe:
 
 
 def _meeting_6() -> RoomRecipe:
-    """Held out from the start (issue 12, second round): four voices none of the other rooms
-    has (the Asterisk prompt speakers: US English, Canadian French, Italian, Russian), a loud
+    """Held out in the second and third rounds (issue 12), tuned on from the fourth: four
+    voices (the Asterisk prompt speakers: US English, Canadian French, Italian, Russian), a loud
     -19 dBFS talker next to a -44 dBFS one, ventilation rumble (brown noise) on two tracks."""
     return conversation(
         "meeting-6",
@@ -322,15 +322,14 @@ def _meeting_6() -> RoomRecipe:
         quiet="p-xia",
         long_pool=AST_LONG,
         short_pool=AST_SHORT["ast-ru-f"],
-        held_out=True,
         description="Four new voices (voice-prompt speakers, four languages), 3 min 15 s: levels -44..-19 dBFS, "
         "ventilation rumble, telephone band, bleed of the loud talker",
     )
 
 
 def _standup() -> RoomRecipe:
-    """Held out from the start: three of the new voices in quick turns, an 8 kHz room, brown and
-    pink noise, a quiet (-40 dBFS) talker who backchannels."""
+    """Held out in the second and third rounds, tuned on from the fourth: three of the voice-prompt
+    speakers in quick turns, an 8 kHz room, brown and pink noise, a quiet (-40 dBFS) backchanneller."""
     return conversation(
         "standup",
         (
@@ -346,7 +345,6 @@ def _standup() -> RoomRecipe:
         long_pool=AST_LONG,
         short_pool=AST_SHORT["ast-fr-f"],
         sample_rate=8000,
-        held_out=True,
         description="Three new voices in quick turns (8 kHz room), a quiet -40 dBFS backchanneller, fan and room noise",
     )
 
