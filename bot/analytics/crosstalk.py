@@ -63,6 +63,16 @@ class CrosstalkParams:
     dip_db: ...and only while Y is at least this much below its loudest window in those bleed
         windows (Y in a dip): the rule is for bleed fading with its source, not for whatever
         X says quietly while Y talks on at full level.
+    own_voice_min_db, own_voice_floor_db, floor_ms: ``own_voice_db`` is generous when Y is loud:
+        X's own voice 3-5 dB over the bleed Y's level predicts was taken for bleed (``prompts``:
+        a -30 dBFS holder talking on while a neighbour 14 dB louder began; her phrase was cut
+        340 ms early and the interruption reported as an overlap). So a window is X's own voice
+        when what the predicted bleed leaves unexplained is at least as loud as the bleed
+        (``own_voice_min_db`` 3: X 3 dB over it) and ``own_voice_floor_db`` (10 dB) over X's
+        room tone, the lowest ~100 ms power of X's track in the last ``floor_ms``. Bleed sinking
+        towards the room tone leaves only room tone unexplained, so it stays bleed (that is
+        what ``own_voice_db`` is for). The fade rule comes first. ``own_voice_floor_db=0``
+        turns it off.
     """
 
     margin_db: float = 10.0
@@ -76,6 +86,9 @@ class CrosstalkParams:
     fade_ms: int = 200
     dip_db: float = 6.0
     lag_tolerance_ms: float = 1.0
+    own_voice_min_db: float = 3.0
+    own_voice_floor_db: float = 10.0
+    floor_ms: int = 3000
 
 
 class _Ring:
@@ -87,6 +100,7 @@ class _Ring:
 
     def __init__(self, size: int) -> None:
         self.size = size
+        self.floor = _SlidingMin()
         self.chunks: deque[np.ndarray] = deque()
         self.held = 0
         self.end_ms: float | None = None
@@ -133,6 +147,9 @@ class CrosstalkFilter:
         if ring is None:
             ring = self._rings[pid] = _Ring(self._size)
         ring.push(samples, end_ms)
+        if samples.size:
+            x = samples.astype(np.float32)
+            ring.floor.push(end_ms, float(np.dot(x, x)) / x.size, self.params.floor_ms)
 
     def forget(self, pid: str) -> None:
         self._rings.pop(pid, None)
@@ -189,6 +206,8 @@ class CrosstalkFilter:
             if py < px * 10 ** (p.margin_db / 10):
                 continue
             coupling = self._coupling.get(key)
+            if coupling is not None and self._own_voice(px, py * 10 ** (coupling / 10), mine.floor.value):
+                continue
             if coupling is not None and px <= py * 10 ** ((coupling + p.own_voice_db) / 10):
                 self._remember(key, window_end_ms, px, py)
                 return True  # no more than the bleed the pair's coupling predicts
@@ -211,11 +230,55 @@ class CrosstalkFilter:
                 return True
         return False
 
+    def _own_voice(self, px: float, bleed: float, floor: float | None) -> bool:
+        """Is there more in X's window than the bleed predicted plus X's room tone: X's own voice?"""
+        p = self.params
+        if floor is None or not p.own_voice_floor_db:
+            return False
+        floor = max(floor, QUIETEST_FLOOR)
+        rest = px - bleed
+        return rest >= bleed * (10 ** (p.own_voice_min_db / 10) - 1) and rest >= floor * 10 ** (
+            p.own_voice_floor_db / 10
+        )
+
     def _remember(self, key: tuple[str, str], window_end_ms: float, x_power: float, y_power: float) -> None:
         """Count a bleed window found by the level or correlation test and keep it for ``fade_ms``."""
         self.bleed_windows += 1
         if self.params.fade_ms > 0:
             self._bleed.setdefault(key, deque()).append((window_end_ms, x_power, y_power))
+
+
+QUIETEST_FLOOR = 32768.0**2 * 10 ** (-70 / 10)
+"""A track's room tone is taken to be at least -70 dBFS (int16 power): on digital silence a bleed
+prediction a few dB off would otherwise look like a voice."""
+
+
+class _SlidingMin:
+    """Lowest power of the last ``span_ms``, each value the mean of the last ``SMOOTH`` chunks
+    (~100 ms: a 20 ms chunk of brown-noise rumble can be 10 dB under its mean, which would put
+    the floor far under the room tone). A monotonic deque: O(1) per push."""
+
+    SMOOTH = 5
+
+    def __init__(self) -> None:
+        self._q: deque[tuple[float, float]] = deque()
+        self._recent: deque[float] = deque(maxlen=self.SMOOTH)
+
+    def push(self, end_ms: float, power: float, span_ms: float) -> None:
+        self._recent.append(power)
+        if len(self._recent) < self.SMOOTH:
+            return
+        power = sum(self._recent) / self.SMOOTH
+        q = self._q
+        while q and q[-1][1] >= power:
+            q.pop()
+        q.append((end_ms, power))
+        while q[0][0] <= end_ms - span_ms:
+            q.popleft()
+
+    @property
+    def value(self) -> float | None:
+        return self._q[0][1] if self._q else None
 
 
 def _max_correlation(x: np.ndarray, y: np.ndarray) -> tuple[float, int]:

@@ -127,3 +127,38 @@ def test_coupling_is_learned_only_from_a_repeated_delay() -> None:
                 ct.is_bleed("b", end, 32, ["a"])
     assert ("b", "a") in steady._coupling
     assert ("b", "a") not in jumping._coupling
+
+
+def _own_voice_over_known_bleed(own_db: float, **params: float) -> tuple[list[bool], list[bool]]:
+    """b's room tone (-60 dBFS) alone for 1 s, then a -16 dBFS talker whose -20 dB bleed reaches
+    b; b's own voice (at ``own_db``) joins at 2.2 s. Verdicts on b's windows before and after."""
+    loud = _voice(1, 3000, -16)
+    loud[: RATE * 1000 // 1000] = 0
+    own = np.zeros_like(loud)
+    own[RATE * 2200 // 1000 :] = _voice(2, 800, own_db)
+    b = _delayed(loud, 3) * 10 ** (-20 / 20) + _voice(9, 3000, -60) + own
+    verdicts = _windows({"a": loud, "b": b}, "b", ["a"], **params)
+    return [v for e, v in verdicts.items() if 1200 <= e < 2200], [v for e, v in verdicts.items() if e >= 2260]
+
+
+def test_own_voice_a_few_db_over_a_loud_bleed_is_kept_more_often_once_the_coupling_is_known() -> None:
+    # prompts: the holder (-30 dBFS) talking on while a neighbour 14 dB louder starts: her voice
+    # was 3-5 dB over the bleed its coupling predicts, inside own_voice_db, so her phrase was cut
+    # 340 ms early and an interruption was reported as an overlap. What the bleed and the room
+    # tone cannot explain (here ~28 dB over the room tone) is her own voice, where it is at least
+    # 3 dB over the bleed (this voice's own dips still go under: a level test cannot keep them).
+    before, after = _own_voice_over_known_bleed(-32)
+    assert all(before)  # clean bleed: the coupling is learned
+    _before, old = _own_voice_over_known_bleed(-32, own_voice_floor_db=0)  # own_voice_db alone
+    assert sum(after) <= 0.7 * sum(old)
+    assert sum(old) >= 0.8 * len(old)
+
+
+def test_bleed_over_room_tone_as_loud_is_still_bleed() -> None:
+    # the same excess over the predicted bleed, but it is room tone (b silent): bleed
+    loud = _voice(1, 3000, -16)
+    loud[: RATE * 1000 // 1000] = 0
+    b = _delayed(loud, 3) * 10 ** (-20 / 20) + _voice(9, 3000, -38)  # tone as loud as the bleed
+    verdicts = _windows({"a": loud, "b": b}, "b", ["a"])
+    late = [v for e, v in verdicts.items() if e >= 1600]
+    assert sum(late) >= 0.9 * len(late)

@@ -141,6 +141,9 @@ def test_new_voices_tuning_room_bleed_and_quiet_words(out: str) -> None:
     # (SpeakingParams.onset_bridge_ms; before: onset p95 235 ms, max 273 ms, share error 2.89)
     assert s["onsetP95"] <= 100
     assert s["onsetMax"] <= 250
+    # the holder's own voice 3-5 dB over a loud neighbour's predicted bleed is hers
+    # (CrosstalkParams.own_voice_floor_db; before: her phrase cut 340 ms early, 16/19 scripted)
+    assert s["scriptedRight"] >= 17
 
 
 def test_rumble_is_gated_and_first_syllables_count(out: str) -> None:
@@ -164,7 +167,7 @@ def test_quick_turns_in_an_8khz_room_with_rumble(out: str) -> None:
     assert s["missed"] == []
     assert s["minPrecision"] >= 0.98
     assert s["minRecall"] >= 0.97
-    assert s["shareErrorPoints"] <= 1.3
+    assert s["shareErrorPoints"] <= 1.15
     assert s["onsetMax"] <= 100
     assert s["startLatencyP95"] <= 200
     assert s["scriptedRight"] == s["scriptedOverlaps"] >= 9
