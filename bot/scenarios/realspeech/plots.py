@@ -50,10 +50,12 @@ def plot_signal(
     for ax in axes[:2]:
         for a, b in intervals:
             if b >= start_ms and a <= end_ms:
-                ax.axvspan(a / 1000, b / 1000, color="tab:green", alpha=0.25)
+                ax.axvspan(max(a, start_ms) / 1000, min(b, end_ms) / 1000, color="tab:green", alpha=0.25)
         for a, b in detected:
             if b >= start_ms and a <= end_ms:
-                ax.axvspan(a / 1000, b / 1000, ymin=0, ymax=0.08, color="tab:red", alpha=0.8)
+                ax.axvspan(
+                    max(a, start_ms) / 1000, min(b, end_ms) / 1000, ymin=0, ymax=0.08, color="tab:red", alpha=0.8
+                )
     axes[0].set_title(title)
     axes[2].set_xlabel("s")
     fig.tight_layout()

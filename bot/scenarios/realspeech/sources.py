@@ -1,8 +1,8 @@
 """Real human speech from Debian packages, decoded and segmented into checked utterances.
 
-The recordings are not committed: they are read from the installed packages (``codec2-examples``
-and ``alsa-utils``, both installed by ``scripts/setup-system.sh``), so the rooms are rebuilt
-reproducibly from them (``python -m bot.scenarios.realspeech build``).
+The recordings are not committed: they are read from the installed packages (``codec2-examples``,
+``alsa-utils`` and the Asterisk voice prompts, all installed by ``scripts/setup-system.sh``), so
+the rooms are rebuilt reproducibly from them (``python -m bot.scenarios.realspeech build``).
 
 Ground truth per recording (docs/vad.md, "Real-speech rooms"): a first cut by an energy rule
 relative to the recording's own noise floor (10 ms frames, see :func:`energy_intervals`), then
@@ -22,6 +22,9 @@ from pathlib import Path
 import numpy as np
 
 __all__ = [
+    "HELD_OUT_PROMPTS",
+    "HELD_OUT_VOICES",
+    "HELD_OUT_WORDS",
     "RATE",
     "SOURCES",
     "Source",
@@ -57,6 +60,11 @@ class Source:
         floor_db: the recording's own noise floor (dBFS) for the energy rule, where the file is
             too tightly trimmed for its 5th-percentile frame to be noise (voice prompts: the
             5th percentile of a 3 s prompt is a pause inside a word, not silence).
+        highpass_hz: a high-pass applied on load (raised-cosine edge +-20 Hz around it), for
+            recordings whose pauses are DC drift and hum below it (the fifth round's voices:
+            6-79 % of the power of their quietest frames is below 80 Hz, French about 65 %).
+        skip_ms: recording dropped at its start on load (Armelle's files begin with a 10-20 ms
+            step of -13..-20 dBFS, DC settling, before the line noise: no voice in it).
     """
 
     name: str
@@ -66,6 +74,8 @@ class Source:
     band: str
     rate: int = 8000
     floor_db: float | None = None
+    highpass_hz: float | None = None
+    skip_ms: int = 0
 
 
 def _c2(name: str, voice: str) -> Source:
@@ -102,6 +112,41 @@ def _asterisk(voice: str, prompt: str) -> Source:
     )
 
 
+HELD_OUT_VOICES = {
+    # voice -> (source-name prefix, Debian package, folder, file suffix, noise floor in dBFS after
+    # the 80 Hz high-pass: the median over the voice's 18 recordings used of their lead-in level
+    # (median 10 ms frame of the first 50 ms), Menardi over the 12 whose lead-in is not voice
+    # (below -40 dBFS). ASTERISK_VOICES' way (10th percentile of the longest prompt) gives -56, -58
+    # and -79 (Menardi's long prompts have digital silence): the line noise before the voice in
+    # the short prompts is -42..-55 dBFS, and the rule then started a prompt 80-120 ms before its
+    # first harmonic (plots: es vm-repeat, it vm-tocallback, vm-nobodyavail).
+    # Avatar Ltda. (July E. Jimenez), Colombian Spanish, F0 ~208 Hz
+    "ast-es-f": ("es-co", "asterisk-prompt-es-co", "es", "gsm", -50.0),
+    # Armelle Desjardins, French, F0 ~216 Hz
+    "ast-fr-f2": ("fr-armelle", "asterisk-prompt-fr-armelle", "fr", "gsm", -52.0),
+    # Paola Dal Zot, Italian, F0 ~182 Hz
+    "ast-it-f": ("it-menardi", "asterisk-prompt-it-menardi-wav", "it_IT_f_Menardi", "wav", -51.0),
+}
+"""The fifth round's held-out voices (``meeting-7``, ``huddle``): voice-prompt speakers no other
+room uses. Spanish and French are GSM 6.10 (headerless ``.gsm``, 8 kHz), Italian 8 kHz WAV."""
+HELD_OUT_PROMPTS = (
+    "agent-alreadyon conf-getchannel conf-onlyperson conf-waitforleader queue-youarenext vm-nobodyavail "
+    "vm-rec-name vm-repeat vm-tempgreeting vm-whichbox vm-mailboxfull privacy-prompt vm-newpassword vm-tocallback"
+).split()
+"""The prompts of ``ASTERISK_PROMPTS`` that all three held-out voices have."""
+HELD_OUT_WORDS = ("vm-no", "digits/2", "digits/3", "digits/4")
+"""Single words ("no", "two", "three", "four") in all three held-out voices."""
+HIGHPASS_HZ = 80.0
+
+
+def _held_out(voice: str, prompt: str) -> Source:
+    prefix, package, folder, suffix, floor = HELD_OUT_VOICES[voice]
+    name = f"{prefix}-{prompt.replace('/', '-')}"
+    path = ASTERISK / folder / f"{prompt}.{suffix}"
+    skip = 20 if voice == "ast-fr-f2" else 0
+    return Source(name, package, path, voice, "8k", floor_db=floor, highpass_hz=HIGHPASS_HZ, skip_ms=skip)
+
+
 SOURCES: dict[str, Source] = {
     s.name: s
     for s in (
@@ -123,6 +168,7 @@ SOURCES: dict[str, Source] = {
         _alsa("Side_Left"),
         _alsa("Side_Right"),
         *(_asterisk(v, p) for v in ASTERISK_VOICES for p in (*ASTERISK_PROMPTS, *ASTERISK_WORDS)),
+        *(_held_out(v, p) for v in HELD_OUT_VOICES for p in (*HELD_OUT_PROMPTS, *HELD_OUT_WORDS)),
     )
 }
 
@@ -154,13 +200,32 @@ def load_source(name: str) -> np.ndarray:
     if src.path.suffix == ".raw":
         x = np.fromfile(src.path, dtype="<i2").astype(np.float32) / 32768.0
         rate = src.rate
+    elif src.path.suffix == ".gsm":  # Asterisk's headerless GSM 6.10 frames, decoded by libsndfile
+        x, rate = sf.read(
+            str(src.path), dtype="float32", format="RAW", subtype="GSM610", samplerate=src.rate, channels=1
+        )
     else:
         x, rate = sf.read(str(src.path), dtype="float32", always_2d=True)
         x = x.mean(axis=1)
+    x = x[rate * src.skip_ms // 1000 :]
     if rate != RATE:
         x = soxr.resample(x, rate, RATE, quality="VHQ").astype(np.float32)
+    if src.highpass_hz is not None:
+        x = _highpass(x, src.highpass_hz)
     out: np.ndarray = np.asarray(x, dtype=np.float32)
     out.setflags(write=False)
+    return out
+
+
+def _highpass(x: np.ndarray, hz: float, edge: float = 20.0) -> np.ndarray:
+    """``x`` without what is below ``hz`` (FFT, raised-cosine edge from ``hz - edge`` to ``hz + edge``),
+    the recording mirrored 250 ms past both ends first, so the FFT's wrap-around rings outside it."""
+    pad = min(len(x) - 1, RATE // 4)
+    padded = np.pad(x.astype(np.float64), pad, mode="reflect")
+    spectrum = np.fft.rfft(padded)
+    f = np.fft.rfftfreq(len(padded), d=1.0 / RATE)
+    gain = 0.5 - 0.5 * np.cos(np.pi * np.clip((f - (hz - edge)) / (2 * edge), 0, 1))
+    out: np.ndarray = np.fft.irfft(spectrum * gain, len(padded))[pad : pad + len(x)].astype(np.float32)
     return out
 
 
@@ -212,6 +277,24 @@ CORRECTIONS: dict[str, list[tuple[int, int]]] = {
     # onsets on this utterance were scored "200-226 ms late" against the click (issue 12, second
     # round: every onset over 200 ms in meeting-5 and fast-exchange was this utterance).
     "speech_orig_16k": [(120, 2300), (2770, 5490), (5720, 7720), (7980, 10680)],
+    # Fifth round (held-out voices), each from its plot (10 ms level and spectrogram):
+    # a click (one broadband 10 ms frame at -38 dBFS) 40 ms before the second phrase's voicing
+    "es-co-agent-alreadyon": [(70, 2130), (2440, 5650)],
+    # a -34 dBFS bump at 40-70 ms with no harmonics (breath), then 80 ms of line noise; the /p/
+    # burst at 150 ms and voicing from 160 ms
+    "es-co-vm-newpassword": [(150, 3300)],
+    # a click at 140 ms (one frame at -33 dBFS, a spike in the waveform), then line noise; the
+    # first (weakly voiced) fricative from 200 ms
+    "fr-armelle-conf-getchannel": [(200, 4650)],
+    # "deux": a burst at 70 ms then -40 dBFS to the vowel at 120 ms; the vowel ends at 580 ms, the
+    # rest (-45..-50 dBFS, a -38 dBFS bump at 740 ms) is line noise the per-voice floor let in
+    "fr-armelle-digits-2": [(120, 580)],
+    # "trois": -35..-40 dBFS broadband noise in the first 50 ms, the /t/ burst at 120 ms, voicing
+    # to 540 ms
+    "fr-armelle-digits-3": [(120, 540)],
+    # "quatre": the vowel 50-340 ms, the closure, the /tr/ frication 450-620 ms; after it line
+    # noise at -40..-45 dBFS
+    "fr-armelle-digits-4": [(50, 340), (450, 620)],
 }
 """Hand corrections after looking at the plots: source name -> the checked voiced intervals (ms),
 replacing the energy rule's first cut for that source. Only where the plot disagreed with the rule."""
