@@ -4,7 +4,8 @@ Two small rooms are written out by hand (``quiet-hello``, ``backchannel-early``)
 laid out by :func:`conversation` from a seed, so they are long without being typed in, and the
 same seed always gives the same room. Held out while tuning (``held_out=True``):
 ``fast-exchange`` and ``meeting-5``; the VAD and the overlap classifier were tuned on the others
-(``quiet-hello``, ``backchannel-early``, ``phone``, ``meeting-4``) only.
+(``quiet-hello``, ``backchannel-early``, ``phone``, ``meeting-4``) only. The fifth round's
+held-out rooms ``meeting-7`` and ``huddle`` are cut from voices no tuning room has.
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ from bot.scenarios.realspeech.sources import (
     ASTERISK_PROMPTS,
     ASTERISK_VOICES,
     ASTERISK_WORDS,
+    HELD_OUT_PROMPTS,
+    HELD_OUT_VOICES,
+    HELD_OUT_WORDS,
     SourceMissing,
     utterance,
 )
@@ -49,6 +53,21 @@ def _asterisk_pools() -> tuple[dict[str, list[str]], dict[str, list[str]]]:
 
 
 AST_LONG, AST_SHORT = _asterisk_pools()
+
+
+def _held_out_pools() -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """Long and short utterances of the fifth round's voices (``sources.HELD_OUT_VOICES``), each
+    voice's prompts in its own rotation, as :func:`_asterisk_pools`."""
+    long: dict[str, list[str]] = {}
+    short: dict[str, list[str]] = {}
+    for k, (voice, (prefix, *_)) in enumerate(HELD_OUT_VOICES.items()):
+        prompts = [*HELD_OUT_PROMPTS[5 * k :], *HELD_OUT_PROMPTS[: 5 * k]]
+        long[voice] = [f"{prefix}-{p}#1" for p in prompts]
+        short[voice] = [f"{prefix}-{w.replace('/', '-')}#1" for w in HELD_OUT_WORDS]
+    return long, short
+
+
+NEW_LONG, NEW_SHORT = _held_out_pools()
 
 
 def _span(uid: str) -> int:
@@ -270,7 +289,7 @@ def _build() -> dict[str, RoomRecipe]:
             description="Five people, 3.5 min: levels -42..-21 dBFS, telephone band, bleed, room tone up to -45 dBFS",
         )
     )
-    for make in (_prompts, _meeting_6, _standup):
+    for make in (_prompts, _meeting_6, _standup, _meeting_7, _huddle):
         try:
             rooms.append(make())
         except SourceMissing as exc:
@@ -346,6 +365,56 @@ def _standup() -> RoomRecipe:
         short_pool=AST_SHORT["ast-fr-f"],
         sample_rate=8000,
         description="Three new voices in quick turns (8 kHz room), a quiet -40 dBFS backchanneller, fan and room noise",
+    )
+
+
+def _meeting_7() -> RoomRecipe:
+    """Held out in the fifth round: three voices no other room has (Colombian Spanish, French,
+    Italian female: ``sources.HELD_OUT_VOICES``) and one already heard (Carlo, Italian male), a
+    loud -20 dBFS talker bled onto a -44 dBFS one, rumble on two tracks, a telephone-band
+    backchanneller who also says the quiet words after long silences."""
+    return conversation(
+        "meeting-7",
+        (
+            Track("p-ada", "Ada", room_tone_db=-50.0, tone="brown"),
+            Track("p-bo", "Bo", room_tone_db=-60.0, bleed_from="p-ada"),
+            Track("p-cy", "Cy", room_tone_db=-47.0, phone=True),
+            Track("p-dan", "Dan", room_tone_db=-56.0, tone="brown"),
+        ),
+        {"p-ada": "ast-es-f", "p-bo": "ast-fr-f2", "p-cy": "ast-it-f", "p-dan": "ast-it-m"},
+        {"p-ada": -20.0, "p-bo": -44.0, "p-cy": -33.0, "p-dan": -28.0},
+        seed=57,
+        duration_ms=200_000,
+        backchanneler="p-cy",
+        quiet="p-cy",
+        long_pool={**NEW_LONG, "ast-it-m": AST_LONG["ast-it-m"]},
+        short_pool=NEW_SHORT["ast-it-f"],
+        held_out=True,
+        description="Held out (round 5): three unheard voices (Colombian Spanish, French, Italian) and one heard, "
+        "3 min 20 s: levels -44..-20 dBFS, rumble, telephone band, bleed of the loud talker, quiet words",
+    )
+
+
+def _huddle() -> RoomRecipe:
+    """Held out in the fifth round: the three unheard voices in quick turns, an 8 kHz room."""
+    return conversation(
+        "huddle",
+        (
+            Track("p-ema", "Ema", room_tone_db=-55.0),
+            Track("p-fox", "Fox", room_tone_db=-52.0, tone="brown", bleed_from="p-ema"),
+            Track("p-gia", "Gia", room_tone_db=-58.0),
+        ),
+        {"p-ema": "ast-es-f", "p-fox": "ast-fr-f2", "p-gia": "ast-it-f"},
+        {"p-ema": -26.0, "p-fox": -32.0, "p-gia": -38.0},
+        seed=89,
+        duration_ms=105_000,
+        backchanneler="p-gia",
+        long_pool=NEW_LONG,
+        short_pool=NEW_SHORT["ast-es-f"],
+        sample_rate=8000,
+        held_out=True,
+        description="Held out (round 5): three unheard voices in quick turns (8 kHz room), a -38 dBFS backchanneller, "
+        "rumble and room tone, bleed",
     )
 
 
