@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bot.scenarios import all_scenarios  # noqa: E402
-from bot.scenarios.realspeech.rooms import ROOMS as REAL_ROOMS  # noqa: E402
+from bot.scenarios.realspeech.recipes import ROOMS as REAL_ROOMS  # noqa: E402
 from bot.scenarios.realspeech.rooms import build_room  # noqa: E402
 from bot.scenarios.tools.play import play_scenario  # noqa: E402
 from bot.scenarios.tools.scoring import score_conventions  # noqa: E402

@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from bot.scenarios.realspeech.rooms import ROOMS, build_room
+from bot.scenarios.realspeech.recipes import ROOMS
+from bot.scenarios.realspeech.rooms import build_room
 from bot.scenarios.realspeech.sources import HELD_OUT_VOICES, SOURCES
 from bot.scenarios.tools.play import play_scenario
 from bot.scenarios.tools.scoring import score_conventions

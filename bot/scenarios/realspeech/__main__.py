@@ -16,7 +16,8 @@ import json
 import sys
 from pathlib import Path
 
-from bot.scenarios.realspeech.rooms import ROOMS, build_room, default_out_dir
+from bot.scenarios.realspeech.recipes import MISSING, ROOMS
+from bot.scenarios.realspeech.rooms import build_room, default_out_dir
 from bot.scenarios.realspeech.sources import SOURCES, SourceMissing, load_source, source_intervals
 
 
@@ -48,6 +49,16 @@ def _plot_room(name: str, out: Path, page_s: int) -> None:
             )
 
 
+def _not_buildable(name: str, also: str = "") -> int:
+    """Say why ``name`` cannot be built: a room whose recordings are not installed (1), or no room (2)."""
+    if name in MISSING:
+        print(f"room {name!r} cannot be built here: {MISSING[name]}", file=sys.stderr)
+        return 1
+    choices = ", ".join([*ROOMS, *([also] if also else [])])
+    print(f"unknown room {name!r} (rooms: {choices})", file=sys.stderr)
+    return 2
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot.scenarios.realspeech")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -63,8 +74,7 @@ def main(argv: list[str]) -> int:
         if args.command == "build":
             unknown = [r for r in args.rooms if r not in ROOMS]
             if unknown:
-                print(f"unknown room {unknown[0]!r} (rooms: {', '.join(ROOMS)})", file=sys.stderr)
-                return 2
+                return _not_buildable(unknown[0])
             for name in args.rooms or ROOMS:
                 print(build_room(ROOMS[name], args.out or default_out_dir()))
         elif args.what == "sources":
@@ -72,8 +82,7 @@ def main(argv: list[str]) -> int:
         elif args.what in ROOMS:
             _plot_room(args.what, args.out, args.page_s)
         else:
-            print(f"unknown room {args.what!r} (rooms: {', '.join(ROOMS)}, or 'sources')", file=sys.stderr)
-            return 2
+            return _not_buildable(args.what, also="'sources'")
     except SourceMissing as exc:
         print(str(exc), file=sys.stderr)
         return 1

@@ -33,7 +33,7 @@ import numpy as np
 
 from bot.scenarios.realspeech.sources import RATE, Utterance, frame_dbfs, utterance
 
-__all__ = ["ROOMS", "Place", "RoomRecipe", "Track", "build_all", "build_room", "default_out_dir"]
+__all__ = ["Place", "RoomRecipe", "Track", "build_room", "default_out_dir"]
 
 BLEED_DB = -20.0
 BLEED_DELAY_MS = 3
@@ -305,11 +305,3 @@ def build_room(recipe: RoomRecipe, out_dir: Path | None = None) -> Path:
     (folder / "scenario.json").write_text(json.dumps(scenario, indent=1) + "\n")
     (folder / "truth.json").write_text(json.dumps(truth, indent=1) + "\n")
     return folder / "scenario.json"
-
-
-def build_all(out_dir: Path | None = None, names: list[str] | None = None) -> dict[str, Path]:
-    """Build every room (or the named ones); return name -> scenario path."""
-    return {r.name: build_room(r, out_dir) for r in ROOMS.values() if names is None or r.name in names}
-
-
-from bot.scenarios.realspeech.recipes import ROOMS  # noqa: E402  (recipes use the types above)
