@@ -1,0 +1,66 @@
+"""benchmarks/accuracy.py: held-out rooms are scored only when asked for, and bad arguments say
+what was wrong (a full-table run once scored the held-out rooms with an experiment by mistake)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def load_bench() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("accuracy_bench", REPO / "benchmarks" / "accuracy.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def bench(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    """The bench over two small synthetic rooms, the second marked held out."""
+    module = load_bench()
+    room = REPO / "bot" / "scenarios" / "rooms" / "balanced.json"
+    truth: dict[str, Any] = module.load_truth(room)
+    fake = [("open-room", room, truth), ("secret-room", room, {**truth, "heldOut": True})]
+    monkeypatch.setattr(module, "rooms", lambda: fake)
+    return module
+
+
+@pytest.mark.timeout(120)
+def test_a_full_table_leaves_the_held_out_rooms_out_and_says_so(
+    bench: ModuleType, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert bench.main([]) == 0
+    out = capsys.readouterr().out
+    assert "open-room" in out
+    assert "held out, not scored: secret-room" in out
+    assert not [line for line in out.splitlines() if line.startswith("secret-room")]
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("argv", [["secret-room"], ["--held-out"]])
+def test_held_out_rooms_are_scored_when_asked_for(
+    bench: ModuleType, argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert bench.main(argv) == 0
+    out = capsys.readouterr().out
+    assert [line for line in out.splitlines() if line.startswith("secret-room") and line.endswith("(held out)")]
+    assert "not scored" not in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"), [(["no-such-room"], "no room 'no-such-room'"), (["--fast"], "unknown option --fast")]
+)
+def test_bad_arguments_exit_2_naming_the_problem(
+    bench: ModuleType, argv: list[str], says: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert bench.main(argv) == 2
+    assert says in capsys.readouterr().err
