@@ -124,13 +124,13 @@ class SpeakingParams:
             ``>= leave_threshold`` count towards ``min_speech_ms``, if they add up to this much
             (a syllable, not one stray window) and no window in between was another
             participant's voice (``observe(bleed=True)``). The evidence was there; waiting for
-            three more windows only delayed the decision: a quiet speaker's soft first
+            more windows only delayed the decision: a quiet speaker's soft first
             syllable (0.49, 0.77), 96 ms gated, then the word (0.95, 0.97) was decided on the
             word's second window, 281 ms after its onset (249 ms now).
         syllable_bridge_db: a run that carries evidence (``carry_min_ms``) is bridged this much
             further under the word than ``onset_bridge_db``: a soft onset's first syllable,
-            scored as speech, was 12 dB under the word on ``meeting-6`` (its onset found 218 ms
-            late); an in-breath that scored 0.30-0.39 was 20 dB under the word on ``meeting-5``
+            scored as speech (evidence to carry), was 12 dB under the word on ``meeting-6``; an
+            in-breath that scored 0.30-0.39 was 20 dB under the word on ``meeting-5``
             (bridged at 20 dB, its onset was 261 ms early), and one that scored 0.20 was 11 dB
             under it on ``meeting-4`` (so a weak run keeps the 10 dB rule).
     """

@@ -296,8 +296,8 @@ def _build() -> dict[str, RoomRecipe]:
 
 
 def _prompts() -> RoomRecipe:
-    """The new voices' tuning room (not held out): what was looked at and fixed for them was
-    looked at here, so ``meeting-6`` and ``standup`` stay unseen."""
+    """The new voices' tuning room (round 2 on): their quietest speaker (-42 dBFS, telephone band),
+    bleed of the loudest, brown and pink noise."""
     return conversation(
         "prompts",
         (
