@@ -127,12 +127,16 @@ class SpeakingParams:
             more windows only delayed the decision: a quiet speaker's soft first
             syllable (0.49, 0.77), 96 ms gated, then the word (0.95, 0.97) was decided on the
             word's second window, 281 ms after its onset (249 ms now).
-        syllable_bridge_db: a run that carries evidence (``carry_min_ms``) is bridged this much
-            further under the word than ``onset_bridge_db``: a soft onset's first syllable,
-            scored as speech (evidence to carry), was 12 dB under the word on ``meeting-6``; an
-            in-breath that scored 0.30-0.39 was 20 dB under the word on ``meeting-5``
-            (bridged at 20 dB, its onset was 261 ms early), and one that scored 0.20 was 11 dB
-            under it on ``meeting-4`` (so a weak run keeps the 10 dB rule).
+        syllable_bridge_db, syllable_min_ms: a run with at least ``syllable_min_ms`` of windows
+            ``>= leave_threshold`` (a syllable the model scored as speech) and no bleed after
+            it is bridged this much further under the word than ``onset_bridge_db``: soft
+            onsets' first syllables were 12 dB under the word on ``meeting-6`` (two windows
+            scoring 0.49-0.77; and 0.12, 0.28, 0.38, whose onset was found 218 ms late with
+            ``syllable_min_ms`` 64, 156 ms now). An in-breath that scored 0.30-0.39 was 20 dB
+            under the word on ``meeting-5`` (bridged at 20 dB, its onset was 261 ms early), and
+            one that scored 0.20 (no window ``>= leave_threshold``) was 11 dB under it on
+            ``meeting-4``: a weak run keeps the 10 dB rule. Bridging needs less than carrying
+            evidence (``carry_min_ms``): it moves the onset back, it does not confirm speech.
     """
 
     enter_threshold: float = 0.5
@@ -149,6 +153,7 @@ class SpeakingParams:
     onset_bridge_db: float = 10.0
     carry_min_ms: int = 64
     syllable_bridge_db: float = 5.0
+    syllable_min_ms: int = 32
 
     def __post_init__(self) -> None:
         if not 0.0 < self.onset_threshold <= self.leave_threshold <= self.enter_threshold <= 1.0:
@@ -173,6 +178,7 @@ class SpeakingParams:
             "onset_bridge_db",
             "carry_min_ms",
             "syllable_bridge_db",
+            "syllable_min_ms",
         ):
             if getattr(self, name) < 0:
                 raise ValueError(f"SpeakingParams: {name} must be >= 0, got {getattr(self, name)}")
@@ -406,7 +412,7 @@ class SpeakingTracker:
             bridge is not None
             and run_db is not None
             and bridge[1]
-            >= run_db - (p.onset_bridge_db + (p.syllable_bridge_db if self._carry(bridge[2], bridge[3]) else 0))
+            >= run_db - (p.onset_bridge_db + (p.syllable_bridge_db if self._syllable(bridge[2], bridge[3]) else 0))
         )
         # the first syllable's own evidence counts towards confirming the utterance it begins
         carried = self._carry(bridge[2], bridge[3]) if bridge is not None and bridged else 0
@@ -428,6 +434,11 @@ class SpeakingTracker:
                 decided_at_ms=window_end_ms,
             )
         ]
+
+    def _syllable(self, evidence_ms: int, evidence_end_ms: int) -> bool:
+        """Was a run with this evidence (windows >= leave, the last ending at ``evidence_end_ms``)
+        a syllable the model scored as speech, with no bleed since (``syllable_min_ms``)?"""
+        return evidence_ms >= self.params.syllable_min_ms and self._last_bleed_ms <= evidence_end_ms
 
     def _carry(self, evidence_ms: int, evidence_end_ms: int) -> int:
         """What a first syllable's evidence (windows >= leave, the last ending at

@@ -444,10 +444,24 @@ def test_a_soft_first_syllable_that_scores_as_speech_is_bridged_and_counts():
 
 
 def test_a_weak_run_as_far_under_the_word_is_not_bridged():
-    # the same levels, but only one window >= leave: an in-breath or a click, not a syllable
-    weak = [(0, -70), (0.2, -51), (0.35, -51), (0.2, -50.5), *SOFT_SYLLABLE_DIP_WORD[4:]]
+    # the same levels, but no window >= leave (meeting-4's in-breath scored 0.20, 11 dB under the
+    # word): not a syllable the model scored as speech, so the 10 dB rule holds
+    weak = [(0, -70), (0.2, -51), (0.25, -51), (0.2, -50.5), *SOFT_SYLLABLE_DIP_WORD[4:]]
     started = [t for t in feed_levels(weak) if isinstance(t, SpeechStarted)]
     assert started == [SpeechStarted("p-alice", media_time_ms=224, decided_at_ms=9 * W)]
+
+
+def test_one_window_scored_as_speech_is_bridged_but_carries_nothing():
+    # meeting-6: a soft first syllable 0.12, 0.28, 0.38 at -54..-50 dBFS, 128 ms gated, then the
+    # word 12 dB louder; its onset was found 218 ms late. One window >= leave is a syllable for
+    # bridging (syllable_min_ms 32), not enough evidence to confirm sooner (carry_min_ms 64)
+    one = [(0, -70), (0.12, -54.5), (0.28, -51.3), (0.38, -50.5), (_, -60), (_, -60), (_, -60), (_, -60)]
+    one += [(0.9, -39.7), (0.93, -38.6), (0.88, -39.1)]
+    started = [t for t in feed_levels(one) if isinstance(t, SpeechStarted)]
+    # the onset is the run's (0.12 is below onset_threshold), decided when the word confirms
+    assert started == [SpeechStarted("p-alice", media_time_ms=64, decided_at_ms=10 * W)]
+    late = [t for t in feed_levels(one, params=SpeakingParams(syllable_min_ms=64)) if isinstance(t, SpeechStarted)]
+    assert late == [SpeechStarted("p-alice", media_time_ms=256, decided_at_ms=10 * W)]
 
 
 def test_an_in_breath_that_scores_as_speech_is_still_not_bridged_20_db_under_the_word():

@@ -209,13 +209,15 @@ def test_new_voices_tuning_room_bleed_and_quiet_words(out: str) -> None:
 def test_rumble_is_gated_and_first_syllables_count(out: str) -> None:
     # meeting-6 (held out in rounds 2-3): a -30 dBFS word just after a state refresh on brown-noise
     # rumble scored 0.01-0.2 for 200 ms (GateParams.highpass_hz), a soft first syllable's evidence
-    # was not counted (SpeakingParams.carry_min_ms); before: start latency p95 281 ms
+    # was not counted (SpeakingParams.carry_min_ms); before: start latency p95 281 ms. A first
+    # syllable with one window scored as speech, 12 dB under the word, was not bridged
+    # (SpeakingParams.syllable_min_ms): onset max 218 ms, now 156
     s = scored("meeting-6", out)
     assert s["missed"] == []
     assert s["minPrecision"] >= 0.98
     assert s["minRecall"] >= 0.97
-    assert s["shareErrorPoints"] <= 1.0
-    assert s["onsetMax"] <= 230
+    assert s["shareErrorPoints"] <= 0.8
+    assert s["onsetMax"] <= 180
     assert s["startLatencyP95"] <= 240
     assert s["scriptedRight"] == s["scriptedOverlaps"] >= 20
 
