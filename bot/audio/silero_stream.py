@@ -140,6 +140,7 @@ class _Stream:
     )  # (context, window) of the last scored windows, for a refresh
     band: SpeechBandLevel | None = None  # the gate's view above the rumble (GateParams.highpass_hz)
     low_run: int = 0  # consecutive model runs scoring below refresh_below
+    speaker_dbfs: float | None = None  # the utterance's loudest window while speaking (GateParams.follow_speaker_db)
     sr: np.ndarray = field(default_factory=lambda: np.array(16000, dtype="int64"))  # the model's rate input
     stats: StreamStats = field(default_factory=StreamStats)
 
@@ -260,6 +261,14 @@ class SileroStreams:
     def __contains__(self, stream_id: object) -> bool:
         return stream_id in self._streams
 
+    def follow(self, stream_id: str, speaker_dbfs: float | None) -> None:
+        """Tell the stream's gate how loud its participant's current utterance is (the loudest
+        window scored as speech, ``None`` when not speaking), for its next windows
+        (``GateParams.follow_speaker_db``). Unknown streams are ignored."""
+        stream = self._streams.get(stream_id)
+        if stream is not None:
+            stream.speaker_dbfs = speaker_dbfs
+
     def window_samples(self, stream_id: str) -> int:
         """Samples per window of an open stream (512 at 16 kHz, 256 at 8 kHz)."""
         return self._streams[stream_id].window
@@ -362,7 +371,7 @@ class SileroStreams:
                 band_level = power_dbfs(max(block_power(stream.band.filter(audio))))
             else:
                 stream.band.remember(audio)
-        decision = gate.step(level, band_level)
+        decision = gate.step(level, band_level, stream.speaker_dbfs)
         if not decision.infer:
             stream.stats.windows_gated += 1
             stream.recent.append((stream.context, audio))  # deque(maxlen=preroll) drops the oldest

@@ -302,6 +302,7 @@ class ParticipantVAD(FrameProcessor):
                     confidence = sound = level = None  # another participant's voice on this microphone
                     bleed = True
             out += participant.tracker.observe(end_ms, confidence, sound, level, bleed=bleed)
+        self._silero.follow(pid, participant.tracker.loudest_speech_dbfs)  # for the gate, from the next chunk
         return out
 
     async def _report_onset(self, pid: str) -> None:

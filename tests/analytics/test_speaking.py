@@ -398,10 +398,66 @@ def test_a_window_loud_only_in_the_rumble_band_is_quiet():
     assert [EnergyGate(GateParams(), window_ms=W).step(-50.0, None)] == [YES]  # not measured: broadband
 
 
+def test_the_gate_follows_a_quiet_speaker_while_they_speak():
+    # a -42 dBFS speaker's voicing at -60 dBFS mid-phrase: sounding while she speaks (25 dB under
+    # her loudest window), gated otherwise; a loud speaker keeps -55; never below -65
+    quiet_voicing = [-40.0, -60.0, -60.0]
+    gate = EnergyGate(GateParams(floor_margin_db=0), window_ms=W)
+    assert [gate.step(level, None, -40.0) for level in quiet_voicing] == [YES, YES, YES]
+    assert gate.threshold_dbfs == -65.0
+    gate = EnergyGate(GateParams(floor_margin_db=0), window_ms=W)
+    assert [gate.step(level, None, None) for level in quiet_voicing] == [YES, TRAIL, NO]
+    gate = EnergyGate(GateParams(floor_margin_db=0), window_ms=W)
+    assert [gate.step(level, None, -20.0) for level in quiet_voicing] == [YES, TRAIL, NO]  # -45 -> -55
+    gate = EnergyGate(GateParams(floor_margin_db=0), window_ms=W)
+    assert [gate.step(level, None, -36.0) for level in [-40.0, -60.0, -62.0]] == [YES, YES, TRAIL]  # -61
+    gate = EnergyGate(GateParams(floor_margin_db=0, follow_speaker_db=0), window_ms=W)
+    assert [gate.step(level, None, -40.0) for level in quiet_voicing] == [YES, TRAIL, NO]  # off
+
+
+def test_following_a_speaker_keeps_the_floor_margin():
+    # room tone at -63 dBFS (floor -63, +6 = -57): a window at -60 is room tone however quiet the
+    # speaker, so it is not sounding (and, under -55, not run through the model either)
+    gate = EnergyGate(GateParams(floor_after_ms=0), window_ms=W)
+    for _ in range(20):
+        gate.step(-63.0, None, -42.0)
+    assert gate.step(-60.0, None, -42.0) == NO
+    assert gate.threshold_dbfs == -57.0
+    assert gate.step(-56.0, None, -42.0).sounding
+
+
+def test_the_tracker_reports_the_loudest_window_of_the_utterance_while_speaking():
+    tracker = SpeakingTracker("p-alice")
+    seen = []
+    windows = [(0, -70), (0.6, -45), (0.9, -41), (0.95, -43), (0.2, -38), (0.9, -44)]
+    windows += [(None, -70)] * 8
+    for i, (score, level) in enumerate(windows):
+        tracker.observe((i + 1) * W, score, None, level)
+        seen.append(tracker.loudest_speech_dbfs)
+    # pending for two windows (None), then the loudest window >= leave so far: a 0.2 window at
+    # -38 dBFS is not speech evidence and does not count; None again once speech stopped
+    assert seen[:6] == [None, None, None, -41.0, -41.0, -41.0]
+    assert seen[-1] is None and not tracker.speaking
+
+
 @pytest.mark.parametrize(
     "kwargs",
-    [{"highpass_hz": -1.0}, {"refresh_below": 2.0}, {"floor_margin_db": -1.0}, {"reset_after_ms": -1}],
-    ids=["negative_highpass", "refresh_below_above_one", "negative_floor_margin", "negative_reset"],
+    [
+        {"highpass_hz": -1.0},
+        {"refresh_below": 2.0},
+        {"floor_margin_db": -1.0},
+        {"reset_after_ms": -1},
+        {"follow_speaker_db": -5.0},
+        {"follow_lowest_dbfs": -50.0},
+    ],
+    ids=[
+        "negative_highpass",
+        "refresh_below_above_one",
+        "negative_floor_margin",
+        "negative_reset",
+        "negative_follow",
+        "follow_floor_above_threshold",
+    ],
 )
 def test_bad_gate_params_are_rejected(kwargs):
     with pytest.raises(ValueError, match="GateParams"):

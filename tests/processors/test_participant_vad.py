@@ -735,3 +735,24 @@ def test_room_audio_is_forwarded_only_when_asked(session):
     )
     assert [type(f) for f in run(make_vad(session), [step])] == []
     assert [type(f) for f in run(make_vad(session, forward_audio=True), [step])] == [RoomAudioFrame]
+
+
+@pytest.mark.parametrize("name", ["carol-1", "dan-1"])
+def test_a_quiet_speakers_phrase_stays_whole_where_it_sinks_under_the_fixed_threshold(session, name):
+    """A -42 dBFS speaker whose voice sinks 18 dB for 200 ms mid-phrase (-60 dBFS, under the
+    gate's fixed -55): while they speak, the gate follows them (GateParams.follow_speaker_db), so
+    the phrase is one segment; with the fixed threshold alone it splits in two."""
+    track = silent_track(6000)
+    track.place(name, 1000)
+    x = track.audio.astype(np.float64)
+    x *= 10 ** (-42 / 20) / (np.sqrt(np.mean(x[x != 0] ** 2)) / 32768)
+    (start, end), *_ = sorted(track.truth, key=lambda iv: iv[0] - iv[1])
+    middle = (start + end) // 2
+    x[(middle - 100) * 16 : (middle + 100) * 16] *= 10 ** (-18 / 20)
+    audio = np.clip(x + noise("pink", -66, 6000, seed=3), -32768, 32767).astype(np.int16)
+    found = {}
+    for follow_db in (25.0, 0.0):
+        vad = make_vad(session, gate=GateParams(follow_speaker_db=follow_db))
+        found[follow_db] = segments(run(vad, chunks({"p": audio})), "p")
+    assert len(found[25.0]) == 1 and abs(found[25.0][0][0] - start) <= 60 and abs(found[25.0][0][1] - end) <= 120
+    assert len(found[0.0]) == 2  # split where the voice sank

@@ -193,9 +193,11 @@ def test_new_voices_tuning_room_bleed_and_quiet_words(out: str) -> None:
     # telephone-band speaker after long silences (round 1: 3 missed, share error 4.05 points)
     s = scored("prompts", out)
     assert s["minPrecision"] >= 0.98
-    assert s["minRecall"] >= 0.97
+    assert s["minRecall"] >= 0.985
     assert len(s["missed"]) <= 2
-    assert s["shareErrorPoints"] <= 2.7
+    # her voicing sinking under -55 dBFS before a last consonant stays hers while she speaks
+    # (GateParams.follow_speaker_db; before: share error 2.42 points, recall 0.978, 17/19)
+    assert s["shareErrorPoints"] <= 1.5
     assert s["startLatencyP95"] <= 380
     # her first syllable, split from the second by a 64-128 ms gated dip, is bridged by level
     # (SpeakingParams.onset_bridge_ms; before: onset p95 235 ms, max 273 ms, share error 2.89)
@@ -203,7 +205,7 @@ def test_new_voices_tuning_room_bleed_and_quiet_words(out: str) -> None:
     assert s["onsetMax"] <= 250
     # the holder's own voice 3-5 dB over a loud neighbour's predicted bleed is hers
     # (CrosstalkParams.own_voice_floor_db; before: her phrase cut 340 ms early, 16/19 scripted)
-    assert s["scriptedRight"] >= 17
+    assert s["scriptedRight"] == s["scriptedOverlaps"] >= 19
 
 
 def test_rumble_is_gated_and_first_syllables_count(out: str) -> None:
@@ -216,7 +218,7 @@ def test_rumble_is_gated_and_first_syllables_count(out: str) -> None:
     assert s["missed"] == []
     assert s["minPrecision"] >= 0.98
     assert s["minRecall"] >= 0.97
-    assert s["shareErrorPoints"] <= 0.8
+    assert s["shareErrorPoints"] <= 0.5
     assert s["onsetMax"] <= 180
     assert s["startLatencyP95"] <= 240
     assert s["scriptedRight"] == s["scriptedOverlaps"] >= 20
