@@ -724,7 +724,8 @@ class EnergyGate:
         self._levels: deque[tuple[int, float]] = deque()  # increasing levels: a sliding minimum
         self._count = 0
         self.threshold_dbfs = self.params.threshold_dbfs
-        """The threshold the last window was held to (the fixed one, or floor + margin)."""
+        """The threshold the last window was held to: the fixed one (or the speaker-following one,
+        ``follow_speaker_db``), or the track's floor + margin where that is higher."""
         self._noise_dbfs: float | None = None  # the track's floor + floor_margin_db, once known
         self._quiet_run = self.params.trail_windows  # quiet windows since the last sounding one
         self._gated_run = 0  # gated windows since the last model run
