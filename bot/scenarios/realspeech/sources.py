@@ -113,7 +113,8 @@ def _asterisk(voice: str, prompt: str) -> Source:
 
 
 HELD_OUT_VOICES = {
-    # voice -> (source-name prefix, Debian package, folder, file suffix, noise floor in dBFS after
+    # voice -> (source-name prefix, Debian package, folder, file suffix, ms dropped at the start
+    # (Source.skip_ms: Armelle's files begin with a DC step), noise floor in dBFS after
     # the 80 Hz high-pass: the median over the voice's 18 recordings used of their lead-in level
     # (median 10 ms frame of the first 50 ms), Menardi over the 12 whose lead-in is not voice
     # (below -40 dBFS). ASTERISK_VOICES' way (10th percentile of the longest prompt) gives -56, -58
@@ -121,11 +122,11 @@ HELD_OUT_VOICES = {
     # the short prompts is -42..-55 dBFS, and the rule then started a prompt 80-120 ms before its
     # first harmonic (plots: es vm-repeat, it vm-tocallback, vm-nobodyavail).
     # Avatar Ltda. (July E. Jimenez), Colombian Spanish, F0 ~208 Hz
-    "ast-es-f": ("es-co", "asterisk-prompt-es-co", "es", "gsm", -50.0),
+    "ast-es-f": ("es-co", "asterisk-prompt-es-co", "es", "gsm", 0, -50.0),
     # Armelle Desjardins, French, F0 ~216 Hz
-    "ast-fr-f2": ("fr-armelle", "asterisk-prompt-fr-armelle", "fr", "gsm", -52.0),
+    "ast-fr-f2": ("fr-armelle", "asterisk-prompt-fr-armelle", "fr", "gsm", 20, -52.0),
     # Paola Dal Zot, Italian, F0 ~182 Hz
-    "ast-it-f": ("it-menardi", "asterisk-prompt-it-menardi-wav", "it_IT_f_Menardi", "wav", -51.0),
+    "ast-it-f": ("it-menardi", "asterisk-prompt-it-menardi-wav", "it_IT_f_Menardi", "wav", 0, -51.0),
 }
 """The fifth round's held-out voices (``meeting-7``, ``huddle``): voice-prompt speakers no other
 room uses. Spanish and French are GSM 6.10 (headerless ``.gsm``, 8 kHz), Italian 8 kHz WAV."""
@@ -140,11 +141,10 @@ HIGHPASS_HZ = 80.0
 
 
 def _held_out(voice: str, prompt: str) -> Source:
-    prefix, package, folder, suffix, floor = HELD_OUT_VOICES[voice]
+    prefix, package, folder, suffix, skip_ms, floor = HELD_OUT_VOICES[voice]
     name = f"{prefix}-{prompt.replace('/', '-')}"
     path = ASTERISK / folder / f"{prompt}.{suffix}"
-    skip = 20 if voice == "ast-fr-f2" else 0
-    return Source(name, package, path, voice, "8k", floor_db=floor, highpass_hz=HIGHPASS_HZ, skip_ms=skip)
+    return Source(name, package, path, voice, "8k", floor_db=floor, highpass_hz=HIGHPASS_HZ, skip_ms=skip_ms)
 
 
 SOURCES: dict[str, Source] = {
