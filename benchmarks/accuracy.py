@@ -3,7 +3,7 @@
 Plays each room in-process through the bot's room pipeline (``bot.scenarios.tools.play``: real
 Silero, real processors, the simulated room at speed 0) and scores the envelopes with the field's
 conventions (``bot.scenarios.tools.scoring.score_conventions``): per-participant precision and
-recall with a 250 ms collar, talk-share error, onset error on utterances >= 200 ms, missed
+recall with a 250 ms collar, talk-share error, onset and offset error on utterances >= 200 ms, missed
 utterances >= 300 ms at >= -45 dBFS, scripted backchannels/interruptions classified right, and
 the detection latency of room.speaking.started/stopped (media time the envelope left the sink
 minus the true onset/offset). The real-speech rooms are built from the Debian packages first
@@ -62,7 +62,7 @@ def main(argv: list[str]) -> int:
         print(f"accuracy: no room {missing[0]!r} (rooms: {choices})", file=sys.stderr)
         return 2
     header = (
-        f"{'room':<18} {'s':>5} {'minP':>6} {'minR':>6} {'share pp':>8} {'onset p50/p95/max':>18} "
+        f"{'room':<18} {'s':>5} {'minP':>6} {'minR':>6} {'share pp':>8} {'onset p50/p95/max':>18} {'offset p50/p95':>14} "
         f"{'missed':>6} {'start lat p50/p95':>17} {'stop lat p50/p95':>16} {'scripted ok':>11} {'wall s':>6}"
     )
     print(header)
@@ -81,6 +81,7 @@ def main(argv: list[str]) -> int:
         print(
             f"{name:<18} {truth['durationMs'] / 1000:5.0f} {s['minPrecision']:6.3f} {s['minRecall']:6.3f} "
             f"{s['shareErrorPoints']:8.2f} {_f(s['onsetP50']):>6}/{_f(s['onsetP95'])}/{_f(s['onsetMax']):<5} "
+            f"{_f(s['offsetP50']):>7}/{_f(s['offsetP95']):<6} "
             f"{len(s['missed']):>6} {_f(s['startLatencyP50']):>8}/{_f(s['startLatencyP95']):<8} "
             f"{_f(s['stopLatencyP50']):>7}/{_f(s['stopLatencyP95']):<8} {s['scriptedRight']:>5}/{s['scriptedOverlaps']:<5} "
             f"{wall:6.1f}{held}",
@@ -91,7 +92,8 @@ def main(argv: list[str]) -> int:
     print(
         "\nminP/minR: lowest per-participant precision/recall at 10 ms frames, 250 ms collar; share pp: worst talk-share "
         "error (percentage points, from detected talk time); onset: |detected - true start| (ms) of utterances >= 200 ms "
-        "after >= 300 ms of own silence; missed: utterances >= 300 ms at >= -45 dBFS with no detection; latency: media "
+        "after >= 300 ms of own silence; offset: |detected - true end| (ms) of utterances >= 200 ms "
+        "followed by >= 300 ms of own silence; missed: utterances >= 300 ms at >= -45 dBFS with no detection; latency: media "
         "time the envelope left the sink minus the true onset/offset (ms); scripted ok: scripted backchannels and "
         "interruptions reported as such."
     )

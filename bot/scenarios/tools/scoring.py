@@ -97,7 +97,9 @@ COLLAR_MS = 250
 ONSET_MIN_MS = 200
 """Onset error is measured on truth intervals at least this long ..."""
 ONSET_QUIET_BEFORE_MS = 300
-"""... that follow at least this much of the participant's own silence (else a VAD rightly bridges them)."""
+"""... that follow at least this much of the participant's own silence (else a VAD rightly bridges them).
+Offset error is measured the same way, on intervals at least ``ONSET_MIN_MS`` long followed by this
+much of the participant's own silence."""
 MISS_MIN_MS = 300
 MISS_MIN_LEVEL_DB = -45.0
 
@@ -121,12 +123,13 @@ def _levels(truth: dict[str, Any], pid: str) -> list[tuple[list[int], float | No
 
 
 def score_conventions(truth: dict[str, Any], envelopes: list[dict[str, Any]]) -> dict[str, Any]:
-    """Per-participant collar precision/recall, talk-share error, onset errors, misses, overlap
+    """Per-participant collar precision/recall, talk-share error, onset and offset errors, misses, overlap
     kinds against the scripted labels and detection latency (needs ``x-sinkMediaMs`` on the
     speaking envelopes, as ``bot.scenarios.tools.play`` records)."""
     duration = truth["durationMs"]
     per: dict[str, dict[str, Any]] = {}
     onset_errors: list[int] = []
+    offset_errors: list[int] = []
     start_lat: list[int] = []
     stop_lat: list[int] = []
     missed: list[dict[str, Any]] = []
@@ -155,8 +158,10 @@ def score_conventions(truth: dict[str, Any], envelopes: list[dict[str, Any]]) ->
             "detections": len(det),
         }
         prev_end = -(10**9)
-        for iv, level in _levels(truth, pid):
+        levels = _levels(truth, pid)
+        for i, (iv, level) in enumerate(levels):
             a, b = iv
+            next_start = min((u[0][0] for u in levels[i + 1 :]), default=10**12)
             hits = [d for d in det if d[0] < b and d[1] > a]
             if not hits:
                 if b - a >= MISS_MIN_MS and (level is None or level >= MISS_MIN_LEVEL_DB):
@@ -168,6 +173,10 @@ def score_conventions(truth: dict[str, Any], envelopes: list[dict[str, Any]]) ->
                     decided = starts.get((pid, first[0]))
                     if decided is not None:
                         start_lat.append(decided - a)
+            if hits and b - a >= ONSET_MIN_MS and next_start - b >= ONSET_QUIET_BEFORE_MS:
+                last = max(hits, key=lambda d: d[1])
+                if last[1] < next_start:  # the detection ends this interval (not one bridged into the next)
+                    offset_errors.append(last[1] - b)
             prev_end = max(prev_end, b)
         for d in det:  # stop latency: the decision minus the end of the last truth interval inside
             inside = [iv for iv in ivs if iv[0] < d[1] and iv[1] > d[0]]
@@ -198,6 +207,9 @@ def score_conventions(truth: dict[str, Any], envelopes: list[dict[str, Any]]) ->
         "onsetP50": _percentile([abs(x) for x in onset_errors], 50),
         "onsetP95": _percentile([abs(x) for x in onset_errors], 95),
         "onsetMax": max((abs(x) for x in onset_errors), default=None),
+        "offsetErrors": offset_errors,
+        "offsetP50": _percentile([abs(x) for x in offset_errors], 50),
+        "offsetP95": _percentile([abs(x) for x in offset_errors], 95),
         "missed": missed,
         "startLatencyP50": _percentile(start_lat, 50),
         "startLatencyP95": _percentile(start_lat, 95),
