@@ -9,10 +9,12 @@ the detection latency of room.speaking.started/stopped (media time the envelope 
 minus the true onset/offset). The real-speech rooms are built from the Debian packages first
 (``python -m bot.scenarios.realspeech build``).
 
-    python benchmarks/accuracy.py [ROOM ...] [--held-out]
+    python benchmarks/accuracy.py [ROOM ...] [--held-out] [--model-gain DB]
 
 Held-out rooms (``heldOut`` in their truth: rooms nobody has tuned on yet) are scored only when
 named or with ``--held-out``: scoring them while trying a change is how they stop being held out.
+``--model-gain DB`` scores the opt-in model input gain (``GateParams.model_gain_max_db``,
+``BOT_VAD_MODEL_GAIN_DB``) instead of the defaults.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bot.analytics.speaking import GateParams  # noqa: E402
 from bot.scenarios import all_scenarios  # noqa: E402
 from bot.scenarios.realspeech.recipes import ROOMS as REAL_ROOMS  # noqa: E402
 from bot.scenarios.realspeech.rooms import build_room  # noqa: E402
@@ -48,12 +51,35 @@ def _f(value: float | None, fmt: str = ".0f") -> str:
     return "-" if value is None else format(value, fmt)
 
 
+USAGE = "usage: accuracy.py [ROOM ...] [--held-out] [--model-gain DB]"
+
+
+def _model_gain(argv: list[str]) -> tuple[list[str], GateParams | None, str | None]:
+    """``--model-gain DB`` taken out of ``argv``: the rest, the gate to score with, or an error."""
+    if "--model-gain" not in argv:
+        return argv, None, None
+    i = argv.index("--model-gain")
+    value = argv[i + 1] if i + 1 < len(argv) else ""
+    rest = argv[:i] + argv[i + 2 :]
+    try:
+        gain = float(value)
+    except ValueError:
+        return rest, None, f"--model-gain needs a number of dB (0-24), got {value!r}"
+    if not 0 <= gain <= 24:
+        return rest, None, f"--model-gain needs a number of dB (0-24), got {value!r}"
+    return rest, GateParams(model_gain_max_db=gain), None
+
+
 def main(argv: list[str]) -> int:
     held_out_too = "--held-out" in argv
     argv = [a for a in argv if a != "--held-out"]
+    argv, gate, problem = _model_gain(argv)
+    if problem:
+        print(f"accuracy: {problem} ({USAGE})", file=sys.stderr)
+        return 2
     unknown = [a for a in argv if a.startswith("-")]
     if unknown:
-        print(f"accuracy: unknown option {unknown[0]} (usage: accuracy.py [ROOM ...] [--held-out])", file=sys.stderr)
+        print(f"accuracy: unknown option {unknown[0]} ({USAGE})", file=sys.stderr)
         return 2
     everything = rooms()
     missing = [a for a in argv if a not in {name for name, _, _ in everything}]
@@ -65,6 +91,8 @@ def main(argv: list[str]) -> int:
         f"{'room':<18} {'s':>5} {'minP':>6} {'minR':>6} {'share pp':>8} {'onset p50/p95/max':>18} {'offset p50/p95':>14} "
         f"{'missed':>6} {'start lat p50/p95':>17} {'stop lat p50/p95':>16} {'scripted ok':>11} {'wall s':>6}"
     )
+    if gate is not None:
+        print(f"opt-in model input gain on: up to {gate.model_gain_max_db:g} dB (BOT_VAD_MODEL_GAIN_DB)")
     print(header)
     print("-" * len(header))
     skipped: list[str] = []
@@ -75,7 +103,7 @@ def main(argv: list[str]) -> int:
             skipped.append(name)
             continue
         started = time.perf_counter()
-        s = score_conventions(truth, play_scenario(scenario))
+        s = score_conventions(truth, play_scenario(scenario, gate=gate))
         wall = time.perf_counter() - started
         held = " (held out)" if truth.get("heldOut") else ""
         print(

@@ -636,6 +636,24 @@ class GateParams:
             moves: windows under -55 dBFS that are not sounding are still gated and do not run
             the model (running it on them sank its state inside phrases and split them). 20 dB
             lost the gain; 25 and 30 gave it. 0 turns it off.
+        model_gain_max_db, model_gain_target_dbfs, model_gain_floor_dbfs: **opt-in, off by default
+            (0).** The model scores a quiet participant's sounding windows on their audio raised
+            towards a normal speaking level: by ``model_gain_target_dbfs`` minus their voice (the
+            louder of their last utterance's loudest window scored as speech and the current
+            one's), at most ``model_gain_max_db``, and never so far that the track's floor would
+            rise over ``model_gain_floor_dbfs``; no gain until both are known. The gate, the
+            levels and the sound spans stay on the audio as it is; windows the gate does not find
+            sounding (warm-up and preroll replays, trail windows) are not raised. Silero is
+            level-dependent: a -42 dBFS telephone-band speaker's first syllables scored 0.03-0.05
+            as recorded and 0.34-0.62 at +12 dB, words it "could not hear" 0.95 at +12 dB. With
+            15 / -24 / -50: ``prompts`` 2 missed words -> 0, start latency p95 340 -> 188 ms, share
+            1.25 -> 0.97 pp (every target met); held-out ``meeting-7`` every target met (share 1.01
+            -> 0.74, missed 1 -> 0, start latency p95 289 -> 218 ms), but held-out ``huddle`` (8 kHz)
+            got worse within its targets (share 1.20 -> 1.23, onset max 101 -> 118 ms, start
+            latency p95 157 -> 180 ms), so it is not on by default (docs/vad.md, sixth round).
+            Raising the replayed room tone too made a quiet 8 kHz talker's onsets score lower
+            (0.74 -> 0.51) and start 32-160 ms later; lifting a noisy track's floor (-47 dBFS pink
+            noise, a -45 dBFS cap) let noise tails through (``standup`` precision 0.984).
     """
 
     threshold_dbfs: float = -55.0
@@ -653,6 +671,9 @@ class GateParams:
     highpass_hz: float = 100.0
     follow_speaker_db: float = 25.0
     follow_lowest_dbfs: float = -65.0
+    model_gain_max_db: float = 0.0
+    model_gain_target_dbfs: float = -24.0
+    model_gain_floor_dbfs: float = -50.0
 
     def __post_init__(self) -> None:
         if min(self.trail_windows, self.preroll_windows, self.warmup_windows, self.reset_after_ms) < 0:
@@ -670,6 +691,8 @@ class GateParams:
             )
         if self.highpass_hz < 0:
             raise ValueError(f"GateParams: highpass_hz must be >= 0 (0: off), got {self.highpass_hz}")
+        if self.model_gain_max_db < 0:
+            raise ValueError(f"GateParams: model_gain_max_db must be >= 0 (0: off), got {self.model_gain_max_db}")
         if self.follow_speaker_db < 0 or self.follow_lowest_dbfs > self.threshold_dbfs:
             raise ValueError(
                 "GateParams: follow_speaker_db must be >= 0 (0: off) and follow_lowest_dbfs <= threshold_dbfs,"
@@ -730,6 +753,12 @@ class EnergyGate:
         self._quiet_run = self.params.trail_windows  # quiet windows since the last sounding one
         self._gated_run = 0  # gated windows since the last model run
         self._fresh = True  # no model run yet: the state is still the initial one
+
+    @property
+    def floor_dbfs(self) -> float | None:
+        """The track's noise floor (the lowest window level of the last ``floor_window_ms``), once
+        ``floor_after_ms`` of it has been seen; ``None`` before, or when the floor is not followed."""
+        return None if self._noise_dbfs is None else self._noise_dbfs - self.params.floor_margin_db
 
     def step(self, dbfs: float, band_dbfs: float | None = None, speaker_dbfs: float | None = None) -> GateDecision:
         """Decide for the next window, given its loudest block's level in dBFS.

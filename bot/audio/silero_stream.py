@@ -141,6 +141,8 @@ class _Stream:
     band: SpeechBandLevel | None = None  # the gate's view above the rumble (GateParams.highpass_hz)
     low_run: int = 0  # consecutive model runs scoring below refresh_below
     speaker_dbfs: float | None = None  # the utterance's loudest window while speaking (GateParams.follow_speaker_db)
+    last_voice_dbfs: float | None = None  # the last finished utterance's loudest window (GateParams.model_gain_max_db)
+    gain: float = 1.0  # what the model's input is multiplied by on sounding windows
     sr: np.ndarray = field(default_factory=lambda: np.array(16000, dtype="int64"))  # the model's rate input
     stats: StreamStats = field(default_factory=StreamStats)
 
@@ -266,8 +268,28 @@ class SileroStreams:
         window scored as speech, ``None`` when not speaking), for its next windows
         (``GateParams.follow_speaker_db``). Unknown streams are ignored."""
         stream = self._streams.get(stream_id)
-        if stream is not None:
-            stream.speaker_dbfs = speaker_dbfs
+        if stream is None:
+            return
+        if stream.speaker_dbfs is not None and speaker_dbfs is None:  # an utterance ended
+            stream.last_voice_dbfs = stream.speaker_dbfs
+        stream.speaker_dbfs = speaker_dbfs
+        if self._gate_params is not None and self._gate_params.model_gain_max_db:
+            stream.gain = 10 ** (self._model_gain_db(stream, self._gate_params) / 20)
+
+    @staticmethod
+    def _model_gain_db(stream: _Stream, p: GateParams) -> float:
+        """``GateParams.model_gain_max_db``: how far to raise the stream's sounding windows for the model."""
+        voices = [v for v in (stream.speaker_dbfs, stream.last_voice_dbfs) if v is not None]
+        floor = stream.gate.floor_dbfs if stream.gate is not None else None
+        if not voices or floor is None:
+            return 0.0
+        gain = min(p.model_gain_max_db, p.model_gain_target_dbfs - max(voices), p.model_gain_floor_dbfs - floor)
+        return max(0.0, gain)
+
+    def model_gain_db(self, stream_id: str) -> float:
+        """The gain (dB) the model's input of an open stream's sounding windows gets now
+        (``GateParams.model_gain_max_db``; 0 when off)."""
+        return float(20 * np.log10(self._streams[stream_id].gain))
 
     def window_samples(self, stream_id: str) -> int:
         """Samples per window of an open stream (512 at 16 kHz, 256 at 8 kHz)."""
@@ -372,6 +394,8 @@ class SileroStreams:
             else:
                 stream.band.remember(audio)
         decision = gate.step(level, band_level, stream.speaker_dbfs)
+        if decision.sounding and stream.gain != 1.0:
+            audio = audio * stream.gain  # the model's input only (GateParams.model_gain_max_db)
         if not decision.infer:
             stream.stats.windows_gated += 1
             stream.recent.append((stream.context, audio))  # deque(maxlen=preroll) drops the oldest

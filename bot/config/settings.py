@@ -288,6 +288,15 @@ class Settings(VariableNamedSettings):
         validation_alias=_env("BOT_FORWARD_DRY_RUN_PATH"),
         description="With BOT_FORWARD=stdout+eventbridge or eventbridge: write the PutEvents requests to this JSON-lines file instead of calling AWS ('-' = stderr).",
     )
+    # --- speech detection
+    vad_model_gain_db: float = Field(
+        default=0.0,
+        ge=0,
+        le=24,
+        allow_inf_nan=False,
+        validation_alias=_env("BOT_VAD_MODEL_GAIN_DB"),
+        description="Opt-in (0: off): raise a quiet participant's audio by up to this many dB for the speech model only, towards a normal speaking level. 15 finds quiet and telephone-band participants' words sooner; off by default because a held-out room got slightly worse (docs/vad.md, sixth round).",
+    )
     # --- session limits
     idle_timeout_secs: float | None = Field(
         default=300.0,

@@ -34,6 +34,7 @@ from pipecat.processors.frame_processor import FrameProcessor
 
 from bot.analytics.agenda import AgendaItem as AgendaSpec
 from bot.analytics.agenda import AgendaParams
+from bot.analytics.speaking import GateParams
 from bot.core.frames import ChatMessageFrame, InboundEnvelopeFrame, SpeakingStateFrame
 from bot.events import EventRuntime
 from bot.facilitator.brain import BOT_ID
@@ -65,6 +66,7 @@ def build_room_pipeline(
     facilitator: Sequence[FrameProcessor] = (),
     voice: Sequence[FrameProcessor] = (),
     on_activity: Callable[[], None] | None = None,
+    gate: GateParams | None = None,
 ) -> Pipeline:
     """The processors between ``room.input()`` and ``room.output()``, in order.
 
@@ -76,7 +78,9 @@ def build_room_pipeline(
     ``voice``: the facilitator's voice (``bot.processors.voice.build_voice``), or none. It sits
     after every analytic (its audio is never analysed as a participant) and after the gate (it
     speaks only what passed the policy). ``on_activity``: called on every ``IDLE_FRAMES`` frame
-    (the session's idle watch), or none.
+    (the session's idle watch), or none. ``gate``: the speech detection's energy gate and model
+    input parameters (``GateParams``; ``None``: the defaults), e.g. the opt-in
+    ``model_gain_max_db`` (``BOT_VAD_MODEL_GAIN_DB``).
     """
     policy = policy or default_policy()
     report_app_messages_to = getattr(room, "report_app_messages_to", None)
@@ -88,7 +92,7 @@ def build_room_pipeline(
         [
             room.input(),
             *after_input,
-            ParticipantVAD(report_onsets=bool(voice)),
+            ParticipantVAD(report_onsets=bool(voice), gate=gate or GateParams()),
             ChatRouter(),
             InboundMessages(validator=runtime.inbound, on_activity=on_activity, activity_frames=IDLE_FRAMES),
             Pacing(transcribed=lambda: bool(getattr(room, "transcribed", True))),

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from loguru import logger
 
+from bot.analytics.speaking import GateParams
 from bot.session.control import SessionControl
 from bot.session.heartbeats import Heartbeats
 from bot.session.idle import IdleWatch
@@ -41,6 +42,14 @@ def facilitator_processors(settings: Settings, policy: LoadedPolicy, agenda: Any
         bot_name=settings.bot_name,
         agenda=agenda,
     )
+
+
+def vad_gate(settings: Settings) -> GateParams | None:
+    """The speech detection's gate parameters the settings ask for; ``None``: the defaults
+    (``BOT_VAD_MODEL_GAIN_DB`` turns on the opt-in model input gain)."""
+    if not settings.vad_model_gain_db:
+        return None
+    return GateParams(model_gain_max_db=settings.vad_model_gain_db)
 
 
 async def run_room_pipeline(
@@ -82,6 +91,7 @@ async def run_room_pipeline(
         facilitator=facilitator,
         voice=voice,
         on_activity=idle.touch if idle is not None else None,
+        gate=vad_gate(settings),
     )
     worker = PipelineWorker(
         pipeline,

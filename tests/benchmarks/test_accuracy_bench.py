@@ -57,10 +57,35 @@ def test_held_out_rooms_are_scored_when_asked_for(
 
 
 @pytest.mark.parametrize(
-    ("argv", "says"), [(["no-such-room"], "no room 'no-such-room'"), (["--fast"], "unknown option --fast")]
+    ("argv", "says"),
+    [
+        (["no-such-room"], "no room 'no-such-room'"),
+        (["--fast"], "unknown option --fast"),
+        (["--model-gain", "loud"], "--model-gain needs a number of dB (0-24), got 'loud'"),
+        (["--model-gain", "30"], "got '30'"),
+        (["--model-gain", "-3"], "got '-3'"),
+        (["--model-gain"], "got ''"),
+    ],
 )
 def test_bad_arguments_exit_2_naming_the_problem(
     bench: ModuleType, argv: list[str], says: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert bench.main(argv) == 2
     assert says in capsys.readouterr().err
+
+
+@pytest.mark.timeout(120)
+def test_model_gain_scores_the_opt_in_gate_and_says_so(
+    bench: ModuleType, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    gates: list[Any] = []
+    real = bench.play_scenario
+    monkeypatch.setattr(
+        bench, "play_scenario", lambda scenario, gate=None: gates.append(gate) or real(scenario, gate=gate)
+    )
+    assert bench.main(["open-room", "--model-gain", "15"]) == 0
+    assert [g.model_gain_max_db for g in gates] == [15.0]
+    assert capsys.readouterr().out.startswith("opt-in model input gain on: up to 15 dB")
+    gates.clear()
+    assert bench.main(["open-room"]) == 0
+    assert gates == [None]  # the defaults: the gain off

@@ -47,6 +47,8 @@ BAD_INPUTS = [
     pytest.param(["--room-url="], {}, "--room-url", False, id="empty-room-url-flag"),
     pytest.param(["--token"], {}, "--token needs a value", True, id="secret-flag-without-value"),
     pytest.param(["--room", "https://acme.daily.co/x"], {}, "--room", True, id="abbreviated-flag"),
+    pytest.param(["--vad-model-gain-db", "30"], {}, "--vad-model-gain-db", True, id="model-gain-too-high"),
+    pytest.param([], {"BOT_VAD_MODEL_GAIN_DB": "nan"}, "BOT_VAD_MODEL_GAIN_DB", True, id="env-model-gain-nan"),
 ]
 
 

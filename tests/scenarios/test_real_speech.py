@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from bot.analytics.speaking import GateParams
 from bot.scenarios.realspeech.recipes import ROOMS
 from bot.scenarios.realspeech.rooms import build_room
 from bot.scenarios.realspeech.sources import HELD_OUT_VOICES, SOURCES
@@ -225,6 +226,21 @@ def test_rumble_is_gated_and_first_syllables_count(out: str) -> None:
     assert s["offsetP95"] <= 100  # 84 ms
     assert s["startLatencyP95"] <= 240
     assert s["scriptedRight"] == s["scriptedOverlaps"] >= 20
+
+
+def test_the_opt_in_model_gain_finds_a_quiet_speakers_words(out: str) -> None:
+    # GateParams.model_gain_max_db (BOT_VAD_MODEL_GAIN_DB, off by default): the -42 dBFS
+    # telephone-band speaker's two words the model scored <= 0.14 are found and her starts are
+    # decided on her first syllable (off: 2 missed, start latency p95 340 ms, share 1.25 points)
+    scenario = built("prompts", out)
+    truth = json.loads((scenario.parent / "truth.json").read_text())
+    s = score_conventions(truth, play_scenario(scenario, gate=GateParams(model_gain_max_db=15.0)))
+    assert s["missed"] == []
+    assert s["minPrecision"] >= 0.98 and s["minRecall"] >= 0.985
+    assert s["shareErrorPoints"] <= 1.0
+    assert s["startLatencyP95"] <= 220
+    assert s["onsetMax"] <= 150
+    assert s["scriptedRight"] == s["scriptedOverlaps"] >= 19
 
 
 def test_quick_turns_in_an_8khz_room_with_rumble(out: str) -> None:

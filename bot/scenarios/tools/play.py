@@ -15,7 +15,7 @@ from typing import Any
 __all__ = ["play_scenario"]
 
 
-async def _play(scenario: Any) -> list[dict[str, Any]]:
+async def _play(scenario: Any, gate: Any) -> list[dict[str, Any]]:
     from loguru import logger
     from pipecat.pipeline.worker import PipelineParams, PipelineWorker
     from pipecat.workers.runner import WorkerRunner
@@ -37,7 +37,7 @@ async def _play(scenario: Any) -> list[dict[str, Any]]:
 
     runtime.bus.subscribe("*", record)
     room = SimulatedRoom(scenario, speed=0)
-    pipeline = build_room_pipeline(room, runtime, agenda=room.scenario.agenda)
+    pipeline = build_room_pipeline(room, runtime, agenda=room.scenario.agenda, gate=gate)
     sink = next(p for p in pipeline.processors if isinstance(p, EnvelopeSink))
     original = sink.process_frame
 
@@ -60,7 +60,8 @@ async def _play(scenario: Any) -> list[dict[str, Any]]:
     return seen
 
 
-def play_scenario(scenario: str | Path | Any) -> list[dict[str, Any]]:
+def play_scenario(scenario: str | Path | Any, *, gate: Any = None) -> list[dict[str, Any]]:
     """Envelopes (dicts, as on stdout) of one run; each has ``x-sinkMediaMs`` (decision media time
-    of speaking envelopes, else None)."""
-    return asyncio.run(_play(scenario))
+    of speaking envelopes, else None). ``gate``: ``GateParams`` for the speech detection (``None``:
+    the defaults), to score an opt-in setting such as ``model_gain_max_db``."""
+    return asyncio.run(_play(scenario, gate))

@@ -1,0 +1,119 @@
+"""The opt-in model input gain (``GateParams.model_gain_max_db``): how much, when, and on which windows.
+
+The real Silero model on pink noise and a tone, to check what the model is fed: only windows the gate
+finds sounding are raised, replays and trail windows are not, and the gate, levels and sound spans
+are measured on the audio as it is.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from bot.analytics.speaking import EnergyGate, GateParams
+from bot.audio.silero_stream import SileroStreams
+from tests.audio.test_silero_batch import pink, tone
+
+ON = GateParams(model_gain_max_db=15.0)
+
+
+@pytest.fixture(scope="module")
+def session():  # type: ignore[no-untyped-def]
+    return SileroStreams.load().session
+
+
+def with_floor(streams: SileroStreams, pid: str, dbfs: float = -70.0) -> None:
+    """Open ``pid`` and give its gate 1 s of room tone at about ``dbfs``, so its floor is known."""
+    streams.open(pid)
+    streams.feed(pid, pink(1000, seed=1, dbfs=dbfs))
+
+
+def test_off_by_default_and_validated() -> None:
+    assert GateParams().model_gain_max_db == 0.0
+    with pytest.raises(ValueError, match="model_gain_max_db must be >= 0"):
+        GateParams(model_gain_max_db=-1.0)
+
+
+def test_the_gate_reports_the_floor_once_it_knows_it() -> None:
+    gate = EnergyGate(GateParams(floor_after_ms=64), window_ms=32)
+    assert gate.floor_dbfs is None
+    gate.step(-62.0)
+    assert gate.floor_dbfs is None
+    gate.step(-60.0)
+    assert gate.floor_dbfs == -62.0  # the lowest window level, without the margin
+    assert EnergyGate(GateParams(floor_margin_db=0), window_ms=32).floor_dbfs is None  # not followed
+
+
+def test_the_gain_brings_a_quiet_voice_towards_the_target_within_both_caps(session) -> None:  # type: ignore[no-untyped-def]
+    streams = SileroStreams(session, gate=ON)
+    with_floor(streams, "p-quiet", dbfs=-75.0)
+    floor = streams._streams["p-quiet"].gate.floor_dbfs  # type: ignore[union-attr]
+    assert floor is not None and floor < -70.0
+    assert streams.model_gain_db("p-quiet") == 0.0  # no voice heard yet
+    streams.follow("p-quiet", -33.0)  # speaking, loudest window -33 dBFS: -24 - -33 = 9 dB
+    assert streams.model_gain_db("p-quiet") == pytest.approx(9.0)
+    streams.follow("p-quiet", -45.0)  # louder max: capped at 15 dB
+    assert streams.model_gain_db("p-quiet") == pytest.approx(15.0)
+    streams.follow("p-quiet", -20.0)  # a loud voice: never below 0 (no attenuation)
+    assert streams.model_gain_db("p-quiet") == 0.0
+
+
+def test_the_last_utterance_sets_the_gain_until_the_next_is_louder(session) -> None:  # type: ignore[no-untyped-def]
+    streams = SileroStreams(session, gate=ON)
+    with_floor(streams, "p-a", dbfs=-75.0)
+    streams.follow("p-a", -36.0)
+    streams.follow("p-a", None)  # the utterance ended at -36: its level stays
+    assert streams.model_gain_db("p-a") == pytest.approx(12.0)
+    streams.follow("p-a", -44.0)  # a new utterance's first windows are quieter: the louder counts
+    assert streams.model_gain_db("p-a") == pytest.approx(12.0)
+    streams.follow("p-a", -30.0)
+    assert streams.model_gain_db("p-a") == pytest.approx(6.0)
+
+
+def test_a_noisy_track_is_not_raised_over_the_floor_cap(session) -> None:  # type: ignore[no-untyped-def]
+    # room tone at -47 dBFS RMS: raising it would lift noise tails into speech; the floor (its
+    # quietest window's loudest block) is over -50 dBFS, so no gain at all
+    streams = SileroStreams(session, gate=ON)
+    with_floor(streams, "p-noisy", dbfs=-47.0)
+    streams.follow("p-noisy", -40.0)
+    assert streams.model_gain_db("p-noisy") == 0.0
+    # a -60 dBFS floor allows 10 dB (-50 - -60) though the voice asks for 16
+    streams = SileroStreams(session, gate=ON)
+    with_floor(streams, "p-mid", dbfs=-63.0)
+    floor = streams._streams["p-mid"].gate.floor_dbfs  # type: ignore[union-attr]
+    streams.follow("p-mid", -40.0)
+    assert streams.model_gain_db("p-mid") == pytest.approx(min(15.0, 16.0, -50.0 - floor))
+
+
+def test_off_means_unchanged_scores_and_on_raises_only_sounding_windows(session, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # room tone under the gate between two tones: its windows are replayed (preroll) or run as
+    # trail windows, and must reach the model as they are
+    audio = np.concatenate([tone(300, dbfs=-40.0), pink(300, seed=2, dbfs=-75.0), tone(300, dbfs=-40.0)])
+    fed: dict[str, list[float]] = {}
+
+    def run(gate: GateParams, pid: str) -> list[tuple[float | None, float | None]]:
+        streams = SileroStreams(session, gate=gate)
+        real = streams._infer
+
+        def spy(stream, window):  # type: ignore[no-untyped-def]
+            fed.setdefault(pid, []).append(float(np.max(np.abs(window))))
+            return real(stream, window)
+
+        monkeypatch.setattr(streams, "_infer", spy)
+        with_floor(streams, pid, dbfs=-75.0)
+        fed[pid] = []
+        streams.follow(pid, -40.0)  # as if the participant had just spoken at -40 dBFS: 15 dB
+        return [(w.confidence, w.level) for w in streams.feed(pid, audio)]
+
+    off = run(GateParams(), "off")
+    zero = run(GateParams(model_gain_max_db=0.0), "zero")
+    on = run(ON, "on")
+    assert off == zero
+    assert [level for _, level in on] == [level for _, level in off]  # levels measured as it is
+    peak = 10 ** (-40 / 20)  # the tone's peak (tone() scales the peak)
+    raised = [p for p in fed["on"] if p > 2 * peak]
+    assert raised and all(p == pytest.approx(peak * 10 ** (15 / 20), rel=0.01) for p in raised)
+    # the model runs on the gated silence between the tones (replay, trail) are not raised
+    quiet_on, quiet_off = [p for p in fed["on"] if p < peak / 2], [p for p in fed["off"] if p < peak / 2]
+    assert quiet_on and quiet_on == quiet_off
+    assert len(fed["on"]) == len(fed["off"])  # the same windows run: the gate decided on the audio as it is
