@@ -58,6 +58,8 @@ def _model_gain(argv: list[str]) -> tuple[list[str], GateParams | None, str | No
     """``--model-gain DB`` taken out of ``argv``: the rest, the gate to score with, or an error."""
     if "--model-gain" not in argv:
         return argv, None, None
+    if argv.count("--model-gain") > 1:
+        return argv, None, "--model-gain given twice"
     i = argv.index("--model-gain")
     value = argv[i + 1] if i + 1 < len(argv) else ""
     rest = argv[:i] + argv[i + 2 :]
@@ -67,7 +69,7 @@ def _model_gain(argv: list[str]) -> tuple[list[str], GateParams | None, str | No
         return rest, None, f"--model-gain needs a number of dB (0-24), got {value!r}"
     if not 0 <= gain <= 24:
         return rest, None, f"--model-gain needs a number of dB (0-24), got {value!r}"
-    return rest, GateParams(model_gain_max_db=gain), None
+    return rest, (GateParams(model_gain_max_db=gain) if gain else None), None  # 0: off, the defaults
 
 
 def main(argv: list[str]) -> int:

@@ -641,12 +641,15 @@ class GateParams:
             towards a normal speaking level: by ``model_gain_target_dbfs`` minus their voice (the
             louder of their last utterance's loudest window scored as speech and the current
             one's), at most ``model_gain_max_db``, and never so far that the track's floor would
-            rise over ``model_gain_floor_dbfs``; no gain until both are known. The gate, the
+            rise over ``model_gain_floor_dbfs`` (so it needs ``floor_margin_db``, which follows the
+            floor); no window is raised past the target; no gain until voice and floor are known. The gate, the
             levels and the sound spans stay on the audio as it is; windows the gate does not find
-            sounding (warm-up and preroll replays, trail windows) are not raised. Silero is
+            sounding (warm-up and preroll replays, trail windows) are not raised, though the
+            64-sample context the model carries over from a raised window is (a refresh's
+            warm-up re-runs windows as they were scored, raised or not). Silero is
             level-dependent: a -42 dBFS telephone-band speaker's first syllables scored 0.03-0.05
             as recorded and 0.34-0.62 at +12 dB, words it "could not hear" 0.95 at +12 dB. With
-            15 / -24 / -50: ``prompts`` 2 missed words -> 0, start latency p95 340 -> 188 ms, share
+            15 / -24 / -50: ``prompts`` 2 missed words -> 0, start latency p95 340 -> 190 ms, share
             1.25 -> 0.97 pp (every target met); held-out ``meeting-7`` every target met (share 1.01
             -> 0.74, missed 1 -> 0, start latency p95 289 -> 218 ms), but held-out ``huddle`` (8 kHz)
             got worse within its targets (share 1.20 -> 1.23, onset max 101 -> 118 ms, start
@@ -691,8 +694,16 @@ class GateParams:
             )
         if self.highpass_hz < 0:
             raise ValueError(f"GateParams: highpass_hz must be >= 0 (0: off), got {self.highpass_hz}")
-        if self.model_gain_max_db < 0:
-            raise ValueError(f"GateParams: model_gain_max_db must be >= 0 (0: off), got {self.model_gain_max_db}")
+        gain = (self.model_gain_max_db, self.model_gain_target_dbfs, self.model_gain_floor_dbfs)
+        if not all(math.isfinite(v) for v in gain) or not 0 <= self.model_gain_max_db <= 24:
+            raise ValueError(f"GateParams: model_gain_max_db must be 0..24 dB (0: off), got {self.model_gain_max_db}")
+        if not self.model_gain_floor_dbfs < self.model_gain_target_dbfs < 0:
+            raise ValueError(
+                "GateParams: need model_gain_floor_dbfs < model_gain_target_dbfs < 0 dBFS, got"
+                f" {self.model_gain_floor_dbfs} and {self.model_gain_target_dbfs}"
+            )
+        if self.model_gain_max_db and not self.floor_margin_db:
+            raise ValueError("GateParams: model_gain_max_db needs the track's floor, which floor_margin_db 0 turns off")
         if self.follow_speaker_db < 0 or self.follow_lowest_dbfs > self.threshold_dbfs:
             raise ValueError(
                 "GateParams: follow_speaker_db must be >= 0 (0: off) and follow_lowest_dbfs <= threshold_dbfs,"

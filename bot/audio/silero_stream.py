@@ -142,7 +142,7 @@ class _Stream:
     low_run: int = 0  # consecutive model runs scoring below refresh_below
     speaker_dbfs: float | None = None  # the utterance's loudest window while speaking (GateParams.follow_speaker_db)
     last_voice_dbfs: float | None = None  # the last finished utterance's loudest window (GateParams.model_gain_max_db)
-    gain: float = 1.0  # what the model's input is multiplied by on sounding windows
+    gain_db: float = 0.0  # how far the model's input of a quiet sounding window is raised (model_gain_max_db)
     sr: np.ndarray = field(default_factory=lambda: np.array(16000, dtype="int64"))  # the model's rate input
     stats: StreamStats = field(default_factory=StreamStats)
 
@@ -274,7 +274,7 @@ class SileroStreams:
             stream.last_voice_dbfs = stream.speaker_dbfs
         stream.speaker_dbfs = speaker_dbfs
         if self._gate_params is not None and self._gate_params.model_gain_max_db:
-            stream.gain = 10 ** (self._model_gain_db(stream, self._gate_params) / 20)
+            stream.gain_db = self._model_gain_db(stream, self._gate_params)
 
     @staticmethod
     def _model_gain_db(stream: _Stream, p: GateParams) -> float:
@@ -288,8 +288,9 @@ class SileroStreams:
 
     def model_gain_db(self, stream_id: str) -> float:
         """The gain (dB) the model's input of an open stream's sounding windows gets now
-        (``GateParams.model_gain_max_db``; 0 when off)."""
-        return float(20 * np.log10(self._streams[stream_id].gain))
+        (``GateParams.model_gain_max_db``; 0 when off); a window whose loudest block is within that
+        of ``model_gain_target_dbfs`` gets less, one at or over it none."""
+        return self._streams[stream_id].gain_db
 
     def window_samples(self, stream_id: str) -> int:
         """Samples per window of an open stream (512 at 16 kHz, 256 at 8 kHz)."""
@@ -394,8 +395,10 @@ class SileroStreams:
             else:
                 stream.band.remember(audio)
         decision = gate.step(level, band_level, stream.speaker_dbfs)
-        if decision.sounding and stream.gain != 1.0:
-            audio = audio * stream.gain  # the model's input only (GateParams.model_gain_max_db)
+        if decision.sounding and stream.gain_db:  # the model's input only (GateParams.model_gain_max_db)
+            gain_db = min(stream.gain_db, gate.params.model_gain_target_dbfs - level)  # never past the target
+            if gain_db > 0:
+                audio = audio * np.float32(10 ** (gain_db / 20))
         if not decision.infer:
             stream.stats.windows_gated += 1
             stream.recent.append((stream.context, audio))  # deque(maxlen=preroll) drops the oldest

@@ -7,6 +7,8 @@ are measured on the audio as it is.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -28,10 +30,26 @@ def with_floor(streams: SileroStreams, pid: str, dbfs: float = -70.0) -> None:
     streams.feed(pid, pink(1000, seed=1, dbfs=dbfs))
 
 
-def test_off_by_default_and_validated() -> None:
+def test_off_by_default() -> None:
     assert GateParams().model_gain_max_db == 0.0
-    with pytest.raises(ValueError, match="model_gain_max_db must be >= 0"):
-        GateParams(model_gain_max_db=-1.0)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "says"),
+    [
+        ({"model_gain_max_db": -1.0}, "model_gain_max_db must be 0..24"),
+        ({"model_gain_max_db": 30.0}, "model_gain_max_db must be 0..24"),
+        ({"model_gain_max_db": float("nan")}, "model_gain_max_db must be 0..24"),
+        ({"model_gain_max_db": float("inf")}, "model_gain_max_db must be 0..24"),
+        ({"model_gain_target_dbfs": float("nan")}, "model_gain_max_db must be 0..24"),
+        ({"model_gain_target_dbfs": 10.0}, "model_gain_floor_dbfs < model_gain_target_dbfs < 0"),
+        ({"model_gain_floor_dbfs": -20.0}, "model_gain_floor_dbfs < model_gain_target_dbfs < 0"),
+        ({"model_gain_max_db": 15.0, "floor_margin_db": 0.0}, "needs the track's floor"),
+    ],
+)
+def test_bad_gain_parameters_are_refused(kwargs: dict[str, float], says: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(says)):
+        GateParams(**kwargs)
 
 
 def test_the_gate_reports_the_floor_once_it_knows_it() -> None:
@@ -56,6 +74,26 @@ def test_the_gain_brings_a_quiet_voice_towards_the_target_within_both_caps(sessi
     assert streams.model_gain_db("p-quiet") == pytest.approx(15.0)
     streams.follow("p-quiet", -20.0)  # a loud voice: never below 0 (no attenuation)
     assert streams.model_gain_db("p-quiet") == 0.0
+
+
+def test_a_loud_window_is_never_raised_past_the_target(session) -> None:  # type: ignore[no-untyped-def]
+    # after a quiet utterance the gain is 15 dB; a -20 dBFS tone (over the -24 dBFS target) and a
+    # -30 dBFS one (6 dB under it) reach the model unraised and raised 6 dB
+    streams = SileroStreams(session, gate=ON)
+    with_floor(streams, "p-a", dbfs=-75.0)
+    streams.follow("p-a", -42.0)
+    streams.follow("p-a", None)
+    fed: list[float] = []
+    real = streams._infer
+    streams._infer = lambda stream, window: fed.append(float(np.max(np.abs(window)))) or real(stream, window)  # type: ignore[method-assign]
+    for dbfs in (-20.0, -30.0):
+        fed.clear()
+        loud = tone(320, dbfs=dbfs)  # tone() sets the peak; its loudest 8 ms block is 3 dB under it
+        streams.feed("p-a", loud)
+        level = dbfs - 3.01
+        expected = 10 ** (dbfs / 20) * 10 ** (max(0.0, -24.0 - level) / 20)
+        assert fed and max(fed) == pytest.approx(expected, rel=0.02)
+        streams.feed("p-a", np.zeros(16000, dtype=np.int16))  # a pause between the two
 
 
 def test_the_last_utterance_sets_the_gain_until_the_next_is_louder(session) -> None:  # type: ignore[no-untyped-def]
@@ -91,7 +129,7 @@ def test_off_means_unchanged_scores_and_on_raises_only_sounding_windows(session,
     audio = np.concatenate([tone(300, dbfs=-40.0), pink(300, seed=2, dbfs=-75.0), tone(300, dbfs=-40.0)])
     fed: dict[str, list[float]] = {}
 
-    def run(gate: GateParams, pid: str) -> list[tuple[float | None, float | None]]:
+    def run(gate: GateParams, pid: str) -> list[tuple[float | None, float | None, tuple[int, int] | None]]:
         streams = SileroStreams(session, gate=gate)
         real = streams._infer
 
@@ -103,16 +141,18 @@ def test_off_means_unchanged_scores_and_on_raises_only_sounding_windows(session,
         with_floor(streams, pid, dbfs=-75.0)
         fed[pid] = []
         streams.follow(pid, -40.0)  # as if the participant had just spoken at -40 dBFS: 15 dB
-        return [(w.confidence, w.level) for w in streams.feed(pid, audio)]
+        return [(w.confidence, w.level, w.sound) for w in streams.feed(pid, audio)]
 
     off = run(GateParams(), "off")
     zero = run(GateParams(model_gain_max_db=0.0), "zero")
     on = run(ON, "on")
     assert off == zero
-    assert [level for _, level in on] == [level for _, level in off]  # levels measured as it is
+    assert [level for _, level, _ in on] == [level for _, level, _ in off]  # levels measured as it is
+    assert [sound for _, _, sound in on] == [sound for _, _, sound in off]  # and the sound spans
     peak = 10 ** (-40 / 20)  # the tone's peak (tone() scales the peak)
     raised = [p for p in fed["on"] if p > 2 * peak]
     assert raised and all(p == pytest.approx(peak * 10 ** (15 / 20), rel=0.01) for p in raised)
+    assert len(raised) == len([p for p in fed["off"] if p == pytest.approx(peak, rel=0.01)])  # every tone window
     # the model runs on the gated silence between the tones (replay, trail) are not raised
     quiet_on, quiet_off = [p for p in fed["on"] if p < peak / 2], [p for p in fed["off"] if p < peak / 2]
     assert quiet_on and quiet_on == quiet_off

@@ -65,6 +65,7 @@ def test_held_out_rooms_are_scored_when_asked_for(
         (["--model-gain", "30"], "got '30'"),
         (["--model-gain", "-3"], "got '-3'"),
         (["--model-gain"], "got ''"),
+        (["--model-gain", "15", "--model-gain", "9"], "--model-gain given twice"),
     ],
 )
 def test_bad_arguments_exit_2_naming_the_problem(
@@ -86,6 +87,8 @@ def test_model_gain_scores_the_opt_in_gate_and_says_so(
     assert bench.main(["open-room", "--model-gain", "15"]) == 0
     assert [g.model_gain_max_db for g in gates] == [15.0]
     assert capsys.readouterr().out.startswith("opt-in model input gain on: up to 15 dB")
-    gates.clear()
-    assert bench.main(["open-room"]) == 0
-    assert gates == [None]  # the defaults: the gain off
+    for argv in (["open-room"], ["open-room", "--model-gain", "0"]):
+        gates.clear()
+        assert bench.main(argv) == 0
+        assert gates == [None]  # the defaults: the gain off
+        assert "gain on" not in capsys.readouterr().out
