@@ -642,8 +642,8 @@ class GateParams:
             louder of their last utterance's loudest window scored as speech and the current
             one's), at most ``model_gain_max_db``, and never so far that the track's floor would
             rise over ``model_gain_floor_dbfs`` (so it needs ``floor_margin_db``, which follows the
-            floor); no window is raised past the target; no gain until voice and floor are known. The gate, the
-            levels and the sound spans stay on the audio as it is; windows the gate does not find
+            floor); no window is raised past the target; no gain until voice and floor are known.
+            The gate, the levels and the sound spans stay on the audio as it is; windows the gate does not find
             sounding (warm-up and preroll replays, trail windows) are not raised, though the
             64-sample context the model carries over from a raised window is (a refresh's
             warm-up re-runs windows as they were scored, raised or not). Silero is
