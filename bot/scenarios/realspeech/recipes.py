@@ -287,7 +287,7 @@ def _build() -> dict[str, RoomRecipe]:
             description="Five people, 3.5 min: levels -42..-21 dBFS, telephone band, bleed, room tone up to -45 dBFS",
         )
     )
-    for make in (_prompts, _meeting_6, _standup, _meeting_7, _huddle):
+    for make in (_prompts, _meeting_6, _standup, _quiet_8k, _meeting_7, _huddle):
         try:
             rooms.append(make())
         except SourceMissing as exc:
@@ -363,6 +363,33 @@ def _standup() -> RoomRecipe:
         short_pool=AST_SHORT["ast-fr-f"],
         sample_rate=8000,
         description="Three new voices in quick turns (8 kHz room), a quiet -40 dBFS backchanneller, fan and room noise",
+    )
+
+
+def _quiet_8k() -> RoomRecipe:
+    """A tuning room for the opt-in model gain at 8 kHz (round 6): laid out like the held-out
+    ``huddle`` (talkers at -26/-32/-38 dBFS, brown noise and bleed on one track) but with tuning
+    voices, and its quiet talker on a quiet (-58 dBFS) floor, so the gain is not capped to nothing
+    as on ``phone`` and ``standup``. Built after the gain's first version failed on ``huddle``:
+    raising every window the model runs on (its warm-up included) makes this room's start latency
+    p50 74 -> 87 ms; raising only sounding windows, as the setting does, leaves it identical."""
+    return conversation(
+        "quiet-8k",
+        (
+            Track("p-ivy", "Ivy", room_tone_db=-55.0),
+            Track("p-jo", "Jo", room_tone_db=-52.0, tone="brown", bleed_from="p-ivy"),
+            Track("p-kat", "Kat", room_tone_db=-58.0),
+        ),
+        {"p-ivy": "ast-fr-f", "p-jo": "ast-ru-f", "p-kat": "ast-en-f"},
+        {"p-ivy": -26.0, "p-jo": -32.0, "p-kat": -38.0},
+        seed=36,
+        duration_ms=100_000,
+        backchanneler="p-kat",
+        long_pool=AST_LONG,
+        short_pool=AST_SHORT["ast-en-f"],
+        sample_rate=8000,
+        description="8 kHz room of tuning voices laid out like huddle: a -38 dBFS talker and backchanneller on a "
+        "-58 dBFS floor (where the opt-in model gain acts), brown noise and bleed on another track",
     )
 
 
