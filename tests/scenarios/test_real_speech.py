@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from bot.analytics.speaking import GateParams
+from bot.audio.silero_stream import SileroStreams
 from bot.scenarios.realspeech.recipes import ROOMS
 from bot.scenarios.realspeech.rooms import build_room
 from bot.scenarios.realspeech.sources import HELD_OUT_VOICES, SOURCES
@@ -243,19 +244,32 @@ def test_the_opt_in_model_gain_finds_a_quiet_speakers_words(out: str) -> None:
     assert s["scriptedRight"] == s["scriptedOverlaps"] >= 19
 
 
-def test_the_model_gain_leaves_an_8khz_room_with_a_quiet_talker_as_it_was(out: str) -> None:
+def test_the_model_gain_leaves_an_8khz_room_with_a_quiet_talker_as_it_was(
+    out: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # quiet-8k (round 6): a -38 dBFS talker on a -58 dBFS floor, where the opt-in gain acts.
-    # Raising the warm-up windows too (the gain's first version) made its starts later (start
-    # latency p50 74 -> 87 ms); raising only sounding windows leaves every figure as it was
+    # Raising the warm-up windows too (the gain's first version) made her starts later (start
+    # latency p50 74 -> 87 ms at today's settings, 80 at the first version's); raising only
+    # sounding windows leaves it as it was
     s = scored("quiet-8k", out)
     assert s["missed"] == [] and s["minPrecision"] >= 0.98 and s["minRecall"] >= 0.97
     assert s["shareErrorPoints"] <= 0.5 and s["onsetMax"] <= 60 and s["startLatencyP95"] <= 150
     assert s["scriptedRight"] == s["scriptedOverlaps"] >= 8
+    gains: dict[str, float] = {}
+    follow = SileroStreams.follow
+
+    def recording(self: SileroStreams, stream_id: str, speaker_dbfs: float | None) -> None:
+        follow(self, stream_id, speaker_dbfs)
+        if stream_id in self:
+            gains[stream_id] = max(gains.get(stream_id, 0.0), self.model_gain_db(stream_id))
+
+    monkeypatch.setattr(SileroStreams, "follow", recording)
     scenario = built("quiet-8k", out)
     truth = json.loads((scenario.parent / "truth.json").read_text())
     gained = score_conventions(truth, play_scenario(scenario, gate=GateParams(model_gain_max_db=15.0)))
-    assert gained["startLatencyP50"] <= s["startLatencyP50"] + 4
-    assert gained["startLatencyP95"] <= s["startLatencyP95"] + 10
+    assert gains["p-kat"] > 3.0  # the gain acts here (the -50 dBFS floor cap holds it under 10 dB)
+    assert gained["startLatencyP50"] <= s["startLatencyP50"] + 2
+    assert gained["onsetErrors"] == s["onsetErrors"]
     assert gained["missed"] == [] and gained["minPrecision"] >= 0.98
 
 
