@@ -20,6 +20,7 @@ named or with ``--held-out``: scoring them while trying a change is how they sto
 from __future__ import annotations
 
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -66,8 +67,8 @@ def _model_gain(argv: list[str]) -> tuple[list[str], GateParams | None, str | No
     try:
         gain = float(value)
     except ValueError:
-        return rest, None, f"--model-gain needs a number of dB (0-24), got {value!r}"
-    if not 0 <= gain <= 24:
+        gain = math.nan
+    if not 0 <= gain <= 24:  # NaN too
         return rest, None, f"--model-gain needs a number of dB (0-24), got {value!r}"
     return rest, (GateParams(model_gain_max_db=gain) if gain else None), None  # 0: off, the defaults
 

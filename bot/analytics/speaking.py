@@ -694,8 +694,10 @@ class GateParams:
             )
         if self.highpass_hz < 0:
             raise ValueError(f"GateParams: highpass_hz must be >= 0 (0: off), got {self.highpass_hz}")
-        gain = (self.model_gain_max_db, self.model_gain_target_dbfs, self.model_gain_floor_dbfs)
-        if not all(math.isfinite(v) for v in gain) or not 0 <= self.model_gain_max_db <= 24:
+        for name in ("model_gain_max_db", "model_gain_target_dbfs", "model_gain_floor_dbfs"):
+            if not math.isfinite(getattr(self, name)):
+                raise ValueError(f"GateParams: {name} must be a finite number, got {getattr(self, name)}")
+        if not 0 <= self.model_gain_max_db <= 24:
             raise ValueError(f"GateParams: model_gain_max_db must be 0..24 dB (0: off), got {self.model_gain_max_db}")
         if not self.model_gain_floor_dbfs < self.model_gain_target_dbfs < 0:
             raise ValueError(

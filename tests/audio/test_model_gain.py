@@ -39,9 +39,10 @@ def test_off_by_default() -> None:
     [
         ({"model_gain_max_db": -1.0}, "model_gain_max_db must be 0..24"),
         ({"model_gain_max_db": 30.0}, "model_gain_max_db must be 0..24"),
-        ({"model_gain_max_db": float("nan")}, "model_gain_max_db must be 0..24"),
-        ({"model_gain_max_db": float("inf")}, "model_gain_max_db must be 0..24"),
-        ({"model_gain_target_dbfs": float("nan")}, "model_gain_max_db must be 0..24"),
+        ({"model_gain_max_db": float("nan")}, "model_gain_max_db must be a finite number"),
+        ({"model_gain_max_db": float("inf")}, "model_gain_max_db must be a finite number"),
+        ({"model_gain_target_dbfs": float("nan")}, "model_gain_target_dbfs must be a finite number"),
+        ({"model_gain_floor_dbfs": float("-inf")}, "model_gain_floor_dbfs must be a finite number"),
         ({"model_gain_target_dbfs": 10.0}, "model_gain_floor_dbfs < model_gain_target_dbfs < 0"),
         ({"model_gain_floor_dbfs": -20.0}, "model_gain_floor_dbfs < model_gain_target_dbfs < 0"),
         ({"model_gain_max_db": 15.0, "floor_margin_db": 0.0}, "needs the track's floor"),
