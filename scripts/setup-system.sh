@@ -2,7 +2,7 @@
 # Debian packages the tests need beyond Python and Node: Chromium (browser end-to-end tests),
 # espeak-ng and sox (speech clips and a local TTS server in tests), codec2-examples and alsa-utils
 # and asterisk-core-sounds-{en,fr,it,ru}-wav and asterisk-prompt-{es-co,fr-armelle,it-menardi-wav}
-# (real human speech recordings the real-speech rooms are cut from).
+# and ktuberling-data (real human speech recordings the real-speech rooms are cut from).
 # Installs only what is missing, only as root with apt-get; otherwise says what to install.
 set -euo pipefail
 need=()
@@ -19,6 +19,8 @@ done
 [ -f /usr/share/asterisk/sounds/es/agent-alreadyon.gsm ] || need+=(asterisk-prompt-es-co)
 [ -f /usr/share/asterisk/sounds/fr/agent-alreadyon.gsm ] || need+=(asterisk-prompt-fr-armelle)
 [ -f /usr/share/asterisk/sounds/it_IT_f_Menardi/agent-alreadyon.wav ] || need+=(asterisk-prompt-it-menardi-wav)
+# volunteers' recorded words (ktuberling's spoken stamp names), for kt-meeting and kt-phone (seventh round)
+[ -d /usr/share/ktuberling/sounds/lt ] || need+=(ktuberling-data)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   echo "setup: installing Debian packages: ${need[*]}" >&2

@@ -19,17 +19,19 @@ from bot.analytics.speaking import GateParams
 from bot.audio.silero_stream import SileroStreams
 from bot.scenarios.realspeech.recipes import ROOMS
 from bot.scenarios.realspeech.rooms import build_room
-from bot.scenarios.realspeech.sources import HELD_OUT_VOICES, SOURCES
+from bot.scenarios.realspeech.sources import HELD_OUT_VOICES, KT_VOICES, SOURCES
 from bot.scenarios.tools.play import play_scenario
 from bot.scenarios.tools.scoring import score_conventions
 
 REPO = Path(__file__).resolve().parents[2]
 ROUND_5 = [name for name, s in SOURCES.items() if s.voice in HELD_OUT_VOICES]
 """The fifth round's voices (held-out rooms ``meeting-7`` and ``huddle``), in packages of their own."""
+ROUND_7 = [name for name, s in SOURCES.items() if s.voice in KT_VOICES]
+"""The seventh round's voices (``kt-meeting``, held out, and ``kt-phone``), from ktuberling-data."""
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(
-        not all(s.path.exists() for name, s in SOURCES.items() if name not in ROUND_5),
+        not all(s.path.exists() for name, s in SOURCES.items() if name not in ROUND_5 + ROUND_7),
         reason="codec2-examples / alsa-utils / asterisk-core-sounds-*-wav not installed (scripts/setup-system.sh)",
     ),
 ]
@@ -37,6 +39,10 @@ needs_round_5 = pytest.mark.skipif(
     not all(SOURCES[name].path.exists() for name in ROUND_5),
     reason="asterisk-prompt-es-co / asterisk-prompt-fr-armelle / asterisk-prompt-it-menardi-wav not installed "
     "(scripts/setup-system.sh): the held-out rooms meeting-7 and huddle",
+)
+needs_round_7 = pytest.mark.skipif(
+    not all(SOURCES[name].path.exists() for name in ROUND_7),
+    reason="ktuberling-data not installed (scripts/setup-system.sh): the rooms kt-meeting and kt-phone",
 )
 
 
@@ -128,7 +134,7 @@ def test_truth_starts_no_utterance_on_a_click_before_the_word() -> None:
     # The energy rule's 200 ms merge joined a lone 10 ms click (after an in-breath) to the word
     # 200 ms later in speech_orig_16k, so every onset on that utterance scored ~210 ms "late"
     # (meeting-5 onset max 226 ms, start latency p95 305 ms; fast-exchange 211 ms).
-    _assert_no_truth_starts_on_a_click([name for name in SOURCES if name not in ROUND_5])
+    _assert_no_truth_starts_on_a_click([name for name in SOURCES if name not in ROUND_5 + ROUND_7])
 
 
 @needs_round_5
@@ -136,6 +142,64 @@ def test_truth_of_the_held_out_voices_starts_on_no_click() -> None:
     # fifth round: clicks 40-100 ms before the voice in three recordings (es agent-alreadyon,
     # vm-newpassword, fr conf-getchannel) were corrected by hand from their plots (sources.CORRECTIONS)
     _assert_no_truth_starts_on_a_click(ROUND_5)
+
+
+@needs_round_7
+def test_truth_of_the_volunteers_voices_starts_on_no_click() -> None:
+    # seventh round: a buzz before the first consonant (el shorts) and a -60 dBFS bump before the
+    # first formant (lt xmas_reindeer) were corrected by hand from their plots (sources.CORRECTIONS)
+    _assert_no_truth_starts_on_a_click(ROUND_7)
+
+
+@needs_round_7
+def test_truth_of_the_volunteers_voices_leaves_out_breath_on_the_microphone() -> None:
+    # the Lithuanian speaker's words end in 0.3-0.9 s of rumble below 300 Hz (no harmonics), which
+    # the energy rule ran on into: the checked truth ends with the voice
+    from bot.scenarios.realspeech.sources import energy_intervals, load_source, source_intervals
+
+    name = "kt-lt-tv_breakdown_lorry"
+    rule = energy_intervals(load_source(name), floor_db=SOURCES[name].floor_db)
+    assert rule[-1][1] - source_intervals(name)[-1][1] >= 500
+
+
+@needs_round_7
+def test_ogg_rooms_rebuild_identically(out: str, tmp_path: Path) -> None:
+    # Ogg Vorbis decoding (libsndfile), 44.1 -> 16 kHz resampling and the high-pass give the same
+    # bytes every time
+    a = built("kt-phone", out)
+    b = build_room(ROOMS["kt-phone"], tmp_path)
+    for file in ("mo.wav", "nia.wav", "ole.wav", "truth.json", "scenario.json"):
+        assert (a.parent / file).read_bytes() == (b.parent / file).read_bytes(), file
+
+
+@needs_round_7
+def test_kt_phone_bleed_of_a_telephone_band_talker(out: str) -> None:
+    # seventh round, a tuning room since: p-mo's telephone-band track is 7-14 dB (not 20) above
+    # her wide-band voice on p-ole's microphone, so the crosstalk filter's margin test misses
+    # some bleed windows and p-ole "speaks" in 7 stretches of them (precision 0.817, share error
+    # 1.82 pp; docs/vad.md, seventh round). Thresholds just under today's figures: a regression
+    # trips them, and the fix of that lead should raise them.
+    s = scored("kt-phone", out)
+    assert s["missed"] == []
+    assert s["minPrecision"] >= 0.81
+    assert s["minRecall"] >= 0.94
+    assert s["shareErrorPoints"] <= 1.9
+    assert s["onsetP50"] <= 10
+    assert s["onsetMax"] <= 160
+    assert s["startLatencyP50"] <= 100
+
+
+@needs_round_7
+def test_held_out_kt_meeting_stays_where_round_7_found_it(out: str) -> None:
+    # held out (round 7): four volunteers' voices no tuning room has, scored whole-room only
+    # (defaults: precision 0.931, share 3.30 pp, onset max 235 ms, start latency p95 212 ms)
+    s = scored("kt-meeting", out)
+    assert s["missed"] == []
+    assert s["minPrecision"] >= 0.92
+    assert s["minRecall"] >= 0.99
+    assert s["shareErrorPoints"] <= 3.4
+    assert s["onsetMax"] <= 250
+    assert s["startLatencyP95"] <= 225
 
 
 @needs_round_5

@@ -21,6 +21,7 @@ from bot.scenarios.realspeech.sources import (
     HELD_OUT_VOICES,
     HELD_OUT_WORDS,
     SourceMissing,
+    kt_pools,
     utterance,
 )
 
@@ -287,7 +288,7 @@ def _build() -> dict[str, RoomRecipe]:
             description="Five people, 3.5 min: levels -42..-21 dBFS, telephone band, bleed, room tone up to -45 dBFS",
         )
     )
-    for make in (_prompts, _meeting_6, _standup, _quiet_8k, _meeting_7, _huddle):
+    for make in (_prompts, _meeting_6, _standup, _quiet_8k, _meeting_7, _huddle, _kt_meeting, _kt_phone):
         try:
             rooms.append(make())
         except SourceMissing as exc:
@@ -440,6 +441,61 @@ def _huddle() -> RoomRecipe:
         held_out=True,
         description="Held out (round 5): three unheard voices in quick turns (8 kHz room), a -38 dBFS backchanneller, "
         "rumble and room tone, bleed",
+    )
+
+
+KT_LONG, KT_SHORT = kt_pools()
+
+
+def _kt_meeting() -> RoomRecipe:
+    """Held out in the seventh round: four volunteers' voices no other room has (Lithuanian,
+    Ukrainian, Greek, Russian: ``sources.KT_VOICES``), each on their own microphone, saying
+    words and short phrases in quick turns; a -42 dBFS speaker on a loud fan, a backchanneller
+    who also says the quiet words after long silences, bleed of the loudest talker."""
+    return conversation(
+        "kt-meeting",
+        (
+            Track("p-ira", "Ira", room_tone_db=-57.0),
+            Track("p-jan", "Jan", room_tone_db=-50.0, tone="brown", bleed_from="p-kai"),
+            Track("p-kai", "Kai", room_tone_db=-60.0),
+            Track("p-lev", "Lev", room_tone_db=-53.0),
+        ),
+        {"p-ira": "kt-lt", "p-jan": "kt-uk", "p-kai": "kt-el", "p-lev": "kt-ru"},
+        {"p-ira": -28.0, "p-jan": -42.0, "p-kai": -21.0, "p-lev": -34.0},
+        seed=71,
+        duration_ms=180_000,
+        backchanneler="p-lev",
+        quiet="p-lev",
+        long_pool=KT_LONG,
+        short_pool=KT_SHORT["kt-ru"],
+        held_out=True,
+        description="Held out (round 7): four unheard volunteers' voices in quick turns, 3 min: levels -42..-21 dBFS, "
+        "a quiet talker on a fan, bleed of the loudest, quiet words after long silences",
+    )
+
+
+def _kt_phone() -> RoomRecipe:
+    """Held out in the seventh round (scored once, for the model-gain decision), a tuning room
+    since: three of the ``kt-meeting`` voices in an 8 kHz room, a telephone-band talker whose
+    voice also reaches a neighbour's microphone (sitting next to it, on a phone), a -44 dBFS
+    backchanneller on rumble."""
+    return conversation(
+        "kt-phone",
+        (
+            Track("p-mo", "Mo", room_tone_db=-48.0, phone=True),
+            Track("p-nia", "Nia", room_tone_db=-58.0, tone="brown"),
+            Track("p-ole", "Ole", room_tone_db=-55.0, bleed_from="p-mo"),
+        ),
+        {"p-mo": "kt-uk", "p-nia": "kt-lt", "p-ole": "kt-el"},
+        {"p-mo": -27.0, "p-nia": -44.0, "p-ole": -32.0},
+        seed=72,
+        duration_ms=100_000,
+        backchanneler="p-nia",
+        long_pool=KT_LONG,
+        short_pool=KT_SHORT["kt-lt"],
+        sample_rate=8000,
+        description="Three volunteers' voices (8 kHz room), a telephone-band talker bleeding into a neighbour's "
+        "microphone, a -44 dBFS backchanneller on rumble",
     )
 
 
