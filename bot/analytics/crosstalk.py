@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 
@@ -73,6 +74,17 @@ class CrosstalkParams:
         towards the room tone leaves only room tone unexplained, so it stays bleed (that is
         what ``own_voice_db`` is for). The fade rule comes first. ``own_voice_floor_db=0``
         turns it off.
+    narrowband_below_db, narrowband_loud_db, narrowband_min_windows, band_hz: a telephone-band
+        track (a participant dialled in) carries none of its voice below 300 Hz, while its bleed
+        on a neighbour's microphone (the caller sitting next to it) is the whole voice. Y's
+        track is then only 7-14 dB above its bleed on X, not 20 (``kt-phone``: coupling learned
+        at -11.4 dB), the ``margin_db`` test fails in Y's quieter windows, and Silero scored the
+        bleed 0.85-0.93: seven false stretches on X (precision 0.817). So Y's **share of power
+        below 250 Hz** is followed over its loud windows (``narrowband_loud_db`` over its room
+        tone, checked ones only): telephone-band tracks measure -47..-57 dB on every real-speech
+        room, wide-band ones -2..-19 dB. Once ``narrowband_min_windows`` put it under
+        ``narrowband_below_db``, X's level is measured in ``band_hz`` (the telephone band) for
+        every level test against Y; the correlation stays broadband.
     """
 
     margin_db: float = 10.0
@@ -89,6 +101,10 @@ class CrosstalkParams:
     own_voice_min_db: float = 3.0
     own_voice_floor_db: float = 10.0
     floor_ms: int = 3000
+    narrowband_below_db: float = -30.0
+    narrowband_loud_db: float = 20.0
+    narrowband_min_windows: int = 3
+    band_hz: tuple[float, float] = (300.0, 3400.0)
 
 
 class _Ring:
@@ -101,6 +117,9 @@ class _Ring:
     def __init__(self, size: int) -> None:
         self.size = size
         self.floor = _SlidingMin()
+        self.low_power = 0.0  # decayed sums over loud checked windows: power below 250 Hz ...
+        self.all_power = 0.0  # ... and all power
+        self.loud_windows = 0
         self.chunks: deque[np.ndarray] = deque()
         self.held = 0
         self.end_ms: float | None = None
@@ -182,6 +201,7 @@ class CrosstalkFilter:
         px = float(np.dot(x, x)) / x.size
         if px <= 0.0:
             return False
+        x_band: float | None = None  # X's power in the telephone band, computed once if needed
         for other in talking:
             ring = self._rings.get(other)
             if other == pid or ring is None:
@@ -192,30 +212,38 @@ class CrosstalkFilter:
             if y_same is None or y_same.size < self.rate * 8 // 1000:
                 continue
             py = float(np.dot(y_same, y_same)) / y_same.size
+            px_y = px
+            if self._narrowband(ring, y_same, py):
+                if x_band is None:
+                    x_band = px * max(_band_fraction(x, self.rate, p.band_hz), 1e-6)
+                px_y = x_band
             recent = self._bleed.get(key) if key in self._coupling else None
             if recent:
                 while recent and window_end_ms - recent[0][0] > p.fade_ms:
                     recent.popleft()
                 if (
                     recent
-                    and px <= max(x_power for _end, x_power, _y in recent)
+                    and px_y <= max(x_power for _end, x_power, _y in recent)
                     and py * 10 ** (p.dip_db / 10) <= max(y_power for _end, _x, y_power in recent)
                 ):
                     self.bleed_windows += 1
                     return True  # Y in a dip, X no louder than its bleed just was: the bleed fading
-            if py < px * 10 ** (p.margin_db / 10):
+            if py < px_y * 10 ** (p.margin_db / 10):
                 continue
             coupling = self._coupling.get(key)
-            if coupling is not None and self._own_voice(px, py * 10 ** (coupling / 10), mine.floor.value):
+            if coupling is not None and self._own_voice(px_y, py * 10 ** (coupling / 10), mine.floor.value):
                 continue
-            if coupling is not None and px <= py * 10 ** ((coupling + p.own_voice_db) / 10):
-                self._remember(key, window_end_ms, px, py)
+            if coupling is not None and px_y <= py * 10 ** ((coupling + p.own_voice_db) / 10):
+                self._remember(key, window_end_ms, px_y, py)
                 return True  # no more than the bleed the pair's coupling predicts
             y = self._segment(ring, window_end_ms - window_ms - p.max_lag_ms, window_end_ms - p.min_lag_ms)
             if y is None:
                 continue
             self.correlations += 1
-            corr, lag = _max_correlation(x, y)
+            x_corr = x
+            if px_y is not px:  # Y is telephone band: correlate what of X's window Y could carry
+                x_corr = self._highpassed(mine, window_end_ms - window_ms, window_end_ms, x)
+            corr, lag = _max_correlation(x_corr, y)
             if corr >= p.learn_correlation:
                 # A real bleed path has one delay: learn the coupling only from a window whose
                 # best lag repeats the pair's last clean one (a narrow-band voice can correlate
@@ -223,12 +251,52 @@ class CrosstalkFilter:
                 same_path = abs(lag - self._lag.get(key, -(10**9))) <= self.rate * p.lag_tolerance_ms // 1000
                 self._lag[key] = lag
                 if same_path:
-                    level = 10 * np.log10(px / py)
+                    level = 10 * np.log10(px_y / py)
                     self._coupling[key] = level if coupling is None else coupling + p.learn_rate * (level - coupling)
             if corr >= p.min_correlation:
-                self._remember(key, window_end_ms, px, py)
+                self._remember(key, window_end_ms, px_y, py)
                 return True
         return False
+
+    def _highpassed(self, ring: _Ring, start_ms: float, end_ms: float, x: np.ndarray) -> np.ndarray:
+        """``x`` (the segment ``[start_ms, end_ms)`` of ``ring``) high-passed at ``band_hz[0]``, run in
+        from the audio before it (the 2nd-order filter of ``speech_band``: on ``kt-phone`` the
+        bleed's correlation with the line was 0.85-0.86 through it, 0.79-0.83 through a 4th-order
+        one, which cuts deeper than the line's own edge)."""
+        # imported here: bot.audio's package imports the Silero runtime, which analytics (and the
+        # pre-forked bot template that imports it) must not pull in at import time
+        from bot.audio.speech_band import highpass_kernel
+
+        kernel = highpass_kernel(self.params.band_hz[0], self.rate)
+        lead = self._segment(ring, start_ms - kernel.size * 1000 / self.rate, end_ms)
+        if lead is None or lead.size < x.size:
+            return x
+        out: np.ndarray = np.convolve(lead, kernel)[lead.size - x.size : lead.size].astype(np.float32, copy=False)
+        return out
+
+    def narrowband(self, pid: str) -> bool:
+        """Has ``pid``'s track been found telephone band (from its loud windows checked so far)?"""
+        ring = self._rings.get(pid)
+        return ring is not None and self._is_narrow(ring)
+
+    def _narrowband(self, ring: _Ring, y: np.ndarray, py: float) -> bool:
+        """Is Y's track telephone band? Updated from Y's loud windows as they are checked."""
+        floor = ring.floor.value
+        if floor is not None and py >= max(floor, QUIETEST_FLOOR) * 10 ** (self.params.narrowband_loud_db / 10):
+            # Hann window: with a plain periodogram, leakage from a telephone voice's 300-1000 Hz
+            # put its share below 250 Hz at -24 dB instead of -48
+            spectrum = np.abs(np.fft.rfft(y * _hann(y.size))) ** 2
+            freqs = np.fft.rfftfreq(y.size, 1.0 / self.rate)
+            ring.low_power = NARROWBAND_DECAY * ring.low_power + float(spectrum[freqs < LOW_HZ].sum())
+            ring.all_power = NARROWBAND_DECAY * ring.all_power + float(spectrum.sum())
+            ring.loud_windows += 1
+        return self._is_narrow(ring)
+
+    def _is_narrow(self, ring: _Ring) -> bool:
+        p = self.params
+        if ring.loud_windows < p.narrowband_min_windows or ring.all_power <= 0.0:
+            return False
+        return ring.low_power < ring.all_power * 10 ** (p.narrowband_below_db / 10)
 
     def _own_voice(self, px: float, bleed: float, floor: float | None) -> bool:
         """Is there more in X's window than the bleed predicted plus X's room tone: X's own voice?"""
@@ -246,6 +314,27 @@ class CrosstalkFilter:
         self.bleed_windows += 1
         if self.params.fade_ms > 0:
             self._bleed.setdefault(key, deque()).append((window_end_ms, x_power, y_power))
+
+
+LOW_HZ = 250.0
+"""Below this a telephone-band track carries (next to) nothing, and a wide-band voice its fundamental."""
+NARROWBAND_DECAY = 0.95
+"""Per loud window: the low-band share follows the last ~20 of them (a track can change lines)."""
+
+
+@cache
+def _hann(n: int) -> np.ndarray:
+    return np.hanning(n).astype(np.float32)
+
+
+def _band_fraction(x: np.ndarray, rate: int, band_hz: tuple[float, float]) -> float:
+    """Share of ``x``'s power inside ``band_hz`` (a periodogram; enough to compare levels)."""
+    spectrum = np.abs(np.fft.rfft(x * _hann(x.size))) ** 2
+    total = float(spectrum.sum())
+    if total <= 0.0:
+        return 0.0
+    freqs = np.fft.rfftfreq(x.size, 1.0 / rate)
+    return float(spectrum[(freqs >= band_hz[0]) & (freqs <= band_hz[1])].sum()) / total
 
 
 QUIETEST_FLOOR = 32768.0**2 * 10 ** (-70 / 10)
