@@ -2,7 +2,7 @@
 
 ``env``: one JSON line with what the process was given (environment, argv, folder, session,
 threads, open file descriptors), then exit 0. ``echo``: copy stdin lines to stdout until EOF.
-``exit N``: exit with code N. ``touch PATH``: create PATH. ``orphan``: fork a child that outlives this process by 0.3 s. ``sleep``: report, then sleep until signalled.
+``exit N``: exit with code N. ``touch PATH``: create PATH. ``orphan``: fork a child that outlives this process by 2 s (and say its pid). ``sleep``: report, then sleep until signalled.
 """
 
 from __future__ import annotations
@@ -47,10 +47,11 @@ def main() -> int:
     if what[:1] == ["exit"]:
         return int(what[1])
     if what[:1] == ["orphan"]:  # leave a child behind that exits a little later
-        if os.fork() == 0:
-            time.sleep(0.3)
+        child = os.fork()
+        if child == 0:
+            time.sleep(2.0)
             os._exit(0)
-        print(json.dumps({"pid": os.getpid()}), flush=True)
+        print(json.dumps({"pid": os.getpid(), "orphan": child}), flush=True)
         return 0
     if what[:1] == ["touch"]:  # leave a mark that this process ran
         open(what[1], "w").close()
