@@ -74,7 +74,7 @@ class CrosstalkParams:
         towards the room tone leaves only room tone unexplained, so it stays bleed (that is
         what ``own_voice_db`` is for). The fade rule comes first. ``own_voice_floor_db=0``
         turns it off.
-    narrowband_below_db, narrowband_loud_db, narrowband_min_windows, band_hz: a telephone-band
+    narrowband_below_db, narrowband_loud_db, narrowband_min_windows, line_low_hz: a telephone-band
         track (a participant dialled in) carries none of its voice below 300 Hz, while its bleed
         on a neighbour's microphone (the caller sitting next to it) is the whole voice. Y's
         track is then only 7-14 dB above its bleed on X, not 20 (``kt-phone``: coupling learned
@@ -83,8 +83,13 @@ class CrosstalkParams:
         below 250 Hz** is followed over its loud windows (``narrowband_loud_db`` over its room
         tone, checked ones only): telephone-band tracks measure -47..-57 dB on every real-speech
         room, wide-band ones -2..-19 dB. Once ``narrowband_min_windows`` put it under
-        ``narrowband_below_db``, X's level is measured in ``band_hz`` (the telephone band) for
-        every level test against Y; the correlation stays broadband.
+        ``narrowband_below_db``, X's level against Y is its power above ``line_low_hz`` (X
+        through a 6th-order high-pass: a periodogram's in-band share over-counted the bleed by
+        6 dB, leakage from its strong low band, and the coupling learned from it, -15.5 dB where
+        the room's is -21, took the end of a quiet word over the caller's onset for bleed), for
+        every level test; for the correlation, X through the 2nd-order high-pass (closer to the
+        line's own edge: the bleed correlated 0.85-0.86 with the line through it, 0.79-0.83
+        through a 4th-order one).
     """
 
     margin_db: float = 10.0
@@ -104,7 +109,7 @@ class CrosstalkParams:
     narrowband_below_db: float = -30.0
     narrowband_loud_db: float = 20.0
     narrowband_min_windows: int = 3
-    band_hz: tuple[float, float] = (300.0, 3400.0)
+    line_low_hz: float = 300.0
 
 
 class _Ring:
@@ -215,7 +220,8 @@ class CrosstalkFilter:
             px_y = px
             if self._narrowband(ring, y_same, py):
                 if x_band is None:
-                    x_band = px * max(_band_fraction(x, self.rate, p.band_hz), 1e-6)
+                    steep = self._highpassed(mine, window_end_ms - window_ms, window_end_ms, x, order=6)
+                    x_band = max(float(np.dot(steep, steep)) / steep.size, px * 1e-6)
                 px_y = x_band
             recent = self._bleed.get(key) if key in self._coupling else None
             if recent:
@@ -258,16 +264,10 @@ class CrosstalkFilter:
                 return True
         return False
 
-    def _highpassed(self, ring: _Ring, start_ms: float, end_ms: float, x: np.ndarray) -> np.ndarray:
-        """``x`` (the segment ``[start_ms, end_ms)`` of ``ring``) high-passed at ``band_hz[0]``, run in
-        from the audio before it (the 2nd-order filter of ``speech_band``: on ``kt-phone`` the
-        bleed's correlation with the line was 0.85-0.86 through it, 0.79-0.83 through a 4th-order
-        one, which cuts deeper than the line's own edge)."""
-        # imported here: bot.audio's package imports the Silero runtime, which analytics (and the
-        # pre-forked bot template that imports it) must not pull in at import time
-        from bot.audio.speech_band import highpass_kernel
-
-        kernel = highpass_kernel(self.params.band_hz[0], self.rate)
+    def _highpassed(self, ring: _Ring, start_ms: float, end_ms: float, x: np.ndarray, order: int = 2) -> np.ndarray:
+        """``x`` (the segment ``[start_ms, end_ms)`` of ``ring``) through a Butterworth high-pass at
+        ``line_low_hz`` of ``order`` (2, 4, 6, ...), run in from the audio before it."""
+        kernel = _highpass(self.params.line_low_hz, self.rate, order)
         lead = self._segment(ring, start_ms - kernel.size * 1000 / self.rate, end_ms)
         if lead is None or lead.size < x.size:
             return x
@@ -327,14 +327,19 @@ def _hann(n: int) -> np.ndarray:
     return np.hanning(n).astype(np.float32)
 
 
-def _band_fraction(x: np.ndarray, rate: int, band_hz: tuple[float, float]) -> float:
-    """Share of ``x``'s power inside ``band_hz`` (a periodogram; enough to compare levels)."""
-    spectrum = np.abs(np.fft.rfft(x * _hann(x.size))) ** 2
-    total = float(spectrum.sum())
-    if total <= 0.0:
-        return 0.0
-    freqs = np.fft.rfftfreq(x.size, 1.0 / rate)
-    return float(spectrum[(freqs >= band_hz[0]) & (freqs <= band_hz[1])].sum()) / total
+@cache
+def _highpass(cutoff_hz: float, rate: int, order: int) -> np.ndarray:
+    """Impulse response of ``order // 2`` of ``speech_band``'s 2nd-order Butterworth high-passes
+    in cascade."""
+    # imported here: bot.audio's package imports the Silero runtime, which analytics (and the
+    # pre-forked bot template that imports them) must not pull in at import time
+    from bot.audio.speech_band import highpass_kernel
+
+    stage = highpass_kernel(cutoff_hz, rate)
+    kernel = stage
+    for _ in range(order // 2 - 1):
+        kernel = np.convolve(kernel, stage)
+    return kernel.astype(np.float32)
 
 
 QUIETEST_FLOOR = 32768.0**2 * 10 ** (-70 / 10)

@@ -178,13 +178,14 @@ def test_kt_phone_bleed_of_a_telephone_band_talker(out: str) -> None:
     # her wide-band voice on p-ole's microphone, so the crosstalk filter's margin test missed
     # bleed windows and p-ole "spoke" in 7 stretches of them (precision 0.817, share error
     # 1.82 pp). Compared in the telephone band: 0.935, 0.37 pp; on today's layout (the snore
-    # replaced) 0.863 -> 0.936, share 1.95 -> 1.89 pp, recall 1.000 -> 0.989 (docs/vad.md,
-    # seventh round). Thresholds just under today's figures.
+    # replaced) 0.863 -> 0.937, share 1.95 -> 1.83 pp. Measured through a periodogram, the
+    # bleed's band level came out 6 dB high and a quiet word's end over the caller's onset was
+    # taken for bleed (recall 0.989): the recall bound catches that (docs/vad.md, seventh round).
     s = scored("kt-phone", out)
     assert s["missed"] == []
     assert s["minPrecision"] >= 0.93
-    assert s["minRecall"] >= 0.985
-    assert s["shareErrorPoints"] <= 2.0
+    assert s["minRecall"] >= 0.995
+    assert s["shareErrorPoints"] <= 1.9
     assert s["onsetP50"] <= 10
     assert s["onsetMax"] <= 220
     assert s["startLatencyP50"] <= 100
