@@ -125,6 +125,7 @@ class _Ring:
         self.low_power = 0.0  # decayed sums over loud checked windows: power below 250 Hz ...
         self.all_power = 0.0  # ... and all power
         self.loud_windows = 0
+        self.band_seen_ms: float | None = None  # the window those sums last took in (one per window)
         self.chunks: deque[np.ndarray] = deque()
         self.held = 0
         self.end_ms: float | None = None
@@ -217,12 +218,11 @@ class CrosstalkFilter:
             if y_same is None or y_same.size < self.rate * 8 // 1000:
                 continue
             py = float(np.dot(y_same, y_same)) / y_same.size
-            px_y = px
-            if self._narrowband(ring, y_same, py):
-                if x_band is None:
-                    steep = self._highpassed(mine, window_end_ms - window_ms, window_end_ms, x, order=6)
-                    x_band = max(float(np.dot(steep, steep)) / steep.size, px * 1e-6)
-                px_y = x_band
+            narrow = self._narrowband(ring, y_same, py, window_end_ms)
+            if narrow and x_band is None:
+                steep = self._highpassed(mine, window_end_ms - window_ms, window_end_ms, x, order=6)
+                x_band = max(float(np.dot(steep, steep)) / steep.size, px * 1e-6)
+            px_y = x_band if narrow and x_band is not None else px
             recent = self._bleed.get(key) if key in self._coupling else None
             if recent:
                 while recent and window_end_ms - recent[0][0] > p.fade_ms:
@@ -247,7 +247,7 @@ class CrosstalkFilter:
                 continue
             self.correlations += 1
             x_corr = x
-            if px_y is not px:  # Y is telephone band: correlate what of X's window Y could carry
+            if narrow:  # Y is telephone band: correlate what of X's window Y could carry
                 x_corr = self._highpassed(mine, window_end_ms - window_ms, window_end_ms, x)
             corr, lag = _max_correlation(x_corr, y)
             if corr >= p.learn_correlation:
@@ -279,10 +279,16 @@ class CrosstalkFilter:
         ring = self._rings.get(pid)
         return ring is not None and self._is_narrow(ring)
 
-    def _narrowband(self, ring: _Ring, y: np.ndarray, py: float) -> bool:
-        """Is Y's track telephone band? Updated from Y's loud windows as they are checked."""
+    def _narrowband(self, ring: _Ring, y: np.ndarray, py: float, window_end_ms: float) -> bool:
+        """Is Y's track telephone band? Updated from Y's loud windows as they are checked, each
+        window once however many neighbours are checked against it."""
         floor = ring.floor.value
-        if floor is not None and py >= max(floor, QUIETEST_FLOOR) * 10 ** (self.params.narrowband_loud_db / 10):
+        if (
+            ring.band_seen_ms != window_end_ms
+            and floor is not None
+            and py >= max(floor, QUIETEST_FLOOR) * 10 ** (self.params.narrowband_loud_db / 10)
+        ):
+            ring.band_seen_ms = window_end_ms
             # Hann window: with a plain periodogram, leakage from a telephone voice's 300-1000 Hz
             # put its share below 250 Hz at -24 dB instead of -48
             spectrum = np.abs(np.fft.rfft(y * _hann(y.size))) ** 2

@@ -251,3 +251,29 @@ def test_the_analytics_import_no_inference_runtime() -> None:
         [sys.executable, "-c", probe], cwd=repo, env=env, capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_each_window_of_a_telephone_track_counts_once_however_many_neighbours_are_checked() -> None:
+    # the band estimate takes in Y's window once, not once per neighbour checked against it:
+    # with three neighbours it would otherwise settle (and forget) three times as fast
+    voice = _low_voice(1, 2000, -24)
+    line = _telephone(voice + _voice(8, 2000, -60))
+    quiet = _delayed(voice, 3) * 0.1
+
+    def found_at(neighbours: tuple[str, ...]) -> int | None:
+        ct = CrosstalkFilter(RATE)
+        for k in range(len(voice) // 512):
+            end = (k + 1) * 32
+            ct.push("a", line[k * 512 : (k + 1) * 512], end)
+            for pid in neighbours:
+                ct.push(pid, quiet[k * 512 : (k + 1) * 512], end)
+            if end >= 64:
+                for pid in neighbours:
+                    ct.is_bleed(pid, end, 32, ["a"])
+            if ct.narrowband("a"):
+                return end
+        return None
+
+    one = found_at(("b",))
+    assert one is not None
+    assert found_at(("b", "c", "d")) == one
