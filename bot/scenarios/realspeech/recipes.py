@@ -20,8 +20,8 @@ from bot.scenarios.realspeech.sources import (
     HELD_OUT_PROMPTS,
     HELD_OUT_VOICES,
     HELD_OUT_WORDS,
+    KT_VOICES,
     SourceMissing,
-    kt_pools,
     utterance,
 )
 
@@ -444,7 +444,15 @@ def _huddle() -> RoomRecipe:
     )
 
 
-KT_LONG, KT_SHORT = kt_pools()
+def _kt_pools() -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """Long and short utterances of the seventh round's voices (``sources.KT_VOICES``), in the
+    order listed there (each voice's own words: no two say the same one at once)."""
+    long = {voice: [f"{voice}-{w}#1" for w in spec[2].split()] for voice, spec in KT_VOICES.items()}
+    short = {voice: [f"{voice}-{w}#1" for w in spec[3].split()] for voice, spec in KT_VOICES.items()}
+    return long, short
+
+
+KT_LONG, KT_SHORT = _kt_pools()
 
 
 def _kt_meeting() -> RoomRecipe:

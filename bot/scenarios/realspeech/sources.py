@@ -33,7 +33,6 @@ __all__ = [
     "catalog",
     "energy_intervals",
     "frame_dbfs",
-    "kt_pools",
     "load_source",
     "source_intervals",
     "utterance",
@@ -200,13 +199,6 @@ def _kt(voice: str, word: str) -> Source:
     lang, floor, _, _ = KT_VOICES[voice]
     path = KTUBERLING / lang / f"{word}.ogg"
     return Source(f"{voice}-{word}", "ktuberling-data", path, voice, "16k", floor_db=floor, highpass_hz=HIGHPASS_HZ)
-
-
-def kt_pools() -> tuple[dict[str, list[str]], dict[str, list[str]]]:
-    """(long, short) utterance ids of each ``KT_VOICES`` voice, for the room recipes."""
-    long = {v: [f"{v}-{w}#1" for w in spec[2].split()] for v, spec in KT_VOICES.items()}
-    short = {v: [f"{v}-{w}#1" for w in spec[3].split()] for v, spec in KT_VOICES.items()}
-    return long, short
 
 
 SOURCES: dict[str, Source] = {
