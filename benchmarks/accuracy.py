@@ -31,6 +31,7 @@ sys.path.insert(0, str(REPO))
 
 from bot.analytics.speaking import GateParams  # noqa: E402
 from bot.scenarios import all_scenarios  # noqa: E402
+from bot.scenarios.realspeech.recipes import MISSING  # noqa: E402
 from bot.scenarios.realspeech.recipes import ROOMS as REAL_ROOMS  # noqa: E402
 from bot.scenarios.realspeech.rooms import build_room  # noqa: E402
 from bot.scenarios.tools.play import play_scenario  # noqa: E402
@@ -87,6 +88,9 @@ def main(argv: list[str]) -> int:
     everything = rooms()
     missing = [a for a in argv if a not in {name for name, _, _ in everything}]
     if missing:
+        if missing[0] in MISSING:  # a real-speech room whose recordings are not installed
+            print(f"accuracy: room {missing[0]!r} cannot be built here: {MISSING[missing[0]]}", file=sys.stderr)
+            return 2
         choices = ", ".join(name for name, _, _ in everything)
         print(f"accuracy: no room {missing[0]!r} (rooms: {choices})", file=sys.stderr)
         return 2

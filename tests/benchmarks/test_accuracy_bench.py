@@ -56,6 +56,17 @@ def test_held_out_rooms_are_scored_when_asked_for(
     assert "not scored" not in out
 
 
+def test_a_room_whose_recordings_are_not_installed_names_the_package(
+    bench: ModuleType, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setitem(bench.MISSING, "kt-gone", "/x/a.ogg: not found; install the Debian package ktuberling-data")
+    assert bench.main(["kt-gone"]) == 2
+    err = capsys.readouterr().err
+    assert err.strip().splitlines() == [
+        "accuracy: room 'kt-gone' cannot be built here: /x/a.ogg: not found; install the Debian package ktuberling-data"
+    ]
+
+
 @pytest.mark.parametrize(
     ("argv", "says"),
     [
