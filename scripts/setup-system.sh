@@ -19,7 +19,7 @@ done
 [ -f /usr/share/asterisk/sounds/es/agent-alreadyon.gsm ] || need+=(asterisk-prompt-es-co)
 [ -f /usr/share/asterisk/sounds/fr/agent-alreadyon.gsm ] || need+=(asterisk-prompt-fr-armelle)
 [ -f /usr/share/asterisk/sounds/it_IT_f_Menardi/agent-alreadyon.wav ] || need+=(asterisk-prompt-it-menardi-wav)
-# volunteers' recorded words (ktuberling's spoken stamp names), for kt-meeting and kt-phone (seventh round)
+# volunteers' recorded words (ktuberling's spoken stamp names), for kt-meeting, kt-phone (seventh round) and kt-panel (eighth)
 [ -d /usr/share/ktuberling/sounds/lt ] || need+=(ktuberling-data)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

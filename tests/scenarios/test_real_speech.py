@@ -27,7 +27,8 @@ REPO = Path(__file__).resolve().parents[2]
 ROUND_5 = [name for name, s in SOURCES.items() if s.voice in HELD_OUT_VOICES]
 """The fifth round's voices (held-out rooms ``meeting-7`` and ``huddle``), in packages of their own."""
 ROUND_7 = [name for name, s in SOURCES.items() if s.voice in KT_VOICES]
-"""The seventh round's voices (``kt-meeting``, held out, and ``kt-phone``), from ktuberling-data."""
+"""The volunteers' voices from ktuberling-data: the seventh round's (``kt-meeting``, ``kt-phone``)
+and the eighth's (``kt-panel``, held out)."""
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(
@@ -42,7 +43,7 @@ needs_round_5 = pytest.mark.skipif(
 )
 needs_round_7 = pytest.mark.skipif(
     not all(SOURCES[name].path.exists() for name in ROUND_7),
-    reason="ktuberling-data not installed (scripts/setup-system.sh): the rooms kt-meeting and kt-phone",
+    reason="ktuberling-data not installed (scripts/setup-system.sh): the rooms kt-meeting, kt-phone and kt-panel",
 )
 
 
@@ -112,6 +113,12 @@ def test_telephone_band_words_in_room_tone_are_found(out: str) -> None:
     assert s["startLatencyP95"] <= 250
 
 
+SOFT_FRICATIVE_STARTS = {"kt-de-moon_sign"}
+"""Checked by plot: the recording begins inside a fricative (2-4 kHz frication from the first
+sample, rising 10 dB over 100 ms) whose level hovers at the energy rule's threshold for 80 ms:
+sound, not a click, so the truth rightly starts at 0."""
+
+
 def _assert_no_truth_starts_on_a_click(names: list[str]) -> None:
     """No checked interval may begin with less than 30 ms of sound followed by 60 ms or more below
     the energy rule's threshold before the sound goes on."""
@@ -119,7 +126,7 @@ def _assert_no_truth_starts_on_a_click(names: list[str]) -> None:
 
     from bot.scenarios.realspeech.sources import frame_dbfs, load_source, source_intervals
 
-    for name in names:
+    for name in (n for n in names if n not in SOFT_FRICATIVE_STARTS):
         src = SOURCES[name]
         db = frame_dbfs(load_source(name))
         floor = np.percentile(db, 5) if src.floor_db is None else src.floor_db
@@ -147,7 +154,8 @@ def test_truth_of_the_held_out_voices_starts_on_no_click() -> None:
 @needs_round_7
 def test_truth_of_the_volunteers_voices_starts_on_no_click() -> None:
     # seventh round: a buzz before the first consonant (el shorts) and a -60 dBFS bump before the
-    # first formant (lt xmas_reindeer) were corrected by hand from their plots (sources.CORRECTIONS)
+    # first formant (lt xmas_reindeer) were corrected by hand from their plots (sources.CORRECTIONS);
+    # eighth round's voices: none needed (one recording starts inside a fricative, above)
     _assert_no_truth_starts_on_a_click(ROUND_7)
 
 
@@ -181,27 +189,32 @@ def test_kt_phone_bleed_of_a_telephone_band_talker(out: str) -> None:
     # replaced) 0.863 -> 0.937, share 1.95 -> 1.83 pp. Measured through a periodogram, the
     # bleed's band level came out 6 dB high and a quiet word's end over the caller's onset was
     # taken for bleed (recall 0.989): the recall bound catches that (docs/vad.md, seventh round).
+    # Eighth round, the truth heard above the rumble too: share 1.83 -> 0.37 pp (p-nia's "late
+    # stops" on brown noise were her voice), recall 1.000 -> 0.991 (p-mo's soft telephone onsets).
     s = scored("kt-phone", out)
     assert s["missed"] == []
-    assert s["minPrecision"] >= 0.93
-    assert s["minRecall"] >= 0.995
-    assert s["shareErrorPoints"] <= 1.9
+    assert s["minPrecision"] >= 0.935
+    assert s["minRecall"] >= 0.99
+    assert s["shareErrorPoints"] <= 0.5
     assert s["onsetP50"] <= 10
     assert s["onsetMax"] <= 220
     assert s["startLatencyP50"] <= 100
 
 
 @needs_round_7
-def test_held_out_kt_meeting_stays_where_round_7_found_it(out: str) -> None:
-    # held out (round 7): four volunteers' voices no tuning room has, scored whole-room only
-    # (defaults: precision 0.907, recall 1.000, share 3.88 pp, onset max 235 ms, start latency p95 182 ms)
+def test_kt_meeting_a_quiet_talker_on_rumble_with_a_loud_neighbours_bleed(out: str) -> None:
+    # held out in round 7 (precision 0.907, share 3.88 pp), a tuning room since round 8. Most of
+    # p-jan's "false speech" was her own voice: -42 dBFS on -50 dBFS brown noise, her formants
+    # plain in the spectrogram, but under the rumble broadband, so the old truth cut them. With
+    # the truth heard above the rumble (rooms.heard): precision 0.952, share 0.36 pp; her soft
+    # onsets over the neighbour's bleed (as loud as her voice) are found late (onset max 305 ms).
     s = scored("kt-meeting", out)
     assert s["missed"] == []
-    assert s["minPrecision"] >= 0.90
+    assert s["minPrecision"] >= 0.95
     assert s["minRecall"] >= 0.99
-    assert s["shareErrorPoints"] <= 4.0
-    assert s["onsetMax"] <= 250
-    assert s["startLatencyP95"] <= 200
+    assert s["shareErrorPoints"] <= 0.5
+    assert s["onsetMax"] <= 320
+    assert s["startLatencyP95"] <= 240
 
 
 @needs_round_5
@@ -218,7 +231,8 @@ def test_held_out_meeting_7_stays_where_round_4_left_it(out: str) -> None:
     # held out (round 5): three voices no tuning room has, -44..-20 dBFS, rumble, telephone band,
     # bleed, quiet words after 6 s of silence. Scored once per VAD, whole room only (round 3 VAD:
     # share 1.09 pp, onset max 312 ms, start latency p95 364 ms, 22/23 scripted; round 4: 1.01 pp,
-    # 156 ms, 289 ms, 23/23, one missed utterance in both)
+    # 156 ms, 289 ms, 23/23, one missed utterance in both). Round 8's truth (heard above the
+    # rumble too) adds a 25th scripted overlap, which this VAD gets wrong (held out: not looked at)
     s = scored("meeting-7", out)
     assert len(s["missed"]) <= 1
     assert s["minPrecision"] >= 0.99
@@ -227,7 +241,7 @@ def test_held_out_meeting_7_stays_where_round_4_left_it(out: str) -> None:
     assert s["onsetP95"] <= 150
     assert s["onsetMax"] <= 200
     assert s["startLatencyP95"] <= 320
-    assert s["scriptedRight"] == s["scriptedOverlaps"] >= 23
+    assert s["scriptedOverlaps"] >= 25 and s["scriptedRight"] >= 24
 
 
 @needs_round_5
@@ -284,15 +298,18 @@ def test_rumble_is_gated_and_first_syllables_count(out: str) -> None:
     # was not counted (SpeakingParams.carry_min_ms); before: start latency p95 281 ms. A first
     # syllable with one window scored as speech, 12 dB under the word, was not bridged
     # (SpeakingParams.syllable_min_ms): onset max 218 ms, now 156
+    # Round 8's truth (heard above the rumble too) keeps the faint last 300 ms of one prompt p-vic
+    # says four times (-44 dBFS on -62 dBFS room tone): the VAD stops before it (offset p95 84 ->
+    # 272 ms), and two interruptions of her over it, new in the truth, are not reported.
     s = scored("meeting-6", out)
     assert s["missed"] == []
     assert s["minPrecision"] >= 0.98
     assert s["minRecall"] >= 0.97
     assert s["shareErrorPoints"] <= 0.5
     assert s["onsetMax"] <= 180
-    assert s["offsetP95"] <= 100  # 84 ms
+    assert s["offsetP95"] <= 290  # 272 ms
     assert s["startLatencyP95"] <= 240
-    assert s["scriptedRight"] == s["scriptedOverlaps"] >= 20
+    assert s["scriptedOverlaps"] >= 27 and s["scriptedRight"] >= 25
 
 
 def test_the_opt_in_model_gain_finds_a_quiet_speakers_words(out: str) -> None:

@@ -3,9 +3,10 @@
 Two small rooms are written out by hand (``quiet-hello``, ``backchannel-early``); the others are
 laid out by :func:`conversation` from a seed, so they are long without being typed in, and the
 same seed always gives the same room. ``held_out=True`` marks the rooms nobody has tuned on yet:
-``meeting-7`` and ``huddle``, cut from voices no tuning room has. Earlier rounds' held-out rooms
-(``fast-exchange``, ``meeting-5`` in round 1; ``meeting-6``, ``standup`` in rounds 2-3) have
-been looked at since and are tuning rooms now (docs/vad.md, "Real-speech rooms").
+``meeting-7``, ``huddle`` and ``kt-panel``, cut from voices no tuning room has. Earlier rounds'
+held-out rooms (``fast-exchange``, ``meeting-5`` in round 1; ``meeting-6``, ``standup`` in rounds
+2-3; ``kt-phone``, ``kt-meeting`` in round 7) have been looked at since and are tuning rooms now
+(docs/vad.md, "Real-speech rooms").
 """
 
 from __future__ import annotations
@@ -288,7 +289,7 @@ def _build() -> dict[str, RoomRecipe]:
             description="Five people, 3.5 min: levels -42..-21 dBFS, telephone band, bleed, room tone up to -45 dBFS",
         )
     )
-    for make in (_prompts, _meeting_6, _standup, _quiet_8k, _meeting_7, _huddle, _kt_meeting, _kt_phone):
+    for make in (_prompts, _meeting_6, _standup, _quiet_8k, _meeting_7, _huddle, _kt_meeting, _kt_phone, _kt_panel):
         try:
             rooms.append(make())
         except SourceMissing as exc:
@@ -456,7 +457,8 @@ KT_LONG, KT_SHORT = _kt_pools()
 
 
 def _kt_meeting() -> RoomRecipe:
-    """Held out in the seventh round: four volunteers' voices no other room has (Lithuanian,
+    """Held out in the seventh round (its whole-room figures decided two candidates), a tuning room
+    since the eighth: four volunteers' voices no other room has (Lithuanian,
     Ukrainian, Greek, Russian: ``sources.KT_VOICES``), each on their own microphone, saying
     words and short phrases in quick turns; a -42 dBFS speaker on a loud fan, a backchanneller
     who also says the quiet words after long silences, bleed of the loudest talker."""
@@ -476,8 +478,7 @@ def _kt_meeting() -> RoomRecipe:
         quiet="p-lev",
         long_pool=KT_LONG,
         short_pool=KT_SHORT["kt-ru"],
-        held_out=True,
-        description="Held out (round 7): four unheard volunteers' voices in quick turns, 3 min: levels -42..-21 dBFS, "
+        description="Round 7's held-out room: four volunteers' voices in quick turns, 3 min: levels -42..-21 dBFS, "
         "a quiet talker on a fan, bleed of the loudest, quiet words after long silences",
     )
 
@@ -504,6 +505,33 @@ def _kt_phone() -> RoomRecipe:
         sample_rate=8000,
         description="Three volunteers' voices (8 kHz room), a telephone-band talker bleeding into a neighbour's "
         "microphone, a -44 dBFS backchanneller on rumble",
+    )
+
+
+def _kt_panel() -> RoomRecipe:
+    """Held out in the eighth round: the other four volunteers' voices (English, Nynorsk,
+    Slovenian, German: ``sources.KT_ROUND_8``) in quick turns; a telephone-band talker on line
+    noise, a talker on rumble with -20 dB bleed of the loudest, a -40 dBFS backchanneller who also
+    says the quiet words after long silences."""
+    return conversation(
+        "kt-panel",
+        (
+            Track("p-ada", "Ada", room_tone_db=-58.0),
+            Track("p-bo", "Bo", room_tone_db=-49.0, phone=True),
+            Track("p-cy", "Cy", room_tone_db=-54.0, tone="brown", bleed_from="p-ada"),
+            Track("p-dee", "Dee", room_tone_db=-56.0),
+        ),
+        {"p-ada": "kt-en", "p-bo": "kt-nn", "p-cy": "kt-sl", "p-dee": "kt-de"},
+        {"p-ada": -23.0, "p-bo": -33.0, "p-cy": -29.0, "p-dee": -40.0},
+        seed=81,
+        duration_ms=180_000,
+        backchanneler="p-dee",
+        quiet="p-dee",
+        long_pool=KT_LONG,
+        short_pool=KT_SHORT["kt-de"],
+        held_out=True,
+        description="Held out (round 8): four more unheard volunteers' voices in quick turns, 3 min: levels -42..-23 "
+        "dBFS, a telephone-band talker, bleed of the loudest onto a talker on rumble, quiet words after long silences",
     )
 
 
