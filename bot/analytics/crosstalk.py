@@ -176,6 +176,16 @@ class CrosstalkFilter:
             x = samples.astype(np.float32)
             ring.floor.push(end_ms, float(np.dot(x, x)) / x.size, self.params.floor_ms)
 
+    def covers(self, talking: Iterable[str], window_end_ms: float) -> bool:
+        """Has every ``talking`` track's audio (of those pushed at all) reached ``window_end_ms``?
+        (A bleed check of the window also reads up to ``-min_lag_ms`` past it, where there is
+        audio: a track that reached the window's end is not made to wait for more.)"""
+        for pid in talking:
+            ring = self._rings.get(pid)
+            if ring is not None and ring.end_ms is not None and ring.end_ms < window_end_ms:
+                return False
+        return True
+
     def forget(self, pid: str) -> None:
         self._rings.pop(pid, None)
         self._coupling = {k: v for k, v in self._coupling.items() if pid not in k}

@@ -8,6 +8,7 @@ decide as ``SpeakingStateFrame`` and ``room.speaking.*`` envelopes.
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -49,11 +50,28 @@ the transition. The envelope leaves the sink while that chunk is the newest audi
 media time at which it is published (benchmarks/accuracy.py measures detection latency with it)."""
 
 
+CROSSTALK_WAIT_MS = 100
+"""How long (media time, on the waiting participant's own clock) a scored window may wait for the
+audio of a talking neighbour to reach its end before its bleed check, so a neighbour's stalled or
+late track cannot hold another participant's speaking state back for longer."""
+
+
+@dataclass(frozen=True)
+class _Window:
+    """A scored window on its participant's media time, waiting for its bleed check."""
+
+    end_ms: int
+    confidence: float | None
+    sound: tuple[int, int] | None
+    level: float | None
+
+
 @dataclass
 class _Participant:
     tracker: SpeakingTracker
     clock: SampleClock  # media time of the stream's samples (indices as SileroStreams counts them)
     onset_reported: int | None = None  # the pending onset already reported (report_onsets)
+    waiting: deque[_Window] = field(default_factory=deque)  # scored, not yet observed (_drain)
 
 
 @dataclass
@@ -75,8 +93,11 @@ class ParticipantVAD(FrameProcessor):
     model state per participant) and speaking state machine. A ``RoomAudioFrame`` (a step's
     chunks of every participant, from the simulated room) is handled exactly as its chunks would
     be one after the other, except that the windows they complete are scored by one batched model
-    run (``SileroStreams.feed_many``); trackers still see the chunks in order, so the crosstalk
-    check, which reads the other participants' state, sees what it would see chunk by chunk. Media time comes from the chunk's
+    run (``SileroStreams.feed_many``); trackers still see the chunks in order. A window's bleed
+    check (``bot.analytics.crosstalk``) reads the talking neighbours' audio of the same moment:
+    a step's chunks all reach the crosstalk filter before any window is checked, and a chunk that
+    comes on its own (live) has its scored windows wait, at most ``CROSSTALK_WAIT_MS``, for the
+    neighbours' audio to reach them; either way the same decisions. Media time comes from the chunk's
     stamp (``bot.core.media.media_time_of``: the room's, or ``MediaClockStamper``'s on Daily): a
     stamped chunk starts at its stamp, and the participant's :class:`~bot.core.media.SampleClock` only
     places the samples inside and between chunks (window ends, sound spans), so on Daily the
@@ -144,6 +165,7 @@ class ParticipantVAD(FrameProcessor):
         self._warned: set[str] = set()
         self._crosstalk_params = crosstalk
         self._crosstalk: dict[int, CrosstalkFilter] = {}  # per sample rate
+        self._waiting: set[str] = set()  # participants with windows waiting for a neighbour's audio
 
     @property
     def stats(self) -> StreamStats:
@@ -174,6 +196,7 @@ class ParticipantVAD(FrameProcessor):
         """Drop every stream's state."""
         await super().cleanup()  # type: ignore[no-untyped-call]  # Pipecat's method is unannotated
         self._participants.clear()
+        self._waiting.clear()
         if self._streams is not None:
             self._streams.close_all()
 
@@ -259,7 +282,8 @@ class ParticipantVAD(FrameProcessor):
         return _Chunk(pid, rate, participant, chunk.samples, stamped, before)
 
     async def _flush(self, batch: list[_Chunk]) -> None:
-        """Score the batch's windows in one go, then observe and push chunk by chunk, in order."""
+        """Score the batch's windows in one go, hand every chunk to the crosstalk filter, then
+        observe and push chunk by chunk, in order."""
         if not batch:
             return
         try:
@@ -267,6 +291,8 @@ class ParticipantVAD(FrameProcessor):
         except Exception as exc:  # counted and logged; the room goes on
             internal_error("participant vad", exc)
             scores = [[] for _ in batch]
+        for chunk in batch:  # a step's audio of every track reaches the crosstalk filter first
+            self._place(chunk)
         for chunk, windows in zip(batch, scores, strict=True):
             try:
                 transitions = chunk.before + self._observe(chunk, windows)
@@ -278,30 +304,63 @@ class ParticipantVAD(FrameProcessor):
             if self._report_onsets:  # under the id the VAD keys participants by
                 await self._report_onset(chunk.pid)
 
-    def _observe(self, chunk: _Chunk, windows: list[WindowScore]) -> list[Transition]:
-        """Place the chunk on its clock and run the tracker over its scored windows."""
-        pid, participant = chunk.pid, chunk.participant
+    def _place(self, chunk: _Chunk) -> None:
+        """Place the chunk on its participant's clock and hand it to the crosstalk filter."""
+        participant = chunk.participant
         assert participant is not None  # batched chunks are open (_consume)
         # The stamp, when there is one, is the chunk's start: nothing is counted on top of it.
         clock = participant.clock
         clock.place(chunk.samples.size, chunk.stamped)
         crosstalk = self._crosstalk_for(clock.sample_rate)
         if crosstalk is not None:
-            crosstalk.push(pid, chunk.samples, clock.now_ms)
-        out: list[Transition] = []
+            crosstalk.push(chunk.pid, chunk.samples, clock.now_ms)
+
+    def _observe(self, chunk: _Chunk, windows: list[WindowScore]) -> list[Transition]:
+        """Queue the chunk's scored windows (the chunk is placed: ``_place``) and run the trackers
+        over every window that can be decided now: this participant's, and others' that were
+        waiting for this chunk's audio."""
+        participant = chunk.participant
+        assert participant is not None  # batched chunks are open (_consume)
+        clock = participant.clock
         for window in windows:
-            sound, bleed = None, False
-            confidence, level = window.confidence, window.level
-            end_ms = clock.at(window.end)
-            if window.sound is not None:
-                first, last = window.sound
-                sound = (clock.at(first), clock.at(last))
+            sound = None if window.sound is None else (clock.at(window.sound[0]), clock.at(window.sound[1]))
+            participant.waiting.append(_Window(clock.at(window.end), window.confidence, sound, window.level))
+        out = self._drain(chunk.pid, participant)
+        if self._waiting:  # usually empty; drained in join order, so runs repeat exactly
+            for pid in [q for q in self._participants if q in self._waiting and q != chunk.pid]:
+                out += self._drain(pid, self._participants[pid])
+        return out
+
+    def _drain(self, pid: str, participant: _Participant, *, force: bool = False) -> list[Transition]:
+        """Observe ``pid``'s waiting windows in order, up to the first whose bleed check needs a
+        talking neighbour's audio that has not arrived yet (live, each track's frames come on
+        their own; checked against a neighbour's audio that stops short of the window, the
+        correlation misses the bleed: ``kt-meeting``'s first bleed stretch and late onsets, docs/vad.md,
+        eighth round). A window waits at most ``CROSSTALK_WAIT_MS``; ``force`` decides them all."""
+        crosstalk = self._crosstalk_for(participant.clock.sample_rate)
+        out: list[Transition] = []
+        waiting = participant.waiting
+        while waiting:
+            window = waiting[0]
+            confidence, sound, level, bleed = window.confidence, window.sound, window.level, False
             if confidence is not None and crosstalk is not None:
                 talking = [q for q, other in self._participants.items() if q != pid and other.tracker.active]
-                if talking and crosstalk.is_bleed(pid, end_ms, participant.tracker.window_ms, talking):
+                if (
+                    talking
+                    and not force
+                    and not crosstalk.covers(talking, window.end_ms)
+                    and participant.clock.now_ms - window.end_ms < CROSSTALK_WAIT_MS
+                ):
+                    break
+                if talking and crosstalk.is_bleed(pid, window.end_ms, participant.tracker.window_ms, talking):
                     confidence = sound = level = None  # another participant's voice on this microphone
                     bleed = True
-            out += participant.tracker.observe(end_ms, confidence, sound, level, bleed=bleed)
+            waiting.popleft()
+            out += participant.tracker.observe(window.end_ms, confidence, sound, level, bleed=bleed)
+        if waiting:
+            self._waiting.add(pid)
+        else:
+            self._waiting.discard(pid)
         self._silero.follow(pid, participant.tracker.loudest_speech_dbfs)  # for the gate, from the next chunk
         return out
 
@@ -336,13 +395,18 @@ class ParticipantVAD(FrameProcessor):
     def _close(self, pid: str) -> list[Transition]:
         """End a stream; a speaker's stop is the end of their last speech window, which is
         never later than their audio (so the leave/end frame's own media time is not needed)."""
-        participant = self._participants.pop(pid, None)
+        participant = self._participants.get(pid)
         if participant is None:
             return []
+        out = self._drain(pid, participant, force=True)
+        del self._participants[pid]
         for filt in self._crosstalk.values():
             filt.forget(pid)
         self._silero.close(pid)
-        return participant.tracker.close(participant.clock.now_ms)
+        out += participant.tracker.close(participant.clock.now_ms)
+        for other in [q for q in self._participants if q in self._waiting]:  # no longer a neighbour to wait for
+            out += self._drain(other, self._participants[other])
+        return out
 
     def _warn_once(self, key: str, message: str) -> None:
         if key not in self._warned:

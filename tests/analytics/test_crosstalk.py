@@ -277,3 +277,15 @@ def test_each_window_of_a_telephone_track_counts_once_however_many_neighbours_ar
     one = found_at(("b",))
     assert one is not None
     assert found_at(("b", "c", "d")) == one
+
+
+def test_a_check_can_tell_whether_the_talkers_audio_has_reached_the_window() -> None:
+    # live, a talker's frames of a moment may come after the neighbour's: ParticipantVAD holds
+    # the neighbour's window until covers() (a track never pushed does not hold anything back)
+    ct = CrosstalkFilter(16000)
+    ct.push("a", np.zeros(320, np.int16), end_ms=1000)
+    ct.push("b", np.zeros(320, np.int16), end_ms=1020)
+    assert ct.covers(["a"], 1000) and ct.covers(["b"], 1010)
+    assert not ct.covers(["a"], 1010)
+    assert not ct.covers(["b", "a"], 1010)
+    assert ct.covers(["never-pushed"], 5000)

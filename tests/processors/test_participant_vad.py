@@ -652,6 +652,49 @@ def test_room_audio_frames_give_exactly_what_per_participant_frames_give(session
     assert {e[1] for e in expected if e[0] == "state"} >= {"alice", "bob", "carol", "dan"}
 
 
+def talker_last(room: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The bleed room with bob's track (alice's bleed on it) first in each step and alice's last:
+    each of bob's windows is complete before alice's audio of the same 20 ms has come."""
+    return {pid: room[pid] for pid in ("bob", "carol", "dan", "alice")}
+
+
+@needs_clips
+def test_a_bleed_check_waits_for_the_talkers_audio_of_the_same_moment(session):
+    # Live, each track's frames come on their own. Checked against alice's audio that stopped
+    # up to 20 ms short of his window, bob's copy of her voice (in -50 dBFS room tone) correlated
+    # poorly and was his own speech at 0.83-1.28 s; his windows now wait for hers, so frame by
+    # frame is a whole step at once, and bob speaks only his own words
+    room = bleed_room()
+    room["bob"] = (
+        (room["bob"].astype(np.int32) + noise("pink", -50.0, 9000, seed=3)).clip(-32768, 32767).astype(np.int16)
+    )
+    frames = chunks(talker_last(room))
+    one_by_one, batched = make_vad(session, report_onsets=True), make_vad(session, report_onsets=True)
+    got = pushed(run(one_by_one, frames))
+    assert sorted(got, key=repr) == sorted(pushed(run(batched, by_step(frames))), key=repr)
+    bob = [e for e in got if e[0] == "state" and e[1] == "bob"]
+    assert bob and min(e[3] for e in bob) >= 5000, bob  # his words start at 5.2 s; alice talks at 0.5-3 s
+
+
+@needs_clips
+def test_a_stalled_talkers_track_holds_a_neighbours_windows_back_only_briefly(session):
+    # alice's frames stop for good while she is talking (her tracker stays "speaking"): bob's
+    # windows wait for her audio at most CROSSTALK_WAIT_MS (100 ms), then are decided with what is there
+    frames = [f for f in chunks(talker_last(bleed_room())) if not (f.user_id == "alice" and media_time_of(f) >= 1500)]
+    down = run(make_vad(session, forward_audio=True), frames)
+    pushed_at = 0  # media time of the newest audio that had gone through when a frame was pushed
+    starts = []
+    for f in down:
+        if isinstance(f, UserAudioRawFrame):
+            pushed_at = max(pushed_at, media_time_of(f) or 0)
+        elif isinstance(f, SpeakingStateFrame) and f.participant_id == "bob" and f.speaking:
+            starts.append((f, pushed_at))
+    late = [(f, at) for f, at in starts if f.media_time_ms >= 5000]
+    assert late, starts  # his own words are still found...
+    start, at = late[0]
+    assert at - start.decided_at_ms <= 100 + 2 * CHUNK * 1000 // RATE  # ...and not held back
+
+
 @needs_clips
 def test_a_participant_missing_from_some_steps_keeps_their_media_time(session):
     """Daily-like: bob's track stalls for 200 ms (no chunks), then resumes with later stamps."""

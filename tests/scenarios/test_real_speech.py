@@ -206,15 +206,31 @@ def test_kt_meeting_a_quiet_talker_on_rumble_with_a_loud_neighbours_bleed(out: s
     # held out in round 7 (precision 0.907, share 3.88 pp), a tuning room since round 8. Most of
     # p-jan's "false speech" was her own voice: -42 dBFS on -50 dBFS brown noise, her formants
     # plain in the spectrogram, but under the rumble broadband, so the old truth cut them. With
-    # the truth heard above the rumble (rooms.heard): precision 0.952, share 0.36 pp; her soft
-    # onsets over the neighbour's bleed (as loud as her voice) are found late (onset max 305 ms).
+    # the truth heard above the rumble (rooms.heard): precision 0.952, share 0.36 pp, onset max
+    # 305 ms. Her bleed checks read her neighbour's audio a 20 ms chunk short of her window (the
+    # neighbour's chunk of the step came after hers), so the bleed correlated 0.2-0.6 instead of
+    # 0.8-1.0: checked against the same moment, precision 0.972, onset p95/max 127/305 -> 88/209 ms.
     s = scored("kt-meeting", out)
     assert s["missed"] == []
-    assert s["minPrecision"] >= 0.95
-    assert s["minRecall"] >= 0.99
-    assert s["shareErrorPoints"] <= 0.5
-    assert s["onsetMax"] <= 320
+    assert s["minPrecision"] >= 0.97
+    assert s["minRecall"] >= 0.995
+    assert s["shareErrorPoints"] <= 0.35
+    assert s["onsetP95"] <= 100
+    assert s["onsetMax"] <= 220
     assert s["startLatencyP95"] <= 240
+
+
+@needs_round_7
+def test_held_out_kt_panel_stays_where_round_8_found_it(out: str) -> None:
+    # held out (round 8): four more volunteers' voices, scored whole-room only, once per decision
+    # (first score, this round's VAD: every target met; precision and recall 1.000, share 0.81 pp,
+    # onset 6/42/77 ms, start latency p50/p95 93/171 ms)
+    s = scored("kt-panel", out)
+    assert s["missed"] == []
+    assert s["minPrecision"] >= 0.995 and s["minRecall"] >= 0.995
+    assert s["shareErrorPoints"] <= 0.9
+    assert s["onsetMax"] <= 100
+    assert s["startLatencyP95"] <= 190
 
 
 @needs_round_5
