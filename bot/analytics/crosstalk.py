@@ -41,7 +41,9 @@ class CrosstalkParams:
         under X's own voice 2 dB louder ~0.6.
     min_lag_ms, max_lag_ms: lags searched (Y ahead of X by up to ``max_lag_ms``: ~8 m of sound
         path plus clock jitter; a little negative for stamp jitter).
-    history_ms: audio kept per participant.
+    history_ms: audio kept per participant: a window checked up to ~120 ms late (``ParticipantVAD``
+        waits for a neighbour's audio) still has the 32 ms window, the 30 ms of lags and the 6th-order
+        high-pass's ~50 ms lead-in behind it.
     learn_correlation: a window correlating this well is clean bleed: its level relative to the
         source updates the pair's **coupling** (dB, exponential average with ``learn_rate``),
         when its best lag is within ``lag_tolerance_ms`` of the pair's previous clean-bleed
@@ -99,7 +101,7 @@ class CrosstalkParams:
     learn_rate: float = 0.2
     min_lag_ms: int = -5
     max_lag_ms: int = 25
-    history_ms: int = 200
+    history_ms: int = 300
     fade_ms: int = 200
     dip_db: float = 6.0
     lag_tolerance_ms: float = 1.0

@@ -31,6 +31,7 @@ from bot.analytics.speaking import (
 from bot.audio.silero_stream import SUPPORTED_RATES, SileroStreams, StreamStats, WindowScore
 from bot.core.frames import (
     EnvelopeFrame,
+    MediaTickFrame,
     ParticipantLeftFrame,
     RoomAudioFrame,
     RoomEndedFrame,
@@ -47,13 +48,16 @@ __all__ = ["DECIDED_KEY", "ParticipantVAD"]
 DECIDED_KEY = "prism.decided_ms"
 """``frame.metadata`` key on speaking envelopes: media time of the audio chunk whose window decided
 the transition. The envelope leaves the sink while that chunk is the newest audio, so this is the
-media time at which it is published (benchmarks/accuracy.py measures detection latency with it)."""
+media time at which it is published (benchmarks/accuracy.py measures detection latency with it);
+live, a window that waited for a neighbour's audio (``CROSSTALK_WAIT_MS``) leaves when that audio
+comes, up to 100 ms and a chunk later."""
 
 
 CROSSTALK_WAIT_MS = 100
-"""How long (media time, on the waiting participant's own clock) a scored window may wait for the
-audio of a talking neighbour to reach its end before its bleed check, so a neighbour's stalled or
-late track cannot hold another participant's speaking state back for longer."""
+"""How long (media time: the waiting participant's own audio, or the room's ``MediaTickFrame``) a
+scored window may wait for the audio of a talking neighbour to reach its end before its bleed
+check, so a neighbour's stalled or late track cannot hold another participant's speaking state
+back for longer (plus the chunk or tick that finds it expired)."""
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,18 @@ class _Window:
     confidence: float | None
     sound: tuple[int, int] | None
     level: float | None
+
+
+@dataclass(frozen=True)
+class _Onset:
+    """A start entered but not yet confirmed (``report_onsets``), in order with the transitions."""
+
+    participant_id: str
+    media_time_ms: int
+    decided_at_ms: int
+
+
+_Out = Transition | _Onset
 
 
 @dataclass
@@ -83,7 +99,7 @@ class _Chunk:
     participant: _Participant | None  # None: the stream must be opened (or reopened) first
     samples: np.ndarray  # mono int16
     stamped: int | None  # the chunk's media time stamp, if any
-    before: list[Transition] = field(default_factory=list)  # a rate change's stop, pushed first
+    before: list[_Out] = field(default_factory=list)  # a rate change's stop, pushed first
 
 
 class ParticipantVAD(FrameProcessor):
@@ -97,7 +113,9 @@ class ParticipantVAD(FrameProcessor):
     check (``bot.analytics.crosstalk``) reads the talking neighbours' audio of the same moment:
     a step's chunks all reach the crosstalk filter before any window is checked, and a chunk that
     comes on its own (live) has its scored windows wait, at most ``CROSSTALK_WAIT_MS``, for the
-    neighbours' audio to reach them; either way the same decisions. Media time comes from the chunk's
+    neighbours' audio to reach them (a tracker may then take several windows in one go). The
+    bleed checks read the same audio either way; the decisions matched on every room tried, though
+    a waiting window sees its neighbours' trackers a window later than a step at once would. Media time comes from the chunk's
     stamp (``bot.core.media.media_time_of``: the room's, or ``MediaClockStamper``'s on Daily): a
     stamped chunk starts at its stamp, and the participant's :class:`~bot.core.media.SampleClock` only
     places the samples inside and between chunks (window ends, sound spans), so on Daily the
@@ -208,6 +226,8 @@ class ParticipantVAD(FrameProcessor):
             if self._forward_audio:
                 await self.push_frame(frame, direction)
             return
+        if isinstance(frame, MediaTickFrame) and self._waiting:  # live: a track that stopped sending
+            await self._push_transitions(self._expire(frame.media_time_ms))
         if isinstance(frame, ParticipantLeftFrame):
             await self._push_transitions(self._close(frame.participant_id))
         elif isinstance(frame, (RoomEndedFrame, EndFrame, CancelFrame)):
@@ -272,7 +292,7 @@ class ParticipantVAD(FrameProcessor):
         """Open (or, after a rate change, reopen) the chunk's stream, as its turn comes."""
         pid, stamped, rate = chunk.pid, chunk.stamped, chunk.rate
         participant = self._participants.get(pid)
-        before: list[Transition] = []
+        before: list[_Out] = []
         if participant is None:
             participant = self._open(pid, rate, stamped or 0)
         elif participant.clock.sample_rate != rate:
@@ -294,15 +314,13 @@ class ParticipantVAD(FrameProcessor):
         for chunk in batch:  # a step's audio of every track reaches the crosstalk filter first
             self._place(chunk)
         for chunk, windows in zip(batch, scores, strict=True):
+            transitions: list[_Out] = [*chunk.before]
             try:
-                transitions = chunk.before + self._observe(chunk, windows)
+                transitions += self._observe(chunk, windows)
             except Exception as exc:  # counted and logged; the room goes on
                 internal_error("participant vad", exc)
-                transitions = chunk.before
             if transitions:  # almost never: this is the per-20-ms path
                 await self._push_transitions(transitions)
-            if self._report_onsets:  # under the id the VAD keys participants by
-                await self._report_onset(chunk.pid)
 
     def _place(self, chunk: _Chunk) -> None:
         """Place the chunk on its participant's clock and hand it to the crosstalk filter."""
@@ -315,48 +333,74 @@ class ParticipantVAD(FrameProcessor):
         if crosstalk is not None:
             crosstalk.push(chunk.pid, chunk.samples, clock.now_ms)
 
-    def _observe(self, chunk: _Chunk, windows: list[WindowScore]) -> list[Transition]:
+    def _observe(self, chunk: _Chunk, windows: list[WindowScore]) -> list[_Out]:
         """Queue the chunk's scored windows (the chunk is placed: ``_place``) and run the trackers
-        over every window that can be decided now: this participant's, and others' that were
-        waiting for this chunk's audio."""
+        over every window that can be decided now: others' that were waiting for this chunk's
+        audio first (as a whole step at once would have), then this participant's."""
         participant = chunk.participant
         assert participant is not None  # batched chunks are open (_consume)
         clock = participant.clock
         for window in windows:
             sound = None if window.sound is None else (clock.at(window.sound[0]), clock.at(window.sound[1]))
             participant.waiting.append(_Window(clock.at(window.end), window.confidence, sound, window.level))
-        out = self._drain(chunk.pid, participant)
-        if self._waiting:  # usually empty; drained in join order, so runs repeat exactly
-            for pid in [q for q in self._participants if q in self._waiting and q != chunk.pid]:
-                out += self._drain(pid, self._participants[pid])
+        out = self._drain_waiting(skip=chunk.pid) if self._waiting else []
+        return out + self._drain(chunk.pid, participant)
+
+    def _drain_waiting(self, *, skip: str | None = None, now_ms: int | None = None) -> list[_Out]:
+        """``_drain`` every participant with waiting windows, in join order (so runs repeat
+        exactly), each on its own: one participant's failure does not drop the others' decisions."""
+        out: list[_Out] = []
+        for pid in [q for q in self._participants if q in self._waiting and q != skip]:
+            try:
+                out += self._drain(pid, self._participants[pid], now_ms=now_ms)
+            except Exception as exc:  # counted and logged; the room goes on
+                internal_error("participant vad", exc)
         return out
 
-    def _drain(self, pid: str, participant: _Participant, *, force: bool = False) -> list[Transition]:
+    def _expire(self, now_ms: int) -> list[_Out]:
+        """Decide the windows that have waited ``CROSSTALK_WAIT_MS`` by the room's clock (a
+        participant whose own audio stopped coming has nothing else to move them on)."""
+        return self._drain_waiting(now_ms=now_ms)
+
+    def _drain(
+        self, pid: str, participant: _Participant, *, force: bool = False, now_ms: int | None = None
+    ) -> list[_Out]:
         """Observe ``pid``'s waiting windows in order, up to the first whose bleed check needs a
         talking neighbour's audio that has not arrived yet (live, each track's frames come on
         their own; checked against a neighbour's audio that stops short of the window, the
-        correlation misses the bleed: ``kt-meeting``'s first bleed stretch and late onsets, docs/vad.md,
-        eighth round). A window waits at most ``CROSSTALK_WAIT_MS``; ``force`` decides them all."""
+        correlation misses the bleed: ``kt-meeting``'s first bleed stretch and late onsets,
+        docs/vad.md, eighth round). A window waits until its participant's audio, or the room's
+        clock (``now_ms``), is ``CROSSTALK_WAIT_MS`` past it; ``force`` decides them all. Each
+        window is taken off the queue before it is checked: a check that fails is logged and the
+        window counts as not bleed, so it cannot block the queue."""
         crosstalk = self._crosstalk_for(participant.clock.sample_rate)
-        out: list[Transition] = []
+        out: list[_Out] = []
         waiting = participant.waiting
+        now = max(participant.clock.now_ms, now_ms or 0)
         while waiting:
             window = waiting[0]
             confidence, sound, level, bleed = window.confidence, window.sound, window.level, False
+            talking: list[str] = []
             if confidence is not None and crosstalk is not None:
                 talking = [q for q, other in self._participants.items() if q != pid and other.tracker.active]
                 if (
                     talking
                     and not force
                     and not crosstalk.covers(talking, window.end_ms)
-                    and participant.clock.now_ms - window.end_ms < CROSSTALK_WAIT_MS
+                    and now - window.end_ms < CROSSTALK_WAIT_MS
                 ):
                     break
-                if talking and crosstalk.is_bleed(pid, window.end_ms, participant.tracker.window_ms, talking):
-                    confidence = sound = level = None  # another participant's voice on this microphone
-                    bleed = True
             waiting.popleft()
+            if talking and crosstalk is not None:
+                try:
+                    bleed = crosstalk.is_bleed(pid, window.end_ms, participant.tracker.window_ms, talking)
+                except Exception as exc:  # counted and logged; the window counts as the participant's own
+                    internal_error("participant vad", exc)
+                if bleed:
+                    confidence = sound = level = None  # another participant's voice on this microphone
             out += participant.tracker.observe(window.end_ms, confidence, sound, level, bleed=bleed)
+            if self._report_onsets:
+                out += self._onset(pid, participant)
         if waiting:
             self._waiting.add(pid)
         else:
@@ -364,15 +408,16 @@ class ParticipantVAD(FrameProcessor):
         self._silero.follow(pid, participant.tracker.loudest_speech_dbfs)  # for the gate, from the next chunk
         return out
 
-    async def _report_onset(self, pid: str) -> None:
-        participant = self._participants.get(pid)
-        if participant is None:
-            return
+    @staticmethod
+    def _onset(pid: str, participant: _Participant) -> list[_Out]:
+        """The start just entered (``report_onsets``), if it is new: reported window by window,
+        so one that is entered and confirmed within a drain is still reported."""
         onset = participant.tracker.pending_onset_ms
-        if onset is not None and onset != participant.onset_reported:
-            participant.onset_reported = onset
-            decided = participant.tracker.last_window_end_ms or onset
-            await self.push_frame(SpeechOnsetFrame(participant_id=pid, media_time_ms=onset, decided_at_ms=decided))
+        if onset is None or onset == participant.onset_reported:
+            return []
+        participant.onset_reported = onset
+        decided = participant.tracker.last_window_end_ms or onset
+        return [_Onset(pid, onset, decided)]
 
     def _crosstalk_for(self, sample_rate: int) -> CrosstalkFilter | None:
         if self._crosstalk_params is None:
@@ -392,21 +437,23 @@ class ParticipantVAD(FrameProcessor):
         self._participants[pid] = participant
         return participant
 
-    def _close(self, pid: str) -> list[Transition]:
+    def _close(self, pid: str) -> list[_Out]:
         """End a stream; a speaker's stop is the end of their last speech window, which is
         never later than their audio (so the leave/end frame's own media time is not needed)."""
-        participant = self._participants.get(pid)
+        participant = self._participants.pop(pid, None)
         if participant is None:
             return []
-        out = self._drain(pid, participant, force=True)
-        del self._participants[pid]
+        out: list[_Out] = []
+        try:
+            out += self._drain(pid, participant, force=True)
+        except Exception as exc:  # counted and logged; the participant is closed all the same
+            internal_error("participant vad", exc)
+        self._waiting.discard(pid)
         for filt in self._crosstalk.values():
             filt.forget(pid)
         self._silero.close(pid)
         out += participant.tracker.close(participant.clock.now_ms)
-        for other in [q for q in self._participants if q in self._waiting]:  # no longer a neighbour to wait for
-            out += self._drain(other, self._participants[other])
-        return out
+        return out + self._drain_waiting()  # no longer a neighbour to wait for
 
     def _warn_once(self, key: str, message: str) -> None:
         if key not in self._warned:
@@ -415,8 +462,15 @@ class ParticipantVAD(FrameProcessor):
 
     # -- frames out ---------------------------------------------------------------------------
 
-    async def _push_transitions(self, transitions: list[Transition]) -> None:
+    async def _push_transitions(self, transitions: list[_Out]) -> None:
         for t in transitions:
+            if isinstance(t, _Onset):
+                await self.push_frame(
+                    SpeechOnsetFrame(
+                        participant_id=t.participant_id, media_time_ms=t.media_time_ms, decided_at_ms=t.decided_at_ms
+                    )
+                )
+                continue
             if isinstance(t, SpeechStarted):
                 state = SpeakingStateFrame(
                     participant_id=t.participant_id,

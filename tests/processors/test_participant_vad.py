@@ -23,6 +23,7 @@ from bot.analytics.speaking import GateParams
 from bot.audio.silero_stream import SileroStreams, model_path
 from bot.core.frames import (
     EnvelopeFrame,
+    MediaTickFrame,
     ParticipantLeftFrame,
     RoomAudioFrame,
     RoomEndedFrame,
@@ -693,6 +694,63 @@ def test_a_stalled_talkers_track_holds_a_neighbours_windows_back_only_briefly(se
     assert late, starts  # his own words are still found...
     start, at = late[0]
     assert at - start.decided_at_ms <= 100 + 2 * CHUNK * 1000 // RATE  # ...and not held back
+
+
+@needs_clips
+def test_a_waiting_window_whose_track_stops_is_decided_on_the_rooms_clock(session):
+    # bob starts talking over alice (later in each step); both tracks go silent on the wire right
+    # after the chunk of bob's that confirms his start, before alice's chunk of that moment: his
+    # window waits for her audio, which never comes, and only the room's MediaTickFrame (every
+    # 100 ms, carol's and dan's audio still flowing) moves it on; without it his start went out
+    # when the room ended
+    room = bleed_room()
+    extra = silent_track(9000)
+    extra.place("alice-2", 5000)
+    room["alice"] = room["alice"] + extra.audio
+    full = chunks(talker_last(room))
+    start = next(f for f in states(run(make_vad(session), full)) if f.participant_id == "bob" and f.speaking)
+    cut = (start.decided_at_ms - 1) // 20 * 20  # the step whose chunk of bob's decides it
+    frames = []
+    for f in full:
+        t = media_time_of(f) or 0
+        if (f.user_id == "alice" and t >= cut) or (f.user_id == "bob" and t > cut):
+            continue
+        frames.append(f)
+        if f.user_id == "dan" and t % 100 == 80:
+            frames.append(MediaTickFrame(media_time_ms=t + 20))
+    pushed_at, starts = 0, []
+    for f in run(make_vad(session, forward_audio=True), frames):
+        if isinstance(f, UserAudioRawFrame):
+            pushed_at = max(pushed_at, media_time_of(f) or 0)
+        elif isinstance(f, SpeakingStateFrame) and f.participant_id == "bob" and f.speaking:
+            starts.append((f.decided_at_ms, pushed_at))
+    assert starts and starts[0][0] == start.decided_at_ms, (starts, start)
+    assert starts[0][1] <= start.decided_at_ms + 100 + 100, starts  # by the first tick 100 ms on, not at the end
+
+
+@needs_clips
+def test_a_failing_bleed_check_costs_one_window_not_the_room(session, monkeypatch):
+    # the check of one of bob's windows throws: counted and logged, the window counts as his
+    # own, and every other participant's decisions still go out (a window left at the head of
+    # the queue threw again on every chunk and took the others' drains with it)
+    from bot.analytics.crosstalk import CrosstalkFilter
+    from bot.processors.safety import INTERNAL_ERRORS
+
+    original = CrosstalkFilter.is_bleed
+
+    def flaky(self, pid, window_end_ms, window_ms, talking):
+        if pid == "bob" and window_end_ms == 1024:
+            raise RuntimeError("boom")
+        return original(self, pid, window_end_ms, window_ms, talking)
+
+    frames = chunks(talker_last(bleed_room()))
+    expected = pushed(run(make_vad(session), frames))
+    monkeypatch.setattr(CrosstalkFilter, "is_bleed", flaky)
+    before = INTERNAL_ERRORS["participant vad"]
+    got = pushed(run(make_vad(session), frames))
+    assert INTERNAL_ERRORS["participant vad"] - before == 1
+    others = [e for e in expected if e[0] != "state" or e[1] != "bob"]
+    assert [e for e in got if e[0] != "state" or e[1] != "bob"] == others
 
 
 @needs_clips
