@@ -7,6 +7,7 @@ participant, interleaved the way Daily delivers per-participant tracks.
 
 from __future__ import annotations
 
+import itertools
 import json
 import wave
 from dataclasses import dataclass, field
@@ -675,6 +676,25 @@ def test_a_bleed_check_waits_for_the_talkers_audio_of_the_same_moment(session):
     assert sorted(got, key=repr) == sorted(pushed(run(batched, by_step(frames))), key=repr)
     bob = [e for e in got if e[0] == "state" and e[1] == "bob"]
     assert bob and min(e[3] for e in bob) >= 5000, bob  # his words start at 5.2 s; alice talks at 0.5-3 s
+
+
+@needs_clips
+def test_frames_in_any_order_within_a_step_give_the_same_decisions(session):
+    # live, which track's frame of a moment comes first is anyone's guess: shuffled within every
+    # step (fixed seed), frame by frame decides what a whole step at once decides
+    room = bleed_room()
+    room["bob"] = (
+        (room["bob"].astype(np.int32) + noise("pink", -50.0, 9000, seed=3)).clip(-32768, 32767).astype(np.int16)
+    )
+    frames = chunks(room)
+    rng = np.random.default_rng(12)
+    shuffled: list = []
+    for _t, step in itertools.groupby(frames, key=media_time_of):
+        group = list(step)
+        shuffled += [group[i] for i in rng.permutation(len(group))]
+    decided = pushed(run(make_vad(session), shuffled))
+    assert sorted(decided, key=repr) == sorted(pushed(run(make_vad(session), by_step(frames))), key=repr)
+    assert {e[1] for e in decided if e[0] == "state"} == {"alice", "bob", "carol", "dan"}
 
 
 @needs_clips
