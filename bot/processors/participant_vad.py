@@ -227,7 +227,7 @@ class ParticipantVAD(FrameProcessor):
                 await self.push_frame(frame, direction)
             return
         if isinstance(frame, MediaTickFrame) and self._waiting:  # live: a track that stopped sending
-            await self._push_transitions(self._expire(frame.media_time_ms))
+            await self._push_transitions(self._drain_waiting(now_ms=frame.media_time_ms))
         if isinstance(frame, ParticipantLeftFrame):
             await self._push_transitions(self._close(frame.participant_id))
         elif isinstance(frame, (RoomEndedFrame, EndFrame, CancelFrame)):
@@ -348,7 +348,9 @@ class ParticipantVAD(FrameProcessor):
 
     def _drain_waiting(self, *, skip: str | None = None, now_ms: int | None = None) -> list[_Out]:
         """``_drain`` every participant with waiting windows, in join order (so runs repeat
-        exactly), each on its own: one participant's failure does not drop the others' decisions."""
+        exactly), each on its own: one participant's failure does not drop the others' decisions.
+        ``now_ms``: the room's clock (a ``MediaTickFrame``), which moves on the windows of a
+        participant whose own audio stopped coming."""
         out: list[_Out] = []
         for pid in [q for q in self._participants if q in self._waiting and q != skip]:
             try:
@@ -356,11 +358,6 @@ class ParticipantVAD(FrameProcessor):
             except Exception as exc:  # counted and logged; the room goes on
                 internal_error("participant vad", exc)
         return out
-
-    def _expire(self, now_ms: int) -> list[_Out]:
-        """Decide the windows that have waited ``CROSSTALK_WAIT_MS`` by the room's clock (a
-        participant whose own audio stopped coming has nothing else to move them on)."""
-        return self._drain_waiting(now_ms=now_ms)
 
     def _drain(
         self, pid: str, participant: _Participant, *, force: bool = False, now_ms: int | None = None

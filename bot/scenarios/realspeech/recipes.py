@@ -446,7 +446,7 @@ def _huddle() -> RoomRecipe:
 
 
 def _kt_pools() -> tuple[dict[str, list[str]], dict[str, list[str]]]:
-    """Long and short utterances of the seventh round's voices (``sources.KT_VOICES``), in the
+    """Long and short utterances of the volunteers' voices (``sources.KT_VOICES``), in the
     order listed there (each voice's own words: no two say the same one at once)."""
     long = {voice: [f"{voice}-{w}#1" for w in spec[2].split()] for voice, spec in KT_VOICES.items()}
     short = {voice: [f"{voice}-{w}#1" for w in spec[3].split()] for voice, spec in KT_VOICES.items()}
@@ -510,7 +510,7 @@ def _kt_phone() -> RoomRecipe:
 
 def _kt_panel() -> RoomRecipe:
     """Held out in the eighth round: the other four volunteers' voices (English, Nynorsk,
-    Slovenian, German: ``sources.KT_ROUND_8``) in quick turns; a telephone-band talker on line
+    Slovenian, German: ``sources.KT_VOICES``) in quick turns; a telephone-band talker on line
     noise, a talker on rumble with -20 dB bleed of the loudest, a -40 dBFS backchanneller who also
     says the quiet words after long silences."""
     return conversation(

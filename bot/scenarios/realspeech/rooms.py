@@ -151,12 +151,12 @@ ABOVE_RUMBLE_HZ = 354.0
 speech intelligible (ANSI S3.5's Speech Intelligibility Index gives the 250 Hz band about 6 % of
 the importance, nothing below), and little of ventilation rumble's power (brown noise keeps 5 % of
 its power above it, pink noise half)."""
-EDGE_HZ = 50.0
-"""Half the width of the band edges (raised cosine), as ``_band``'s."""
 
 
 def above_rumble(x: np.ndarray) -> np.ndarray:
-    """``x`` (16 kHz) above ``ABOVE_RUMBLE_HZ`` (FFT mask).
+    """``x`` (16 kHz) above ``ABOVE_RUMBLE_HZ``: ``_band`` with no upper edge (its 100 Hz
+    raised-cosine edge; a brick wall rang for 10-50 ms past an abrupt end of a voice, and the
+    ringing counted as heard over quiet rumble).
 
     Why: whether speech is heard over a background depends on the frequencies where each has its
     power. Brown noise (ventilation rumble) has almost all of it below 200 Hz, where speech has
@@ -166,13 +166,7 @@ def above_rumble(x: np.ndarray) -> np.ndarray:
     murmur out of pink noise, which in its own band stood 11 dB over it), and comparing octave band
     by octave band (narrow bands let narrow non-speech through: a recording's low-frequency floor
     below 354 Hz, a steady 3.8 kHz tone)."""
-    spectrum = np.fft.rfft(x)
-    f = np.fft.rfftfreq(len(x), d=1.0 / RATE)
-    # a 100 Hz raised-cosine edge, as the telephone band's: a brick wall rang for 10-50 ms past an
-    # abrupt end of a voice, and the ringing counted as heard over quiet rumble
-    edge = np.clip((f - (ABOVE_RUMBLE_HZ - EDGE_HZ)) / (2 * EDGE_HZ), 0, 1)
-    out: np.ndarray = np.fft.irfft(spectrum * (0.5 - 0.5 * np.cos(np.pi * edge)), len(x))
-    return out
+    return _band(x, lo=ABOVE_RUMBLE_HZ, hi=float(RATE))
 
 
 def noise_levels(tone: np.ndarray) -> np.ndarray:

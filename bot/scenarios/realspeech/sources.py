@@ -25,7 +25,6 @@ __all__ = [
     "HELD_OUT_PROMPTS",
     "HELD_OUT_VOICES",
     "HELD_OUT_WORDS",
-    "KT_ROUND_8",
     "KT_VOICES",
     "RATE",
     "SOURCES",
@@ -231,8 +230,6 @@ KT_VOICES = {
 at 22.05/44.1 kHz (Nynorsk: Opus), many trimmed to the first syllable (no lead-in: their onsets
 are crisp unless the room fades them in). The seventh round's four (``kt-meeting``, ``kt-phone``)
 and the eighth round's four (``kt-panel``, held out)."""
-
-KT_ROUND_8 = ("kt-en", "kt-nn", "kt-sl", "kt-de")
 
 
 def _kt(voice: str, word: str) -> Source:
