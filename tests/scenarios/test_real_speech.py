@@ -210,13 +210,17 @@ def test_kt_meeting_a_quiet_talker_on_rumble_with_a_loud_neighbours_bleed(out: s
     # 305 ms. Her bleed checks read her neighbour's audio a 20 ms chunk short of her window (the
     # neighbour's chunk of the step came after hers), so the bleed correlated 0.2-0.6 instead of
     # 0.8-1.0: checked against the same moment, precision 0.970, onset p95/max 93/305 -> 88/209 ms.
+    # Round 9: her rumble held the bleed's wide-band correlation at 0.5-0.6 (0.8-0.98 above 300 Hz)
+    # in three stretches of false speech; correlated above the rumble too, precision 0.970 -> 1.000,
+    # recall 0.997, share 0.32 pp, onset max 209 -> 305 ms (one onset of hers under bleed 6 dB
+    # louder than her voice: its first window is now bleed).
     s = scored("kt-meeting", out)
     assert s["missed"] == []
-    assert s["minPrecision"] >= 0.965
-    assert s["minRecall"] >= 0.995
-    assert s["shareErrorPoints"] <= 0.35
+    assert s["minPrecision"] >= 0.995
+    assert s["minRecall"] >= 0.99
+    assert s["shareErrorPoints"] <= 0.4
     assert s["onsetP95"] <= 100
-    assert s["onsetMax"] <= 220
+    assert s["onsetMax"] <= 320
     assert s["startLatencyP95"] <= 240
 
 
