@@ -13,8 +13,8 @@ minus the true onset/offset). The real-speech rooms are built from the Debian pa
 
 Held-out rooms (``heldOut`` in their truth: rooms nobody has tuned on yet) are scored only when
 named or with ``--held-out``: scoring them while trying a change is how they stop being held out.
-``--model-gain DB`` scores the opt-in model input gain (``GateParams.model_gain_max_db``,
-``BOT_VAD_MODEL_GAIN_DB``) instead of the defaults.
+``--model-gain DB`` scores another model input gain (``GateParams.model_gain_max_db``,
+``BOT_VAD_MODEL_GAIN_DB``; 15 dB by default, 0 turns it off) instead of the defaults.
 """
 
 from __future__ import annotations
@@ -71,7 +71,8 @@ def _model_gain(argv: list[str]) -> tuple[list[str], GateParams | None, str | No
         gain = math.nan
     if not 0 <= gain <= 24:  # NaN too
         return rest, None, f"--model-gain needs a number of dB (0-24), got {value!r}"
-    return rest, (GateParams(model_gain_max_db=gain) if gain else None), None  # 0: off, the defaults
+    default = GateParams().model_gain_max_db
+    return rest, (GateParams(model_gain_max_db=gain) if gain != default else None), None
 
 
 def main(argv: list[str]) -> int:
@@ -99,7 +100,8 @@ def main(argv: list[str]) -> int:
         f"{'missed':>6} {'start lat p50/p95':>17} {'stop lat p50/p95':>16} {'scripted ok':>11} {'wall s':>6}"
     )
     if gate is not None:
-        print(f"opt-in model input gain on: up to {gate.model_gain_max_db:g} dB (BOT_VAD_MODEL_GAIN_DB)")
+        gain = f"up to {gate.model_gain_max_db:g} dB" if gate.model_gain_max_db else "off"
+        print(f"model input gain {gain}, not the default {GateParams().model_gain_max_db:g} dB (BOT_VAD_MODEL_GAIN_DB)")
     print(header)
     print("-" * len(header))
     skipped: list[str] = []

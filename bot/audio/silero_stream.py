@@ -395,7 +395,13 @@ class SileroStreams:
             else:
                 stream.band.remember(audio)
         decision = gate.step(level, band_level, stream.speaker_dbfs)
-        if decision.sounding and stream.gain_db:  # the model's input only (GateParams.model_gain_max_db)
+        floor = gate.floor_dbfs
+        if (  # the model's input only (GateParams.model_gain_max_db), and the voice, not the room
+            decision.sounding
+            and stream.gain_db
+            and floor is not None
+            and level >= floor + gate.params.model_gain_over_floor_db
+        ):
             gain_db = min(stream.gain_db, gate.params.model_gain_target_dbfs - level)  # never past the target
             if gain_db > 0:
                 audio = audio * np.float32(10 ** (gain_db / 20))

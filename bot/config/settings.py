@@ -290,12 +290,12 @@ class Settings(VariableNamedSettings):
     )
     # --- speech detection
     vad_model_gain_db: float = Field(
-        default=0.0,
+        default=15.0,
         ge=0,
         le=24,
         allow_inf_nan=False,
         validation_alias=_env("BOT_VAD_MODEL_GAIN_DB"),
-        description="Opt-in (0: off): raise a quiet participant's audio by up to this many dB for the speech model only, towards a normal speaking level. 15 finds quiet and telephone-band participants' words sooner; off by default because a held-out room got slightly worse (docs/vad.md, sixth round).",
+        description="Raise a quiet participant's voice by up to this many dB for the speech model only, towards a normal speaking level (0: off). Finds quiet and telephone-band participants' words sooner; on by default since the ninth round (docs/vad.md).",
     )
     # --- session limits
     idle_timeout_secs: float | None = Field(

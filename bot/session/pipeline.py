@@ -46,8 +46,8 @@ def facilitator_processors(settings: Settings, policy: LoadedPolicy, agenda: Any
 
 def vad_gate(settings: Settings) -> GateParams | None:
     """The speech detection's gate parameters the settings ask for; ``None``: the defaults
-    (``BOT_VAD_MODEL_GAIN_DB`` turns on the opt-in model input gain)."""
-    if not settings.vad_model_gain_db:
+    (``BOT_VAD_MODEL_GAIN_DB`` sets the model input gain: 15 dB by default, 0 turns it off)."""
+    if settings.vad_model_gain_db == GateParams().model_gain_max_db:
         return None
     return GateParams(model_gain_max_db=settings.vad_model_gain_db)
 

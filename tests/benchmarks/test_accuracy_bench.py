@@ -87,7 +87,7 @@ def test_bad_arguments_exit_2_naming_the_problem(
 
 
 @pytest.mark.timeout(120)
-def test_model_gain_scores_the_opt_in_gate_and_says_so(
+def test_model_gain_scores_another_gain_and_says_so(
     bench: ModuleType, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     gates: list[Any] = []
@@ -95,11 +95,15 @@ def test_model_gain_scores_the_opt_in_gate_and_says_so(
     monkeypatch.setattr(
         bench, "play_scenario", lambda scenario, gate=None: gates.append(gate) or real(scenario, gate=gate)
     )
-    assert bench.main(["open-room", "--model-gain", "15"]) == 0
-    assert [g.model_gain_max_db for g in gates] == [15.0]
-    assert capsys.readouterr().out.startswith("opt-in model input gain on: up to 15 dB")
-    for argv in (["open-room"], ["open-room", "--model-gain", "0"]):
+    assert bench.main(["open-room", "--model-gain", "9"]) == 0
+    assert [g.model_gain_max_db for g in gates] == [9.0]
+    assert capsys.readouterr().out.startswith("model input gain up to 9 dB, not the default 15 dB")
+    gates.clear()
+    assert bench.main(["open-room", "--model-gain", "0"]) == 0
+    assert [g.model_gain_max_db for g in gates] == [0.0]
+    assert capsys.readouterr().out.startswith("model input gain off, not the default 15 dB")
+    for argv in (["open-room"], ["open-room", "--model-gain", "15"]):
         gates.clear()
         assert bench.main(argv) == 0
-        assert gates == [None]  # the defaults: the gain off
-        assert "gain on" not in capsys.readouterr().out
+        assert gates == [None]  # the defaults
+        assert "model input gain" not in capsys.readouterr().out

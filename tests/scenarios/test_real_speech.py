@@ -191,11 +191,13 @@ def test_kt_phone_bleed_of_a_telephone_band_talker(out: str) -> None:
     # taken for bleed (recall 0.989): the recall bound catches that (docs/vad.md, seventh round).
     # Eighth round, the truth heard above the rumble too: share 1.83 -> 0.36 pp (p-nia's "late
     # stops" on brown noise were her voice), recall 1.000 -> 0.997, onset p95 85 -> 174 ms.
+    # Round 9: bleed correlated above the rumble too, precision 0.938 -> 0.943; the model gain on
+    # by default (windows within 10 dB of the floor not raised), 0.957, share 0.34 -> 0.49 pp.
     s = scored("kt-phone", out)
     assert s["missed"] == []
-    assert s["minPrecision"] >= 0.935
+    assert s["minPrecision"] >= 0.95
     assert s["minRecall"] >= 0.99
-    assert s["shareErrorPoints"] <= 0.5
+    assert s["shareErrorPoints"] <= 0.6
     assert s["onsetP50"] <= 10
     assert s["onsetMax"] <= 220
     assert s["startLatencyP50"] <= 100
@@ -228,13 +230,14 @@ def test_kt_meeting_a_quiet_talker_on_rumble_with_a_loud_neighbours_bleed(out: s
 def test_held_out_kt_panel_stays_where_round_8_found_it(out: str) -> None:
     # held out (round 8): four more volunteers' voices, scored whole-room only, once per decision
     # (first score, this round's VAD: every target met; precision and recall 1.000, share 0.79 pp,
-    # onset 5/42/68 ms, start latency p50/p95 92/171 ms)
+    # onset 5/42/68 ms, start latency p50/p95 92/171 ms; round 9, the model gain on by default,
+    # scored once for that decision: share 0.76 pp, start latency 90/145 ms, the rest identical)
     s = scored("kt-panel", out)
     assert s["missed"] == []
     assert s["minPrecision"] >= 0.995 and s["minRecall"] >= 0.995
     assert s["shareErrorPoints"] <= 0.9
     assert s["onsetMax"] <= 100
-    assert s["startLatencyP95"] <= 190
+    assert s["startLatencyP95"] <= 170
 
 
 @needs_round_5
@@ -252,22 +255,25 @@ def test_held_out_meeting_7_stays_where_round_4_left_it(out: str) -> None:
     # bleed, quiet words after 6 s of silence. Scored once per VAD, whole room only (round 3 VAD:
     # share 1.09 pp, onset max 312 ms, start latency p95 364 ms, 22/23 scripted; round 4: 1.01 pp,
     # 156 ms, 289 ms, 23/23, one missed utterance in both). Round 8's truth (heard above the
-    # rumble too) adds a 25th scripted overlap, which this VAD gets wrong (held out: not looked at)
+    # rumble too) adds a 25th scripted overlap, which this VAD gets wrong (held out: not looked at).
+    # Round 9 (the model gain on by default): share 1.01 -> 0.80 pp, missed 1 -> 0, start latency
+    # p95 292 -> 236 ms
     s = scored("meeting-7", out)
-    assert len(s["missed"]) <= 1
+    assert s["missed"] == []
     assert s["minPrecision"] >= 0.99
     assert s["minRecall"] >= 0.98
-    assert s["shareErrorPoints"] <= 1.1
+    assert s["shareErrorPoints"] <= 0.9
     assert s["onsetP95"] <= 150
     assert s["onsetMax"] <= 200
-    assert s["startLatencyP95"] <= 320
+    assert s["startLatencyP95"] <= 260
     assert s["scriptedOverlaps"] >= 25 and s["scriptedRight"] >= 24
 
 
 @needs_round_5
 def test_held_out_huddle_stays_where_round_4_left_it(out: str) -> None:
     # held out (round 5): the three unheard voices in quick turns, 8 kHz room (round 3 VAD:
-    # precision 0.990, share 1.31 pp, start latency p95 166 ms; round 4: 1.000, 1.20 pp, 157 ms)
+    # precision 0.990, share 1.31 pp, start latency p95 166 ms; round 4: 1.000, 1.20 pp, 157 ms;
+    # round 9, the model gain on by default: 1.000, 1.19 pp, 171 ms)
     s = scored("huddle", out)
     assert s["missed"] == []
     assert s["minPrecision"] >= 0.995
@@ -321,40 +327,47 @@ def test_rumble_is_gated_and_first_syllables_count(out: str) -> None:
     # Round 8's truth (heard above the rumble too) keeps the faint last 300 ms of one prompt p-vic
     # says four times (-44 dBFS on -62 dBFS room tone): the VAD stops before it (offset p95 84 ->
     # 272 ms), and two interruptions of her over it, new in the truth, are not reported.
+    # Round 9, the model gain on by default: onset max 156 -> 87 ms, start latency p95 215 -> 150,
+    # share 0.48 -> 0.51 pp.
     s = scored("meeting-6", out)
     assert s["missed"] == []
     assert s["minPrecision"] >= 0.98
     assert s["minRecall"] >= 0.97
-    assert s["shareErrorPoints"] <= 0.5
-    assert s["onsetMax"] <= 180
+    assert s["shareErrorPoints"] <= 0.6
+    assert s["onsetMax"] <= 120
     assert s["offsetP95"] <= 290  # 272 ms
-    assert s["startLatencyP95"] <= 240
+    assert s["startLatencyP95"] <= 190
     assert s["scriptedOverlaps"] >= 27 and s["scriptedRight"] >= 25
 
 
-def test_the_opt_in_model_gain_finds_a_quiet_speakers_words(out: str) -> None:
-    # GateParams.model_gain_max_db (BOT_VAD_MODEL_GAIN_DB, off by default): the -42 dBFS
-    # telephone-band speaker's two words the model scored <= 0.14 are found and her starts are
-    # decided on her first syllable (off: 2 missed, start latency p95 340 ms, share 1.25 points)
-    scenario = built("prompts", out)
-    truth = json.loads((scenario.parent / "truth.json").read_text())
-    s = score_conventions(truth, play_scenario(scenario, gate=GateParams(model_gain_max_db=15.0)))
+def test_the_model_gain_finds_a_quiet_speakers_words(out: str) -> None:
+    # GateParams.model_gain_max_db (BOT_VAD_MODEL_GAIN_DB, 15 dB by default since round 9): the
+    # -42 dBFS telephone-band speaker's two words the model scored <= 0.14 are found and her
+    # starts are decided on her first syllable (round 9: off, 2 missed, start latency p95 342 ms,
+    # onset max 225 ms, share 0.96 pp; on, 0, 195 ms, 112 ms, 0.44 pp)
+    s = scored("prompts", out)
     assert s["missed"] == []
     assert s["minPrecision"] >= 0.98 and s["minRecall"] >= 0.985
-    assert s["shareErrorPoints"] <= 1.0
+    assert s["shareErrorPoints"] <= 0.6
     assert s["startLatencyP95"] <= 220
     assert s["onsetMax"] <= 150
     assert s["scriptedRight"] == s["scriptedOverlaps"] >= 19
+    scenario = built("prompts", out)
+    truth = json.loads((scenario.parent / "truth.json").read_text())
+    off = score_conventions(truth, play_scenario(scenario, gate=GateParams(model_gain_max_db=0.0)))
+    assert len(off["missed"]) >= 1 and off["startLatencyP95"] >= 280  # what the gain is for
 
 
 def test_the_model_gain_leaves_an_8khz_room_with_a_quiet_talker_as_it_was(
     out: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # quiet-8k (round 6): a -38 dBFS talker on a -58 dBFS floor, where the opt-in gain acts.
-    # Raising the warm-up windows too (the gain's first version) made her starts later (start
-    # latency p50 74 -> 87 ms at today's settings, 80 at the first version's); raising only
-    # sounding windows leaves it as it was
-    s = scored("quiet-8k", out)
+    # quiet-8k (round 6): a -38 dBFS talker on a -58 dBFS floor, where the gain acts. Raising the
+    # warm-up windows too (the gain's first version) made her starts later (start latency p50 74
+    # -> 87 ms at round 6's settings, 80 at the first version's); raising only sounding windows
+    # leaves it as it was with the gain off
+    scenario = built("quiet-8k", out)
+    truth = json.loads((scenario.parent / "truth.json").read_text())
+    s = score_conventions(truth, play_scenario(scenario, gate=GateParams(model_gain_max_db=0.0)))
     assert s["missed"] == [] and s["minPrecision"] >= 0.98 and s["minRecall"] >= 0.97
     assert s["shareErrorPoints"] <= 0.5 and s["onsetMax"] <= 60 and s["startLatencyP95"] <= 150
     assert s["scriptedRight"] == s["scriptedOverlaps"] >= 8
@@ -367,9 +380,7 @@ def test_the_model_gain_leaves_an_8khz_room_with_a_quiet_talker_as_it_was(
             gains[stream_id] = max(gains.get(stream_id, 0.0), self.model_gain_db(stream_id))
 
     monkeypatch.setattr(SileroStreams, "follow", recording)
-    scenario = built("quiet-8k", out)
-    truth = json.loads((scenario.parent / "truth.json").read_text())
-    gained = score_conventions(truth, play_scenario(scenario, gate=GateParams(model_gain_max_db=15.0)))
+    gained = score_conventions(truth, play_scenario(scenario))  # the defaults: the gain on
     assert gains["p-kat"] > 3.0  # the gain acts here (the -50 dBFS floor cap holds it under 10 dB)
     assert gained["startLatencyP50"] <= s["startLatencyP50"] + 2
     assert gained["onsetErrors"] == s["onsetErrors"]

@@ -1,4 +1,4 @@
-"""``BOT_VAD_MODEL_GAIN_DB`` reaches the speech detection: the gate the room pipeline is built with."""
+"""``BOT_VAD_MODEL_GAIN_DB`` (15 dB by default, 0: off) reaches the speech detection: the gate the room pipeline is built with."""
 
 from __future__ import annotations
 
@@ -20,14 +20,16 @@ from bot.session.pipeline import run_room_pipeline, vad_gate
 DEMO = Path(__file__).resolve().parents[2] / "bot" / "scenarios" / "rooms" / "balanced.json"
 
 
-def test_the_defaults_leave_the_gain_off() -> None:
-    assert vad_gate(Settings()) is None
-    assert vad_gate(Settings(vad_model_gain_db=0.0)) is None
+def test_the_defaults_build_the_default_gate_with_the_gain_on() -> None:
+    assert Settings().vad_model_gain_db == GateParams().model_gain_max_db == 15.0
+    assert vad_gate(Settings()) is None  # None: the defaults
+    assert vad_gate(Settings(vad_model_gain_db=15.0)) is None
+    assert vad_gate(Settings(vad_model_gain_db=0.0)) == GateParams(model_gain_max_db=0.0)  # off
 
 
 def test_a_gain_setting_becomes_the_gate_of_the_room_pipeline() -> None:
-    gate = vad_gate(Settings(vad_model_gain_db=15.0))
-    assert gate == GateParams(model_gain_max_db=15.0)
+    gate = vad_gate(Settings(vad_model_gain_db=9.0))
+    assert gate == GateParams(model_gain_max_db=9.0)
     runtime = create_runtime(SessionContext(session_id="s-1", assistant_id="a-1", tenant_id="t-1", room_id="r-1"))
     pipeline = build_room_pipeline(SimulatedRoom(DEMO, speed=0), runtime, gate=gate)
     vad = next(p for p in pipeline.processors if isinstance(p, ParticipantVAD))
@@ -44,7 +46,9 @@ class _Built(Exception):
         self.kwargs = kwargs
 
 
-@pytest.mark.parametrize("gain, expected", [(15.0, GateParams(model_gain_max_db=15.0)), (0.0, None)])
+@pytest.mark.parametrize(
+    "gain, expected", [(15.0, None), (9.0, GateParams(model_gain_max_db=9.0)), (0.0, GateParams(model_gain_max_db=0.0))]
+)
 def test_the_session_builds_its_room_pipeline_with_the_setting(
     gain: float, expected: GateParams | None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -73,6 +77,6 @@ def test_the_session_builds_its_room_pipeline_with_the_setting(
 
 
 def test_the_environment_variable_sets_it(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("BOT_VAD_MODEL_GAIN_DB", "15")
-    assert Settings().vad_model_gain_db == 15.0
-    assert vad_gate(Settings()) == GateParams(model_gain_max_db=15.0)
+    monkeypatch.setenv("BOT_VAD_MODEL_GAIN_DB", "0")
+    assert Settings().vad_model_gain_db == 0.0
+    assert vad_gate(Settings()) == GateParams(model_gain_max_db=0.0)
