@@ -16,7 +16,9 @@ window is then silence for X's speaking state.
 
 Cost: the level check runs only while someone else is speaking and X's window is sounding
 (overlaps and bleed, not the usual one-speaker-at-a-time); the correlation (~512 x 480 multiply-
-adds) only when the level check says bleed is possible. No asyncio, no Pipecat.
+adds) only when the level check says bleed is possible, and a second one on both tracks
+high-passed (``band_correlation_hz``, about three times the first with the filtering) only when
+the first falls short. No asyncio, no Pipecat.
 """
 
 from __future__ import annotations
@@ -123,6 +125,12 @@ class CrosstalkParams:
     narrowband_min_windows: int = 3
     line_low_hz: float = 300.0
     band_correlation_hz: float = 300.0
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.band_correlation_hz < 4000:  # under the Nyquist frequency of an 8 kHz room
+            raise ValueError(
+                f"CrosstalkParams: band_correlation_hz must be 0 (off) or under 4000 Hz, got {self.band_correlation_hz}"
+            )
 
 
 class _Ring:
@@ -288,20 +296,30 @@ class CrosstalkFilter:
             if (
                 p.band_correlation_hz
                 and not narrow
-                and self._band_correlation(mine, ring, window_end_ms, window_ms, x, y)
+                and self._band_correlation(key, mine, ring, window_end_ms, window_ms, x, y)
             ):
                 self._remember(key, window_end_ms, px_y, py)
                 return True  # a copy of Y above the rumble that hid it
         return False
 
     def _band_correlation(
-        self, mine: _Ring, ring: _Ring, window_end_ms: float, window_ms: float, x: np.ndarray, y: np.ndarray
+        self,
+        key: tuple[str, str],
+        mine: _Ring,
+        ring: _Ring,
+        window_end_ms: float,
+        window_ms: float,
+        x: np.ndarray,
+        y: np.ndarray,
     ) -> bool:
         """Does X's window, with both tracks high-passed at ``band_correlation_hz``, correlate with
         Y's audio at ``min_correlation`` or more? Asked only when the wide-band correlation did
         not: X's rumble (brown noise, most of its power under 300 Hz) held that down to 0.5-0.6
         where X's bleed correlated 0.8-0.98 above it. Decides the window only: the pair's coupling
-        is learned from wide-band correlation alone (X's level here includes its rumble)."""
+        is learned from wide-band correlation alone (X's level here includes its rumble). Once the
+        pair's path delay is known (a clean-bleed window's lag), the best lag must repeat it
+        within ``lag_tolerance_ms``: a copy comes down the one path, X's own voice over the bleed
+        correlating at some other lag is not taken for it."""
         p = self.params
         cutoff = p.band_correlation_hz
         x_band = self._highpassed(mine, window_end_ms - window_ms, window_end_ms, x, cutoff_hz=cutoff)
@@ -309,13 +327,17 @@ class CrosstalkFilter:
             ring, window_end_ms - window_ms - p.max_lag_ms, window_end_ms - p.min_lag_ms, y, cutoff_hz=cutoff
         )
         self.correlations += 1
-        return _max_correlation(x_band, y_band)[0] >= p.min_correlation
+        corr, lag = _max_correlation(x_band, y_band)
+        path = self._lag.get(key)
+        on_path = path is None or abs(lag - path) <= self.rate * p.lag_tolerance_ms // 1000
+        return corr >= p.min_correlation and on_path
 
     def _highpassed(
         self, ring: _Ring, start_ms: float, end_ms: float, x: np.ndarray, order: int = 2, cutoff_hz: float | None = None
     ) -> np.ndarray:
         """``x`` (the segment ``[start_ms, end_ms)`` of ``ring``) through a Butterworth high-pass at
-        ``line_low_hz`` of ``order`` (2, 4, 6, ...), run in from the audio before it."""
+        ``cutoff_hz`` (default ``line_low_hz``) of ``order`` (2, 4, 6, ...), run in from the audio
+        before it."""
         kernel = _highpass(cutoff_hz or self.params.line_low_hz, self.rate, order)
         lead = self._segment(ring, start_ms - kernel.size * 1000 / self.rate, end_ms)
         if lead is None or lead.size < x.size:
@@ -368,7 +390,10 @@ class CrosstalkFilter:
         """Count a bleed window found by the level or correlation test and keep it for ``fade_ms``."""
         self.bleed_windows += 1
         if self.params.fade_ms > 0:
-            self._bleed.setdefault(key, deque()).append((window_end_ms, x_power, y_power))
+            recent = self._bleed.setdefault(key, deque())
+            while recent and window_end_ms - recent[0][0] > self.params.fade_ms:
+                recent.popleft()  # bounded here too: the fade rule prunes only pairs with a coupling
+            recent.append((window_end_ms, x_power, y_power))
 
 
 LOW_HZ = 250.0

@@ -707,6 +707,10 @@ class GateParams:
         ):
             if not math.isfinite(getattr(self, name)):
                 raise ValueError(f"GateParams: {name} must be a finite number, got {getattr(self, name)}")
+        if self.model_gain_over_floor_db < 0:
+            raise ValueError(
+                f"GateParams: model_gain_over_floor_db must be >= 0 dB, got {self.model_gain_over_floor_db}"
+            )
         if not 0 <= self.model_gain_max_db <= 24:
             raise ValueError(f"GateParams: model_gain_max_db must be 0..24 dB (0: off), got {self.model_gain_max_db}")
         if not self.model_gain_floor_dbfs < self.model_gain_target_dbfs < 0:

@@ -79,8 +79,8 @@ def build_room_pipeline(
     after every analytic (its audio is never analysed as a participant) and after the gate (it
     speaks only what passed the policy). ``on_activity``: called on every ``IDLE_FRAMES`` frame
     (the session's idle watch), or none. ``gate``: the speech detection's energy gate and model
-    input parameters (``GateParams``; ``None``: the defaults), e.g. the opt-in
-    ``model_gain_max_db`` (``BOT_VAD_MODEL_GAIN_DB``).
+    input parameters (``GateParams``; ``None``: the defaults), e.g. another
+    ``model_gain_max_db`` (``BOT_VAD_MODEL_GAIN_DB``; 0 turns the model input gain off).
     """
     policy = policy or default_policy()
     report_app_messages_to = getattr(room, "report_app_messages_to", None)

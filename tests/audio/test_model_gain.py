@@ -47,6 +47,7 @@ def test_on_by_default_since_the_ninth_round() -> None:
         ({"model_gain_target_dbfs": 10.0}, "model_gain_floor_dbfs < model_gain_target_dbfs < 0"),
         ({"model_gain_floor_dbfs": -20.0}, "model_gain_floor_dbfs < model_gain_target_dbfs < 0"),
         ({"model_gain_over_floor_db": float("nan")}, "model_gain_over_floor_db must be a finite number"),
+        ({"model_gain_over_floor_db": -1.0}, "model_gain_over_floor_db must be >= 0 dB"),
     ],
 )
 def test_bad_gain_parameters_are_refused(kwargs: dict[str, float], says: str) -> None:

@@ -369,7 +369,7 @@ def _standup() -> RoomRecipe:
 
 
 def _quiet_8k() -> RoomRecipe:
-    """A tuning room for the opt-in model gain at 8 kHz (round 6): laid out like the held-out
+    """A tuning room for the model gain at 8 kHz (round 6; on by default since round 9): laid out like the held-out
     ``huddle`` (talkers at -26/-32/-38 dBFS, brown noise and bleed on one track) but with tuning
     voices, and its quiet talker on a quiet (-58 dBFS) floor, so the gain is not capped to nothing
     as on ``phone`` and ``standup``. Built after the gain's first version failed on ``huddle``:
@@ -391,7 +391,7 @@ def _quiet_8k() -> RoomRecipe:
         short_pool=AST_SHORT["ast-en-f"],
         sample_rate=8000,
         description="8 kHz room of tuning voices laid out like huddle: a -38 dBFS talker and backchanneller on a "
-        "-58 dBFS floor (where the opt-in model gain acts), brown noise and bleed on another track",
+        "-58 dBFS floor (where the model gain acts), brown noise and bleed on another track",
     )
 
 

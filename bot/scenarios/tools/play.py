@@ -63,5 +63,5 @@ async def _play(scenario: Any, gate: Any) -> list[dict[str, Any]]:
 def play_scenario(scenario: str | Path | Any, *, gate: Any = None) -> list[dict[str, Any]]:
     """Envelopes (dicts, as on stdout) of one run; each has ``x-sinkMediaMs`` (decision media time
     of speaking envelopes, else None). ``gate``: ``GateParams`` for the speech detection (``None``:
-    the defaults), to score an opt-in setting such as ``model_gain_max_db``."""
+    the defaults), to score another setting such as ``model_gain_max_db``."""
     return asyncio.run(_play(scenario, gate))
