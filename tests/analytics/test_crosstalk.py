@@ -77,6 +77,19 @@ def _windows(tracks: dict[str, np.ndarray], who: str, talking: list[str], **para
     return out
 
 
+def _check_b_against_a(ct: CrosstalkFilter, a: np.ndarray, b: np.ndarray) -> int:
+    """Push both tracks 32 ms at a time and check each window of ``b`` against ``a`` talking;
+    return how many were bleed."""
+    found = 0
+    for k in range(len(a) // 512):
+        end = (k + 1) * 32
+        ct.push("a", a[k * 512 : (k + 1) * 512], end)
+        ct.push("b", b[k * 512 : (k + 1) * 512], end)
+        if end >= 64:
+            found += ct.is_bleed("b", end, 32, ["a"])
+    return found
+
+
 def _with_dip(db: float) -> tuple[np.ndarray, np.ndarray]:
     """A talker at -22 dBFS who drops by ``db`` for 1000-1096 ms, and their -20 dB bleed on a
     -48 dBFS room-tone track."""
@@ -220,12 +233,7 @@ def test_a_telephone_band_track_is_told_from_a_wide_band_one() -> None:
     quiet = _delayed(voice, 3) * 0.1
     for line, narrow in ((_telephone(voice + tone), True), (voice + tone, False), (_voice(2, 2000, -24), False)):
         ct = CrosstalkFilter(RATE)
-        for k in range(len(voice) // 512):
-            end = (k + 1) * 32
-            ct.push("a", line[k * 512 : (k + 1) * 512], end)
-            ct.push("b", quiet[k * 512 : (k + 1) * 512], end)
-            if end >= 64:
-                ct.is_bleed("b", end, 32, ["a"])
+        _check_b_against_a(ct, line, quiet)
         assert ct.narrowband("a") is narrow
         assert not ct.narrowband("b")  # never checked as the louder side
     assert not CrosstalkFilter(RATE).narrowband("nobody")
@@ -336,14 +344,7 @@ def test_the_band_correlation_decides_but_does_not_teach_the_coupling() -> None:
     loud = _voice(1, 3000, -24)
     b = _delayed(loud, 3) * 10 ** (-20 / 20) + _rumble(4, 3000, -36)
     ct = CrosstalkFilter(RATE)
-    found = 0
-    for k in range(len(loud) // 512):
-        end = (k + 1) * 32
-        ct.push("a", loud[k * 512 : (k + 1) * 512], end)
-        ct.push("b", b[k * 512 : (k + 1) * 512], end)
-        if end >= 64:
-            found += ct.is_bleed("b", end, 32, ["a"])
-    assert found >= 30  # the band correlation found bleed ...
+    assert _check_b_against_a(ct, loud, b) >= 30  # the band correlation found bleed ...
     assert ct._coupling == {}  # ... and taught nothing
 
 
@@ -352,12 +353,7 @@ def test_bleed_kept_for_the_fade_rule_is_bounded_without_a_coupling() -> None:
     loud = _voice(1, 10_000, -24)
     b = _delayed(loud, 3) * 10 ** (-20 / 20) + _rumble(4, 10_000, -36)
     ct = CrosstalkFilter(RATE)
-    for k in range(len(loud) // 512):
-        end = (k + 1) * 32
-        ct.push("a", loud[k * 512 : (k + 1) * 512], end)
-        ct.push("b", b[k * 512 : (k + 1) * 512], end)
-        if end >= 64:
-            ct.is_bleed("b", end, 32, ["a"])
+    _check_b_against_a(ct, loud, b)
     assert ct.bleed_windows >= 100
     assert all(len(kept) <= ct.params.fade_ms // 32 + 1 for kept in ct._bleed.values())
 
