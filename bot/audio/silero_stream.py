@@ -395,15 +395,11 @@ class SileroStreams:
             else:
                 stream.band.remember(audio)
         decision = gate.step(level, band_level, stream.speaker_dbfs)
-        floor = gate.floor_dbfs
-        if (  # the model's input only (GateParams.model_gain_max_db), and the voice, not the room
-            decision.sounding
-            and stream.gain_db
-            and floor is not None
-            and level >= floor + gate.params.model_gain_over_floor_db
-        ):
+        if decision.sounding and stream.gain_db:  # the model's input only (GateParams.model_gain_max_db)
+            # the voice, not the room: a gain is only set once the floor is known (_model_gain_db)
+            floor = gate.floor_dbfs
             gain_db = min(stream.gain_db, gate.params.model_gain_target_dbfs - level)  # never past the target
-            if gain_db > 0:
+            if gain_db > 0 and floor is not None and level >= floor + gate.params.model_gain_over_floor_db:
                 audio = audio * np.float32(10 ** (gain_db / 20))
         if not decision.infer:
             stream.stats.windows_gated += 1
