@@ -104,6 +104,27 @@ class CrosstalkParams:
         other stay under 0.65 either way there. Only the decision uses it: the coupling is learned from
         wide-band correlation. Not for a telephone-band Y (X is high-passed for it already).
         0 turns it off.
+    sounding_db: a neighbour Y whose start the speaking tracker has not taken yet is still checked
+        as the source of X's window when Y's track is this much over its room tone in a chunk
+        overlapping the window (``sounding``), by correlation only (no level rule, no fade rule,
+        and the coupling is not learned from it). Silero can take 250 ms to call a voice speech
+        (``kt-phone``: a -22 dBFS telephone-band talker scored 0.05-0.25 after a refresh on her
+        line noise) while her bleed on a neighbour's microphone scores 0.55-0.80 at once: the
+        neighbour started speaking. With the level rules too, a loud talker's first syllables
+        took a quiet neighbour's own tails for bleed (``kt-meeting``), and learned there the
+        coupling came out 3 dB high. 0 turns it off.
+    line_floor_db: a telephone-band Y's voice below the line's edge (its fundamental, most of a
+        soft start) reaches X's microphone but not Y's track, so it cannot be correlated with Y,
+        and the level rules compare X above the edge, where it may hold only room tone: on
+        ``kt-phone`` such a start of the caller's scored 0.50-0.65 on her neighbour's microphone
+        (correlation 0.2, X above 300 Hz 0-1 dB over its room tone there) and started speech on
+        it. So while X is quiet (``is_bleed``'s ``quiet``: the window could only start speech),
+        a window of X is Y's bleed when the pair's coupling is known (Y's voice does reach X),
+        the margin test passes and X above ``line_low_hz`` is within this of its room tone there
+        (followed for every track once a telephone-band one is found). X's own voice has its
+        formants above 300 Hz; but a soft start of X's own can be as low (``meeting-6``: a
+        window 2 dB over, with no bleed path: hence the coupling), and a tail can too (``kt-phone``:
+        a quiet talker's tails on rumble, 0.4 s of them: hence only while X is quiet). 0 turns it off.
     """
 
     margin_db: float = 10.0
@@ -125,8 +146,16 @@ class CrosstalkParams:
     narrowband_min_windows: int = 3
     line_low_hz: float = 300.0
     band_correlation_hz: float = 300.0
+    sounding_db: float = 3.0
+    line_floor_db: float = 3.0
 
     def __post_init__(self) -> None:
+        for name in ("sounding_db", "line_floor_db"):
+            value = getattr(self, name)
+            if not 0 <= value < 60:  # NaN too
+                raise ValueError(
+                    f"CrosstalkParams: {name} must be 0 (off) or a positive dB figure under 60, got {value}"
+                )
         if not 0 <= self.band_correlation_hz < 4000:  # under the Nyquist frequency of an 8 kHz room
             raise ValueError(
                 f"CrosstalkParams: band_correlation_hz must be 0 (off) or under 4000 Hz, got {self.band_correlation_hz}"
@@ -150,6 +179,8 @@ class _Ring:
         self.chunks: deque[np.ndarray] = deque()
         self.held = 0
         self.end_ms: float | None = None
+        self.powers: deque[tuple[float, float, float]] = deque()  # (start ms, end ms, power) of recent chunks
+        self.line_floor = _SlidingMin()  # room tone above line_low_hz, once a telephone-band track is in the room
 
     def push(self, samples: np.ndarray, end_ms: float) -> None:
         self.chunks.append(samples)
@@ -182,6 +213,7 @@ class CrosstalkFilter:
         # (x, y) -> (end ms, x's power, y's power) of x's recent bleed windows
         self._bleed: dict[tuple[str, str], deque[tuple[float, float, float]]] = {}
         self._lag: dict[tuple[str, str], int] = {}  # (x, y) -> best lag (samples) of the last clean-bleed window
+        self._line_floors = False  # a telephone-band track has been found: follow every track's line-band floor
         self.checks = 0
         self.correlations = 0
         self.bleed_windows = 0
@@ -195,7 +227,29 @@ class CrosstalkFilter:
         ring.push(samples, end_ms)
         if samples.size:
             x = samples.astype(np.float32)
-            ring.floor.push(end_ms, float(np.dot(x, x)) / x.size, self.params.floor_ms)
+            power = float(np.dot(x, x)) / x.size
+            ring.floor.push(end_ms, power, self.params.floor_ms)
+            ring.powers.append((end_ms - samples.size * 1000 / self.rate, end_ms, power))
+            while ring.powers[0][1] < end_ms - self.params.history_ms:
+                ring.powers.popleft()
+            if self._line_floors:
+                ring.line_floor.push(end_ms, self._line_power(x), self.params.floor_ms)
+
+    def sounding(self, pid: str, window_end_ms: float, window_ms: float) -> bool:
+        """Is ``pid``'s track ``sounding_db`` or more over its room tone in a chunk that overlaps the
+        window? (A neighbour whose start the speaking tracker has not taken yet is checked as a
+        possible source of a window's bleed where this holds: ``is_bleed``'s ``sounding``.)"""
+        ring = self._rings.get(pid)
+        if ring is None or ring.floor.value is None or not self.params.sounding_db:
+            return False
+        over = max(ring.floor.value, QUIETEST_FLOOR) * 10 ** (self.params.sounding_db / 10)
+        start_ms = window_end_ms - window_ms
+        for chunk_start, chunk_end, power in reversed(ring.powers):
+            if chunk_end <= start_ms:
+                return False
+            if chunk_start < window_end_ms and power >= over:
+                return True
+        return False
 
     def covers(self, talking: Iterable[str], window_end_ms: float) -> bool:
         """Has every ``talking`` track's audio (of those pushed at all) reached ``window_end_ms``?
@@ -226,8 +280,26 @@ class CrosstalkFilter:
             return None
         return buf[buf.size - first : buf.size - last]
 
-    def is_bleed(self, pid: str, window_end_ms: float, window_ms: float, talking: Iterable[str]) -> bool:
-        """Is ``pid``'s window ending at ``window_end_ms`` a copy of a louder ``talking`` track?"""
+    def is_bleed(
+        self,
+        pid: str,
+        window_end_ms: float,
+        window_ms: float,
+        talking: Iterable[str],
+        sounding: Iterable[str] = (),
+        *,
+        quiet: bool = False,
+    ) -> bool:
+        """Is ``pid``'s window ending at ``window_end_ms`` a copy of a louder ``talking`` track?
+
+        Args:
+            talking: participants whose speech (or a start not yet confirmed) the tracker has.
+            sounding: other neighbours whose track sounds over the window (``sounding``): checked
+                by correlation only (and, for a telephone-band one, by ``line_floor_db``), and
+                never taught from: the level rules and the coupling are a talker's.
+            quiet: ``pid`` is not speaking (the window could only start speech), for
+                ``line_floor_db``.
+        """
         p = self.params
         mine = self._rings.get(pid)
         if mine is None:
@@ -239,7 +311,8 @@ class CrosstalkFilter:
         if px <= 0.0:
             return False
         x_band: float | None = None  # X's power in the telephone band, computed once if needed
-        for other in talking:
+        talkers = list(talking)
+        for other in [*talkers, *(q for q in sounding if q not in talkers)]:
             ring = self._rings.get(other)
             if other == pid or ring is None:
                 continue
@@ -254,7 +327,8 @@ class CrosstalkFilter:
                 steep = self._highpassed(mine, window_end_ms - window_ms, window_end_ms, x, order=6)
                 x_band = max(float(np.dot(steep, steep)) / steep.size, px * 1e-6)
             px_y = x_band if narrow and x_band is not None else px
-            recent = self._bleed.get(key) if key in self._coupling else None
+            speaking = other in talkers
+            recent = self._bleed.get(key) if key in self._coupling and speaking else None
             if recent:
                 while recent and window_end_ms - recent[0][0] > p.fade_ms:
                     recent.popleft()
@@ -270,9 +344,12 @@ class CrosstalkFilter:
             coupling = self._coupling.get(key)
             if coupling is not None and self._own_voice(px_y, py * 10 ** (coupling / 10), mine.floor.value):
                 continue
-            if coupling is not None and px_y <= py * 10 ** ((coupling + p.own_voice_db) / 10):
+            if speaking and coupling is not None and px_y <= py * 10 ** ((coupling + p.own_voice_db) / 10):
                 self._remember(key, window_end_ms, px_y, py)
                 return True  # no more than the bleed the pair's coupling predicts
+            if quiet and narrow and coupling is not None and self._line_quiet(mine, x):
+                self._remember(key, window_end_ms, px_y, py)
+                return True  # nothing of X's above the line's edge: the part of Y's voice the line cut
             y = self._segment(ring, window_end_ms - window_ms - p.max_lag_ms, window_end_ms - p.min_lag_ms)
             if y is None:
                 continue
@@ -281,7 +358,7 @@ class CrosstalkFilter:
             if narrow:  # Y is telephone band: correlate what of X's window Y could carry
                 x_corr = self._highpassed(mine, window_end_ms - window_ms, window_end_ms, x)
             corr, lag = _max_correlation(x_corr, y)
-            if corr >= p.learn_correlation:
+            if corr >= p.learn_correlation and speaking:
                 # A real bleed path has one delay: learn the coupling only from a window whose
                 # best lag repeats the pair's last clean one (a narrow-band voice can correlate
                 # 0.85 with another voice at some lag of the 30 ms searched, once in a while).
@@ -373,7 +450,24 @@ class CrosstalkFilter:
         p = self.params
         if ring.loud_windows < p.narrowband_min_windows or ring.all_power <= 0.0:
             return False
-        return ring.low_power < ring.all_power * 10 ** (p.narrowband_below_db / 10)
+        narrow = ring.low_power < ring.all_power * 10 ** (p.narrowband_below_db / 10)
+        self._line_floors = self._line_floors or narrow
+        return narrow
+
+    def _line_quiet(self, mine: _Ring, x: np.ndarray) -> bool:
+        """Is X's window above ``line_low_hz`` within ``line_floor_db`` of its room tone there?"""
+        floor = mine.line_floor.value
+        if floor is None or not self.params.line_floor_db:
+            return False
+        return self._line_power(x) <= max(floor, QUIETEST_FLOOR) * 10 ** (self.params.line_floor_db / 10)
+
+    def _line_power(self, x: np.ndarray) -> float:
+        """Mean power of ``x`` above ``line_low_hz`` (Hann-windowed periodogram, scaled so white
+        noise measures its in-band share of the mean power whatever the length)."""
+        w = _hann(x.size)
+        spectrum = np.abs(np.fft.rfft(x * w)) ** 2
+        first = int(np.ceil(self.params.line_low_hz * x.size / self.rate))
+        return 2.0 * float(spectrum[first:].sum()) / (x.size * float(np.dot(w, w)))
 
     def _own_voice(self, px: float, bleed: float, floor: float | None) -> bool:
         """Is there more in X's window than the bleed predicted plus X's room tone: X's own voice?"""

@@ -110,7 +110,9 @@ class ParticipantVAD(FrameProcessor):
     chunks of every participant, from the simulated room) is handled exactly as its chunks would
     be one after the other, except that the windows they complete are scored by one batched model
     run (``SileroStreams.feed_many``); trackers still see the chunks in order. A window's bleed
-    check (``bot.analytics.crosstalk``) reads the talking neighbours' audio of the same moment:
+    check (``bot.analytics.crosstalk``) reads the talking neighbours' audio of the same moment
+    (and that of any neighbour whose track sounds then, though its start is not taken yet: only
+    the talking ones are waited for):
     a step's chunks all reach the crosstalk filter before any window is checked, and a chunk that
     comes on its own (live) has its scored windows wait, at most ``CROSSTALK_WAIT_MS``, for the
     neighbours' audio to reach them (a tracker may then take several windows in one go). The
@@ -388,9 +390,24 @@ class ParticipantVAD(FrameProcessor):
                 ):
                     break
             waiting.popleft()
-            if talking and crosstalk is not None:
+            sounding: list[str] = []
+            if confidence is not None and crosstalk is not None:
+                wms = participant.tracker.window_ms
+                sounding = [
+                    q
+                    for q in self._participants
+                    if q != pid and q not in talking and crosstalk.sounding(q, window.end_ms, wms)
+                ]
+            if (talking or sounding) and crosstalk is not None:
                 try:
-                    bleed = crosstalk.is_bleed(pid, window.end_ms, participant.tracker.window_ms, talking)
+                    bleed = crosstalk.is_bleed(
+                        pid,
+                        window.end_ms,
+                        participant.tracker.window_ms,
+                        talking,
+                        sounding,
+                        quiet=not participant.tracker.active,
+                    )
                 except Exception as exc:  # counted and logged; the window counts as the participant's own
                     internal_error("participant vad", exc)
                 if bleed:

@@ -758,10 +758,10 @@ def test_a_failing_bleed_check_costs_one_window_not_the_room(session, monkeypatc
 
     original = CrosstalkFilter.is_bleed
 
-    def flaky(self, pid, window_end_ms, window_ms, talking):
+    def flaky(self, pid, window_end_ms, window_ms, talking, *args, **kwargs):
         if pid == "bob" and window_end_ms == 1024:
             raise RuntimeError("boom")
-        return original(self, pid, window_end_ms, window_ms, talking)
+        return original(self, pid, window_end_ms, window_ms, talking, *args, **kwargs)
 
     frames = chunks(talker_last(bleed_room()))
     expected = pushed(run(make_vad(session), frames))

@@ -43,7 +43,7 @@ needs_round_5 = pytest.mark.skipif(
 )
 needs_round_7 = pytest.mark.skipif(
     not all(SOURCES[name].path.exists() for name in ROUND_7),
-    reason="ktuberling-data not installed (scripts/setup-system.sh): the rooms kt-meeting, kt-phone and kt-panel",
+    reason="ktuberling-data not installed (scripts/setup-system.sh): the rooms kt-meeting, kt-phone, kt-panel, kt-call",
 )
 
 
@@ -193,11 +193,15 @@ def test_kt_phone_bleed_of_a_telephone_band_talker(out: str) -> None:
     # stops" on brown noise were her voice), recall 1.000 -> 0.997, onset p95 85 -> 174 ms.
     # Round 9: bleed correlated above the rumble too, precision 0.938 -> 0.943; the model gain on
     # by default (windows within 10 dB of the floor not raised), 0.957, share 0.34 -> 0.49 pp.
+    # Round 10: a neighbour not yet taken to be speaking is checked by correlation when her track
+    # sounds, and while p-ole is quiet the part of p-mo's voice the line cut is her bleed:
+    # precision 0.957 -> 0.991 (p-ole's three false starts gone but the room's very first bleed),
+    # share 0.49 -> 0.39 pp.
     s = scored("kt-phone", out)
     assert s["missed"] == []
-    assert s["minPrecision"] >= 0.95
+    assert s["minPrecision"] >= 0.985
     assert s["minRecall"] >= 0.99
-    assert s["shareErrorPoints"] <= 0.6
+    assert s["shareErrorPoints"] <= 0.5
     assert s["onsetP50"] <= 10
     assert s["onsetMax"] <= 220
     assert s["startLatencyP50"] <= 100
@@ -238,6 +242,21 @@ def test_held_out_kt_panel_stays_where_round_8_found_it(out: str) -> None:
     assert s["shareErrorPoints"] <= 0.9
     assert s["onsetMax"] <= 100
     assert s["startLatencyP95"] <= 170
+
+
+@needs_round_7
+def test_held_out_kt_call_stays_where_round_10_found_it(out: str) -> None:
+    # held out (round 10): kt-phone's case built anew for that round's decision (a telephone-band
+    # talker bleeding onto a neighbour's microphone, 16 kHz, other voices and levels). First score,
+    # round 9's VAD: precision 0.828, share 3.79 pp, onset max 403 ms, start latency p95 259 ms;
+    # with round 10's crosstalk rules, scored once: precision 0.832, share 3.68 pp, the rest
+    # identical. Far from the targets: a bound that a regression trips, not a target.
+    s = scored("kt-call", out)
+    assert s["missed"] == []
+    assert s["minPrecision"] >= 0.82 and s["minRecall"] >= 0.98
+    assert s["shareErrorPoints"] <= 3.9
+    assert s["onsetMax"] <= 420
+    assert s["startLatencyP95"] <= 270
 
 
 @needs_round_5

@@ -289,7 +289,18 @@ def _build() -> dict[str, RoomRecipe]:
             description="Five people, 3.5 min: levels -42..-21 dBFS, telephone band, bleed, room tone up to -45 dBFS",
         )
     )
-    for make in (_prompts, _meeting_6, _standup, _quiet_8k, _meeting_7, _huddle, _kt_meeting, _kt_phone, _kt_panel):
+    for make in (
+        _prompts,
+        _meeting_6,
+        _standup,
+        _quiet_8k,
+        _meeting_7,
+        _huddle,
+        _kt_meeting,
+        _kt_phone,
+        _kt_panel,
+        _kt_call,
+    ):
         try:
             rooms.append(make())
         except SourceMissing as exc:
@@ -532,6 +543,33 @@ def _kt_panel() -> RoomRecipe:
         held_out=True,
         description="Held out (round 8): four more unheard volunteers' voices in quick turns, 3 min: levels -42..-23 "
         "dBFS, a telephone-band talker, bleed of the loudest onto a talker on rumble, quiet words after long silences",
+    )
+
+
+def _kt_call() -> RoomRecipe:
+    """Held out in the tenth round: the case ``kt-phone`` tuned on, built anew before the round's
+    candidate was scored on it: a telephone-band talker whose wide-band voice also reaches a
+    neighbour's microphone at -20 dB, in a 16 kHz room (``kt-phone`` is 8 kHz), with the eighth
+    round's voices (English on the line, Nynorsk beside it, Slovenian on rumble), other levels and
+    another seed."""
+    return conversation(
+        "kt-call",
+        (
+            Track("p-ana", "Ana", room_tone_db=-50.0, phone=True),
+            Track("p-ben", "Ben", room_tone_db=-57.0, bleed_from="p-ana"),
+            Track("p-cas", "Cas", room_tone_db=-56.0, tone="brown"),
+        ),
+        {"p-ana": "kt-en", "p-ben": "kt-nn", "p-cas": "kt-sl"},
+        {"p-ana": -25.0, "p-ben": -33.0, "p-cas": -41.0},
+        seed=101,
+        duration_ms=120_000,
+        backchanneler="p-cas",
+        quiet="p-cas",
+        long_pool=KT_LONG,
+        short_pool=KT_SHORT["kt-sl"],
+        held_out=True,
+        description="Held out (round 10): a telephone-band talker bleeding into a neighbour's microphone (16 kHz), "
+        "a -41 dBFS backchanneller on rumble who also says quiet words after long silences",
     )
 
 
