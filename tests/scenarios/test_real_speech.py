@@ -245,17 +245,19 @@ def test_held_out_kt_panel_stays_where_round_8_found_it(out: str) -> None:
 
 
 @needs_round_7
-def test_held_out_kt_call_stays_where_round_10_found_it(out: str) -> None:
+def test_kt_call_a_callers_bleed_in_a_16_khz_room(out: str) -> None:
     # held out (round 10): kt-phone's case built anew for that round's decision (a telephone-band
     # talker bleeding onto a neighbour's microphone, 16 kHz, other voices and levels). First score,
     # round 9's VAD: precision 0.828, share 3.79 pp, onset max 403 ms, start latency p95 259 ms;
     # with round 10's crosstalk rules, scored once: precision 0.832, share 3.68 pp, the rest
-    # identical. Far from the targets: a bound that a regression trips, not a target.
+    # identical. Seen since; with the line's band ending at 3400 Hz in a 16 kHz room (the
+    # caller's "s" reaches her neighbour, not her line): precision 0.929, share 2.22 pp, onset
+    # max 339 ms. Still short of the targets: bounds that a regression trips.
     s = scored("kt-call", out)
     assert s["missed"] == []
-    assert s["minPrecision"] >= 0.82 and s["minRecall"] >= 0.98
-    assert s["shareErrorPoints"] <= 3.9
-    assert s["onsetMax"] <= 420
+    assert s["minPrecision"] >= 0.92 and s["minRecall"] >= 0.98
+    assert s["shareErrorPoints"] <= 2.4
+    assert s["onsetMax"] <= 350
     assert s["startLatencyP95"] <= 270
 
 
