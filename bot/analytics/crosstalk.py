@@ -116,8 +116,11 @@ class CrosstalkParams:
         0 turns it off.
     sounding_db: a neighbour Y whose start the speaking tracker has not taken yet is still checked
         as the source of X's window when Y's track is this much over its room tone in a chunk
-        overlapping the window (``sounding``), by correlation only (no level rule, no fade rule,
-        and the coupling is not learned from it). Silero can take 250 ms to call a voice speech
+        overlapping the window (``sounding``, a cheap test before the check) and over the window
+        itself: the margin test, then the correlation (and, for a telephone-band Y, the
+        ``line_floor_db`` rule), without the coupling's level rule or the fade rule, and nothing
+        is learned from it (coupling, path delay, fade memory; Y's own band is, from her loud
+        windows, as for a talker). Silero can take 250 ms to call a voice speech
         (``kt-phone``: a -22 dBFS telephone-band talker scored 0.05-0.25 after a refresh on her
         line noise) while her bleed on a neighbour's microphone scores 0.55-0.80 at once: the
         neighbour started speaking. With the level rules too, a loud talker's first syllables
@@ -196,10 +199,13 @@ class _Ring:
         self.chunks: deque[np.ndarray] = deque()
         self.held = 0
         self.end_ms: float | None = None
-        self.powers: deque[tuple[float, float, float]] = deque()  # (start ms, end ms, power) of recent chunks
+        # (start ms, end ms, power) of recent chunks; bounded by count too (a stamp that stands still)
+        self.powers: deque[tuple[float, float, float]] = deque(maxlen=MAX_CHUNKS)
+        self._audio: np.ndarray | None = None  # the chunks joined, until the next push
         self.line_floor = _SlidingMin()  # room tone above line_low_hz, once a telephone-band track is in the room
 
     def push(self, samples: np.ndarray, end_ms: float) -> None:
+        self._audio = None
         self.chunks.append(samples)
         self.held += samples.size
         while self.chunks and self.held - self.chunks[0].size >= self.size:
@@ -207,7 +213,10 @@ class _Ring:
         self.end_ms = end_ms
 
     def audio(self) -> np.ndarray:
-        return np.concatenate(self.chunks).astype(np.float32) if self.chunks else np.zeros(0, np.float32)
+        """The chunks held, joined (once per push: a window is checked against several neighbours)."""
+        if self._audio is None:
+            self._audio = np.concatenate(self.chunks).astype(np.float32) if self.chunks else np.zeros(0, np.float32)
+        return self._audio
 
 
 class CrosstalkFilter:
@@ -249,6 +258,8 @@ class CrosstalkFilter:
             x = samples.astype(np.float32)
             power = float(np.dot(x, x)) / x.size
             ring.floor.push(end_ms, power, self.params.floor_ms)
+            if ring.powers and end_ms < ring.powers[-1][1]:
+                ring.powers.clear()  # the clock went back (a new stamp): the old chunks are not before it
             ring.powers.append((end_ms - samples.size * 1000 / self.rate, end_ms, power))
             while ring.powers[0][1] < end_ms - self.params.history_ms:
                 ring.powers.popleft()
@@ -286,6 +297,7 @@ class CrosstalkFilter:
         self._coupling = {k: v for k, v in self._coupling.items() if pid not in k}
         self._bleed = {k: v for k, v in self._bleed.items() if pid not in k}
         self._lag = {k: v for k, v in self._lag.items() if pid not in k}
+        self._line_floors = any(self._is_narrow(ring) for ring in self._rings.values())
 
     def _segment(self, ring: _Ring, start_ms: float, end_ms: float) -> np.ndarray | None:
         """Samples of ``ring`` covering ``[start_ms, end_ms)`` (clipped to what it holds)."""
@@ -314,9 +326,10 @@ class CrosstalkFilter:
 
         Args:
             talking: participants whose speech (or a start not yet confirmed) the tracker has.
-            sounding: other neighbours whose track sounds over the window (``sounding``): checked
-                by correlation only (and, for a telephone-band one, by ``line_floor_db``), and
-                never taught from: the level rules and the coupling are a talker's.
+            sounding: other neighbours whose track sounds over the window (``sounding``): each
+                counts only where her part of the window is ``sounding_db`` over her room tone,
+                and is judged by the margin test and the correlation (for a telephone-band one,
+                also ``line_floor_db``); no coupling level rule, no fade rule, nothing learned.
             quiet: ``pid`` is not speaking (the window could only start speech), for
                 ``line_floor_db``.
         """
@@ -342,12 +355,14 @@ class CrosstalkFilter:
             if y_same is None or y_same.size < self.rate * 8 // 1000:
                 continue
             py = float(np.dot(y_same, y_same)) / y_same.size
+            speaking = other in talkers
+            if not speaking and py < max(ring.floor.value or 0.0, QUIETEST_FLOOR) * 10 ** (p.sounding_db / 10):
+                continue  # a neighbour not speaking counts only where her part of the window sounds
             narrow = self._narrowband(ring, y_same, py, window_end_ms)
             if narrow and x_band is None:
                 steep = self._highpassed(mine, window_end_ms - window_ms, window_end_ms, x, order=6)
                 x_band = max(float(np.dot(steep, steep)) / steep.size * self._under_line_top(steep), px * 1e-6)
             px_y = x_band if narrow and x_band is not None else px
-            speaking = other in talkers
             recent = self._bleed.get(key) if key in self._coupling and speaking else None
             if recent:
                 while recent and window_end_ms - recent[0][0] > p.fade_ms:
@@ -365,10 +380,10 @@ class CrosstalkFilter:
             if coupling is not None and self._own_voice(px_y, py * 10 ** (coupling / 10), mine.floor.value):
                 continue
             if speaking and coupling is not None and px_y <= py * 10 ** ((coupling + p.own_voice_db) / 10):
-                self._remember(key, window_end_ms, px_y, py)
+                self._remember(key, window_end_ms, px_y, py, speaking)
                 return True  # no more than the bleed the pair's coupling predicts
             if quiet and narrow and coupling is not None and self._line_quiet(mine, x):
-                self._remember(key, window_end_ms, px_y, py)
+                self._remember(key, window_end_ms, px_y, py, speaking)
                 return True  # nothing of X's above the line's edge: the part of Y's voice the line cut
             y = self._segment(ring, window_end_ms - window_ms - p.max_lag_ms, window_end_ms - p.min_lag_ms)
             if y is None:
@@ -388,14 +403,14 @@ class CrosstalkFilter:
                     level = 10 * np.log10(px_y / py)
                     self._coupling[key] = level if coupling is None else coupling + p.learn_rate * (level - coupling)
             if corr >= p.min_correlation:
-                self._remember(key, window_end_ms, px_y, py)
+                self._remember(key, window_end_ms, px_y, py, speaking)
                 return True
             if (
                 p.band_correlation_hz
                 and not narrow
                 and self._band_correlation(key, mine, ring, window_end_ms, window_ms, x, y)
             ):
-                self._remember(key, window_end_ms, px_y, py)
+                self._remember(key, window_end_ms, px_y, py, speaking)
                 return True  # a copy of Y above the rumble that hid it
         return False
 
@@ -465,7 +480,9 @@ class CrosstalkFilter:
             ring.high_power = NARROWBAND_DECAY * ring.high_power + float(spectrum[freqs > HIGH_HZ].sum())
             ring.all_power = NARROWBAND_DECAY * ring.all_power + float(spectrum.sum())
             ring.loud_windows += 1
-        return self._is_narrow(ring)
+        narrow = self._is_narrow(ring)
+        self._line_floors = self._line_floors or narrow  # from now on every track's line floor is followed
+        return narrow
 
     def _is_narrow(self, ring: _Ring) -> bool:
         p = self.params
@@ -474,9 +491,7 @@ class CrosstalkFilter:
         below = ring.all_power * 10 ** (p.narrowband_below_db / 10)
         # where the room's band reaches over the line's top, the line has nothing up there either:
         # a wide-band voice's "s" has nothing under 250 Hz and most of its power over 4 kHz
-        narrow = ring.low_power < below and (self.rate / 2 <= HIGH_HZ * 1.25 or ring.high_power < below)
-        self._line_floors = self._line_floors or narrow
-        return narrow
+        return ring.low_power < below and (self.rate / 2 <= HIGH_HZ * 1.25 or ring.high_power < below)
 
     def _line_quiet(self, mine: _Ring, x: np.ndarray) -> bool:
         """Is X's window above ``line_low_hz`` within ``line_floor_db`` of its room tone there?"""
@@ -490,10 +505,13 @@ class CrosstalkFilter:
         periodogram, scaled so white noise measures its in-band share of the mean power whatever
         the length)."""
         w = _hann(x.size)
+        norm = x.size * float(np.dot(w, w))
+        if norm <= 0.0:  # a chunk of a sample or two
+            return 0.0
         spectrum = np.abs(np.fft.rfft(x * w)) ** 2
         first = int(np.ceil(self.params.line_low_hz * x.size / self.rate))
         last = int(np.floor(self.params.line_high_hz * x.size / self.rate)) + 1 if self._line_top else spectrum.size
-        return 2.0 * float(spectrum[first:last].sum()) / (x.size * float(np.dot(w, w)))
+        return 2.0 * float(spectrum[first:last].sum()) / norm
 
     def _under_line_top(self, x: np.ndarray) -> float:
         """Share of ``x``'s power (already high-passed at the line's bottom) under ``line_high_hz``:
@@ -518,16 +536,22 @@ class CrosstalkFilter:
             p.own_voice_floor_db / 10
         )
 
-    def _remember(self, key: tuple[str, str], window_end_ms: float, x_power: float, y_power: float) -> None:
-        """Count a bleed window found by the level or correlation test and keep it for ``fade_ms``."""
+    def _remember(
+        self, key: tuple[str, str], window_end_ms: float, x_power: float, y_power: float, speaking: bool = True
+    ) -> None:
+        """Count a bleed window found by the level or correlation test and keep it for ``fade_ms``
+        (only against a talker: the fade rule is a talker's, and nothing is learned from a
+        neighbour whose start is not taken)."""
         self.bleed_windows += 1
-        if self.params.fade_ms > 0:
+        if speaking and self.params.fade_ms > 0:
             recent = self._bleed.setdefault(key, deque())
             while recent and window_end_ms - recent[0][0] > self.params.fade_ms:
                 recent.popleft()  # bounded here too: the fade rule prunes only pairs with a coupling
             recent.append((window_end_ms, x_power, y_power))
 
 
+MAX_CHUNKS = 128
+"""Recent chunks kept per track for ``sounding`` (300 ms is 30 chunks of 10 ms)."""
 LOW_HZ = 250.0
 HIGH_HZ = 3700.0
 """Above this a telephone-band track carries (next to) nothing (a 300-3400 Hz line, its roll-off)."""
@@ -569,7 +593,7 @@ class _SlidingMin:
     SMOOTH = 5
 
     def __init__(self) -> None:
-        self._q: deque[tuple[float, float]] = deque()
+        self._q: deque[tuple[float, float]] = deque(maxlen=MAX_CHUNKS * 16)  # a stamp that stands still
         self._recent: deque[float] = deque(maxlen=self.SMOOTH)
 
     def push(self, end_ms: float, power: float, span_ms: float) -> None:

@@ -333,7 +333,10 @@ class ParticipantVAD(FrameProcessor):
         clock.place(chunk.samples.size, chunk.stamped)
         crosstalk = self._crosstalk_for(clock.sample_rate)
         if crosstalk is not None:
-            crosstalk.push(chunk.pid, chunk.samples, clock.now_ms)
+            try:
+                crosstalk.push(chunk.pid, chunk.samples, clock.now_ms)
+            except Exception as exc:  # counted and logged; the chunk is still scored and observed
+                internal_error("participant vad", exc)
 
     def _observe(self, chunk: _Chunk, windows: list[WindowScore]) -> list[_Out]:
         """Queue the chunk's scored windows (the chunk is placed: ``_place``) and run the trackers

@@ -558,3 +558,90 @@ def test_the_line_band_must_be_a_band() -> None:
     for low, high in ((0.0, 3400.0), (3400.0, 300.0), (300.0, 300.0), (float("nan"), 3400.0)):
         with pytest.raises(ValueError, match="line's band"):
             CrosstalkParams(line_low_hz=low, line_high_hz=high)
+
+
+def test_a_neighbour_not_confirmed_teaches_nothing() -> None:
+    # neither the coupling, nor the path's delay, nor the bleed the fade rule reads: those are a
+    # talker's (the counter still counts what was found)
+    loud = _voice(1, 2000, -24) + _hiss(8, 2000, -60)
+    quiet = _delayed(loud, 3) * 10 ** (-20 / 20) + _hiss(9, 2000, -60)
+    ct, verdicts = _windows_sounding({"a": loud, "b": quiet}, "b")
+    assert sum(verdicts.values()) > 20
+    assert ct._coupling == {} and ct._lag == {} and ct._bleed == {}
+    assert ct.bleed_windows == sum(verdicts.values())
+
+
+def test_a_neighbour_not_confirmed_counts_only_where_her_part_of_the_window_sounds() -> None:
+    # a chunk of hers 3 dB over her floor lets the check in, but her part of the window itself
+    # must sound too: a copy of her room tone (here 20 dB down on X's microphone) is not a voice
+    a = _hiss(1, 2000, -60)
+    b = _delayed(a, 3) * 10 ** (-20 / 20) + _hiss(2, 2000, -95)
+    found = {"sounding": 0, "talking": 0}
+    for mode in found:
+        ct = CrosstalkFilter(RATE)
+        for k in range(len(a) // 512):
+            end = (k + 1) * 32
+            ct.push("a", a[k * 512 : (k + 1) * 512], end)
+            ct.push("b", b[k * 512 : (k + 1) * 512], end)
+            if end >= 200:  # as if her chunk had let the check in
+                talking, sounding = ([], ["a"]) if mode == "sounding" else (["a"], [])
+                found[mode] += ct.is_bleed("b", end, 32, talking, sounding)
+    assert found["sounding"] == 0
+    assert found["talking"] >= 0.9 * (len(a) // 512 - 6)  # the premise: as a talker's, it is her bleed
+
+
+def test_sounding_reads_the_chunks_that_overlap_the_window_only() -> None:
+    ct = CrosstalkFilter(RATE)
+    tone = _hiss(1, 2000, -60)
+    for k in range(50):
+        ct.push("a", tone[k * 320 : (k + 1) * 320], (k + 1) * 20)
+    ct.push("a", _voice(2, 20, -30), 1020)  # loud: 1000-1020
+    for k in range(51, 60):
+        ct.push("a", tone[k * 320 : (k + 1) * 320], (k + 1) * 20)
+    assert ct.sounding("a", 1020, 32) and ct.sounding("a", 1030, 32)
+    assert not ct.sounding("a", 1000, 32)  # ends where the loud chunk starts
+    assert not ct.sounding("a", 1060, 32)  # starts after it ends
+    assert not ct.sounding("a", 900, 32)  # older room tone, read past the newer chunks
+
+
+def test_the_line_rule_needs_a_telephone_band_neighbour() -> None:
+    # the same quiet window against a wide-band talker with a known coupling: not the line's cut
+    # (a caller elsewhere in the room, so that line floors are followed)
+    loud = _voice(1, 4000, -24) + _hiss(8, 4000, -60)
+    b = _hiss(9, 4000, -60)
+    b[: RATE * 2] += (_delayed(loud, 3) * 10 ** (-20 / 20))[: RATE * 2]
+    b[RATE * 2 :] += _rumble(5, 2000, -50)  # her rumble: nothing above 300 Hz
+    caller, _, _ = _hum_bleed_room()
+    ct, verdicts = _windows_sounding({"a": loud, "b": b, "c": caller}, "b", quiet=True, talker_until_ms=2000)
+    assert ("b", "a") in ct._coupling and not ct.narrowband("a") and ct.narrowband("c")
+    late = [v for end, v in verdicts.items() if end >= 2100]
+    assert sum(late) <= 0.05 * len(late)
+
+
+def test_a_window_a_few_db_over_the_line_floor_is_not_the_lines_cut() -> None:
+    line, neighbour, hum_windows = _hum_bleed_room()
+    tracks = {"a": line, "b": neighbour.copy()}
+    half = len(neighbour) // 2
+    tracks["b"][half:] += _hiss(2, 2000, -56)  # 4-5 dB over her room tone above 300 Hz
+    _, verdicts = _windows_sounding(tracks, "b", quiet=True, talker_until_ms=2000)
+    assert sum(verdicts[end] for end in hum_windows) <= 0.05 * len(hum_windows)
+
+
+def test_a_chunk_of_a_sample_or_two_is_taken_once_a_line_is_followed() -> None:
+    line, neighbour, _ = _hum_bleed_room()
+    ct = CrosstalkFilter(RATE)
+    _check_b_against_a(ct, line, neighbour)
+    assert ct.narrowband("a")
+    for size in (1, 2, 3):
+        ct.push("b", np.ones(size, dtype=np.int16), 4000 + size)  # no error
+    ct.forget("a")
+    assert not ct._line_floors  # the line left: no more floors to follow
+
+
+def test_a_stamp_that_stands_still_keeps_a_bounded_history() -> None:
+    ct = CrosstalkFilter(RATE)
+    tone = _hiss(1, 20, -60)
+    for _ in range(5000):
+        ct.push("a", tone, 1000)
+    ring = ct._rings["a"]
+    assert len(ring.powers) <= 128 and len(ring.floor._q) <= 128 * 16
