@@ -65,16 +65,9 @@ def test_a_different_voice_as_loud_as_bleed_is_not_bleed() -> None:
 
 
 def _windows(tracks: dict[str, np.ndarray], who: str, talking: list[str], **params: float) -> dict[int, bool]:
-    """Window end (ms) -> verdict for every 32 ms window of ``who`` (audio pushed 32 ms at a time)."""
-    ct = CrosstalkFilter(RATE, CrosstalkParams(**params))
-    out = {}
-    for k in range(len(next(iter(tracks.values()))) // 512):
-        end = (k + 1) * 32
-        for pid, x in tracks.items():
-            ct.push(pid, x[k * 512 : (k + 1) * 512], end)
-        if end >= 64:
-            out[end] = ct.is_bleed(who, end, 32, talking)
-    return out
+    """Window end (ms) -> verdict for every 32 ms window of ``who`` (audio pushed 32 ms at a time),
+    ``talking`` the talkers throughout."""
+    return _windows_sounding(tracks, who, talker_until_ms=10**9, talkers=talking, **params)[1]
 
 
 def _check_b_against_a(ct: CrosstalkFilter, a: np.ndarray, b: np.ndarray) -> int:
@@ -365,12 +358,18 @@ def test_bad_crosstalk_parameters_are_refused() -> None:
 
 
 def _windows_sounding(
-    tracks: dict[str, np.ndarray], who: str, *, quiet: bool = False, talker_until_ms: int = 0, **params: float
+    tracks: dict[str, np.ndarray],
+    who: str,
+    *,
+    quiet: bool = False,
+    talker_until_ms: int = 0,
+    talkers: list[str] | None = None,
+    **params: float,
 ) -> tuple[CrosstalkFilter, dict[int, bool]]:
-    """``_windows`` with nobody's start confirmed (after ``talker_until_ms``, before which the
-    others are talkers): the neighbours are checked only where their track sounds
-    (``CrosstalkFilter.sounding``), as ``ParticipantVAD`` does before a start; ``quiet``: ``who``
-    is not speaking."""
+    """``_windows`` with nobody's start confirmed (after ``talker_until_ms``, before which
+    ``talkers``, by default every other track, are talkers): the neighbours are checked only where
+    their track sounds (``CrosstalkFilter.sounding``), as ``ParticipantVAD`` does before a start;
+    ``quiet``: ``who`` is not speaking."""
     ct = CrosstalkFilter(RATE, CrosstalkParams(**params))
     out = {}
     for k in range(len(next(iter(tracks.values()))) // 512):
@@ -381,7 +380,7 @@ def _windows_sounding(
             continue
         others = [q for q in tracks if q != who]
         if end <= talker_until_ms:
-            out[end] = ct.is_bleed(who, end, 32, others, quiet=quiet)
+            out[end] = ct.is_bleed(who, end, 32, others if talkers is None else talkers, quiet=quiet)
         else:
             sounding = [q for q in others if ct.sounding(q, end, 32)]
             out[end] = ct.is_bleed(who, end, 32, [], sounding, quiet=quiet)
