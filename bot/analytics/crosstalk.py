@@ -202,7 +202,10 @@ class _Ring:
         # (start ms, end ms, power) of recent chunks; bounded by count too (a stamp that stands still)
         self.powers: deque[tuple[float, float, float]] = deque(maxlen=MAX_CHUNKS)
         self._audio: np.ndarray | None = None  # the chunks joined, until the next push
-        self.line_floor = _SlidingMin()  # room tone above line_low_hz, once a telephone-band track is in the room
+        # room tone in the line's band once a telephone-band track is in the room, from the last
+        # 100 ms of audio every 100 ms (a periodogram per chunk cost more than the rest of the push)
+        self.line_floor = _SlidingMin(smooth=1)
+        self.line_due = 0  # samples pushed since the line floor last took a value
 
     def push(self, samples: np.ndarray, end_ms: float) -> None:
         self._audio = None
@@ -264,7 +267,11 @@ class CrosstalkFilter:
             while ring.powers[0][1] < end_ms - self.params.history_ms:
                 ring.powers.popleft()
             if self._line_floors:
-                ring.line_floor.push(end_ms, self._line_power(x), self.params.floor_ms)
+                ring.line_due += samples.size
+                step = self.rate // 10
+                if ring.line_due >= step:
+                    ring.line_due = 0
+                    ring.line_floor.push(end_ms, self._line_power(ring.audio()[-step:]), self.params.floor_ms)
 
     def sounding(self, pid: str, window_end_ms: float, window_ms: float) -> bool:
         """Is ``pid``'s track ``sounding_db`` or more over its room tone in a chunk that overlaps the
@@ -592,15 +599,15 @@ class _SlidingMin:
 
     SMOOTH = 5
 
-    def __init__(self) -> None:
+    def __init__(self, smooth: int = SMOOTH) -> None:
         self._q: deque[tuple[float, float]] = deque(maxlen=MAX_CHUNKS * 16)  # a stamp that stands still
-        self._recent: deque[float] = deque(maxlen=self.SMOOTH)
+        self._recent: deque[float] = deque(maxlen=smooth)
 
     def push(self, end_ms: float, power: float, span_ms: float) -> None:
         self._recent.append(power)
-        if len(self._recent) < self.SMOOTH:
+        if len(self._recent) < (self._recent.maxlen or 1):
             return
-        power = sum(self._recent) / self.SMOOTH
+        power = sum(self._recent) / len(self._recent)
         q = self._q
         while q and q[-1][1] >= power:
             q.pop()

@@ -252,11 +252,12 @@ def test_kt_call_a_callers_bleed_in_a_16_khz_room(out: str) -> None:
     # with round 10's crosstalk rules, scored once: precision 0.832, share 3.68 pp, the rest
     # identical. Seen since; with the line's band ending at 3400 Hz in a 16 kHz room (the
     # caller's "s" reaches her neighbour, not her line): precision 0.929, share 2.22 pp, onset
-    # max 339 ms. Still short of the targets: bounds that a regression trips.
+    # max 339 ms; the line floor taken every 100 ms: 0.943, 2.10 pp. Still short of the targets:
+    # bounds that a regression trips.
     s = scored("kt-call", out)
     assert s["missed"] == []
-    assert s["minPrecision"] >= 0.92 and s["minRecall"] >= 0.98
-    assert s["shareErrorPoints"] <= 2.4
+    assert s["minPrecision"] >= 0.935 and s["minRecall"] >= 0.98
+    assert s["shareErrorPoints"] <= 2.3
     assert s["onsetMax"] <= 350
     assert s["startLatencyP95"] <= 270
 
