@@ -14,8 +14,11 @@ of at least ``min_correlation``. X's own voice over the bleed lowers the correla
 above the bleed already brings it to ~0.6), so a real overlap, even a quiet one, is kept. The
 window is then silence for X's speaking state.
 
-Cost: the level check runs only while someone else is speaking and X's window is sounding
-(overlaps and bleed, not the usual one-speaker-at-a-time); the correlation (~512 x 480 multiply-
+Cost: the level check runs only while someone else is speaking (or her track sounds) and X's
+window is sounding (overlaps and bleed, not the usual one-speaker-at-a-time); a neighbour's
+sounding is read from the chunk powers kept anyway (a few comparisons); while a telephone-band
+track is in the room, every track's line floor takes a periodogram of its last ~100 ms every
+~100 ms; the correlation (~512 x 480 multiply-
 adds) only when the level check says bleed is possible, and a second one on both tracks
 high-passed (``band_correlation_hz``, about three times the first with the filtering) only when
 the first falls short. No asyncio, no Pipecat.
@@ -134,7 +137,7 @@ class CrosstalkParams:
         it. So while X is quiet (``is_bleed``'s ``quiet``: the window could only start speech),
         a window of X is Y's bleed when the pair's coupling is known (Y's voice does reach X),
         the margin test passes and X above ``line_low_hz`` is within this of its room tone there
-        (followed for every track once a telephone-band one is found). X's own voice has its
+        (followed for every track while a telephone-band one is in the room). X's own voice has its
         formants above 300 Hz; but a soft start of X's own can be as low (``meeting-6``: a
         window 2 dB over, with no bleed path: hence the coupling), and a tail can too (``kt-phone``:
         a quiet talker's tails on rumble, 0.4 s of them: hence only while X is quiet). 0 turns it off.
@@ -185,7 +188,8 @@ class _Ring:
     """The last chunks of one participant, with the media time of the end of the newest.
 
     Pushing is an append (the per-20-ms path, paid by every participant); the chunks are joined
-    only when a window is checked, which happens during overlaps and bleed only.
+    only when a window is checked, which happens during overlaps and bleed only, and every 100 ms
+    while a telephone-band track is in the room (the line floor).
     """
 
     def __init__(self, size: int) -> None:
@@ -268,10 +272,10 @@ class CrosstalkFilter:
                 ring.powers.popleft()
             if self._line_floors:
                 ring.line_due += samples.size
-                step = self.rate // 10
-                if ring.line_due >= step:
+                if ring.line_due >= self.rate // 10:  # every 100 ms or so: all the audio since the last value
+                    since = ring.audio()[-ring.line_due :]
                     ring.line_due = 0
-                    ring.line_floor.push(end_ms, self._line_power(ring.audio()[-step:]), self.params.floor_ms)
+                    ring.line_floor.push(end_ms, self._line_power(since), self.params.floor_ms)
 
     def sounding(self, pid: str, window_end_ms: float, window_ms: float) -> bool:
         """Is ``pid``'s track ``sounding_db`` or more over its room tone in a chunk that overlaps the
@@ -305,6 +309,9 @@ class CrosstalkFilter:
         self._bleed = {k: v for k, v in self._bleed.items() if pid not in k}
         self._lag = {k: v for k, v in self._lag.items() if pid not in k}
         self._line_floors = any(self._is_narrow(ring) for ring in self._rings.values())
+        if not self._line_floors:  # the line left: a floor kept now would be stale when one comes back
+            for ring in self._rings.values():
+                ring.line_floor, ring.line_due = _SlidingMin(smooth=1), 0
 
     def _segment(self, ring: _Ring, start_ms: float, end_ms: float) -> np.ndarray | None:
         """Samples of ``ring`` covering ``[start_ms, end_ms)`` (clipped to what it holds)."""
@@ -387,10 +394,10 @@ class CrosstalkFilter:
             if coupling is not None and self._own_voice(px_y, py * 10 ** (coupling / 10), mine.floor.value):
                 continue
             if speaking and coupling is not None and px_y <= py * 10 ** ((coupling + p.own_voice_db) / 10):
-                self._remember(key, window_end_ms, px_y, py, speaking)
+                self._remember(key, window_end_ms, px_y, py, speaking=speaking)
                 return True  # no more than the bleed the pair's coupling predicts
             if quiet and narrow and coupling is not None and self._line_quiet(mine, x):
-                self._remember(key, window_end_ms, px_y, py, speaking)
+                self._remember(key, window_end_ms, px_y, py, speaking=speaking)
                 return True  # nothing of X's above the line's edge: the part of Y's voice the line cut
             y = self._segment(ring, window_end_ms - window_ms - p.max_lag_ms, window_end_ms - p.min_lag_ms)
             if y is None:
@@ -410,14 +417,14 @@ class CrosstalkFilter:
                     level = 10 * np.log10(px_y / py)
                     self._coupling[key] = level if coupling is None else coupling + p.learn_rate * (level - coupling)
             if corr >= p.min_correlation:
-                self._remember(key, window_end_ms, px_y, py, speaking)
+                self._remember(key, window_end_ms, px_y, py, speaking=speaking)
                 return True
             if (
                 p.band_correlation_hz
                 and not narrow
                 and self._band_correlation(key, mine, ring, window_end_ms, window_ms, x, y)
             ):
-                self._remember(key, window_end_ms, px_y, py, speaking)
+                self._remember(key, window_end_ms, px_y, py, speaking=speaking)
                 return True  # a copy of Y above the rumble that hid it
         return False
 
@@ -544,7 +551,7 @@ class CrosstalkFilter:
         )
 
     def _remember(
-        self, key: tuple[str, str], window_end_ms: float, x_power: float, y_power: float, speaking: bool = True
+        self, key: tuple[str, str], window_end_ms: float, x_power: float, y_power: float, *, speaking: bool
     ) -> None:
         """Count a bleed window found by the level or correlation test and keep it for ``fade_ms``
         (only against a talker: the fade rule is a talker's, and nothing is learned from a
@@ -560,9 +567,9 @@ class CrosstalkFilter:
 MAX_CHUNKS = 128
 """Recent chunks kept per track for ``sounding`` (300 ms is 30 chunks of 10 ms)."""
 LOW_HZ = 250.0
+"""Below this a telephone-band track carries (next to) nothing, and a wide-band voice its fundamental."""
 HIGH_HZ = 3700.0
 """Above this a telephone-band track carries (next to) nothing (a 300-3400 Hz line, its roll-off)."""
-"""Below this a telephone-band track carries (next to) nothing, and a wide-band voice its fundamental."""
 NARROWBAND_DECAY = 0.95
 """Per loud window: the low-band share follows the last ~20 of them (a track can change lines)."""
 
@@ -593,13 +600,17 @@ prediction a few dB off would otherwise look like a voice."""
 
 
 class _SlidingMin:
-    """Lowest power of the last ``span_ms``, each value the mean of the last ``SMOOTH`` chunks
-    (~100 ms: a 20 ms chunk of brown-noise rumble can be 10 dB under its mean, which would put
-    the floor far under the room tone). A monotonic deque: O(1) per push."""
+    """Lowest power of the last ``span_ms``, each value the mean of the last ``smooth`` values
+    pushed (the room tone's: 5 chunks, ~100 ms, as a 20 ms chunk of brown-noise rumble can be
+    10 dB under its mean, which would put the floor far under the room tone; the line floor's: 1,
+    each value already ~100 ms of audio). A monotonic deque: O(1) per push. A clock that goes back
+    starts it afresh."""
 
     SMOOTH = 5
 
     def __init__(self, smooth: int = SMOOTH) -> None:
+        if smooth < 1:
+            raise ValueError(f"_SlidingMin: smooth must be at least 1, got {smooth}")
         self._q: deque[tuple[float, float]] = deque(maxlen=MAX_CHUNKS * 16)  # a stamp that stands still
         self._recent: deque[float] = deque(maxlen=smooth)
 
@@ -609,6 +620,8 @@ class _SlidingMin:
             return
         power = sum(self._recent) / len(self._recent)
         q = self._q
+        if q and end_ms < q[-1][0]:
+            q.clear()  # the clock went back (a new stamp): what was later is not before it
         while q and q[-1][1] >= power:
             q.pop()
         q.append((end_ms, power))

@@ -642,3 +642,24 @@ def test_a_stamp_that_stands_still_keeps_a_bounded_history() -> None:
         ct.push("a", tone, 1000)
     ring = ct._rings["a"]
     assert len(ring.powers) <= 128 and len(ring.floor._q) <= 128 * 16
+
+
+def test_a_clock_that_goes_back_starts_the_floors_afresh() -> None:
+    # a new stamp far behind the old one: the room tone measured "later" is not before it
+    ct = CrosstalkFilter(RATE)
+    quiet, loud = _hiss(1, 20, -70), _hiss(2, 20, -40)
+    for k in range(20):
+        ct.push("a", quiet, 100_000 + (k + 1) * 20)
+    for k in range(20):
+        ct.push("a", loud, (k + 1) * 20)
+    floor = ct._rings["a"].floor.value
+    assert floor is not None and floor > 32768.0**2 * 10 ** (-50 / 10)  # the -40 dBFS tone's, not -70's
+
+
+def test_line_floors_are_dropped_when_the_line_leaves() -> None:
+    line, neighbour, _ = _hum_bleed_room()
+    ct = CrosstalkFilter(RATE)
+    _check_b_against_a(ct, line, neighbour)
+    assert ct._rings["b"].line_floor.value is not None
+    ct.forget("a")
+    assert ct._rings["b"].line_floor.value is None
