@@ -18,10 +18,9 @@ Cost: the level check runs only while someone else is speaking (or her track sou
 window is sounding (overlaps and bleed, not the usual one-speaker-at-a-time); a neighbour's
 sounding is read from the chunk powers kept anyway (a few comparisons); while a telephone-band
 track is in the room, every track's line floor takes a periodogram of its last ~100 ms every
-~100 ms; the correlation (~512 x 480 multiply-
-adds) only when the level check says bleed is possible, and a second one on both tracks
-high-passed (``band_correlation_hz``, about three times the first with the filtering) only when
-the first falls short. No asyncio, no Pipecat.
+~100 ms; the correlation (~512 x 480 multiply-adds) only when the level check says bleed is
+possible, and a second one on both tracks high-passed (``band_correlation_hz``, about three times
+the first with the filtering) only when the first falls short. No asyncio, no Pipecat.
 """
 
 from __future__ import annotations
@@ -486,9 +485,7 @@ class CrosstalkFilter:
             and py >= max(floor, QUIETEST_FLOOR) * 10 ** (self.params.narrowband_loud_db / 10)
         ):
             ring.band_seen_ms = window_end_ms
-            # Hann window: with a plain periodogram, leakage from a telephone voice's 300-1000 Hz
-            # put its share below 250 Hz at -24 dB instead of -48
-            spectrum = np.abs(np.fft.rfft(y * _hann(y.size))) ** 2
+            spectrum = _spectrum(y)
             freqs = np.fft.rfftfreq(y.size, 1.0 / self.rate)
             ring.low_power = NARROWBAND_DECAY * ring.low_power + float(spectrum[freqs < LOW_HZ].sum())
             ring.high_power = NARROWBAND_DECAY * ring.high_power + float(spectrum[freqs > HIGH_HZ].sum())
@@ -505,7 +502,7 @@ class CrosstalkFilter:
         below = ring.all_power * 10 ** (p.narrowband_below_db / 10)
         # where the room's band reaches over the line's top, the line has nothing up there either:
         # a wide-band voice's "s" has nothing under 250 Hz and most of its power over 4 kHz
-        return ring.low_power < below and (self.rate / 2 <= HIGH_HZ * 1.25 or ring.high_power < below)
+        return ring.low_power < below and (not self._line_top or ring.high_power < below)
 
     def _line_quiet(self, mine: _Ring, x: np.ndarray) -> bool:
         """Is X's window above ``line_low_hz`` within ``line_floor_db`` of its room tone there?"""
@@ -522,22 +519,23 @@ class CrosstalkFilter:
         norm = x.size * float(np.dot(w, w))
         if norm <= 0.0:  # a chunk of a sample or two
             return 0.0
-        spectrum = np.abs(np.fft.rfft(x * w)) ** 2
+        spectrum = _spectrum(x)
         first = int(np.ceil(self.params.line_low_hz * x.size / self.rate))
-        last = int(np.floor(self.params.line_high_hz * x.size / self.rate)) + 1 if self._line_top else spectrum.size
-        return 2.0 * float(spectrum[first:last].sum()) / norm
+        return 2.0 * float(spectrum[first : self._line_top_bin(x.size)].sum()) / norm
+
+    def _line_top_bin(self, n: int) -> int | None:
+        """The first periodogram bin (of ``n`` samples) over ``line_high_hz``; ``None`` (all of
+        them) in a room under 16 kHz, where the line's top is not used."""
+        return int(np.floor(self.params.line_high_hz * n / self.rate)) + 1 if self._line_top else None
 
     def _under_line_top(self, x: np.ndarray) -> float:
         """Share of ``x``'s power (already high-passed at the line's bottom) under ``line_high_hz``:
-        1 when the room's band ends below the line's top."""
+        1 in a room under 16 kHz, where the line's top is not used."""
         if not self._line_top:
             return 1.0
-        spectrum = np.abs(np.fft.rfft(x * _hann(x.size))) ** 2
+        spectrum = _spectrum(x)
         total = float(spectrum.sum())
-        if total <= 0.0:
-            return 1.0
-        last = int(np.floor(self.params.line_high_hz * x.size / self.rate)) + 1
-        return float(spectrum[:last].sum()) / total
+        return float(spectrum[: self._line_top_bin(x.size)].sum()) / total if total > 0.0 else 1.0
 
     def _own_voice(self, px: float, bleed: float, floor: float | None) -> bool:
         """Is there more in X's window than the bleed predicted plus X's room tone: X's own voice?"""
@@ -577,6 +575,14 @@ NARROWBAND_DECAY = 0.95
 @cache
 def _hann(n: int) -> np.ndarray:
     return np.hanning(n).astype(np.float32)
+
+
+def _spectrum(x: np.ndarray) -> np.ndarray:
+    """Hann-windowed periodogram of ``x`` (unscaled): the band shares and levels read from it leak
+    little from a strong low band (a plain one put a telephone voice's share under 250 Hz at -24 dB
+    instead of -48)."""
+    out: np.ndarray = np.abs(np.fft.rfft(x * _hann(x.size))) ** 2
+    return out
 
 
 @cache
