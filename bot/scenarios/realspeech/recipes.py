@@ -3,10 +3,11 @@
 Two small rooms are written out by hand (``quiet-hello``, ``backchannel-early``); the others are
 laid out by :func:`conversation` from a seed, so they are long without being typed in, and the
 same seed always gives the same room. ``held_out=True`` marks the rooms nobody has tuned on yet:
-``meeting-7``, ``huddle`` and ``kt-panel``, cut from voices no tuning room has. Earlier rounds'
-held-out rooms (``fast-exchange``, ``meeting-5`` in round 1; ``meeting-6``, ``standup`` in rounds
-2-3; ``kt-phone``, ``kt-meeting`` in round 7) have been looked at since and are tuning rooms now
-(docs/vad.md, "Real-speech rooms").
+``meeting-7``, ``huddle`` and ``kt-panel``, cut from voices no tuning room has, and ``kt-call``
+(round 10) and ``kt-line`` (round 11), built anew for a round's decision from voices other rooms
+have, in layouts none has. Earlier rounds' held-out rooms (``fast-exchange``, ``meeting-5`` in
+round 1; ``meeting-6``, ``standup`` in rounds 2-3; ``kt-phone``, ``kt-meeting`` in round 7) have
+been looked at since and are tuning rooms now (docs/vad.md, "Real-speech rooms").
 """
 
 from __future__ import annotations
@@ -300,6 +301,7 @@ def _build() -> dict[str, RoomRecipe]:
         _kt_phone,
         _kt_panel,
         _kt_call,
+        _kt_line,
     ):
         try:
             rooms.append(make())
@@ -570,6 +572,35 @@ def _kt_call() -> RoomRecipe:
         held_out=True,
         description="Held out (round 10): a telephone-band talker bleeding into a neighbour's microphone (16 kHz), "
         "a -41 dBFS backchanneller on rumble who also says quiet words after long silences",
+    )
+
+
+def _kt_line() -> RoomRecipe:
+    """Held out in the eleventh round, built before the round's candidate was scored on it: four of
+    the volunteers' voices in an 8 kHz room (``kt-phone`` is the only other): a telephone-band
+    talker on line noise whose voice also reaches a neighbour's microphone, a talker on rumble, a
+    -42 dBFS backchanneller who also says the quiet words after long silences; German, Slovenian,
+    Nynorsk and English at other levels and another seed."""
+    return conversation(
+        "kt-line",
+        (
+            Track("p-dan", "Dan", room_tone_db=-47.0, phone=True),
+            Track("p-eve", "Eve", room_tone_db=-55.0, tone="brown"),
+            Track("p-fay", "Fay", room_tone_db=-56.0, bleed_from="p-dan"),
+            Track("p-gus", "Gus", room_tone_db=-60.0),
+        ),
+        {"p-dan": "kt-de", "p-eve": "kt-sl", "p-fay": "kt-nn", "p-gus": "kt-en"},
+        {"p-dan": -28.0, "p-eve": -36.0, "p-fay": -30.0, "p-gus": -42.0},
+        seed=111,
+        duration_ms=150_000,
+        backchanneler="p-gus",
+        quiet="p-gus",
+        long_pool=KT_LONG,
+        short_pool=KT_SHORT["kt-en"],
+        sample_rate=8000,
+        held_out=True,
+        description="Held out (round 11): four volunteers' voices in an 8 kHz room, a telephone-band talker on line "
+        "noise bleeding into a neighbour's microphone, a talker on rumble, a -42 dBFS backchanneller",
     )
 
 
