@@ -10,7 +10,9 @@ How a tracker decides (one tracker per participant, one observation per 32 ms Si
   that led up to it (at most ``onset_lookback_ms``), so the first syllable, which the model
   scores low while its recurrent state catches up, counts as speech, as a listener hears it.
   Where the caller gives window levels, it also crosses a longer dip (``onset_bridge_ms``) back
-  to an earlier syllable as loud as the speech it confirmed (an in-breath is 20-25 dB quieter).
+  to an earlier syllable as loud as the speech it confirmed (an in-breath is 20-25 dB quieter),
+  and on from that syllable to the one it would have bridged to itself (a chain of soft
+  syllables, each dip short; still at most ``onset_lookback_ms``).
 * **Confirm** once windows ``>= leave_threshold`` adding up to ``min_speech_ms`` have been seen,
   with no dip between them longer than ``max_dip_ms``: a single window that scores high (a
   click, a cough, a noisy window) never starts speech. Strong evidence confirms sooner: an
@@ -117,7 +119,12 @@ class SpeakingParams:
             telephone-band speaker's first syllable scored 0.22-0.36, then 64 ms were gated
             between it and the second syllable, and her onsets were found 225-273 ms late.
             96 ms: a stop closure and a syllable boundary, below the 200 ms gap at which the
-            ground truth (and ``hangover_ms``) splits an utterance.
+            ground truth (and ``hangover_ms``) splits an utterance. Bridges chain: a run that
+            would have bridged back to an earlier one, and then broke before speech was
+            confirmed, carries the earlier run's start. On ``kt-phone`` a telephone-band word
+            scored 0.25 (fricative, -22 dBFS), 96 ms at 0.05-0.09, 0.44 and 0.37, 96 ms gated,
+            then the word that entered: the onset stopped at the middle run, 211 ms late (now
+            96 ms, at ``onset_lookback_ms``).
         carry_min_ms: a first syllable's evidence counts towards confirming the utterance it
             begins: when a start given up in a dip resumes (``resume_within_ms``) or the onset
             bridges back to an earlier run (``onset_bridge_ms``), that run's windows
@@ -362,8 +369,13 @@ class SpeakingTracker:
                 run_db = self._onset_run_db
                 fresh = self._state is _State.QUIET and self._onset_run_ms >= self._last_stop_ms
                 # (a run that began inside the last segment is that segment's tail, not a syllable)
+                start, earlier = self._onset_run_ms, self._bridge_to
+                if fresh and earlier is not None and self._bridges(earlier, run_db):
+                    # this run would have bridged back to an earlier one: a later run that reaches
+                    # this one reaches that one too (soft syllables, each dip short: a chain)
+                    start = min(start, earlier[0])
                 self._bridge = (
-                    (self._onset_run_ms, run_db, self._onset_run_leave_ms, self._onset_run_leave_end_ms)
+                    (start, run_db, self._onset_run_leave_ms, self._onset_run_leave_end_ms)
                     if fresh and run_db is not None
                     else None
                 )
@@ -432,12 +444,7 @@ class SpeakingTracker:
             return []
 
         bridge, run_db = self._bridge_to, self._onset_run_db
-        bridged = (
-            bridge is not None
-            and run_db is not None
-            and bridge[1]
-            >= run_db - (p.onset_bridge_db + (p.syllable_bridge_db if self._syllable(bridge[2], bridge[3]) else 0))
-        )
+        bridged = self._bridges(bridge, run_db)
         # the first syllable's own evidence counts towards confirming the utterance it begins
         carried = self._carry(bridge[2], bridge[3]) if bridge is not None and bridged else 0
         evidence = self._pending_speech_ms + carried
@@ -458,6 +465,16 @@ class SpeakingTracker:
                 decided_at_ms=window_end_ms,
             )
         ]
+
+    def _bridges(self, bridge: tuple[int, float, int, int] | None, run_db: float | None) -> bool:
+        """Is ``bridge`` (an earlier run broken by a dip) loud enough against a run whose loudest
+        window is ``run_db`` to be its first syllable (``onset_bridge_db``, ``syllable_bridge_db``)?"""
+        if bridge is None or run_db is None:
+            return False
+        p = self.params
+        return bridge[1] >= run_db - (
+            p.onset_bridge_db + (p.syllable_bridge_db if self._syllable(bridge[2], bridge[3]) else 0)
+        )
 
     def _syllable(self, evidence_ms: int, evidence_end_ms: int) -> bool:
         """Was a run with this evidence (windows >= leave, the last ending at ``evidence_end_ms``)

@@ -193,6 +193,48 @@ def test_onset_bridge_needs_levels_and_can_be_turned_off():
     ]
 
 
+# kt-phone's telephone-band word (p-mo, 61 s): a fricative scored 0.25 at -22 dBFS, 96 ms the model
+# scored 0.05-0.09, a run of 0.44 and 0.37, 64 ms gated, then the word that enters: three runs
+# with short dips between them, the first two each a bridge back from the next
+CHAIN = [
+    (0, -70),
+    (0.25, -24),
+    (0.25, -22),
+    (0.05, -20),
+    (0.09, -20),
+    (0.05, -21),
+    (0.44, -22),
+    (0.37, -40),
+    (_, -60),
+    (_, -60),
+    (0.9, -30),
+    (0.95, -28),
+    (0.9, -28),
+]
+
+
+def test_onset_bridges_chain_back_through_a_run_that_bridged_itself():
+    started = [t.media_time_ms for t in feed_levels(CHAIN) if isinstance(t, SpeechStarted)]
+    assert started == [32]  # the first run's start, not the middle run's (192)
+
+
+def test_a_chain_stops_at_a_run_too_quiet_to_bridge():
+    # the first run is an in-breath 22 dB under the middle run: the middle run does not bridge to
+    # it, so the word's onset is the middle run's start
+    breath = [(0, -70), (0.25, -46), (0.25, -44), *CHAIN[3:]]
+    started = [t.media_time_ms for t in feed_levels(breath) if isinstance(t, SpeechStarted)]
+    assert started == [192]
+
+
+def test_a_chain_still_stops_at_the_lookback():
+    started = [
+        t.media_time_ms
+        for t in feed_levels(CHAIN, params=SpeakingParams(onset_lookback_ms=256))
+        if isinstance(t, SpeechStarted)
+    ]
+    assert started == [320 - 256]
+
+
 def test_min_speech_is_configurable():
     _tracker, out = feed([0, S, S, 0, 0], params=SpeakingParams(min_speech_ms=64))
     assert [type(t) for t in out] == [SpeechStarted]

@@ -43,7 +43,8 @@ needs_round_5 = pytest.mark.skipif(
 )
 needs_round_7 = pytest.mark.skipif(
     not all(SOURCES[name].path.exists() for name in ROUND_7),
-    reason="ktuberling-data not installed (scripts/setup-system.sh): the rooms kt-meeting, kt-phone, kt-panel, kt-call",
+    reason="ktuberling-data not installed (scripts/setup-system.sh): the rooms kt-meeting, kt-phone, kt-panel, kt-call, "
+    "kt-line",
 )
 
 
@@ -196,14 +197,16 @@ def test_kt_phone_bleed_of_a_telephone_band_talker(out: str) -> None:
     # Round 10: a neighbour not yet taken to be speaking is checked by correlation when her track
     # sounds, and while p-ole is quiet the part of p-mo's voice the line cut is her bleed:
     # precision 0.957 -> 0.991 (p-ole's three false starts gone but the room's very first bleed),
-    # share 0.49 -> 0.39 pp.
+    # share 0.49 -> 0.39 pp. Round 11: bridges chain back through a run that bridged itself
+    # (p-mo's word at 61 s: three runs, two short dips), onset max 211 -> 188 ms, share 0.39 ->
+    # 0.48 pp (her talk time closer to her truth; the others' detected time is shorter than theirs).
     s = scored("kt-phone", out)
     assert s["missed"] == []
     assert s["minPrecision"] >= 0.985
     assert s["minRecall"] >= 0.99
-    assert s["shareErrorPoints"] <= 0.5
+    assert s["shareErrorPoints"] <= 0.55
     assert s["onsetP50"] <= 10
-    assert s["onsetMax"] <= 220
+    assert s["onsetMax"] <= 200
     assert s["startLatencyP50"] <= 100
 
 
@@ -260,6 +263,21 @@ def test_kt_call_a_callers_bleed_in_a_16_khz_room(out: str) -> None:
     assert s["shareErrorPoints"] <= 2.3
     assert s["onsetMax"] <= 350
     assert s["startLatencyP95"] <= 270
+
+
+@needs_round_7
+def test_kt_line_a_caller_in_an_8_khz_room_of_four(out: str) -> None:
+    # held out (round 11): built and looked at before that round's candidate was scored on it; an
+    # 8 kHz room of four, a telephone-band talker on line noise bleeding into a neighbour's
+    # microphone, a talker on rumble, a -42 dBFS backchanneller. First score (round 10's VAD):
+    # precision and recall 1.000, share 0.41 pp, onset max 229 ms, start latency p95 193 ms; with
+    # round 11's chained bridges, identical.
+    s = scored("kt-line", out)
+    assert s["missed"] == []
+    assert s["minPrecision"] >= 0.995 and s["minRecall"] >= 0.995
+    assert s["shareErrorPoints"] <= 0.6
+    assert s["onsetMax"] <= 240
+    assert s["startLatencyP95"] <= 210
 
 
 @needs_round_5
