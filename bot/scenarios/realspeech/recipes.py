@@ -4,7 +4,7 @@ Two small rooms are written out by hand (``quiet-hello``, ``backchannel-early``)
 laid out by :func:`conversation` from a seed, so they are long without being typed in, and the
 same seed always gives the same room. ``held_out=True`` marks the rooms nobody has tuned on yet:
 ``meeting-7``, ``huddle`` and ``kt-panel``, cut from voices no tuning room has, and ``kt-call``
-(round 10) and ``kt-line`` (round 11), built anew for a round's decision from voices other rooms
+(round 10), ``kt-line`` and ``kt-desk`` (round 11), built anew for a round's decision from voices other rooms
 have, in layouts none has. Earlier rounds' held-out rooms (``fast-exchange``, ``meeting-5`` in
 round 1; ``meeting-6``, ``standup`` in rounds 2-3; ``kt-phone``, ``kt-meeting`` in round 7) have
 been looked at since and are tuning rooms now (docs/vad.md, "Real-speech rooms").
@@ -302,6 +302,7 @@ def _build() -> dict[str, RoomRecipe]:
         _kt_panel,
         _kt_call,
         _kt_line,
+        _kt_desk,
     ):
         try:
             rooms.append(make())
@@ -601,6 +602,34 @@ def _kt_line() -> RoomRecipe:
         held_out=True,
         description="Held out (round 11): four volunteers' voices in an 8 kHz room, a telephone-band talker on line "
         "noise bleeding into a neighbour's microphone, a talker on rumble, a -42 dBFS backchanneller",
+    )
+
+
+def _kt_desk() -> RoomRecipe:
+    """Held out in the eleventh round for its second candidate (X correlated within the line's
+    band in a 16 kHz room), built before that candidate was scored on it: a telephone-band talker
+    whose wide-band voice also reaches the microphone of the neighbour at her desk, in a 16 kHz
+    room, a talker on rumble, a -40 dBFS backchanneller; Ukrainian on the line, Slovenian beside
+    it, German and Lithuanian, at other levels and another seed."""
+    return conversation(
+        "kt-desk",
+        (
+            Track("p-hal", "Hal", room_tone_db=-49.0, phone=True),
+            Track("p-ivy", "Ivy", room_tone_db=-58.0, bleed_from="p-hal"),
+            Track("p-jon", "Jon", room_tone_db=-54.0, tone="brown"),
+            Track("p-kim", "Kim", room_tone_db=-59.0),
+        ),
+        {"p-hal": "kt-uk", "p-ivy": "kt-sl", "p-jon": "kt-de", "p-kim": "kt-lt"},
+        {"p-hal": -26.0, "p-ivy": -31.0, "p-jon": -38.0, "p-kim": -40.0},
+        seed=121,
+        duration_ms=150_000,
+        backchanneler="p-kim",
+        quiet="p-kim",
+        long_pool=KT_LONG,
+        short_pool=KT_SHORT["kt-lt"],
+        held_out=True,
+        description="Held out (round 11): a telephone-band talker bleeding into her neighbour's microphone in a "
+        "16 kHz room of four, a talker on rumble, a -40 dBFS backchanneller",
     )
 
 
