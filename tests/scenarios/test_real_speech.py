@@ -249,8 +249,9 @@ def test_held_out_kt_panel_stays_where_round_8_found_it(out: str) -> None:
 
 @needs_round_7
 def test_kt_call_a_callers_bleed_in_a_16_khz_room(out: str) -> None:
-    # held out (round 10): kt-phone's case built anew for that round's decision (a telephone-band
-    # talker bleeding onto a neighbour's microphone, 16 kHz, other voices and levels). First score,
+    # held out in round 10, a tuning room since round 11: kt-phone's case built anew for that
+    # round's decision (a telephone-band talker bleeding onto a neighbour's microphone, 16 kHz,
+    # other voices and levels). First score,
     # round 9's VAD: precision 0.828, share 3.79 pp, onset max 403 ms, start latency p95 259 ms;
     # with round 10's crosstalk rules, scored once: precision 0.832, share 3.68 pp, the rest
     # identical. Seen since; with the line's band ending at 3400 Hz in a 16 kHz room (the
@@ -268,8 +269,8 @@ def test_kt_call_a_callers_bleed_in_a_16_khz_room(out: str) -> None:
 
 @needs_round_7
 def test_kt_line_a_caller_in_an_8_khz_room_of_four(out: str) -> None:
-    # held out (round 11): built and looked at before that round's candidate was scored on it; an
-    # 8 kHz room of four, a telephone-band talker on line noise bleeding into a neighbour's
+    # held out for round 11's first change, a tuning room since: built and looked at before that
+    # change was scored on it; an 8 kHz room of four, a telephone-band talker on line noise bleeding into a neighbour's
     # microphone, a talker on rumble, a -42 dBFS backchanneller. First score (round 10's VAD):
     # precision and recall 1.000, share 0.41 pp, onset max 229 ms, start latency p95 193 ms; with
     # round 11's chained bridges, identical.

@@ -3,11 +3,12 @@
 Two small rooms are written out by hand (``quiet-hello``, ``backchannel-early``); the others are
 laid out by :func:`conversation` from a seed, so they are long without being typed in, and the
 same seed always gives the same room. ``held_out=True`` marks the rooms nobody has tuned on yet:
-``meeting-7``, ``huddle`` and ``kt-panel``, cut from voices no tuning room has, and ``kt-call``
-(round 10), ``kt-line`` and ``kt-desk`` (round 11), built anew for a round's decision from voices other rooms
-have, in layouts none has. Earlier rounds' held-out rooms (``fast-exchange``, ``meeting-5`` in
-round 1; ``meeting-6``, ``standup`` in rounds 2-3; ``kt-phone``, ``kt-meeting`` in round 7) have
-been looked at since and are tuning rooms now (docs/vad.md, "Real-speech rooms").
+``meeting-7``, ``huddle`` and ``kt-panel``, cut from voices no tuning room has, and ``kt-desk``
+(round 11), built anew for a round's decision from voices other rooms have, in a layout none has.
+Earlier rounds' held-out rooms (``fast-exchange``, ``meeting-5`` in round 1; ``meeting-6``,
+``standup`` in rounds 2-3; ``kt-phone``, ``kt-meeting`` in round 7; ``kt-call`` in round 10,
+``kt-line`` in round 11) have been looked at since and are tuning rooms now (docs/vad.md,
+"Real-speech rooms").
 """
 
 from __future__ import annotations
@@ -550,9 +551,9 @@ def _kt_panel() -> RoomRecipe:
 
 
 def _kt_call() -> RoomRecipe:
-    """Held out in the tenth round: the case ``kt-phone`` tuned on, built anew before the round's
-    candidate was scored on it: a telephone-band talker whose wide-band voice also reaches a
-    neighbour's microphone at -20 dB, in a 16 kHz room (``kt-phone`` is 8 kHz), with the eighth
+    """Held out in the tenth round (built anew before the round's candidate was scored on it), a
+    tuning room since the eleventh: the case ``kt-phone`` tuned on, a telephone-band talker whose
+    wide-band voice also reaches a neighbour's microphone at -20 dB, in a 16 kHz room (``kt-phone`` is 8 kHz), with the eighth
     round's voices (English on the line, Nynorsk beside it, Slovenian on rumble), other levels and
     another seed."""
     return conversation(
@@ -570,18 +571,17 @@ def _kt_call() -> RoomRecipe:
         quiet="p-cas",
         long_pool=KT_LONG,
         short_pool=KT_SHORT["kt-sl"],
-        held_out=True,
-        description="Held out (round 10): a telephone-band talker bleeding into a neighbour's microphone (16 kHz), "
+        description="Round 10's held-out room: a telephone-band talker bleeding into a neighbour's microphone (16 kHz), "
         "a -41 dBFS backchanneller on rumble who also says quiet words after long silences",
     )
 
 
 def _kt_line() -> RoomRecipe:
-    """Held out in the eleventh round, built before the round's candidate was scored on it: four of
-    the volunteers' voices in an 8 kHz room (``kt-phone`` is the only other): a telephone-band
-    talker on line noise whose voice also reaches a neighbour's microphone, a talker on rumble, a
-    -42 dBFS backchanneller who also says the quiet words after long silences; German, Slovenian,
-    Nynorsk and English at other levels and another seed."""
+    """Held out for the eleventh round's first candidate (built before it was scored on it), looked
+    into since and a tuning room: four of the volunteers' voices in an 8 kHz room (``kt-phone`` is
+    the only other): a telephone-band talker on line noise whose voice also reaches a neighbour's
+    microphone, a talker on rumble, a -42 dBFS backchanneller who also says the quiet words after
+    long silences; German, Slovenian, Nynorsk and English at other levels and another seed."""
     return conversation(
         "kt-line",
         (
@@ -599,8 +599,7 @@ def _kt_line() -> RoomRecipe:
         long_pool=KT_LONG,
         short_pool=KT_SHORT["kt-en"],
         sample_rate=8000,
-        held_out=True,
-        description="Held out (round 11): four volunteers' voices in an 8 kHz room, a telephone-band talker on line "
+        description="Round 11's first held-out room: four volunteers' voices in an 8 kHz room, a telephone-band talker on line "
         "noise bleeding into a neighbour's microphone, a talker on rumble, a -42 dBFS backchanneller",
     )
 
