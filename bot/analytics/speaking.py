@@ -12,7 +12,8 @@ How a tracker decides (one tracker per participant, one observation per 32 ms Si
   Where the caller gives window levels, it also crosses a longer dip (``onset_bridge_ms``) back
   to an earlier syllable as loud as the speech it confirmed (an in-breath is 20-25 dB quieter),
   and on from that syllable to the one it would have bridged to itself (a chain of soft
-  syllables, each dip short; still at most ``onset_lookback_ms``).
+  syllables, each dip short; still at most ``onset_lookback_ms``). It never reaches back into
+  the participant's previous segment.
 * **Confirm** once windows ``>= leave_threshold`` adding up to ``min_speech_ms`` have been seen,
   with no dip between them longer than ``max_dip_ms``: a single window that scores high (a
   click, a cough, a noisy window) never starts speech. Strong evidence confirms sooner: an
@@ -119,12 +120,15 @@ class SpeakingParams:
             telephone-band speaker's first syllable scored 0.22-0.36, then 64 ms were gated
             between it and the second syllable, and her onsets were found 225-273 ms late.
             96 ms: a stop closure and a syllable boundary, below the 200 ms gap at which the
-            ground truth (and ``hangover_ms``) splits an utterance. Bridges chain: a run that
-            would have bridged back to an earlier one, and then broke before speech was
-            confirmed, carries the earlier run's start. On ``kt-phone`` a telephone-band word
-            scored 0.25 (fricative, -22 dBFS), 96 ms at 0.05-0.09, 0.44 and 0.37, 96 ms gated,
-            then the word that entered: the onset stopped at the middle run, 211 ms late (now
-            96 ms, at ``onset_lookback_ms``).
+            ground truth (and ``hangover_ms``) splits an utterance. Bridges chain: a
+            run that would have bridged back to an earlier one, and then broke before speech was
+            confirmed, carries the earlier run's start, if it is a syllable itself (a window
+            ``>= leave_threshold``: steady noise scoring 0.15-0.3 makes run after run and would
+            carry its first along) and the chain as a whole, its quietest run, passes the level
+            test against the word (two 10 dB steps would reach an in-breath 20 dB under it). On
+            ``kt-phone`` a telephone-band word scored 0.25 (fricative, -22 dBFS), 96 ms at
+            0.05-0.09, then 0.44, 0.37 and 0.43, 96 ms gated, then the word that entered: the
+            onset stopped at the middle run, 211 ms late (now 96 ms, at ``onset_lookback_ms``).
         carry_min_ms: a first syllable's evidence counts towards confirming the utterance it
             begins: when a start given up in a dip resumes (``resume_within_ms``) or the onset
             bridges back to an earlier run (``onset_bridge_ms``), that run's windows
@@ -224,6 +228,26 @@ class _State(Enum):
     SPEAKING = "speaking"
 
 
+@dataclass(frozen=True)
+class _Chain:
+    """The earliest start a run reaches through runs that bridged back, one to the one before."""
+
+    start_ms: int
+    loudest_db: float  # of the quietest run of the chain (its loudest window)
+    syllables: bool  # every run of the chain had a window >= leave_threshold, no bleed since
+
+
+@dataclass(frozen=True)
+class _Bridge:
+    """A run of windows >= ``onset_threshold`` broken by a dip, kept for a later run to bridge to."""
+
+    start_ms: int
+    loudest_db: float
+    leave_ms: int  # its windows >= leave_threshold
+    leave_end_ms: int  # the end of the last of them
+    chain: _Chain | None  # what it reaches beyond itself (``SpeakingTracker._chain``)
+
+
 class SpeakingTracker:
     """Speaking state of one participant, fed one Silero window at a time.
 
@@ -257,10 +281,9 @@ class SpeakingTracker:
         self._onset_run_leave_ms = 0  # windows >= leave in the current onset run
         self._onset_run_leave_end_ms = 0  # end of its last window >= leave
         self._last_bleed_ms = -(2**62)  # end of the last window that was another participant's voice
-        # (start, loudest, windows >= leave, end of the last) of a run broken by a dip, and the one
-        # the current run follows
-        self._bridge: tuple[int, float, int, int] | None = None
-        self._bridge_to: tuple[int, float, int, int] | None = None
+        # a run broken by a dip, and the one the current run follows
+        self._bridge: _Bridge | None = None
+        self._bridge_to: _Bridge | None = None
         self._last_stop_ms = -(2**62)  # end of the last segment
         # (onset, when, own evidence, end of its last window >= leave) of the last start given up
         self._abandoned: tuple[int, int, int, int] | None = None
@@ -369,16 +392,12 @@ class SpeakingTracker:
                 run_db = self._onset_run_db
                 fresh = self._state is _State.QUIET and self._onset_run_ms >= self._last_stop_ms
                 # (a run that began inside the last segment is that segment's tail, not a syllable)
-                start, earlier = self._onset_run_ms, self._bridge_to
-                if fresh and earlier is not None and self._bridges(earlier, run_db):
-                    # this run would have bridged back to an earlier one: a later run that reaches
-                    # this one reaches that one too (soft syllables, each dip short: a chain)
-                    start = min(start, earlier[0])
-                self._bridge = (
-                    (start, run_db, self._onset_run_leave_ms, self._onset_run_leave_end_ms)
-                    if fresh and run_db is not None
-                    else None
-                )
+                self._bridge = None
+                if fresh and run_db is not None:
+                    leave_ms, leave_end_ms = self._onset_run_leave_ms, self._onset_run_leave_end_ms
+                    self._bridge = _Bridge(
+                        self._onset_run_ms, run_db, leave_ms, leave_end_ms, self._chain(run_db, leave_ms, leave_end_ms)
+                    )
                 self._onset_run_ms = None
             if self._onset_dip_ms > p.onset_bridge_ms:
                 self._bridge = None
@@ -413,7 +432,8 @@ class SpeakingTracker:
                 return []
             # enter >= leave >= onset, so both runs include this window.
             assert self._onset_run_ms is not None and self._leave_run_ms is not None
-            earliest = window_start_ms - p.onset_lookback_ms
+            # never back into the last segment: a run that began inside it is its tail
+            earliest = max(window_start_ms - p.onset_lookback_ms, self._last_stop_ms)
             self._onset_ms = max(self._onset_run_ms, earliest)
             self._pending_speech_ms = window_end_ms - max(self._leave_run_ms, earliest)
             self._carried_ms = 0
@@ -446,7 +466,7 @@ class SpeakingTracker:
         bridge, run_db = self._bridge_to, self._onset_run_db
         bridged = self._bridges(bridge, run_db)
         # the first syllable's own evidence counts towards confirming the utterance it begins
-        carried = self._carry(bridge[2], bridge[3]) if bridge is not None and bridged else 0
+        carried = self._carry(bridge.leave_ms, bridge.leave_end_ms) if bridge is not None and bridged else 0
         evidence = self._pending_speech_ms + carried
         if evidence < p.min_speech_ms and self._strong_run_ms < p.confirm_fast_ms:
             return []
@@ -454,7 +474,12 @@ class SpeakingTracker:
             # An earlier run as loud as the speech confirmed now, across a dip: the utterance's
             # first syllable. Compared at confirmation, not entry: a word's first windows are
             # still rising, and an in-breath is only quieter than the word's loudest part.
-            self._onset_ms = max(min(self._onset_ms, bridge[0]), window_start_ms - p.onset_lookback_ms)
+            assert bridge is not None and run_db is not None
+            start = bridge.start_ms
+            if bridge.chain is not None and bridge.chain.loudest_db >= run_db - self._bridge_db(bridge.chain.syllables):
+                start = bridge.chain.start_ms  # every run of the chain as loud as a first syllable of this one
+            earliest = max(window_start_ms - p.onset_lookback_ms, self._last_stop_ms)
+            self._onset_ms = max(min(self._onset_ms, start), earliest)
         self._bridge_to = None
         self._state = _State.SPEAKING
         self._speech_end_ms = sound_end
@@ -466,14 +491,35 @@ class SpeakingTracker:
             )
         ]
 
-    def _bridges(self, bridge: tuple[int, float, int, int] | None, run_db: float | None) -> bool:
+    def _bridges(self, bridge: _Bridge | None, run_db: float | None) -> bool:
         """Is ``bridge`` (an earlier run broken by a dip) loud enough against a run whose loudest
         window is ``run_db`` to be its first syllable (``onset_bridge_db``, ``syllable_bridge_db``)?"""
         if bridge is None or run_db is None:
             return False
+        return bridge.loudest_db >= run_db - self._bridge_db(self._syllable(bridge.leave_ms, bridge.leave_end_ms))
+
+    def _bridge_db(self, syllable: bool) -> float:
         p = self.params
-        return bridge[1] >= run_db - (
-            p.onset_bridge_db + (p.syllable_bridge_db if self._syllable(bridge[2], bridge[3]) else 0)
+        return p.onset_bridge_db + (p.syllable_bridge_db if syllable else 0.0)
+
+    def _chain(self, run_db: float, leave_ms: int, leave_end_ms: int) -> _Chain | None:
+        """What a run breaking now reaches back to beyond itself: the run it would have bridged to
+        (``_bridge_to``) and all that run reached, if this run is a syllable the model scored as
+        speech (a run of noise scoring 0.15-0.3 chains to nothing: otherwise a steady noise would
+        carry its first run's start along every later run). Kept with the quietest run's level:
+        at confirmation the whole chain must be as loud as a first syllable of the word, not only
+        each run of the one after it (two 10 dB steps would reach an in-breath 20 dB under it)."""
+        earlier = self._bridge_to
+        if not self._syllable(leave_ms, leave_end_ms) or not self._bridges(earlier, run_db):
+            return None
+        assert earlier is not None
+        syllable = self._syllable(earlier.leave_ms, earlier.leave_end_ms)
+        if earlier.chain is None:
+            return _Chain(earlier.start_ms, earlier.loudest_db, syllable)
+        return _Chain(
+            earlier.chain.start_ms,
+            min(earlier.loudest_db, earlier.chain.loudest_db),
+            syllable and earlier.chain.syllables,
         )
 
     def _syllable(self, evidence_ms: int, evidence_end_ms: int) -> bool:

@@ -193,9 +193,10 @@ def test_onset_bridge_needs_levels_and_can_be_turned_off():
     ]
 
 
-# kt-phone's telephone-band word (p-mo, 61 s): a fricative scored 0.25 at -22 dBFS, 96 ms the model
-# scored 0.05-0.09, a run of 0.44 and 0.37, 64 ms gated, then the word that enters: three runs
-# with short dips between them, the first two each a bridge back from the next
+# Shaped like kt-phone's telephone-band word (p-mo, 61 s: a fricative scored 0.25 at -22 dBFS, 96 ms
+# the model scored 0.05-0.09, a run of 0.44, 0.37 and 0.43, 96 ms gated, then the word that
+# entered), shorter: three runs with short dips between them, the first two each a bridge back
+# from the next
 CHAIN = [
     (0, -70),
     (0.25, -24),
@@ -233,6 +234,39 @@ def test_a_chain_still_stops_at_the_lookback():
         if isinstance(t, SpeechStarted)
     ]
     assert started == [320 - 256]
+
+
+def test_a_chain_needs_each_link_to_be_a_syllable():
+    # noise that keeps scoring 0.15-0.3 at a steady level makes run after run, each as loud as the
+    # next: only a run the model scored as speech (a window >= leave_threshold) passes its start
+    # on, so the word's onset is bridged to the last noise run only (160 ms before it), as before
+    # chains, not dragged back to the lookback
+    noise = [(0.05, -50), (0.12, -50), (0.08, -50), (0.2, -49), (0.16, -49), (0.1, -50)] * 20
+    word_ms = (len(noise) + 2) * W
+    windows = [*noise, (_, -60), (_, -60), (0.9, -42), (0.95, -41), (0.9, -41)]
+    started = [t.media_time_ms for t in feed_levels(windows) if isinstance(t, SpeechStarted)]
+    assert started == [word_ms - 160]
+
+
+def test_a_chain_as_a_whole_must_be_as_loud_as_a_first_syllable():
+    # two steps of 10 dB would reach an in-breath 20 dB under the word: the chain is kept with its
+    # quietest run's level and bridged only if that is within onset_bridge_db of the word, else
+    # the onset is the middle run's
+    windows = [(0, -70), (0.25, -44), (0.25, -44), (0.05, -60), (0.05, -60), (0.05, -60)]
+    windows += [(0.44, -34), (0.37, -40), (_, -60), (_, -60), (0.9, -24), (0.95, -24), (0.9, -24)]
+    started = [t.media_time_ms for t in feed_levels(windows) if isinstance(t, SpeechStarted)]
+    assert started == [192]
+
+
+def test_the_onset_never_reaches_back_into_the_last_segment():
+    # a tail scoring 0.2 (>= onset_threshold) runs on from a segment through its stop; the next
+    # word's trace-back stops at the last segment's end instead of overlapping it
+    _tracker, out = feed([0.9] * 4 + [0.2] * 8 + [0.9] * 3)
+    assert [(type(t).__name__, t.media_time_ms) for t in out] == [
+        ("SpeechStarted", 0),
+        ("SpeechStopped", 128),
+        ("SpeechStarted", 128),
+    ]
 
 
 def test_min_speech_is_configurable():
