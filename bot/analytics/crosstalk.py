@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 
 import numpy as np
 
@@ -104,12 +104,13 @@ class CrosstalkParams:
         ``line_floor_db``: a caller's "s" reaches her neighbour's microphone and not her line
         (``kt-call``: measured above 300 Hz only, the neighbour's bleed window was as loud as the
         caller's line and she "spoke" in 17 stretches of it; precision 0.832 -> 0.929), and X's
-        window is correlated with the line through the line's band (``_line_passed``: what X has
-        over the line's top cannot correlate with it; the caller's fricatives on her neighbour's
-        microphone correlated 0.44-0.64 without it, 0.73-0.87 with it; precision 0.943 ->
-        0.973). At 8 kHz
-        the 3400-4000 Hz left is not used (tried: it cut a quiet talker's own syllable under the
-        caller's onset, ``kt-phone`` recall 0.997 -> 0.984).
+        window, while X is quiet, is correlated with the line through the line's band
+        (``_line_passed``: what X has over the line's top cannot correlate with it; the caller's
+        fricatives on her neighbour's microphone correlated 0.44-0.64 without it, 0.73-0.87 with
+        it; precision 0.943 -> 0.966). While X speaks, from 300 Hz up as before: within the
+        line's band nothing sees X's own "s" over a caller's talk. At 8 kHz the 3400-4000 Hz left
+        is not used (tried: it cut a quiet talker's own syllable under the caller's onset,
+        ``kt-phone`` recall 0.997 -> 0.984).
     band_correlation_hz: a window whose wide-band correlation with Y falls short of
         ``min_correlation`` is correlated again with both tracks high-passed here (2nd order), and
         is bleed if that reaches ``min_correlation``. Rumble on X's track (ventilation: brown
@@ -361,6 +362,7 @@ class CrosstalkFilter:
         if px <= 0.0:
             return False
         x_band: float | None = None  # X's power in the telephone band, computed once if needed
+        x_line: np.ndarray | None = None  # X's window as a line would carry it, for the correlation
         talkers = list(talking)
         for other in [*talkers, *(q for q in sounding if q not in talkers)]:
             ring = self._rings.get(other)
@@ -408,7 +410,13 @@ class CrosstalkFilter:
             self.correlations += 1
             x_corr = x
             if narrow:  # Y is telephone band: correlate what of X's window Y could carry
-                x_corr = self._line_passed(mine, window_end_ms - window_ms, window_end_ms, x)
+                if x_line is None:  # once per window, however many lines are checked against it
+                    x_line = (
+                        self._line_passed(mine, window_end_ms - window_ms, window_end_ms, x)
+                        if quiet
+                        else self._highpassed(mine, window_end_ms - window_ms, window_end_ms, x)
+                    )
+                x_corr = x_line
             corr, lag = _max_correlation(x_corr, y)
             if corr >= p.learn_correlation and speaking:
                 # A real bleed path has one delay: learn the coupling only from a window whose
@@ -477,17 +485,18 @@ class CrosstalkFilter:
     def _line_passed(self, ring: _Ring, start_ms: float, end_ms: float, x: np.ndarray) -> np.ndarray:
         """``x`` as a telephone line carries it: through the 2nd-order high-pass at ``line_low_hz``
         and, in a room that reaches past the line's top, without what is over ``line_high_hz``
-        (a raised-cosine edge up to ``HIGH_HZ``, zero-phase, run in from the audio before it and
-        padded after it). What X has over the line's top cannot correlate with the line: a caller's
-        "s" on her neighbour's microphone held the bleed's correlation at 0.44-0.64 (``kt-call``)."""
-        if not self._line_top:
-            return self._highpassed(ring, start_ms, end_ms, x)
-        lead = self._segment(ring, start_ms - LINE_RUN_IN_MS, end_ms)
-        if lead is None or lead.size < x.size:
+        (a raised-cosine edge up to ``HIGH_HZ``, zero-phase, run in from ``LINE_RUN_IN_MS`` of
+        audio before it and padded with as many zeros after it; with less audio before it, as at
+        a track's start, the high-pass alone). What X has over the line's top cannot correlate
+        with the line: a caller's fricatives on her neighbour's microphone held the correlation at
+        0.44-0.64 (``kt-call``)."""
+        run_in = self.rate * LINE_RUN_IN_MS // 1000
+        lead = self._segment(ring, start_ms - LINE_RUN_IN_MS, end_ms) if self._line_top else None
+        if lead is None or lead.size < x.size + run_in:
             return self._highpassed(ring, start_ms, end_ms, x)
         kernel = _highpass(self.params.line_low_hz, self.rate, 2)
         high = np.convolve(lead, kernel)[: lead.size]
-        n = lead.size + self.rate * LINE_RUN_IN_MS // 1000  # zero padding: the edge rings into it
+        n = lead.size + run_in  # zero padding: the edge rings into it
         spectrum = np.fft.rfft(high, n)
         spectrum *= _line_top_taper(n, self.rate, self.params.line_high_hz)
         out: np.ndarray = np.fft.irfft(spectrum, n)[lead.size - x.size : lead.size].astype(np.float32, copy=False)
@@ -604,14 +613,19 @@ LINE_RUN_IN_MS = 16
 """Audio before (and zeros after) a window that ``CrosstalkFilter._line_passed`` filters with it."""
 
 
-@cache
+@lru_cache(maxsize=64)
 def _line_top_taper(n: int, rate: int, top_hz: float) -> np.ndarray:
     """Gains of an ``n``-point real FFT's bins: 1 up to ``top_hz``, a raised cosine down to 0 at
-    ``HIGH_HZ`` (where a line's roll-off ends), 0 above."""
+    ``HIGH_HZ`` (where a line's roll-off ends; at least ``LINE_EDGE_HZ`` over ``top_hz``: a steeper
+    edge rings), 0 above. ``n`` takes few values (a window and its run-in; 64 kept)."""
     freqs = np.fft.rfftfreq(n, 1.0 / rate)
-    edge = np.clip((freqs - top_hz) / max(HIGH_HZ - top_hz, 1.0), 0.0, 1.0)
+    edge = np.clip((freqs - top_hz) / max(HIGH_HZ - top_hz, LINE_EDGE_HZ), 0.0, 1.0)
     gains: np.ndarray = (0.5 + 0.5 * np.cos(np.pi * edge)).astype(np.float32)
     return gains
+
+
+LINE_EDGE_HZ = 300.0
+"""The narrowest edge ``_line_top_taper`` makes (``line_high_hz`` near or over ``HIGH_HZ``)."""
 
 
 def _spectrum(x: np.ndarray) -> np.ndarray:

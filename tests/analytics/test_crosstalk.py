@@ -559,33 +559,77 @@ def test_the_line_band_ends_at_its_top_in_a_16_khz_room() -> None:
     assert sum(no_top[end] for end in ends) <= 0.2 * len(ends)  # the premise: above 300 Hz it is loud
 
 
+def _fricative_call() -> tuple[np.ndarray, np.ndarray, list[int]]:
+    """A caller whose words are all frication at 2-8 kHz (a "sh": most of it over the line's top),
+    her line, and her neighbour's microphone with her whole voice 20 dB down; the neighbour's
+    window ends inside her words."""
+    n = RATE * 3
+    words = ((np.arange(n) / RATE) % 0.6) >= 0.2
+    s = _hiss_above(1, 3000, -24, 2000) * words
+    line = _telephone(s) + _telephone(_hiss(8, 3000, -60))
+    neighbour = _delayed(s, 3) * 10 ** (-20 / 20) + _hiss(9, 3000, -60)
+    ends = [end for end in range(64, 3001, 32) if end >= 700 and (end / 1000) % 0.6 >= 0.24]
+    return line, neighbour, ends
+
+
 def test_a_callers_bleed_is_correlated_within_the_lines_band_in_a_16_khz_room() -> None:
     # kt-call: the caller's fricatives reach her neighbour's microphone mostly above 3400 Hz, where
     # her line carries nothing; correlated above 300 Hz only, that part of the neighbour's window
     # held the correlation with her line at 0.44-0.64 and her bleed started speech there (while
     # Silero scored her own line 0.04-0.10). Correlated within the line's band: 0.73-0.87.
-    n = RATE * 3
-    words = ((np.arange(n) / RATE) % 0.6) >= 0.2
-    s = _hiss_above(1, 3000, -24, 2000) * words  # 2-8 kHz: a "sh", most of it over the line's top
-    line = _telephone(s) + _telephone(_hiss(8, 3000, -60))
-    neighbour = _delayed(s, 3) * 10 ** (-20 / 20) + _hiss(9, 3000, -60)
-    ends = [end for end in range(64, 3001, 32) if end >= 700 and (end / 1000) % 0.6 >= 0.24]
-    ct, verdicts = _windows_sounding({"a": line, "b": neighbour}, "b")
+    line, neighbour, ends = _fricative_call()
+    ct, verdicts = _windows_sounding({"a": line, "b": neighbour}, "b", quiet=True)
     assert ct.narrowband("a")
     assert sum(verdicts[end] for end in ends) >= 0.9 * len(ends)
     # the premise: without the line's top, what is over it keeps the correlation down
-    _, no_top = _windows_sounding({"a": line, "b": neighbour}, "b", line_high_hz=7999.0)
+    _, no_top = _windows_sounding({"a": line, "b": neighbour}, "b", quiet=True, line_high_hz=7999.0)
     assert sum(no_top[end] for end in ends) <= 0.2 * len(ends)
 
 
+def test_a_speaking_neighbours_own_s_over_a_callers_bleed_stays_hers() -> None:
+    # Within the line's band nothing can see the neighbour's own sound over the line's top. While
+    # she speaks, her window is correlated from 300 Hz up as before: her own "s" (over 4 kHz,
+    # -36 dBFS, 1.8-2.4 s) over the caller's bleed keeps the correlation down, so it stays hers.
+    # Only while she is quiet (a start, not a syllable inside her speech) is it correlated within
+    # the line's band: there her own "s" under the caller's talk counts as the caller's bleed and
+    # her start waits for her voiced sound (the trade this rule makes for the caller's fricatives).
+    line, neighbour, _ = _fricative_call()
+    own = neighbour.copy()
+    own[RATE * 18 // 10 : RATE * 24 // 10] += _hiss_above(4, 600, -36, 4000)
+    ends = [end for end in range(1856, 2400, 32) if (end / 1000) % 0.6 >= 0.24]
+    _, speaking = _windows_sounding({"a": line, "b": own}, "b")
+    assert sum(speaking[end] for end in ends) == 0
+    _, starting = _windows_sounding({"a": line, "b": own}, "b", quiet=True)
+    assert sum(starting[end] for end in ends) >= 0.8 * len(ends)
+
+
 def test_correlating_within_the_lines_band_needs_audio_before_the_window() -> None:
-    # at a track's very start there is nothing to run the filter in from: the window is still
-    # correlated (through the high-pass alone), not skipped, and nothing fails
+    # at a track's very start there is no audio to run the filter in from: the window is taken
+    # through the high-pass alone
     ct = CrosstalkFilter(RATE)
     x = _hiss(1, 32, -30)
     ct.push("b", x, 32)
-    out = ct._line_passed(ct._rings["b"], 0, 32, x.astype(np.float32))
-    assert out.shape == x.shape and np.all(np.isfinite(out))
+    ring = ct._rings["b"]
+    window = x.astype(np.float32)
+    assert np.array_equal(ct._line_passed(ring, 0, 32, window), ct._highpassed(ring, 0, 32, window))
+    # with the run-in there, the line's top is cut
+    more = _hiss(2, 64, -30)
+    ct.push("b", more, 96)
+    late = more[-512:].astype(np.float32)
+    passed = ct._line_passed(ring, 64, 96, late)
+    spectrum = np.abs(np.fft.rfft(passed)) ** 2
+    over_top = spectrum[np.fft.rfftfreq(passed.size, 1 / RATE) > 3700].sum() / spectrum.sum()
+    assert passed.shape == late.shape and over_top < 0.01
+
+
+def test_the_line_tops_edge_is_never_steeper_than_300_hz() -> None:
+    from bot.analytics.crosstalk import _line_top_taper
+
+    for top in (3400.0, 3690.0, 3900.0):
+        gains = _line_top_taper(1024, RATE, top)
+        freqs = np.fft.rfftfreq(1024, 1 / RATE)
+        assert gains[freqs <= top].min() == 1.0
+        assert gains[(freqs > top) & (freqs < top + 299)].min() > 0.0
 
 
 def test_the_line_band_must_be_a_band() -> None:

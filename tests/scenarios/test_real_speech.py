@@ -257,11 +257,11 @@ def test_kt_call_a_callers_bleed_in_a_16_khz_room(out: str) -> None:
     # identical. Seen since; with the line's band ending at 3400 Hz in a 16 kHz room (the
     # caller's "s" reaches her neighbour, not her line): precision 0.929, share 2.22 pp, onset
     # max 339 ms; the line floor taken every 100 ms: 0.943, 2.10 pp. Round 11, the neighbour's
-    # window correlated with the line through the line's band: 0.973, 1.86 pp, onset max 275 ms.
-    # Still short of the targets: bounds that a regression trips.
+    # window correlated with the line through the line's band while he is quiet: 0.966, 1.92 pp,
+    # onset max 275 ms. Still short of the targets: bounds that a regression trips.
     s = scored("kt-call", out)
     assert s["missed"] == []
-    assert s["minPrecision"] >= 0.965 and s["minRecall"] >= 0.98
+    assert s["minPrecision"] >= 0.96 and s["minRecall"] >= 0.98
     assert s["shareErrorPoints"] <= 2.0
     assert s["onsetMax"] <= 290
     assert s["startLatencyP95"] <= 270
