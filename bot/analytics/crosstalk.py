@@ -348,8 +348,9 @@ class CrosstalkFilter:
                 counts only where her part of the window is ``sounding_db`` over her room tone,
                 and is judged by the margin test and the correlation (for a telephone-band one,
                 also ``line_floor_db``); no coupling level rule, no fade rule, nothing learned.
-            quiet: ``pid`` is not speaking (the window could only start speech), for
-                ``line_floor_db``.
+            quiet: ``pid`` is not speaking (the window could only start speech): for
+                ``line_floor_db``, and against a telephone-band neighbour in a 16 kHz room the
+                window is correlated within the line's band (``_line_passed``), not from 300 Hz up.
         """
         p = self.params
         mine = self._rings.get(pid)

@@ -12,8 +12,9 @@ How a tracker decides (one tracker per participant, one observation per 32 ms Si
   Where the caller gives window levels, it also crosses a longer dip (``onset_bridge_ms``) back
   to an earlier syllable as loud as the speech it confirmed (an in-breath is 20-25 dB quieter),
   and on from that syllable to the one it would have bridged to itself (a chain of soft
-  syllables, each dip short; still at most ``onset_lookback_ms``). It never reaches back into
-  the participant's previous segment.
+  syllables, each dip short, the chain's quietest as loud as a first syllable of the word; still
+  at most ``onset_lookback_ms``). It never reaches back into the participant's previous segment,
+  and never moves an onset later than it was when the start was entered.
 * **Confirm** once windows ``>= leave_threshold`` adding up to ``min_speech_ms`` have been seen,
   with no dip between them longer than ``max_dip_ms``: a single window that scores high (a
   click, a cough, a noisy window) never starts speech. Strong evidence confirms sooner: an
@@ -122,10 +123,11 @@ class SpeakingParams:
             96 ms: a stop closure and a syllable boundary, below the 200 ms gap at which the
             ground truth (and ``hangover_ms``) splits an utterance. Bridges chain: a
             run that would have bridged back to an earlier one, and then broke before speech was
-            confirmed, carries the earlier run's start, if it is a syllable itself (a window
-            ``>= leave_threshold``: steady noise scoring 0.15-0.3 makes run after run and would
-            carry its first along) and the chain as a whole, its quietest run, passes the level
-            test against the word (two 10 dB steps would reach an in-breath 20 dB under it). On
+            confirmed, carries the earlier run's start, if it is a syllable itself
+            (``syllable_min_ms`` of windows ``>= leave_threshold``: steady noise scoring 0.15-0.3
+            makes run after run and would carry its first along) and the chain as a whole, its
+            quietest run, passes the level test against the word (two 10 dB steps would reach an
+            in-breath 20 dB under it). On
             ``kt-phone`` a telephone-band word scored 0.25 (fricative, -22 dBFS), 96 ms at
             0.05-0.09, then 0.44, 0.37 and 0.43, 96 ms gated, then the word that entered: the
             onset stopped at the middle run, 211 ms late (now 96 ms, at ``onset_lookback_ms``).
@@ -234,7 +236,8 @@ class _Chain:
 
     start_ms: int
     loudest_db: float  # of the quietest run of the chain (its loudest window)
-    syllables: bool  # every run of the chain had a window >= leave_threshold, no bleed since
+    syllables: bool  # every run of the chain had syllable_min_ms of windows >= leave_threshold ...
+    leave_end_ms: int  # ... the earliest of them ending here (a bleed since: not syllables any more)
 
 
 @dataclass(frozen=True)
@@ -432,9 +435,10 @@ class SpeakingTracker:
                 return []
             # enter >= leave >= onset, so both runs include this window.
             assert self._onset_run_ms is not None and self._leave_run_ms is not None
-            # never back into the last segment: a run that began inside it is its tail
-            earliest = max(window_start_ms - p.onset_lookback_ms, self._last_stop_ms)
-            self._onset_ms = max(self._onset_run_ms, earliest)
+            earliest = self._earliest(window_start_ms)
+            # a run that began inside the last segment is its tail, not this word's first syllable
+            run_ms = self._onset_run_ms if self._onset_run_ms >= self._last_stop_ms else self._leave_run_ms
+            self._onset_ms = max(run_ms, earliest)
             self._pending_speech_ms = window_end_ms - max(self._leave_run_ms, earliest)
             self._carried_ms = 0
             abandoned = self._abandoned
@@ -475,11 +479,13 @@ class SpeakingTracker:
             # first syllable. Compared at confirmation, not entry: a word's first windows are
             # still rising, and an in-breath is only quieter than the word's loudest part.
             assert bridge is not None and run_db is not None
-            start = bridge.start_ms
-            if bridge.chain is not None and bridge.chain.loudest_db >= run_db - self._bridge_db(bridge.chain.syllables):
-                start = bridge.chain.start_ms  # every run of the chain as loud as a first syllable of this one
-            earliest = max(window_start_ms - p.onset_lookback_ms, self._last_stop_ms)
-            self._onset_ms = max(min(self._onset_ms, start), earliest)
+            start, chain = bridge.start_ms, bridge.chain
+            if chain is not None:
+                syllables = chain.syllables and self._last_bleed_ms <= chain.leave_end_ms  # no bleed since
+                if chain.loudest_db >= run_db - self._bridge_db(syllables):
+                    start = chain.start_ms  # every run of the chain as loud as a first syllable of this one
+            # earlier only: the onset taken at entry (already reported as pending) never moves later
+            self._onset_ms = min(self._onset_ms, max(start, self._earliest(window_start_ms)))
         self._bridge_to = None
         self._state = _State.SPEAKING
         self._speech_end_ms = sound_end
@@ -498,6 +504,11 @@ class SpeakingTracker:
             return False
         return bridge.loudest_db >= run_db - self._bridge_db(self._syllable(bridge.leave_ms, bridge.leave_end_ms))
 
+    def _earliest(self, window_start_ms: int) -> int:
+        """How far back an onset may go for a window starting at ``window_start_ms``:
+        ``onset_lookback_ms``, and never into the last segment (unless the clock went back)."""
+        return max(window_start_ms - self.params.onset_lookback_ms, min(self._last_stop_ms, window_start_ms))
+
     def _bridge_db(self, syllable: bool) -> float:
         p = self.params
         return p.onset_bridge_db + (p.syllable_bridge_db if syllable else 0.0)
@@ -515,11 +526,12 @@ class SpeakingTracker:
         assert earlier is not None
         syllable = self._syllable(earlier.leave_ms, earlier.leave_end_ms)
         if earlier.chain is None:
-            return _Chain(earlier.start_ms, earlier.loudest_db, syllable)
+            return _Chain(earlier.start_ms, earlier.loudest_db, syllable, earlier.leave_end_ms)
         return _Chain(
             earlier.chain.start_ms,
             min(earlier.loudest_db, earlier.chain.loudest_db),
             syllable and earlier.chain.syllables,
+            earlier.chain.leave_end_ms,
         )
 
     def _syllable(self, evidence_ms: int, evidence_end_ms: int) -> bool:

@@ -236,7 +236,7 @@ def test_a_chain_still_stops_at_the_lookback():
     assert started == [320 - 256]
 
 
-def test_a_chain_needs_each_link_to_be_a_syllable():
+def test_runs_of_noise_do_not_chain():
     # noise that keeps scoring 0.15-0.3 at a steady level makes run after run, each as loud as the
     # next: only a run the model scored as speech (a window >= leave_threshold) passes its start
     # on, so the word's onset is bridged to the last noise run only (160 ms before it), as before
@@ -259,14 +259,68 @@ def test_a_chain_as_a_whole_must_be_as_loud_as_a_first_syllable():
 
 
 def test_the_onset_never_reaches_back_into_the_last_segment():
-    # a tail scoring 0.2 (>= onset_threshold) runs on from a segment through its stop; the next
-    # word's trace-back stops at the last segment's end instead of overlapping it
+    # a tail scoring 0.2 (>= onset_threshold) runs on from a segment through its stop: it is that
+    # segment's tail, so the next word's onset is its own first window, not traced back through
+    # the tail (before: started 64, inside the segment that stopped at 128)
     _tracker, out = feed([0.9] * 4 + [0.2] * 8 + [0.9] * 3)
     assert [(type(t).__name__, t.media_time_ms) for t in out] == [
         ("SpeechStarted", 0),
         ("SpeechStopped", 128),
-        ("SpeechStarted", 128),
+        ("SpeechStarted", 384),
     ]
+
+
+def _chain_of_three(first_db: float) -> list[tuple[float | None, float]]:
+    """Three syllables (0.4, two windows each) 64 ms apart at ``first_db``, -36 and -30 dBFS, then
+    64 ms gated and the -28 dBFS word."""
+    windows = [(0, -70), (0.4, first_db), (0.4, first_db), (0.05, -60), (0.05, -60), (0.4, -36), (0.4, -36)]
+    windows += [(0.05, -60), (0.05, -60), (0.4, -30), (0.4, -30), (_, -60), (_, -60)]
+    return [*windows, (0.9, -28), (0.95, -28), (0.9, -28)]
+
+
+def test_a_chain_is_as_loud_as_its_quietest_run():
+    # each step is within the 15 dB a syllable is bridged; the chain as a whole is judged by its
+    # quietest run: -40 dBFS is within 15 dB of the -28 dBFS word, -45 is not (the onset then
+    # stops at the run the word bridged to); a lookback long enough for the whole chain
+    params = SpeakingParams(onset_lookback_ms=480)
+    for first_db, onset in ((-40, 32), (-45, 288)):
+        started = feed_levels(_chain_of_three(first_db), params=params)
+        assert [t.media_time_ms for t in started if isinstance(t, SpeechStarted)] == [onset]
+
+
+def test_bleed_after_a_chain_takes_its_syllable_allowance_away():
+    # a syllable 14 dB under the word is bridged on the 15 dB a syllable gets, unless another
+    # participant's voice came after it: then the 10 dB rule, wherever in the dip the bleed fell
+    first = [(0, -70), (0.4, -40), (0.05, -60), (0.05, -60), (0.4, -32), (0.05, -60)]
+    word = [(0.9, -26), (0.95, -26), (0.9, -26)]
+    tracker = SpeakingTracker("p-alice")
+    clean = [t.media_time_ms for t in _observe_all(tracker, [*first, (0.05, -60), (0.05, -60), *word])]
+    assert clean == [32]
+    for dip in ([(_, -60, True), (0.05, -60)], [(0.05, -60), (_, -60, True)]):
+        started = _observe_all(SpeakingTracker("p-alice"), [*first, *dip, *word])
+        assert [t.media_time_ms for t in started] == [128]
+
+
+def _observe_all(tracker, windows):
+    """Feed ``(score, level[, bleed])`` per 32 ms window; return the starts."""
+    out = []
+    for i, (score, level, *bleed) in enumerate(windows):
+        out += tracker.observe((i + 1) * W, score, None, level, bleed=bool(bleed and bleed[0]))
+    return [t for t in out if isinstance(t, SpeechStarted)]
+
+
+def test_a_bridge_never_moves_an_onset_later():
+    # the onset taken at entry (reported as pending) stays if the lookback from the later window
+    # that confirms would put a bridged onset after it
+    windows = [(0, -70), (0.4, -30), (0.2, -30), (0.05, -60), (0.05, -60), *[(0.2, -30)] * 10, *[(0.6, -30)] * 3]
+    tracker = SpeakingTracker("p-alice")
+    pending = []
+    for i, (score, level) in enumerate(windows):
+        tracker.observe((i + 1) * W, score, None, level)
+        if tracker.pending_onset_ms is not None:
+            pending.append(tracker.pending_onset_ms)
+    started = [t.media_time_ms for t in feed_levels(windows) if isinstance(t, SpeechStarted)]
+    assert started == [pending[0]] == [160]
 
 
 def test_min_speech_is_configurable():
