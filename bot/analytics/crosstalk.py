@@ -495,8 +495,7 @@ class CrosstalkFilter:
         lead = self._segment(ring, start_ms - LINE_RUN_IN_MS, end_ms) if self._line_top else None
         if lead is None or lead.size < x.size + run_in:
             return self._highpassed(ring, start_ms, end_ms, x)
-        kernel = _highpass(self.params.line_low_hz, self.rate, 2)
-        high = np.convolve(lead, kernel)[: lead.size]
+        high = self._highpassed(ring, start_ms - LINE_RUN_IN_MS, end_ms, lead)
         n = lead.size + run_in  # zero padding: the edge rings into it
         spectrum = np.fft.rfft(high, n)
         spectrum *= _line_top_taper(n, self.rate, self.params.line_high_hz)
